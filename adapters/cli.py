@@ -1,0 +1,155 @@
+"""`coalition-bot`: the command line, and the composition root.
+
+Settings are built once here, the store and the core once per command, and handed to the adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adapters.config import Settings, config_report, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Coalition Bot: share, look up, vote on and moderate indicators of compromise.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema and maintenance.")
+config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file (default ./coalition.toml, "
+                                                   "or $COALITION_CONFIG)")]
+DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the settings)")]
+
+log = logging.getLogger("adapters.cli")
+
+
+def _settings(path: Path | None) -> Settings:
+    try:
+        settings = load_settings(path)
+    except Exception as e:  # a broken file or value: say what and where, not a traceback
+        typer.echo(f"Configuration error: {e}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=settings.logging.level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+@app.command()
+def console(
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+    demo: Annotated[bool, typer.Option("--demo", help="A throwaway demo coalition (three organizations, "
+                                       "members of every role)")] = False,
+    speaker: Annotated[str, typer.Option("--as", help="Who speaks first")] = "",
+) -> None:
+    """Talk to the bot in the terminal; with standard input not a terminal, run one message per line."""
+    from adapters.console.channel import ConsoleChannel, run_interactive, run_script
+    from adapters.console.demo import seed
+    from adapters.runtime import open_runtime
+
+    settings = _settings(config)
+    interactive = sys.stdin.isatty()
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory(prefix="coalition-demo-") as tmp:
+            url = database or (f"sqlite+aiosqlite:///{tmp}/demo.db" if demo else None)
+            async with open_runtime(settings, database_url=url, migrate=True if demo else None) as rt:
+                channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker)
+                if demo:
+                    for line in await seed(rt.store, rt.dispatcher, samples=interactive):
+                        typer.echo(line)
+                await (run_interactive(channel) if interactive else run_script(channel, sys.stdin))
+
+    asyncio.run(main())
+
+
+@app.command()
+def extract(
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Each input line is a JSON string (one message); "
+                                        "each output line is that message's JSON object")] = False,
+    warn: Annotated[bool, typer.Option("--warn", help="Add the warninglist hits")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Read text on standard input and print the indicators found in it as JSON."""
+    from adapters.extract import run_extract
+
+    include: list[str] | None = None
+    exclude: list[str] = []
+    if warn:
+        settings = _settings(config)
+        include, exclude = settings.warninglists.include or None, settings.warninglists.exclude
+    raise typer.Exit(run_extract(sys.stdin, sys.stdout, jsonl=jsonl, warn=warn, include=include, exclude=exclude))
+
+
+@app.command()
+def bootstrap(
+    org: Annotated[str, typer.Option("--org", help="The organization of the first admin (created if new)")],
+    sector: Annotated[str, typer.Option(help="Its sector")] = "",
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Create the first organization and print a one-use admin invite code (`/ioc join CODE` on any platform)."""
+    from adapters.runtime import open_runtime
+    from bot.bootstrap import first_admin_invite
+
+    settings = _settings(config)
+
+    async def main() -> str:
+        async with open_runtime(settings, database_url=database) as rt:
+            return await first_admin_invite(rt.store.unit_of_work, org, sector)
+
+    code = asyncio.run(main())
+    typer.echo(f"Admin invite for {org}: {code}\nRun `/ioc join {code}` as the first admin; it works once, "
+               "for 7 days.")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
+               revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Create or upgrade the schema to the latest migration."""
+    from storage.engine import safe_url
+    from storage.migrate import upgrade
+
+    settings = _settings(config)
+    url = database or settings.database.url.get_secret_value()
+    asyncio.run(upgrade(url, revision))
+    typer.echo(f"Database {safe_url(url)} is at {revision}.")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """Print the schema revision of the database."""
+    from storage.migrate import current, head
+
+    settings = _settings(config)
+    rev = current(database or settings.database.url.get_secret_value())
+    typer.echo(f"current {rev or 'none (run: coalition-bot db upgrade)'}; latest {head()}")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Show every setting, its value (secrets as set/missing) and where it came from."""
+    settings = _settings(config)
+    table = Table("setting", "value", "from (environment variable)")
+    for key, shown, origin in config_report(settings, config):
+        table.add_row(key, shown, origin)
+    Console().print(table)
+    try:
+        settings.policy.to_policy()
+    except ValueError as e:
+        typer.echo(f"Problem: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("Configuration is valid. Slack and Discord are not configured yet (later releases).")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,139 @@
+"""Typed settings, built once at start-up from a TOML file plus environment variables.
+
+Precedence: environment (`COALITION_<SECTION>_<KEY>`, e.g. `COALITION_DATABASE_URL`,
+`COALITION_POLICY_AUTO_APPROVE_CONFIRMATIONS`) over the TOML file (`coalition.toml`, or the path in
+`COALITION_CONFIG` / `--config`) over the defaults below. Secrets are `SecretStr`: never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from bot.policy import Policy, WarninglistAction
+from bot.tlp import TLP
+
+DEFAULT_CONFIG_PATH = Path("coalition.toml")
+
+
+class DatabaseSettings(BaseModel):
+    url: SecretStr = SecretStr("sqlite+aiosqlite:///./coalition.db")
+    upgrade_on_start: bool = True
+
+
+class PolicySettings(BaseModel):
+    default_tlp: str = "amber"
+    default_confidence: int = Field(50, ge=0, le=100)
+    default_valid_days: int = Field(180, ge=0, description="0 = indicators never expire by default")
+    default_channel_ceiling: str = "green"
+    auto_approve_confirmations: int = Field(0, ge=0)
+    warninglist_action: WarninglistAction = WarninglistAction.WARN
+    max_values_per_command: int = Field(1000, ge=1, le=100_000)
+    page_size: int = Field(10, ge=1, le=100)
+
+    @field_validator("default_tlp", "default_channel_ceiling")
+    @classmethod
+    def _tlp(cls, value: str) -> str:
+        return TLP.parse(value).value
+
+    def to_policy(self) -> Policy:
+        ceiling = TLP.parse(self.default_channel_ceiling)
+        if not ceiling.shareable_in_channels:
+            raise ValueError("policy.default_channel_ceiling is clear, green or amber")
+        return Policy(
+            default_tlp=TLP.parse(self.default_tlp),
+            default_confidence=self.default_confidence,
+            default_valid_for=timedelta(days=self.default_valid_days) if self.default_valid_days else None,
+            default_channel_ceiling=ceiling,
+            auto_approve_confirmations=self.auto_approve_confirmations,
+            warninglist_action=self.warninglist_action,
+            max_values_per_command=self.max_values_per_command,
+            page_size=self.page_size,
+        )
+
+
+class WarninglistSettings(BaseModel):
+    enabled: bool = True
+    include: list[str] = Field(default_factory=list, description="MISP list names; empty = the default subset")
+    exclude: list[str] = Field(default_factory=list)
+
+
+class LoggingSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COALITION_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        toml_file=None,
+    )
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    warninglists: WarninglistSettings = Field(default_factory=WarninglistSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once. An explicitly named file must exist; the default one may be absent."""
+    explicit = path or (Path(os.environ["COALITION_CONFIG"]) if os.environ.get("COALITION_CONFIG") else None)
+    if explicit is not None and not explicit.exists():
+        raise FileNotFoundError(f"configuration file {explicit} does not exist")
+
+    class FromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=explicit or DEFAULT_CONFIG_PATH)
+
+    return FromFile(**overrides)
+
+
+def config_report(settings: Settings, path: Path | None) -> list[tuple[str, str, str]]:
+    """(key, value shown, where it came from) for `coalition-bot config check`; secrets show as set/missing."""
+    rows: list[tuple[str, str, str]] = []
+    file_keys = _file_keys(path or DEFAULT_CONFIG_PATH)
+    for section_name in type(settings).model_fields:
+        section = getattr(settings, section_name)
+        for key in type(section).model_fields:
+            value = getattr(section, key)
+            env = f"COALITION_{section_name}_{key}".upper()
+            origin = "env" if env in os.environ else "file" if (section_name, key) in file_keys else "default"
+            if isinstance(value, SecretStr):
+                shown = _redact_url(value.get_secret_value()) if key == "url" else ("set" if value else "missing")
+            else:
+                shown = str(value)
+            rows.append((f"{section_name}.{key}", shown, f"{origin} ({env})"))
+    return rows
+
+
+def _file_keys(path: Path) -> set[tuple[str, str]]:
+    import tomllib
+
+    if not path.exists():
+        return set()
+    data = tomllib.loads(path.read_text())
+    return {(s, k) for s, table in data.items() if isinstance(table, dict) for k in table}
+
+
+def _redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "set (unparseable URL)"

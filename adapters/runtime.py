@@ -1,0 +1,48 @@
+"""Composition helpers for the command line (the composition root): the store, the warninglists and the
+dispatcher are built once here and handed to whichever adapters run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from adapters.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.ioc import WarningLists
+from storage.migrate import upgrade
+from storage.uow import Store, create_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    dispatcher: Dispatcher
+
+
+async def load_warninglists(settings: Settings) -> WarningLists | None:
+    cfg = settings.warninglists
+    if not cfg.enabled:
+        return None
+    # Building the index takes a second or two: keep the event loop free meanwhile.
+    return await asyncio.to_thread(WarningLists.load, cfg.include or None, cfg.exclude)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, database_url: str | None = None,
+                       migrate: bool | None = None) -> AsyncIterator[Runtime]:
+    url = database_url or settings.database.url.get_secret_value()
+    if settings.database.upgrade_on_start if migrate is None else migrate:
+        await upgrade(url)
+    store = create_store(url)
+    try:
+        dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(),
+                                warninglists=await load_warninglists(settings))
+        yield Runtime(settings, store, dispatcher)
+    finally:
+        await store.close()

@@ -1,0 +1,634 @@
+"""The one command grammar, for every platform: `/ioc VERB ARGS...` parsed into frozen command objects.
+
+Adapters hand over the text after `/ioc` (Discord's typed options are joined back into that text), so a
+command means the same thing on Slack, Discord and the console. A bare value (or `#42`) is a lookup.
+Parse errors raise `UsageError` with what was wrong and the right form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.domain import ChannelPurpose, Role, Status, Verdict
+from bot.ioc import IOCType, Observable, classify
+from bot.tlp import TLP
+
+
+class UsageError(Exception):
+    def __init__(self, problem: str, verb: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.verb = verb
+
+    @property
+    def usage(self) -> str:
+        return usage_of(self.verb) if self.verb else ""
+
+
+# ---------------------------------------------------------------- references
+
+@dataclass(frozen=True)
+class IdRef:
+    id: int
+
+    def __str__(self) -> str:
+        return f"#{self.id}"
+
+
+@dataclass(frozen=True)
+class StixRef:
+    stix_id: str
+
+    def __str__(self) -> str:
+        return self.stix_id
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    observable: Observable
+
+    def __str__(self) -> str:
+        return self.observable.value
+
+
+Ref = IdRef | StixRef | ValueRef
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """`m7` (a member id), or a platform mention `<@U123>` resolved on the speaker's platform."""
+
+    member_id: int | None = None
+    user_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"m{self.member_id}" if self.member_id is not None else f"<@{self.user_id}>"
+
+
+# ---------------------------------------------------------------- commands
+
+@dataclass(frozen=True)
+class Submit:
+    values: tuple[Observable, ...]
+    tlp: TLP | None = None
+    confidence: int | None = None
+    tags: tuple[str, ...] = ()
+    note: str = ""
+    anonymous: bool = False
+    valid_for: timedelta | None = None
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class Lookup:
+    refs: tuple[Ref, ...]
+    invalid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Vote:
+    ref: Ref
+    verdict: Verdict | None  # None withdraws the vote
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Sighting:
+    ref: Ref
+    count: int = 1
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Search:
+    types: tuple[IOCType, ...] = ()
+    tags: tuple[str, ...] = ()
+    statuses: tuple[Status, ...] = ()
+    org: str | None = None
+    since: timedelta | None = None
+    tlp: TLP | None = None
+    text: str = ""
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Queue:
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Approve:
+    refs: tuple[Ref, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Reject:
+    refs: tuple[Ref, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Revoke:
+    refs: tuple[Ref, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Join:
+    code: str
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    pass
+
+
+@dataclass(frozen=True)
+class Stats:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgAdd:
+    name: str
+    sector: str = ""
+    trust: int = 50
+
+
+@dataclass(frozen=True)
+class OrgList:
+    pass
+
+
+@dataclass(frozen=True)
+class MemberList:
+    org: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberRole:
+    member: MemberRef
+    role: Role
+
+
+@dataclass(frozen=True)
+class InviteCreate:
+    org: str
+    role: Role = Role.MEMBER
+    uses: int = 1
+    expires_in: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ChannelSet:
+    ceiling: TLP | None = None
+    purpose: ChannelPurpose | None = None
+    passive: bool | None = None
+    ephemeral: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChannelShow:
+    pass
+
+
+Command = (
+    Submit | Lookup | Vote | Sighting | Search | Queue | Approve | Reject | Revoke | Join | WhoAmI | Stats
+    | Help | OrgAdd | OrgList | MemberList | MemberRole | InviteCreate | ChannelSet | ChannelShow
+)
+
+
+# ---------------------------------------------------------------- help table (one source for usage and help)
+
+VERBS: dict[str, tuple[str, str]] = {
+    "submit": ("/ioc submit VALUE [VALUE...] [tlp:green] [conf:80] [tags:a,b] [valid:30d] [anon] [override] [note...]",
+               "Share one or many indicators (defanged is fine). They wait for moderation. `anon` hides your "
+               "organization from others; `override` submits a value on a warninglist (the note is the reason)."),
+    "lookup": ("/ioc lookup VALUE|#ID [...]   (or just /ioc VALUE)",
+               "Look up indicators: status, TLP, tally of votes, sightings."),
+    "vote": ("/ioc vote #ID confirm|fp|withdraw [reason...]",
+             "Confirm an indicator or call it a false positive; a new vote replaces your previous one."),
+    "sighting": ("/ioc sighting #ID [count:N] [note...]", "Say that your organization saw this indicator too."),
+    "search": ("/ioc search [type:url] [tag:emotet] [status:approved] [org:NAME] [since:7d] [tlp:amber] "
+               "[page:N] [text]", "Search the indicators you may see, newest first."),
+    "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
+    "approve": ("/ioc approve #ID [#ID...] [note...]", "Moderators: approve indicators for the coalition feed."),
+    "reject": ("/ioc reject #ID [#ID...] REASON...", "Moderators: reject pending indicators, with a reason."),
+    "revoke": ("/ioc revoke #ID [#ID...] REASON...", "Moderators: withdraw approved indicators, with a reason."),
+    "join": ("/ioc join CODE", "Join your organization with the invite code an admin gave you."),
+    "whoami": ("/ioc whoami", "Your organization, role and linked identities."),
+    "stats": ("/ioc stats", "What the coalition's store holds."),
+    "help": ("/ioc help [VERB]", "This help, or the help of one verb."),
+    "admin": ("/ioc admin org add NAME [sector:S] [trust:0-100] | org list | member list [ORG] | "
+              "member role m7|@user member|moderator|admin | invite create ORG [role:member] [uses:1] "
+              "[expires:7d] | channel set [ceiling:green] [purpose:feed|moderation|general] "
+              "[passive:on|off] [ephemeral:on|off] | channel show",
+              "Admins: organizations, members and roles, invite codes, this channel's settings."),
+}
+
+ADMIN_FORMS = {
+    "org add": "/ioc admin org add NAME [sector:S] [trust:0-100]",
+    "org list": "/ioc admin org list",
+    "member list": "/ioc admin member list [ORG]",
+    "member role": "/ioc admin member role m7|@user member|moderator|admin",
+    "invite create": "/ioc admin invite create ORG [role:member] [uses:1] [expires:7d]",
+    "channel set": "/ioc admin channel set [ceiling:green] [purpose:feed|moderation|general] "
+                   "[passive:on|off] [ephemeral:on|off]",
+    "channel show": "/ioc admin channel show",
+}
+
+
+def usage_of(verb: str) -> str:
+    if verb in ADMIN_FORMS:
+        return ADMIN_FORMS[verb]
+    return VERBS[verb][0] if verb in VERBS else ""
+
+
+# ---------------------------------------------------------------- tokens
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_TOKEN = re.compile(r'[A-Za-z_]+:"[^"]*"|"[^"]*"|\S+')
+_OPTION = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+_ID = re.compile(r"^#?(\d{1,18})$")
+_STIX_ID = re.compile(r"^indicator--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_MEMBER_ID = re.compile(r"^m(\d{1,18})$", re.I)
+_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
+_DURATION = re.compile(r"^(\d{1,6})([mhdw])$", re.I)
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_VALUE_HINT = re.compile(r"\[\.\]|\(\.\)|\[dot\]|hxxp|\[:\]|\[@\]|\[at\]|://|^\d{1,3}\.\d{1,3}\.|^[0-9a-f]{30,}$", re.I)
+_TRAILING = ",;"
+
+
+def tokenize(text: str) -> list[str]:
+    return [_unquote(t) for t in _TOKEN.findall(text.translate(_QUOTES))]
+
+
+def _unquote(token: str) -> str:
+    if token.startswith('"') and token.endswith('"') and len(token) >= 2:
+        return token[1:-1]
+    m = _OPTION.match(token)
+    if m and m.group(2).startswith('"') and m.group(2).endswith('"') and len(m.group(2)) >= 2:
+        return f"{m.group(1)}:{m.group(2)[1:-1]}"
+    return token
+
+
+def parse_duration(text: str, verb: str) -> timedelta:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise UsageError(f"'{text}' is not a duration; write a number and a unit such as 30m, 24h, 7d or 2w", verb)
+    return timedelta(**{_DURATION_UNITS[m.group(2).lower()]: int(m.group(1))})
+
+
+def parse_ref(token: str, verb: str) -> Ref:
+    token = token.strip().rstrip(_TRAILING)
+    if m := _ID.match(token):
+        return IdRef(int(m.group(1)))
+    if _STIX_ID.match(token.lower()):
+        return StixRef(token.lower())
+    if obs := classify(token):
+        return ValueRef(obs)
+    raise UsageError(f"'{token}' is neither an indicator id like #42 nor an indicator value", verb)
+
+
+def _int_option(key: str, raw: str, verb: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise UsageError(f"{key}: takes a whole number from {low} to {high}, not '{raw}'", verb)
+    return value
+
+
+def _on_off(key: str, raw: str, verb: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"on", "yes", "true", "1"}:
+        return True
+    if lowered in {"off", "no", "false", "0"}:
+        return False
+    raise UsageError(f"{key}: takes on or off, not '{raw}'", verb)
+
+
+def _enum_option(enum_type, key: str, raw: str, verb: str, aliases: dict[str, str] | None = None):
+    lowered = (aliases or {}).get(raw.lower(), raw.lower())
+    try:
+        return enum_type(lowered)
+    except ValueError:
+        choices = ", ".join(e.value for e in enum_type)
+        raise UsageError(f"{key}: takes one of {choices}, not '{raw}'", verb) from None
+
+
+def _tlp_option(raw: str, verb: str) -> TLP:
+    try:
+        return TLP.parse(raw)
+    except ValueError as e:
+        raise UsageError(str(e), verb) from None
+
+
+def _split_list(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.strip().lower() for t in re.split(r"[,\s]+", raw) if t.strip()))
+
+
+class _Options:
+    """Separates `key:value` options (only the keys a verb knows) from the other tokens."""
+
+    def __init__(self, tokens: list[str], known: set[str], verb: str) -> None:
+        self.values: dict[str, str] = {}
+        self.rest: list[str] = []
+        for token in tokens:
+            m = _OPTION.match(token)
+            key = m.group(1).lower() if m else ""
+            if m and key in known:
+                if key in self.values:
+                    raise UsageError(f"{key}: is given twice; give it once", verb)
+                self.values[key] = m.group(2)
+            else:
+                self.rest.append(token)
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+
+# ---------------------------------------------------------------- verbs
+
+def parse(text: str) -> Command:
+    """Parse the text after `/ioc`."""
+    tokens = tokenize(text.strip())
+    if not tokens:
+        return Help()
+    verb, args = tokens[0].lower(), tokens[1:]
+    parser = _PARSERS.get(verb)
+    if parser:
+        return parser(args)
+    if _ID.match(tokens[0]) or classify(tokens[0].rstrip(_TRAILING)) is not None:
+        return _lookup(tokens)
+    raise UsageError(
+        f"'{tokens[0]}' is not a verb I know. Verbs: {', '.join(VERBS)}. A bare value or #ID looks it up.", "help"
+    )
+
+
+def _submit(args: list[str]) -> Submit:
+    verb = "submit"
+    opts = _Options(args, {"tlp", "conf", "confidence", "tags", "tag", "valid", "note"}, verb)
+    values: list[Observable] = []
+    note_words: list[str] = []
+    flags = {"anon": False, "override": False}
+    for token in opts.rest:
+        if not note_words and token.lower() in flags:
+            flags[token.lower()] = True
+            continue
+        obs = classify(token.rstrip(_TRAILING))
+        if obs is not None and not note_words:
+            values.append(obs)
+        elif not note_words and _VALUE_HINT.search(token):
+            raise UsageError(
+                f"'{token}' looks like an indicator but is not a valid one (check the digits, dots and "
+                "length); fix it or put free text after the values", verb)
+        else:
+            note_words.append(token)
+    if not values:
+        raise UsageError("give at least one indicator value to submit", verb)
+    note = " ".join(filter(None, [opts.get("note") or "", " ".join(note_words)])).strip()
+    if len(note) > 2000:
+        raise UsageError("the note is longer than 2,000 characters; shorten it", verb)
+    tags_raw = ",".join(v for v in (opts.get("tags"), opts.get("tag")) if v)
+    confidence = opts.get("conf") or opts.get("confidence")
+    return Submit(
+        values=tuple(dict.fromkeys(values)),
+        tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
+        confidence=_int_option("conf", confidence, verb, 0, 100) if confidence else None,
+        tags=_valid_tags(_split_list(tags_raw), verb),
+        note=note,
+        anonymous=flags["anon"],
+        valid_for=parse_duration(opts.get("valid"), verb) if opts.get("valid") else None,
+        override=flags["override"],
+    )
+
+
+_TAG = re.compile(r"^[a-z0-9][a-z0-9._:/+-]{0,63}$")
+
+
+def _valid_tags(tags: tuple[str, ...], verb: str) -> tuple[str, ...]:
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise UsageError(
+                f"tag '{tag}' is not valid; tags are letters, digits and . _ : / + - (up to 64)", verb)
+    if len(tags) > 20:
+        raise UsageError("at most 20 tags", verb)
+    return tags
+
+
+def _lookup(args: list[str]) -> Lookup:
+    if not args:
+        raise UsageError("give at least one value or #ID to look up", "lookup")
+    refs: list[Ref] = []
+    invalid: list[str] = []
+    for token in args:
+        try:
+            refs.append(parse_ref(token, "lookup"))
+        except UsageError:
+            invalid.append(token)
+    if not refs:
+        raise UsageError(f"none of these is an indicator or #ID: {' '.join(invalid[:5])}", "lookup")
+    return Lookup(tuple(dict.fromkeys(refs)), tuple(invalid))
+
+
+_VERDICTS = {
+    "confirm": Verdict.CONFIRM, "confirmed": Verdict.CONFIRM, "yes": Verdict.CONFIRM, "+1": Verdict.CONFIRM,
+    "fp": Verdict.FALSE_POSITIVE, "false_positive": Verdict.FALSE_POSITIVE,
+    "false-positive": Verdict.FALSE_POSITIVE, "falsepositive": Verdict.FALSE_POSITIVE,
+    "-1": Verdict.FALSE_POSITIVE,
+}
+
+
+def _vote(args: list[str]) -> Vote:
+    if len(args) < 2:
+        raise UsageError("a vote needs an indicator and a verdict", "vote")
+    ref = parse_ref(args[0], "vote")
+    word = args[1].lower()
+    if word in {"withdraw", "none", "clear"}:
+        return Vote(ref, None)
+    if word not in _VERDICTS:
+        raise UsageError(f"'{args[1]}' is not a verdict; use confirm, fp (false positive) or withdraw", "vote")
+    return Vote(ref, _VERDICTS[word], " ".join(args[2:]).strip()[:500])
+
+
+def _sighting(args: list[str]) -> Sighting:
+    opts = _Options(args, {"count"}, "sighting")
+    if not opts.rest:
+        raise UsageError("say which indicator you saw", "sighting")
+    count = _int_option("count", opts.get("count"), "sighting", 1, 1_000_000) if opts.get("count") else 1
+    return Sighting(parse_ref(opts.rest[0], "sighting"), count, " ".join(opts.rest[1:])[:500])
+
+
+_STATUS_ALIASES = {"pending": "pending", "open": "pending"}
+_TYPE_ALIASES = {"ip": "ipv4", "hash": "", "hostname": "domain", "cve-id": "cve"}
+
+
+def _search(args: list[str]) -> Search:
+    verb = "search"
+    opts = _Options(args, {"type", "tag", "tags", "status", "org", "since", "tlp", "page"}, verb)
+    types: list[IOCType] = []
+    for raw in _split_list(opts.get("type") or ""):
+        types.append(_enum_option(IOCType, "type", raw, verb, _TYPE_ALIASES))
+    statuses = tuple(_enum_option(Status, "status", raw, verb, _STATUS_ALIASES)
+                     for raw in _split_list(opts.get("status") or ""))
+    tags = _split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v))
+    return Search(
+        types=tuple(types),
+        tags=tags,
+        statuses=statuses,
+        org=opts.get("org") or None,
+        since=parse_duration(opts.get("since"), verb) if opts.get("since") else None,
+        tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
+        text=" ".join(opts.rest)[:200],
+        page=_int_option("page", opts.get("page"), verb, 1, 10_000) if opts.get("page") else 1,
+    )
+
+
+def _queue(args: list[str]) -> Queue:
+    opts = _Options(args, {"page"}, "queue")
+    if opts.rest:
+        raise UsageError(f"unexpected '{opts.rest[0]}'", "queue")
+    return Queue(_int_option("page", opts.get("page"), "queue", 1, 10_000) if opts.get("page") else 1)
+
+
+def _refs_then_text(args: list[str], verb: str) -> tuple[tuple[Ref, ...], str]:
+    refs: list[Ref] = []
+    i = 0
+    while i < len(args) and _ID.match(args[i].rstrip(_TRAILING)):
+        refs.append(parse_ref(args[i], verb))
+        i += 1
+    if not refs and args:
+        refs.append(parse_ref(args[0], verb))
+        i = 1
+    if not refs:
+        raise UsageError("say which indicator, e.g. #42", verb)
+    return tuple(dict.fromkeys(refs)), " ".join(args[i:]).strip()
+
+
+def _approve(args: list[str]) -> Approve:
+    refs, note = _refs_then_text(args, "approve")
+    return Approve(refs, note[:500])
+
+
+def _reject(args: list[str]) -> Reject:
+    refs, reason = _refs_then_text(args, "reject")
+    if not reason:
+        raise UsageError("a rejection needs a reason, so the submitter learns why", "reject")
+    return Reject(refs, reason[:500])
+
+
+def _revoke(args: list[str]) -> Revoke:
+    refs, reason = _refs_then_text(args, "revoke")
+    if not reason:
+        raise UsageError("a revocation needs a reason, so the coalition learns why", "revoke")
+    return Revoke(refs, reason[:500])
+
+
+def _join(args: list[str]) -> Join:
+    if len(args) != 1:
+        raise UsageError("give exactly one invite code", "join")
+    return Join(args[0].strip())
+
+
+def _no_args(cls, verb: str):
+    def parse_it(args: list[str]):
+        if args:
+            raise UsageError(f"{verb} takes no arguments", verb)
+        return cls()
+    return parse_it
+
+
+def _help(args: list[str]) -> Help:
+    return Help(args[0].lower() if args else None)
+
+
+def _member_ref(token: str, verb: str) -> MemberRef:
+    if m := _MEMBER_ID.match(token):
+        return MemberRef(member_id=int(m.group(1)))
+    if m := _MENTION.match(token):
+        return MemberRef(user_id=m.group(1))
+    raise UsageError(f"'{token}' is not a member; use a member id like m7 (see `admin member list`) or a mention",
+                     verb)
+
+
+def _admin(args: list[str]) -> Command:
+    words = [a.lower() for a in args[:2]]
+    form = " ".join(words)
+    rest = args[2:]
+    if form == "org add":
+        opts = _Options(rest, {"sector", "trust"}, form)
+        name = " ".join(opts.rest).strip()
+        if not name:
+            raise UsageError("give the organization's name", form)
+        if len(name) > 100:
+            raise UsageError("an organization name has at most 100 characters", form)
+        trust = _int_option("trust", opts.get("trust"), form, 0, 100) if opts.get("trust") else 50
+        return OrgAdd(name, (opts.get("sector") or "").strip()[:50], trust)
+    if form == "org list":
+        return OrgList()
+    if form == "member list":
+        return MemberList(" ".join(rest).strip() or None)
+    if form == "member role":
+        if len(rest) != 2:
+            raise UsageError("give a member and a role", form)
+        return MemberRole(_member_ref(rest[0], form), _enum_option(Role, "role", rest[1], form))
+    if form == "invite create":
+        opts = _Options(rest, {"role", "uses", "expires"}, form)
+        org = " ".join(opts.rest).strip()
+        if not org:
+            raise UsageError("say for which organization", form)
+        return InviteCreate(
+            org,
+            _enum_option(Role, "role", opts.get("role"), form) if opts.get("role") else Role.MEMBER,
+            _int_option("uses", opts.get("uses"), form, 1, 1000) if opts.get("uses") else 1,
+            parse_duration(opts.get("expires"), form) if opts.get("expires") else timedelta(days=7),
+        )
+    if form == "channel set":
+        opts = _Options(rest, {"ceiling", "purpose", "passive", "ephemeral"}, form)
+        if opts.rest or not opts.values:
+            raise UsageError("give at least one of ceiling:, purpose:, passive:, ephemeral:", form)
+        ceiling = _tlp_option(opts.get("ceiling"), form) if opts.get("ceiling") else None
+        if ceiling is not None and not ceiling.shareable_in_channels:
+            raise UsageError("a channel's ceiling is clear, green or amber: AMBER+STRICT and RED items are "
+                             "only ever shown in private replies", form)
+        return ChannelSet(
+            ceiling,
+            _enum_option(ChannelPurpose, "purpose", opts.get("purpose"), form) if opts.get("purpose") else None,
+            _on_off("passive", opts.get("passive"), form) if opts.get("passive") else None,
+            _on_off("ephemeral", opts.get("ephemeral"), form) if opts.get("ephemeral") else None,
+        )
+    if form == "channel show":
+        return ChannelShow()
+    raise UsageError(f"'admin {form}' is not an admin command", "admin")
+
+
+_PARSERS = {
+    "submit": _submit,
+    "lookup": _lookup,
+    "vote": _vote,
+    "sighting": _sighting,
+    "search": _search,
+    "queue": _queue,
+    "approve": _approve,
+    "reject": _reject,
+    "revoke": _revoke,
+    "join": _join,
+    "whoami": _no_args(WhoAmI, "whoami"),
+    "stats": _no_args(Stats, "stats"),
+    "help": _help,
+    "admin": _admin,
+}
+
+
+def since_to_datetime(since: timedelta | None, now: datetime) -> datetime | None:
+    return (now - since).astimezone(UTC) if since else None

@@ -1,0 +1,103 @@
+"""The one entry point adapters call: `await dispatcher.handle(command, actor)` -> a result value.
+
+It opens one unit of work per command, finds who is speaking and where, runs the service, commits only
+when the service succeeded, and is the single error boundary: a person's mistake becomes a `UserError`
+with the right form, anything else is logged with a reference and never shown in detail.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bot import commands, services
+from bot.commands import UsageError
+from bot.domain import Actor, Identity
+from bot.policy import Policy
+from bot.ports import Clock, Conflict, UnitOfWorkFactory
+from bot.results import InternalError, Result, UserError
+from bot.rules import PermissionDenied
+
+log = logging.getLogger(__name__)
+
+Service = Callable[[services.Context, Any], Awaitable[Result]]
+
+
+def _moderation(verb: str) -> Service:
+    async def run(ctx: services.Context, cmd: Any) -> Result:
+        return await services.moderate(ctx, verb, cmd.refs, getattr(cmd, "reason", "") or getattr(cmd, "note", ""))
+    return run
+
+
+SERVICES: dict[type, Service] = {
+    commands.Submit: services.submit,
+    commands.Lookup: services.lookup,
+    commands.Vote: services.vote,
+    commands.Sighting: services.sighting,
+    commands.Search: services.search,
+    commands.Queue: services.queue,
+    commands.Approve: _moderation("approve"),
+    commands.Reject: _moderation("reject"),
+    commands.Revoke: _moderation("revoke"),
+    commands.Join: services.join,
+    commands.WhoAmI: services.whoami,
+    commands.Stats: services.stats,
+    commands.OrgAdd: services.org_add,
+    commands.OrgList: services.org_list,
+    commands.MemberList: services.member_list,
+    commands.MemberRole: services.member_role,
+    commands.InviteCreate: services.invite_create,
+    commands.ChannelSet: services.channel_set,
+    commands.ChannelShow: services.channel_show,
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    def __init__(self, uow_factory: UnitOfWorkFactory, *, policy: Policy | None = None, clock: Clock = utc_now,
+                 warninglists: services.Matcher | None = None) -> None:
+        self.uow_factory = uow_factory
+        self.policy = policy or Policy()
+        self.clock = clock
+        self.warninglists = warninglists
+
+    async def handle_text(self, text: str, actor: Actor) -> Result:
+        """Parse the text after `/ioc` with the one grammar, then handle it."""
+        try:
+            command = commands.parse(text)
+        except UsageError as e:
+            return UserError(e.problem, e.usage)
+        return await self.handle(command, actor)
+
+    async def handle(self, command: commands.Command, actor: Actor) -> Result:
+        try:
+            if isinstance(command, commands.Help):
+                return services.help_for(None, command)
+            service = SERVICES[type(command)]
+            async with self.uow_factory() as uow:
+                member = await uow.members.by_identity(Identity(actor.platform, actor.workspace_id, actor.user_id))
+                channel = await uow.channels.get(actor.platform, actor.workspace_id, actor.channel_id)
+                ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists)
+                result = await service(ctx, command)
+                await uow.commit()
+                return result
+        except UsageError as e:
+            return UserError(e.problem, e.usage)
+        except PermissionDenied as e:
+            return UserError(str(e))
+        except Conflict as e:
+            return UserError(f"someone changed this at the same moment ({e}); try again")
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("command %s from %s/%s failed (ref %s)", type(command).__name__, actor.platform,
+                          actor.user_id, reference)
+            return InternalError(reference)
+
+
+

@@ -1,0 +1,253 @@
+"""The coalition's domain: plain values, no platform and no ORM.
+
+Everything here is a frozen dataclass or an enum so that services can pass values around freely and
+adapters can render them without reaching back into the store.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.ioc import IOCType
+from bot.tlp import TLP
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.MEMBER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class Verdict(enum.StrEnum):
+    CONFIRM = "confirm"
+    FALSE_POSITIVE = "false_positive"
+
+
+class Platform(enum.StrEnum):
+    CONSOLE = "console"
+    SLACK = "slack"
+    DISCORD = "discord"
+    TAXII = "taxii"
+    CLI = "cli"
+
+
+class ChannelPurpose(enum.StrEnum):
+    GENERAL = "general"
+    FEED = "feed"
+    MODERATION = "moderation"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is speaking, and where. Identity is (platform, workspace_id, user_id), never a display name.
+
+    ``private`` is true when the reply is seen by this person only (a direct message, an ephemeral
+    reply, the console); TLP rules allow more in private replies than in shared channels.
+    """
+
+    platform: Platform
+    workspace_id: str
+    user_id: str
+    channel_id: str
+    private: bool = False
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: int
+    name: str
+    sector: str = ""
+    trust_level: int = 50
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    name: str
+    role: Role
+    org_id: int
+    org_name: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    platform: Platform
+    workspace_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    org_id: int
+    org_name: str
+    role: Role
+    max_uses: int
+    uses: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Channel:
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    ceiling: TLP
+    purpose: ChannelPurpose = ChannelPurpose.GENERAL
+    passive: bool = False
+    ephemeral_lookups: bool = True
+
+
+@dataclass(frozen=True)
+class NewIndicator:
+    """What a submission asks the store to create."""
+
+    type: IOCType
+    value: str
+    tlp: TLP
+    confidence: int
+    tags: tuple[str, ...]
+    note: str
+    submitter_id: int
+    org_id: int
+    anonymous: bool
+    seen_at: datetime
+    valid_until: datetime | None
+    stix_id: str
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: int
+    stix_id: str
+    type: IOCType
+    value: str
+    status: Status
+    tlp: TLP
+    confidence: int
+    tags: tuple[str, ...]
+    note: str
+    submitter_id: int
+    submitter_name: str
+    org_id: int
+    org_name: str
+    anonymous: bool
+    first_seen: datetime
+    last_seen: datetime
+    valid_until: datetime | None
+    created_at: datetime
+    modified_at: datetime
+    status_reason: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.id}"
+
+
+@dataclass(frozen=True)
+class Tally:
+    confirm: int = 0
+    false_positive: int = 0
+    confirm_orgs: int = 0
+    false_positive_orgs: int = 0
+
+
+@dataclass(frozen=True)
+class SightingSummary:
+    count: int = 0
+    orgs: int = 0
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The rows a viewer may see, as the store must filter them (computed by bot.rules)."""
+
+    max_shared_tlp: TLP
+    org_id: int
+    member_id: int
+    amber_strict_own_org: bool
+    red_own: bool
+    red_all: bool
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Search criteria. `org_name` matches that organization's rows, but never its anonymous ones unless the
+    viewer belongs to it (anonymity must survive a search by organization). `text` is a substring of the
+    value. `oldest_first` orders by id ascending (the moderation queue); otherwise newest first."""
+
+    types: tuple[IOCType, ...] = ()
+    tags: tuple[str, ...] = ()
+    statuses: tuple[Status, ...] = ()
+    org_name: str | None = None
+    since: datetime | None = None
+    tlp: TLP | None = None
+    text: str = ""
+    oldest_first: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int = 1
+    size: int = 10
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)
+    organizations: int = 0
+    members: int = 0
+    votes: int = 0
+    sightings: int = 0
+
+
+__all__ = [
+    "TLP",
+    "Actor",
+    "Channel",
+    "ChannelPurpose",
+    "IOCType",
+    "Identity",
+    "Indicator",
+    "Invite",
+    "Member",
+    "NewIndicator",
+    "Organization",
+    "Page",
+    "Platform",
+    "Role",
+    "SearchFilter",
+    "SightingSummary",
+    "Status",
+    "StoreStats",
+    "Tally",
+    "Verdict",
+    "Visibility",
+]

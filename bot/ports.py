@@ -1,0 +1,164 @@
+"""What the core needs from the outside world, as Protocols. `storage` implements them.
+
+A unit of work is one transaction: ``async with uow_factory() as uow: ...; await uow.commit()``.
+Leaving the block without commit rolls back, so nothing partial is ever stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from bot.domain import (
+    Channel,
+    ChannelPurpose,
+    Identity,
+    Indicator,
+    Invite,
+    Member,
+    NewIndicator,
+    Organization,
+    Page,
+    Platform,
+    Role,
+    SearchFilter,
+    SightingSummary,
+    Status,
+    StoreStats,
+    Tally,
+    Verdict,
+    Visibility,
+)
+from bot.ioc import IOCType
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class OrganizationRepository(Protocol):
+    async def add(self, name: str, sector: str, trust_level: int) -> Organization:
+        """Raises bot.ports.Conflict when the name (case-insensitive) is taken."""
+
+    async def by_name(self, name: str) -> Organization | None: ...
+
+    async def list(self) -> Sequence[Organization]: ...
+
+
+class MemberRepository(Protocol):
+    async def add(self, org_id: int, name: str, role: Role) -> Member: ...
+
+    async def get(self, member_id: int) -> Member | None: ...
+
+    async def by_identity(self, identity: Identity) -> Member | None: ...
+
+    async def by_name(self, name: str) -> Sequence[Member]: ...
+
+    async def link_identity(self, member_id: int, identity: Identity) -> None:
+        """Raises Conflict when this identity already belongs to a member."""
+
+    async def identities(self, member_id: int) -> Sequence[Identity]: ...
+
+    async def set_role(self, member_id: int, role: Role) -> None: ...
+
+    async def list(self, org_id: int | None = None) -> Sequence[Member]: ...
+
+
+class InviteRepository(Protocol):
+    async def add(self, code: str, org_id: int, role: Role, max_uses: int, expires_at: datetime,
+                  created_by: int | None) -> Invite: ...
+
+    async def redeem(self, code: str, now: datetime) -> Invite | None:
+        """Atomically use the invite once (uses < max_uses and not expired); None when it cannot be used."""
+
+
+class IndicatorRepository(Protocol):
+    async def add(self, new: NewIndicator) -> Indicator:
+        """Raises Conflict when (type, value) exists already."""
+
+    async def get(self, indicator_id: int) -> Indicator | None: ...
+
+    async def by_stix_id(self, stix_id: str) -> Indicator | None: ...
+
+    async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
+        """Every stored indicator among these (type, value) pairs, in one round trip."""
+
+    async def search(self, flt: SearchFilter, view: Visibility, page: Page) -> tuple[Sequence[Indicator], int]:
+        """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
+
+    async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
+                         reason: str, at: datetime) -> bool:
+        """Compare-and-set of the status; False when the row was not in one of from_statuses."""
+
+    async def touch(self, indicator_id: int, seen_at: datetime) -> None:
+        """Move last_seen forward (never back)."""
+
+    async def expire_due(self, now: datetime) -> Sequence[int]:
+        """Set every pending/approved row whose valid_until has passed to expired; return their ids."""
+
+    async def stats(self) -> StoreStats: ...
+
+
+class VoteRepository(Protocol):
+    async def upsert(self, indicator_id: int, member_id: int, org_id: int, verdict: Verdict, reason: str,
+                     at: datetime) -> Verdict | None:
+        """One vote per member per indicator, enforced by the database; returns the previous verdict."""
+
+    async def withdraw(self, indicator_id: int, member_id: int) -> Verdict | None: ...
+
+    async def tally(self, indicator_id: int) -> Tally: ...
+
+    async def tallies(self, indicator_ids: Iterable[int]) -> dict[int, Tally]: ...
+
+
+class SightingRepository(Protocol):
+    async def add(self, indicator_id: int, org_id: int, member_id: int, count: int, seen_at: datetime,
+                  note: str) -> None: ...
+
+    async def summary(self, indicator_id: int) -> SightingSummary: ...
+
+    async def summaries(self, indicator_ids: Iterable[int]) -> dict[int, SightingSummary]: ...
+
+
+class ChannelRepository(Protocol):
+    async def get(self, platform: Platform, workspace_id: str, channel_id: str) -> Channel | None: ...
+
+    async def upsert(self, channel: Channel) -> None: ...
+
+    async def list(self, purpose: ChannelPurpose | None = None) -> Sequence[Channel]: ...
+
+
+class AuditLog(Protocol):
+    async def append(self, action: str, *, at: datetime, platform: Platform, member_id: int | None,
+                     indicator_id: int | None = None, detail: dict[str, Any] | None = None) -> None: ...
+
+
+class Outbox(Protocol):
+    async def add(self, event: str, payload: dict[str, Any], at: datetime) -> None:
+        """Written in the same transaction as the change it announces; adapters deliver it later."""
+
+
+class UnitOfWork(Protocol):
+    organizations: OrganizationRepository
+    members: MemberRepository
+    invites: InviteRepository
+    indicators: IndicatorRepository
+    votes: VoteRepository
+    sightings: SightingRepository
+    channels: ChannelRepository
+    audit: AuditLog
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Conflict(Exception):
+    """A uniqueness rule of the store refused the change (the database enforces it)."""

@@ -1,0 +1,148 @@
+"""What services return. Adapters render these natively; `bot.text.render` is the plain-text fallback.
+
+Results carry already-decided facts: the organization name shown (anonymity applied), the buttons this
+viewer may press, and the indicators this viewer may see. Adapters never decide any of that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain import Channel, Identity, Indicator, Member, Organization, SightingSummary, Status, StoreStats, Tally
+from bot.domain import Invite as InviteValue
+from bot.ioc import Observable
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(frozen=True)
+class IndicatorCard:
+    indicator: Indicator
+    org_shown: str
+    status: Status  # effective status (expired once valid_until has passed)
+    tally: Tally
+    sightings: SightingSummary
+    buttons: tuple[Button, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    created: tuple[IndicatorCard, ...]
+    known: tuple[IndicatorCard, ...] = ()
+    restricted: tuple[Observable, ...] = ()  # exist already but this person may not see them here
+    blocked: tuple[tuple[Observable, tuple[str, ...]], ...] = ()  # on a warninglist, policy is block
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    cards: tuple[IndicatorCard, ...]
+    unknown: tuple[str, ...] = ()
+    invalid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Voted:
+    card: IndicatorCard
+    previous: str | None
+    auto_approved: bool = False
+
+
+@dataclass(frozen=True)
+class SightingRecorded:
+    card: IndicatorCard
+    count: int
+
+
+@dataclass(frozen=True)
+class IndicatorList:
+    title: str
+    cards: tuple[IndicatorCard, ...]
+    total: int
+    page: int
+    page_size: int
+    next_action: str | None = None  # action id of the next page, when there is one
+
+
+@dataclass(frozen=True)
+class Moderated:
+    verb: str  # approved | rejected | revoked
+    cards: tuple[IndicatorCard, ...]
+    skipped: tuple[str, ...] = ()  # "#4 is rejected, not pending"
+
+
+@dataclass(frozen=True)
+class WhoAmIResult:
+    member: Member
+    identities: tuple[Identity, ...]
+
+
+@dataclass(frozen=True)
+class Joined:
+    member: Member
+
+
+@dataclass(frozen=True)
+class StatsResult:
+    stats: StoreStats
+
+
+@dataclass(frozen=True)
+class HelpResult:
+    entries: tuple[tuple[str, str, str], ...]  # (verb, usage, summary)
+
+
+@dataclass(frozen=True)
+class OrganizationList:
+    organizations: tuple[Organization, ...]
+
+
+@dataclass(frozen=True)
+class MemberListResult:
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True)
+class InviteCreated:
+    code: str
+    invite: InviteValue
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    channel: Channel
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Done:
+    """A short confirmation, e.g. "Organization ACME Bank added (o3)"."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class UserError:
+    """Something the person can fix: what was wrong and the right form."""
+
+    problem: str
+    usage: str = ""
+
+
+@dataclass(frozen=True)
+class InternalError:
+    reference: str
+    at: datetime = field(default_factory=datetime.now)
+
+
+Result = (
+    IndicatorCard | Submitted | LookupResult | Voted | SightingRecorded | IndicatorList | Moderated | WhoAmIResult
+    | Joined | StatsResult | HelpResult | OrganizationList | MemberListResult | InviteCreated | ChannelSettings
+    | Done | UserError | InternalError
+)

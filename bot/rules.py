@@ -1,0 +1,64 @@
+"""Who may do what, and who may see which indicator where: decided here, once, for every adapter.
+
+TLP 2.0 in a coalition:
+
+* CLEAR, GREEN, AMBER: any member may see them wherever the reply goes, as long as the reply is private
+  (a direct message, an ephemeral reply, the console) or the channel's ceiling is at least the label.
+* AMBER+STRICT: only members of the submitting organization, and only in private replies.
+* RED: only the submitter and moderators/admins, and only in private replies.
+
+Anonymous submissions show "a coalition member" to everyone outside the submitting organization.
+"""
+
+from __future__ import annotations
+
+from bot.domain import Indicator, Member, Role, Visibility
+from bot.tlp import TLP
+
+ANONYMOUS_ORG = "a coalition member"
+
+
+class PermissionDenied(Exception):
+    """The actor's role does not allow this command."""
+
+
+def require_role(member: Member, role: Role, doing: str) -> None:
+    if not member.role.at_least(role):
+        raise PermissionDenied(f"Only {role.value}s can {doing}; you are a {member.role.value}.")
+
+
+def can_moderate(member: Member) -> bool:
+    return member.role.at_least(Role.MODERATOR)
+
+
+def visibility(member: Member, *, private: bool, ceiling: TLP) -> Visibility:
+    """The filter that the store applies for this viewer in this place."""
+    shared = ceiling if ceiling.shareable_in_channels else TLP.AMBER
+    return Visibility(
+        max_shared_tlp=TLP.AMBER if private else shared,
+        org_id=member.org_id,
+        member_id=member.id,
+        amber_strict_own_org=private,
+        red_own=private,
+        red_all=private and can_moderate(member),
+    )
+
+
+def can_see(indicator: Indicator, view: Visibility) -> bool:
+    tlp = indicator.tlp
+    if tlp.shareable_in_channels:
+        return tlp <= view.max_shared_tlp
+    if tlp is TLP.AMBER_STRICT:
+        return view.amber_strict_own_org and indicator.org_id == view.org_id
+    return view.red_all or (view.red_own and indicator.submitter_id == view.member_id)
+
+
+def shown_org_name(indicator: Indicator, viewer: Member | None) -> str:
+    if indicator.anonymous and (viewer is None or viewer.org_id != indicator.org_id):
+        return ANONYMOUS_ORG
+    return indicator.org_name
+
+
+def can_feed(indicator: Indicator, ceiling: TLP) -> bool:
+    """May this indicator be relayed to a shared channel with this ceiling?"""
+    return indicator.tlp.shareable_in_channels and indicator.tlp <= ceiling

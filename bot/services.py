@@ -1,0 +1,502 @@
+"""Service functions: one per command, each a small function over a `Context` inside one unit of work.
+
+They raise `UsageError` (the person can fix it) or `PermissionDenied`; the dispatcher turns both into a
+`UserError` result and rolls the transaction back, so nothing partial is stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from bot import actions, commands
+from bot.commands import IdRef, Ref, StixRef, UsageError, ValueRef
+from bot.domain import (
+    Actor,
+    Channel,
+    Identity,
+    Indicator,
+    Member,
+    NewIndicator,
+    Page,
+    Platform,
+    Role,
+    SearchFilter,
+    SightingSummary,
+    Status,
+    Tally,
+    Verdict,
+    Visibility,
+)
+from bot.ioc import Observable
+from bot.policy import Policy, WarninglistAction
+from bot.ports import Conflict, UnitOfWork
+from bot.results import (
+    Button,
+    ChannelSettings,
+    Done,
+    HelpResult,
+    IndicatorCard,
+    IndicatorList,
+    InviteCreated,
+    Joined,
+    LookupResult,
+    MemberListResult,
+    Moderated,
+    OrganizationList,
+    SightingRecorded,
+    StatsResult,
+    Submitted,
+    Voted,
+    WhoAmIResult,
+)
+from bot.rules import can_moderate, can_see, require_role, shown_org_name, visibility
+from bot.tlp import TLP
+
+
+class Matcher(Protocol):
+    """What services need of the warninglists (bot.ioc.WarningLists provides it)."""
+
+    def match(self, obs: Observable) -> list[str]: ...
+
+
+@dataclass
+class Context:
+    uow: UnitOfWork
+    actor: Actor
+    member: Member | None
+    channel: Channel | None
+    now: datetime
+    policy: Policy
+    warninglists: Matcher | None = None
+
+    @property
+    def ceiling(self) -> TLP:
+        return self.channel.ceiling if self.channel else self.policy.default_channel_ceiling
+
+    def require_member(self) -> Member:
+        if self.member is None:
+            raise UsageError("you are not a member of the coalition yet; ask an admin of your organization "
+                             "for an invite code, then run `/ioc join CODE`", "join")
+        return self.member
+
+    @property
+    def view(self) -> Visibility:
+        return visibility(self.require_member(), private=self.actor.private, ceiling=self.ceiling)
+
+    async def audit(self, action: str, indicator_id: int | None = None, **detail: object) -> None:
+        await self.uow.audit.append(action, at=self.now, platform=self.actor.platform,
+                                    member_id=self.member.id if self.member else None,
+                                    indicator_id=indicator_id, detail=detail or None)
+
+
+# ---------------------------------------------------------------- cards
+
+def effective_status(indicator: Indicator, now: datetime) -> Status:
+    if (indicator.valid_until is not None and indicator.valid_until <= now
+            and indicator.status in (Status.PENDING, Status.APPROVED)):
+        return Status.EXPIRED
+    return indicator.status
+
+
+def buttons_for(indicator_id: int, status: Status, moderator: bool) -> tuple[Button, ...]:
+    if status not in (Status.PENDING, Status.APPROVED):
+        return ()
+    found = [Button("Confirm", actions.vote(indicator_id, Verdict.CONFIRM).id, "primary"),
+             Button("False positive", actions.vote(indicator_id, Verdict.FALSE_POSITIVE).id, "danger")]
+    if moderator and status is Status.PENDING:
+        found += [Button("Approve", actions.Action("approve", indicator_id).id, "primary"),
+                  Button("Reject", actions.Action("reject", indicator_id).id, "danger")]
+    if moderator and status is Status.APPROVED:
+        found.append(Button("Revoke", actions.Action("revoke", indicator_id).id, "danger"))
+    return tuple(found)
+
+
+async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewer: Member | None, now: datetime,
+                      moderator_buttons: bool | None = None,
+                      warnings: dict[int, tuple[str, ...]] | None = None) -> tuple[IndicatorCard, ...]:
+    """Cards for these indicators with tallies and sightings fetched in two queries.
+
+    `viewer` None renders for a shared channel: no organization behind an anonymous item, vote buttons only
+    (unless `moderator_buttons`)."""
+    if not indicators:
+        return ()
+    ids = [i.id for i in indicators]
+    tallies = await uow.votes.tallies(ids)
+    sightings = await uow.sightings.summaries(ids)
+    moderator = moderator_buttons if moderator_buttons is not None else bool(viewer and can_moderate(viewer))
+    cards = []
+    for ind in indicators:
+        status = effective_status(ind, now)
+        cards.append(IndicatorCard(
+            indicator=ind,
+            org_shown=shown_org_name(ind, viewer),
+            status=status,
+            tally=tallies.get(ind.id) or _EMPTY_TALLY,
+            sightings=sightings.get(ind.id) or _EMPTY_SIGHTINGS,
+            buttons=buttons_for(ind.id, status, moderator),
+            warnings=(warnings or {}).get(ind.id, ()),
+        ))
+    return tuple(cards)
+
+
+_EMPTY_TALLY = Tally()
+_EMPTY_SIGHTINGS = SightingSummary()
+
+
+async def card(ctx: Context, indicator: Indicator) -> IndicatorCard:
+    return (await build_cards(ctx.uow, [indicator], viewer=ctx.member, now=ctx.now))[0]
+
+
+async def resolve(ctx: Context, ref: Ref, verb: str) -> Indicator:
+    """The indicator a reference names, if this viewer may see it here; otherwise the same 'not found'
+    as for an unknown one, so that restricted items do not leak their existence."""
+    found: Indicator | None
+    if isinstance(ref, IdRef):
+        found = await ctx.uow.indicators.get(ref.id)
+    elif isinstance(ref, StixRef):
+        found = await ctx.uow.indicators.by_stix_id(ref.stix_id)
+    else:
+        rows = await ctx.uow.indicators.by_values([(ref.observable.type, ref.observable.value)])
+        found = rows[0] if rows else None
+    if found is None or not can_see(found, ctx.view):
+        raise UsageError(f"{ref} is not an indicator you can see here (check the id with `/ioc search`; "
+                         "AMBER+STRICT and RED items show only in direct messages)", verb)
+    return found
+
+
+async def announce(ctx: Context, event: str, indicator: Indicator, **extra: object) -> None:
+    await ctx.uow.outbox.add(event, {"indicator_id": indicator.id, **extra}, at=ctx.now)
+
+
+# ---------------------------------------------------------------- analysts
+
+async def submit(ctx: Context, cmd: commands.Submit) -> Submitted:
+    member = ctx.require_member()
+    policy = ctx.policy
+    if len(cmd.values) > policy.max_values_per_command:
+        raise UsageError(f"{len(cmd.values)} values in one submission; send at most "
+                         f"{policy.max_values_per_command} at a time", "submit")
+    if cmd.override and not cmd.note:
+        raise UsageError("`override` needs a reason: write it as the note after the values", "submit")
+    hits = {obs: tuple(ctx.warninglists.match(obs)) for obs in cmd.values} if ctx.warninglists else {}
+    hits = {obs: names for obs, names in hits.items() if names}
+    if hits and policy.warninglist_action is WarninglistAction.BLOCK and not cmd.override:
+        listed = "; ".join(f"{obs.value} (on {', '.join(names)})" for obs, names in hits.items())
+        raise UsageError(f"nothing was submitted: known-benign values: {listed}. Remove them, or add "
+                         "`override` and the reason as the note if they really are malicious here", "submit")
+
+    existing = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
+        (o.type, o.value) for o in cmd.values)}
+    tlp = cmd.tlp or policy.default_tlp
+    valid_for = cmd.valid_for or policy.default_valid_for
+    created: list[Indicator] = []
+    known: list[Indicator] = []
+    restricted: list[Observable] = []
+    for obs in cmd.values:
+        ind = existing.get((obs.type, obs.value))
+        if ind is None:
+            try:
+                ind = await ctx.uow.indicators.add(NewIndicator(
+                    type=obs.type, value=obs.value, tlp=tlp,
+                    confidence=cmd.confidence if cmd.confidence is not None else policy.default_confidence,
+                    tags=cmd.tags, note=cmd.note, submitter_id=member.id, org_id=member.org_id,
+                    anonymous=cmd.anonymous, seen_at=ctx.now,
+                    valid_until=ctx.now + valid_for if valid_for else None,
+                    stix_id=f"indicator--{uuid.uuid4()}",
+                ))
+            except Conflict:  # submitted concurrently by someone else: treat as known
+                ind = (await ctx.uow.indicators.by_values([(obs.type, obs.value)]))[0]
+            else:
+                created.append(ind)
+                await ctx.audit("submit", ind.id, tlp=tlp.value, warninglists=list(hits.get(obs, ())),
+                                override=cmd.override)
+                await announce(ctx, "indicator.submitted", ind)
+                continue
+        await ctx.uow.indicators.touch(ind.id, ctx.now)
+        if ind.org_id != member.org_id:
+            await ctx.uow.sightings.add(ind.id, member.org_id, member.id, 1, ctx.now, "resubmitted")
+        await ctx.audit("resubmit", ind.id)
+        if can_see(ind, ctx.view):
+            known.append(ind)
+        else:
+            restricted.append(obs)
+    warn_by_id = {i.id: hits[Observable(i.type, i.value)] for i in created + known
+                  if Observable(i.type, i.value) in hits}
+    return Submitted(
+        created=await build_cards(ctx.uow, created, viewer=member, now=ctx.now, warnings=warn_by_id),
+        known=await build_cards(ctx.uow, known, viewer=member, now=ctx.now, warnings=warn_by_id),
+        restricted=tuple(restricted),
+        blocked=(),
+    )
+
+
+async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
+    ctx.require_member()
+    if len(cmd.refs) > ctx.policy.max_values_per_command:
+        raise UsageError(f"{len(cmd.refs)} values in one lookup; look up at most "
+                         f"{ctx.policy.max_values_per_command} at a time", "lookup")
+    view = ctx.view
+    values = [r.observable for r in cmd.refs if isinstance(r, ValueRef)]
+    by_value = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
+        (o.type, o.value) for o in values)} if values else {}
+    found: dict[int, Indicator] = {}
+    unknown: list[str] = []
+    for ref in cmd.refs:
+        if isinstance(ref, ValueRef):
+            ind = by_value.get((ref.observable.type, ref.observable.value))
+        elif isinstance(ref, IdRef):
+            ind = await ctx.uow.indicators.get(ref.id)
+        else:
+            ind = await ctx.uow.indicators.by_stix_id(ref.stix_id)
+        if ind is not None and can_see(ind, view):
+            found.setdefault(ind.id, ind)
+        else:
+            unknown.append(str(ref))
+    cards = await build_cards(ctx.uow, list(found.values()), viewer=ctx.member, now=ctx.now)
+    return LookupResult(cards, tuple(unknown), cmd.invalid)
+
+
+async def vote(ctx: Context, cmd: commands.Vote) -> Voted:
+    member = ctx.require_member()
+    ind = await resolve(ctx, cmd.ref, "vote")
+    if effective_status(ind, ctx.now) not in (Status.PENDING, Status.APPROVED):
+        raise UsageError(f"{ind.ref} is {effective_status(ind, ctx.now).value}; votes are for pending or "
+                         "approved indicators", "vote")
+    if cmd.verdict is None:
+        previous = await ctx.uow.votes.withdraw(ind.id, member.id)
+        if previous is None:
+            raise UsageError(f"you have no vote on {ind.ref} to withdraw", "vote")
+    else:
+        previous = await ctx.uow.votes.upsert(ind.id, member.id, member.org_id, cmd.verdict, cmd.reason, ctx.now)
+    await ctx.audit("vote", ind.id, verdict=cmd.verdict.value if cmd.verdict else "withdrawn",
+                    previous=previous.value if previous else None, reason=cmd.reason or None)
+    await announce(ctx, "indicator.voted", ind)
+    auto = await _maybe_auto_approve(ctx, ind)
+    if auto:
+        ind = await ctx.uow.indicators.get(ind.id) or ind
+    return Voted(await card(ctx, ind), previous.value if previous else None, auto)
+
+
+async def _maybe_auto_approve(ctx: Context, ind: Indicator) -> bool:
+    needed = ctx.policy.auto_approve_confirmations
+    if needed <= 0 or ind.status is not Status.PENDING or not ind.tlp.shareable_in_channels:
+        return False
+    tally = await ctx.uow.votes.tally(ind.id)
+    if tally.confirm_orgs < needed or tally.false_positive:
+        return False
+    reason = f"auto-approved: {tally.confirm_orgs} organizations confirmed, no false positive"
+    if not await ctx.uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, reason, ctx.now):
+        return False
+    await ctx.audit("approve", ind.id, rule="auto_approve", confirm_orgs=tally.confirm_orgs)
+    await announce(ctx, "indicator.approved", ind)
+    return True
+
+
+async def sighting(ctx: Context, cmd: commands.Sighting) -> SightingRecorded:
+    member = ctx.require_member()
+    ind = await resolve(ctx, cmd.ref, "sighting")
+    await ctx.uow.sightings.add(ind.id, member.org_id, member.id, cmd.count, ctx.now, cmd.note)
+    await ctx.uow.indicators.touch(ind.id, ctx.now)
+    await ctx.audit("sighting", ind.id, count=cmd.count)
+    await announce(ctx, "indicator.sighted", ind)
+    return SightingRecorded(await card(ctx, ind), cmd.count)
+
+
+async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
+    ctx.require_member()
+    flt = SearchFilter(types=cmd.types, tags=cmd.tags, statuses=cmd.statuses, org_name=cmd.org,
+                       since=ctx.now - cmd.since if cmd.since else None, tlp=cmd.tlp, text=cmd.text)
+    return await _list(ctx, flt, cmd.page, "Search results", next_action=None)
+
+
+async def queue(ctx: Context, cmd: commands.Queue) -> IndicatorList:
+    require_role(ctx.require_member(), Role.MODERATOR, "see the moderation queue")
+    flt = SearchFilter(statuses=(Status.PENDING,), oldest_first=True)
+    return await _list(ctx, flt, cmd.page, "Moderation queue", next_action="queue")
+
+
+async def _list(ctx: Context, flt: SearchFilter, page_number: int, title: str,
+                next_action: str | None) -> IndicatorList:
+    page = Page(page_number, ctx.policy.page_size)
+    rows, total = await ctx.uow.indicators.search(flt, ctx.view, page)
+    view = ctx.view
+    rows = [r for r in rows if can_see(r, view)]  # the store filtered already; the rule is checked once more
+    more = page.offset + len(rows) < total
+    return IndicatorList(
+        title=title,
+        cards=await build_cards(ctx.uow, rows, viewer=ctx.member, now=ctx.now),
+        total=total, page=page.number, page_size=page.size,
+        next_action=actions.Action(next_action, page.number + 1).id if next_action and more else None,
+    )
+
+
+# ---------------------------------------------------------------- moderators
+
+_TRANSITIONS = {
+    "approve": ((Status.PENDING,), Status.APPROVED, "indicator.approved"),
+    "reject": ((Status.PENDING,), Status.REJECTED, "indicator.rejected"),
+    "revoke": ((Status.APPROVED,), Status.REVOKED, "indicator.revoked"),
+}
+
+
+async def moderate(ctx: Context, verb: str, refs: Iterable[Ref], reason: str) -> Moderated:
+    member = ctx.require_member()
+    require_role(member, Role.MODERATOR, f"{verb} indicators")
+    from_statuses, to, event = _TRANSITIONS[verb]
+    targets = [await resolve(ctx, ref, verb) for ref in refs]
+    changed: list[Indicator] = []
+    skipped: list[str] = []
+    for ind in targets:
+        status = effective_status(ind, ctx.now)
+        if verb == "approve" and ind.submitter_id == member.id:
+            skipped.append(f"{ind.ref}: you submitted it, so another moderator must approve it")
+        elif status not in from_statuses:
+            skipped.append(f"{ind.ref} is {status.value}, not {' or '.join(s.value for s in from_statuses)}")
+        elif await ctx.uow.indicators.transition(ind.id, from_statuses, to, reason, ctx.now):
+            await ctx.audit(verb, ind.id, reason=reason or None)
+            await announce(ctx, event, ind, status=to.value)
+            changed.append(replace(ind, status=to, status_reason=reason))
+        else:
+            skipped.append(f"{ind.ref} was changed by someone else just now")
+    cards = await build_cards(ctx.uow, changed, viewer=member, now=ctx.now)
+    return Moderated(f"{verb}d" if verb.endswith("e") else f"{verb}ed", cards, tuple(skipped))
+
+
+# ---------------------------------------------------------------- membership
+
+async def join(ctx: Context, cmd: commands.Join) -> Joined:
+    if ctx.member is not None:
+        raise UsageError(f"you are already a member of {ctx.member.org_name} (see `/ioc whoami`)", "join")
+    invite = await ctx.uow.invites.redeem(cmd.code, ctx.now)
+    if invite is None:
+        raise UsageError("that invite code is unknown, used up or expired; ask your organization's admin "
+                         "for a new one", "join")
+    name = ctx.actor.display_name or ctx.actor.user_id
+    member = await ctx.uow.members.add(invite.org_id, name[:100], invite.role)
+    await ctx.uow.members.link_identity(member.id, _identity(ctx.actor))
+    ctx.member = member
+    await ctx.audit("join", None, org=invite.org_name, role=invite.role.value)
+    return Joined(member)
+
+
+def _identity(actor: Actor) -> Identity:
+    return Identity(actor.platform, actor.workspace_id, actor.user_id)
+
+
+async def whoami(ctx: Context, _: commands.WhoAmI) -> WhoAmIResult:
+    member = ctx.require_member()
+    return WhoAmIResult(member, tuple(await ctx.uow.members.identities(member.id)))
+
+
+async def stats(ctx: Context, _: commands.Stats) -> StatsResult:
+    ctx.require_member()
+    return StatsResult(await ctx.uow.indicators.stats())
+
+
+def help_for(_: Context | None, cmd: commands.Help) -> HelpResult:
+    if cmd.topic and cmd.topic not in commands.VERBS:
+        raise UsageError(f"there is no verb '{cmd.topic}'; verbs: {', '.join(commands.VERBS)}", "help")
+    verbs = [cmd.topic] if cmd.topic else list(commands.VERBS)
+    return HelpResult(tuple((v, *commands.VERBS[v]) for v in verbs))
+
+
+# ---------------------------------------------------------------- admins
+
+async def org_add(ctx: Context, cmd: commands.OrgAdd) -> Done:
+    require_role(ctx.require_member(), Role.ADMIN, "add organizations")
+    try:
+        org = await ctx.uow.organizations.add(cmd.name, cmd.sector, cmd.trust)
+    except Conflict:
+        raise UsageError(f"an organization named '{cmd.name}' exists already", "org add") from None
+    await ctx.audit("org.add", None, org=org.name, sector=org.sector, trust=org.trust_level)
+    return Done(f"Organization {org.name} added (sector {org.sector or 'unset'}, trust {org.trust_level}).")
+
+
+async def org_list(ctx: Context, _: commands.OrgList) -> OrganizationList:
+    require_role(ctx.require_member(), Role.ADMIN, "list organizations")
+    return OrganizationList(tuple(await ctx.uow.organizations.list()))
+
+
+async def member_list(ctx: Context, cmd: commands.MemberList) -> MemberListResult:
+    require_role(ctx.require_member(), Role.ADMIN, "list members")
+    org_id = None
+    if cmd.org:
+        org = await ctx.uow.organizations.by_name(cmd.org)
+        if org is None:
+            raise UsageError(f"there is no organization named '{cmd.org}' (see `/ioc admin org list`)",
+                             "member list")
+        org_id = org.id
+    return MemberListResult(tuple(await ctx.uow.members.list(org_id)))
+
+
+async def member_role(ctx: Context, cmd: commands.MemberRole) -> Done:
+    admin = ctx.require_member()
+    require_role(admin, Role.ADMIN, "change roles")
+    if cmd.member.member_id is not None:
+        target = await ctx.uow.members.get(cmd.member.member_id)
+    else:
+        target = await ctx.uow.members.by_identity(
+            Identity(ctx.actor.platform, ctx.actor.workspace_id, cmd.member.user_id or ""))
+    if target is None:
+        raise UsageError(f"{cmd.member} is not a member (see `/ioc admin member list`)", "member role")
+    if target.id == admin.id and cmd.role is not Role.ADMIN:
+        raise UsageError("you cannot lower your own role; ask another admin", "member role")
+    await ctx.uow.members.set_role(target.id, cmd.role)
+    await ctx.audit("member.role", None, member=target.id, previous=target.role.value, role=cmd.role.value)
+    return Done(f"{target.name} (m{target.id}, {target.org_name}) is now {cmd.role.value}.")
+
+
+async def invite_create(ctx: Context, cmd: commands.InviteCreate) -> InviteCreated:
+    admin = ctx.require_member()
+    require_role(admin, Role.ADMIN, "create invite codes")
+    org = await ctx.uow.organizations.by_name(cmd.org)
+    if org is None:
+        raise UsageError(f"there is no organization named '{cmd.org}' (see `/ioc admin org list`)",
+                         "invite create")
+    code = secrets.token_urlsafe(12)
+    invite = await ctx.uow.invites.add(code, org.id, cmd.role, cmd.uses, ctx.now + cmd.expires_in, admin.id)
+    await ctx.audit("invite.create", None, org=org.name, role=cmd.role.value, uses=cmd.uses)
+    return InviteCreated(code, invite)
+
+
+async def channel_set(ctx: Context, cmd: commands.ChannelSet) -> ChannelSettings:
+    require_role(ctx.require_member(), Role.ADMIN, "change a channel's settings")
+    current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
+                                     ctx.policy.default_channel_ceiling)
+    updated = replace(
+        current,
+        ceiling=cmd.ceiling or current.ceiling,
+        purpose=cmd.purpose or current.purpose,
+        passive=current.passive if cmd.passive is None else cmd.passive,
+        ephemeral_lookups=current.ephemeral_lookups if cmd.ephemeral is None else cmd.ephemeral,
+    )
+    await ctx.uow.channels.upsert(updated)
+    await ctx.audit("channel.set", None, channel=updated.channel_id, ceiling=updated.ceiling.value,
+                    purpose=updated.purpose.value, passive=updated.passive)
+    return ChannelSettings(updated, changed=True)
+
+
+async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings:
+    ctx.require_member()
+    current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
+                                     ctx.policy.default_channel_ceiling)
+    return ChannelSettings(current, changed=False)
+
+
+# ---------------------------------------------------------------- maintenance
+
+async def expire_due(uow: UnitOfWork, now: datetime) -> Sequence[int]:
+    """Mark every indicator whose valid_until has passed as expired, audited and announced."""
+    ids = await uow.indicators.expire_due(now)
+    for indicator_id in ids:
+        await uow.audit.append("expire", at=now, platform=_SYSTEM, member_id=None, indicator_id=indicator_id)
+        await uow.outbox.add("indicator.expired", {"indicator_id": indicator_id, "status": "expired"}, at=now)
+    return ids
+
+
+_SYSTEM = Platform.CLI

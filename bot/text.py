@@ -1,0 +1,192 @@
+"""Plain-text rendering of every result: the console's output and every adapter's fallback.
+
+User-supplied strings (values, notes, names, reasons, tags) go through `escape`, which each adapter supplies
+for its medium (terminal control characters, Slack mrkdwn, Discord markdown). Nothing else is escaped, so
+the layout stays readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import singledispatch
+
+from bot import results as r
+from bot.domain import Tally
+
+Escape = Callable[[str], str]
+
+
+def plain(text: str) -> str:
+    """Drop control characters (ANSI escapes, bells) and collapse line breaks: safe on a terminal."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def tally_text(t: Tally) -> str:
+    return (f"{t.confirm} confirm ({t.confirm_orgs} org{'s' if t.confirm_orgs != 1 else ''}), "
+            f"{t.false_positive} false positive ({t.false_positive_orgs} org"
+            f"{'s' if t.false_positive_orgs != 1 else ''})")
+
+
+def card_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
+    ind = card.indicator
+    lines = [f"{ind.ref} {ind.type.value} {esc(ind.value)}",
+             f"   status {card.status.value} · {ind.tlp.label} · confidence {ind.confidence}"
+             + (f" · tags {esc(', '.join(ind.tags))}" if ind.tags else ""),
+             f"   from {esc(card.org_shown)} · votes {tally_text(card.tally)} · sightings "
+             f"{card.sightings.count} ({card.sightings.orgs} org{'s' if card.sightings.orgs != 1 else ''})"]
+    if ind.note:
+        lines.append(f"   note: {esc(ind.note)}")
+    if ind.status_reason:
+        lines.append(f"   reason: {esc(ind.status_reason)}")
+    if card.warnings:
+        lines.append(f"   warning: on warninglist {esc('; '.join(card.warnings))}")
+    return lines
+
+
+@singledispatch
+def render(result: object, esc: Escape = plain) -> str:
+    return esc(str(result))
+
+
+@render.register
+def _(result: r.IndicatorCard, esc: Escape = plain) -> str:
+    return "\n".join(card_lines(result, esc))
+
+
+def _cards(cards: tuple[r.IndicatorCard, ...], esc: Escape) -> list[str]:
+    return [line for c in cards for line in card_lines(c, esc)]
+
+
+@render.register
+def _(result: r.Submitted, esc: Escape = plain) -> str:
+    lines: list[str] = []
+    if result.created:
+        n = len(result.created)
+        lines.append(f"Submitted {n} indicator{'s' if n != 1 else ''} for moderation:")
+        lines += _cards(result.created, esc)
+    if result.known:
+        lines.append("Already known to the coalition (your sighting was recorded):")
+        lines += _cards(result.known, esc)
+    if result.restricted:
+        lines.append("Already held by the coalition at a TLP you cannot see here (your sighting was recorded): "
+                     + ", ".join(esc(o.value) for o in result.restricted))
+    return "\n".join(lines) or "Nothing was submitted."
+
+
+@render.register
+def _(result: r.LookupResult, esc: Escape = plain) -> str:
+    lines = _cards(result.cards, esc)
+    if result.unknown:
+        lines.append("Not known to the coalition (or not visible to you here): "
+                     + ", ".join(esc(v) for v in result.unknown))
+    if result.invalid:
+        lines.append("Not indicators: " + ", ".join(esc(v) for v in result.invalid))
+    return "\n".join(lines)
+
+
+@render.register
+def _(result: r.Voted, esc: Escape = plain) -> str:
+    verdict = result.card.indicator.ref
+    head = (f"Vote on {verdict} recorded" + (f" (was {result.previous})" if result.previous else "")
+            + (": auto-approved by the coalition's rule." if result.auto_approved else "."))
+    return "\n".join([head, *card_lines(result.card, esc)])
+
+
+@render.register
+def _(result: r.SightingRecorded, esc: Escape = plain) -> str:
+    return "\n".join([f"Sighting of {result.card.indicator.ref} recorded (count {result.count}).",
+                      *card_lines(result.card, esc)])
+
+
+@render.register
+def _(result: r.IndicatorList, esc: Escape = plain) -> str:
+    if not result.cards:
+        return f"{result.title}: nothing found."
+    first = (result.page - 1) * result.page_size + 1
+    last = first + len(result.cards) - 1
+    head = f"{result.title}: {first}-{last} of {result.total}"
+    tail = [f"More: add page:{result.page + 1}"] if last < result.total else []
+    return "\n".join([head, *_cards(result.cards, esc), *tail])
+
+
+@render.register
+def _(result: r.Moderated, esc: Escape = plain) -> str:
+    lines = []
+    if result.cards:
+        lines.append(f"{result.verb.capitalize()}: " + ", ".join(c.indicator.ref for c in result.cards))
+        lines += _cards(result.cards, esc)
+    lines += [f"Skipped {s}" for s in result.skipped]
+    return "\n".join(lines)
+
+
+@render.register
+def _(result: r.WhoAmIResult, esc: Escape = plain) -> str:
+    m = result.member
+    ids = ", ".join(f"{i.platform.value}:{esc(i.user_id)}" for i in result.identities)
+    return f"You are {esc(m.name)} (m{m.id}), {m.role.value} of {esc(m.org_name)}. Identities: {ids}"
+
+
+@render.register
+def _(result: r.Joined, esc: Escape = plain) -> str:
+    m = result.member
+    return f"Welcome, {esc(m.name)}: you are now a {m.role.value} of {esc(m.org_name)}."
+
+
+@render.register
+def _(result: r.StatsResult, esc: Escape = plain) -> str:
+    s = result.stats
+    by_status = ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items())) or "none"
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(s.by_type.items())) or "none"
+    return (f"Indicators by status: {by_status}\nBy type: {by_type}\n"
+            f"{s.organizations} organizations, {s.members} members, {s.votes} votes, {s.sightings} sightings")
+
+
+@render.register
+def _(result: r.HelpResult, esc: Escape = plain) -> str:
+    return "\n".join(f"{usage}\n    {summary}" for _, usage, summary in result.entries)
+
+
+@render.register
+def _(result: r.OrganizationList, esc: Escape = plain) -> str:
+    if not result.organizations:
+        return "No organizations yet: `/ioc admin org add NAME`."
+    return "\n".join(f"o{o.id} {esc(o.name)} · sector {esc(o.sector) or 'unset'} · trust {o.trust_level}"
+                     for o in result.organizations)
+
+
+@render.register
+def _(result: r.MemberListResult, esc: Escape = plain) -> str:
+    if not result.members:
+        return "No members."
+    return "\n".join(f"m{m.id} {esc(m.name)} · {m.role.value} · {esc(m.org_name)}" for m in result.members)
+
+
+@render.register
+def _(result: r.InviteCreated, esc: Escape = plain) -> str:
+    i = result.invite
+    return (f"Invite code for {esc(i.org_name)} ({i.role.value}, {i.max_uses} use{'s' if i.max_uses != 1 else ''},"
+            f" expires {i.expires_at:%Y-%m-%d %H:%M} UTC): {result.code}\nThe new member runs: /ioc join {result.code}")
+
+
+@render.register
+def _(result: r.ChannelSettings, esc: Escape = plain) -> str:
+    c = result.channel
+    head = "Channel updated" if result.changed else "This channel"
+    return (f"{head}: ceiling {c.ceiling.label}, purpose {c.purpose.value}, passive "
+            f"{'on' if c.passive else 'off'}, lookups {'ephemeral' if c.ephemeral_lookups else 'in channel'}")
+
+
+@render.register
+def _(result: r.Done, esc: Escape = plain) -> str:
+    return esc(result.message)
+
+
+@render.register
+def _(result: r.UserError, esc: Escape = plain) -> str:
+    problem = esc(result.problem)
+    return f"Sorry: {problem}." + (f"\nUsage: {result.usage}" if result.usage else "")
+
+
+@render.register
+def _(result: r.InternalError, esc: Escape = plain) -> str:
+    return f"Something went wrong on our side (reference {result.reference}); the admins can look it up."
