@@ -1,0 +1,62 @@
+"""A demo coalition on a real SQLite file, driven through the console adapter like a person would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.console.channel import ConsoleChannel
+from adapters.console.demo import seed
+from bot.dispatcher import Dispatcher
+from bot.ioc import WarningLists
+from bot.policy import Policy
+from storage.uow import Store
+
+
+@dataclass
+class Clock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@dataclass
+class Coalition:
+    store: Store
+    dispatcher: Dispatcher
+    clock: Clock
+    channel: ConsoleChannel
+    output: list[str]
+
+    async def say(self, speaker: str, line: str, *, where: str | None = None) -> str:
+        """`speaker` types `line` (in the private conversation, or in shared channel `where`)."""
+        self.output.clear()
+        self.channel.speaker = speaker
+        self.channel.channel = where or "direct"
+        await self.channel.line(line)
+        return "\n".join(self.output)
+
+
+@pytest.fixture(scope="session")
+def warninglists() -> WarningLists:
+    return WarningLists.load()
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy()
+
+
+@pytest.fixture
+async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Policy) -> Coalition:
+    clock = Clock()
+    dispatcher = Dispatcher(sqlite_store.unit_of_work, policy=policy, clock=clock, warninglists=warninglists)
+    output: list[str] = []
+    await seed(sqlite_store, dispatcher, samples=False)
+    return Coalition(sqlite_store, dispatcher, clock, ConsoleChannel(dispatcher, output.append), output)

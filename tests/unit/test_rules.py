@@ -1,0 +1,97 @@
+"""Who sees which TLP where, and who may do what: the table every adapter relies on."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.domain import Indicator, IOCType, Member, Role, Status
+from bot.rules import ANONYMOUS_ORG, PermissionDenied, can_feed, can_see, require_role, shown_org_name, visibility
+from bot.tlp import TLP
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+SUBMITTER = Member(1, "alice", Role.MEMBER, org_id=10, org_name="Northbank")
+COLLEAGUE = Member(2, "anna", Role.MEMBER, org_id=10, org_name="Northbank")
+OTHER = Member(3, "bob", Role.MEMBER, org_id=20, org_name="Sentinel")
+MODERATOR = Member(4, "mod", Role.MODERATOR, org_id=20, org_name="Sentinel")
+ADMIN = Member(5, "admin", Role.ADMIN, org_id=30, org_name="Police")
+
+
+def indicator(tlp: TLP, anonymous: bool = False) -> Indicator:
+    return Indicator(id=1, stix_id="indicator--x", type=IOCType.IPV4, value="198.51.100.1", status=Status.PENDING,
+                     tlp=tlp, confidence=50, tags=(), note="", submitter_id=1, submitter_name="alice", org_id=10,
+                     org_name="Northbank", anonymous=anonymous, first_seen=NOW, last_seen=NOW, valid_until=None,
+                     created_at=NOW, modified_at=NOW)
+
+
+# (tlp, viewer, private reply?, channel ceiling) -> visible?
+TABLE = [
+    (TLP.CLEAR, OTHER, False, TLP.CLEAR, True),
+    (TLP.GREEN, OTHER, False, TLP.CLEAR, False),
+    (TLP.GREEN, OTHER, False, TLP.GREEN, True),
+    (TLP.AMBER, OTHER, False, TLP.GREEN, False),
+    (TLP.AMBER, OTHER, False, TLP.AMBER, True),
+    (TLP.AMBER, OTHER, True, TLP.CLEAR, True),  # a private reply is not bound by the channel's ceiling
+    (TLP.AMBER_STRICT, SUBMITTER, True, TLP.GREEN, True),
+    (TLP.AMBER_STRICT, COLLEAGUE, True, TLP.GREEN, True),
+    (TLP.AMBER_STRICT, COLLEAGUE, False, TLP.AMBER, False),  # never in a shared channel
+    (TLP.AMBER_STRICT, OTHER, True, TLP.AMBER, False),
+    (TLP.AMBER_STRICT, MODERATOR, True, TLP.AMBER, False),  # another organization's, even for moderators
+    (TLP.AMBER_STRICT, ADMIN, True, TLP.AMBER, False),
+    (TLP.RED, SUBMITTER, True, TLP.GREEN, True),
+    (TLP.RED, SUBMITTER, False, TLP.AMBER, False),  # never in a shared channel
+    (TLP.RED, COLLEAGUE, True, TLP.AMBER, False),  # not even the submitter's colleagues
+    (TLP.RED, OTHER, True, TLP.AMBER, False),
+    (TLP.RED, MODERATOR, True, TLP.GREEN, True),
+    (TLP.RED, MODERATOR, False, TLP.AMBER, False),
+    (TLP.RED, ADMIN, True, TLP.GREEN, True),
+]
+
+
+@pytest.mark.parametrize("tlp, viewer, private, ceiling, visible", TABLE)
+def test_visibility_table(tlp, viewer, private, ceiling, visible):
+    view = visibility(viewer, private=private, ceiling=ceiling)
+    assert can_see(indicator(tlp), view) is visible
+
+
+@pytest.mark.parametrize("tlp, ceiling, fed", [
+    (TLP.CLEAR, TLP.GREEN, True), (TLP.GREEN, TLP.GREEN, True), (TLP.AMBER, TLP.GREEN, False),
+    (TLP.AMBER, TLP.AMBER, True), (TLP.AMBER_STRICT, TLP.AMBER, False), (TLP.RED, TLP.AMBER, False),
+])
+def test_feed_channels_respect_ceiling_and_never_carry_strict_or_red(tlp, ceiling, fed):
+    assert can_feed(indicator(tlp), ceiling) is fed
+
+
+def test_anonymity_hides_the_organization_outside_it():
+    item = indicator(TLP.GREEN, anonymous=True)
+    assert shown_org_name(item, COLLEAGUE) == "Northbank"
+    assert shown_org_name(item, OTHER) == ANONYMOUS_ORG
+    assert shown_org_name(item, MODERATOR) == ANONYMOUS_ORG
+    assert shown_org_name(item, None) == ANONYMOUS_ORG
+    assert shown_org_name(indicator(TLP.GREEN), OTHER) == "Northbank"
+
+
+# (member, needed role) -> allowed?
+ROLES = [(OTHER, Role.MEMBER, True), (OTHER, Role.MODERATOR, False), (OTHER, Role.ADMIN, False),
+         (MODERATOR, Role.MODERATOR, True), (MODERATOR, Role.ADMIN, False), (ADMIN, Role.MODERATOR, True),
+         (ADMIN, Role.ADMIN, True)]
+
+
+@pytest.mark.parametrize("member, role, allowed", ROLES)
+def test_roles(member, role, allowed):
+    if allowed:
+        require_role(member, role, "do it")
+    else:
+        with pytest.raises(PermissionDenied, match=f"Only {role.value}s can do it"):
+            require_role(member, role, "do it")
+
+
+@pytest.mark.parametrize("text, tlp", [("green", TLP.GREEN), ("TLP:AMBER+STRICT", TLP.AMBER_STRICT),
+                                       ("amber-strict", TLP.AMBER_STRICT), ("white", TLP.CLEAR), ("Red", TLP.RED)])
+def test_tlp_parse(text, tlp):
+    assert TLP.parse(text) is tlp
+
+
+def test_tlp_order():
+    assert TLP.CLEAR < TLP.GREEN < TLP.AMBER < TLP.AMBER_STRICT < TLP.RED
+    with pytest.raises(ValueError, match="clear, green, amber"):
+        TLP.parse("purple")
