@@ -32,13 +32,15 @@ DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database
 log = logging.getLogger("adapters.cli")
 
 
-def _settings(path: Path | None) -> Settings:
+def _settings(path: Path | None, *, quiet: bool = False) -> Settings:
+    """The settings, and logging set up from them; `quiet` keeps a terminal conversation free of INFO lines."""
     try:
         settings = load_settings(path)
     except Exception as e:  # a broken file or value: say what and where, not a traceback
         typer.echo(f"Configuration error: {e}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=settings.logging.level, stream=sys.stderr,
+    level = "WARNING" if quiet and settings.logging.level in {"DEBUG", "INFO"} else settings.logging.level
+    logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return settings
 
@@ -56,7 +58,7 @@ def console(
     from adapters.console.demo import seed
     from adapters.runtime import open_runtime
 
-    settings = _settings(config)
+    settings = _settings(config, quiet=True)
     interactive = sys.stdin.isatty()
 
     async def main() -> None:
@@ -85,7 +87,7 @@ def extract(
     include: list[str] | None = None
     exclude: list[str] = []
     if warn:
-        settings = _settings(config)
+        settings = _settings(config, quiet=True)
         include, exclude = settings.warninglists.include or None, settings.warninglists.exclude
     raise typer.Exit(run_extract(sys.stdin, sys.stdout, jsonl=jsonl, warn=warn, include=include, exclude=exclude))
 

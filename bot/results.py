@@ -37,7 +37,6 @@ class Submitted:
     created: tuple[IndicatorCard, ...]
     known: tuple[IndicatorCard, ...] = ()
     restricted: tuple[Observable, ...] = ()  # exist already but this person may not see them here
-    blocked: tuple[tuple[Observable, tuple[str, ...]], ...] = ()  # on a warninglist, policy is block
 
 
 @dataclass(frozen=True)

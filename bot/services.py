@@ -148,8 +148,18 @@ _EMPTY_TALLY = Tally()
 _EMPTY_SIGHTINGS = SightingSummary()
 
 
+async def cards_for(ctx: Context, indicators: Sequence[Indicator]) -> tuple[IndicatorCard, ...]:
+    """Cards for this viewer, each flagged with the warninglists its value is on."""
+    warnings = {}
+    if ctx.warninglists is not None:
+        for ind in indicators:
+            if names := ctx.warninglists.match(Observable(ind.type, ind.value)):
+                warnings[ind.id] = tuple(names)
+    return await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings)
+
+
 async def card(ctx: Context, indicator: Indicator) -> IndicatorCard:
-    return (await build_cards(ctx.uow, [indicator], viewer=ctx.member, now=ctx.now))[0]
+    return (await cards_for(ctx, [indicator]))[0]
 
 
 async def resolve(ctx: Context, ref: Ref, verb: str) -> Indicator:
@@ -225,14 +235,8 @@ async def submit(ctx: Context, cmd: commands.Submit) -> Submitted:
             known.append(ind)
         else:
             restricted.append(obs)
-    warn_by_id = {i.id: hits[Observable(i.type, i.value)] for i in created + known
-                  if Observable(i.type, i.value) in hits}
-    return Submitted(
-        created=await build_cards(ctx.uow, created, viewer=member, now=ctx.now, warnings=warn_by_id),
-        known=await build_cards(ctx.uow, known, viewer=member, now=ctx.now, warnings=warn_by_id),
-        restricted=tuple(restricted),
-        blocked=(),
-    )
+    return Submitted(created=await cards_for(ctx, created), known=await cards_for(ctx, known),
+                     restricted=tuple(restricted))
 
 
 async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
@@ -257,8 +261,7 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
             found.setdefault(ind.id, ind)
         else:
             unknown.append(str(ref))
-    cards = await build_cards(ctx.uow, list(found.values()), viewer=ctx.member, now=ctx.now)
-    return LookupResult(cards, tuple(unknown), cmd.invalid)
+    return LookupResult(await cards_for(ctx, list(found.values())), tuple(unknown), cmd.invalid)
 
 
 async def vote(ctx: Context, cmd: commands.Vote) -> Voted:
@@ -329,7 +332,7 @@ async def _list(ctx: Context, flt: SearchFilter, page_number: int, title: str,
     more = page.offset + len(rows) < total
     return IndicatorList(
         title=title,
-        cards=await build_cards(ctx.uow, rows, viewer=ctx.member, now=ctx.now),
+        cards=await cards_for(ctx, rows),
         total=total, page=page.number, page_size=page.size,
         next_action=actions.Action(next_action, page.number + 1).id if next_action and more else None,
     )
@@ -363,7 +366,7 @@ async def moderate(ctx: Context, verb: str, refs: Iterable[Ref], reason: str) ->
             changed.append(replace(ind, status=to, status_reason=reason))
         else:
             skipped.append(f"{ind.ref} was changed by someone else just now")
-    cards = await build_cards(ctx.uow, changed, viewer=member, now=ctx.now)
+    cards = await cards_for(ctx, changed)
     return Moderated(f"{verb}d" if verb.endswith("e") else f"{verb}ed", cards, tuple(skipped))
 
 

@@ -220,7 +220,7 @@ async def test_many_values_in_one_lookup(coalition):
     await coalition.say("alice", "/ioc submit " + " ".join(values[:500]) + " tlp:green")
     out = await coalition.say("bob", "/ioc lookup " + " ".join(values))
     assert out.count(" ipv4 198.51.") == 500 and "Not known to the coalition" in out
-    out = await coalition.say("bob", "/ioc lookup " + " ".join(values + ["198.51.99.1"]))
+    out = await coalition.say("bob", "/ioc lookup " + " ".join([*values, "198.51.99.1"]))
     assert "look up at most 1000" in out
 
 

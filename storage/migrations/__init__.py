@@ -1,0 +1,1 @@
+"""Alembic migrations of the common store (run them through storage.migrate)."""

@@ -1,0 +1,259 @@
+"""SQLAlchemy 2 models of the common store.
+
+The schema itself is created ONLY by the Alembic migrations in ``storage/migrations``; these classes
+describe it for queries, and a test checks that both agree.
+
+Conventions:
+
+* every timestamp is a :class:`UTCDateTime`: timezone-aware UTC in and out, on SQLite as well;
+* enums are stored as their string values (no database ENUM types, so adding a verdict or an IOC type
+  needs no migration);
+* TLP is stored twice on ``indicators``: the label (``tlp``) for people and the order (``tlp_rank``) so
+  that "up to AMBER" is a cheap integer comparison.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Portable autoincrementing 64-bit key: BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# JSON everywhere, JSONB on PostgreSQL (indexable, compact).
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as naive UTC and
+    given its ``tzinfo`` back on the way out. Naive datetimes are refused: they are a bug upstream.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: Json,
+    }
+
+
+class OrganizationRow(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sector: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    trust_level: Mapped[int] = mapped_column(SmallInteger, default=50, server_default="50")
+    created_at: Mapped[datetime]
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "workspace_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class InviteRow(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expires_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+
+
+class IndicatorRow(Base):
+    __tablename__ = "indicators"
+    __table_args__ = (
+        UniqueConstraint("type", "value"),
+        Index("ix_indicators_status_id", "status", "id"),
+        Index("ix_indicators_tlp_rank_id", "tlp_rank", "id"),
+        Index("ix_indicators_valid_until_status", "valid_until", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stix_id: Mapped[str] = mapped_column(String(100), unique=True)
+    type: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(20))
+    tlp: Mapped[str] = mapped_column(String(20))
+    tlp_rank: Mapped[int] = mapped_column(SmallInteger)
+    confidence: Mapped[int] = mapped_column(SmallInteger)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    submitter_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    valid_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    modified_at: Mapped[datetime]
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class IndicatorTagRow(Base):
+    """One row per (indicator, tag): filtering by tag is an index lookup on both backends."""
+
+    __tablename__ = "indicator_tags"
+    __table_args__ = (Index("ix_indicator_tags_tag_indicator_id", "tag", "indicator_id"),)
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class VoteRow(Base):
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("indicator_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    verdict: Mapped[str] = mapped_column(String(20))
+    # The verdict this vote replaced (set atomically by the upsert, so it can be returned).
+    previous_verdict: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SightingRow(Base):
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    count: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ChannelRow(Base):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("platform", "workspace_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(100))
+    ceiling: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20), index=True)
+    passive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    ephemeral_lookups: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+
+class AuditRow(Base):
+    """Append-only: the repositories only ever INSERT here."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class OutboxRow(Base):
+    """Events written in the same transaction as the change; adapters deliver and mark them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "available_at",
+            "id",
+            sqlite_where=text("delivered_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    available_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+ALL_TABLES = tuple(Base.metadata.sorted_tables)

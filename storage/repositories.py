@@ -1,0 +1,654 @@
+"""The Protocols of ``bot.ports`` over one ``AsyncSession``.
+
+Rules kept everywhere in this module:
+
+* the core only ever receives the frozen dataclasses of ``bot.domain``, never ORM objects, and nothing is
+  lazily loaded: every read is one explicit query (columns, joins, correlated sub-queries);
+* uniqueness is enforced by the database; a refused insert is turned into ``bot.ports.Conflict`` inside a
+  SAVEPOINT, so the caller's transaction stays usable;
+* counters are never read, changed and written back: tallies and summaries are computed by query, and
+  invite redemption or status changes are single conditional UPDATEs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import (
+    Channel,
+    ChannelPurpose,
+    Identity,
+    Indicator,
+    Invite,
+    Member,
+    NewIndicator,
+    Organization,
+    Page,
+    Platform,
+    Role,
+    SearchFilter,
+    SightingSummary,
+    Status,
+    StoreStats,
+    Tally,
+    Verdict,
+    Visibility,
+)
+from bot.ioc import IOCType
+from bot.ports import Conflict
+from bot.tlp import TLP
+from storage.models import (
+    AuditRow,
+    ChannelRow,
+    IdentityRow,
+    IndicatorRow,
+    IndicatorTagRow,
+    InviteRow,
+    MemberRow,
+    OrganizationRow,
+    OutboxRow,
+    SightingRow,
+    VoteRow,
+)
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+# Bound parameters per statement stay well below SQLite's and asyncpg's limits.
+CHUNK = 500
+_TAG_SEPARATOR = "\x1f"
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate == "23505"
+    name = getattr(orig, "sqlite_errorname", "")
+    if name:
+        return name in {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+    return "UNIQUE constraint failed" in str(orig)
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+        bind = session.bind
+        if bind is None:
+            raise ValueError("the session must be bound to an engine")
+        self._dialect = bind.dialect.name
+
+    def _upsert_insert(self, table: Any) -> Any:
+        """The dialect's INSERT that supports ON CONFLICT (both SQLite and PostgreSQL spell it alike)."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"no upsert for the {self._dialect} dialect")
+
+    async def _insert_or_conflict(self, stmt: Insert, what: str) -> Any:
+        """Run an INSERT ... RETURNING inside a SAVEPOINT; a unique violation becomes Conflict."""
+        try:
+            async with self._session.begin_nested():
+                return (await self._session.execute(stmt)).scalar_one()
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(what) from exc
+            raise
+
+
+# --- organizations and members ------------------------------------------------------------------------
+
+
+def _org(row: Any) -> Organization:
+    return Organization(id=row.id, name=row.name, sector=row.sector, trust_level=row.trust_level)
+
+
+class SqlOrganizationRepository(_Repository):
+    async def add(self, name: str, sector: str, trust_level: int) -> Organization:
+        name = name.strip()
+        stmt = (
+            insert(OrganizationRow)
+            .values(name=name, name_key=name.lower(), sector=sector, trust_level=trust_level,
+                    created_at=self._clock())
+            .returning(OrganizationRow.id)
+        )
+        org_id = await self._insert_or_conflict(stmt, f"an organization named '{name}' exists already")
+        return Organization(id=org_id, name=name, sector=sector, trust_level=trust_level)
+
+    async def by_name(self, name: str) -> Organization | None:
+        row = (await self._session.execute(
+            select(OrganizationRow.__table__).where(OrganizationRow.name_key == name.strip().lower())
+        )).first()
+        return _org(row) if row else None
+
+    async def get(self, org_id: int) -> Organization | None:
+        row = (await self._session.execute(
+            select(OrganizationRow.__table__).where(OrganizationRow.id == org_id)
+        )).first()
+        return _org(row) if row else None
+
+    async def list(self) -> Sequence[Organization]:
+        stmt = select(OrganizationRow.__table__).order_by(OrganizationRow.name_key)
+        rows = await self._session.execute(stmt)
+        return [_org(row) for row in rows]
+
+
+_MEMBER_COLUMNS = (
+    MemberRow.id, MemberRow.name, MemberRow.role, MemberRow.org_id, OrganizationRow.name.label("org_name"),
+)
+
+
+def _members() -> Select[Any]:
+    return select(*_MEMBER_COLUMNS).join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
+
+
+def _member(row: Any) -> Member:
+    return Member(id=row.id, name=row.name, role=Role(row.role), org_id=row.org_id, org_name=row.org_name)
+
+
+class SqlMemberRepository(_Repository):
+    async def add(self, org_id: int, name: str, role: Role) -> Member:
+        name = name.strip()
+        member_id = (await self._session.execute(
+            insert(MemberRow)
+            .values(org_id=org_id, name=name, name_key=name.lower(), role=role.value,
+                    created_at=self._clock())
+            .returning(MemberRow.id)
+        )).scalar_one()
+        member = await self.get(member_id)
+        assert member is not None
+        return member
+
+    async def get(self, member_id: int) -> Member | None:
+        row = (await self._session.execute(_members().where(MemberRow.id == member_id))).first()
+        return _member(row) if row else None
+
+    async def by_identity(self, identity: Identity) -> Member | None:
+        stmt = _members().join(IdentityRow, IdentityRow.member_id == MemberRow.id).where(
+            IdentityRow.platform == identity.platform.value,
+            IdentityRow.workspace_id == identity.workspace_id,
+            IdentityRow.user_id == identity.user_id,
+        )
+        row = (await self._session.execute(stmt)).first()
+        return _member(row) if row else None
+
+    async def by_name(self, name: str) -> Sequence[Member]:
+        stmt = _members().where(MemberRow.name_key == name.strip().lower()).order_by(MemberRow.id)
+        return [_member(row) for row in await self._session.execute(stmt)]
+
+    async def link_identity(self, member_id: int, identity: Identity) -> None:
+        stmt = (
+            insert(IdentityRow)
+            .values(member_id=member_id, platform=identity.platform.value,
+                    workspace_id=identity.workspace_id, user_id=identity.user_id, created_at=self._clock())
+            .returning(IdentityRow.id)
+        )
+        await self._insert_or_conflict(
+            stmt, f"{identity.platform.value} user {identity.user_id} is linked to a member already"
+        )
+
+    async def identities(self, member_id: int) -> Sequence[Identity]:
+        rows = await self._session.execute(
+            select(IdentityRow.platform, IdentityRow.workspace_id, IdentityRow.user_id)
+            .where(IdentityRow.member_id == member_id)
+            .order_by(IdentityRow.id)
+        )
+        return [Identity(Platform(r.platform), r.workspace_id, r.user_id) for r in rows]
+
+    async def set_role(self, member_id: int, role: Role) -> None:
+        await self._session.execute(
+            update(MemberRow).where(MemberRow.id == member_id).values(role=role.value)
+        )
+
+    async def list(self, org_id: int | None = None) -> Sequence[Member]:
+        stmt = _members().order_by(OrganizationRow.name_key, MemberRow.name_key, MemberRow.id)
+        if org_id is not None:
+            stmt = stmt.where(MemberRow.org_id == org_id)
+        return [_member(row) for row in await self._session.execute(stmt)]
+
+
+# --- invites ------------------------------------------------------------------------------------------
+
+
+def invite_digest(code: str) -> str:
+    """Only the SHA-256 of an invite code is stored; the code itself is shown once, to the admin."""
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+class SqlInviteRepository(_Repository):
+    async def add(self, code: str, org_id: int, role: Role, max_uses: int, expires_at: datetime,
+                  created_by: int | None) -> Invite:
+        stmt = (
+            insert(InviteRow)
+            .values(code_sha256=invite_digest(code), org_id=org_id, role=role.value, max_uses=max_uses,
+                    uses=0, expires_at=expires_at, created_by=created_by, created_at=self._clock())
+            .returning(InviteRow.id)
+        )
+        await self._insert_or_conflict(stmt, "this invite code exists already")
+        org_name = (await self._session.execute(
+            select(OrganizationRow.name).where(OrganizationRow.id == org_id)
+        )).scalar_one()
+        return Invite(code=code, org_id=org_id, org_name=org_name, role=role, max_uses=max_uses, uses=0,
+                      expires_at=expires_at)
+
+    async def redeem(self, code: str, now: datetime) -> Invite | None:
+        # One conditional UPDATE: two people racing for the last use cannot both get it.
+        org_name = (
+            select(OrganizationRow.name).where(OrganizationRow.id == InviteRow.org_id).scalar_subquery()
+        )
+        stmt = (
+            update(InviteRow)
+            .where(
+                InviteRow.code_sha256 == invite_digest(code),
+                InviteRow.uses < InviteRow.max_uses,
+                InviteRow.expires_at > now,
+            )
+            .values(uses=InviteRow.uses + 1)
+            .returning(InviteRow.org_id, InviteRow.role, InviteRow.max_uses, InviteRow.uses,
+                       InviteRow.expires_at, org_name.label("org_name"))
+        )
+        row = (await self._session.execute(stmt)).first()
+        if row is None:
+            return None
+        return Invite(code=code, org_id=row.org_id, org_name=row.org_name, role=Role(row.role),
+                      max_uses=row.max_uses, uses=row.uses, expires_at=row.expires_at)
+
+
+# --- indicators ---------------------------------------------------------------------------------------
+
+_SHAREABLE_MAX = TLP.AMBER.rank
+
+
+def _tags_column() -> Any:
+    return (
+        select(func.aggregate_strings(IndicatorTagRow.tag, _TAG_SEPARATOR))
+        .where(IndicatorTagRow.indicator_id == IndicatorRow.id)
+        .correlate(IndicatorRow)
+        .scalar_subquery()
+        .label("tags")
+    )
+
+
+def _indicators() -> Select[Any]:
+    return (
+        select(
+            *IndicatorRow.__table__.columns,
+            MemberRow.name.label("submitter_name"),
+            OrganizationRow.name.label("org_name"),
+            _tags_column(),
+        )
+        .join(MemberRow, MemberRow.id == IndicatorRow.submitter_id)
+        .join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
+    )
+
+
+def _indicator(row: Row[Any]) -> Indicator:
+    tags = tuple(sorted(row.tags.split(_TAG_SEPARATOR))) if row.tags else ()
+    return Indicator(
+        id=row.id, stix_id=row.stix_id, type=IOCType(row.type), value=row.value, status=Status(row.status),
+        tlp=TLP(row.tlp), confidence=row.confidence, tags=tags, note=row.note,
+        submitter_id=row.submitter_id, submitter_name=row.submitter_name, org_id=row.org_id,
+        org_name=row.org_name, anonymous=row.anonymous, first_seen=row.first_seen, last_seen=row.last_seen,
+        valid_until=row.valid_until, created_at=row.created_at, modified_at=row.modified_at,
+        status_reason=row.status_reason,
+    )
+
+
+def visibility_clause(view: Visibility) -> ColumnElement[bool]:
+    """``bot.rules.can_see`` as SQL: the same decision, row by row, on indexed integer ranks."""
+    shared_max = min(view.max_shared_tlp.rank, _SHAREABLE_MAX)
+    allowed: list[ColumnElement[bool]] = [IndicatorRow.tlp_rank <= shared_max]
+    if view.amber_strict_own_org:
+        allowed.append(and_(IndicatorRow.tlp_rank == TLP.AMBER_STRICT.rank,
+                            IndicatorRow.org_id == view.org_id))
+    if view.red_all:
+        allowed.append(IndicatorRow.tlp_rank == TLP.RED.rank)
+    elif view.red_own:
+        allowed.append(and_(IndicatorRow.tlp_rank == TLP.RED.rank,
+                            IndicatorRow.submitter_id == view.member_id))
+    return or_(*allowed)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _normal_tags(tags: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in tags:
+        clean = tag.replace(_TAG_SEPARATOR, "").strip().lower()
+        if clean:
+            seen[clean] = None
+    return list(seen)
+
+
+class SqlIndicatorRepository(_Repository):
+    async def add(self, new: NewIndicator) -> Indicator:
+        now = new.seen_at  # the core's clock: submission time is creation time
+        tags = _normal_tags(new.tags)
+        stmt = (
+            insert(IndicatorRow)
+            .values(
+                stix_id=new.stix_id, type=new.type.value, value=new.value, status=Status.PENDING.value,
+                tlp=new.tlp.value, tlp_rank=new.tlp.rank, confidence=new.confidence, note=new.note,
+                submitter_id=new.submitter_id, org_id=new.org_id, anonymous=new.anonymous,
+                first_seen=new.seen_at, last_seen=new.seen_at, valid_until=new.valid_until,
+                created_at=now, modified_at=now, status_reason="",
+            )
+            .returning(IndicatorRow.id)
+        )
+        try:
+            async with self._session.begin_nested():
+                indicator_id = (await self._session.execute(stmt)).scalar_one()
+                if tags:
+                    await self._session.execute(
+                        insert(IndicatorTagRow), [{"indicator_id": indicator_id, "tag": t} for t in tags]
+                    )
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(f"{new.type.value} {new.value} is stored already") from exc
+            raise
+        indicator = await self.get(indicator_id)
+        assert indicator is not None
+        return indicator
+
+    async def get(self, indicator_id: int) -> Indicator | None:
+        row = (await self._session.execute(_indicators().where(IndicatorRow.id == indicator_id))).first()
+        return _indicator(row) if row else None
+
+    async def by_stix_id(self, stix_id: str) -> Indicator | None:
+        row = (await self._session.execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
+        return _indicator(row) if row else None
+
+    async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
+        pairs = list(dict.fromkeys((IOCType(t).value, v) for t, v in values))
+        found: list[Indicator] = []
+        for chunk in _chunks(pairs):
+            # Grouped by type: "type = :t AND value IN (...)" uses the unique (type, value) index on
+            # both backends, which a row-value IN does not always do.
+            by_type: dict[str, list[str]] = {}
+            for type_, value in chunk:
+                by_type.setdefault(type_, []).append(value)
+            clause = or_(*(
+                and_(IndicatorRow.type == type_, IndicatorRow.value.in_(vals))
+                for type_, vals in by_type.items()
+            ))
+            rows = await self._session.execute(_indicators().where(clause).order_by(IndicatorRow.id))
+            found.extend(_indicator(row) for row in rows)
+        found.sort(key=lambda ind: ind.id)
+        return found
+
+    async def search(self, flt: SearchFilter, view: Visibility,
+                     page: Page) -> tuple[Sequence[Indicator], int]:
+        conditions: list[ColumnElement[bool]] = [visibility_clause(view)]
+        needs_org = False
+        if flt.types:
+            conditions.append(IndicatorRow.type.in_([IOCType(t).value for t in flt.types]))
+        for tag in _normal_tags(flt.tags):
+            conditions.append(exists().where(
+                IndicatorTagRow.indicator_id == IndicatorRow.id, IndicatorTagRow.tag == tag
+            ))
+        if flt.statuses:
+            conditions.append(IndicatorRow.status.in_([s.value for s in flt.statuses]))
+        if flt.org_name is not None:
+            # Anonymous submissions are not found by their organization's name, except by its own members.
+            needs_org = True
+            conditions.append(OrganizationRow.name_key == flt.org_name.strip().lower())
+            conditions.append(or_(IndicatorRow.anonymous == false(), IndicatorRow.org_id == view.org_id))
+        if flt.since is not None:
+            conditions.append(IndicatorRow.created_at >= flt.since)
+        if flt.tlp is not None:
+            conditions.append(IndicatorRow.tlp_rank == flt.tlp.rank)
+        text = flt.text.strip().lower()
+        if text:
+            # A substring of the value (values are stored normalized, mostly lower-case already).
+            pattern = f"%{_like_escape(text)}%"
+            conditions.append(func.lower(IndicatorRow.value).like(pattern, escape="\\"))
+
+        count_stmt = select(func.count()).select_from(IndicatorRow)
+        if needs_org:
+            count_stmt = count_stmt.join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
+        total = (await self._session.execute(count_stmt.where(*conditions))).scalar_one()
+        if total == 0 or page.offset >= total:
+            return [], total
+        rows = await self._session.execute(
+            _indicators().where(*conditions)
+            .order_by(IndicatorRow.id.asc() if flt.oldest_first else IndicatorRow.id.desc())
+            .limit(page.size).offset(page.offset)
+        )
+        return [_indicator(row) for row in rows], total
+
+    async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
+                         reason: str, at: datetime) -> bool:
+        result = await self._session.execute(
+            update(IndicatorRow)
+            .where(IndicatorRow.id == indicator_id,
+                   IndicatorRow.status.in_([Status(s).value for s in from_statuses]))
+            .values(status=to.value, status_reason=reason, modified_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def touch(self, indicator_id: int, seen_at: datetime) -> None:
+        await self._session.execute(
+            update(IndicatorRow)
+            .where(IndicatorRow.id == indicator_id, IndicatorRow.last_seen < seen_at)
+            .values(last_seen=seen_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def expire_due(self, now: datetime) -> Sequence[int]:
+        rows = await self._session.execute(
+            update(IndicatorRow)
+            .where(
+                IndicatorRow.status.in_([Status.PENDING.value, Status.APPROVED.value]),
+                IndicatorRow.valid_until.is_not(None),
+                IndicatorRow.valid_until <= now,
+            )
+            .values(status=Status.EXPIRED.value, status_reason="valid_until passed", modified_at=now)
+            .returning(IndicatorRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(rows.scalars())
+
+    async def stats(self) -> StoreStats:
+        by_status = {
+            s: n for s, n in await self._session.execute(
+                select(IndicatorRow.status, func.count()).group_by(IndicatorRow.status)
+            )
+        }
+        by_type = {
+            t: n for t, n in await self._session.execute(
+                select(IndicatorRow.type, func.count()).group_by(IndicatorRow.type)
+            )
+        }
+        totals = (await self._session.execute(select(
+            select(func.count()).select_from(OrganizationRow).scalar_subquery(),
+            select(func.count()).select_from(MemberRow).scalar_subquery(),
+            select(func.count()).select_from(VoteRow).scalar_subquery(),
+            select(func.count()).select_from(SightingRow).scalar_subquery(),
+        ))).one()
+        return StoreStats(by_status=by_status, by_type=by_type, organizations=totals[0], members=totals[1],
+                          votes=totals[2], sightings=totals[3])
+
+
+# --- votes, sightings ---------------------------------------------------------------------------------
+
+
+class SqlVoteRepository(_Repository):
+    async def upsert(self, indicator_id: int, member_id: int, org_id: int, verdict: Verdict, reason: str,
+                     at: datetime) -> Verdict | None:
+        # One atomic statement: the unique (indicator_id, member_id) decides insert or update, and the
+        # row's verdict before the update is copied into previous_verdict and returned.
+        table = VoteRow.__table__
+        stmt = self._upsert_insert(table).values(
+            indicator_id=indicator_id, member_id=member_id, org_id=org_id, verdict=Verdict(verdict).value,
+            previous_verdict=None, reason=reason, created_at=at, updated_at=at,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.indicator_id, table.c.member_id],
+            set_={
+                "previous_verdict": table.c.verdict,
+                "verdict": stmt.excluded.verdict,
+                "org_id": stmt.excluded.org_id,
+                "reason": stmt.excluded.reason,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        ).returning(table.c.previous_verdict)
+        previous = (await self._session.execute(stmt)).scalar_one()
+        return Verdict(previous) if previous is not None else None
+
+    async def withdraw(self, indicator_id: int, member_id: int) -> Verdict | None:
+        previous = (await self._session.execute(
+            delete(VoteRow)
+            .where(VoteRow.indicator_id == indicator_id, VoteRow.member_id == member_id)
+            .returning(VoteRow.verdict)
+            .execution_options(synchronize_session=False)
+        )).scalar_one_or_none()
+        return Verdict(previous) if previous is not None else None
+
+    async def tally(self, indicator_id: int) -> Tally:
+        return (await self.tallies([indicator_id]))[indicator_id]
+
+    async def tallies(self, indicator_ids: Iterable[int]) -> dict[int, Tally]:
+        ids = list(dict.fromkeys(indicator_ids))
+        counts: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
+        for chunk in _chunks(ids):
+            rows = await self._session.execute(
+                select(VoteRow.indicator_id, VoteRow.verdict, func.count(),
+                       func.count(VoteRow.org_id.distinct()))
+                .where(VoteRow.indicator_id.in_(chunk))
+                .group_by(VoteRow.indicator_id, VoteRow.verdict)
+            )
+            for indicator_id, verdict, votes, orgs in rows:
+                counts[indicator_id][verdict] = (votes, orgs)
+        result = {}
+        for indicator_id, by_verdict in counts.items():
+            confirm = by_verdict.get(Verdict.CONFIRM.value, (0, 0))
+            false_positive = by_verdict.get(Verdict.FALSE_POSITIVE.value, (0, 0))
+            result[indicator_id] = Tally(confirm=confirm[0], false_positive=false_positive[0],
+                                         confirm_orgs=confirm[1], false_positive_orgs=false_positive[1])
+        return result
+
+
+class SqlSightingRepository(_Repository):
+    async def add(self, indicator_id: int, org_id: int, member_id: int, count: int, seen_at: datetime,
+                  note: str) -> None:
+        await self._session.execute(insert(SightingRow).values(
+            indicator_id=indicator_id, org_id=org_id, member_id=member_id, count=count, seen_at=seen_at,
+            note=note,
+        ))
+
+    async def summary(self, indicator_id: int) -> SightingSummary:
+        return (await self.summaries([indicator_id]))[indicator_id]
+
+    async def summaries(self, indicator_ids: Iterable[int]) -> dict[int, SightingSummary]:
+        ids = list(dict.fromkeys(indicator_ids))
+        result = {i: SightingSummary() for i in ids}
+        for chunk in _chunks(ids):
+            rows = await self._session.execute(
+                select(SightingRow.indicator_id, func.sum(SightingRow.count),
+                       func.count(SightingRow.org_id.distinct()), func.max(SightingRow.seen_at))
+                .where(SightingRow.indicator_id.in_(chunk))
+                .group_by(SightingRow.indicator_id)
+            )
+            for indicator_id, total, orgs, last_seen in rows:
+                result[indicator_id] = SightingSummary(count=int(total), orgs=orgs, last_seen=last_seen)
+        return result
+
+
+# --- channels, audit, outbox --------------------------------------------------------------------------
+
+
+def _channel(row: Any) -> Channel:
+    return Channel(platform=Platform(row.platform), workspace_id=row.workspace_id, channel_id=row.channel_id,
+                   ceiling=TLP(row.ceiling), purpose=ChannelPurpose(row.purpose), passive=row.passive,
+                   ephemeral_lookups=row.ephemeral_lookups)
+
+
+class SqlChannelRepository(_Repository):
+    async def get(self, platform: Platform, workspace_id: str, channel_id: str) -> Channel | None:
+        row = (await self._session.execute(select(ChannelRow.__table__).where(
+            ChannelRow.platform == platform.value, ChannelRow.workspace_id == workspace_id,
+            ChannelRow.channel_id == channel_id,
+        ))).first()
+        return _channel(row) if row else None
+
+    async def upsert(self, channel: Channel) -> None:
+        table = ChannelRow.__table__
+        stmt = self._upsert_insert(table).values(
+            platform=channel.platform.value, workspace_id=channel.workspace_id, channel_id=channel.channel_id,
+            ceiling=channel.ceiling.value, purpose=channel.purpose.value, passive=channel.passive,
+            ephemeral_lookups=channel.ephemeral_lookups,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.platform, table.c.workspace_id, table.c.channel_id],
+            set_={c: stmt.excluded[c] for c in ("ceiling", "purpose", "passive", "ephemeral_lookups")},
+        )
+        await self._session.execute(stmt)
+
+    async def list(self, purpose: ChannelPurpose | None = None) -> Sequence[Channel]:
+        stmt = select(ChannelRow.__table__).order_by(ChannelRow.id)
+        if purpose is not None:
+            stmt = stmt.where(ChannelRow.purpose == purpose.value)
+        return [_channel(row) for row in await self._session.execute(stmt)]
+
+
+class SqlAuditLog(_Repository):
+    async def append(self, action: str, *, at: datetime, platform: Platform, member_id: int | None,
+                     indicator_id: int | None = None, detail: dict[str, Any] | None = None) -> None:
+        await self._session.execute(insert(AuditRow).values(
+            at=at, platform=Platform(platform).value, member_id=member_id, action=action, indicator_id=indicator_id,
+            detail=detail or {},
+        ))
+
+
+class SqlOutbox(_Repository):
+    async def add(self, event: str, payload: dict[str, Any], at: datetime) -> None:
+        await self._session.execute(insert(OutboxRow).values(
+            created_at=at, event=event, payload=payload, available_at=at, attempts=0,
+        ))
+
+
+__all__ = [
+    "SqlAuditLog",
+    "SqlChannelRepository",
+    "SqlIndicatorRepository",
+    "SqlInviteRepository",
+    "SqlMemberRepository",
+    "SqlOrganizationRepository",
+    "SqlOutbox",
+    "SqlSightingRepository",
+    "SqlVoteRepository",
+    "invite_digest",
+    "visibility_clause",
+]

@@ -1,0 +1,144 @@
+"""The unit of work (one transaction) and the Store that owns the engine and hands units of work out."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.engine import make_engine, safe_url
+from storage.repositories import (
+    SqlAuditLog,
+    SqlChannelRepository,
+    SqlIndicatorRepository,
+    SqlInviteRepository,
+    SqlMemberRepository,
+    SqlOrganizationRepository,
+    SqlOutbox,
+    SqlSightingRepository,
+    SqlVoteRepository,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON for audit details and outbox payloads: datetimes as ISO 8601, enums as their values."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+class SqlUnitOfWork:
+    """One transaction. ``async with store.unit_of_work() as uow: ...; await uow.commit()``.
+
+    Leaving the block without ``commit()`` (or by an exception) rolls everything back.
+    """
+
+    organizations: SqlOrganizationRepository
+    members: SqlMemberRepository
+    invites: SqlInviteRepository
+    indicators: SqlIndicatorRepository
+    votes: SqlVoteRepository
+    sightings: SqlSightingRepository
+    channels: SqlChannelRepository
+    audit: SqlAuditLog
+    outbox: SqlOutbox
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("a unit of work cannot be entered twice")
+        session = self._session_factory()
+        self._session = session
+        clock = self._clock
+        self.organizations = SqlOrganizationRepository(session, clock)
+        self.members = SqlMemberRepository(session, clock)
+        self.invites = SqlInviteRepository(session, clock)
+        self.indicators = SqlIndicatorRepository(session, clock)
+        self.votes = SqlVoteRepository(session, clock)
+        self.sightings = SqlSightingRepository(session, clock)
+        self.channels = SqlChannelRepository(session, clock)
+        self.audit = SqlAuditLog(session, clock)
+        self.outbox = SqlOutbox(session, clock)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        session = self.session
+        try:
+            await session.rollback()  # a no-op after commit(); discards anything uncommitted
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class Store:
+    """Owns the engine; ``store.unit_of_work`` is the core's ``UnitOfWorkFactory``."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, self.clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({safe_url(self.engine.url)})"
+
+
+def create_store(url: str, *, echo: bool = False, clock: Clock = utc_now, **engine_kwargs: Any) -> Store:
+    """A Store for ``sqlite:///path.db``, ``sqlite+aiosqlite:///...``, ``postgresql://...`` (asyncpg).
+
+    The schema is not created here: run ``storage.migrate.upgrade(url)`` first (the CLI does at start-up).
+    """
+    engine = make_engine(url, echo=echo, json_serializer=json_dumps, **engine_kwargs)
+    log.info("store opened on %s", safe_url(engine.url))
+    return Store(engine, clock=clock)

@@ -1,0 +1,229 @@
+"""IndicatorRepository on both backends."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from storage_helpers import T0, Seed, new_indicator
+
+from bot.domain import Page, Platform, SearchFilter, Status, Verdict, Visibility
+from bot.ioc import IOCType
+from bot.ports import Conflict
+from bot.tlp import TLP
+from storage.uow import Store
+
+EVERYTHING = Visibility(max_shared_tlp=TLP.AMBER, org_id=0, member_id=0, amber_strict_own_org=False,
+                        red_own=False, red_all=True)
+
+
+async def test_add_returns_the_stored_indicator(store: Store, seed: Seed) -> None:
+    new = new_indicator(seed.alice, "evil.example", tlp=TLP.AMBER, tags=("Phishing", "bank", "phishing"),
+                        note="login page", anonymous=True, valid_until=T0 + timedelta(days=30))
+    async with store.unit_of_work() as uow:
+        ind = await uow.indicators.add(new)
+        await uow.commit()
+    assert ind.id == 1 and ind.ref == "#1"
+    assert (ind.type, ind.value, ind.stix_id) == (IOCType.DOMAIN, "evil.example", new.stix_id)
+    assert ind.status is Status.PENDING
+    assert ind.tlp is TLP.AMBER and ind.confidence == 70
+    assert ind.tags == ("bank", "phishing")
+    assert ind.note == "login page" and ind.anonymous
+    assert (ind.submitter_id, ind.submitter_name) == (seed.alice.id, "Alice")
+    assert (ind.org_id, ind.org_name) == (seed.bank.id, "First Bank")
+    assert ind.first_seen == ind.last_seen == T0
+    assert ind.valid_until == T0 + timedelta(days=30)
+    assert ind.created_at == ind.modified_at and ind.created_at.tzinfo is not None
+    assert ind.status_reason == ""
+
+    async with store.unit_of_work() as uow:
+        assert await uow.indicators.get(ind.id) == ind
+        assert await uow.indicators.by_stix_id(new.stix_id) == ind
+        assert await uow.indicators.get(999) is None
+        assert await uow.indicators.by_stix_id("indicator--nope") is None
+
+
+async def test_duplicate_type_value_is_a_conflict_and_the_transaction_goes_on(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        first = await uow.indicators.add(new_indicator(seed.alice, "dup.example"))
+        with pytest.raises(Conflict):
+            await uow.indicators.add(new_indicator(seed.bob, "dup.example", tags=("x",)))
+        # same value, other type: allowed
+        other = await uow.indicators.add(new_indicator(seed.bob, "dup.example", type=IOCType.URL))
+        await uow.audit.append("submit", at=T0, platform=Platform.CONSOLE, member_id=seed.alice.id,
+                               indicator_id=first.id)
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        found = await uow.indicators.by_values([(IOCType.DOMAIN, "dup.example"), (IOCType.URL, "dup.example")])
+        assert [i.id for i in found] == [first.id, other.id]
+        assert found[0].submitter_id == seed.alice.id and found[0].tags == ()
+
+
+async def test_duplicate_stix_id_is_a_conflict(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        first = await uow.indicators.add(new_indicator(seed.alice))
+        with pytest.raises(Conflict):
+            await uow.indicators.add(replace(new_indicator(seed.alice), stix_id=first.stix_id))
+        await uow.commit()
+
+
+async def test_uncommitted_add_is_rolled_back(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        await uow.indicators.add(new_indicator(seed.alice, "gone.example"))
+    async with store.unit_of_work() as uow:
+        assert await uow.indicators.by_values([(IOCType.DOMAIN, "gone.example")]) == []
+
+
+async def test_by_values_many_pairs_in_chunks(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        for i in range(0, 1200, 20):  # every 20th value exists, spread over the 500-pair chunks
+            await uow.indicators.add(new_indicator(seed.alice, f"h{i}.example"))
+        await uow.indicators.add(new_indicator(seed.alice, "10.0.0.1", type=IOCType.IPV4))
+        await uow.commit()
+    wanted = [(IOCType.DOMAIN, f"h{i}.example") for i in range(1200)]
+    wanted += [(IOCType.IPV4, "10.0.0.1"), (IOCType.IPV4, "h0.example"), (IOCType.DOMAIN, "10.0.0.1")]
+    async with store.unit_of_work() as uow:
+        found = await uow.indicators.by_values(wanted)
+        assert len(found) == 61
+        assert {(i.type, i.value) for i in found} == (
+            {(IOCType.DOMAIN, f"h{i}.example") for i in range(0, 1200, 20)} | {(IOCType.IPV4, "10.0.0.1")}
+        )
+        assert await uow.indicators.by_values([]) == []
+
+
+async def test_transition_is_compare_and_set(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        ind = await uow.indicators.add(new_indicator(seed.alice))
+        await uow.commit()
+    later = T0 + timedelta(hours=1)
+    async with store.unit_of_work() as uow:
+        assert await uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, "looks bad", later)
+        # second approval: the row is no longer pending
+        assert not await uow.indicators.transition(ind.id, [Status.PENDING], Status.REJECTED, "no", later)
+        assert not await uow.indicators.transition(999, [Status.PENDING], Status.APPROVED, "", later)
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        got = await uow.indicators.get(ind.id)
+        assert got is not None
+        assert (got.status, got.status_reason, got.modified_at) == (Status.APPROVED, "looks bad", later)
+        assert got.created_at == ind.created_at
+        assert await uow.indicators.transition(ind.id, (Status.APPROVED,), Status.REVOKED, "fp", later)
+        # not committed: rolled back
+    async with store.unit_of_work() as uow:
+        got = await uow.indicators.get(ind.id)
+        assert got is not None and got.status is Status.APPROVED
+
+
+async def test_touch_moves_last_seen_forward_only(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        ind = await uow.indicators.add(new_indicator(seed.alice))
+        await uow.indicators.touch(ind.id, T0 + timedelta(days=2))
+        await uow.indicators.touch(ind.id, T0 + timedelta(days=1))
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        got = await uow.indicators.get(ind.id)
+        assert got is not None
+        assert got.first_seen == T0 and got.last_seen == T0 + timedelta(days=2)
+
+
+async def test_expire_due(store: Store, seed: Seed) -> None:
+    now = T0 + timedelta(days=10)
+    async with store.unit_of_work() as uow:
+        add = uow.indicators.add
+        past_pending = await add(new_indicator(seed.alice, valid_until=now - timedelta(seconds=1)))
+        past_approved = await add(new_indicator(seed.alice, valid_until=now))
+        past_rejected = await add(new_indicator(seed.alice, valid_until=now - timedelta(days=1)))
+        future = await add(new_indicator(seed.alice, valid_until=now + timedelta(seconds=1)))
+        forever = await add(new_indicator(seed.alice, valid_until=None))
+        await uow.indicators.transition(past_approved.id, [Status.PENDING], Status.APPROVED, "", T0)
+        await uow.indicators.transition(past_rejected.id, [Status.PENDING], Status.REJECTED, "no", T0)
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        assert await uow.indicators.expire_due(now) == [past_pending.id, past_approved.id]
+        assert await uow.indicators.expire_due(now) == []
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        statuses = {i: (await uow.indicators.get(i)).status  # type: ignore[union-attr]
+                    for i in (past_pending.id, past_approved.id, past_rejected.id, future.id, forever.id)}
+        expired = await uow.indicators.get(past_pending.id)
+    assert statuses == {past_pending.id: Status.EXPIRED, past_approved.id: Status.EXPIRED,
+                        past_rejected.id: Status.REJECTED, future.id: Status.PENDING, forever.id: Status.PENDING}
+    assert expired is not None and expired.modified_at == now and expired.status_reason
+
+
+async def test_stats(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        a = await uow.indicators.add(new_indicator(seed.alice))
+        await uow.indicators.add(new_indicator(seed.alice))
+        await uow.indicators.add(new_indicator(seed.alice, "1.2.3.4", type=IOCType.IPV4))
+        await uow.indicators.transition(a.id, [Status.PENDING], Status.APPROVED, "", T0)
+        await uow.votes.upsert(a.id, seed.bob.id, seed.cert.id, Verdict.CONFIRM, "", T0)
+        await uow.sightings.add(a.id, seed.cert.id, seed.bob.id, 3, T0, "")
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        stats = await uow.indicators.stats()
+    assert stats.by_status == {"approved": 1, "pending": 2}
+    assert stats.by_type == {"domain": 2, "ipv4": 1}
+    assert (stats.organizations, stats.members, stats.votes, stats.sightings) == (2, 5, 1, 1)
+
+
+# --- search -------------------------------------------------------------------------------------------
+
+
+async def _search(store: Store, flt: SearchFilter = SearchFilter(), view: Visibility = EVERYTHING,
+                  page: Page = Page(1, 100)) -> tuple[list[str], int]:
+    async with store.unit_of_work() as uow:
+        rows, total = await uow.indicators.search(flt, view, page)
+    return [r.value for r in rows], total
+
+
+async def test_search_newest_first_with_pages(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        for i in range(25):
+            await uow.indicators.add(new_indicator(seed.alice, f"p{i:02}.example"))
+        await uow.commit()
+    first, total = await _search(store, page=Page(1, 10))
+    assert total == 25 and first == [f"p{i:02}.example" for i in range(24, 14, -1)]
+    third, total = await _search(store, page=Page(3, 10))
+    assert total == 25 and third == [f"p{i:02}.example" for i in range(4, -1, -1)]
+    beyond, total = await _search(store, page=Page(4, 10))
+    assert (beyond, total) == ([], 25)
+    oldest, total = await _search(store, SearchFilter(oldest_first=True), page=Page(2, 10))
+    assert total == 25 and oldest == [f"p{i:02}.example" for i in range(10, 20)]
+
+
+async def test_search_filters(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        add = uow.indicators.add
+        await add(new_indicator(seed.alice, "a.example", tags=("phishing", "bank")))
+        b = await add(new_indicator(seed.alice, "b.example", tags=("phishing",), note="Seen in 50% of_mails"))
+        await add(new_indicator(seed.bob, "1.1.1.1", type=IOCType.IPV4, tags=("c2",), tlp=TLP.AMBER))
+        await add(new_indicator(seed.bob, "anon.example", anonymous=True, tags=("bank",)))
+        await uow.indicators.transition(b.id, [Status.PENDING], Status.APPROVED, "", T0)
+        await uow.commit()
+
+    assert (await _search(store, SearchFilter(types=(IOCType.IPV4,)))) == (["1.1.1.1"], 1)
+    assert (await _search(store, SearchFilter(tags=("phishing",))))[0] == ["b.example", "a.example"]
+    assert (await _search(store, SearchFilter(tags=("Phishing", "bank"))))[0] == ["a.example"]
+    assert (await _search(store, SearchFilter(tags=("nope",)))) == ([], 0)
+    assert (await _search(store, SearchFilter(statuses=(Status.APPROVED,))))[0] == ["b.example"]
+    assert (await _search(store, SearchFilter(statuses=(Status.PENDING, Status.APPROVED))))[1] == 4
+    assert (await _search(store, SearchFilter(tlp=TLP.AMBER)))[0] == ["1.1.1.1"]
+    assert (await _search(store, SearchFilter(text="B.EX")))[0] == ["b.example"]
+    assert (await _search(store, SearchFilter(text="seen in")))[0] == []  # the note is not searched
+    assert (await _search(store, SearchFilter(text="%")))[0] == []  # LIKE wildcards are escaped
+    assert (await _search(store, SearchFilter(text="_")))[0] == []
+    assert (await _search(store, SearchFilter(text="1.1.")))[0] == ["1.1.1.1"]
+    assert (await _search(store, SearchFilter(since=T0 - timedelta(days=1))))[1] == 4
+    assert (await _search(store, SearchFilter(since=T0 + timedelta(days=36500))))[1] == 0
+
+    # By organization name (case-insensitive); anonymous rows are found only by their own org's members.
+    bank_view = replace(EVERYTHING, org_id=seed.bank.id, member_id=seed.alice.id)
+    cert_view = replace(EVERYTHING, org_id=seed.cert.id, member_id=seed.bob.id)
+    assert (await _search(store, SearchFilter(org_name="national cert"), bank_view))[0] == ["1.1.1.1"]
+    assert (await _search(store, SearchFilter(org_name="National CERT"), cert_view))[0] == [
+        "anon.example", "1.1.1.1"]
+    assert (await _search(store, SearchFilter(org_name="first bank", types=(IOCType.DOMAIN,)), bank_view))[
+        0] == ["b.example", "a.example"]
+    assert (await _search(store, SearchFilter(org_name="nobody"))) == ([], 0)
