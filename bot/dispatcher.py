@@ -32,6 +32,9 @@ def _moderation(verb: str) -> Service:
     return run
 
 
+READ_ONLY = (commands.Lookup, commands.Search, commands.Queue, commands.WhoAmI, commands.Stats, commands.OrgList,
+             commands.MemberList, commands.ChannelShow)
+
 SERVICES: dict[type, Service] = {
     commands.Submit: services.submit,
     commands.Lookup: services.lookup,
@@ -80,9 +83,9 @@ class Dispatcher:
             if isinstance(command, commands.Help):
                 return services.help_for(None, command)
             service = SERVICES[type(command)]
-            async with self.uow_factory() as uow:
-                member = await uow.members.by_identity(Identity(actor.platform, actor.workspace_id, actor.user_id))
-                channel = await uow.channels.get(actor.platform, actor.workspace_id, actor.channel_id)
+            async with self.uow_factory(read_only=isinstance(command, READ_ONLY)) as uow:
+                member, channel = await uow.members.speaker(
+                    Identity(actor.platform, actor.workspace_id, actor.user_id), actor.channel_id)
                 ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists)
                 result = await service(ctx, command)
                 await uow.commit()

@@ -6,7 +6,7 @@ Leaving the block without commit rolls back, so nothing partial is ever stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -52,6 +52,9 @@ class MemberRepository(Protocol):
     async def get(self, member_id: int) -> Member | None: ...
 
     async def by_identity(self, identity: Identity) -> Member | None: ...
+
+    async def speaker(self, identity: Identity, channel_id: str) -> tuple[Member | None, Channel | None]:
+        """Who is speaking and the settings of the channel they speak in, in one round trip."""
 
     async def by_name(self, name: str) -> Sequence[Member]: ...
 
@@ -111,14 +114,14 @@ class VoteRepository(Protocol):
 
     async def tallies(self, indicator_ids: Iterable[int]) -> dict[int, Tally]: ...
 
+    async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
+        """Tallies and sightings of many indicators in one round trip (what a card shows)."""
+
 
 class SightingRepository(Protocol):
     async def add(self, indicator_id: int, org_id: int, member_id: int, count: int, seen_at: datetime,
                   note: str) -> None: ...
 
-    async def summary(self, indicator_id: int) -> SightingSummary: ...
-
-    async def summaries(self, indicator_ids: Iterable[int]) -> dict[int, SightingSummary]: ...
 
 
 class ChannelRepository(Protocol):
@@ -157,7 +160,9 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work; `read_only` ones take no write lock (commands that only read use them)."""
 
 
 class Conflict(Exception):

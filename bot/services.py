@@ -26,9 +26,7 @@ from bot.domain import (
     Platform,
     Role,
     SearchFilter,
-    SightingSummary,
     Status,
-    Tally,
     Verdict,
     Visibility,
 )
@@ -126,8 +124,7 @@ async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewe
     if not indicators:
         return ()
     ids = [i.id for i in indicators]
-    tallies = await uow.votes.tallies(ids)
-    sightings = await uow.sightings.summaries(ids)
+    activity = await uow.votes.activity(ids)
     moderator = moderator_buttons if moderator_buttons is not None else bool(viewer and can_moderate(viewer))
     cards = []
     for ind in indicators:
@@ -136,16 +133,13 @@ async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewe
             indicator=ind,
             org_shown=shown_org_name(ind, viewer),
             status=status,
-            tally=tallies.get(ind.id) or _EMPTY_TALLY,
-            sightings=sightings.get(ind.id) or _EMPTY_SIGHTINGS,
+            tally=activity[ind.id][0],
+            sightings=activity[ind.id][1],
             buttons=buttons_for(ind.id, status, moderator),
             warnings=(warnings or {}).get(ind.id, ()),
         ))
     return tuple(cards)
 
-
-_EMPTY_TALLY = Tally()
-_EMPTY_SIGHTINGS = SightingSummary()
 
 
 async def cards_for(ctx: Context, indicators: Sequence[Indicator]) -> tuple[IndicatorCard, ...]:

@@ -45,13 +45,17 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+READ_ONLY = "coalition_read_only"  # connection execution option set by read-only units of work
+
+
 def make_engine(url: str | URL, *, echo: bool = False, foreign_keys: bool = True,
                 **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite with WAL, a busy timeout and SQLAlchemy-controlled transactions.
 
     SQLite transactions start with ``BEGIN IMMEDIATE``: a unit of work takes the write lock when it
     starts, so two concurrent units of work never fail on a lock upgrade (SQLITE_BUSY_SNAPSHOT) but
-    wait for each other (``busy_timeout``). Readers outside transactions are not blocked (WAL).
+    wait for each other (``busy_timeout``). Read-only units of work start with a plain ``BEGIN`` and
+    are never blocked (WAL).
     ``foreign_keys=False`` is for migrations (batch mode recreates tables).
     """
     target = async_url(url)
@@ -78,4 +82,6 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work reads a WAL snapshot and takes no lock, so lookups never queue
+        # behind each other or behind a writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")

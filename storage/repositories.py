@@ -12,6 +12,7 @@ Rules kept everywhere in this module:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -23,13 +24,19 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     delete,
     exists,
     false,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
+    true,
+    type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -171,8 +178,39 @@ def _members() -> Select[Any]:
     return select(*_MEMBER_COLUMNS).join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
 
 
+class _Prefixed:
+    """Attribute access to the `prefix`-labelled columns of a joined row."""
+
+    def __init__(self, mapping: Any, prefix: str) -> None:
+        self._mapping = mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
+
+
 def _member(row: Any) -> Member:
     return Member(id=row.id, name=row.name, role=Role(row.role), org_id=row.org_id, org_name=row.org_name)
+
+
+def _speaker_statement() -> Select[Any]:
+    """Member by identity and channel by id, outer-joined to a one-row anchor: one round trip, built once."""
+    platform, workspace = bindparam("platform"), bindparam("workspace_id")
+    member = _members().join(IdentityRow, IdentityRow.member_id == MemberRow.id).where(
+        IdentityRow.platform == platform, IdentityRow.workspace_id == workspace,
+        IdentityRow.user_id == bindparam("user_id"),
+    ).subquery()
+    channel = select(ChannelRow.__table__).where(
+        ChannelRow.platform == platform, ChannelRow.workspace_id == workspace,
+        ChannelRow.channel_id == bindparam("channel_id"),
+    ).subquery()
+    anchor = select(literal(1).label("one")).subquery()
+    return select(
+        *(c.label(f"m_{c.name}") for c in member.c), *(c.label(f"c_{c.name}") for c in channel.c)
+    ).select_from(anchor.outerjoin(member, true()).outerjoin(channel, true()))
+
+
+_SPEAKER = _speaker_statement()
 
 
 class SqlMemberRepository(_Repository):
@@ -200,6 +238,15 @@ class SqlMemberRepository(_Repository):
         )
         row = (await self._session.execute(stmt)).first()
         return _member(row) if row else None
+
+    async def speaker(self, identity: Identity, channel_id: str) -> tuple[Member | None, Channel | None]:
+        row = (await self._session.execute(_SPEAKER, {
+            "platform": identity.platform.value, "workspace_id": identity.workspace_id,
+            "user_id": identity.user_id, "channel_id": channel_id,
+        })).one()._mapping
+        found = _member(_Prefixed(row, "m_")) if row["m_id"] is not None else None
+        where = _channel(_Prefixed(row, "c_")) if row["c_id"] is not None else None
+        return found, where
 
     async def by_name(self, name: str) -> Sequence[Member]:
         stmt = _members().where(MemberRow.name_key == name.strip().lower()).order_by(MemberRow.id)
@@ -311,6 +358,18 @@ def _indicators() -> Select[Any]:
     )
 
 
+_INDICATOR_BY_ID = _indicators().where(IndicatorRow.id == bindparam("id"))
+
+
+@functools.cache
+def _by_values_statement(types: int) -> Select[Any]:
+    """Built once per number of distinct types in a lookup (at most one per IOC type)."""
+    return _indicators().where(or_(*(
+        and_(IndicatorRow.type == bindparam(f"t{n}"), IndicatorRow.value.in_(bindparam(f"v{n}", expanding=True)))
+        for n in range(types)
+    ))).order_by(IndicatorRow.id)
+
+
 def _indicator(row: Row[Any]) -> Indicator:
     tags = tuple(sorted(row.tags.split(_TAG_SEPARATOR))) if row.tags else ()
     return Indicator(
@@ -382,7 +441,7 @@ class SqlIndicatorRepository(_Repository):
         return indicator
 
     async def get(self, indicator_id: int) -> Indicator | None:
-        row = (await self._session.execute(_indicators().where(IndicatorRow.id == indicator_id))).first()
+        row = (await self._session.execute(_INDICATOR_BY_ID, {"id": indicator_id})).first()
         return _indicator(row) if row else None
 
     async def by_stix_id(self, stix_id: str) -> Indicator | None:
@@ -398,11 +457,10 @@ class SqlIndicatorRepository(_Repository):
             by_type: dict[str, list[str]] = {}
             for type_, value in chunk:
                 by_type.setdefault(type_, []).append(value)
-            clause = or_(*(
-                and_(IndicatorRow.type == type_, IndicatorRow.value.in_(vals))
-                for type_, vals in by_type.items()
-            ))
-            rows = await self._session.execute(_indicators().where(clause).order_by(IndicatorRow.id))
+            params: dict[str, Any] = {}
+            for n, (type_, vals) in enumerate(by_type.items()):
+                params[f"t{n}"], params[f"v{n}"] = type_, vals
+            rows = await self._session.execute(_by_values_statement(len(by_type)), params)
             found.extend(_indicator(row) for row in rows)
         found.sort(key=lambda ind: ind.id)
         return found
@@ -551,13 +609,50 @@ class SqlVoteRepository(_Repository):
             )
             for indicator_id, verdict, votes, orgs in rows:
                 counts[indicator_id][verdict] = (votes, orgs)
-        result = {}
-        for indicator_id, by_verdict in counts.items():
-            confirm = by_verdict.get(Verdict.CONFIRM.value, (0, 0))
-            false_positive = by_verdict.get(Verdict.FALSE_POSITIVE.value, (0, 0))
-            result[indicator_id] = Tally(confirm=confirm[0], false_positive=false_positive[0],
-                                         confirm_orgs=confirm[1], false_positive_orgs=false_positive[1])
-        return result
+        return {indicator_id: _tally(by_verdict) for indicator_id, by_verdict in counts.items()}
+
+
+    async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
+        """Tallies and sightings of many indicators in one round trip (a UNION ALL of two GROUP BYs)."""
+        ids = list(dict.fromkeys(indicator_ids))
+        votes: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
+        sightings = {i: SightingSummary() for i in ids}
+        for chunk in _chunks(ids):
+            stmt = _ACTIVITY
+            for indicator_id, kind, n, orgs, last in await self._session.execute(stmt, {"ids": list(chunk)}):
+                if kind == _SIGHTING:
+                    sightings[indicator_id] = SightingSummary(count=int(n), orgs=orgs, last_seen=last)
+                else:
+                    votes[indicator_id][kind] = (n, orgs)
+        return {i: (_tally(votes[i]), sightings[i]) for i in ids}
+
+
+_SIGHTING = "sighting"
+
+
+def _activity_statement() -> Any:
+    ids = bindparam("ids", expanding=True)
+    return union_all(
+        select(VoteRow.indicator_id, VoteRow.verdict.label("kind"), func.count().label("n"),
+               func.count(VoteRow.org_id.distinct()).label("orgs"),
+               type_coerce(null(), SightingRow.seen_at.type).label("last"))
+        .where(VoteRow.indicator_id.in_(ids))
+        .group_by(VoteRow.indicator_id, VoteRow.verdict),
+        select(SightingRow.indicator_id, literal(_SIGHTING).label("kind"), func.sum(SightingRow.count),
+               func.count(SightingRow.org_id.distinct()), func.max(SightingRow.seen_at))
+        .where(SightingRow.indicator_id.in_(ids))
+        .group_by(SightingRow.indicator_id),
+    )
+
+
+_ACTIVITY = _activity_statement()
+
+
+def _tally(by_verdict: dict[str, tuple[int, int]]) -> Tally:
+    confirm = by_verdict.get(Verdict.CONFIRM.value, (0, 0))
+    false_positive = by_verdict.get(Verdict.FALSE_POSITIVE.value, (0, 0))
+    return Tally(confirm=confirm[0], false_positive=false_positive[0], confirm_orgs=confirm[1],
+                 false_positive_orgs=false_positive[1])
 
 
 class SqlSightingRepository(_Repository):
@@ -567,23 +662,6 @@ class SqlSightingRepository(_Repository):
             indicator_id=indicator_id, org_id=org_id, member_id=member_id, count=count, seen_at=seen_at,
             note=note,
         ))
-
-    async def summary(self, indicator_id: int) -> SightingSummary:
-        return (await self.summaries([indicator_id]))[indicator_id]
-
-    async def summaries(self, indicator_ids: Iterable[int]) -> dict[int, SightingSummary]:
-        ids = list(dict.fromkeys(indicator_ids))
-        result = {i: SightingSummary() for i in ids}
-        for chunk in _chunks(ids):
-            rows = await self._session.execute(
-                select(SightingRow.indicator_id, func.sum(SightingRow.count),
-                       func.count(SightingRow.org_id.distinct()), func.max(SightingRow.seen_at))
-                .where(SightingRow.indicator_id.in_(chunk))
-                .group_by(SightingRow.indicator_id)
-            )
-            for indicator_id, total, orgs, last_seen in rows:
-                result[indicator_id] = SightingSummary(count=int(total), orgs=orgs, last_seen=last_seen)
-        return result
 
 
 # --- channels, audit, outbox --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.engine import make_engine, safe_url
+from storage.engine import READ_ONLY, make_engine, safe_url
 from storage.repositories import (
     SqlAuditLog,
     SqlChannelRepository,
@@ -64,9 +64,11 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     outbox: SqlOutbox
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now, *,
+                 read_only: bool = False) -> None:
         self._session_factory = session_factory
         self._clock = clock
+        self.read_only = read_only
         self._session: AsyncSession | None = None
 
     @property
@@ -80,6 +82,8 @@ class SqlUnitOfWork:
             raise RuntimeError("a unit of work cannot be entered twice")
         session = self._session_factory()
         self._session = session
+        if self.read_only:
+            await session.connection(execution_options={READ_ONLY: True})
         clock = self._clock
         self.organizations = SqlOrganizationRepository(session, clock)
         self.members = SqlMemberRepository(session, clock)
@@ -118,8 +122,8 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, self.clock)
+    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, self.clock, read_only=read_only)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -106,3 +106,20 @@ async def test_concurrent_redeems_never_exceed_max_uses(store: Store, seed: Seed
     results = await asyncio.gather(*(redeem() for _ in range(12)))
     assert sorted(r for r in results if r is not None) == [1, 2, 3]
     assert results.count(None) == 9
+
+
+async def test_read_only_units_of_work_are_not_blocked_by_a_writer(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        ind = await uow.indicators.add(new_indicator(seed.alice))
+        await uow.commit()
+    async with store.unit_of_work() as writer:  # holds the write lock (BEGIN IMMEDIATE on SQLite)
+        await writer.votes.upsert(ind.id, seed.bob.id, seed.cert.id, Verdict.CONFIRM, "", T0)
+
+        async def read() -> Tally:
+            async with store.unit_of_work(read_only=True) as reader:
+                return await reader.votes.tally(ind.id)
+
+        # the reader sees the last committed state at once instead of waiting for the writer
+        assert await asyncio.wait_for(read(), timeout=2) == Tally()
+        await writer.commit()
+    assert await read() == Tally(confirm=1, confirm_orgs=1)

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 from storage_helpers import T0, Seed
 
-from bot.domain import Identity, Invite, Member, Organization, Platform, Role
+from bot.domain import Channel, ChannelPurpose, Identity, Invite, Member, Organization, Platform, Role
 from bot.ports import Conflict
+from bot.tlp import TLP
 from storage.models import InviteRow
 from storage.uow import Store
 
@@ -60,6 +61,21 @@ async def test_identities(store: Store, seed: Seed) -> None:
         assert await uow.members.by_identity(Identity(Platform.SLACK, "T2", "U1")) == seed.bob
         assert await uow.members.by_identity(Identity(Platform.SLACK, "T1", "U9")) is None
         assert await uow.members.identities(seed.alice.id) == [slack, discord]
+
+
+async def test_speaker_finds_member_and_channel_in_one_query(store: Store, seed: Seed) -> None:
+    slack = Identity(Platform.SLACK, "T1", "U1")
+    general = Channel(Platform.SLACK, "T1", "C1", TLP.AMBER, ChannelPurpose.FEED, passive=True)
+    async with store.unit_of_work() as uow:
+        await uow.members.link_identity(seed.alice.id, slack)
+        await uow.channels.upsert(general)
+        await uow.commit()
+    async with store.unit_of_work(read_only=True) as uow:
+        assert await uow.members.speaker(slack, "C1") == (seed.alice, general)
+        assert await uow.members.speaker(slack, "C2") == (seed.alice, None)
+        assert await uow.members.speaker(Identity(Platform.SLACK, "T1", "U9"), "C1") == (None, general)
+        # the channel belongs to the speaker's workspace: the same channel id elsewhere is another channel
+        assert await uow.members.speaker(Identity(Platform.SLACK, "T2", "U1"), "C1") == (None, None)
 
 
 async def test_invite_is_stored_hashed_and_redeemed_atomically(store: Store, seed: Seed) -> None:

@@ -65,7 +65,7 @@ async def test_tallies_count_votes_and_distinct_orgs(store: Store, seed: Seed) -
         assert count == 6
 
 
-async def test_sightings_summaries(store: Store, seed: Seed) -> None:
+async def test_activity_counts_sightings_and_votes_in_one_query(store: Store, seed: Seed) -> None:
     async with store.unit_of_work() as uow:
         one = await uow.indicators.add(new_indicator(seed.alice))
         two = await uow.indicators.add(new_indicator(seed.alice))
@@ -74,7 +74,11 @@ async def test_sightings_summaries(store: Store, seed: Seed) -> None:
         await uow.sightings.add(one.id, seed.cert.id, seed.bob.id, 10, T0 + timedelta(hours=1), "")
         await uow.commit()
     async with store.unit_of_work() as uow:
-        summary = await uow.sightings.summary(one.id)
+        await uow.votes.upsert(one.id, seed.bob.id, seed.cert.id, Verdict.CONFIRM, "", T0)
+        activity = await uow.votes.activity([one.id, two.id])
+        summary = activity[one.id][1]
         assert summary == SightingSummary(count=13, orgs=2, last_seen=T0 + timedelta(hours=5))
         assert summary.last_seen is not None and summary.last_seen.tzinfo is not None
-        assert await uow.sightings.summaries([one.id, two.id]) == {one.id: summary, two.id: SightingSummary()}
+        assert activity[one.id][0] == Tally(confirm=1, confirm_orgs=1)
+        assert activity[two.id] == (Tally(), SightingSummary())
+        assert await uow.votes.activity([]) == {}
