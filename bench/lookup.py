@@ -1,0 +1,207 @@
+"""Lookup latency at scale: fill a store with N indicators, then time `/ioc lookup` in-process
+(parse with the one grammar, dispatcher, store, plain-text render), one value at a time and as a paste of
+1,000 values, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/lookup.py                       # both backends, 1,000,000 indicators
+    .venv/bin/python bench/lookup.py --backend sqlite --rows 100000
+
+Targets (issue 2): p99 <= 5 ms on SQLite and <= 10 ms on PostgreSQL at 1M indicators; a paste of 1,000 values
+looked up in <= 150 ms. The filled SQLite file is kept in bench/out/ and reused when it holds the same count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
+
+from bot.dispatcher import Dispatcher
+from bot.domain import Actor, Identity, Platform, Role
+from bot.text import render
+from bot.tlp import TLP
+from storage.migrate import upgrade
+from storage.models import IndicatorRow, IndicatorTagRow, VoteRow
+from storage.uow import Store, create_store
+
+OUT = Path(__file__).resolve().parent / "out"
+TLPS = [TLP.CLEAR, TLP.GREEN, TLP.GREEN, TLP.AMBER, TLP.AMBER, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED]
+STATUSES = ["approved", "approved", "pending", "rejected", "revoked"]
+CHUNK = 20_000
+
+
+def value_of(i: int) -> tuple[str, str]:
+    kind = i % 4
+    if kind == 0:
+        return "ipv4", f"{10 + (i >> 24) % 200}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+    if kind == 1:
+        return "domain", f"host-{i}.bench-{i % 997}.example"
+    if kind == 2:
+        return "sha256", hashlib.sha256(str(i).encode()).hexdigest()
+    return "url", f"http://drop-{i % 5003}.example/p/{i}/payload.bin"
+
+
+def rows(start: int, stop: int, org_ids: list[int], member_ids: list[int], now: datetime) -> list[dict]:
+    out = []
+    for i in range(start, stop):
+        kind, value = value_of(i)
+        tlp = TLPS[i % len(TLPS)]
+        out.append({
+            "id": i + 1, "stix_id": f"indicator--{uuid.UUID(int=i + 1)}", "type": kind, "value": value,
+            "status": STATUSES[i % len(STATUSES)], "tlp": tlp.value, "tlp_rank": tlp.rank, "confidence": i % 101,
+            "note": "", "submitter_id": member_ids[i % len(member_ids)], "org_id": org_ids[i % len(org_ids)],
+            "anonymous": i % 10 == 0, "first_seen": now, "last_seen": now,
+            "valid_until": now + timedelta(days=365), "created_at": now - timedelta(seconds=i), "modified_at": now,
+            "status_reason": "",
+        })
+    return out
+
+
+async def seed_people(store: Store) -> tuple[list[int], list[int], Identity]:
+    async with store.unit_of_work() as uow:
+        orgs = [await uow.organizations.add(f"Bench org {n}", "bench", 50) for n in range(3)]
+        members = [await uow.members.add(org.id, f"analyst{n}", Role.MODERATOR if n == 0 else Role.MEMBER)
+                   for n, org in enumerate(orgs)]
+        identity = Identity(Platform.CONSOLE, "bench", "analyst1")
+        await uow.members.link_identity(members[1].id, identity)
+        await uow.commit()
+    return [o.id for o in orgs], [m.id for m in members], identity
+
+
+async def fill(store: Store, n: int) -> Identity:
+    now = datetime.now(UTC)
+    org_ids, member_ids, identity = await seed_people(store)
+    started = time.perf_counter()
+    pg = store.dialect == "postgresql"
+    async with store.engine.begin() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection if pg else None
+        columns = list(rows(0, 1, org_ids, member_ids, now)[0])
+        for start in range(0, n, CHUNK):
+            batch = rows(start, min(n, start + CHUNK), org_ids, member_ids, now)
+            tags = [{"indicator_id": r["id"], "tag": f"family-{r['id'] % 50}"} for r in batch if r["id"] % 10 == 0]
+            votes = [{"indicator_id": r["id"], "member_id": member_ids[j], "org_id": org_ids[j], "verdict": "confirm",
+                      "previous_verdict": None, "reason": "", "created_at": now, "updated_at": now}
+                     for r in batch if r["id"] % 20 == 0 for j in range(2)]
+            if raw is not None:
+                await raw.copy_records_to_table("indicators", records=[tuple(r[c] for c in columns) for r in batch],
+                                                columns=columns)
+                await raw.copy_records_to_table("indicator_tags", records=[(t["indicator_id"], t["tag"]) for t in tags],
+                                                columns=["indicator_id", "tag"])
+            else:
+                await conn.execute(insert(IndicatorRow), batch)
+                await conn.execute(insert(IndicatorTagRow), tags)
+            await conn.execute(insert(VoteRow), votes)
+            print(f"\r  filled {min(n, start + CHUNK):,}/{n:,}", end="", flush=True)
+        if pg:
+            await conn.exec_driver_sql("SELECT setval('indicators_id_seq', (SELECT max(id) FROM indicators))")
+    if pg:
+        async with store.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("ANALYZE")
+    else:
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql("ANALYZE")
+    print(f"\n  filled in {time.perf_counter() - started:.1f} s")
+    return identity
+
+
+def pct(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+
+
+async def measure(store: Store, identity: Identity, n: int, queries: int, pastes: int) -> dict:
+    dispatcher = Dispatcher(store.unit_of_work)
+    actor = Actor(Platform.CONSOLE, identity.workspace_id, identity.user_id, "bench", private=True)
+    rng = random.Random(7)
+
+    async def timed(text: str) -> tuple[float, str]:
+        t0 = time.perf_counter()
+        out = render(await dispatcher.handle_text(text, actor))
+        return (time.perf_counter() - t0) * 1000, out
+
+    for _ in range(50):  # warm-up: connections, statement caches
+        await timed("lookup " + value_of(rng.randrange(n))[1])
+    single, found = [], 0
+    for q in range(queries):
+        i = rng.randrange(n) if q % 10 else n + rng.randrange(n)  # one in ten is unknown
+        ms, out = await timed("lookup " + value_of(i)[1])
+        single.append(ms)
+        found += out.startswith("#")
+    paste = []
+    for _ in range(pastes):
+        values = [value_of(rng.randrange(n))[1] for _ in range(1000)]
+        ms, out = await timed("lookup " + " ".join(values))
+        paste.append(ms)
+    return {"single_p50_ms": round(pct(single, 50), 3), "single_p99_ms": round(pct(single, 99), 3),
+            "single_found": found, "queries": queries, "paste1000_p50_ms": round(pct(paste, 50), 1),
+            "paste1000_p99_ms": round(pct(paste, 99), 1), "pastes": pastes}
+
+
+async def run_backend(backend: str, n: int, args: argparse.Namespace) -> dict:
+    if backend == "sqlite":
+        OUT.mkdir(exist_ok=True)
+        path = OUT / f"lookup-{n}.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        reuse = path.exists()
+    else:
+        admin = make_url(args.pg_url)
+        name = "coalition_bench_lookup"
+        conn = await asyncpg.connect(user=admin.username, host=admin.host, port=admin.port or 5432,
+                                     database=admin.database)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        url = admin.set(database=name).render_as_string(hide_password=False)
+        reuse = False
+    await upgrade(url)
+    store = create_store(url)
+    try:
+        async with store.engine.connect() as conn:
+            count = (await conn.execute(select(func.count()).select_from(IndicatorRow))).scalar_one()
+        if reuse and count == n:
+            identity = Identity(Platform.CONSOLE, "bench", "analyst1")
+            print(f"{backend}: reusing {path} ({n:,} indicators)")
+        else:
+            if reuse:
+                await store.close()
+                path.unlink()
+                await upgrade(url)
+                store = create_store(url)
+            print(f"{backend}: filling {n:,} indicators")
+            identity = await fill(store, n)
+        result = await measure(store, identity, n, args.queries, args.pastes)
+    finally:
+        await store.close()
+    return {"backend": backend, "rows": n, **result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--pastes", type=int, default=30)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = [asyncio.run(run_backend(b, args.rows, args)) for b in backends]
+    print(f"\n{'backend':<11} {'rows':>10} {'lookup p50':>11} {'lookup p99':>11} {'paste p50':>10} {'paste p99':>10}")
+    for r in results:
+        print(f"{r['backend']:<11} {r['rows']:>10,} {r['single_p50_ms']:>9.2f}ms {r['single_p99_ms']:>9.2f}ms "
+              f"{r['paste1000_p50_ms']:>8.1f}ms {r['paste1000_p99_ms']:>8.1f}ms")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "lookup.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
