@@ -1,0 +1,92 @@
+"""``coalition-bot extract``: indicators of compromise from standard input, as JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot.ioc import WarningLists, extract
+
+
+def _result(text: str, wl: WarningLists | None) -> dict[str, object]:
+    found = extract(text)
+    out: dict[str, object] = {}
+    for obs in found:
+        out.setdefault(obs.type.value, []).append(obs.value)  # type: ignore[union-attr]
+    if wl is not None:
+        hits: dict[str, list[str]] = {}
+        for obs in found:
+            names = wl.match(obs)
+            if names:
+                hits[obs.value] = names
+        out["warninglists"] = hits
+    return out
+
+
+def run_extract(
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    jsonl: bool,
+    warn: bool,
+    include: list[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> int:
+    """Read text on ``stdin``, write indicators as JSON on ``stdout``; return the exit code.
+
+    Output object: ``{"ipv4": [...], "domain": [...], ...}``, one key per indicator type that has
+    values (types in :class:`bot.ioc.IOCType` order, values canonical, de-duplicated, in order of
+    first appearance; types without values are left out).
+
+    ``jsonl``: every input line is one JSON string (one chat message); every output line is that
+    message's object, in the same order, flushed line by line. A line that is not a JSON string
+    (including a blank line) gives ``{"error": "..."}`` on its output line and processing goes on,
+    so output line *n* always answers input line *n*.
+
+    ``warn``: each object also gets ``"warninglists": {value: [list name, ...]}`` listing, for
+    every extracted value found in a loaded MISP warninglist, the human names of those lists
+    (``"List of known IPv4 public DNS resolvers"``). Values in no list are not keys; the key is
+    present (possibly ``{}``) whenever ``warn`` is set. ``include`` (None: the default subset)
+    and ``exclude`` are MISP list folder names. An unknown list name writes one
+    ``{"error": ...}`` object and returns exit code 2.
+    """
+    if hasattr(stdin, "reconfigure"):
+        with contextlib.suppress(ValueError, OSError):  # already reading / not a real stream
+            stdin.reconfigure(errors="replace")
+    wl: WarningLists | None = None
+    if warn:
+        try:
+            wl = WarningLists.load(include, exclude)
+        except ValueError as exc:
+            stdout.write(json.dumps({"error": f"{exc}. Use MISP list folder names such as "
+                                     "'public-dns-v4'."}) + "\n")
+            stdout.flush()
+            return 2
+
+    if not jsonl:
+        stdout.write(json.dumps(_result(stdin.read(), wl), ensure_ascii=False) + "\n")
+        stdout.flush()
+        return 0
+
+    for n, line in enumerate(stdin, start=1):
+        line = line.rstrip("\r\n")
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            obj: dict[str, object] = {
+                "error": f"line {n} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\"",
+            }
+        else:
+            if isinstance(message, str):
+                obj = _result(message, wl)
+            else:
+                obj = {
+                    "error": f"line {n} is JSON {type(message).__name__}, not a string; "
+                    "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\"",
+                }
+        stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0

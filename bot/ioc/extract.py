@@ -1,0 +1,427 @@
+"""Free-text extraction and single-value classification.
+
+One pass: :func:`bot.ioc.refang.normalize` (linear), then one ``finditer`` of a master regular
+expression whose alternatives each start at a token boundary (a negative look-behind), so the
+regex engine does a bounded amount of work per character. Each candidate is then validated and
+canonicalized in Python.
+
+To add a type: add a member to :class:`~bot.ioc.types.IOCType`, add an alternative
+``(?P<name>...)`` to ``_ALTERNATIVES`` and a handler to ``_HANDLERS``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+
+from bot.ioc.btc import is_btc_address
+from bot.ioc.refang import DOTMARK, normalize
+from bot.ioc.tlds import known_tlds
+from bot.ioc.types import IOCType, Observable
+
+_D = r"[.\ue000]"  # a dot, plain or written defanged
+_URLC = r"[^\s<>\"'`|\\^{},]"  # characters of a URL (after normalization)
+
+_ALTERNATIVES: list[tuple[str, str]] = [
+    ("url", r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}+://" + _URLC + r"++"),
+    (
+        "email",
+        r"(?<![\w.%+\-@/])\w[\w.%+\-]{0,63}+@(?:[\w\-]++" + _D + r")+[\w\-]++(?!@)",
+    ),
+    (
+        "ipv4",
+        r"(?<![\w.\ue000@/\\])(?:\d{1,3}" + _D + r"){3}\d{1,3}(?!\w|" + _D + r"\d)"
+        r"(?P<ipv4_tail>(?::\d{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
+    ),
+    (
+        "ipv6",
+        r"(?<![\w:.\ue000])(?:[0-9A-Fa-f]{1,4}|(?=::))(?::[0-9A-Fa-f]{0,4}){2,7}"
+        r"(?:(?<=[0-9A-Fa-f])(?:\.\d{1,3}){3})?(?P<ipv6_cidr>/\d{1,3})?(?![\w:])",
+    ),
+    (
+        "host",
+        r"(?<![\w.\ue000@%+/\\])(?<![\w.\ue000]-)(?:\w[\w\-]*+" + _D + r")+[\w\-]++"
+        r"(?P<host_tail>(?::\d{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
+    ),
+    ("hash", r"(?<![\w\-])[0-9A-Fa-f]{32,128}+(?![\w\-])"),
+    ("cve", r"(?<!\w)[Cc][Vv][Ee][\-_ ]?(?P<cve_y>\d{4})[\-_ ](?P<cve_n>\d{4,7})(?!\d)"),
+    (
+        "asn",
+        r"(?<![\w\-])(?:[Aa][Ss][Nn]:?\x20?|AS:?\x20?|[Aa][Ss])(?P<asn_n>\d{1,10})(?!\w|[.\-]\w)",
+    ),
+    (
+        "btc",
+        r"(?<![\w\-])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{6,87})(?![\w\-])",
+    ),
+]
+
+# The shared look-behind/look-ahead make every position inside a word (and every blank) cost one
+# or two steps; the alternatives only run where a token can start.
+_GUARD = r"(?<!\w)(?=[\w:])(?=[\w\-+%]{0,200}+[.:@\ue000/]|[0-9A-Za-z]{25}|[cC][vV][eE]|[aA][sS])"
+_MASTER = re.compile(_GUARD + "(?:" + "|".join(f"(?P<{name}>{pat})" for name, pat in _ALTERNATIVES) + ")")
+
+_HASH_TYPES = {32: IOCType.MD5, 40: IOCType.SHA1, 64: IOCType.SHA256, 128: IOCType.SHA512}
+
+#: TLDs that are also common file extensions: a bare two-label ``name.ext`` on these is taken for a
+#: file name unless it was written defanged (``setup[.]py``) or typed as an explicit argument.
+FILE_EXT_TLDS = frozenset(
+    {"py", "md", "sh", "rs", "so", "zip", "mov", "ps", "pm", "tf", "java", "cab", "one", "pl", "cc", "cs"}
+)
+#: First labels that mark program code (``self.name``, ``os.environ``) rather than a host name.
+CODE_PREFIXES = frozenset({
+    "self", "this", "cls", "args", "kwargs", "obj", "config", "cfg", "settings", "request", "req",
+    "response", "resp", "res", "ctx", "os", "sys", "np", "pd", "re", "json", "math", "console",
+    "window", "document", "logger", "logging", "log", "event", "err", "error", "data", "result",
+    "item", "node", "env", "process", "module", "exports", "model", "options", "opts", "params",
+    "props", "state", "app", "user", "msg", "message", "string", "str",
+})
+
+_VERSION_BEFORE = re.compile(
+    r"(?:\b(?:version|versions|ver|v|build|release|rel|firmware|fw|patch|update|kb|release|rev|"
+    r"revision|chrome|firefox|windows|ios|android|python|java|openssl|kernel)\.?\s?:?\s?)$",
+    re.IGNORECASE,
+)
+_TRAIL = ".,;:!?'\"*~" + DOTMARK
+_CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
+
+
+def _strip_trailing(s: str) -> str:
+    while s:
+        c = s[-1]
+        if c in _TRAIL:
+            s = s[:-1]
+        elif c in _CLOSERS:
+            if s.count(c) > s.count(_CLOSERS[c]):
+                s = s[:-1]
+            else:
+                break
+        else:
+            break
+    return s
+
+
+def _ipv4(s: str) -> str | None:
+    parts = s.split(".")
+    if len(parts) != 4:
+        return None
+    out = []
+    for p in parts:
+        if not p.isdigit() or not p.isascii() or len(p) > 3:
+            return None
+        n = int(p)
+        if n > 255:
+            return None
+        out.append(str(n))
+    return ".".join(out)
+
+
+def _ipv6(s: str) -> str | None:
+    try:
+        addr = ipaddress.IPv6Address(s)
+    except ValueError:
+        return None
+    if int(addr) == 0:
+        return None
+    return addr.compressed
+
+
+def _to_ascii(host: str) -> str | None:
+    if host.isascii():
+        return host.lower()
+    try:
+        import idna
+
+        return idna.encode(host, uts46=True).decode("ascii")
+    except Exception:
+        try:
+            return host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            return None
+
+
+def _domain(host: str, *, strict: bool, defanged: bool = False) -> str | None:
+    """Canonical domain, or None. ``strict`` adds the free-text heuristics (file names, code)."""
+    if host.endswith("."):
+        host = host[:-1]
+    labels = host.split(".")
+    if len(labels) < 2:
+        return None
+    if strict and not defanged:
+        tld_raw, first = labels[-1], labels[0]
+        if len(labels) == 2:
+            if tld_raw.lower() in FILE_EXT_TLDS or first.lower() in CODE_PREFIXES:
+                return None
+            # "it works.It is" -> sentence with a missing space, not a domain
+            if tld_raw[:1].isupper() and tld_raw[1:].islower() and not first[:1].isupper():
+                return None
+        if any("_" in lab for lab in labels[-2:]):
+            return None
+    ascii_host = _to_ascii(host)
+    if ascii_host is None or len(ascii_host) > 253:
+        return None
+    labels = ascii_host.split(".")
+    for lab in labels:
+        if not lab or len(lab) > 63 or lab[0] == "-" or lab[-1] == "-":
+            return None
+    tld = labels[-1]
+    if tld not in known_tlds():
+        return None
+    return ascii_host
+
+
+def _host(host: str, *, strict: bool) -> str | None:
+    """Canonical host of a URL: domain, IPv4 or bracketed IPv6."""
+    if host.startswith("["):
+        if not host.endswith("]"):
+            return None
+        v6 = _ipv6(host[1:-1])
+        return f"[{v6}]" if v6 else None
+    if host.count(":") > 1:
+        v6 = _ipv6(host)
+        return f"[{v6}]" if v6 else None
+    if host.replace(".", "").isdigit():
+        return _ipv4(host)
+    return _domain(host, strict=strict)
+
+
+def _split_authority(rest: str) -> tuple[str, str]:
+    cut = len(rest)
+    for sep in "/?#":
+        i = rest.find(sep)
+        if i != -1 and i < cut:
+            cut = i
+    return rest[:cut], rest[cut:]
+
+
+def _url(raw: str, *, strict: bool) -> str | None:
+    scheme, _, rest = raw.partition("://")
+    authority, path = _split_authority(rest)
+    userinfo = ""
+    if "@" in authority:
+        userinfo, _, authority = authority.rpartition("@")
+        userinfo += "@"
+    port = ""
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end == -1:
+            return None
+        host, port = authority[: end + 1], authority[end + 1 :]
+    elif authority.count(":") == 1:
+        host, _, p = authority.partition(":")
+        port = ":" + p
+    else:
+        host = authority
+    if port and (port[0] != ":" or not port[1:].isdigit()):
+        if port == ":":
+            port = ""
+        else:
+            return None
+    canon = _host(host.replace(DOTMARK, "."), strict=False)
+    if canon is None:
+        return None
+    return f"{scheme.lower()}://{userinfo}{canon}{port}{path.replace(DOTMARK, '.')}"
+
+
+def _version_context(text: str, start: int) -> bool:
+    return bool(_VERSION_BEFORE.search(text, max(0, start - 24), start))
+
+
+Handler = Callable[[re.Match[str], str, bool], tuple[Observable | None, int]]
+
+
+def _h_url(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    raw = _strip_trailing(m.group())
+    value = _url(raw, strict=strict)
+    return (Observable(IOCType.URL, value) if value else None), m.start() + len(raw)
+
+
+def _h_email(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    raw = m.group()
+    local, _, dom = raw.rpartition("@")
+    local = local.replace(DOTMARK, ".")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return None, m.end()
+    canon = _domain(dom.replace(DOTMARK, "."), strict=False)
+    if canon is None:
+        return None, m.end()
+    return Observable(IOCType.EMAIL, f"{local.lower()}@{canon}"), m.end()
+
+
+def _h_ipv4(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    tail = m.group("ipv4_tail")
+    core_end = m.end() - len(tail)
+    core = text[m.start() : core_end]
+    ip = _ipv4(core.replace(DOTMARK, "."))
+    if ip is None:
+        return None, m.end()
+    if strict and DOTMARK not in core and _version_context(text, m.start()):
+        return None, m.end()
+    tail = _strip_trailing(tail)
+    end = core_end + len(tail)
+    if not tail:
+        return Observable(IOCType.IPV4, ip), end
+    if tail[0] == "/" and tail[1:].isdigit() and len(tail) <= 3:
+        if int(tail[1:]) <= 32:
+            return Observable(IOCType.CIDR, f"{ip}{tail}"), end
+        return Observable(IOCType.IPV4, ip), core_end
+    if "/" in tail:
+        return Observable(IOCType.URL, ip + tail.replace(DOTMARK, ".")), end
+    return Observable(IOCType.IPV4, ip), end  # ip:port
+
+
+def _h_ipv6(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    cidr = m.group("ipv6_cidr") or ""
+    core = m.group()[: len(m.group()) - len(cidr)]
+    ip = _ipv6(core)
+    if ip is None:
+        if cidr and core.endswith("::"):
+            try:
+                ipaddress.IPv6Network(core + cidr, strict=False)
+            except ValueError:
+                return None, m.end()
+            return Observable(IOCType.CIDR, f"{ipaddress.IPv6Address(core).compressed}{cidr}"), m.end()
+        return None, m.end()
+    if cidr:
+        if int(cidr[1:]) > 128:
+            return Observable(IOCType.IPV6, ip), m.end() - len(cidr)
+        return Observable(IOCType.CIDR, ip + cidr), m.end()
+    return Observable(IOCType.IPV6, ip), m.end()
+
+
+def _h_host(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    tail = m.group("host_tail")
+    core_end = m.end() - len(tail)
+    core = text[m.start() : core_end]
+    if len(core) > 253:
+        return None, m.end()
+    defanged = DOTMARK in core
+    host = core.replace(DOTMARK, ".")
+    labels = host.split(".")
+    if all(lab.isdigit() for lab in labels):
+        return None, m.end()  # version numbers, dates, octets over 255
+    tail = _strip_trailing(tail)
+    after = text[core_end : core_end + 1]
+    if strict and not defanged:
+        if not tail and after == "(":
+            return None, m.end()  # function call: logging.info(
+        if _version_context(text, m.start()) and any(c.isdigit() for c in host):
+            return None, m.end()
+    canon = _domain(host, strict=strict, defanged=defanged)
+    if canon is None:
+        return None, m.end()
+    end = core_end + len(tail)
+    if tail and "/" in tail:
+        return Observable(IOCType.URL, canon + tail.replace(DOTMARK, ".")), end
+    return Observable(IOCType.DOMAIN, canon), end
+
+
+def _h_hash(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    raw = m.group()
+    t = _HASH_TYPES.get(len(raw))
+    if t is None:
+        return None, m.end()
+    low = raw.lower()
+    if strict and low.isdigit():
+        return None, m.end()  # a long decimal number (ID, phone, timestamp), not a digest
+    return Observable(t, low), m.end()
+
+
+def _h_cve(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    year, num = m.group("cve_y"), m.group("cve_n")
+    if not 1900 <= int(year) <= 2999:
+        return None, m.end()
+    return Observable(IOCType.CVE, f"CVE-{year}-{num}"), m.end()
+
+
+def _h_asn(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    n = int(m.group("asn_n"))
+    if not 0 < n < 4294967296:
+        return None, m.end()
+    return Observable(IOCType.ASN, f"AS{n}"), m.end()
+
+
+def _h_btc(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
+    raw = m.group()
+    if not is_btc_address(raw):
+        return None, m.end()
+    value = raw.lower() if raw[:3].lower() == "bc1" else raw
+    return Observable(IOCType.BTC, value), m.end()
+
+
+_HANDLERS: dict[str, Handler] = {
+    "url": _h_url,
+    "email": _h_email,
+    "ipv4": _h_ipv4,
+    "ipv6": _h_ipv6,
+    "host": _h_host,
+    "hash": _h_hash,
+    "cve": _h_cve,
+    "asn": _h_asn,
+    "btc": _h_btc,
+}
+
+
+def _scan(norm: str, *, strict: bool = True) -> Iterator[tuple[Observable, int, int]]:
+    handlers = _HANDLERS
+    for m in _MASTER.finditer(norm):
+        obs, end = handlers[m.lastgroup](m, norm, strict)  # type: ignore[index]
+        if obs is not None:
+            yield obs, m.start(), end
+
+
+def extract(text: str) -> list[Observable]:
+    """Every indicator in a chat message: canonical, de-duplicated, in order of first appearance."""
+    if not text:
+        return []
+    seen: dict[Observable, None] = {}
+    for obs, _, _ in _scan(normalize(text)):
+        seen.setdefault(obs, None)
+    return list(seen)
+
+
+def extract_grouped(text: str) -> dict[str, list[str]]:
+    """``{type name: [values...]}`` in the order of :class:`IOCType`; types without values left out."""
+    found = extract(text)
+    out: dict[str, list[str]] = {}
+    for t in IOCType:
+        vals = [o.value for o in found if o.type is t]
+        if vals:
+            out[t.value] = vals
+    return out
+
+
+_WRAPPERS = "\"'`<>()[]{}*_~|,;"
+_PREFIX_RE = re.compile(r"^(?:md5|sha1|sha256|sha512|sha-1|sha-256|sha-512|hash|ip|ipv4|ipv6|url|domain|email)[:=]",
+                        re.IGNORECASE)
+
+
+def classify(token: str) -> Observable | None:
+    """Type and canonicalize one value typed as an explicit argument, or None.
+
+    More permissive than free text: no file-name/code/version heuristics (``evil.zip`` is a domain
+    here), surrounding quotes/brackets are ignored. A bare number is not an ASN.
+    """
+    if not token:
+        return None
+    norm = normalize(token.strip()).strip()
+    for cand in (norm, norm.strip(_WRAPPERS).strip()):
+        obs = _classify_one(_PREFIX_RE.sub("", cand).strip())
+        if obs is not None:
+            return obs
+    return None
+
+
+def _classify_one(norm: str) -> Observable | None:
+    if not norm:
+        return None
+    found = list(_scan(norm, strict=False))
+    if len(found) != 1:
+        return None
+    obs, start, end = found[0]
+    if start != 0:
+        return None
+    rest = norm[end:]
+    if rest and _strip_trailing(rest) != "":
+        return None
+    return obs
