@@ -126,7 +126,7 @@ async def measure(store: Store, identity: Identity, n: int, queries: int, pastes
 
     async def timed(text: str) -> tuple[float, str]:
         t0 = time.perf_counter()
-        out = render(await dispatcher.handle_text(text, actor))
+        out = render((await dispatcher.handle_text(text, actor)).result)
         return (time.perf_counter() - t0) * 1000, out
 
     for _ in range(50):  # warm-up: connections, statement caches

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import commands, services
+from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Identity
 from bot.policy import Policy
@@ -70,18 +71,19 @@ class Dispatcher:
         self.clock = clock
         self.warninglists = warninglists
 
-    async def handle_text(self, text: str, actor: Actor) -> Result:
+    async def handle_text(self, text: str, actor: Actor) -> Reply:
         """Parse the text after `/ioc` with the one grammar, then handle it."""
         try:
             command = commands.parse(text)
         except UsageError as e:
-            return UserError(e.problem, e.usage)
+            return Reply(UserError(e.problem, e.usage), private=True)
         return await self.handle(command, actor)
 
-    async def handle(self, command: commands.Command, actor: Actor) -> Result:
+    async def handle(self, command: commands.Command, actor: Actor) -> Reply:
+        """Run the command and say whether its reply is for the speaker alone or for the channel."""
         try:
             if isinstance(command, commands.Help):
-                return services.help_for(None, command)
+                return Reply(services.help_for(None, command), private=True)
             service = SERVICES[type(command)]
             async with self.uow_factory(read_only=isinstance(command, READ_ONLY)) as uow:
                 member, channel = await uow.members.speaker(
@@ -89,18 +91,15 @@ class Dispatcher:
                 ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists)
                 result = await service(ctx, command)
                 await uow.commit()
-                return result
+            return reply(command, result, conversation_private=actor.private, channel=channel, ceiling=ctx.ceiling)
         except UsageError as e:
-            return UserError(e.problem, e.usage)
+            return Reply(UserError(e.problem, e.usage), private=True)
         except PermissionDenied as e:
-            return UserError(str(e))
+            return Reply(UserError(str(e)), private=True)
         except Conflict as e:
-            return UserError(f"someone changed this at the same moment ({e}); try again")
+            return Reply(UserError(f"someone changed this at the same moment ({e}); try again"), private=True)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("command %s from %s/%s failed (ref %s)", type(command).__name__, actor.platform,
                           actor.user_id, reference)
-            return InternalError(reference)
-
-
-
+            return Reply(InternalError(reference), private=True)

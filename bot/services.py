@@ -84,7 +84,9 @@ class Context:
 
     @property
     def view(self) -> Visibility:
-        return visibility(self.require_member(), private=self.actor.private, ceiling=self.ceiling)
+        """What the speaker may see in a reply to them alone; bot.audience decides whether the channel may
+        see the reply too."""
+        return visibility(self.require_member(), private=True, ceiling=self.ceiling)
 
     async def audit(self, action: str, indicator_id: int | None = None, **detail: object) -> None:
         await self.uow.audit.append(action, at=self.now, platform=self.actor.platform,

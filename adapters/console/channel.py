@@ -74,7 +74,9 @@ class ConsoleChannel:
             if not self.speaker:
                 self.write("Say who you are first: /as NAME")
             else:
-                self.write(render(await self.dispatcher.handle_text(rest, self.actor())))
+                answer = await self.dispatcher.handle_text(rest, self.actor())
+                private_in_channel = answer.private and self.channel != DIRECT
+                self.write(("(only you see this) " if private_in_channel else "") + render(answer.result))
         else:
             self.write("Commands start with /ioc (try /ioc help); /help lists the console's own commands.")
         return True

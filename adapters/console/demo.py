@@ -62,8 +62,8 @@ async def seed(store: Store, dispatcher: Dispatcher, *, samples: bool) -> list[s
     if samples:
         for speaker, text in SAMPLES:
             actor = Actor(Platform.CONSOLE, WORKSPACE, speaker, "direct", private=True, display_name=speaker)
-            result = await dispatcher.handle(commands.parse(text), actor)
-            if isinstance(result, UserError):
-                raise RuntimeError(f"demo seed failed: {render(result)}")
+            answer = await dispatcher.handle(commands.parse(text), actor)
+            if isinstance(answer.result, UserError):
+                raise RuntimeError(f"demo seed failed: {render(answer.result)}")
         lines.append("Sample indicators #1-#4 are in the store: try /as bob then /ioc search, or /ioc #1.")
     return lines

@@ -80,13 +80,21 @@ async def test_invites_expire(coalition):
     assert "unknown, used up or expired" in await coalition.say("dave", f"/ioc join {code}")
 
 
+PRIVATE = "(only you see this) "
+
+
 async def test_red_is_for_the_submitter_and_moderators_in_private_only(coalition):
+    await coalition.say("admin", "/ioc admin channel set ephemeral:off", where="feed")
     await coalition.say("alice", "/ioc submit 198.51.100.66 tlp:red insider")
     assert "#1 ipv4 198.51.100.66" in await coalition.say("alice", "/ioc #1")
     assert "#1 ipv4" in await coalition.say("mod", "/ioc lookup 198.51.100.66")
-    for speaker, where in [("bob", None), ("carol", None), ("mod", "general"), ("alice", "feed")]:
+    for speaker in ("bob", "carol"):
+        out = await coalition.say(speaker, "/ioc lookup 198.51.100.66")
+        assert "Not known to the coalition" in out and "TLP:RED" not in out, speaker
+    # in a shared channel the answer goes to the asker alone, even where lookups are public
+    for speaker, where in [("mod", "general"), ("alice", "feed")]:
         out = await coalition.say(speaker, "/ioc lookup 198.51.100.66", where=where)
-        assert "Not known to the coalition" in out and "TLP:RED" not in out, (speaker, where)
+        assert out.startswith(PRIVATE + "#1 ipv4 198.51.100.66") and "TLP:RED" in out, (speaker, where)
     # the same answer as for a value nobody has, so a restricted item does not leak
     assert "is not an indicator you can see here" in await coalition.say("bob", "/ioc vote #1 confirm")
     assert "is not an indicator you can see here" in await coalition.say("bob", "/ioc vote #99 confirm")
@@ -102,18 +110,41 @@ async def test_amber_strict_stays_in_the_organization(coalition):
     assert "#1 domain strict-c2.example" in await coalition.say("anna", "/ioc search")
     assert "nothing found" in await coalition.say("bob", "/ioc search")
     assert "nothing found" in await coalition.say("mod", "/ioc queue")  # another organization's moderator
-    assert "Not known" in await coalition.say("anna", "/ioc strict-c2.example", where="feed")
+    out = await coalition.say("anna", "/ioc strict-c2.example", where="feed")
+    assert out.startswith(PRIVATE + "#1 domain strict-c2.example")
 
 
 async def test_channel_ceilings(coalition):
+    for channel in ("general", "feed", "random"):
+        await coalition.say("admin", "/ioc admin channel set ephemeral:off", where=channel)
     await coalition.say("alice", "/ioc submit amber-c2[.]example tlp:amber")
-    assert "Not known" in await coalition.say("bob", "/ioc amber-c2.example", where="general")  # ceiling GREEN
-    assert "#1 domain" in await coalition.say("bob", "/ioc amber-c2.example", where="feed")  # ceiling AMBER
-    assert "#1 domain" in await coalition.say("bob", "/ioc amber-c2.example")  # private
-    # an unregistered channel gets the policy's default ceiling (GREEN)
-    assert "Not known" in await coalition.say("bob", "/ioc amber-c2.example", where="random")
+    # #general's ceiling is GREEN: the asker alone gets the answer
+    assert (await coalition.say("bob", "/ioc amber-c2.example", where="general")).startswith(PRIVATE + "#1 domain")
+    # #feed's ceiling is AMBER: the channel sees it
+    assert (await coalition.say("bob", "/ioc amber-c2.example", where="feed")).startswith("#1 domain")
+    # a channel registered without a ceiling got the policy's default (GREEN); an admin raises it
+    assert (await coalition.say("bob", "/ioc amber-c2.example", where="random")).startswith(PRIVATE)
     assert "ceiling TLP:AMBER" in await coalition.say("admin", "/ioc admin channel set ceiling:amber", where="random")
-    assert "#1 domain" in await coalition.say("bob", "/ioc amber-c2.example", where="random")
+    assert (await coalition.say("bob", "/ioc amber-c2.example", where="random")).startswith("#1 domain")
+
+
+async def test_lookups_in_channels_are_private_unless_the_channel_says_otherwise(coalition):
+    await coalition.say("alice", "/ioc submit green-c2[.]example tlp:green")
+    assert (await coalition.say("bob", "/ioc green-c2.example", where="general")).startswith(PRIVATE)
+    await coalition.say("admin", "/ioc admin channel set ephemeral:off", where="general")
+    assert (await coalition.say("bob", "/ioc green-c2.example", where="general")).startswith("#1 domain")
+    # errors and administration always go to the asker alone
+    assert (await coalition.say("bob", "/ioc vote #1 maybe", where="general")).startswith(PRIVATE + "Sorry")
+    out = await coalition.say("admin", "/ioc admin invite create Northbank", where="general")
+    assert out.startswith(PRIVATE + "Invite code")
+
+
+async def test_submissions_in_a_channel_respect_its_ceiling_and_anonymity(coalition):
+    out = await coalition.say("alice", "/ioc submit shared[.]example tlp:green anon", where="general")
+    assert out.startswith("Submitted 1 indicator") and "from a coalition member" in out  # the channel sees it
+    assert "Northbank" not in out
+    out = await coalition.say("alice", "/ioc submit amber-only[.]example tlp:amber", where="general")
+    assert out.startswith(PRIVATE + "Submitted 1 indicator")
 
 
 async def test_anonymity_survives_lookup_and_search_by_organization(coalition):

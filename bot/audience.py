@@ -1,0 +1,83 @@
+"""Who will read a reply: the person alone (private) or everyone in a shared channel (public).
+
+Services answer with the speaker's full rights. Before a reply goes to a shared channel the core decides
+here whether it may: lookups are private unless the channel asks otherwise, errors and administration are
+always private, and anything whose TLP is above the channel's ceiling, or that would reveal a restricted
+item, turns the reply private. A public reply is then re-dressed for the channel audience: anonymous
+submitters hidden from everyone, and moderation buttons only in moderation channels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from bot import commands
+from bot.domain import Channel, ChannelPurpose
+from bot.results import IndicatorCard, Result, Submitted
+from bot.rules import can_feed, shown_org_name
+from bot.tlp import TLP
+
+
+@dataclass(frozen=True)
+class Reply:
+    result: Result
+    private: bool
+
+
+# What a person does in front of the channel: the channel sees the result.
+_SHARED_BY_NATURE = (commands.Submit, commands.Vote, commands.Sighting, commands.Approve, commands.Reject,
+                     commands.Revoke)
+_LOOKUPS = (commands.Lookup, commands.Search)
+
+
+def cards_of(result: Result) -> list[IndicatorCard]:
+    if isinstance(result, IndicatorCard):
+        return [result]
+    found: list[IndicatorCard] = []
+    for f in dataclasses.fields(result):  # type: ignore[arg-type]
+        value = getattr(result, f.name)
+        if isinstance(value, IndicatorCard):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found.extend(v for v in value if isinstance(v, IndicatorCard))
+    return found
+
+
+def reply(command: commands.Command, result: Result, *, conversation_private: bool, channel: Channel | None,
+          ceiling: TLP) -> Reply:
+    if conversation_private or not _may_be_public(command, result, channel, ceiling):
+        return Reply(result, private=True)
+    moderation = channel is not None and channel.purpose is ChannelPurpose.MODERATION
+    return Reply(_for_channel(result, moderation), private=False)
+
+
+def _may_be_public(command: commands.Command, result: Result, channel: Channel | None, ceiling: TLP) -> bool:
+    if isinstance(command, _LOOKUPS):
+        if channel is None or channel.ephemeral_lookups:
+            return False
+    elif not isinstance(command, _SHARED_BY_NATURE):
+        return False
+    if not hasattr(result, "__dataclass_fields__") or (isinstance(result, Submitted) and result.restricted):
+        return False
+    cards = cards_of(result)
+    if not cards and not isinstance(command, _LOOKUPS):
+        return False  # errors, confirmations: nothing the channel needs
+    return all(can_feed(card.indicator, ceiling) for card in cards)
+
+
+def _for_channel(result: Result, moderation: bool) -> Result:
+    def dress(card: IndicatorCard) -> IndicatorCard:
+        buttons = tuple(b for b in card.buttons if moderation or b.action_id.startswith("ioc:vote:"))
+        return dataclasses.replace(card, org_shown=shown_org_name(card.indicator, None), buttons=buttons)
+
+    if isinstance(result, IndicatorCard):
+        return dress(result)
+    changes = {}
+    for f in dataclasses.fields(result):  # type: ignore[arg-type]
+        value = getattr(result, f.name)
+        if isinstance(value, IndicatorCard):
+            changes[f.name] = dress(value)
+        elif isinstance(value, tuple) and any(isinstance(v, IndicatorCard) for v in value):
+            changes[f.name] = tuple(dress(v) if isinstance(v, IndicatorCard) else v for v in value)
+    return dataclasses.replace(result, **changes)  # type: ignore[type-var]
