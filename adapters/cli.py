@@ -55,8 +55,11 @@ def console(
 ) -> None:
     """Talk to the bot in the terminal; with standard input not a terminal, run one message per line."""
     from adapters.console.channel import ConsoleChannel, run_interactive, run_script
+    from adapters.console.delivery import ConsoleSink
     from adapters.console.demo import seed
     from adapters.runtime import open_runtime
+    from bot.delivery import Deliverer
+    from bot.domain import Platform
 
     settings = _settings(config, quiet=True)
     interactive = sys.stdin.isatty()
@@ -64,8 +67,10 @@ def console(
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="coalition-demo-") as tmp:
             url = database or (f"sqlite+aiosqlite:///{tmp}/demo.db" if demo else None)
-            async with open_runtime(settings, database_url=url, migrate=True if demo else None) as rt:
-                channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker)
+            async with open_runtime(settings, database_url=url, migrate=True if demo else None,
+                                    delivery_platforms=(Platform.CONSOLE,)) as rt:
+                deliverer = Deliverer(rt.store.unit_of_work, ConsoleSink(typer.echo), clock=rt.dispatcher.clock)
+                channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker, deliverer)
                 if demo:
                     for line in await seed(rt.store, rt.dispatcher, samples=interactive):
                         typer.echo(line)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from adapters.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.domain import Platform
 from bot.ioc import WarningLists
 from storage.migrate import upgrade
 from storage.uow import Store, create_store
@@ -34,15 +35,16 @@ async def load_warninglists(settings: Settings) -> WarningLists | None:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, database_url: str | None = None,
-                       migrate: bool | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, *, database_url: str | None = None, migrate: bool | None = None,
+                       delivery_platforms: Sequence[Platform] = ()) -> AsyncIterator[Runtime]:
     url = database_url or settings.database.url.get_secret_value()
     if settings.database.upgrade_on_start if migrate is None else migrate:
         await upgrade(url)
     store = create_store(url)
     try:
         dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(),
-                                warninglists=await load_warninglists(settings))
+                                warninglists=await load_warninglists(settings),
+                                delivery_platforms=delivery_platforms)
         yield Runtime(settings, store, dispatcher)
     finally:
         await store.close()

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot import commands, services
 from bot.audience import Reply, reply
 from bot.commands import UsageError
-from bot.domain import Actor, Identity
+from bot.domain import Actor, Identity, Platform
 from bot.policy import Policy
 from bot.ports import Clock, Conflict, UnitOfWorkFactory
 from bot.results import InternalError, Result, UserError
@@ -65,11 +65,14 @@ def utc_now() -> datetime:
 
 class Dispatcher:
     def __init__(self, uow_factory: UnitOfWorkFactory, *, policy: Policy | None = None, clock: Clock = utc_now,
-                 warninglists: services.Matcher | None = None) -> None:
+                 warninglists: services.Matcher | None = None,
+                 delivery_platforms: Sequence[Platform] = ()) -> None:
         self.uow_factory = uow_factory
         self.policy = policy or Policy()
         self.clock = clock
         self.warninglists = warninglists
+        self.delivery_platforms = tuple(delivery_platforms)
+        self.after_commit: list[Callable[[], None]] = []  # e.g. deliverers' nudges: deliver now, not at next poll
 
     async def handle_text(self, text: str, actor: Actor) -> Reply:
         """Parse the text after `/ioc` with the one grammar, then handle it."""
@@ -88,9 +91,12 @@ class Dispatcher:
             async with self.uow_factory(read_only=isinstance(command, READ_ONLY)) as uow:
                 member, channel = await uow.members.speaker(
                     Identity(actor.platform, actor.workspace_id, actor.user_id), actor.channel_id)
-                ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists)
+                ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists,
+                                       self.delivery_platforms)
                 result = await service(ctx, command)
                 await uow.commit()
+            for listener in self.after_commit:
+                listener()
             return reply(command, result, conversation_private=actor.private, channel=channel, ceiling=ctx.ceiling)
         except UsageError as e:
             return Reply(UserError(e.problem, e.usage), private=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.ioc import IOCType
 from bot.tlp import TLP
@@ -219,6 +220,33 @@ class Page:
 
 
 @dataclass(frozen=True)
+class OutboxEvent:
+    """One event to deliver on one platform (see bot.delivery)."""
+
+    id: int
+    event: str
+    payload: dict[str, Any]
+    platform: Platform
+    created_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PostedCard:
+    """A card the bot posted in a channel; `message_id` None means "about to be posted"."""
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    indicator_id: int
+    purpose: str  # feed | moderation | reply
+    message_id: str | None = None
+    delivery_key: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True)
 class StoreStats:
     by_status: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
@@ -240,8 +268,10 @@ __all__ = [
     "Member",
     "NewIndicator",
     "Organization",
+    "OutboxEvent",
     "Page",
     "Platform",
+    "PostedCard",
     "Role",
     "SearchFilter",
     "SightingSummary",
@@ -251,3 +281,52 @@ __all__ = [
     "Verdict",
     "Visibility",
 ]
+
+
+# ---------------------------------------------------------------- STIX/TAXII exchange (bot.exchange, bot.stix)
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """What an export or a feed asks for; visibility is applied on top, always."""
+
+    statuses: tuple[Status, ...] = (Status.APPROVED,)
+    max_tlp: TLP | None = None
+    types: tuple[IOCType, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: datetime | None = None  # modified at or after
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """One member's vote as STIX exports it: the voter's organization, never the voter's name."""
+
+    indicator_id: int
+    member_id: int
+    org_id: int
+    verdict: Verdict
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SightingRecord:
+    id: int
+    indicator_id: int
+    org_id: int
+    count: int
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An organization's TAXII key; only its SHA-256 and a display prefix are stored."""
+
+    id: int
+    org_id: int
+    org_name: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -7,7 +7,7 @@ Leaving the block without commit rolls back, so nothing partial is ever stored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, Self
 
 from bot.domain import (
@@ -19,8 +19,10 @@ from bot.domain import (
     Member,
     NewIndicator,
     Organization,
+    OutboxEvent,
     Page,
     Platform,
+    PostedCard,
     Role,
     SearchFilter,
     SightingSummary,
@@ -138,8 +140,44 @@ class AuditLog(Protocol):
 
 
 class Outbox(Protocol):
-    async def add(self, event: str, payload: dict[str, Any], at: datetime) -> None:
-        """Written in the same transaction as the change it announces; adapters deliver it later."""
+    async def add(self, event: str, payload: dict[str, Any], at: datetime, platform: Platform) -> None:
+        """Written in the same transaction as the change it announces, one row per delivering platform."""
+
+    async def claim(self, platform: Platform, now: datetime, lease: timedelta, limit: int) -> Sequence[OutboxEvent]:
+        """Lease up to `limit` due rows of this platform (their `available_at` moves to now + lease, attempts + 1).
+
+        Concurrent deliverers never lease the same row (FOR UPDATE SKIP LOCKED on PostgreSQL); a row whose
+        deliverer died comes back when its lease ends."""
+
+    async def delivered(self, event_id: int, at: datetime) -> None: ...
+
+    async def retry_later(self, event_id: int, error: str, at: datetime) -> None:
+        """Record the failure; the row is due again at `at`."""
+
+    async def park(self, event_id: int, error: str, at: datetime) -> None:
+        """Give up after too many attempts: the row waits for an admin (`/ioc admin deliveries`)."""
+
+    async def parked(self, limit: int) -> Sequence[OutboxEvent]: ...
+
+    async def unpark(self, event_id: int, at: datetime) -> bool:
+        """Make a parked row due again now; False when there is no such parked row."""
+
+    async def pending_stats(self, now: datetime) -> dict[str, tuple[int, float]]:
+        """Per platform: (rows not yet delivered nor parked, age in seconds of the oldest)."""
+
+
+class PostedCards(Protocol):
+    async def reserve(self, card: PostedCard) -> tuple[PostedCard, bool]:
+        """Record a card about to be posted under its delivery key. Returns the record and whether an earlier
+        attempt had reserved that key already (then `message_id` tells whether its post was recorded)."""
+
+    async def add(self, card: PostedCard) -> None:
+        """A card posted as the public reply to a command."""
+
+    async def set_message(self, card_id: int, message_id: str) -> None: ...
+
+    async def of_indicator(self, indicator_id: int, platform: Platform) -> Sequence[PostedCard]:
+        """Every posted copy of this indicator's card on this platform (with a message id)."""
 
 
 class UnitOfWork(Protocol):
@@ -152,6 +190,7 @@ class UnitOfWork(Protocol):
     channels: ChannelRepository
     audit: AuditLog
     outbox: Outbox
+    posted_cards: PostedCards
 
     async def __aenter__(self) -> Self: ...
 

@@ -120,6 +120,14 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A message to one person about one indicator (e.g. "your submission was approved")."""
+
+    message: str
+    card: IndicatorCard
+
+
+@dataclass(frozen=True)
 class Done:
     """A short confirmation, e.g. "Organization ACME Bank added (o3)"."""
 
@@ -143,5 +151,5 @@ class InternalError:
 Result = (
     IndicatorCard | Submitted | LookupResult | Voted | SightingRecorded | IndicatorList | Moderated | WhoAmIResult
     | Joined | StatsResult | HelpResult | OrganizationList | MemberListResult | InviteCreated | ChannelSettings
-    | Done | UserError | InternalError
+    | Notice | Done | UserError | InternalError
 )

@@ -71,6 +71,7 @@ class Context:
     now: datetime
     policy: Policy
     warninglists: Matcher | None = None
+    delivery_platforms: tuple[Platform, ...] = ()
 
     @property
     def ceiling(self) -> TLP:
@@ -176,7 +177,10 @@ async def resolve(ctx: Context, ref: Ref, verb: str) -> Indicator:
 
 
 async def announce(ctx: Context, event: str, indicator: Indicator, **extra: object) -> None:
-    await ctx.uow.outbox.add(event, {"indicator_id": indicator.id, **extra}, at=ctx.now)
+    """Write the event to the outbox for every delivering platform, in this same transaction."""
+    payload = {"indicator_id": indicator.id, "origin": ctx.actor.platform.value, **extra}
+    for platform in ctx.delivery_platforms:
+        await ctx.uow.outbox.add(event, payload, ctx.now, platform)
 
 
 # ---------------------------------------------------------------- analysts
@@ -489,13 +493,12 @@ async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings
 
 # ---------------------------------------------------------------- maintenance
 
-async def expire_due(uow: UnitOfWork, now: datetime) -> Sequence[int]:
+async def expire_due(uow: UnitOfWork, now: datetime, delivery_platforms: Sequence[Platform]) -> Sequence[int]:
     """Mark every indicator whose valid_until has passed as expired, audited and announced."""
     ids = await uow.indicators.expire_due(now)
     for indicator_id in ids:
-        await uow.audit.append("expire", at=now, platform=_SYSTEM, member_id=None, indicator_id=indicator_id)
-        await uow.outbox.add("indicator.expired", {"indicator_id": indicator_id, "status": "expired"}, at=now)
+        await uow.audit.append("expire", at=now, platform=Platform.CLI, member_id=None, indicator_id=indicator_id)
+        for platform in delivery_platforms:
+            await uow.outbox.add("indicator.expired", {"indicator_id": indicator_id, "status": "expired",
+                                                       "origin": Platform.CLI.value}, now, platform)
     return ids
-
-
-_SYSTEM = Platform.CLI

@@ -177,6 +177,11 @@ def _(result: r.ChannelSettings, esc: Escape = plain) -> str:
 
 
 @render.register
+def _(result: r.Notice, esc: Escape = plain) -> str:
+    return "\n".join([esc(result.message), *card_lines(result.card, esc)])
+
+
+@render.register
 def _(result: r.Done, esc: Escape = plain) -> str:
     return esc(result.message)
 

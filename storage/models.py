@@ -142,6 +142,7 @@ class IndicatorRow(Base):
         Index("ix_indicators_status_id", "status", "id"),
         Index("ix_indicators_tlp_rank_id", "tlp_rank", "id"),
         Index("ix_indicators_valid_until_status", "valid_until", "status"),
+        Index("ix_indicators_status_modified_at_id", "status", "modified_at", "id"),  # TAXII paging (0003)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -233,16 +234,27 @@ class AuditRow(Base):
 
 
 class OutboxRow(Base):
-    """Events written in the same transaction as the change; adapters deliver and mark them."""
+    """Events written in the same transaction as the change, one row per platform that delivers them.
+
+    A deliverer leases pending rows by moving `available_at` forward (so a crashed process's rows come back),
+    marks them delivered, or backs off after a failure; after too many attempts a row is parked for admins.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index(
             "ix_outbox_pending",
+            "platform",
             "available_at",
             "id",
-            sqlite_where=text("delivered_at IS NULL"),
-            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL AND parked_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL AND parked_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_parked",
+            "parked_at",
+            sqlite_where=text("parked_at IS NOT NULL"),
+            postgresql_where=text("parked_at IS NOT NULL"),
         ),
     )
 
@@ -250,10 +262,50 @@ class OutboxRow(Base):
     created_at: Mapped[datetime]
     event: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    platform: Mapped[str] = mapped_column(String(20), server_default="")
     available_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    parked_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
 
+
+class PostedCardRow(Base):
+    """A card the bot posted in a channel, kept so that every copy is edited when the indicator changes.
+
+    `message_id` is NULL between "about to post" and "posted": a redelivery then checks the platform before
+    posting again. `delivery_key` makes the same delivery record itself once."""
+
+    __tablename__ = "posted_cards"
+    __table_args__ = (Index("ix_posted_cards_indicator_platform", "indicator_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    delivery_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
+
+# --- STIX/TAXII exchange (migration 0003) ----------------------------------------------------------------
+
+
+class ApiKeyRow(Base):
+    """An organization's TAXII API key: only its SHA-256 is stored, and a short prefix to recognize it by."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 ALL_TABLES = tuple(Base.metadata.sorted_tables)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -52,8 +52,10 @@ from bot.domain import (
     Member,
     NewIndicator,
     Organization,
+    OutboxEvent,
     Page,
     Platform,
+    PostedCard,
     Role,
     SearchFilter,
     SightingSummary,
@@ -76,6 +78,7 @@ from storage.models import (
     MemberRow,
     OrganizationRow,
     OutboxRow,
+    PostedCardRow,
     SightingRow,
     VoteRow,
 )
@@ -710,11 +713,116 @@ class SqlAuditLog(_Repository):
         ))
 
 
+def _outbox_event(row: Any) -> OutboxEvent:
+    return OutboxEvent(id=row.id, event=row.event, payload=row.payload, platform=Platform(row.platform),
+                       created_at=row.created_at, attempts=row.attempts, last_error=row.last_error)
+
+
+_PENDING = (OutboxRow.delivered_at.is_(None), OutboxRow.parked_at.is_(None))
+
+
 class SqlOutbox(_Repository):
-    async def add(self, event: str, payload: dict[str, Any], at: datetime) -> None:
+    async def add(self, event: str, payload: dict[str, Any], at: datetime, platform: Platform) -> None:
         await self._session.execute(insert(OutboxRow).values(
-            created_at=at, event=event, payload=payload, available_at=at, attempts=0,
+            created_at=at, event=event, payload=payload, platform=Platform(platform).value, available_at=at,
+            attempts=0,
         ))
+
+    async def claim(self, platform: Platform, now: datetime, lease: timedelta,
+                    limit: int) -> Sequence[OutboxEvent]:
+        due = (
+            select(OutboxRow.id)
+            .where(OutboxRow.platform == Platform(platform).value, *_PENDING, OutboxRow.available_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serializes claims
+        )
+        ids = list((await self._session.execute(due)).scalars())
+        if not ids:
+            return []
+        rows = await self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids))
+            .values(available_at=now + lease, attempts=OutboxRow.attempts + 1)
+            .returning(*OutboxRow.__table__.columns)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((_outbox_event(r) for r in rows), key=lambda e: e.id)
+
+    async def delivered(self, event_id: int, at: datetime) -> None:
+        await self._session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
+                                    .values(delivered_at=at, last_error=None)
+                                    .execution_options(synchronize_session=False))
+
+    async def retry_later(self, event_id: int, error: str, at: datetime) -> None:
+        await self._session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
+                                    .values(available_at=at, last_error=error[:2000])
+                                    .execution_options(synchronize_session=False))
+
+    async def park(self, event_id: int, error: str, at: datetime) -> None:
+        await self._session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
+                                    .values(parked_at=at, last_error=error[:2000])
+                                    .execution_options(synchronize_session=False))
+
+    async def parked(self, limit: int) -> Sequence[OutboxEvent]:
+        rows = await self._session.execute(
+            select(*OutboxRow.__table__.columns).where(OutboxRow.parked_at.is_not(None),
+                                                       OutboxRow.delivered_at.is_(None))
+            .order_by(OutboxRow.id).limit(limit))
+        return [_outbox_event(r) for r in rows]
+
+    async def unpark(self, event_id: int, at: datetime) -> bool:
+        result = await self._session.execute(
+            update(OutboxRow).where(OutboxRow.id == event_id, OutboxRow.parked_at.is_not(None),
+                                    OutboxRow.delivered_at.is_(None))
+            .values(parked_at=None, available_at=at, attempts=0)
+            .execution_options(synchronize_session=False))
+        return result.rowcount == 1
+
+    async def pending_stats(self, now: datetime) -> dict[str, tuple[int, float]]:
+        rows = await self._session.execute(
+            select(OutboxRow.platform, func.count(), func.min(OutboxRow.created_at))
+            .where(*_PENDING).group_by(OutboxRow.platform))
+        return {platform: (n, max(0.0, (now - oldest).total_seconds())) for platform, n, oldest in rows}
+
+
+def _posted_card(row: Any) -> PostedCard:
+    return PostedCard(platform=Platform(row.platform), workspace_id=row.workspace_id, channel_id=row.channel_id,
+                      indicator_id=row.indicator_id, purpose=row.purpose, message_id=row.message_id,
+                      delivery_key=row.delivery_key, id=row.id)
+
+
+class SqlPostedCards(_Repository):
+    def _values(self, card: PostedCard) -> dict[str, Any]:
+        return {"platform": Platform(card.platform).value, "workspace_id": card.workspace_id,
+                "channel_id": card.channel_id, "message_id": card.message_id, "indicator_id": card.indicator_id,
+                "purpose": card.purpose, "delivery_key": card.delivery_key, "created_at": self._clock()}
+
+    async def reserve(self, card: PostedCard) -> tuple[PostedCard, bool]:
+        if not card.delivery_key:
+            raise ValueError("a reserved card needs a delivery key")
+        stmt = (self._upsert_insert(PostedCardRow.__table__).values(**self._values(card))
+                .on_conflict_do_nothing(index_elements=["delivery_key"]))
+        inserted = (await self._session.execute(stmt)).rowcount == 1
+        row = (await self._session.execute(
+            select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key == card.delivery_key)
+        )).one()
+        return _posted_card(row), not inserted
+
+    async def add(self, card: PostedCard) -> None:
+        await self._session.execute(insert(PostedCardRow).values(**self._values(card)))
+
+    async def set_message(self, card_id: int, message_id: str) -> None:
+        await self._session.execute(update(PostedCardRow).where(PostedCardRow.id == card_id)
+                                    .values(message_id=message_id).execution_options(synchronize_session=False))
+
+    async def of_indicator(self, indicator_id: int, platform: Platform) -> Sequence[PostedCard]:
+        rows = await self._session.execute(
+            select(*PostedCardRow.__table__.columns)
+            .where(PostedCardRow.indicator_id == indicator_id, PostedCardRow.platform == Platform(platform).value,
+                   PostedCardRow.message_id.is_not(None))
+            .order_by(PostedCardRow.id))
+        return [_posted_card(r) for r in rows]
 
 
 __all__ = [
@@ -725,6 +833,7 @@ __all__ = [
     "SqlMemberRepository",
     "SqlOrganizationRepository",
     "SqlOutbox",
+    "SqlPostedCards",
     "SqlSightingRepository",
     "SqlVoteRepository",
     "invite_digest",

@@ -20,6 +20,7 @@ from storage.repositories import (
     SqlMemberRepository,
     SqlOrganizationRepository,
     SqlOutbox,
+    SqlPostedCards,
     SqlSightingRepository,
     SqlVoteRepository,
 )
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
     channels: SqlChannelRepository
     audit: SqlAuditLog
     outbox: SqlOutbox
+    posted_cards: SqlPostedCards
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now, *,
                  read_only: bool = False) -> None:
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.channels = SqlChannelRepository(session, clock)
         self.audit = SqlAuditLog(session, clock)
         self.outbox = SqlOutbox(session, clock)
+        self.posted_cards = SqlPostedCards(session, clock)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TextIO
 
+from bot.delivery import Deliverer
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Platform
 from bot.text import plain, render
@@ -27,11 +28,13 @@ CONSOLE_HELP = """Console commands:
 
 
 class ConsoleChannel:
-    def __init__(self, dispatcher: Dispatcher, write: Callable[[str], None], speaker: str = "") -> None:
+    def __init__(self, dispatcher: Dispatcher, write: Callable[[str], None], speaker: str = "",
+                 deliverer: Deliverer | None = None) -> None:
         self.dispatcher = dispatcher
         self.write = write
         self.speaker = speaker
         self.channel = DIRECT
+        self.deliverer = deliverer
 
     @property
     def prompt(self) -> str:
@@ -77,6 +80,8 @@ class ConsoleChannel:
                 answer = await self.dispatcher.handle_text(rest, self.actor())
                 private_in_channel = answer.private and self.channel != DIRECT
                 self.write(("(only you see this) " if private_in_channel else "") + render(answer.result))
+                if self.deliverer is not None:  # what the bot posts in the demo's channels, right after
+                    await self.deliverer.drain()
         else:
             self.write("Commands start with /ioc (try /ioc help); /help lists the console's own commands.")
         return True

@@ -54,11 +54,13 @@ async def seed(store: Store, dispatcher: Dispatcher, *, samples: bool) -> list[s
         await uow.channels.upsert(Channel(Platform.CONSOLE, WORKSPACE, "general", TLP.GREEN,
                                           ChannelPurpose.GENERAL))
         await uow.channels.upsert(Channel(Platform.CONSOLE, WORKSPACE, "feed", TLP.AMBER, ChannelPurpose.FEED))
+        await uow.channels.upsert(Channel(Platform.CONSOLE, WORKSPACE, "moderation", TLP.AMBER,
+                                          ChannelPurpose.MODERATION))
         await uow.audit.append("demo.seed", at=now, platform=Platform.CONSOLE, member_id=None)
         await uow.commit()
     lines = ["Demo coalition: " + "; ".join(f"{m} ({r.value}, {o})" for m, o, r in MEMBERS),
-             "Channels: #general (ceiling TLP:GREEN), #feed (ceiling TLP:AMBER); you start in a private "
-             "conversation."]
+             "Channels: #general (ceiling TLP:GREEN), #feed and #moderation (ceiling TLP:AMBER), where the bot "
+             "posts approved indicators and new submissions; you start in a private conversation."]
     if samples:
         for speaker, text in SAMPLES:
             actor = Actor(Platform.CONSOLE, WORKSPACE, speaker, "direct", private=True, display_name=speaker)

@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.console.channel import ConsoleChannel
+from adapters.console.delivery import ConsoleSink
 from adapters.console.demo import seed
+from bot.delivery import Deliverer
 from bot.dispatcher import Dispatcher
+from bot.domain import Platform
 from bot.ioc import WarningLists
 from bot.policy import Policy
 from storage.uow import Store
@@ -56,7 +59,9 @@ def policy() -> Policy:
 @pytest.fixture
 async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Policy) -> Coalition:
     clock = Clock()
-    dispatcher = Dispatcher(sqlite_store.unit_of_work, policy=policy, clock=clock, warninglists=warninglists)
+    dispatcher = Dispatcher(sqlite_store.unit_of_work, policy=policy, clock=clock, warninglists=warninglists,
+                            delivery_platforms=(Platform.CONSOLE,))
     output: list[str] = []
+    deliverer = Deliverer(sqlite_store.unit_of_work, ConsoleSink(output.append), clock=clock)
     await seed(sqlite_store, dispatcher, samples=False)
-    return Coalition(sqlite_store, dispatcher, clock, ConsoleChannel(dispatcher, output.append), output)
+    return Coalition(sqlite_store, dispatcher, clock, ConsoleChannel(dispatcher, output.append, "", deliverer), output)

@@ -61,7 +61,7 @@ async def test_outbox_is_written_and_rolled_back_with_the_change(store: Store, s
     # not committed: neither the approval nor its outbox event exist
     async with store.unit_of_work() as uow:
         assert await uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, "", T0)
-        await uow.outbox.add("indicator.approved", {"id": ind.id}, T0)
+        await uow.outbox.add("indicator.approved", {"id": ind.id}, T0, Platform.SLACK)
     async with store.unit_of_work() as uow:
         assert (await uow.session.execute(select(OutboxRow.id))).all() == []
         got = await uow.indicators.get(ind.id)
@@ -71,7 +71,7 @@ async def test_outbox_is_written_and_rolled_back_with_the_change(store: Store, s
     try:
         async with store.unit_of_work() as uow:
             await uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, "", T0)
-            await uow.outbox.add("indicator.approved", {"id": ind.id}, T0)
+            await uow.outbox.add("indicator.approved", {"id": ind.id}, T0, Platform.SLACK)
             raise RuntimeError("boom")
     except RuntimeError:
         pass
@@ -81,7 +81,7 @@ async def test_outbox_is_written_and_rolled_back_with_the_change(store: Store, s
     # committed: both
     async with store.unit_of_work() as uow:
         await uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, "", T0)
-        await uow.outbox.add("indicator.approved", {"id": ind.id, "tlp": TLP.GREEN}, T0)
+        await uow.outbox.add("indicator.approved", {"id": ind.id, "tlp": TLP.GREEN}, T0, Platform.SLACK)
         await uow.commit()
     async with store.unit_of_work() as uow:
         rows = (await uow.session.execute(select(OutboxRow))).scalars().all()

@@ -1,0 +1,241 @@
+"""Delivery of the outbox: what each event means on a platform, and a loop that delivers it at least once.
+
+Services write events (`indicator.submitted`, `.approved`, `.voted`, ...) to the outbox in the same
+transaction as the change, one row per delivering platform. Each adapter runs a `Deliverer` for its platform
+with a `DeliverySink` that only translates (post a card, edit a card, send a direct message). The core decides
+what to deliver where (`plan`): new submissions to moderation channels, approvals to feed channels, every
+posted copy of a card edited when its indicator changes, the submitter told of the decision. TLP ceilings and
+anonymity hold here as everywhere: a card goes to a channel only if its TLP is within the channel's ceiling,
+dressed for the channel's audience.
+
+Delivery is at least once and idempotent: a post is first reserved under a delivery key (so a redelivery edits
+or checks instead of posting twice), failures back off exponentially (or as the platform's Retry-After says),
+and after `max_attempts` the row is parked for admins (`/ioc admin deliveries`, `/ioc admin retry ID`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.domain import Channel, ChannelPurpose, Identity, Indicator, OutboxEvent, Platform, PostedCard, Status
+from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.results import IndicatorCard, Notice
+from bot.rules import can_feed
+from bot.services import build_cards, effective_status
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A sink's failure that says when to try again (a rate limit's Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeliverySink(Protocol):
+    """What an adapter implements to deliver its platform's outbox rows. Each method only translates."""
+
+    platform: Platform
+
+    async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str,
+                        retry: bool) -> str:
+        """Post the card in the channel and return the platform's message id.
+
+        `retry` is true when an earlier attempt under the same `key` may have posted it already (the process
+        died before recording the message id): check the platform for a message carrying `key` first."""
+
+    async def update_card(self, posted: PostedCard, card: IndicatorCard) -> None:
+        """Edit a card posted earlier so that it shows the indicator as it is now."""
+
+    async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
+        """Tell one person privately (a direct message)."""
+
+
+@dataclass(frozen=True)
+class PostCard:
+    channel: Channel
+    card: IndicatorCard
+    headline: str
+    key: str
+
+
+@dataclass(frozen=True)
+class UpdateCard:
+    posted: PostedCard
+    card: IndicatorCard
+
+
+@dataclass(frozen=True)
+class Notify:
+    identity: Identity
+    notice: Notice
+    key: str
+
+
+Delivery = PostCard | UpdateCard | Notify
+
+_HEADLINES = {
+    ("indicator.submitted", ChannelPurpose.MODERATION): "New submission waiting for moderation",
+    ("indicator.approved", ChannelPurpose.FEED): "Approved for the coalition",
+}
+_NOTICES = {
+    "indicator.approved": "Your indicator {ref} was approved and shared with the coalition.",
+    "indicator.rejected": "Your indicator {ref} was rejected: {reason}",
+    "indicator.revoked": "Your indicator {ref} was revoked: {reason}",
+}
+
+
+async def plan(uow: UnitOfWork, event: OutboxEvent, now: datetime) -> list[Delivery]:
+    """What this event means on the event's platform, given the store as it is now."""
+    indicator = await uow.indicators.get(int(event.payload.get("indicator_id", 0)))
+    if indicator is None:
+        return []
+    platform = event.platform
+    status = effective_status(indicator, now)
+    deliveries: list[Delivery] = []
+    for purpose in (ChannelPurpose.MODERATION, ChannelPurpose.FEED):
+        headline = _HEADLINES.get((event.event, purpose))
+        wanted = Status.PENDING if purpose is ChannelPurpose.MODERATION else Status.APPROVED
+        if headline is None or status is not wanted:
+            continue
+        for channel in await uow.channels.list(purpose):
+            if channel.platform is platform and can_feed(indicator, channel.ceiling):
+                card = await channel_card(uow, indicator, channel, now)
+                key = f"{event.id}:{channel.workspace_id}:{channel.channel_id}"
+                deliveries.append(PostCard(channel, card, headline, key))
+    for posted in await uow.posted_cards.of_indicator(indicator.id, platform):
+        moderation = posted.purpose == ChannelPurpose.MODERATION.value
+        card = (await build_cards(uow, [indicator], viewer=None, now=now, moderator_buttons=moderation))[0]
+        deliveries.append(UpdateCard(posted, card))
+    if event.event in _NOTICES and event.payload.get("origin") == platform.value:
+        submitter = await uow.members.get(indicator.submitter_id)
+        identities = [i for i in await uow.members.identities(indicator.submitter_id) if i.platform is platform]
+        if submitter is not None and identities:
+            card = (await build_cards(uow, [indicator], viewer=submitter, now=now))[0]
+            message = _NOTICES[event.event].format(ref=indicator.ref, reason=indicator.status_reason or "-")
+            deliveries.append(Notify(identities[0], Notice(message, card), f"{event.id}:dm"))
+    return deliveries
+
+
+async def channel_card(uow: UnitOfWork, indicator: Indicator, channel: Channel, now: datetime) -> IndicatorCard:
+    moderation = channel.purpose is ChannelPurpose.MODERATION
+    return (await build_cards(uow, [indicator], viewer=None, now=now, moderator_buttons=moderation))[0]
+
+
+class Deliverer:
+    """Delivers one platform's outbox rows through its sink; several may run over one database."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, sink: DeliverySink, *, clock: Clock,
+                 lease: timedelta = timedelta(seconds=60), batch: int = 50, max_attempts: int = 8,
+                 poll_interval: float = 1.0, max_backoff: float = 300.0) -> None:
+        self.uow_factory = uow_factory
+        self.sink = sink
+        self.platform = sink.platform
+        self.clock = clock
+        self.lease = lease
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.wakeup = asyncio.Event()
+
+    def nudge(self) -> None:
+        """Something was just committed: deliver now rather than at the next poll."""
+        self.wakeup.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many rows were claimed."""
+        async with self.uow_factory() as uow:
+            events = await uow.outbox.claim(self.platform, self.clock(), self.lease, self.batch)
+            await uow.commit()
+        for event in events:
+            await self._deliver(event)
+        return len(events)
+
+    async def drain(self) -> None:
+        while await self.run_once():
+            pass
+
+    async def run_forever(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        while not stopping():
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                log.exception("%s deliverer: claiming failed", self.platform)
+                claimed = 0
+            if claimed < self.batch:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_interval)
+
+    async def _deliver(self, event: OutboxEvent) -> None:
+        try:
+            async with self.uow_factory(read_only=True) as uow:
+                deliveries = await plan(uow, event, self.clock())
+            for delivery in deliveries:
+                await self._execute(delivery)
+        except Exception as e:  # any failure: try again later, park after max_attempts
+            await self._failed(event, e)
+            return
+        async with self.uow_factory() as uow:
+            await uow.outbox.delivered(event.id, self.clock())
+            await uow.commit()
+
+    async def _execute(self, delivery: Delivery) -> None:
+        if isinstance(delivery, UpdateCard):
+            await self.sink.update_card(delivery.posted, delivery.card)
+        elif isinstance(delivery, Notify):
+            await self.sink.notify(delivery.identity, delivery.notice, key=delivery.key)
+        else:
+            await self._post(delivery)
+
+    async def _post(self, delivery: PostCard) -> None:
+        channel = delivery.channel
+        intent = PostedCard(self.platform, channel.workspace_id, channel.channel_id,
+                            delivery.card.indicator.id, channel.purpose.value, delivery_key=delivery.key)
+        async with self.uow_factory() as uow:
+            posted, earlier = await uow.posted_cards.reserve(intent)
+            await uow.commit()
+        if posted.message_id is not None:  # posted by an earlier attempt: bring it up to date instead
+            await self.sink.update_card(posted, delivery.card)
+            return
+        message_id = await self.sink.post_card(channel, delivery.card, headline=delivery.headline,
+                                               key=delivery.key, retry=earlier)
+        async with self.uow_factory() as uow:
+            await uow.posted_cards.set_message(posted.id, message_id)
+            await uow.commit()
+
+    async def _failed(self, event: OutboxEvent, error: Exception) -> None:
+        now = self.clock()
+        text = f"{type(error).__name__}: {error}"[:500]
+        async with self.uow_factory() as uow:
+            if event.attempts >= self.max_attempts:
+                log.error("%s delivery of outbox row %s parked after %s attempts: %s", self.platform, event.id,
+                          event.attempts, text)
+                await uow.outbox.park(event.id, text, now)
+            else:
+                delay = error.retry_after if isinstance(error, DeliveryError) and error.retry_after else \
+                    min(self.max_backoff, 2.0 ** event.attempts)
+                log.warning("%s delivery of outbox row %s failed (attempt %s), again in %.1fs: %s", self.platform,
+                            event.id, event.attempts, delay, text)
+                await uow.outbox.retry_later(event.id, text, now + timedelta(seconds=delay))
+            await uow.commit()
+
+
+async def remember_posted(uow_factory: UnitOfWorkFactory, cards: list[PostedCard]) -> None:
+    """An adapter posted these cards as a public reply: keep them, so that they are edited when their
+    indicators change."""
+    if not cards:
+        return
+    async with uow_factory() as uow:
+        for card in cards:
+            await uow.posted_cards.add(card)
+        await uow.commit()
