@@ -53,6 +53,8 @@ def reply(command: commands.Command, result: Result, *, conversation_private: bo
 
 
 def _may_be_public(command: commands.Command, result: Result, channel: Channel | None, ceiling: TLP) -> bool:
+    if isinstance(command, commands.Passive):
+        return True  # built for the channel's audience already (bot.services.passive)
     if isinstance(command, _LOOKUPS):
         if channel is None or channel.ephemeral_lookups:
             return False

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.domain import ChannelPurpose, Role, Status, Verdict
-from bot.ioc import IOCType, Observable, classify
+from bot.ioc import IOCType, Observable, classify, extract
 from bot.tlp import TLP
 
 
@@ -200,10 +200,64 @@ class ChannelShow:
     pass
 
 
+@dataclass(frozen=True)
+class Home:
+    """The person's overview (Slack's App Home): organization, role, recent submissions, the queue."""
+
+
+@dataclass(frozen=True)
+class Passive:
+    """A message seen in a channel with passive mode on: the status of the indicators in it, storing nothing."""
+
+    text: str
+
+
 Command = (
     Submit | Lookup | Vote | Sighting | Search | Queue | Approve | Reject | Revoke | Join | WhoAmI | Stats
-    | Help | OrgAdd | OrgList | MemberList | MemberRole | InviteCreate | ChannelSet | ChannelShow
+    | Help | OrgAdd | OrgList | MemberList | MemberRole | InviteCreate | ChannelSet | ChannelShow | Home | Passive
 )
+
+
+# -- STIX/TAXII exchange (bot.exchange) --
+
+EXPORT_FORMATS = ("stix", "csv", "txt")
+
+
+@dataclass(frozen=True)
+class Export:
+    format: str = "stix"  # stix | csv | txt
+    statuses: tuple[Status, ...] = (Status.APPROVED,)
+    max_tlp: TLP | None = None
+    types: tuple[IOCType, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class ImportFile:
+    """A file shared to the bot (built by the adapters from the attachment): STIX 2.1 JSON, CSV or text."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ApiKeyCreate:
+    org: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ApiKeyList:
+    pass
+
+
+@dataclass(frozen=True)
+class ApiKeyRevoke:
+    key_id: int
+
+
+Command = Command | Export | ImportFile | ApiKeyCreate | ApiKeyList | ApiKeyRevoke  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- help table (one source for usage and help)
@@ -227,6 +281,12 @@ VERBS: dict[str, tuple[str, str]] = {
     "whoami": ("/ioc whoami", "Your organization, role and linked identities."),
     "stats": ("/ioc stats", "What the coalition's store holds."),
     "help": ("/ioc help [VERB]", "This help, or the help of one verb."),
+    "export": ("/ioc export [format:stix|csv|txt] [status:approved] [tlp:amber] [type:url,domain] [tag:emotet] "
+               "[since:7d]", "A file of the indicators you may see: a STIX 2.1 bundle (default), CSV or one value a "
+               "line. Approved ones unless you say status:."),
+    "import": ("/ioc import   (attach a STIX 2.1 .json bundle, a .csv or a .txt file)",
+               "Submit the indicators in a file for moderation, as your organization; what is not an indicator is "
+               "reported as skipped. A malformed file stores nothing."),
     "admin": ("/ioc admin org add NAME [sector:S] [trust:0-100] | org list | member list [ORG] | "
               "member role m7|@user member|moderator|admin | invite create ORG [role:member] [uses:1] "
               "[expires:7d] | channel set [ceiling:green] [purpose:feed|moderation|general] "
@@ -243,6 +303,9 @@ ADMIN_FORMS = {
     "channel set": "/ioc admin channel set [ceiling:green] [purpose:feed|moderation|general] "
                    "[passive:on|off] [ephemeral:on|off]",
     "channel show": "/ioc admin channel show",
+    "apikey create": "/ioc admin apikey create ORG [key name...]   (quote an ORG with spaces: \"ACME Bank\")",
+    "apikey list": "/ioc admin apikey list",
+    "apikey revoke": "/ioc admin apikey revoke ID",
 }
 
 
@@ -609,10 +672,14 @@ def _admin(args: list[str]) -> Command:
         )
     if form == "channel show":
         return ChannelShow()
+    if form.startswith("apikey "):
+        return _apikey(form, rest)
     raise UsageError(f"'admin {form}' is not an admin command", "admin")
 
 
 _PARSERS = {
+    "export": lambda args: _export(args),
+    "import": lambda args: _import(args),
     "submit": _submit,
     "lookup": _lookup,
     "vote": _vote,
@@ -630,5 +697,85 @@ _PARSERS = {
 }
 
 
-def since_to_datetime(since: timedelta | None, now: datetime) -> datetime | None:
-    return (now - since).astimezone(UTC) if since else None
+class FormError(Exception):
+    """A submission form (Slack modal, Discord modal) with problems, by field, to show beside each field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | None = None, tags: str | None = None,
+                     note: str | None = None, anonymous: bool = False, valid: str | None = None) -> Submit:
+    """The same Submit as `/ioc submit`, from a form's fields. `values` is free text: every indicator the IOC
+    engine finds in it is submitted. Raises FormError naming each field that is wrong and how to fix it."""
+    errors: dict[str, str] = {}
+    found = tuple(extract(values or ""))
+    if not found:
+        errors["values"] = "No indicator found here: paste IPs, domains, URLs, e-mails, hashes, CVEs, ASNs or BTC."
+    parsed: dict[str, object] = {}
+    for field, raw, convert in (
+        ("tlp", tlp, lambda v: _tlp_option(v, "submit")),
+        ("confidence", confidence, lambda v: _int_option("conf", v, "submit", 0, 100)),
+        ("tags", tags, lambda v: _valid_tags(_split_list(v), "submit")),
+        ("valid", valid, lambda v: parse_duration(v, "submit")),
+    ):
+        if raw is None or not str(raw).strip():
+            continue
+        try:
+            parsed[field] = convert(str(raw).strip())
+        except UsageError as e:
+            errors[field] = e.problem[:1].upper() + e.problem[1:] + "."
+    note = (note or "").strip()
+    if len(note) > 2000:
+        errors["note"] = "The note is longer than 2,000 characters; shorten it."
+    if errors:
+        raise FormError(errors)
+    return Submit(values=tuple(dict.fromkeys(found)), tlp=parsed.get("tlp"),  # type: ignore[arg-type]
+                  confidence=parsed.get("confidence"), tags=parsed.get("tags", ()),  # type: ignore[arg-type]
+                  note=note, anonymous=anonymous, valid_for=parsed.get("valid"))  # type: ignore[arg-type]
+
+
+# -- STIX/TAXII exchange (bot.exchange) --
+
+def _export(args: list[str]) -> Export:
+    verb = "export"
+    opts = _Options(args, {"format", "status", "tlp", "type", "tag", "tags", "since"}, verb)
+    if opts.rest:
+        raise UsageError(f"unexpected '{opts.rest[0]}'", verb)
+    fmt = (opts.get("format") or "stix").lower().replace("text", "txt").replace("json", "stix")
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"format: takes stix, csv or txt, not '{opts.get('format')}'", verb)
+    statuses = tuple(_enum_option(Status, "status", raw, verb, _STATUS_ALIASES)
+                     for raw in _split_list(opts.get("status") or ""))
+    return Export(
+        format=fmt,
+        statuses=statuses or (Status.APPROVED,),
+        max_tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
+        types=tuple(_enum_option(IOCType, "type", raw, verb, _TYPE_ALIASES)
+                    for raw in _split_list(opts.get("type") or "")),
+        tags=_split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v)),
+        since=parse_duration(opts.get("since"), verb) if opts.get("since") else None,
+    )
+
+
+def _import(args: list[str]) -> Command:
+    raise UsageError("attach the file to your message (or share it with the bot): a STIX 2.1 bundle (.json), "
+                     "a CSV or a text file", "import")
+
+
+def _apikey(form: str, rest: list[str]) -> Command:
+    if form == "apikey create":
+        if not rest:
+            raise UsageError("say for which organization", form)
+        org, name = rest[0], " ".join(rest[1:]).strip()
+        if len(name) > 100:
+            raise UsageError("a key name has at most 100 characters", form)
+        return ApiKeyCreate(org, name)
+    if form == "apikey list":
+        return ApiKeyList()
+    if form == "apikey revoke":
+        if len(rest) != 1:
+            raise UsageError("give the id of one key (see `/ioc admin apikey list`)", form)
+        return ApiKeyRevoke(_int_option("id", rest[0].lstrip("k#"), form, 1, 10**15))
+    raise UsageError(f"'admin {form}' is not an admin command", "admin")

@@ -34,7 +34,7 @@ def _moderation(verb: str) -> Service:
 
 
 READ_ONLY = (commands.Lookup, commands.Search, commands.Queue, commands.WhoAmI, commands.Stats, commands.OrgList,
-             commands.MemberList, commands.ChannelShow)
+             commands.MemberList, commands.ChannelShow, commands.Home, commands.Passive)
 
 SERVICES: dict[type, Service] = {
     commands.Submit: services.submit,
@@ -56,6 +56,8 @@ SERVICES: dict[type, Service] = {
     commands.InviteCreate: services.invite_create,
     commands.ChannelSet: services.channel_set,
     commands.ChannelShow: services.channel_show,
+    commands.Home: services.home,
+    commands.Passive: services.passive,
 }
 
 

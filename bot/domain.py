@@ -207,6 +207,7 @@ class SearchFilter:
     tlp: TLP | None = None
     text: str = ""
     oldest_first: bool = False
+    submitter_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain import ApiKey as ApiKeyValue
 from bot.domain import Channel, Identity, Indicator, Member, Organization, SightingSummary, Status, StoreStats, Tally
 from bot.domain import Invite as InviteValue
 from bot.ioc import Observable
@@ -120,6 +121,21 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class HomeResult:
+    member: Member
+    recent: IndicatorList  # the member's own latest submissions
+    queue: IndicatorList | None  # moderators only
+
+
+@dataclass(frozen=True)
+class PassiveResult:
+    """Indicators found in a channel message: each with its card when the channel may see it, else None
+    (unknown, or above the channel's ceiling: the same answer, so nothing leaks)."""
+
+    items: tuple[tuple[Observable, IndicatorCard | None], ...]
+
+
+@dataclass(frozen=True)
 class Notice:
     """A message to one person about one indicator (e.g. "your submission was approved")."""
 
@@ -151,5 +167,44 @@ class InternalError:
 Result = (
     IndicatorCard | Submitted | LookupResult | Voted | SightingRecorded | IndicatorList | Moderated | WhoAmIResult
     | Joined | StatsResult | HelpResult | OrganizationList | MemberListResult | InviteCreated | ChannelSettings
-    | Notice | Done | UserError | InternalError
+    | HomeResult | PassiveResult | Notice | Done | UserError | InternalError
 )
+
+
+# -- STIX/TAXII exchange (bot.exchange) --
+
+@dataclass(frozen=True)
+class FileResult:
+    """A file for the person (the adapters upload it); `summary` is the message that goes with it."""
+
+    filename: str
+    media_type: str
+    data: bytes
+    summary: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    filename: str
+    format: str  # stix | text
+    objects: int  # objects (or values) read
+    created: tuple[str, ...]  # refs (#42) of the new pending submissions, at most the first 50
+    created_count: int
+    known_count: int  # already held: a sighting was recorded
+    restricted_count: int  # already held at a TLP this person may not see
+    skipped: tuple[tuple[str, int], ...]  # (reason, count), most frequent first
+    warninglisted: int = 0
+
+
+@dataclass(frozen=True)
+class ApiKeyCreated:
+    key: str  # shown once; only its SHA-256 is stored
+    api_key: ApiKeyValue
+
+
+@dataclass(frozen=True)
+class ApiKeyListResult:
+    keys: tuple[ApiKeyValue, ...]
+
+
+Result = Result | FileResult | ImportReport | ApiKeyCreated | ApiKeyListResult  # type: ignore[misc]

@@ -30,7 +30,7 @@ from bot.domain import (
     Verdict,
     Visibility,
 )
-from bot.ioc import Observable
+from bot.ioc import Observable, extract
 from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, UnitOfWork
 from bot.results import (
@@ -38,6 +38,7 @@ from bot.results import (
     ChannelSettings,
     Done,
     HelpResult,
+    HomeResult,
     IndicatorCard,
     IndicatorList,
     InviteCreated,
@@ -46,13 +47,14 @@ from bot.results import (
     MemberListResult,
     Moderated,
     OrganizationList,
+    PassiveResult,
     SightingRecorded,
     StatsResult,
     Submitted,
     Voted,
     WhoAmIResult,
 )
-from bot.rules import can_moderate, can_see, require_role, shown_org_name, visibility
+from bot.rules import can_feed, can_moderate, can_see, require_role, shown_org_name, visibility
 from bot.tlp import TLP
 
 
@@ -338,6 +340,33 @@ async def _list(ctx: Context, flt: SearchFilter, page_number: int, title: str,
     )
 
 
+async def home(ctx: Context, _: commands.Home) -> HomeResult:
+    member = ctx.require_member()
+    recent = await _list(ctx, SearchFilter(submitter_id=member.id), 1, "Your latest submissions", next_action=None)
+    queue = None
+    if can_moderate(member):
+        queue = await _list(ctx, SearchFilter(statuses=(Status.PENDING,), oldest_first=True), 1,
+                            "Moderation queue", next_action="queue")
+    return HomeResult(member, recent, queue)
+
+
+async def passive(ctx: Context, cmd: commands.Passive) -> PassiveResult:
+    """Only in channels an admin opted in; answers for the channel's audience, so anyone there may ask."""
+    if ctx.channel is None or not ctx.channel.passive:
+        return PassiveResult(())
+    found = extract(cmd.text)[: ctx.policy.max_values_per_command]
+    if not found:
+        return PassiveResult(())
+    rows = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values((o.type, o.value) for o in found)}
+    shown = [i for i in rows.values() if can_feed(i, ctx.ceiling)]
+    cards = {c.indicator.id: c for c in await build_cards(ctx.uow, shown, viewer=None, now=ctx.now)}
+    items = []
+    for obs in found:
+        ind = rows.get((obs.type, obs.value))
+        items.append((obs, cards.get(ind.id) if ind is not None else None))
+    return PassiveResult(tuple(items))
+
+
 # ---------------------------------------------------------------- moderators
 
 _TRANSITIONS = {
@@ -502,3 +531,90 @@ async def expire_due(uow: UnitOfWork, now: datetime, delivery_platforms: Sequenc
             await uow.outbox.add("indicator.expired", {"indicator_id": indicator_id, "status": "expired",
                                                        "origin": Platform.CLI.value}, now, platform)
     return ids
+
+
+# ---------------------------------------------------------------- bulk submission (imports: bot.exchange)
+
+@dataclass(frozen=True)
+class SubmissionItem:
+    """One value of an import, with its own TLP, confidence, tags, note and expiry."""
+
+    observable: Observable
+    tlp: TLP
+    confidence: int
+    tags: tuple[str, ...]
+    note: str
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True)
+class BulkSubmitted:
+    created: tuple[Indicator | int, ...]  # ids of the new pending indicators (Indicators when few)
+    known: int
+    restricted: int
+    warninglisted: int
+
+
+async def submit_items(ctx: Context, items: Sequence[SubmissionItem], *, source: str,
+                       max_items: int = 200_000) -> BulkSubmitted:
+    """`submit`'s rules for many values with their own properties, in bulk: warninglists (warn or block),
+    uniqueness (a known value records a sighting instead), one audit row per change, outbox in the same
+    transaction. All or nothing: a refusal raises and the caller's transaction rolls back."""
+    member = ctx.require_member()
+    policy = ctx.policy
+    if len(items) > max_items:
+        raise UsageError(f"{len(items):,} values in one import; import at most {max_items:,} at a time", "import")
+    hits: dict[Observable, tuple[str, ...]] = {}
+    if ctx.warninglists is not None:
+        for item in items:
+            if names := ctx.warninglists.match(item.observable):
+                hits[item.observable] = tuple(names)
+    if hits and policy.warninglist_action is WarninglistAction.BLOCK:
+        listed = "; ".join(f"{obs.value} (on {', '.join(names)})" for obs, names in list(hits.items())[:10])
+        raise UsageError(f"nothing was imported: {len(hits)} known-benign values, e.g. {listed}. Remove them from "
+                         "the file and import it again", "import")
+    existing = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
+        (it.observable.type, it.observable.value) for it in items)}
+    news: list[NewIndicator] = []
+    known = restricted = 0
+    for item in items:
+        obs = item.observable
+        ind = existing.get((obs.type, obs.value))
+        if ind is None:
+            news.append(NewIndicator(
+                type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags,
+                note=item.note, submitter_id=member.id, org_id=member.org_id, anonymous=False, seen_at=ctx.now,
+                valid_until=item.valid_until, stix_id=f"indicator--{uuid.uuid4()}",
+            ))
+            continue
+        await ctx.uow.indicators.touch(ind.id, ctx.now)
+        if ind.org_id != member.org_id:
+            await ctx.uow.sightings.add(ind.id, member.org_id, member.id, 1, ctx.now, "resubmitted")
+        await ctx.audit("resubmit", ind.id, source=source)
+        if can_see(ind, ctx.view):
+            known += 1
+        else:
+            restricted += 1
+    try:
+        ids = await ctx.uow.exchange.add_indicators(news)
+    except Conflict:  # someone submitted one of them meanwhile: one by one, as `submit` does
+        ids = []
+        for new in news:
+            try:
+                ids.append((await ctx.uow.indicators.add(new)).id)
+            except Conflict:
+                known += 1
+    by_id = dict(zip(ids, news, strict=False))
+    await ctx.uow.exchange.audit_many([{
+        "action": "submit", "at": ctx.now, "platform": ctx.actor.platform, "member_id": member.id,
+        "indicator_id": i, "detail": {"tlp": new.tlp.value, "source": source,
+                                      "warninglists": list(hits.get(Observable(new.type, new.value), ())),
+                                      "override": False},
+    } for i, new in by_id.items()])
+    if len(ids) <= 20:
+        for i in ids:
+            await ctx.uow.outbox.add("indicator.submitted", {"indicator_id": i}, at=ctx.now)
+    elif ids:  # one notice for a big import, not thousands of cards in the moderation channels
+        await ctx.uow.outbox.add("indicators.imported", {"indicator_ids": ids[:1000], "count": len(ids),
+                                                         "org_id": member.org_id, "source": source}, at=ctx.now)
+    return BulkSubmitted(tuple(ids), known, restricted, len(hits))

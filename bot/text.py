@@ -177,6 +177,28 @@ def _(result: r.ChannelSettings, esc: Escape = plain) -> str:
 
 
 @render.register
+def _(result: r.HomeResult, esc: Escape = plain) -> str:
+    m = result.member
+    lines = [f"{esc(m.name)}, {m.role.value} of {esc(m.org_name)}", render(result.recent, esc)]
+    if result.queue is not None:
+        lines.append(render(result.queue, esc))
+    return "\n".join(lines)
+
+
+@render.register
+def _(result: r.PassiveResult, esc: Escape = plain) -> str:
+    lines = []
+    for obs, card in result.items:
+        if card is None:
+            lines.append(f"{esc(obs.value)} ({obs.type.value}): not known to the coalition")
+        else:
+            ind = card.indicator
+            lines.append(f"{esc(obs.value)} ({obs.type.value}): {ind.ref} {card.status.value} · {ind.tlp.label} · "
+                         f"votes {tally_text(card.tally)}")
+    return "\n".join(lines)
+
+
+@render.register
 def _(result: r.Notice, esc: Escape = plain) -> str:
     return "\n".join([esc(result.message), *card_lines(result.card, esc)])
 
@@ -195,3 +217,44 @@ def _(result: r.UserError, esc: Escape = plain) -> str:
 @render.register
 def _(result: r.InternalError, esc: Escape = plain) -> str:
     return f"Something went wrong on our side (reference {result.reference}); the admins can look it up."
+
+
+# -- STIX/TAXII exchange (bot.exchange) --
+
+@render.register
+def _(result: r.FileResult, esc: Escape = plain) -> str:
+    return f"{esc(result.summary)}\n(file {esc(result.filename)}, {len(result.data):,} bytes)"
+
+
+@render.register
+def _(result: r.ImportReport, esc: Escape = plain) -> str:
+    lines = [f"Import of {esc(result.filename)} ({result.format}): {result.objects} read, "
+             f"{result.created_count} submitted for moderation, {result.known_count} already known (sighting "
+             f"recorded), {result.restricted_count} held at a TLP you cannot see here."]
+    if result.created:
+        more = result.created_count - len(result.created)
+        lines.append("New: " + " ".join(result.created) + (f" and {more} more" if more > 0 else ""))
+    if result.warninglisted:
+        lines.append(f"{result.warninglisted} on a warninglist (flagged for the moderators).")
+    if result.skipped:
+        lines.append(f"Skipped {sum(n for _, n in result.skipped)}:")
+        lines += [f"   {n} × {esc(reason)}" for reason, n in result.skipped]
+    return "\n".join(lines)
+
+
+@render.register
+def _(result: r.ApiKeyCreated, esc: Escape = plain) -> str:
+    k = result.api_key
+    return (f"API key k{k.id} for {esc(k.org_name)}{f' ({esc(k.name)})' if k.name else ''}: {result.key}\n"
+            "It is shown this once; only its hash is stored. Use it as `Authorization: Bearer KEY` (or as the "
+            "password of HTTP Basic) on the TAXII server. Revoke it with `/ioc admin apikey revoke "
+            f"{k.id}`.")
+
+
+@render.register
+def _(result: r.ApiKeyListResult, esc: Escape = plain) -> str:
+    if not result.keys:
+        return "No API keys: `/ioc admin apikey create ORG [name]`."
+    return "\n".join(
+        f"k{k.id} {esc(k.org_name)} · {esc(k.name) or 'unnamed'} · {k.prefix}… · created {k.created_at:%Y-%m-%d}"
+        + (f" · revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else " · active") for k in result.keys)

@@ -487,6 +487,8 @@ class SqlIndicatorRepository(_Repository):
             conditions.append(or_(IndicatorRow.anonymous == false(), IndicatorRow.org_id == view.org_id))
         if flt.since is not None:
             conditions.append(IndicatorRow.created_at >= flt.since)
+        if flt.submitter_id is not None:
+            conditions.append(IndicatorRow.submitter_id == flt.submitter_id)
         if flt.tlp is not None:
             conditions.append(IndicatorRow.tlp_rank == flt.tlp.rank)
         text = flt.text.strip().lower()
@@ -839,3 +841,222 @@ __all__ = [
     "invite_digest",
     "visibility_clause",
 ]
+
+
+# --- STIX/TAXII exchange: streaming export, keyset-paged feed, bulk import, API keys --------------------
+
+from sqlalchemy import tuple_  # noqa: E402 - this section's own imports, kept with it
+
+from bot.domain import ApiKey, ExportFilter, SightingRecord, VoteRecord  # noqa: E402
+from storage.models import ApiKeyRow  # noqa: E402
+
+# Kinds of feed objects, in the order they sort at equal date_added.
+FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = 0, 1, 2
+FeedKey = tuple[datetime, int, int]  # (date_added, kind, row id): the keyset cursor of the TAXII feed
+
+
+def _export_conditions(flt: ExportFilter, view: Visibility) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [visibility_clause(view)]
+    if flt.statuses:
+        conditions.append(IndicatorRow.status.in_([Status(s).value for s in flt.statuses]))
+    if flt.max_tlp is not None:
+        conditions.append(IndicatorRow.tlp_rank <= flt.max_tlp.rank)
+    if flt.types:
+        conditions.append(IndicatorRow.type.in_([IOCType(t).value for t in flt.types]))
+    for tag in _normal_tags(flt.tags):
+        conditions.append(exists().where(IndicatorTagRow.indicator_id == IndicatorRow.id, IndicatorTagRow.tag == tag))
+    if flt.since is not None:
+        conditions.append(IndicatorRow.modified_at >= flt.since)
+    return conditions
+
+
+def _after(date_col: Any, id_col: Any, kind: int, cursor: FeedKey | None) -> ColumnElement[bool] | None:
+    """Rows of this kind strictly after the cursor in (date_added, kind, id) order."""
+    if cursor is None:
+        return None
+    date, ckind, cid = cursor
+    if kind > ckind:
+        return date_col >= date
+    if kind < ckind:
+        return date_col > date
+    return tuple_(date_col, id_col) > tuple_(date, cid)
+
+
+class SqlExchangeRepository(_Repository):
+    """The reads and bulk writes of STIX export/import and the TAXII server (visibility applied in SQL)."""
+
+    async def export_batch(self, flt: ExportFilter, view: Visibility, after_id: int, size: int) -> Sequence[Indicator]:
+        """The next `size` indicators with id > after_id (keyset by id: constant cost per batch)."""
+        rows = await self._session.execute(
+            _indicators().where(*_export_conditions(flt, view), IndicatorRow.id > after_id)
+            .order_by(IndicatorRow.id).limit(size)
+        )
+        return [_indicator(row) for row in rows]
+
+    async def activity_records(self, indicator_ids: Iterable[int]) -> tuple[
+            dict[int, list[VoteRecord]], dict[int, list[SightingRecord]]]:
+        ids = list(dict.fromkeys(indicator_ids))
+        votes: dict[int, list[VoteRecord]] = {}
+        sightings: dict[int, list[SightingRecord]] = {}
+        for chunk in _chunks(ids):
+            for r in await self._session.execute(
+                select(VoteRow.indicator_id, VoteRow.member_id, VoteRow.org_id, VoteRow.verdict, VoteRow.reason,
+                       VoteRow.created_at, VoteRow.updated_at)
+                .where(VoteRow.indicator_id.in_(chunk)).order_by(VoteRow.id)
+            ):
+                votes.setdefault(r.indicator_id, []).append(VoteRecord(
+                    r.indicator_id, r.member_id, r.org_id, Verdict(r.verdict), r.reason, r.created_at, r.updated_at))
+            for r in await self._session.execute(
+                select(SightingRow.id, SightingRow.indicator_id, SightingRow.org_id, SightingRow.count,
+                       SightingRow.seen_at)
+                .where(SightingRow.indicator_id.in_(chunk)).order_by(SightingRow.id)
+            ):
+                sightings.setdefault(r.indicator_id, []).append(
+                    SightingRecord(r.id, r.indicator_id, r.org_id, r.count, r.seen_at))
+        return votes, sightings
+
+    async def feed_page(self, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
+                        kinds: Iterable[int], stix_ids: Sequence[str], limit: int,
+                        ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]]:
+        """Up to `limit` objects of the feed (approved indicators this viewer may see, their votes and sightings)
+        in (date_added, kind, id) order after `cursor`. date_added: an indicator's approval (its last status
+        change, `modified_at`), a vote's last change, a sighting's time."""
+        kinds = set(kinds)
+        visible = [IndicatorRow.status == Status.APPROVED.value, visibility_clause(view)]
+        found: list[tuple[FeedKey, int, Any]] = []
+        if FEED_INDICATOR in kinds:
+            conds = list(visible)
+            if stix_ids:
+                conds.append(IndicatorRow.stix_id.in_(stix_ids))
+            if added_after is not None:
+                conds.append(IndicatorRow.modified_at > added_after)
+            if (c := _after(IndicatorRow.modified_at, IndicatorRow.id, FEED_INDICATOR, cursor)) is not None:
+                conds.append(c)
+            for row in await self._session.execute(
+                select(IndicatorRow.id, IndicatorRow.modified_at).where(*conds)
+                .order_by(IndicatorRow.modified_at, IndicatorRow.id).limit(limit)
+            ):
+                found.append(((row.modified_at, FEED_INDICATOR, row.id), row.id, None))
+        if FEED_OPINION in kinds and not stix_ids:
+            conds = [*visible, VoteRow.indicator_id == IndicatorRow.id]
+            if added_after is not None:
+                conds.append(VoteRow.updated_at > added_after)
+            if (c := _after(VoteRow.updated_at, VoteRow.id, FEED_OPINION, cursor)) is not None:
+                conds.append(c)
+            for r in await self._session.execute(
+                select(VoteRow.id, VoteRow.indicator_id, VoteRow.member_id, VoteRow.org_id, VoteRow.verdict,
+                       VoteRow.reason, VoteRow.created_at, VoteRow.updated_at).where(*conds)
+                .order_by(VoteRow.updated_at, VoteRow.id).limit(limit)
+            ):
+                found.append(((r.updated_at, FEED_OPINION, r.id), r.indicator_id, VoteRecord(
+                    r.indicator_id, r.member_id, r.org_id, Verdict(r.verdict), r.reason, r.created_at, r.updated_at)))
+        if FEED_SIGHTING in kinds and not stix_ids:
+            conds = [*visible, SightingRow.indicator_id == IndicatorRow.id]
+            if added_after is not None:
+                conds.append(SightingRow.seen_at > added_after)
+            if (c := _after(SightingRow.seen_at, SightingRow.id, FEED_SIGHTING, cursor)) is not None:
+                conds.append(c)
+            for r in await self._session.execute(
+                select(SightingRow.id, SightingRow.indicator_id, SightingRow.org_id, SightingRow.count,
+                       SightingRow.seen_at).where(*conds)
+                .order_by(SightingRow.seen_at, SightingRow.id).limit(limit)
+            ):
+                found.append(((r.seen_at, FEED_SIGHTING, r.id), r.indicator_id,
+                              SightingRecord(r.id, r.indicator_id, r.org_id, r.count, r.seen_at)))
+        found.sort(key=lambda f: f[0])
+        found = found[:limit]
+        indicators = {i.id: i for i in await self.indicators_by_ids([f[1] for f in found])}
+        return [(key, indicators[ind_id], record) for key, ind_id, record in found if ind_id in indicators]
+
+    async def indicators_by_ids(self, ids: Iterable[int]) -> Sequence[Indicator]:
+        wanted = list(dict.fromkeys(ids))
+        found: list[Indicator] = []
+        for chunk in _chunks(wanted):
+            found.extend(_indicator(r) for r in await self._session.execute(
+                _indicators().where(IndicatorRow.id.in_(chunk))))
+        return found
+
+    async def add_indicators(self, news: Sequence[NewIndicator]) -> list[int]:
+        """Insert many new indicators (and their tags) at once; their ids, in order. Raises Conflict (and
+        inserts none) when any (type, value) exists already: the caller then takes the one-by-one path."""
+        ids: list[int] = []
+        try:
+            async with self._session.begin_nested():
+                for chunk in _chunks(news, 1000):
+                    params = [{
+                        "stix_id": n.stix_id, "type": n.type.value, "value": n.value, "status": Status.PENDING.value,
+                        "tlp": n.tlp.value, "tlp_rank": n.tlp.rank, "confidence": n.confidence, "note": n.note,
+                        "submitter_id": n.submitter_id, "org_id": n.org_id, "anonymous": n.anonymous,
+                        "first_seen": n.seen_at, "last_seen": n.seen_at, "valid_until": n.valid_until,
+                        "created_at": n.seen_at, "modified_at": n.seen_at, "status_reason": "",
+                    } for n in chunk]
+                    result = await self._session.execute(
+                        insert(IndicatorRow).returning(IndicatorRow.id, sort_by_parameter_order=True), params)
+                    chunk_ids = list(result.scalars())
+                    ids.extend(chunk_ids)
+                    tags = [{"indicator_id": i, "tag": t} for i, n in zip(chunk_ids, chunk, strict=True)
+                            for t in _normal_tags(n.tags)]
+                    if tags:
+                        await self._session.execute(insert(IndicatorTagRow), tags)
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict("some of these indicators were stored meanwhile") from exc
+            raise
+        return ids
+
+    async def audit_many(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Many audit rows (keys of AuditRow: at, platform, member_id, action, indicator_id, detail) at once."""
+        for chunk in _chunks(entries, 2000):
+            await self._session.execute(insert(AuditRow), [
+                {**e, "platform": Platform(e["platform"]).value, "detail": e.get("detail") or {}} for e in chunk])
+
+    async def organization_names(self) -> dict[int, str]:
+        return dict((await self._session.execute(select(OrganizationRow.id, OrganizationRow.name))).tuples().all())
+
+
+def api_key_digest(key: str) -> str:
+    return hashlib.sha256(key.strip().encode()).hexdigest()
+
+
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(id=row.id, org_id=row.org_id, org_name=row.org_name, name=row.name, prefix=row.prefix,
+                  created_at=row.created_at, revoked_at=row.revoked_at)
+
+
+def _api_keys() -> Select[Any]:
+    return (select(ApiKeyRow.id, ApiKeyRow.org_id, OrganizationRow.name.label("org_name"), ApiKeyRow.name,
+                   ApiKeyRow.prefix, ApiKeyRow.created_at, ApiKeyRow.revoked_at, ApiKeyRow.key_sha256)
+            .join(OrganizationRow, OrganizationRow.id == ApiKeyRow.org_id))
+
+
+class SqlApiKeyRepository(_Repository):
+    async def add(self, org_id: int, name: str, key_sha256: str, prefix: str, created_by: int | None,
+                  at: datetime) -> ApiKey:
+        stmt = insert(ApiKeyRow).values(org_id=org_id, name=name, key_sha256=key_sha256, prefix=prefix,
+                                        created_by=created_by, created_at=at).returning(ApiKeyRow.id)
+        key_id = await self._insert_or_conflict(stmt, "this API key exists already")
+        row = (await self._session.execute(_api_keys().where(ApiKeyRow.id == key_id))).one()
+        return _api_key(row)
+
+    async def by_digest(self, key_sha256: str) -> tuple[ApiKey, str] | None:
+        """The active (not revoked) key with this SHA-256, and the stored digest (for a constant-time check)."""
+        row = (await self._session.execute(
+            _api_keys().where(ApiKeyRow.key_sha256 == key_sha256, ApiKeyRow.revoked_at.is_(None)))).first()
+        return (_api_key(row), row.key_sha256) if row else None
+
+    async def list(self, org_id: int | None = None) -> Sequence[ApiKey]:
+        stmt = _api_keys().order_by(ApiKeyRow.id)
+        if org_id is not None:
+            stmt = stmt.where(ApiKeyRow.org_id == org_id)
+        return [_api_key(r) for r in await self._session.execute(stmt)]
+
+    async def revoke(self, key_id: int, at: datetime) -> ApiKey | None:
+        result = await self._session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None)).values(revoked_at=at)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return None
+        return _api_key((await self._session.execute(_api_keys().where(ApiKeyRow.id == key_id))).one())
+
+
+__all__ += ["SqlApiKeyRepository", "SqlExchangeRepository", "api_key_digest"]

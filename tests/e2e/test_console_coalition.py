@@ -296,3 +296,36 @@ def test_the_issue_script_through_the_installed_command(tmp_path: Path):
     lookup = out.split("mod> /ioc lookup 203.0.113.7\n")[1]
     assert lookup.startswith("#2 ipv4 203.0.113.7") and "status pending · TLP:GREEN" in lookup
     assert not (tmp_path / "coalition.db").exists()  # the demo is throwaway
+
+
+async def test_passive_mode_answers_for_the_channel_and_stores_nothing(coalition):
+    from bot import commands
+    from bot.domain import Actor, Platform
+
+    await coalition.say("alice", "/ioc submit green-known[.]example tlp:green")
+    await coalition.say("alice", "/ioc submit amber-known[.]example tlp:amber")
+    stranger = Actor(Platform.CONSOLE, "local", "stranger", "general")
+    message = commands.Passive("seen green-known[.]example, amber-known[.]example and fresh[.]example today")
+    assert (await coalition.dispatcher.handle(message, stranger)).result.items == ()  # passive is off
+    await coalition.say("admin", "/ioc admin channel set passive:on", where="general")
+    answer = await coalition.dispatcher.handle(message, stranger)
+    assert not answer.private
+    shown = {obs.value: card for obs, card in answer.result.items}
+    assert shown["green-known.example"].indicator.id == 1
+    assert shown["amber-known.example"] is None  # above #general's GREEN ceiling: same as unknown
+    assert shown["fresh.example"] is None
+    assert await count(coalition, select(func.count()).select_from(IndicatorRow)) == 2
+
+
+async def test_home_shows_own_submissions_and_the_queue_to_moderators(coalition):
+    from bot import commands
+    from bot.domain import Actor, Platform
+
+    await coalition.say("alice", "/ioc submit mine[.]example tlp:green")
+    await coalition.say("bob", "/ioc submit bobs[.]example tlp:green")
+    alice = (await coalition.dispatcher.handle(commands.Home(), Actor(Platform.CONSOLE, "local", "alice", "x",
+                                                                       private=True))).result
+    assert [c.indicator.value for c in alice.recent.cards] == ["mine.example"] and alice.queue is None
+    mod = (await coalition.dispatcher.handle(commands.Home(), Actor(Platform.CONSOLE, "local", "mod", "x",
+                                                                     private=True))).result
+    assert mod.recent.total == 0 and mod.queue.total == 2

@@ -169,3 +169,20 @@ def test_smart_quotes_from_slack_are_plain_quotes():
 def test_every_verb_has_help_and_usage():
     for verb in c.VERBS:
         assert c.usage_of(verb).startswith("/ioc")
+
+
+def test_submit_from_a_form_extracts_values_from_pasted_text():
+    cmd = c.submit_from_form(values="C2: hxxp://evil[.]example/gate.php\n203.0.113[.]5, see report", tlp="amber",
+                             confidence="70", tags="c2, emotet", note="from the sandbox", anonymous=True)
+    assert cmd.values == (Observable(IOCType.URL, "http://evil.example/gate.php"),
+                          Observable(IOCType.IPV4, "203.0.113.5"))
+    assert (cmd.tlp, cmd.confidence, cmd.tags, cmd.note, cmd.anonymous) == (TLP.AMBER, 70, ("c2", "emotet"),
+                                                                           "from the sandbox", True)
+
+
+def test_a_form_with_problems_names_each_field():
+    with pytest.raises(c.FormError) as e:
+        c.submit_from_form(values="nothing here", tlp="purple", confidence="200", tags="ok, bad!", valid="soon")
+    assert set(e.value.errors) == {"values", "tlp", "confidence", "tags", "valid"}
+    assert "No indicator found" in e.value.errors["values"]
+    assert e.value.errors["confidence"].startswith("Conf: takes a whole number from 0 to 100")
