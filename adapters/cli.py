@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -75,6 +76,40 @@ def console(
                     for line in await seed(rt.store, rt.dispatcher, samples=interactive):
                         typer.echo(line)
                 await (run_interactive(channel) if interactive else run_script(channel, sys.stdin))
+
+    asyncio.run(main())
+
+
+@app.command()
+def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """Run every enabled adapter (Slack, Discord) in one process until interrupted."""
+    from adapters.runtime import create_services, delivery_platforms, open_runtime
+
+    settings = _settings(config)
+    missing = settings.missing()
+    if missing:
+        typer.echo(f"Cannot start: {', '.join(missing)} not set (see `coalition-bot config check`).", err=True)
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        async with open_runtime(settings, database_url=database,
+                                delivery_platforms=delivery_platforms(settings)) as rt:
+            services = create_services(rt)
+            if not services:
+                typer.echo("No adapter is enabled: set slack.enabled or discord.enabled (or use `console`).",
+                           err=True)
+                raise typer.Exit(2)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            for service in services:
+                await service.start()
+                log.info("%s adapter started", service.name)
+            await stop.wait()
+            log.info("stopping: finishing in-flight work")
+            for service in reversed(services):
+                await service.stop()
 
     asyncio.run(main())
 
@@ -149,13 +184,18 @@ def config_check(config: ConfigOption = None) -> None:
     table = Table("setting", "value", "from (environment variable)")
     for key, shown, origin in config_report(settings, config):
         table.add_row(key, shown, origin)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
+    problems = [f"{key} is needed by an enabled adapter" for key in settings.missing()]
     try:
         settings.policy.to_policy()
     except ValueError as e:
-        typer.echo(f"Problem: {e}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo("Configuration is valid. Slack and Discord are not configured yet (later releases).")
+        problems.append(str(e))
+    for problem in problems:
+        typer.echo(f"Problem: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    enabled = [name for name in ("slack", "discord") if getattr(settings, name).enabled]
+    typer.echo(f"Configuration is valid. Adapters enabled: {', '.join(enabled) or 'none (the console only)'}.")
 
 
 def main() -> None:

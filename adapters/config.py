@@ -68,6 +68,44 @@ class LoggingSettings(BaseModel):
     json_format: bool = False
 
 
+class SlackSettings(BaseModel):
+    """Slack: Socket Mode (app_token, no public URL) or HTTP mode (signing_secret, one endpoint)."""
+
+    enabled: bool = False
+    mode: Literal["socket", "http"] = "socket"
+    bot_token: SecretStr | None = None  # xoxb-...   COALITION_SLACK_BOT_TOKEN
+    app_token: SecretStr | None = None  # xapp-...   COALITION_SLACK_APP_TOKEN (socket mode)
+    signing_secret: SecretStr | None = None  # COALITION_SLACK_SIGNING_SECRET (http mode)
+    api_url: str = "https://slack.com/api/"  # GovSlack / Enterprise deployments, tests
+    http_host: str = "0.0.0.0"  # noqa: S104 - the HTTP mode endpoint listens for Slack's requests
+    http_port: int = Field(3000, ge=0, le=65535)
+    http_path: str = "/slack/events"
+    reaction_confirm: str = "white_check_mark"
+    reaction_false_positive: str = "x"
+
+    def missing(self) -> list[str]:
+        if not self.enabled:
+            return []
+        needed = ["bot_token", "app_token" if self.mode == "socket" else "signing_secret"]
+        return [f"slack.{key}" for key in needed if getattr(self, key) is None]
+
+
+class DiscordSettings(BaseModel):
+    enabled: bool = False
+    token: SecretStr | None = None  # COALITION_DISCORD_TOKEN
+    application_id: int | None = None
+    api_url: str = "https://discord.com/api/v10"  # Discord-compatible servers, tests
+    gateway_url: str | None = None  # None: the one Discord's REST API names
+    guild_ids: list[int] = Field(default_factory=list, description="guilds for `coalition-bot discord sync`")
+    reaction_confirm: str = "✅"
+    reaction_false_positive: str = "❌"
+
+    def missing(self) -> list[str]:
+        if not self.enabled:
+            return []
+        return [f"discord.{key}" for key in ("token", "application_id") if getattr(self, key) is None]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="COALITION_",
@@ -81,6 +119,12 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     warninglists: WarninglistSettings = Field(default_factory=WarninglistSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+
+    def missing(self) -> list[str]:
+        """Settings an enabled adapter needs and does not have."""
+        return self.slack.missing() + self.discord.missing()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -113,12 +157,16 @@ def config_report(settings: Settings, path: Path | None) -> list[tuple[str, str,
             value = getattr(section, key)
             env = f"COALITION_{section_name}_{key}".upper()
             origin = "env" if env in os.environ else "file" if (section_name, key) in file_keys else "default"
-            if isinstance(value, SecretStr):
-                shown = _redact_url(value.get_secret_value()) if key == "url" else ("set" if value else "missing")
+            if isinstance(value, SecretStr) or (value is None and key in _SECRETS):
+                shown = _redact_url(value.get_secret_value()) if key == "url" and value else (
+                    "set" if value else "missing")
             else:
                 shown = str(value)
             rows.append((f"{section_name}.{key}", shown, f"{origin} ({env})"))
     return rows
+
+
+_SECRETS = {"bot_token", "app_token", "signing_secret", "token"}
 
 
 def _file_keys(path: Path) -> set[tuple[str, str]]:

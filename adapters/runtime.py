@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from adapters.config import Settings
 from bot.dispatcher import Dispatcher
@@ -24,6 +25,38 @@ class Runtime:
     settings: Settings
     store: Store
     dispatcher: Dispatcher
+
+
+class Service(Protocol):
+    """A running adapter (Slack, Discord, TAXII): started and stopped by `coalition-bot run`."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect and begin serving; returns once running (work continues in background tasks)."""
+
+    async def stop(self) -> None:
+        """Finish in-flight work and disconnect."""
+
+
+def delivery_platforms(settings: Settings) -> tuple[Platform, ...]:
+    """The platforms whose adapters deliver outbox rows in this deployment."""
+    return tuple(p for p, enabled in ((Platform.SLACK, settings.slack.enabled),
+                                      (Platform.DISCORD, settings.discord.enabled)) if enabled)
+
+
+def create_services(runtime: Runtime) -> list[Service]:
+    """One service per enabled adapter (imported only when enabled)."""
+    services: list[Service] = []
+    if runtime.settings.slack.enabled:
+        from adapters.slack import create_service as slack_service
+
+        services.append(slack_service(runtime))
+    if runtime.settings.discord.enabled:
+        from adapters.discord import create_service as discord_service
+
+        services.append(discord_service(runtime))
+    return services
 
 
 async def load_warninglists(settings: Settings) -> WarningLists | None:
