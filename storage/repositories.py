@@ -116,6 +116,12 @@ class _Repository:
             raise ValueError("the session must be bound to an engine")
         self._dialect = bind.dialect.name
 
+    async def _execute(self, statement: Any, params: Any = None) -> Any:
+        """Core execution on the unit of work's connection: the same transaction as the session, without the
+        ORM's per-row loading (every statement here is Core; rows become domain values in this module)."""
+        connection = await self._session.connection()
+        return await connection.execute(statement, params)
+
     def _upsert_insert(self, table: Any) -> Any:
         """The dialect's INSERT that supports ON CONFLICT (both SQLite and PostgreSQL spell it alike)."""
         if self._dialect == "postgresql":
@@ -128,7 +134,7 @@ class _Repository:
         """Run an INSERT ... RETURNING inside a SAVEPOINT; a unique violation becomes Conflict."""
         try:
             async with self._session.begin_nested():
-                return (await self._session.execute(stmt)).scalar_one()
+                return (await self._execute(stmt)).scalar_one()
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict(what) from exc
@@ -155,20 +161,20 @@ class SqlOrganizationRepository(_Repository):
         return Organization(id=org_id, name=name, sector=sector, trust_level=trust_level)
 
     async def by_name(self, name: str) -> Organization | None:
-        row = (await self._session.execute(
+        row = (await self._execute(
             select(OrganizationRow.__table__).where(OrganizationRow.name_key == name.strip().lower())
         )).first()
         return _org(row) if row else None
 
     async def get(self, org_id: int) -> Organization | None:
-        row = (await self._session.execute(
+        row = (await self._execute(
             select(OrganizationRow.__table__).where(OrganizationRow.id == org_id)
         )).first()
         return _org(row) if row else None
 
     async def list(self) -> Sequence[Organization]:
         stmt = select(OrganizationRow.__table__).order_by(OrganizationRow.name_key)
-        rows = await self._session.execute(stmt)
+        rows = await self._execute(stmt)
         return [_org(row) for row in rows]
 
 
@@ -219,7 +225,7 @@ _SPEAKER = _speaker_statement()
 class SqlMemberRepository(_Repository):
     async def add(self, org_id: int, name: str, role: Role) -> Member:
         name = name.strip()
-        member_id = (await self._session.execute(
+        member_id = (await self._execute(
             insert(MemberRow)
             .values(org_id=org_id, name=name, name_key=name.lower(), role=role.value,
                     created_at=self._clock())
@@ -230,7 +236,7 @@ class SqlMemberRepository(_Repository):
         return member
 
     async def get(self, member_id: int) -> Member | None:
-        row = (await self._session.execute(_members().where(MemberRow.id == member_id))).first()
+        row = (await self._execute(_members().where(MemberRow.id == member_id))).first()
         return _member(row) if row else None
 
     async def by_identity(self, identity: Identity) -> Member | None:
@@ -239,11 +245,11 @@ class SqlMemberRepository(_Repository):
             IdentityRow.workspace_id == identity.workspace_id,
             IdentityRow.user_id == identity.user_id,
         )
-        row = (await self._session.execute(stmt)).first()
+        row = (await self._execute(stmt)).first()
         return _member(row) if row else None
 
     async def speaker(self, identity: Identity, channel_id: str) -> tuple[Member | None, Channel | None]:
-        row = (await self._session.execute(_SPEAKER, {
+        row = (await self._execute(_SPEAKER, {
             "platform": identity.platform.value, "workspace_id": identity.workspace_id,
             "user_id": identity.user_id, "channel_id": channel_id,
         })).one()._mapping
@@ -253,7 +259,7 @@ class SqlMemberRepository(_Repository):
 
     async def by_name(self, name: str) -> Sequence[Member]:
         stmt = _members().where(MemberRow.name_key == name.strip().lower()).order_by(MemberRow.id)
-        return [_member(row) for row in await self._session.execute(stmt)]
+        return [_member(row) for row in await self._execute(stmt)]
 
     async def link_identity(self, member_id: int, identity: Identity) -> None:
         stmt = (
@@ -267,7 +273,7 @@ class SqlMemberRepository(_Repository):
         )
 
     async def identities(self, member_id: int) -> Sequence[Identity]:
-        rows = await self._session.execute(
+        rows = await self._execute(
             select(IdentityRow.platform, IdentityRow.workspace_id, IdentityRow.user_id)
             .where(IdentityRow.member_id == member_id)
             .order_by(IdentityRow.id)
@@ -275,7 +281,7 @@ class SqlMemberRepository(_Repository):
         return [Identity(Platform(r.platform), r.workspace_id, r.user_id) for r in rows]
 
     async def set_role(self, member_id: int, role: Role) -> None:
-        await self._session.execute(
+        await self._execute(
             update(MemberRow).where(MemberRow.id == member_id).values(role=role.value)
         )
 
@@ -283,7 +289,7 @@ class SqlMemberRepository(_Repository):
         stmt = _members().order_by(OrganizationRow.name_key, MemberRow.name_key, MemberRow.id)
         if org_id is not None:
             stmt = stmt.where(MemberRow.org_id == org_id)
-        return [_member(row) for row in await self._session.execute(stmt)]
+        return [_member(row) for row in await self._execute(stmt)]
 
 
 # --- invites ------------------------------------------------------------------------------------------
@@ -304,7 +310,7 @@ class SqlInviteRepository(_Repository):
             .returning(InviteRow.id)
         )
         await self._insert_or_conflict(stmt, "this invite code exists already")
-        org_name = (await self._session.execute(
+        org_name = (await self._execute(
             select(OrganizationRow.name).where(OrganizationRow.id == org_id)
         )).scalar_one()
         return Invite(code=code, org_id=org_id, org_name=org_name, role=role, max_uses=max_uses, uses=0,
@@ -326,7 +332,7 @@ class SqlInviteRepository(_Repository):
             .returning(InviteRow.org_id, InviteRow.role, InviteRow.max_uses, InviteRow.uses,
                        InviteRow.expires_at, org_name.label("org_name"))
         )
-        row = (await self._session.execute(stmt)).first()
+        row = (await self._execute(stmt)).first()
         if row is None:
             return None
         return Invite(code=code, org_id=row.org_id, org_name=row.org_name, role=Role(row.role),
@@ -348,14 +354,19 @@ def _tags_column() -> Any:
     )
 
 
+# In the order of bot.domain.Indicator's fields, so that a row becomes an Indicator positionally (fast).
+_INDICATOR_COLUMNS = (
+    IndicatorRow.id, IndicatorRow.stix_id, IndicatorRow.type, IndicatorRow.value, IndicatorRow.status,
+    IndicatorRow.tlp, IndicatorRow.confidence, _tags_column(), IndicatorRow.note, IndicatorRow.submitter_id,
+    MemberRow.name.label("submitter_name"), IndicatorRow.org_id, OrganizationRow.name.label("org_name"),
+    IndicatorRow.anonymous, IndicatorRow.first_seen, IndicatorRow.last_seen, IndicatorRow.valid_until,
+    IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason,
+)
+
+
 def _indicators() -> Select[Any]:
     return (
-        select(
-            *IndicatorRow.__table__.columns,
-            MemberRow.name.label("submitter_name"),
-            OrganizationRow.name.label("org_name"),
-            _tags_column(),
-        )
+        select(*_INDICATOR_COLUMNS)
         .join(MemberRow, MemberRow.id == IndicatorRow.submitter_id)
         .join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
     )
@@ -374,15 +385,18 @@ def _by_values_statement(types: int) -> Select[Any]:
 
 
 def _indicator(row: Row[Any]) -> Indicator:
-    tags = tuple(sorted(row.tags.split(_TAG_SEPARATOR))) if row.tags else ()
+    (id_, stix_id, type_, value, status, tlp, confidence, tags, note, submitter_id, submitter_name, org_id, org_name,
+     anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason) = row
     return Indicator(
-        id=row.id, stix_id=row.stix_id, type=IOCType(row.type), value=row.value, status=Status(row.status),
-        tlp=TLP(row.tlp), confidence=row.confidence, tags=tags, note=row.note,
-        submitter_id=row.submitter_id, submitter_name=row.submitter_name, org_id=row.org_id,
-        org_name=row.org_name, anonymous=row.anonymous, first_seen=row.first_seen, last_seen=row.last_seen,
-        valid_until=row.valid_until, created_at=row.created_at, modified_at=row.modified_at,
-        status_reason=row.status_reason,
+        id_, stix_id, _IOC_TYPES[type_], value, _STATUSES[status], _TLPS[tlp], confidence,
+        tuple(sorted(tags.split(_TAG_SEPARATOR))) if tags else (), note, submitter_id, submitter_name, org_id,
+        org_name, anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason,
     )
+
+
+_IOC_TYPES = {t.value: t for t in IOCType}
+_STATUSES = {s.value: s for s in Status}
+_TLPS = {t.value: t for t in TLP}
 
 
 def visibility_clause(view: Visibility) -> ColumnElement[bool]:
@@ -430,9 +444,9 @@ class SqlIndicatorRepository(_Repository):
         )
         try:
             async with self._session.begin_nested():
-                indicator_id = (await self._session.execute(stmt)).scalar_one()
+                indicator_id = (await self._execute(stmt)).scalar_one()
                 if tags:
-                    await self._session.execute(
+                    await self._execute(
                         insert(IndicatorTagRow), [{"indicator_id": indicator_id, "tag": t} for t in tags]
                     )
         except IntegrityError as exc:
@@ -444,11 +458,11 @@ class SqlIndicatorRepository(_Repository):
         return indicator
 
     async def get(self, indicator_id: int) -> Indicator | None:
-        row = (await self._session.execute(_INDICATOR_BY_ID, {"id": indicator_id})).first()
+        row = (await self._execute(_INDICATOR_BY_ID, {"id": indicator_id})).first()
         return _indicator(row) if row else None
 
     async def by_stix_id(self, stix_id: str) -> Indicator | None:
-        row = (await self._session.execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
+        row = (await self._execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
         return _indicator(row) if row else None
 
     async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
@@ -463,7 +477,7 @@ class SqlIndicatorRepository(_Repository):
             params: dict[str, Any] = {}
             for n, (type_, vals) in enumerate(by_type.items()):
                 params[f"t{n}"], params[f"v{n}"] = type_, vals
-            rows = await self._session.execute(_by_values_statement(len(by_type)), params)
+            rows = await self._execute(_by_values_statement(len(by_type)), params)
             found.extend(_indicator(row) for row in rows)
         found.sort(key=lambda ind: ind.id)
         return found
@@ -500,10 +514,10 @@ class SqlIndicatorRepository(_Repository):
         count_stmt = select(func.count()).select_from(IndicatorRow)
         if needs_org:
             count_stmt = count_stmt.join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
-        total = (await self._session.execute(count_stmt.where(*conditions))).scalar_one()
+        total = (await self._execute(count_stmt.where(*conditions))).scalar_one()
         if total == 0 or page.offset >= total:
             return [], total
-        rows = await self._session.execute(
+        rows = await self._execute(
             _indicators().where(*conditions)
             .order_by(IndicatorRow.id.asc() if flt.oldest_first else IndicatorRow.id.desc())
             .limit(page.size).offset(page.offset)
@@ -512,7 +526,7 @@ class SqlIndicatorRepository(_Repository):
 
     async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
                          reason: str, at: datetime) -> bool:
-        result = await self._session.execute(
+        result = await self._execute(
             update(IndicatorRow)
             .where(IndicatorRow.id == indicator_id,
                    IndicatorRow.status.in_([Status(s).value for s in from_statuses]))
@@ -522,7 +536,7 @@ class SqlIndicatorRepository(_Repository):
         return result.rowcount == 1
 
     async def touch(self, indicator_id: int, seen_at: datetime) -> None:
-        await self._session.execute(
+        await self._execute(
             update(IndicatorRow)
             .where(IndicatorRow.id == indicator_id, IndicatorRow.last_seen < seen_at)
             .values(last_seen=seen_at)
@@ -530,7 +544,7 @@ class SqlIndicatorRepository(_Repository):
         )
 
     async def expire_due(self, now: datetime) -> Sequence[int]:
-        rows = await self._session.execute(
+        rows = await self._execute(
             update(IndicatorRow)
             .where(
                 IndicatorRow.status.in_([Status.PENDING.value, Status.APPROVED.value]),
@@ -545,16 +559,16 @@ class SqlIndicatorRepository(_Repository):
 
     async def stats(self) -> StoreStats:
         by_status = {
-            s: n for s, n in await self._session.execute(
+            s: n for s, n in await self._execute(
                 select(IndicatorRow.status, func.count()).group_by(IndicatorRow.status)
             )
         }
         by_type = {
-            t: n for t, n in await self._session.execute(
+            t: n for t, n in await self._execute(
                 select(IndicatorRow.type, func.count()).group_by(IndicatorRow.type)
             )
         }
-        totals = (await self._session.execute(select(
+        totals = (await self._execute(select(
             select(func.count()).select_from(OrganizationRow).scalar_subquery(),
             select(func.count()).select_from(MemberRow).scalar_subquery(),
             select(func.count()).select_from(VoteRow).scalar_subquery(),
@@ -587,11 +601,11 @@ class SqlVoteRepository(_Repository):
                 "updated_at": stmt.excluded.updated_at,
             },
         ).returning(table.c.previous_verdict)
-        previous = (await self._session.execute(stmt)).scalar_one()
+        previous = (await self._execute(stmt)).scalar_one()
         return Verdict(previous) if previous is not None else None
 
     async def withdraw(self, indicator_id: int, member_id: int) -> Verdict | None:
-        previous = (await self._session.execute(
+        previous = (await self._execute(
             delete(VoteRow)
             .where(VoteRow.indicator_id == indicator_id, VoteRow.member_id == member_id)
             .returning(VoteRow.verdict)
@@ -606,7 +620,7 @@ class SqlVoteRepository(_Repository):
         ids = list(dict.fromkeys(indicator_ids))
         counts: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
         for chunk in _chunks(ids):
-            rows = await self._session.execute(
+            rows = await self._execute(
                 select(VoteRow.indicator_id, VoteRow.verdict, func.count(),
                        func.count(VoteRow.org_id.distinct()))
                 .where(VoteRow.indicator_id.in_(chunk))
@@ -624,7 +638,7 @@ class SqlVoteRepository(_Repository):
         sightings = {i: SightingSummary() for i in ids}
         for chunk in _chunks(ids):
             stmt = _ACTIVITY
-            for indicator_id, kind, n, orgs, last in await self._session.execute(stmt, {"ids": list(chunk)}):
+            for indicator_id, kind, n, orgs, last in await self._execute(stmt, {"ids": list(chunk)}):
                 if kind == _SIGHTING:
                     sightings[indicator_id] = SightingSummary(count=int(n), orgs=orgs, last_seen=last)
                 else:
@@ -663,7 +677,7 @@ def _tally(by_verdict: dict[str, tuple[int, int]]) -> Tally:
 class SqlSightingRepository(_Repository):
     async def add(self, indicator_id: int, org_id: int, member_id: int, count: int, seen_at: datetime,
                   note: str) -> None:
-        await self._session.execute(insert(SightingRow).values(
+        await self._execute(insert(SightingRow).values(
             indicator_id=indicator_id, org_id=org_id, member_id=member_id, count=count, seen_at=seen_at,
             note=note,
         ))
@@ -680,7 +694,7 @@ def _channel(row: Any) -> Channel:
 
 class SqlChannelRepository(_Repository):
     async def get(self, platform: Platform, workspace_id: str, channel_id: str) -> Channel | None:
-        row = (await self._session.execute(select(ChannelRow.__table__).where(
+        row = (await self._execute(select(ChannelRow.__table__).where(
             ChannelRow.platform == platform.value, ChannelRow.workspace_id == workspace_id,
             ChannelRow.channel_id == channel_id,
         ))).first()
@@ -697,19 +711,19 @@ class SqlChannelRepository(_Repository):
             index_elements=[table.c.platform, table.c.workspace_id, table.c.channel_id],
             set_={c: stmt.excluded[c] for c in ("ceiling", "purpose", "passive", "ephemeral_lookups")},
         )
-        await self._session.execute(stmt)
+        await self._execute(stmt)
 
     async def list(self, purpose: ChannelPurpose | None = None) -> Sequence[Channel]:
         stmt = select(ChannelRow.__table__).order_by(ChannelRow.id)
         if purpose is not None:
             stmt = stmt.where(ChannelRow.purpose == purpose.value)
-        return [_channel(row) for row in await self._session.execute(stmt)]
+        return [_channel(row) for row in await self._execute(stmt)]
 
 
 class SqlAuditLog(_Repository):
     async def append(self, action: str, *, at: datetime, platform: Platform, member_id: int | None,
                      indicator_id: int | None = None, detail: dict[str, Any] | None = None) -> None:
-        await self._session.execute(insert(AuditRow).values(
+        await self._execute(insert(AuditRow).values(
             at=at, platform=Platform(platform).value, member_id=member_id, action=action, indicator_id=indicator_id,
             detail=detail or {},
         ))
@@ -725,7 +739,7 @@ _PENDING = (OutboxRow.delivered_at.is_(None), OutboxRow.parked_at.is_(None))
 
 class SqlOutbox(_Repository):
     async def add(self, event: str, payload: dict[str, Any], at: datetime, platform: Platform) -> None:
-        await self._session.execute(insert(OutboxRow).values(
+        await self._execute(insert(OutboxRow).values(
             created_at=at, event=event, payload=payload, platform=Platform(platform).value, available_at=at,
             attempts=0,
         ))
@@ -739,10 +753,10 @@ class SqlOutbox(_Repository):
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serializes claims
         )
-        ids = list((await self._session.execute(due)).scalars())
+        ids = list((await self._execute(due)).scalars())
         if not ids:
             return []
-        rows = await self._session.execute(
+        rows = await self._execute(
             update(OutboxRow)
             .where(OutboxRow.id.in_(ids))
             .values(available_at=now + lease, attempts=OutboxRow.attempts + 1)
@@ -752,29 +766,29 @@ class SqlOutbox(_Repository):
         return sorted((_outbox_event(r) for r in rows), key=lambda e: e.id)
 
     async def delivered(self, event_id: int, at: datetime) -> None:
-        await self._session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
+        await self._execute(update(OutboxRow).where(OutboxRow.id == event_id)
                                     .values(delivered_at=at, last_error=None)
                                     .execution_options(synchronize_session=False))
 
     async def retry_later(self, event_id: int, error: str, at: datetime) -> None:
-        await self._session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
+        await self._execute(update(OutboxRow).where(OutboxRow.id == event_id)
                                     .values(available_at=at, last_error=error[:2000])
                                     .execution_options(synchronize_session=False))
 
     async def park(self, event_id: int, error: str, at: datetime) -> None:
-        await self._session.execute(update(OutboxRow).where(OutboxRow.id == event_id)
+        await self._execute(update(OutboxRow).where(OutboxRow.id == event_id)
                                     .values(parked_at=at, last_error=error[:2000])
                                     .execution_options(synchronize_session=False))
 
     async def parked(self, limit: int) -> Sequence[OutboxEvent]:
-        rows = await self._session.execute(
+        rows = await self._execute(
             select(*OutboxRow.__table__.columns).where(OutboxRow.parked_at.is_not(None),
                                                        OutboxRow.delivered_at.is_(None))
             .order_by(OutboxRow.id).limit(limit))
         return [_outbox_event(r) for r in rows]
 
     async def unpark(self, event_id: int, at: datetime) -> bool:
-        result = await self._session.execute(
+        result = await self._execute(
             update(OutboxRow).where(OutboxRow.id == event_id, OutboxRow.parked_at.is_not(None),
                                     OutboxRow.delivered_at.is_(None))
             .values(parked_at=None, available_at=at, attempts=0)
@@ -782,7 +796,7 @@ class SqlOutbox(_Repository):
         return result.rowcount == 1
 
     async def pending_stats(self, now: datetime) -> dict[str, tuple[int, float]]:
-        rows = await self._session.execute(
+        rows = await self._execute(
             select(OutboxRow.platform, func.count(), func.min(OutboxRow.created_at))
             .where(*_PENDING).group_by(OutboxRow.platform))
         return {platform: (n, max(0.0, (now - oldest).total_seconds())) for platform, n, oldest in rows}
@@ -805,21 +819,21 @@ class SqlPostedCards(_Repository):
             raise ValueError("a reserved card needs a delivery key")
         stmt = (self._upsert_insert(PostedCardRow.__table__).values(**self._values(card))
                 .on_conflict_do_nothing(index_elements=["delivery_key"]))
-        inserted = (await self._session.execute(stmt)).rowcount == 1
-        row = (await self._session.execute(
+        inserted = (await self._execute(stmt)).rowcount == 1
+        row = (await self._execute(
             select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key == card.delivery_key)
         )).one()
         return _posted_card(row), not inserted
 
     async def add(self, card: PostedCard) -> None:
-        await self._session.execute(insert(PostedCardRow).values(**self._values(card)))
+        await self._execute(insert(PostedCardRow).values(**self._values(card)))
 
     async def set_message(self, card_id: int, message_id: str) -> None:
-        await self._session.execute(update(PostedCardRow).where(PostedCardRow.id == card_id)
+        await self._execute(update(PostedCardRow).where(PostedCardRow.id == card_id)
                                     .values(message_id=message_id).execution_options(synchronize_session=False))
 
     async def of_indicator(self, indicator_id: int, platform: Platform) -> Sequence[PostedCard]:
-        rows = await self._session.execute(
+        rows = await self._execute(
             select(*PostedCardRow.__table__.columns)
             .where(PostedCardRow.indicator_id == indicator_id, PostedCardRow.platform == Platform(platform).value,
                    PostedCardRow.message_id.is_not(None))
@@ -887,7 +901,7 @@ class SqlExchangeRepository(_Repository):
 
     async def export_batch(self, flt: ExportFilter, view: Visibility, after_id: int, size: int) -> Sequence[Indicator]:
         """The next `size` indicators with id > after_id (keyset by id: constant cost per batch)."""
-        rows = await self._session.execute(
+        rows = await self._execute(
             _indicators().where(*_export_conditions(flt, view), IndicatorRow.id > after_id)
             .order_by(IndicatorRow.id).limit(size)
         )
@@ -899,14 +913,14 @@ class SqlExchangeRepository(_Repository):
         votes: dict[int, list[VoteRecord]] = {}
         sightings: dict[int, list[SightingRecord]] = {}
         for chunk in _chunks(ids):
-            for r in await self._session.execute(
+            for r in await self._execute(
                 select(VoteRow.indicator_id, VoteRow.member_id, VoteRow.org_id, VoteRow.verdict, VoteRow.reason,
                        VoteRow.created_at, VoteRow.updated_at)
                 .where(VoteRow.indicator_id.in_(chunk)).order_by(VoteRow.id)
             ):
                 votes.setdefault(r.indicator_id, []).append(VoteRecord(
                     r.indicator_id, r.member_id, r.org_id, Verdict(r.verdict), r.reason, r.created_at, r.updated_at))
-            for r in await self._session.execute(
+            for r in await self._execute(
                 select(SightingRow.id, SightingRow.indicator_id, SightingRow.org_id, SightingRow.count,
                        SightingRow.seen_at)
                 .where(SightingRow.indicator_id.in_(chunk)).order_by(SightingRow.id)
@@ -932,7 +946,7 @@ class SqlExchangeRepository(_Repository):
                 conds.append(IndicatorRow.modified_at > added_after)
             if (c := _after(IndicatorRow.modified_at, IndicatorRow.id, FEED_INDICATOR, cursor)) is not None:
                 conds.append(c)
-            for row in await self._session.execute(
+            for row in await self._execute(
                 select(IndicatorRow.id, IndicatorRow.modified_at).where(*conds)
                 .order_by(IndicatorRow.modified_at, IndicatorRow.id).limit(limit)
             ):
@@ -943,7 +957,7 @@ class SqlExchangeRepository(_Repository):
                 conds.append(VoteRow.updated_at > added_after)
             if (c := _after(VoteRow.updated_at, VoteRow.id, FEED_OPINION, cursor)) is not None:
                 conds.append(c)
-            for r in await self._session.execute(
+            for r in await self._execute(
                 select(VoteRow.id, VoteRow.indicator_id, VoteRow.member_id, VoteRow.org_id, VoteRow.verdict,
                        VoteRow.reason, VoteRow.created_at, VoteRow.updated_at).where(*conds)
                 .order_by(VoteRow.updated_at, VoteRow.id).limit(limit)
@@ -956,7 +970,7 @@ class SqlExchangeRepository(_Repository):
                 conds.append(SightingRow.seen_at > added_after)
             if (c := _after(SightingRow.seen_at, SightingRow.id, FEED_SIGHTING, cursor)) is not None:
                 conds.append(c)
-            for r in await self._session.execute(
+            for r in await self._execute(
                 select(SightingRow.id, SightingRow.indicator_id, SightingRow.org_id, SightingRow.count,
                        SightingRow.seen_at).where(*conds)
                 .order_by(SightingRow.seen_at, SightingRow.id).limit(limit)
@@ -972,7 +986,7 @@ class SqlExchangeRepository(_Repository):
         wanted = list(dict.fromkeys(ids))
         found: list[Indicator] = []
         for chunk in _chunks(wanted):
-            found.extend(_indicator(r) for r in await self._session.execute(
+            found.extend(_indicator(r) for r in await self._execute(
                 _indicators().where(IndicatorRow.id.in_(chunk))))
         return found
 
@@ -990,14 +1004,14 @@ class SqlExchangeRepository(_Repository):
                         "first_seen": n.seen_at, "last_seen": n.seen_at, "valid_until": n.valid_until,
                         "created_at": n.seen_at, "modified_at": n.seen_at, "status_reason": "",
                     } for n in chunk]
-                    result = await self._session.execute(
+                    result = await self._execute(
                         insert(IndicatorRow).returning(IndicatorRow.id, sort_by_parameter_order=True), params)
                     chunk_ids = list(result.scalars())
                     ids.extend(chunk_ids)
                     tags = [{"indicator_id": i, "tag": t} for i, n in zip(chunk_ids, chunk, strict=True)
                             for t in _normal_tags(n.tags)]
                     if tags:
-                        await self._session.execute(insert(IndicatorTagRow), tags)
+                        await self._execute(insert(IndicatorTagRow), tags)
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict("some of these indicators were stored meanwhile") from exc
@@ -1007,11 +1021,11 @@ class SqlExchangeRepository(_Repository):
     async def audit_many(self, entries: Sequence[dict[str, Any]]) -> None:
         """Many audit rows (keys of AuditRow: at, platform, member_id, action, indicator_id, detail) at once."""
         for chunk in _chunks(entries, 2000):
-            await self._session.execute(insert(AuditRow), [
+            await self._execute(insert(AuditRow), [
                 {**e, "platform": Platform(e["platform"]).value, "detail": e.get("detail") or {}} for e in chunk])
 
     async def organization_names(self) -> dict[int, str]:
-        return dict((await self._session.execute(select(OrganizationRow.id, OrganizationRow.name))).tuples().all())
+        return dict((await self._execute(select(OrganizationRow.id, OrganizationRow.name))).tuples().all())
 
 
 def api_key_digest(key: str) -> str:
@@ -1035,12 +1049,12 @@ class SqlApiKeyRepository(_Repository):
         stmt = insert(ApiKeyRow).values(org_id=org_id, name=name, key_sha256=key_sha256, prefix=prefix,
                                         created_by=created_by, created_at=at).returning(ApiKeyRow.id)
         key_id = await self._insert_or_conflict(stmt, "this API key exists already")
-        row = (await self._session.execute(_api_keys().where(ApiKeyRow.id == key_id))).one()
+        row = (await self._execute(_api_keys().where(ApiKeyRow.id == key_id))).one()
         return _api_key(row)
 
     async def by_digest(self, key_sha256: str) -> tuple[ApiKey, str] | None:
         """The active (not revoked) key with this SHA-256, and the stored digest (for a constant-time check)."""
-        row = (await self._session.execute(
+        row = (await self._execute(
             _api_keys().where(ApiKeyRow.key_sha256 == key_sha256, ApiKeyRow.revoked_at.is_(None)))).first()
         return (_api_key(row), row.key_sha256) if row else None
 
@@ -1048,15 +1062,15 @@ class SqlApiKeyRepository(_Repository):
         stmt = _api_keys().order_by(ApiKeyRow.id)
         if org_id is not None:
             stmt = stmt.where(ApiKeyRow.org_id == org_id)
-        return [_api_key(r) for r in await self._session.execute(stmt)]
+        return [_api_key(r) for r in await self._execute(stmt)]
 
     async def revoke(self, key_id: int, at: datetime) -> ApiKey | None:
-        result = await self._session.execute(
+        result = await self._execute(
             update(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None)).values(revoked_at=at)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
             return None
-        return _api_key((await self._session.execute(_api_keys().where(ApiKeyRow.id == key_id))).one())
+        return _api_key((await self._execute(_api_keys().where(ApiKeyRow.id == key_id))).one())
 
 
 __all__ += ["SqlApiKeyRepository", "SqlExchangeRepository", "api_key_digest"]
