@@ -6,7 +6,8 @@
 
 Prints: MB/s of bot.ioc.extract and of ioc_finder.find_iocs on the same generated log (one call
 per message), the time of bot.ioc on the whole log as one message and on pathological inputs
-(linearity), and micro precision/recall/F1 of both engines on tests/unit/ioc/data/chat_corpus.txt.
+(linearity), and micro precision/recall/F1 of both engines on tests/unit/ioc/data/chat_corpus.txt
+and on tests/unit/ioc/data/peer_cases.txt (cases adapted from other extractors' test suites).
 """
 
 from __future__ import annotations
@@ -150,15 +151,18 @@ def bench_throughput(size_mb: float, with_finder: bool) -> None:
         print(f"{name:21}: {_time(extract, text):7.3f} s")
 
 
+PEER_PATH = ROOT / "tests" / "unit" / "ioc" / "data" / "peer_cases.txt"
+
+
 def bench_corpus(with_finder: bool) -> None:
-    cases = load_corpus()
-    n_exp = sum(len(v) for c in cases for v in c.expected.values())
-    print(f"corpus: {len(cases)} messages, {n_exp} expected values")
-    p, r, f, errs = score(cases, extract_grouped)
-    print(f"bot.ioc     P={p:.3f} R={r:.3f} F1={f:.3f} ({len(errs)} messages wrong)")
-    if with_finder:
-        p, r, f, errs = score(cases, ioc_finder_grouped)
-        print(f"ioc-finder  P={p:.3f} R={r:.3f} F1={f:.3f} ({len(errs)} messages wrong)")
+    for name, cases in (("chat corpus", load_corpus()), ("peer cases", load_corpus(PEER_PATH))):
+        n_exp = sum(len(v) for c in cases for v in c.expected.values())
+        print(f"{name}: {len(cases)} messages, {n_exp} expected values")
+        p, r, f, errs = score(cases, extract_grouped)
+        print(f"  bot.ioc     P={p:.3f} R={r:.3f} F1={f:.3f} ({len(errs)} messages wrong)")
+        if with_finder:
+            p, r, f, errs = score(cases, ioc_finder_grouped)
+            print(f"  ioc-finder  P={p:.3f} R={r:.3f} F1={f:.3f} ({len(errs)} messages wrong)")
 
 
 def bench_warninglists() -> None:

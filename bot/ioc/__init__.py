@@ -8,33 +8,62 @@ Public interface: :class:`IOCType`, :class:`Observable`, :func:`extract`, :func:
 
 Decisions (free-text extraction)
 --------------------------------
-* Everything is refanged first: ``hxxp``/``hxxps``/``fxp``/``h**p``/``meow``, ``[.]`` ``(.)``
-  ``{.}`` ``[dot]`` ``(dot)`` (any case, optional inner/outer space), ``\\.``, ``[:]``, ``[://]``,
-  ``[/]``, ``[@]`` ``[at]`` ``(at)``; zero-width and bidi controls are deleted; full-width ASCII,
+* Everything is refanged first: ``hxxp``/``hxxps``/``fxp``/``fxps``/``sfxp``/``ftx``/``h**p``/
+  ``h00p``/``meow``, ``http__``, ``http:// host`` and ``http:///host``; ``[.]`` ``(.)`` ``{.}``
+  ``[dot]`` ``(dot)`` ``[,]`` (any case, up to three blanks inside/around, repeated brackets:
+  ``example  [  .  ]  com``), half and repeated brackets glued between two words (``1.2.3.]]]4``,
+  ``10[[[.10``, ``111[.111.]111``, ``exampledot]com``, ``example[dotcom``, ``host.com[/path``),
+  runs of backslashes before a dot (``10\\.10``), ``[:]``, ``[://]``, ``[/]``, ``[@]`` ``[at]``
+  ``(at)`` and ``user @ host``; a URL written percent-encoded where a URL may start
+  (``"http%3A%2F%2Fexample%2Ecom"``) is decoded, and ``%2F`` before a name at a token start
+  (``%2Fevil.com`` -> ``evil.com``), but nothing inside a URL is decoded (``?u=http%3A%2F%2F..``
+  stays part of its URL); ``IPv6:`` before an address (``[IPv6:2001:db8::1]``) is a label;
+  zero-width and bidi controls are deleted; full-width ASCII,
   ideographic and half-width dots are mapped to ASCII; Slack ``<url|label>``, ``<mailto:..|..>``,
   ``<@U..>``, ``&amp;``; Discord ``||spoilers||``, code spans and blocks, ``<url>`` (no embed);
-  Markdown ``[label](url)``.
+  Markdown ``[label](url)``, ``_x_``/``__x__`` emphasis (also before ``,.;:!?)``).
 * A URL is reported once, as a URL: its host (domain or IP) is not reported again, nor any value
   inside its path. An e-mail's domain is not reported again. This is positional: the same domain
   written elsewhere in the message on its own is reported as a domain.
 * URLs keep their scheme (lower-cased), user-info, port and path/query as written; the host is
-  lower-cased, punycoded (``xn--``), IPv6 hosts compressed in brackets.
+  lower-cased, punycoded (``xn--``), IPv6 hosts compressed in brackets. Any scheme with a valid
+  host is a URL (``tcp://``, ``udp://``, ``sftp://``, ``ftps://``, ``file://``, ``telnet://``).
+  A URL ends at a blank, quote, ``<>|\\^{}`` or a comma, except a comma list of numbers inside a
+  query (``?family=Lato:400,700``); a CSV field after a URL stays separate.
 * Without a scheme, ``host/path`` (``evil.example/login.php``, ``1.2.3.4/x``) is a URL written as
   is (no scheme invented); ``host:port`` alone is the host (``1.2.3.4:443`` -> ipv4 ``1.2.3.4``).
 * Slack's auto-link of a bare domain, ``<http://x.com|x.com>``, is the domain ``x.com``.
 * ``1.2.3.4/24`` is a cidr (the address is not reported again; host bits kept as written);
-  ``2001:db8::/32`` likewise, IPv6 compressed.
+  ``2001:db8::/32`` likewise, IPv6 compressed (RFC 5952; IPv4-mapped as ``::ffff:192.0.2.128``).
+* ``user@127.0.0.1`` and ``user@[192.0.2.1]`` are not e-mail addresses: the address is an ipv4.
 * Domains need a TLD that exists in the Public Suffix List, or the special-use ``example``,
-  ``test``, ``onion``. Two-label names on TLDs that are also file extensions (``setup.py``,
-  ``readme.md``, ``invoice.zip``) and code (``self.name``, ``logging.info(``) are dropped unless
-  written defanged (``invoice[.]zip``). Labels with ``_`` are allowed only below the registrable name.
-* Numbers: octets over 255, more than four dotted numbers, numbers after ``version``/``v``/``build``...
-  are not IPs; all-digit "hashes" are rejected; hex must be exactly 32/40/64/128 long.
+  ``test``, ``onion`` and the IANA IDN test TLDs (``测试``, ``إختبار``...). ``.local``,
+  ``.internal``, ``.lan``, ``.corp`` hosts are not reported: they name the victim's own machines,
+  not indicators, and are not in the PSL.
+* File-extension TLDs (``.zip``, ``.mov``, ``.py``, ``.md``, ``.rs``...; ``.zip``/``.mov`` are real
+  TLDs abused by attackers): a bare two-label ``invoice.zip`` in prose is a file name and dropped;
+  it is a domain when written defanged (``invoice[.]zip``), inside a URL (``http://invoice.zip/x``),
+  with a path (``docs.rs/serde``), with three or more labels (``cdn.github-release.zip``), or typed
+  as an explicit argument (:func:`classify`).
+* Code: two-label names whose first label is a code word (``self.name``, ``os.environ``) are dropped;
+  a name glued to ``(`` is a call (``logging.info(``, ``socket.io(``) unless its TLD is never a method
+  name (``evil.ru(x)``, ``evil.com(the C2)`` are domains); ``evil.com (the C2)`` and ``(evil.com)``
+  are domains. Labels with ``_`` are allowed only below the registrable name (``_ldap._tcp.x.com``).
+* Numbers: octets over 255, more than four dotted numbers, an address glued to ``.word``
+  (``1.1.1.1.a``), numbers after ``version``/``v``/``build``... are not IPs (an ellipsis before an
+  address is fine: ``blocked...1.2.3.4``); leading zeros are dropped (``01.1.1.1`` -> ``1.1.1.1``);
+  all-digit "hashes" are rejected; hex must be exactly 32/40/64/128 long.
 * ``CVE-2021-44228``, ``cve 2021 44228`` -> ``CVE-2021-44228``; ``AS13335``, ``AS 13335``,
   ``ASN13335``, ``asn 13335``, ``as13335`` -> ``AS13335`` (``as 2014`` in prose and bare numbers
   are not ASNs).
 * ``sha256:<hex>``, ``md5=<hex>`` -> the hash. BTC: Base58Check (P2PKH/P2SH) and bech32/bech32m
   addresses with valid checksums; bech32 lower-cased.
+* Indicators start and end at token boundaries: ``words68b3...c940words`` and ``<hash>hash`` are
+  not hashes.
+* Not supported (by design): base64- or hex-encoded URLs, decimal/hex IPs (``http://3628126748``),
+  ``fooDOTcom`` without brackets, e-mail local parts with quotes or comments.
+* Warninglists never walk up past a public suffix (PSL, private section included): a listed
+  ``github.io`` / ``s3.amazonaws.com`` / ``workers.dev`` matches only itself, not ``evil.github.io``.
 * Trailing punctuation and unbalanced closing brackets are stripped (``(evil.com)``, ``"evil.com",``,
   ``evil.com.``); Markdown tables (``|``) and code blocks are plain separators.
 """

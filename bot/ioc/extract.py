@@ -27,11 +27,11 @@ _ALTERNATIVES: list[tuple[str, str]] = [
     ("url", r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}+://" + _URLC + r"++"),
     (
         "email",
-        r"(?<![\w.%+\-@/])\w[\w.%+\-]{0,63}+@(?:[\w\-]++" + _D + r")+[\w\-]++(?!@)",
+        r"(?<![\w.%+@/])(?<![\w.%+@/]-)\w[\w.%+\-]{0,63}+@(?:[\w\-]++" + _D + r")+[\w\-]++(?!@)",
     ),
     (
         "ipv4",
-        r"(?<![\w.\ue000@/\\])(?:\d{1,3}" + _D + r"){3}\d{1,3}(?!\w|" + _D + r"\d)"
+        r"(?:(?<![\w.\ue000@/\\])|(?<=[^\d\ue000]\.\.))(?:\d{1,3}" + _D + r"){3}\d{1,3}(?!\w|" + _D + r"\w)"
         r"(?P<ipv4_tail>(?::\d{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
     ),
     (
@@ -68,6 +68,10 @@ _HASH_TYPES = {32: IOCType.MD5, 40: IOCType.SHA1, 64: IOCType.SHA256, 128: IOCTy
 FILE_EXT_TLDS = frozenset(
     {"py", "md", "sh", "rs", "so", "zip", "mov", "ps", "pm", "tf", "java", "cab", "one", "pl", "cc", "cs"}
 )
+#: TLDs that are never a method name: ``evil.ru(`` is a host name glued to a parenthesis, while
+#: ``logging.info(`` / ``socket.io(`` / ``window.open(`` are calls.
+NOT_METHOD_TLDS = frozenset({"com", "net", "org", "ru", "su", "cn", "xyz", "top", "uk", "de", "fr", "nl", "br", "jp",
+                             "kr", "ir", "tk", "ml", "ga", "cf", "gq", "pw", "onion", "biz", "us", "ua", "kz"})
 #: First labels that mark program code (``self.name``, ``os.environ``) rather than a host name.
 CODE_PREFIXES = frozenset({
     "self", "this", "cls", "args", "kwargs", "obj", "config", "cfg", "settings", "request", "req",
@@ -123,6 +127,9 @@ def _ipv6(s: str) -> str | None:
         return None
     if int(addr) == 0:
         return None
+    mapped = addr.ipv4_mapped
+    if mapped is not None:  # RFC 5952 section 5: ::ffff:192.0.2.128
+        return f"::ffff:{mapped}"
     return addr.compressed
 
 
@@ -230,8 +237,17 @@ def _version_context(text: str, start: int) -> bool:
 Handler = Callable[[re.Match[str], str, bool], tuple[Observable | None, int]]
 
 
+_QUERY_COMMA_RE = re.compile(r",\d{1,6}(?:,\d{1,6}){0,8}(?=[^\w.,\ue000]|$)")
+
+
 def _h_url(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
-    raw = _strip_trailing(m.group())
+    raw = m.group()
+    if text[m.end() : m.end() + 1] == "," and "?" in raw:
+        # a comma list of numbers in a query ("?family=Lato:400,700"); a CSV field stays a boundary
+        more = _QUERY_COMMA_RE.match(text, m.end())
+        if more:
+            raw += more.group()
+    raw = _strip_trailing(raw)
     value = _url(raw, strict=strict)
     return (Observable(IOCType.URL, value) if value else None), m.start() + len(raw)
 
@@ -239,6 +255,10 @@ def _h_url(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None
 def _h_email(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
     raw = m.group()
     local, _, dom = raw.rpartition("@")
+    if dom[:1].isdigit():
+        ip = _ipv4(dom.replace(DOTMARK, "."))
+        if ip is not None:  # a@127.0.0.1: not an e-mail address, but the address is an indicator
+            return Observable(IOCType.IPV4, ip), m.end()
     local = local.replace(DOTMARK, ".")
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return None, m.end()
@@ -303,11 +323,12 @@ def _h_host(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | Non
     tail = _strip_trailing(tail)
     after = text[core_end : core_end + 1]
     if strict and not defanged:
-        if not tail and after == "(":
+        if not tail and after == "(" and labels[-1].lower() not in NOT_METHOD_TLDS:
             return None, m.end()  # function call: logging.info(
         if _version_context(text, m.start()) and any(c.isdigit() for c in host):
             return None, m.end()
-    canon = _domain(host, strict=strict, defanged=defanged)
+    # a path makes a file-extension TLD a host: docs.rs/serde, invoice.zip/pay
+    canon = _domain(host, strict=strict, defanged=defanged or "/" in tail)
     if canon is None:
         return None, m.end()
     end = core_end + len(tail)
@@ -370,9 +391,27 @@ def _scan(norm: str, *, strict: bool = True) -> Iterator[tuple[Observable, int, 
             yield obs, m.start(), end
 
 
+# Cheap pre-filter. Every indicator, refanged or not, has a dot, a colon or an "@", or is written
+# with a bracket/backslash/percent defang; the others have a digit (CVE, ASN, Base58 BTC addresses
+# start with 1 or 3, bech32 with bc1) or are a hash, which without a digit is a run of 32+ a-f
+# letters. An ASCII message with none of these holds no indicator and skips normalization and
+# scanning (most chat lines): a few substring tests and at most one short regex search.
+_SIGNS = (".", ":", "@", "[", "(", "{", "\\", "%", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+_HEX_LETTERS = re.compile(r"[a-fA-F]{32}")
+
+
+def _nothing_to_find(text: str) -> bool:
+    if not text.isascii():
+        return False
+    for c in _SIGNS:
+        if c in text:
+            return False
+    return len(text) < 32 or _HEX_LETTERS.search(text) is None
+
+
 def extract(text: str) -> list[Observable]:
     """Every indicator in a chat message: canonical, de-duplicated, in order of first appearance."""
-    if not text:
+    if not text or _nothing_to_find(text):
         return []
     seen: dict[Observable, None] = {}
     for obs, _, _ in _scan(normalize(text)):

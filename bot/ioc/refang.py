@@ -7,6 +7,7 @@ regular expressions whose every repetition is bounded or anchored on a literal.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 #: Private-use character that stands for a dot that was written defanged (``[.]``, ``(dot)``...).
 #: The extractor treats it as a dot and knows the writer meant an indicator.
@@ -52,40 +53,86 @@ _ANGLE_RE = re.compile(
 _MD_LINK_RE = re.compile(r"\[([^\[\]\n]{1,500})\]\(([A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s()]{1,4000})\)")
 
 # Markdown emphasis with underscores around a token: _evil.com_ / __evil.com__
-_MD_UNDERSCORE_RE = re.compile(r"(?:(?<=\s)|^)(__?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=\s|$)", re.MULTILINE)
+_MD_UNDERSCORE_RE = re.compile(
+    r"(?:(?<=[\s(\[\"'])|^)(__?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=[\s.,;:!?)\]\"']|$)", re.MULTILINE
+)
 
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 
-# Bracketed defangs: [.] (.) {.} [dot] [@] [at] [:] [://] [/], any bracket mix, optional inner
-# spaces, plus a half bracket "[." before a word. The pattern starts with a character set, so the
-# regex engine skips quickly to the next bracket.
+# Bracketed defangs: [.] (.) {.} [dot] [,] [@] [at] [:] [://] [/], any bracket mix, repeated
+# brackets and up to three blanks inside and around ("example  [  .  ]  com"). The pattern starts with
+# a blank or a bracket, so the regex engine skips quickly to the next candidate.
 _BRACKET_RE = re.compile(
-    r"[\[({]\x20?(?:(\.|[dD][oO][tT])|(@|[aA][tT])|(://)|(:)|(/))\x20?[\])}]\x20?|\[\.(?=\w)"
+    r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO][tT])|(@|[aA][tT])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
+)
+# Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
+# exampledot]com, example[dotcom, example.com[/test.
+_HALF_RE = re.compile(
+    r"(?<=\w)(?:[\[({]{1,8}[.\ue000][\])}]{0,8}|[.\ue000][\])}]{1,8}|[\[({]{1,8}[dD][oO][tT]|[dD][oO][tT][\])}]{1,8})"
+    r"(?=\w)|(?<=\w)[\[(]/(?=\w)"
 )
 _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]", "\ue001"), ("[:]", ":"),
                     ("[://]", "://"), ("[/]", "/"))
-_HALFDOT_RE = re.compile(r"\.\](?=\w)")
-# h**p / hxxp / hXXp / h00p / fxp: only the letters after the h/f are replaced
-_SCHEME_RE = re.compile(r"(?<=\b[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?(?:\[?:|__|\[?/))|(?<=\b[fF])[xX](?=[pP]\[?:)")
+_DOT_BLANKS_RE = re.compile(r"(?<=\w)\x20{1,3}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
+# h**p / hxxp / hXXp / h00p / fxp / sfxp / fxps: only the letters after the h/f are replaced
+_SCHEME_RE = re.compile(
+    r"(?<=\b[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?(?:\[?:|__|\[?/))|(?<=\b[fF])[xX](?=[pP][sS]?\[?:)"
+    r"|(?<=\b[sS][fF])[xX](?=[pP]\[?:)"
+)
+# iocextract's ftx:// and meow://
+_SCHEME_WORD_RE = re.compile(r"\b(?:[fF][tT][xX]|[mM][eE][oO][wW])(?=[sS]?(?:\[?:|\[://))")
 _SCHEME_US_RE = re.compile(
     r"(?<=\b[hH][tT][tT][pP])__(?=\w)|(?<=\b[hH][tT][tT][pP][sS])__(?=\w)|(?<=\b[fF][tT][pP])__(?=\w)"
 )
-_BACKSLASH_RE = re.compile(r"\\{1,8}(\.)|\\(?=[\[\]()])")
+# "http:// example.com" (blank after the scheme), "http:///example.com" (extra slash)
+_SCHEME_GAP_RE = re.compile(r"(?<=\b[hH][tT][tT][pP]://)\x20{1,2}(?=[\w\[])|(?<=\b[hH][tT][tT][pP][sS]://)\x20{1,2}"
+                            r"(?=[\w\[])|(?<=\b[hH][tT][tT][pP]://)/{1,3}(?=\w)|(?<=\b[hH][tT][tT][pP][sS]://)/{1,3}(?=\w)")
+# Runs of backslashes before a dot or a bracket (escaped for Markdown/regex): start only at the first
+# backslash of a run, so a long run is scanned once.
+_BACKSLASH_RE = re.compile(r"(?<!\\)\\{1,64}(\.)|(?<!\\)\\{1,64}(?=[\[\]()])")
 _WILD_RE = re.compile(r"(?<![\w*])\*\.(?=\w)")
-_SPACED_AT_RE = re.compile(r"(?<=\w)(?:\x20{1,2}@\x20{0,2}|@\x20{1,2})(?=[\w\-]+\x20?[\[({]?\x20?\.)")
+_SPACED_AT_RE = re.compile(
+    r"(?<=\w)(?:\x20{1,2}@\x20{0,2}|@\x20{1,2})(?=[\w\-]+\x20?[\[({]?\x20?[.\ue000])"
+)
 _ATMARK = "\ue001"
+# A URL written percent-encoded where a URL may start ("http%3A%2F%2Fexample%2Ecom"), and "%2F" before a
+# name at a token start: decoded. Inside a URL (a query "?u=http%3A%2F%2F...") nothing is decoded.
+_URL_CHARS_NOT = r"\s<>\"'`|\\^{},"
+_PCT_URL_RE = re.compile(
+    r"(?<![^" + _URL_CHARS_NOT + r"])[A-Za-z][A-Za-z0-9+.\-]{0,15}%3[aA]%2[fF]%2[fF][^" + _URL_CHARS_NOT + r"]{1,4000}"
+)
+_PCT_SLASH_RE = re.compile(r"(?<![^" + _URL_CHARS_NOT + r"])%2[fF](?=\w)")
+# "[IPv6:2001:db8::1]" (e-mail address literal), "ipv6:2001:db8::1"
+_IPV6_TAG_RE = re.compile(r"\b[iI][pP][vV]6:(?=[0-9A-Fa-f]{0,4}:)")
 
 
 def _bracket_sub(m: re.Match[str]) -> str:
-    if m.group(1) is not None or m.group(0) == "[.":
+    if m.group(1) is not None:
         return DOTMARK
     if m.group(2) is not None:
-        return _ATMARK
+        return "@"
     if m.group(3) is not None:
         return "://"
     if m.group(4) is not None:
         return ":"
     return "/"
+
+
+def _half_sub(m: re.Match[str]) -> str:
+    return "/" if m.group(0)[-1] == "/" else DOTMARK
+
+
+def _scheme_sub(m: re.Match[str]) -> str:
+    return "t" if len(m.group(0)) == 1 else "tt"
+
+
+def _scheme_word_sub(m: re.Match[str]) -> str:
+    w = m.group(0).lower()
+    return "ftp" if w == "ftx" else "http"
+
+
+def _pct_sub(m: re.Match[str]) -> str:
+    return unquote(m.group(0))
 
 
 def _defang_pass(text: str) -> str:
@@ -95,18 +142,27 @@ def _defang_pass(text: str) -> str:
         for old, new in _SIMPLE_BRACKETS:
             if old in text:
                 text = text.replace(old, new)
-        text = _BRACKET_RE.sub(_bracket_sub, text)
-        if " " + DOTMARK in text:
-            text = text.replace(" " + DOTMARK + " ", DOTMARK).replace(" " + DOTMARK, DOTMARK)
+        if "[" in text or "(" in text or "{" in text:
+            text = _BRACKET_RE.sub(_bracket_sub, text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
-    if ".]" in text:
-        text = _HALFDOT_RE.sub(DOTMARK, text)
-    if ("xp" in text or "XP" in text or "xP" in text or "Xp" in text or "*p" in text or "*P" in text
-            or "0p" in text or "0P" in text):
-        text = _SCHEME_RE.sub(lambda m: "t" if len(m.group(0)) == 1 else "tt", text)
-    if "__" in text:
-        text = _SCHEME_US_RE.sub("://", text)
+    if "]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text:
+        text = _HALF_RE.sub(_half_sub, text)
+    if DOTMARK in text and (" " + DOTMARK in text or DOTMARK + " " in text):
+        text = _DOT_BLANKS_RE.sub(DOTMARK, text)
+    # every defanged scheme form has a colon (brackets already refanged) or "__" (http__host)
+    has_colon = ":" in text
+    if has_colon or "__" in text:
+        if ("xp" in text or "XP" in text or "xP" in text or "Xp" in text or "*p" in text or "*P" in text
+                or "0p" in text or "0P" in text):
+            text = _SCHEME_RE.sub(_scheme_sub, text)
+        if has_colon and ("tx" in text or "tX" in text or "TX" in text or "Tx" in text or "eow" in text
+                          or "EOW" in text):
+            text = _SCHEME_WORD_RE.sub(_scheme_word_sub, text)
+        if "__" in text:
+            text = _SCHEME_US_RE.sub("://", text)
+        if has_colon and (":// " in text or ":///" in text):
+            text = _SCHEME_GAP_RE.sub("", text)
     if "*." in text:
         text = _WILD_RE.sub("", text)
     if " @" in text or "@ " in text:
@@ -157,6 +213,13 @@ def normalize(text: str) -> str:
         text = _MD_UNDERSCORE_RE.sub(r"\2", text)
     if "||" in text:
         text = text.replace("||", " ")
+    if "%" in text:
+        if "%3" in text:
+            text = _PCT_URL_RE.sub(_pct_sub, text)
+        if "%2" in text:
+            text = _PCT_SLASH_RE.sub(" ", text)
+    if "6:" in text:
+        text = _IPV6_TAG_RE.sub(" ", text)
     return _defang_pass(text)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from bot.ioc.tlds import is_public_suffix
 from bot.ioc.types import IOCType, Observable
 
 log = logging.getLogger(__name__)
@@ -159,20 +160,29 @@ class WarningLists:
             names.append(name)
 
     def _host_names(self, host: str) -> list[str]:
+        """Lists matching ``host`` exactly or as a sub-domain of a listed name, without walking up
+        past a registrable-domain boundary: once the walk reaches a public suffix (PSL, private
+        section included: ``github.io``, ``s3.amazonaws.com``, ``workers.dev``), only an exact match
+        of that name counts, so ``evil.github.io`` is not benign because ``github.io`` is listed."""
         out: list[str] = []
         exact = self._exact.get(host)
         if exact:
             out.extend(exact)
         suffix = self._suffix
+        names = suffix.get(host)
+        if names:
+            out.extend(n for n in names if n not in out)
         h = host
         while True:
-            names = suffix.get(h)
-            if names:
-                out.extend(n for n in names if n not in out)
             dot = h.find(".")
             if dot == -1:
                 break
             h = h[dot + 1 :]
+            if is_public_suffix(h):
+                break
+            names = suffix.get(h)
+            if names:
+                out.extend(n for n in names if n not in out)
         return out
 
     def _ip_names(self, ip: str) -> list[str]:

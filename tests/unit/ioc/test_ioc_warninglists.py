@@ -66,3 +66,43 @@ def test_speed(wl: WarningLists) -> None:
             wl.match(o)
     per = (time.perf_counter() - t) / (n * len(values))
     assert per < 20e-6
+
+
+# Hosting platforms on the PSL's private section: a sub-domain is somebody else's site.
+_PLATFORMS = ["github.io", "blogspot.com", "s3.amazonaws.com", "azurewebsites.net", "herokuapp.com", "workers.dev",
+              "pages.dev", "ngrok.io", "duckdns.org"]
+
+
+@pytest.fixture(scope="module")
+def platform_wl() -> WarningLists:
+    wl = WarningLists()
+    for name in ("tranco-test", "vendor-test"):
+        wl._add_list(name, {"name": name, "type": "hostname",
+                            "list": [*_PLATFORMS, "amazonaws.com", "google.com", "mail.example.co.uk"]})
+    wl._v4.freeze(32)
+    wl._v6.freeze(128)
+    return wl
+
+
+@pytest.mark.parametrize("platform", _PLATFORMS)
+def test_listed_public_suffix_matches_only_exactly(platform_wl: WarningLists, platform: str) -> None:
+    assert platform_wl.match(Observable(IOCType.DOMAIN, platform)) == ["tranco-test", "vendor-test"]
+    for obs in (Observable(IOCType.DOMAIN, f"evil.{platform}"), Observable(IOCType.DOMAIN, f"a.b.evil.{platform}"),
+                Observable(IOCType.URL, f"https://evil.{platform}/login"),
+                Observable(IOCType.EMAIL, f"x@evil.{platform}")):
+        assert platform_wl.match(obs) == [], obs
+
+
+def test_walk_stops_at_public_suffix(platform_wl: WarningLists) -> None:
+    # amazonaws.com is listed, but bucket.s3.amazonaws.com lies under the public suffix s3.amazonaws.com
+    assert platform_wl.match(Observable(IOCType.DOMAIN, "bucket.s3.amazonaws.com")) == []
+    assert platform_wl.match(Observable(IOCType.DOMAIN, "ec2.amazonaws.com")) == ["tranco-test", "vendor-test"]
+    assert platform_wl.match(Observable(IOCType.DOMAIN, "a.b.google.com")) == ["tranco-test", "vendor-test"]
+    assert platform_wl.match(Observable(IOCType.DOMAIN, "x.mail.example.co.uk")) == ["tranco-test", "vendor-test"]
+    assert platform_wl.match(Observable(IOCType.DOMAIN, "other.co.uk")) == []
+
+
+def test_default_lists_do_not_whitelist_platform_subdomains(wl: WarningLists) -> None:
+    for host in ("evil-phish.github.io", "login-verify.blogspot.com", "drop.s3.amazonaws.com",
+                 "bank-secure.azurewebsites.net", "c2.herokuapp.com", "x.workers.dev", "y.pages.dev"):
+        assert wl.match(Observable(IOCType.DOMAIN, host)) == [], host
