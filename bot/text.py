@@ -18,6 +18,8 @@ Escape = Callable[[str], str]
 
 def plain(text: str) -> str:
     """Drop control characters (ANSI escapes, bells) and collapse line breaks: safe on a terminal."""
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
