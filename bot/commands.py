@@ -201,6 +201,16 @@ class ChannelShow:
 
 
 @dataclass(frozen=True)
+class Deliveries:
+    """Admins: deliveries that failed too often and wait for a decision."""
+
+
+@dataclass(frozen=True)
+class RetryDelivery:
+    event_id: int
+
+
+@dataclass(frozen=True)
 class Home:
     """The person's overview (Slack's App Home): organization, role, recent submissions, the queue."""
 
@@ -215,6 +225,7 @@ class Passive:
 Command = (
     Submit | Lookup | Vote | Sighting | Search | Queue | Approve | Reject | Revoke | Join | WhoAmI | Stats
     | Help | OrgAdd | OrgList | MemberList | MemberRole | InviteCreate | ChannelSet | ChannelShow | Home | Passive
+    | Deliveries | RetryDelivery
 )
 
 
@@ -290,7 +301,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "admin": ("/ioc admin org add NAME [sector:S] [trust:0-100] | org list | member list [ORG] | "
               "member role m7|@user member|moderator|admin | invite create ORG [role:member] [uses:1] "
               "[expires:7d] | channel set [ceiling:green] [purpose:feed|moderation|general] "
-              "[passive:on|off] [ephemeral:on|off] | channel show",
+              "[passive:on|off] [ephemeral:on|off] | channel show | deliveries | retry ID",
               "Admins: organizations, members and roles, invite codes, this channel's settings."),
 }
 
@@ -303,6 +314,8 @@ ADMIN_FORMS = {
     "channel set": "/ioc admin channel set [ceiling:green] [purpose:feed|moderation|general] "
                    "[passive:on|off] [ephemeral:on|off]",
     "channel show": "/ioc admin channel show",
+    "deliveries": "/ioc admin deliveries",
+    "retry": "/ioc admin retry ID   (an id from /ioc admin deliveries)",
     "apikey create": "/ioc admin apikey create ORG [key name...]   (quote an ORG with spaces: \"ACME Bank\")",
     "apikey list": "/ioc admin apikey list",
     "apikey revoke": "/ioc admin apikey revoke ID",
@@ -625,6 +638,14 @@ def _member_ref(token: str, verb: str) -> MemberRef:
 
 
 def _admin(args: list[str]) -> Command:
+    if args and args[0].lower() == "deliveries":
+        if len(args) > 1:
+            raise UsageError("deliveries takes no arguments", "deliveries")
+        return Deliveries()
+    if args and args[0].lower() == "retry":
+        if len(args) != 2 or not args[1].isdigit():
+            raise UsageError("give the id of one parked delivery", "retry")
+        return RetryDelivery(int(args[1]))
     words = [a.lower() for a in args[:2]]
     form = " ".join(words)
     rest = args[2:]

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import commands, services
+from bot import commands, exchange, services
 from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Identity, Platform
@@ -34,7 +34,8 @@ def _moderation(verb: str) -> Service:
 
 
 READ_ONLY = (commands.Lookup, commands.Search, commands.Queue, commands.WhoAmI, commands.Stats, commands.OrgList,
-             commands.MemberList, commands.ChannelShow, commands.Home, commands.Passive)
+             commands.MemberList, commands.ChannelShow, commands.Home, commands.Passive,
+             commands.Deliveries)
 
 SERVICES: dict[type, Service] = {
     commands.Submit: services.submit,
@@ -56,9 +57,21 @@ SERVICES: dict[type, Service] = {
     commands.InviteCreate: services.invite_create,
     commands.ChannelSet: services.channel_set,
     commands.ChannelShow: services.channel_show,
+    commands.Deliveries: services.deliveries,
+    commands.RetryDelivery: services.retry_delivery,
     commands.Home: services.home,
     commands.Passive: services.passive,
 }
+
+# -- STIX/TAXII exchange --
+READ_ONLY += (commands.Export, commands.ApiKeyList)
+SERVICES.update({
+    commands.Export: exchange.export,
+    commands.ImportFile: exchange.import_file,
+    commands.ApiKeyCreate: exchange.apikey_create,
+    commands.ApiKeyList: exchange.apikey_list,
+    commands.ApiKeyRevoke: exchange.apikey_revoke,
+})
 
 
 def utc_now() -> datetime:

@@ -9,8 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain import ApiKey as ApiKeyValue
-from bot.domain import Channel, Identity, Indicator, Member, Organization, SightingSummary, Status, StoreStats, Tally
+from bot.domain import (
+    ApiKey as ApiKeyValue,
+)
+from bot.domain import (
+    Channel,
+    Identity,
+    Indicator,
+    Member,
+    Organization,
+    OutboxEvent,
+    SightingSummary,
+    Status,
+    StoreStats,
+    Tally,
+)
 from bot.domain import Invite as InviteValue
 from bot.ioc import Observable
 
@@ -136,6 +149,12 @@ class PassiveResult:
 
 
 @dataclass(frozen=True)
+class DeliveryList:
+    parked: tuple[OutboxEvent, ...]
+    pending: dict[str, tuple[int, float]]  # platform -> (rows waiting, age of the oldest in seconds)
+
+
+@dataclass(frozen=True)
 class Notice:
     """A message to one person about one indicator (e.g. "your submission was approved")."""
 
@@ -167,7 +186,7 @@ class InternalError:
 Result = (
     IndicatorCard | Submitted | LookupResult | Voted | SightingRecorded | IndicatorList | Moderated | WhoAmIResult
     | Joined | StatsResult | HelpResult | OrganizationList | MemberListResult | InviteCreated | ChannelSettings
-    | HomeResult | PassiveResult | Notice | Done | UserError | InternalError
+    | HomeResult | PassiveResult | DeliveryList | Notice | Done | UserError | InternalError
 )
 
 

@@ -36,6 +36,7 @@ from bot.ports import Conflict, UnitOfWork
 from bot.results import (
     Button,
     ChannelSettings,
+    DeliveryList,
     Done,
     HelpResult,
     HomeResult,
@@ -520,6 +521,19 @@ async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings
     return ChannelSettings(current, changed=False)
 
 
+async def deliveries(ctx: Context, _: commands.Deliveries) -> DeliveryList:
+    require_role(ctx.require_member(), Role.ADMIN, "see deliveries")
+    return DeliveryList(tuple(await ctx.uow.outbox.parked(50)), dict(await ctx.uow.outbox.pending_stats(ctx.now)))
+
+
+async def retry_delivery(ctx: Context, cmd: commands.RetryDelivery) -> Done:
+    require_role(ctx.require_member(), Role.ADMIN, "retry deliveries")
+    if not await ctx.uow.outbox.unpark(cmd.event_id, ctx.now):
+        raise UsageError(f"{cmd.event_id} is not a parked delivery (see `/ioc admin deliveries`)", "retry")
+    await ctx.audit("delivery.retry", None, outbox_id=cmd.event_id)
+    return Done(f"Delivery {cmd.event_id} will be tried again now.")
+
+
 # ---------------------------------------------------------------- maintenance
 
 async def expire_due(uow: UnitOfWork, now: datetime, delivery_platforms: Sequence[Platform]) -> Sequence[int]:
@@ -611,10 +625,14 @@ async def submit_items(ctx: Context, items: Sequence[SubmissionItem], *, source:
                                       "warninglists": list(hits.get(Observable(new.type, new.value), ())),
                                       "override": False},
     } for i, new in by_id.items()])
-    if len(ids) <= 20:
-        for i in ids:
-            await ctx.uow.outbox.add("indicator.submitted", {"indicator_id": i}, at=ctx.now)
-    elif ids:  # one notice for a big import, not thousands of cards in the moderation channels
-        await ctx.uow.outbox.add("indicators.imported", {"indicator_ids": ids[:1000], "count": len(ids),
-                                                         "org_id": member.org_id, "source": source}, at=ctx.now)
+    origin = ctx.actor.platform.value
+    for platform in ctx.delivery_platforms:
+        if len(ids) <= 20:
+            for i in ids:
+                await ctx.uow.outbox.add("indicator.submitted", {"indicator_id": i, "origin": origin}, ctx.now,
+                                         platform)
+        elif ids:  # one notice for a big import, not thousands of cards in the moderation channels
+            await ctx.uow.outbox.add("indicators.imported", {
+                "indicator_ids": ids[:1000], "count": len(ids), "org_id": member.org_id, "source": source,
+                "origin": origin}, ctx.now, platform)
     return BulkSubmitted(tuple(ids), known, restricted, len(hits))

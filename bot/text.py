@@ -201,6 +201,19 @@ def _(result: r.PassiveResult, esc: Escape = plain) -> str:
 
 
 @render.register
+def _(result: r.DeliveryList, esc: Escape = plain) -> str:
+    lines = [f"Waiting on {platform}: {n} (oldest {age:.0f}s)" for platform, (n, age) in sorted(result.pending.items())]
+    if not result.parked:
+        lines.append("No parked deliveries.")
+    for e in result.parked:
+        lines.append(f"{e.id} {e.platform.value} {e.event} #{e.payload.get('indicator_id', '?')} after {e.attempts} "
+                     f"attempts: {esc(e.last_error or '')}")
+    if result.parked:
+        lines.append("Retry one with /ioc admin retry ID.")
+    return "\n".join(lines)
+
+
+@render.register
 def _(result: r.Notice, esc: Escape = plain) -> str:
     return "\n".join([esc(result.message), *card_lines(result.card, esc)])
 

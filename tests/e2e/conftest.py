@@ -57,8 +57,12 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Policy) -> Coalition:
-    clock = Clock()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Policy, clock: Clock) -> Coalition:
     dispatcher = Dispatcher(sqlite_store.unit_of_work, policy=policy, clock=clock, warninglists=warninglists,
                             delivery_platforms=(Platform.CONSOLE,))
     output: list[str] = []
