@@ -131,7 +131,8 @@ def _(result: r.WhoAmIResult, esc: Escape = plain) -> str:
 @render.register
 def _(result: r.Joined, esc: Escape = plain) -> str:
     m = result.member
-    return f"Welcome, {esc(m.name)}: you are now a {m.role.value} of {esc(m.org_name)}."
+    article = "an" if m.role.value[0] in "aeiou" else "a"
+    return f"Welcome, {esc(m.name)}: you are now {article} {m.role.value} of {esc(m.org_name)}."
 
 
 @render.register
