@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.config import Settings, config_report, load_settings
+from adapters.discord.cli import discord_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Coalition Bot: share, look up, vote on and moderate indicators of compromise.")
@@ -25,6 +26,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema and maintenance
 config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(discord_app, name="discord")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file (default ./coalition.toml, "
                                                    "or $COALITION_CONFIG)")]
@@ -41,8 +43,14 @@ def _settings(path: Path | None, *, quiet: bool = False) -> Settings:
         typer.echo(f"Configuration error: {e}", err=True)
         raise typer.Exit(2) from None
     level = "WARNING" if quiet and settings.logging.level in {"DEBUG", "INFO"} else settings.logging.level
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.logging.json_format:
+        from adapters.ops import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     return settings
 
 
@@ -95,7 +103,7 @@ def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
         async with open_runtime(settings, database_url=database,
                                 delivery_platforms=delivery_platforms(settings)) as rt:
             services = create_services(rt)
-            if not services:
+            if all(service.name == "ops" for service in services):
                 typer.echo("No adapter is enabled: set slack.enabled or discord.enabled (or use `console`).",
                            err=True)
                 raise typer.Exit(2)
@@ -167,6 +175,33 @@ def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
     typer.echo(f"Database {safe_url(url)} is at {revision}.")
 
 
+@db_app.command("backup")
+def db_backup(target: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
+              config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """Copy a SQLite store consistently while the bot runs (SQLite's online backup). For PostgreSQL use pg_dump."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    settings = _settings(config)
+    url = make_url(database or settings.database.url.get_secret_value())
+    if url.get_backend_name() != "sqlite" or not url.database:
+        typer.echo("db backup copies SQLite stores; back PostgreSQL up with pg_dump.", err=True)
+        raise typer.Exit(2)
+    if target.exists():
+        typer.echo(f"{target} exists already; name a new file.", err=True)
+        raise typer.Exit(2)
+    source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+    try:
+        destination = sqlite3.connect(target)
+        with destination:
+            source.backup(destination)
+        destination.close()
+    finally:
+        source.close()
+    typer.echo(f"Backed up {url.database} to {target}.")
+
+
 @db_app.command("current")
 def db_current(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Print the schema revision of the database."""
@@ -196,6 +231,15 @@ def config_check(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
     enabled = [name for name in ("slack", "discord") if getattr(settings, name).enabled]
     typer.echo(f"Configuration is valid. Adapters enabled: {', '.join(enabled) or 'none (the console only)'}.")
+
+
+# -- STIX/TAXII exchange (adapters/exchange_cli.py) --
+from adapters import exchange_cli  # noqa: E402
+
+app.command("export")(exchange_cli.export)
+app.command("import")(exchange_cli.import_)
+app.command("taxii")(exchange_cli.taxii)
+app.add_typer(exchange_cli.apikey_app, name="apikey")
 
 
 def main() -> None:

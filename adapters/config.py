@@ -99,11 +99,37 @@ class DiscordSettings(BaseModel):
     guild_ids: list[int] = Field(default_factory=list, description="guilds for `coalition-bot discord sync`")
     reaction_confirm: str = "✅"
     reaction_false_positive: str = "❌"
+    message_content: bool = False  # privileged intent, needed for passive mode in guild channels (enable it in
+    #                                the Developer Portal too)
 
     def missing(self) -> list[str]:
         if not self.enabled:
             return []
         return [f"discord.{key}" for key in ("token", "application_id") if getattr(self, key) is None]
+
+
+class TaxiiSettings(BaseModel):
+    """The TAXII 2.1 server (adapters/taxii): `coalition-bot taxii`, or within `coalition-bot run` when enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(9000, ge=0, le=65535)
+    base_path: str = "/taxii2/"
+    api_root: str = "coalition"
+    title: str = "Coalition Bot TAXII 2.1"
+    indicators_collection: str = "5f1dd5b8-4c35-4f2e-9a8e-6f6b0b7c2d11"  # read: approved indicators
+    submissions_collection: str = "a3c0e4de-7b8a-4b61-8d0b-2f7f3f1e9c42"  # write: pending submissions
+    submissions_enabled: bool = True
+    page_size: int = Field(1000, ge=1, le=10_000)
+    max_content_length: int = Field(50 * 1024 * 1024, ge=1024)
+
+
+class OpsSettings(BaseModel):
+    """Health (`/healthz`) and Prometheus metrics (`/metrics`) of `coalition-bot run`."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9102, ge=0, le=65535)
 
 
 class Settings(BaseSettings):
@@ -121,6 +147,8 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    taxii: TaxiiSettings = Field(default_factory=TaxiiSettings)
 
     def missing(self) -> list[str]:
         """Settings an enabled adapter needs and does not have."""

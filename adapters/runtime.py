@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from adapters.config import Settings
+from bot.delivery import Deliverer, DeliverySink
 from bot.dispatcher import Dispatcher
-from bot.domain import Platform
+from bot.domain import OutboxEvent, Platform
 from bot.ioc import WarningLists
 from storage.migrate import upgrade
 from storage.uow import Store, create_store
@@ -25,6 +26,14 @@ class Runtime:
     settings: Settings
     store: Store
     dispatcher: Dispatcher
+    delivery_observers: list[Callable[[str, OutboxEvent], None]] = field(default_factory=list)
+
+    def deliverer(self, sink: DeliverySink) -> Deliverer:
+        """A Deliverer for an adapter's sink, nudged by every commit and observed by the metrics."""
+        deliverer = Deliverer(self.store.unit_of_work, sink, clock=self.dispatcher.clock)
+        deliverer.observers.extend(self.delivery_observers)
+        self.dispatcher.after_commit.append(deliverer.nudge)
+        return deliverer
 
 
 class Service(Protocol):
@@ -48,6 +57,12 @@ def delivery_platforms(settings: Settings) -> tuple[Platform, ...]:
 def create_services(runtime: Runtime) -> list[Service]:
     """One service per enabled adapter (imported only when enabled)."""
     services: list[Service] = []
+    if runtime.settings.ops.enabled:  # first, so that the adapters' deliverers are observed by the metrics
+        from adapters.ops import Metrics, OpsService
+
+        metrics = Metrics()
+        runtime.delivery_observers.append(metrics.delivery)
+        services.append(OpsService(runtime, metrics, host=runtime.settings.ops.host, port=runtime.settings.ops.port))
     if runtime.settings.slack.enabled:
         from adapters.slack import create_service as slack_service
 
@@ -56,6 +71,10 @@ def create_services(runtime: Runtime) -> list[Service]:
         from adapters.discord import create_service as discord_service
 
         services.append(discord_service(runtime))
+    if runtime.settings.taxii.enabled:  # STIX/TAXII exchange
+        from adapters.taxii import create_service as taxii_service
+
+        services.append(taxii_service(runtime))
     return services
 
 

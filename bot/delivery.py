@@ -146,6 +146,7 @@ class Deliverer:
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.wakeup = asyncio.Event()
+        self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
 
     def nudge(self) -> None:
         """Something was just committed: deliver now rather than at the next poll."""
@@ -188,6 +189,11 @@ class Deliverer:
         async with self.uow_factory() as uow:
             await uow.outbox.delivered(event.id, self.clock())
             await uow.commit()
+        self._observe("delivered", event)
+
+    def _observe(self, outcome: str, event: OutboxEvent) -> None:
+        for observer in self.observers:
+            observer(outcome, event)
 
     async def _execute(self, delivery: Delivery) -> None:
         if isinstance(delivery, UpdateCard):
@@ -221,13 +227,16 @@ class Deliverer:
                 log.error("%s delivery of outbox row %s parked after %s attempts: %s", self.platform, event.id,
                           event.attempts, text)
                 await uow.outbox.park(event.id, text, now)
+                outcome = "parked"
             else:
                 delay = error.retry_after if isinstance(error, DeliveryError) and error.retry_after else \
                     min(self.max_backoff, 2.0 ** event.attempts)
                 log.warning("%s delivery of outbox row %s failed (attempt %s), again in %.1fs: %s", self.platform,
                             event.id, event.attempts, delay, text)
                 await uow.outbox.retry_later(event.id, text, now + timedelta(seconds=delay))
+                outcome = "retry"
             await uow.commit()
+        self._observe(outcome, event)
 
 
 async def remember_posted(uow_factory: UnitOfWorkFactory, cards: list[PostedCard]) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,6 +76,16 @@ SERVICES.update({
 })
 
 
+@dataclass(frozen=True)
+class Handled:
+    """What observers learn of each command (no content: nothing secret or personal)."""
+
+    command: str
+    platform: Platform
+    outcome: str  # ok | user_error | internal_error
+    seconds: float
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -88,17 +100,34 @@ class Dispatcher:
         self.warninglists = warninglists
         self.delivery_platforms = tuple(delivery_platforms)
         self.after_commit: list[Callable[[], None]] = []  # e.g. deliverers' nudges: deliver now, not at next poll
+        self.observers: list[Callable[[Handled], None]] = []  # e.g. metrics: every command, its outcome and time
 
     async def handle_text(self, text: str, actor: Actor) -> Reply:
         """Parse the text after `/ioc` with the one grammar, then handle it."""
+        started = time.perf_counter()
         try:
             command = commands.parse(text)
         except UsageError as e:
+            self._observe(Handled("unparsed", actor.platform, "user_error", time.perf_counter() - started))
             return Reply(UserError(e.problem, e.usage), private=True)
         return await self.handle(command, actor)
 
+    def _observe(self, handled: Handled) -> None:
+        for observer in self.observers:
+            observer(handled)
+
     async def handle(self, command: commands.Command, actor: Actor) -> Reply:
         """Run the command and say whether its reply is for the speaker alone or for the channel."""
+        started = time.perf_counter()
+        answer = await self._handle(command, actor)
+        handled = Handled(type(command).__name__.lower(), actor.platform,
+                          "internal_error" if isinstance(answer.result, InternalError)
+                          else "user_error" if isinstance(answer.result, UserError) else "ok",
+                          time.perf_counter() - started)
+        self._observe(handled)
+        return answer
+
+    async def _handle(self, command: commands.Command, actor: Actor) -> Reply:
         try:
             if isinstance(command, commands.Help):
                 return Reply(services.help_for(None, command), private=True)

@@ -19,6 +19,8 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -135,3 +137,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     reason = config.stash.get(_pg_unavailable, None)
     if reason:
         terminalreporter.write_line(f"storage tests ran on SQLite only: {reason}", yellow=True, bold=True)
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand (the core takes its time from an injected clock)."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

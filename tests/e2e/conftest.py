@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
 import pytest
 
@@ -19,21 +18,10 @@ from storage.uow import Store
 
 
 @dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
-@dataclass
 class Coalition:
     store: Store
     dispatcher: Dispatcher
-    clock: Clock
+    clock: object
     channel: ConsoleChannel
     output: list[str]
 
@@ -57,12 +45,7 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Policy, clock: Clock) -> Coalition:
+async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Policy, clock) -> Coalition:
     dispatcher = Dispatcher(sqlite_store.unit_of_work, policy=policy, clock=clock, warninglists=warninglists,
                             delivery_platforms=(Platform.CONSOLE,))
     output: list[str] = []

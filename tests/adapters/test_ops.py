@@ -1,0 +1,103 @@
+"""Operations: health, Prometheus metrics over real HTTP, JSON logs, expiry, SQLite backup."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from adapters.config import Settings
+from adapters.ops import JsonFormatter, Metrics, OpsService, expire_once
+from adapters.runtime import Runtime
+from bot.dispatcher import Dispatcher
+from bot.domain import Actor, Identity, Platform, Role
+from storage.uow import create_store
+
+
+@pytest.fixture
+async def ops(sqlite_store, clock):
+    dispatcher = Dispatcher(sqlite_store.unit_of_work, clock=clock, delivery_platforms=(Platform.SLACK,))
+    runtime = Runtime(Settings(), sqlite_store, dispatcher)
+    metrics = Metrics()
+    service = OpsService(runtime, metrics, host="127.0.0.1", port=0, expire_every=3600)
+    await service.start()
+    port = service._runner.addresses[0][1]
+    async with sqlite_store.unit_of_work() as uow:
+        org = await uow.organizations.add("Northbank", "finance", 50)
+        member = await uow.members.add(org.id, "alice", Role.MODERATOR)
+        await uow.members.link_identity(member.id, Identity(Platform.SLACK, "T1", "U1"))
+        await uow.commit()
+    try:
+        yield runtime, f"http://127.0.0.1:{port}"
+    finally:
+        await service.stop()
+
+
+async def test_health_and_metrics(ops):
+    runtime, base = ops
+    actor = Actor(Platform.SLACK, "T1", "U1", "D1", private=True)
+    await runtime.dispatcher.handle_text("submit metrics[.]example tlp:green", actor)
+    await runtime.dispatcher.handle_text("vote #1 maybe", actor)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status == 200 and (await response.json())["store"] == "ok"
+        async with http.get(f"{base}/metrics") as response:
+            body = await response.text()
+    assert 'coalition_commands_total{command="submit",outcome="ok",platform="slack"} 1.0' in body
+    assert 'coalition_commands_total{command="unparsed",outcome="user_error",platform="slack"} 1.0' in body
+    assert 'coalition_outbox_pending{platform="slack"} 1.0' in body
+    assert 'coalition_command_seconds_count{platform="slack"} 2.0' in body
+
+
+async def test_health_says_when_the_store_is_gone(tmp_path):
+    store = create_store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    service = OpsService(Runtime(Settings(), store, Dispatcher(store.unit_of_work)), Metrics(), host="127.0.0.1",
+                         port=0, expire_every=3600)
+    await service.start()
+    try:
+        port = service._runner.addresses[0][1]
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 503 and (await response.json())["store"] == "unreachable"
+    finally:
+        await service.stop()
+        await store.close()
+
+
+async def test_expiry_is_audited_and_announced(ops, clock):
+    runtime, _ = ops
+    actor = Actor(Platform.SLACK, "T1", "U1", "D1", private=True)
+    await runtime.dispatcher.handle_text("submit brief[.]example tlp:green valid:1h", actor)
+    assert await expire_once(runtime) == 0
+    clock.advance(timedelta(hours=2))
+    assert await expire_once(runtime) == 1
+    async with runtime.store.unit_of_work(read_only=True) as uow:
+        assert (await uow.indicators.get(1)).status.value == "expired"
+        events = await uow.outbox.claim(Platform.SLACK, clock(), timedelta(seconds=1), 10)
+    assert [e.event for e in events] == ["indicator.submitted", "indicator.expired"]
+
+
+def test_json_logs_are_one_object_per_line():
+    record = logging.LogRecord("bot.delivery", logging.WARNING, __file__, 1, "row %s failed", (7,), None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "WARNING" and entry["logger"] == "bot.delivery" and entry["message"] == "row 7 failed"
+
+
+def test_db_backup_copies_a_sqlite_store(tmp_path: Path):
+    exe = str(Path(sys.executable).with_name("coalition-bot"))
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    subprocess.run([exe, "db", "upgrade", "--database", url], check=True, capture_output=True, cwd=tmp_path)
+    done = subprocess.run([exe, "db", "backup", str(tmp_path / "copy.db"), "--database", url],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "copy.db").execute("select name from sqlite_master")}
+    assert {"indicators", "votes", "outbox", "alembic_version"} <= tables
+    again = subprocess.run([exe, "db", "backup", str(tmp_path / "copy.db"), "--database", url],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 2 and "exists already" in again.stderr
