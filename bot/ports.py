@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, Self
 
 from bot.domain import (
+    ApiKey,
     Channel,
     ChannelPurpose,
+    ExportFilter,
     Identity,
     Indicator,
     Invite,
@@ -25,12 +27,14 @@ from bot.domain import (
     PostedCard,
     Role,
     SearchFilter,
+    SightingRecord,
     SightingSummary,
     Status,
     StoreStats,
     Tally,
     Verdict,
     Visibility,
+    VoteRecord,
 )
 from bot.ioc import IOCType
 
@@ -191,6 +195,8 @@ class UnitOfWork(Protocol):
     audit: AuditLog
     outbox: Outbox
     posted_cards: PostedCards
+    exchange: ExchangeRepository  # STIX/TAXII (appended below)
+    api_keys: ApiKeyRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -206,3 +212,43 @@ class UnitOfWorkFactory(Protocol):
 
 class Conflict(Exception):
     """A uniqueness rule of the store refused the change (the database enforces it)."""
+
+
+# ---------------------------------------------------------------- STIX/TAXII exchange (bot.exchange)
+
+FeedKey = tuple[datetime, int, int]  # (date_added, kind 0 indicator | 1 opinion | 2 sighting, row id)
+
+
+class ExchangeRepository(Protocol):
+    async def export_batch(self, flt: ExportFilter, view: Visibility, after_id: int,
+                           size: int) -> Sequence[Indicator]:
+        """The next `size` visible indicators matching `flt` with id > after_id, by id."""
+
+    async def activity_records(self, indicator_ids: Iterable[int]) -> tuple[
+            dict[int, list[VoteRecord]], dict[int, list[SightingRecord]]]: ...
+
+    async def feed_page(self, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
+                        kinds: Iterable[int], stix_ids: Sequence[str], limit: int,
+                        ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]]:
+        """The TAXII feed (approved, visible) in (date_added, kind, id) order after `cursor`."""
+
+    async def indicators_by_ids(self, ids: Iterable[int]) -> Sequence[Indicator]: ...
+
+    async def add_indicators(self, news: Sequence[NewIndicator]) -> list[int]:
+        """Bulk insert; raises Conflict (inserting none) when any (type, value) exists."""
+
+    async def audit_many(self, entries: Sequence[dict[str, Any]]) -> None: ...
+
+    async def organization_names(self) -> dict[int, str]: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, org_id: int, name: str, key_sha256: str, prefix: str, created_by: int | None,
+                  at: datetime) -> ApiKey: ...
+
+    async def by_digest(self, key_sha256: str) -> tuple[ApiKey, str] | None:
+        """The active key with this SHA-256 and its stored digest."""
+
+    async def list(self, org_id: int | None = None) -> Sequence[ApiKey]: ...
+
+    async def revoke(self, key_id: int, at: datetime) -> ApiKey | None: ...

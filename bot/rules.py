@@ -62,3 +62,19 @@ def shown_org_name(indicator: Indicator, viewer: Member | None) -> str:
 def can_feed(indicator: Indicator, ceiling: TLP) -> bool:
     """May this indicator be relayed to a shared channel with this ceiling?"""
     return indicator.tlp.shareable_in_channels and indicator.tlp <= ceiling
+
+
+# -- STIX/TAXII exchange: consumers that are an organization, not a member --
+
+def organization_visibility(org_id: int) -> Visibility:
+    """What an organization's API key (a feed consumer with no member behind it) may receive: CLEAR, GREEN,
+    AMBER, and AMBER+STRICT of its own organization. Never RED: RED is for the submitter and moderators in
+    person, and a key is neither."""
+    return Visibility(max_shared_tlp=TLP.AMBER, org_id=org_id, member_id=-1, amber_strict_own_org=True,
+                      red_own=False, red_all=False)
+
+
+def coalition_visibility() -> Visibility:
+    """The coalition-wide view (an operator's export with no organization named): CLEAR, GREEN and AMBER only."""
+    return Visibility(max_shared_tlp=TLP.AMBER, org_id=-1, member_id=-1, amber_strict_own_org=False,
+                      red_own=False, red_all=False)

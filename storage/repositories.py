@@ -1025,7 +1025,8 @@ class SqlExchangeRepository(_Repository):
                 {**e, "platform": Platform(e["platform"]).value, "detail": e.get("detail") or {}} for e in chunk])
 
     async def organization_names(self) -> dict[int, str]:
-        return dict((await self._execute(select(OrganizationRow.id, OrganizationRow.name))).tuples().all())
+        rows = await self._execute(select(OrganizationRow.id, OrganizationRow.name))
+        return {row.id: row.name for row in rows}
 
 
 def api_key_digest(key: str) -> str:

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.engine import READ_ONLY, make_engine, safe_url
 from storage.repositories import (
+    SqlApiKeyRepository,
     SqlAuditLog,
     SqlChannelRepository,
+    SqlExchangeRepository,
     SqlIndicatorRepository,
     SqlInviteRepository,
     SqlMemberRepository,
@@ -65,6 +67,8 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     outbox: SqlOutbox
     posted_cards: SqlPostedCards
+    exchange: SqlExchangeRepository  # STIX/TAXII
+    api_keys: SqlApiKeyRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now, *,
                  read_only: bool = False) -> None:
@@ -97,6 +101,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(session, clock)
         self.outbox = SqlOutbox(session, clock)
         self.posted_cards = SqlPostedCards(session, clock)
+        self.exchange = SqlExchangeRepository(session, clock)
+        self.api_keys = SqlApiKeyRepository(session, clock)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,0 +1,231 @@
+"""`coalition-bot export | import | taxii | apikey ...`: STIX 2.1 files and the TAXII 2.1 server from the command
+line (registered in adapters/cli.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapters.config import Settings, load_settings
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file")]
+DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the settings)")]
+apikey_app = typer.Typer(no_args_is_help=True, help="Organizations' TAXII API keys.")
+
+
+def _settings(path: Path | None) -> Settings:
+    from adapters.cli import _settings as settings_of
+
+    return settings_of(path, quiet=True)
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    from bot.commands import UsageError, parse_duration
+    from bot.stix import parse_timestamp
+
+    try:
+        return datetime.now(UTC) - parse_duration(text, "export")
+    except UsageError:
+        try:
+            return parse_timestamp(text)
+        except ValueError:
+            raise typer.BadParameter("--since takes a duration (7d, 24h) or a timestamp (2026-11-01T00:00:00Z)") \
+                from None
+
+
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default standard output)")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="stix, csv or txt")] = "stix",
+    status: Annotated[str, typer.Option(help="Statuses, comma-separated")] = "approved",
+    tlp: Annotated[str | None, typer.Option("--tlp", help="TLP ceiling (clear, green, amber, amber+strict)")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="IOC types, comma-separated")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only with this tag (repeatable)")] = None,
+    since: Annotated[str | None, typer.Option(help="Changed since: 7d, 24h or a timestamp")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Export what this organization may see (with its "
+                                            "AMBER+STRICT); default: the coalition-wide view, up to AMBER")] = None,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Write a STIX 2.1 bundle (or CSV, or one value a line) of the indicators, filtered. Never RED."""
+    from adapters.runtime import open_runtime
+    from bot import exchange
+    from bot.domain import ExportFilter, Status
+    from bot.ioc import IOCType
+    from bot.rules import coalition_visibility, organization_visibility
+    from bot.tlp import TLP
+
+    settings = _settings(config)
+    if fmt not in exchange.MEDIA_TYPES:
+        raise typer.BadParameter("--format takes stix, csv or txt")
+    try:
+        flt = ExportFilter(statuses=tuple(Status(s.strip()) for s in status.split(",") if s.strip()),
+                           max_tlp=TLP.parse(tlp) if tlp else None,
+                           types=tuple(IOCType(t.strip()) for t in (type_ or "").split(",") if t.strip()),
+                           tags=tuple(tag or ()), since=_parse_since(since))
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+
+    async def main() -> exchange.ExportStats:
+        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work(read_only=True) as uow:
+            view, viewer = _view_of(await uow.organizations.by_name(org) if org else None, org)
+            out = output.open("w", encoding="utf-8") if output else sys.stdout
+            try:
+                return await exchange.write_export(uow, view, flt, fmt, out.write, viewer_org_id=viewer)
+            finally:
+                if output:
+                    out.close()
+
+    def _view_of(found, name):  # type: ignore[no-untyped-def]
+        if name and found is None:
+            typer.echo(f"There is no organization named '{name}'.", err=True)
+            raise typer.Exit(2)
+        return (organization_visibility(found.id), found.id) if found else (coalition_visibility(), None)
+
+    stats = asyncio.run(main())
+    typer.echo(f"Exported {stats.indicators} indicators ({stats.objects} objects)"
+               + (f" to {output}" if output else "") + ".", err=True)
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="STIX 2.1 bundle (.json), CSV or text file", exists=True,
+                                         dir_okay=False)],
+    org: Annotated[str, typer.Option("--org", help="The importing organization")],
+    member: Annotated[str, typer.Option("--member", help="Name of the organization's member the submissions are "
+                                        "recorded under (created if new)")] = "cli import",
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Submit a file's indicators for moderation, as ORG. A malformed file stores nothing."""
+    from adapters.runtime import delivery_platforms, open_runtime
+    from bot import exchange
+    from bot.commands import UsageError
+    from bot.domain import Platform
+    from bot.text import render
+
+    settings = _settings(config)
+    data = file.read_bytes()
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings, database_url=database,
+                                delivery_platforms=delivery_platforms(settings)) as rt:
+            d = rt.dispatcher
+            return await exchange.import_as_organization(
+                rt.store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
+                now=d.clock(), policy=d.policy, warninglists=d.warninglists,
+                delivery_platforms=d.delivery_platforms, data=data)
+
+    try:
+        report = asyncio.run(main())
+    except UsageError as e:
+        typer.echo(f"Error: {e.problem}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(render(report))
+
+
+def taxii(config: ConfigOption = None, database: DatabaseOption = None,
+          host: Annotated[str | None, typer.Option(help="Listen address (default taxii.host)")] = None,
+          port: Annotated[int | None, typer.Option(help="Port (default taxii.port)")] = None) -> None:
+    """Serve the TAXII 2.1 feed until interrupted."""
+    from adapters.runtime import delivery_platforms, open_runtime
+    from adapters.taxii import serve
+
+    settings = _settings(config)
+    cfg = settings.taxii.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+
+    async def main() -> None:
+        async with open_runtime(settings, database_url=database,
+                                delivery_platforms=delivery_platforms(settings)) as rt:
+            runner = await serve(rt.store.unit_of_work, rt.dispatcher, cfg)
+            typer.echo(f"TAXII 2.1 on http://{cfg.host}:{cfg.port}{cfg.base_path} (Ctrl-C stops)", err=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                await runner.cleanup()
+
+    asyncio.run(main())
+
+
+@apikey_app.command("create")
+def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
+                  name: Annotated[str, typer.Option(help="What the key is for")] = "",
+                  config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """Create an API key for ORG and print it (once: only its SHA-256 is stored)."""
+    from adapters.runtime import open_runtime
+    from bot import exchange
+    from bot.commands import UsageError
+    from bot.domain import Platform
+
+    settings = _settings(config)
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work() as uow:
+            now = datetime.now(UTC)
+            created = await exchange.create_api_key(uow, org, name, created_by=None, now=now)
+            await uow.audit.append("apikey.create", at=now, platform=Platform.CLI, member_id=None,
+                                   detail={"key": created.api_key.id, "org": created.api_key.org_name})
+            await uow.commit()
+            return created
+
+    try:
+        created = asyncio.run(main())
+    except UsageError as e:
+        typer.echo(f"Error: {e.problem}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"k{created.api_key.id} {created.api_key.org_name}: {created.key}")
+
+
+@apikey_app.command("list")
+def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """List the API keys (prefixes only)."""
+    from adapters.runtime import open_runtime
+    from bot import results
+    from bot.text import render
+
+    settings = _settings(config)
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work(read_only=True) as uow:
+            return tuple(await uow.api_keys.list())
+
+    typer.echo(render(results.ApiKeyListResult(asyncio.run(main()))))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -> 3)")],
+                  config: ConfigOption = None, database: DatabaseOption = None) -> None:
+    """Revoke an API key at once."""
+    from adapters.runtime import open_runtime
+    from bot.domain import Platform
+
+    settings = _settings(config)
+
+    async def main():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work() as uow:
+            now = datetime.now(UTC)
+            revoked = await uow.api_keys.revoke(key_id, now)
+            if revoked is not None:
+                await uow.audit.append("apikey.revoke", at=now, platform=Platform.CLI, member_id=None,
+                                       detail={"key": key_id})
+                await uow.commit()
+            return revoked
+
+    revoked = asyncio.run(main())
+    if revoked is None:
+        typer.echo(f"k{key_id} is not an active key.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"k{key_id} of {revoked.org_name} revoked.")
+
+
+_ = load_settings  # re-exported for tests that build settings the same way

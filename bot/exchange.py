@@ -1,0 +1,288 @@
+"""STIX 2.1 export and import, and what the TAXII server needs of the core: one place for every way in and out
+(chat `/ioc export` and `/ioc import`, the `coalition-bot export|import` commands, TAXII GET and POST).
+
+Every export goes through the store's visibility filter (`bot.rules`), then `can_see` once more; every import
+goes through `services.submit_items`, the bulk form of `/ioc submit` with the same rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot import commands, stix
+from bot.commands import UsageError
+from bot.domain import (
+    Actor,
+    ApiKey,
+    ExportFilter,
+    Indicator,
+    Member,
+    Platform,
+    Role,
+    SightingRecord,
+    Visibility,
+    VoteRecord,
+)
+from bot.policy import Policy
+from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
+from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
+from bot.rules import can_see, require_role
+from bot.services import Context, Matcher, SubmissionItem, submit_items
+
+EXPORT_BATCH = 2000
+CHAT_EXPORT_LIMIT = 20_000  # indicators in a file sent in chat; the CLI and TAXII have no such limit
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+MEDIA_TYPES = {"stix": "application/stix+json;version=2.1", "csv": "text/csv", "txt": "text/plain"}
+EXTENSIONS = {"stix": "json", "csv": "csv", "txt": "txt"}
+FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = 0, 1, 2
+FEED_KINDS = {"indicator": FEED_INDICATOR, "vulnerability": FEED_INDICATOR, "opinion": FEED_OPINION,
+              "sighting": FEED_SIGHTING}
+
+
+# ---------------------------------------------------------------- export
+
+@dataclass
+class ExportStats:
+    indicators: int = 0
+    objects: int = 0
+    truncated: bool = False
+
+
+async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt: str, write: Callable[[str], Any],
+                       *, viewer_org_id: int | None, limit: int | None = None, batch: int = EXPORT_BATCH,
+                       coalition_name: str = "Coalition") -> ExportStats:
+    """Stream the export in `fmt` (stix | csv | txt) to `write`, batch by batch (constant memory)."""
+    stats = ExportStats()
+    builder = stix.BundleBuilder(await uow.exchange.organization_names(), coalition_name) if fmt == "stix" else None
+    stream = stix.BundleStream() if fmt == "stix" else None
+    if stream is not None:
+        write(stream.start())
+    elif fmt == "csv":
+        write(stix.csv_rows((), viewer_org_id, header=True))
+    after = 0
+    while True:
+        size = batch if limit is None else min(batch, limit - stats.indicators + 1)
+        if size <= 0:
+            break
+        rows = [r for r in await uow.exchange.export_batch(flt, view, after, size) if can_see(r, view)]
+        if not rows:
+            break
+        after = rows[-1].id
+        if limit is not None and stats.indicators + len(rows) > limit:
+            rows = rows[:limit - stats.indicators]
+            stats.truncated = True
+        stats.indicators += len(rows)
+        if builder is not None and stream is not None:
+            votes, sightings = await uow.exchange.activity_records([r.id for r in rows])
+            objects = builder.objects_for(rows, votes, sightings)
+            stats.objects += len(objects)
+            write(stream.write(objects))
+        elif fmt == "csv":
+            write(stix.csv_rows(rows, viewer_org_id))
+            stats.objects += len(rows)
+        else:
+            write(stix.text_lines(rows))
+            stats.objects += len(rows)
+        if stats.truncated or len(rows) < size:
+            break
+    if builder is not None and stream is not None:
+        supporting = builder.supporting_objects()
+        stats.objects += len(supporting)
+        write(stream.write(supporting) + "]}")
+    return stats
+
+
+def export_filter(cmd: commands.Export, now: datetime) -> ExportFilter:
+    return ExportFilter(statuses=cmd.statuses, max_tlp=cmd.max_tlp, types=cmd.types, tags=cmd.tags,
+                        since=now - cmd.since if cmd.since else None)
+
+
+async def export(ctx: Context, cmd: commands.Export) -> FileResult:
+    """`/ioc export ...`: a file of what this person may see (the reply is private: see bot.audience)."""
+    member = ctx.require_member()
+    parts: list[str] = []
+    stats = await write_export(ctx.uow, ctx.view, export_filter(cmd, ctx.now), cmd.format, parts.append,
+                               viewer_org_id=member.org_id, limit=CHAT_EXPORT_LIMIT)
+    filename = f"coalition-{ctx.now:%Y%m%d-%H%M}.{EXTENSIONS[cmd.format]}"
+    what = ", ".join(s.value for s in cmd.statuses)
+    summary = (f"{stats.indicators} {what} indicator{'s' if stats.indicators != 1 else ''} you may see"
+               + (f" ({stats.objects} STIX objects with votes, sightings, identities and markings)"
+                  if cmd.format == "stix" else "")
+               + (f"; the first {CHAT_EXPORT_LIMIT:,} only: use filters, the TAXII feed or `coalition-bot export` "
+                  "for more" if stats.truncated else "") + ".")
+    return FileResult(filename, MEDIA_TYPES[cmd.format], "".join(parts).encode(), summary)
+
+
+# ---------------------------------------------------------------- import
+
+async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
+                      objects: list[Any] | None = None) -> ImportReport:
+    """Read a file (or, for TAXII, already-decoded objects) and submit its indicators for moderation."""
+    ctx.require_member()
+    policy = ctx.policy
+    valid_until = ctx.now + policy.default_valid_for if policy.default_valid_for else None
+    try:
+        if objects is not None:
+            plan = stix.plan_objects(objects, default_tlp=policy.default_tlp,
+                                     default_confidence=policy.default_confidence, now=ctx.now,
+                                     default_valid_until=valid_until)
+        else:
+            if data is None or len(data) > MAX_IMPORT_BYTES:
+                raise UsageError(f"the file is empty or larger than {MAX_IMPORT_BYTES // 2**20} MB", "import")
+            plan = stix.read_file(data, filename, default_tlp=policy.default_tlp,
+                                  default_confidence=policy.default_confidence, now=ctx.now,
+                                  default_valid_until=valid_until)
+    except stix.ImportFormatError as e:
+        raise UsageError(f"nothing was imported from {filename}: {e}", "import") from None
+    items = [SubmissionItem(i.observable, i.tlp, i.confidence, i.tags, i.note, i.valid_until) for i in plan.items]
+    done = await submit_items(ctx, items, source=f"import:{filename[:100]}")
+    skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+    await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
+                    created=len(done.created), known=done.known, restricted=done.restricted,
+                    skipped=plan.skipped_count)
+    created_ids = [c if isinstance(c, int) else c.id for c in done.created]
+    return ImportReport(filename=filename, format=plan.format, objects=plan.objects,
+                        created=tuple(f"#{i}" for i in created_ids[:50]), created_count=len(created_ids),
+                        known_count=done.known, restricted_count=done.restricted, skipped=skipped,
+                        warninglisted=done.warninglisted)
+
+
+async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:
+    """A file shared to the bot in chat."""
+    return await import_data(ctx, cmd.filename, cmd.data)
+
+
+async def import_as_organization(uow_factory: UnitOfWorkFactory, *, org_name: str | None = None,
+                                 org_id: int | None = None, member_name: str, platform: Platform, filename: str,
+                                 now: datetime, policy: Policy, warninglists: Matcher | None = None,
+                                 delivery_platforms: Sequence[Platform] = (), data: bytes | None = None,
+                                 objects: list[Any] | None = None) -> ImportReport:
+    """An import by an organization with no person speaking (the CLI, a TAXII POST): the submissions belong to
+    the organization's service member `member_name` (created on first use, role member). One transaction."""
+    async with uow_factory() as uow:
+        member = await service_member(uow, member_name, org_name=org_name, org_id=org_id)
+        actor = Actor(platform, "", f"m{member.id}", "", private=True, display_name=member.name)
+        ctx = Context(uow, actor, member, None, now, policy, warninglists, tuple(delivery_platforms))
+        report = await import_data(ctx, filename, data, objects=objects)
+        await uow.commit()
+    return report
+
+
+async def service_member(uow: UnitOfWork, name: str, *, org_name: str | None = None,
+                         org_id: int | None = None) -> Member:
+    if org_id is None:
+        org = await uow.organizations.by_name(org_name or "")
+        if org is None:
+            raise UsageError(f"there is no organization named '{org_name}'", "import")
+        org_id = org.id
+    for member in await uow.members.by_name(name):
+        if member.org_id == org_id:
+            return member
+    return await uow.members.add(org_id, name, Role.MEMBER)
+
+
+# ---------------------------------------------------------------- API keys (admins)
+
+KEY_PREFIX = "cbk_"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """(key, its SHA-256, a display prefix). The key is shown once; only the digest is stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key_digest(key), key[:12]
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.strip().encode()).hexdigest()
+
+
+async def authenticate(uow: UnitOfWork, key: str) -> ApiKey | None:
+    """The active key this secret is, or None. The digests are compared in constant time."""
+    if not key or len(key) > 200:
+        return None
+    digest = key_digest(key)
+    found = await uow.api_keys.by_digest(digest)
+    if found is None:
+        hmac.compare_digest(digest, digest)  # the same work on both paths
+        return None
+    api_key, stored = found
+    return api_key if hmac.compare_digest(stored, digest) else None
+
+
+async def create_api_key(uow: UnitOfWork, org_name: str, name: str, *, created_by: int | None,
+                         now: datetime) -> ApiKeyCreated:
+    org = await uow.organizations.by_name(org_name)
+    if org is None:
+        raise UsageError(f"there is no organization named '{org_name}' (see `/ioc admin org list`)", "apikey create")
+    key, digest, prefix = new_api_key()
+    try:
+        api_key = await uow.api_keys.add(org.id, name, digest, prefix, created_by, now)
+    except Conflict:  # 256 random bits colliding: try once more
+        key, digest, prefix = new_api_key()
+        api_key = await uow.api_keys.add(org.id, name, digest, prefix, created_by, now)
+    return ApiKeyCreated(key, api_key)
+
+
+async def apikey_create(ctx: Context, cmd: commands.ApiKeyCreate) -> ApiKeyCreated:
+    admin = ctx.require_member()
+    require_role(admin, Role.ADMIN, "create API keys")
+    created = await create_api_key(ctx.uow, cmd.org, cmd.name, created_by=admin.id, now=ctx.now)
+    await ctx.audit("apikey.create", None, key=created.api_key.id, org=created.api_key.org_name,
+                    prefix=created.api_key.prefix)
+    return created
+
+
+async def apikey_list(ctx: Context, _: commands.ApiKeyList) -> ApiKeyListResult:
+    require_role(ctx.require_member(), Role.ADMIN, "list API keys")
+    return ApiKeyListResult(tuple(await ctx.uow.api_keys.list()))
+
+
+async def apikey_revoke(ctx: Context, cmd: commands.ApiKeyRevoke) -> Done:
+    require_role(ctx.require_member(), Role.ADMIN, "revoke API keys")
+    revoked = await ctx.uow.api_keys.revoke(cmd.key_id, ctx.now)
+    if revoked is None:
+        raise UsageError(f"k{cmd.key_id} is not an active API key (see `/ioc admin apikey list`)", "apikey revoke")
+    await ctx.audit("apikey.revoke", None, key=revoked.id, org=revoked.org_name)
+    return Done(f"API key k{revoked.id} of {revoked.org_name} ({revoked.prefix}…) is revoked.")
+
+
+# ---------------------------------------------------------------- the TAXII feed
+
+def feed_object(ind: Indicator, record: VoteRecord | SightingRecord | None) -> dict[str, Any]:
+    if record is None:
+        return stix.indicator_object(ind)
+    if isinstance(record, VoteRecord):
+        return stix.opinion_object(ind, record)
+    return stix.sighting_object(ind, record)
+
+
+async def feed_page(uow: UnitOfWork, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
+                    types: Sequence[str], stix_ids: Sequence[str], limit: int,
+                    ) -> tuple[list[tuple[FeedKey, dict[str, Any]]], bool, FeedKey | None]:
+    """Up to `limit` feed objects after `cursor`, each with its keyset key; whether there are more; the key of
+    the last row read (the next cursor, even when the type filter dropped that row)."""
+    kinds = {FEED_KINDS[t] for t in types if t in FEED_KINDS} if types else set(FEED_KINDS.values())
+    if not kinds:
+        return [], False, None
+    ids = [i for i in stix_ids if i.startswith(("indicator--", "vulnerability--"))]
+    if stix_ids and not ids:
+        return [], False, None
+    ids = [("indicator--" + i.partition("--")[2]) for i in ids]
+    rows = await uow.exchange.feed_page(view, cursor=cursor, added_after=added_after, kinds=kinds,
+                                        stix_ids=ids, limit=limit + 1)
+    more = len(rows) > limit
+    out = []
+    for key, ind, record in rows[:limit]:
+        if not can_see(ind, view):
+            continue
+        obj = feed_object(ind, record)
+        if types and obj["type"] not in types:
+            continue
+        out.append((key, obj))
+    return out, more, rows[:limit][-1][0] if rows else None

@@ -1,0 +1,236 @@
+"""Indicators, votes and sightings as STIX 2.1 objects: plain dicts on the hot path, streamed as a bundle.
+
+* indicator -> `indicator` (CVE -> `vulnerability`: a vulnerability is not patternable);
+  `created_by_ref` the organization's identity, or the coalition's when the submitter chose anonymity;
+* vote -> `opinion` (confirm: agree, false positive: disagree; a vote is not graded, so never "strongly"),
+  `created_by_ref` the voter's organization, never the voter;
+* sighting -> `sighting` sighted where the organization is;
+* TLP 2.0 markings; every bundle carries the marking-definitions, the TLP 2.0 extension-definition and the
+  identities its objects reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.domain import Indicator, SightingRecord, Status, Verdict, VoteRecord
+from bot.ioc import IOCType
+from bot.rules import ANONYMOUS_ORG
+from bot.stix.ids import (
+    COALITION_IDENTITY,
+    coalition_identity,
+    identity_object,
+    opinion_id,
+    org_identity_id,
+    sighting_id,
+    timestamp,
+    vulnerability_id,
+)
+from bot.stix.markings import TLP2_EXTENSION_DEFINITION, TLP2_MARKINGS
+from bot.stix.patterns import pattern_for
+from bot.tlp import STIX_MARKING_IDS, TLP
+
+STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
+INDICATOR_TYPES = frozenset({"anomalous-activity", "anonymization", "benign", "compromised", "malicious-activity",
+                             "attribution", "unknown"})
+OPINIONS = {Verdict.CONFIRM: "agree", Verdict.FALSE_POSITIVE: "disagree"}
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def object_id(ind: Indicator) -> str:
+    """The id the indicator is exported under (its vulnerability's for a CVE)."""
+    return vulnerability_id(ind.stix_id) if ind.type is IOCType.CVE else ind.stix_id
+
+
+def author_ref(ind: Indicator) -> str:
+    return COALITION_IDENTITY if ind.anonymous else org_identity_id(ind.org_id)
+
+
+def indicator_object(ind: Indicator) -> dict[str, Any]:
+    created = timestamp(ind.created_at)
+    modified = timestamp(ind.modified_at) if ind.modified_at > ind.created_at else created
+    marking = [STIX_MARKING_IDS[ind.tlp]]
+    if ind.type is IOCType.CVE:
+        obj: dict[str, Any] = {
+            "type": "vulnerability", "spec_version": "2.1", "id": vulnerability_id(ind.stix_id),
+            "created": created, "modified": modified, "created_by_ref": author_ref(ind), "name": ind.value,
+            "external_references": [{"source_name": "cve", "external_id": ind.value}],
+        }
+        obj["description"] = ind.note or f"{ind.value}, shared in the coalition"
+    else:
+        obj = {
+            "type": "indicator", "spec_version": "2.1", "id": ind.stix_id, "created": created,
+            "modified": modified, "created_by_ref": author_ref(ind), "name": f"{ind.type.value}: {ind.value}"[:250],
+        }
+        obj["description"] = ind.note or f"{ind.type.value} shared in the coalition"
+        obj["indicator_types"] = [t for t in ind.tags if t in INDICATOR_TYPES] or ["malicious-activity"]
+        obj["pattern"] = pattern_for(ind.type, ind.value)
+        obj["pattern_type"] = "stix"
+        obj["pattern_version"] = "2.1"
+        obj["valid_from"] = timestamp(ind.first_seen)
+        if ind.valid_until is not None and ind.valid_until > ind.first_seen:
+            obj["valid_until"] = timestamp(ind.valid_until)
+    obj["confidence"] = ind.confidence
+    if ind.tags:
+        obj["labels"] = list(ind.tags)
+    if ind.status is Status.REVOKED:
+        obj["revoked"] = True
+    obj["object_marking_refs"] = marking
+    return obj
+
+
+def _activity_author(ind: Indicator, org_id: int) -> str:
+    # The submitting organization of an anonymous item stays hidden behind its own votes and sightings too.
+    return COALITION_IDENTITY if ind.anonymous and org_id == ind.org_id else org_identity_id(org_id)
+
+
+def opinion_object(ind: Indicator, vote: VoteRecord) -> dict[str, Any]:
+    target = object_id(ind)
+    created = timestamp(vote.created_at)
+    obj: dict[str, Any] = {
+        "type": "opinion", "spec_version": "2.1", "id": opinion_id(target, vote.member_id), "created": created,
+        "modified": timestamp(vote.updated_at) if vote.updated_at > vote.created_at else created,
+        "created_by_ref": _activity_author(ind, vote.org_id), "opinion": OPINIONS[vote.verdict],
+        "object_refs": [target], "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]],
+    }
+    if vote.reason:
+        obj["explanation"] = vote.reason
+    return obj
+
+
+def sighting_object(ind: Indicator, sighting: SightingRecord) -> dict[str, Any]:
+    target = object_id(ind)
+    seen = timestamp(sighting.seen_at)
+    where = _activity_author(ind, sighting.org_id)
+    return {
+        "type": "sighting", "spec_version": "2.1", "id": sighting_id(target, sighting.id), "created": seen,
+        "modified": seen, "created_by_ref": where, "first_seen": seen, "last_seen": seen,
+        "count": min(max(sighting.count, 0), 999_999_999), "sighting_of_ref": target, "where_sighted_refs": [where],
+        "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]],
+    }
+
+
+class BundleBuilder:
+    """Maps indicators (with their votes and sightings) to objects and remembers which markings and identities
+    they reference, so that `supporting_objects()` can close the bundle."""
+
+    def __init__(self, org_names: Mapping[int, str], coalition_name: str = "Coalition") -> None:
+        self.org_names = org_names
+        self.coalition_name = coalition_name
+        self.tlps: set[TLP] = set()
+        self.orgs: set[int] = set()
+        self.coalition = False
+        self.count = 0
+
+    def objects_for(self, indicators: Iterable[Indicator], votes: Mapping[int, list[VoteRecord]] | None = None,
+                    sightings: Mapping[int, list[SightingRecord]] | None = None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        tlps, orgs = self.tlps, self.orgs
+        votes = votes or {}
+        sightings = sightings or {}
+        for ind in indicators:
+            out.append(indicator_object(ind))
+            tlps.add(ind.tlp)
+            if ind.anonymous:
+                self.coalition = True
+            else:
+                orgs.add(ind.org_id)
+            for vote in votes.get(ind.id, ()):
+                obj = opinion_object(ind, vote)
+                out.append(obj)
+                self._author(obj["created_by_ref"], vote.org_id)
+            for s in sightings.get(ind.id, ()):
+                obj = sighting_object(ind, s)
+                out.append(obj)
+                self._author(obj["created_by_ref"], s.org_id)
+        self.count += len(out)
+        return out
+
+    def _author(self, ref: str, org_id: int) -> None:
+        if ref == COALITION_IDENTITY:
+            self.coalition = True
+        else:
+            self.orgs.add(org_id)
+
+    def supporting_objects(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        if self.coalition:
+            found.append(coalition_identity(self.coalition_name))
+        for org_id in sorted(self.orgs):
+            found.append(identity_object(org_identity_id(org_id), self.org_names.get(org_id, f"organization {org_id}")))
+        if self.tlps:
+            found.append(TLP2_EXTENSION_DEFINITION)
+            found += [TLP2_MARKINGS[t] for t in sorted(self.tlps, key=lambda t: t.rank)]
+        return found
+
+
+class BundleStream:
+    """A bundle written piece by piece (constant memory): `start()`, `write(objects)`..., `finish(builder)`."""
+
+    def __init__(self, bundle_id: str | None = None) -> None:
+        self.bundle_id = bundle_id or f"bundle--{uuid.uuid4()}"
+        self._first = True
+
+    def start(self) -> str:
+        return f'{{"type":"bundle","id":"{self.bundle_id}","objects":['
+
+    def write(self, objects: list[dict[str, Any]]) -> str:
+        if not objects:
+            return ""
+        text = ",".join(map(_DUMPS, objects))
+        if self._first:
+            self._first = False
+            return text
+        return "," + text
+
+    def finish(self, builder: BundleBuilder) -> str:
+        return self.write(builder.supporting_objects()) + "]}"
+
+
+def bundle(indicators: Iterable[Indicator], org_names: Mapping[int, str], *,
+           votes: Mapping[int, list[VoteRecord]] | None = None,
+           sightings: Mapping[int, list[SightingRecord]] | None = None) -> dict[str, Any]:
+    """A whole bundle as one dict (small exports, tests)."""
+    builder = BundleBuilder(org_names)
+    objects = builder.objects_for(indicators, votes, sightings)
+    return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects + builder.supporting_objects()}
+
+
+# ---------------------------------------------------------------- CSV and plain text
+
+CSV_COLUMNS = ("id", "stix_id", "type", "value", "status", "tlp", "confidence", "tags", "organization",
+               "first_seen", "last_seen", "valid_until", "created", "modified")
+
+
+def shown_org(ind: Indicator, viewer_org_id: int | None) -> str:
+    return ANONYMOUS_ORG if ind.anonymous and viewer_org_id != ind.org_id else ind.org_name
+
+
+def csv_rows(indicators: Iterable[Indicator], viewer_org_id: int | None, *, header: bool = False) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    for ind in indicators:
+        writer.writerow((
+            ind.id, ind.stix_id, ind.type.value, _csv_safe(ind.value), ind.status.value, ind.tlp.value,
+            ind.confidence, " ".join(ind.tags), _csv_safe(shown_org(ind, viewer_org_id)),
+            timestamp(ind.first_seen), timestamp(ind.last_seen),
+            timestamp(ind.valid_until) if ind.valid_until else "", timestamp(ind.created_at),
+            timestamp(ind.modified_at),
+        ))
+    return buf.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """No spreadsheet formula injection: a cell never starts with = + - @ (a leading quote keeps it text)."""
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+def text_lines(indicators: Iterable[Indicator]) -> str:
+    return "".join(f"{ind.value}\n" for ind in indicators)

@@ -1,0 +1,225 @@
+"""Reading STIX 2.1 bundles as MISP and OpenCTI export them, and plain text or CSV through the IOC engine.
+
+`read_file(data, ...)` returns an `ImportPlan` of what would be submitted and what is skipped (with reasons);
+malformed JSON or STIX raises `ImportFormatError` so that nothing at all is stored. Patterns are parsed once
+here with `bot.stix.patterns` (plain dicts; no `stix2` objects on this path).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.ioc import IOCType, Observable, classify, extract
+from bot.stix.ids import parse_timestamp
+from bot.stix.markings import TLP_BY_MARKING_ID, tlp_of_marking_object
+from bot.stix.patterns import UnsupportedPattern, parse_pattern
+from bot.tlp import TLP
+
+MAX_NOTE = 2000
+_TAG = re.compile(r"^[a-z0-9][a-z0-9._:/+-]{0,63}$")
+_STIX_ID = re.compile(r"^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$", re.I)
+_SUPPORTING = {"identity", "marking-definition", "extension-definition", "language-content"}
+
+
+class ImportFormatError(ValueError):
+    """The file is not valid JSON or not valid STIX; str() says what and where."""
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    observable: Observable
+    tlp: TLP
+    confidence: int
+    tags: tuple[str, ...]
+    note: str
+    valid_until: datetime | None
+    source_id: str = ""
+
+
+@dataclass
+class ImportPlan:
+    format: str  # stix | text
+    items: list[ImportItem] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    objects: int = 0
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(self.skipped.values())
+
+
+def read_file(data: bytes, filename: str, *, default_tlp: TLP, default_confidence: int, now: datetime,
+              default_valid_until: datetime | None = None) -> ImportPlan:
+    """STIX when the name ends in .json or the content starts with `{`; plain text or CSV otherwise."""
+    head = data.lstrip()[:1]
+    if filename.lower().endswith(".json") or head in {b"{", b"["}:
+        return read_stix(data, default_tlp=default_tlp, default_confidence=default_confidence, now=now,
+                         default_valid_until=default_valid_until)
+    return read_text(data, default_tlp=default_tlp, default_confidence=default_confidence,
+                     default_valid_until=default_valid_until)
+
+
+def read_text(data: bytes, *, default_tlp: TLP, default_confidence: int,
+              default_valid_until: datetime | None = None) -> ImportPlan:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ImportFormatError(f"the file is not UTF-8 text (byte {e.start})") from None
+    plan = ImportPlan("text")
+    seen: set[Observable] = set()
+    for obs in extract(text):
+        plan.objects += 1
+        if obs in seen:
+            plan.skipped["duplicate in the file"] += 1
+            continue
+        seen.add(obs)
+        plan.items.append(ImportItem(obs, default_tlp, default_confidence, (), "", default_valid_until))
+    return plan
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as e:
+        raise ImportFormatError(f"the file is not UTF-8 (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ImportFormatError(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+
+
+def stix_objects(doc: Any) -> list[Any]:
+    """The objects of a bundle (or of a TAXII envelope, for POSTs)."""
+    if not isinstance(doc, dict):
+        raise ImportFormatError("not a STIX bundle: the JSON is not an object")
+    if doc.get("type") == "bundle":
+        if not isinstance(doc.get("id"), str) or not doc["id"].startswith("bundle--"):
+            raise ImportFormatError("not a STIX bundle: its id is missing or not bundle--UUID")
+    elif "type" in doc or "objects" not in doc:
+        raise ImportFormatError(f"not a STIX bundle: type is {str(doc.get('type'))[:40]!r}, expected 'bundle'")
+    objects = doc.get("objects", [])
+    if not isinstance(objects, list):
+        raise ImportFormatError("not a STIX bundle: 'objects' is not a list")
+    return objects
+
+
+def read_stix(data: bytes, *, default_tlp: TLP, default_confidence: int, now: datetime,
+              default_valid_until: datetime | None = None) -> ImportPlan:
+    return plan_objects(stix_objects(_loads(data)), default_tlp=default_tlp, default_confidence=default_confidence,
+                        now=now, default_valid_until=default_valid_until)
+
+
+def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: int, now: datetime,
+                 default_valid_until: datetime | None = None) -> ImportPlan:
+    plan = ImportPlan("stix")
+    for n, obj in enumerate(objects):
+        if not isinstance(obj, dict) or not isinstance(obj.get("type"), str) or not isinstance(obj.get("id"), str):
+            raise ImportFormatError(f"object {n} is not a STIX object (it needs a type and an id)")
+        if not _STIX_ID.match(obj["id"]) or not obj["id"].startswith(obj["type"] + "--"):
+            raise ImportFormatError(f"object {n} has an invalid id {obj['id'][:80]!r}")
+    markings = dict(TLP_BY_MARKING_ID)
+    for obj in objects:
+        if obj["type"] == "marking-definition" and obj["id"] not in markings:
+            tlp = tlp_of_marking_object(obj)
+            if tlp is not None:
+                markings[obj["id"]] = tlp
+    seen: set[Observable] = set()
+    for n, obj in enumerate(objects):
+        plan.objects += 1
+        kind = obj["type"]
+        try:
+            if kind == "indicator":
+                observables = _indicator_observables(obj, n)
+            elif kind == "vulnerability":
+                observables = _vulnerability_observables(obj)
+            else:
+                plan.skipped[f"{'supporting object' if kind in _SUPPORTING else 'not an indicator'}: {kind}"] += 1
+                continue
+            valid_until = _valid_until(obj, n, now)
+        except UnsupportedPattern as e:
+            plan.skipped[str(e)] += 1
+            continue
+        if valid_until is None:
+            valid_until = default_valid_until
+        tlp = _tlp(obj, markings, default_tlp, n)
+        confidence = obj.get("confidence", default_confidence)
+        if isinstance(confidence, bool) or not isinstance(confidence, int) or not 0 <= confidence <= 100:
+            raise ImportFormatError(f"object {n} ({obj['id']}): confidence must be an integer from 0 to 100")
+        tags = _tags(obj.get("labels"), n, obj["id"])
+        note = obj.get("description") or ""
+        if not isinstance(note, str):
+            raise ImportFormatError(f"object {n} ({obj['id']}): description is not a string")
+        for obs in observables:
+            if obs in seen:
+                plan.skipped["duplicate in the file"] += 1
+                continue
+            seen.add(obs)
+            plan.items.append(ImportItem(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until, obj["id"]))
+    return plan
+
+
+def _indicator_observables(obj: dict[str, Any], n: int) -> list[Observable]:
+    pattern, pattern_type = obj.get("pattern"), obj.get("pattern_type")
+    if not isinstance(pattern, str) or not isinstance(pattern_type, str):
+        raise ImportFormatError(f"object {n} ({obj['id']}): an indicator needs pattern and pattern_type strings")
+    if not isinstance(obj.get("valid_from"), str):
+        raise ImportFormatError(f"object {n} ({obj['id']}): an indicator needs valid_from")
+    if obj.get("revoked") is True:
+        raise UnsupportedPattern("revoked indicator")
+    if pattern_type != "stix":
+        raise UnsupportedPattern(f"pattern_type {pattern_type[:30]} (only stix is imported)")
+    return parse_pattern(pattern)
+
+
+def _vulnerability_observables(obj: dict[str, Any]) -> list[Observable]:
+    names = [obj.get("name")] + [r.get("external_id") for r in obj.get("external_references") or []
+                                 if isinstance(r, dict) and r.get("source_name") == "cve"]
+    for name in names:
+        if isinstance(name, str) and _CVE.match(name.strip()):
+            obs = classify(name.strip())
+            if obs is not None and obs.type is IOCType.CVE:
+                return [obs]
+    raise UnsupportedPattern("vulnerability without a CVE id")
+
+
+def _valid_until(obj: dict[str, Any], n: int, now: datetime) -> datetime | None:
+    raw = obj.get("valid_until")
+    if raw is None:
+        return None
+    try:
+        value = parse_timestamp(str(raw))
+    except ValueError:
+        raise ImportFormatError(f"object {n} ({obj['id']}): valid_until {str(raw)[:40]!r} is not a timestamp") from None
+    if value <= now:
+        raise UnsupportedPattern("expired (valid_until has passed)")
+    return value
+
+
+def _tlp(obj: dict[str, Any], markings: dict[str, TLP], default: TLP, n: int) -> TLP:
+    refs = obj.get("object_marking_refs") or []
+    if not isinstance(refs, list):
+        raise ImportFormatError(f"object {n} ({obj['id']}): object_marking_refs is not a list")
+    found = [markings[r] for r in refs if isinstance(r, str) and r in markings]
+    return max(found, key=lambda t: t.rank) if found else default  # the most restrictive label wins
+
+
+def _tags(labels: Any, n: int, object_id: str) -> tuple[str, ...]:
+    if labels is None:
+        return ()
+    if not isinstance(labels, list):
+        raise ImportFormatError(f"object {n} ({object_id}): labels is not a list")
+    tags: dict[str, None] = {}
+    for label in labels:
+        if not isinstance(label, str):
+            continue
+        lowered = label.strip().lower()
+        if lowered.startswith(("misp:", "tlp:")):  # MISP's attribute metadata and TLP (carried as a marking)
+            continue
+        tag = re.sub(r"[^a-z0-9._:/+-]+", "-", lowered.replace('"', "")).strip("-")[:64]
+        if _TAG.match(tag):
+            tags[tag] = None
+    return tuple(tags)[:20]
