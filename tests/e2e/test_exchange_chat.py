@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -12,9 +11,7 @@ from bot import commands
 from bot.domain import Actor, Platform
 from bot.results import ApiKeyCreated, FileResult, ImportReport, UserError
 from storage.models import ApiKeyRow, AuditRow, IndicatorRow
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stix_helpers import assert_valid_bundle
+from tests.stix_helpers import assert_valid_bundle
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "stix" / "data"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from storage_helpers import Seed
 
 from bot.domain import Role
 from storage.uow import Store
+from tests.storage.storage_helpers import Seed
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from storage_helpers import T0, Seed, new_indicator
 
 from bot.domain import Channel, ChannelPurpose, Platform, Status
 from bot.tlp import TLP
 from storage.models import AuditRow, OutboxRow
 from storage.uow import Store
+from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 
 async def test_channels_upsert_get_list(store: Store) -> None:

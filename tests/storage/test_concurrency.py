@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import func, select
-from storage_helpers import T0, Seed, new_indicator
 
 from bot.domain import Member, Role, Tally, Verdict
 from bot.ioc import IOCType
 from bot.ports import Conflict
 from storage.models import IndicatorRow, VoteRow
 from storage.uow import Store
+from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 
 async def _members(store: Store, orgs: int, per_org: int) -> list[Member]:

@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from storage_helpers import T0, Seed, new_indicator
 
 from bot.domain import Page, Platform, SearchFilter, Status, Verdict, Visibility
 from bot.ioc import IOCType
 from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.uow import Store
+from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 EVERYTHING = Visibility(max_shared_tlp=TLP.AMBER, org_id=0, member_id=0, amber_strict_own_org=False,
                         red_own=False, red_all=True)

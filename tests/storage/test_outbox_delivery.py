@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from storage_helpers import T0, Seed, new_indicator
-
 from bot.domain import Platform, PostedCard
 from storage.uow import Store
+from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 LEASE = timedelta(seconds=60)
 

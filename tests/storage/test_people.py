@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from storage_helpers import T0, Seed
 
 from bot.domain import Channel, ChannelPurpose, Identity, Invite, Member, Organization, Platform, Role
 from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.models import InviteRow
 from storage.uow import Store
+from tests.storage.storage_helpers import T0, Seed
 
 
 async def test_organizations(store: Store) -> None:

@@ -11,13 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
-from storage_helpers import Seed, new_indicator
 
 from bot.domain import Role
 from storage.engine import async_url, make_engine, safe_url
 from storage.migrate import current, downgrade, head, upgrade
 from storage.models import Base, OrganizationRow
 from storage.uow import Store, create_store
+from tests.storage.storage_helpers import Seed, new_indicator
 
 
 async def test_models_and_migrations_agree(store: Store) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 
-from storage_helpers import Seed, new_indicator
-
 from bot.domain import Indicator, Member, Page, SearchFilter, Visibility
 from bot.rules import can_see, visibility
 from bot.tlp import TLP
 from storage.repositories import visibility_clause
 from storage.uow import Store
+from tests.storage.storage_helpers import Seed, new_indicator
 
 
 async def _all_rows(store: Store, seed: Seed) -> list[Indicator]:

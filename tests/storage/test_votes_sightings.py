@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from storage_helpers import T0, Seed, new_indicator
 
 from bot.domain import SightingSummary, Tally, Verdict
 from storage.models import VoteRow
 from storage.uow import Store
+from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 
 async def test_upsert_returns_previous_verdict_and_keeps_one_row(store: Store, seed: Seed) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from bot import exchange
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Platform, Role
 from storage.uow import Store
+from tests.stix_helpers import assert_valid_bundle
 
 MEDIA = "application/taxii+json;version=2.1"
 
@@ -95,7 +97,8 @@ async def test_discovery_collections_and_paging_with_added_after(taxii) -> None:
         coll = next(c for c in root.collections if c.id == settings.indicators_collection)
         pages = [p for p in as_pages(coll.get_objects, per_request=3)]
         objects = [o for p in pages for o in p.get("objects", [])]
-        later = coll.get_objects(added_after=objects[4]["modified"] if objects[4]["type"] == "indicator" else None)
+        fifth = [o for o in objects if o["type"] == "indicator"][4]
+        later = coll.get_objects(added_after=fifth["modified"])
         return server.title, titles, pages, objects, later, coll.get_manifest()
 
     title, titles, pages, objects, later, manifest = await asyncio.to_thread(walk)
@@ -106,8 +109,17 @@ async def test_discovery_collections_and_paging_with_added_after(taxii) -> None:
         f"[domain-name:value = 'evil{n}.example']" for n in range(7))  # the vendor sees no bank AMBER+STRICT/RED
     assert [o["type"] for o in objects].count("opinion") == 1
     assert len({o["id"] for o in objects}) == len(objects)
-    assert later["objects"] and all(o["id"] not in {x["id"] for x in objects[:5]} for o in later["objects"])
+    fifth = [o for o in objects if o["type"] == "indicator"][4]
+    earlier = objects[:objects.index(fifth) + 1]
+    assert later["objects"] and all(o["id"] not in {x["id"] for x in earlier} for o in later["objects"])
     assert len(manifest["objects"]) == len(objects)
+    # Self-contained: every identity and marking the objects reference is in the collection, read first.
+    assert_valid_bundle({"type": "bundle", "id": "bundle--" + str(uuid.uuid4()), "objects": objects})
+    supporting = {"identity", "marking-definition", "extension-definition"}
+    kinds = [o["type"] in supporting for o in objects]
+    assert kinds == sorted(kinds, reverse=True) and kinds.count(True) == 1 + 2 + 1 + 4
+    # (the markings of the labels this key may see: CLEAR, GREEN, AMBER and its own AMBER+STRICT; never RED)
+    assert "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1" not in {o["id"] for o in objects}
 
 
 async def test_amber_strict_only_to_its_organization_and_red_to_no_key(taxii) -> None:

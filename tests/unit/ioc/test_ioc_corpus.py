@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from corpus import load_corpus, score
 
 from bot.ioc import extract_grouped
+from tests.unit.ioc.corpus import load_corpus, score
 
 CASES = load_corpus()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from corpus import load_corpus
 
 from bot.ioc import IOCType, Observable, classify, defang, extract, extract_grouped, refang
+from tests.unit.ioc.corpus import load_corpus
 
 
 def test_ioctype_values() -> None:

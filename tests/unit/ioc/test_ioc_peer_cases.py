@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from corpus import load_corpus, score
-
 from bot.ioc import extract_grouped
+from tests.unit.ioc.corpus import load_corpus, score
 
 PEER_PATH = Path(__file__).parent / "data" / "peer_cases.txt"
 CASES = load_corpus(PEER_PATH)

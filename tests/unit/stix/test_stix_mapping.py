@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import stix2
@@ -25,9 +23,7 @@ from bot.stix import (
     pattern_for,
 )
 from bot.tlp import TLP
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from stix_helpers import assert_valid_bundle
+from tests.stix_helpers import assert_valid_bundle
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 EVERY_TYPE = [

@@ -1,0 +1,311 @@
+"""Interactions and events in, the core's commands through the dispatcher, replies out.
+
+The adapter only translates: the core decides roles, TLP, visibility and validation, and whether a reply is
+private (an ephemeral response) or public (the channel sees it).
+
+Deadline and privacy: Discord wants a first response within 3 seconds, and the response's ephemerality is
+fixed by that first response, but only the core's answer says whether the reply is private. So the command
+runs at once and the handler waits for it up to `defer_after` (1 s): almost every command answers by then
+and gets a direct response with the right visibility. Only a slow one is deferred: ephemerally, unless its
+verb may answer publicly (submit, vote, sighting, moderation, lookup, search); if such a public "thinking"
+response then meets a private answer, it is deleted and the answer sent as an ephemeral follow-up. Exports
+and imports are deferred at once (ephemerally: their answers are always private).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any
+
+import discord
+
+from bot import actions, commands
+from bot.audience import Reply, cards_of
+from bot.commands import FormError, IdRef, UsageError
+from bot.delivery import remember_posted
+from bot.dispatcher import Dispatcher
+from bot.domain import Actor, Platform, PostedCard, Verdict
+from bot.ioc import extract
+from bot.ports import UnitOfWorkFactory
+from bot.results import InternalError, PassiveResult, UserError
+
+from .render import MENTIONS, Message, card_embed, esc, indicator_id_of, passive_text, to_message
+
+log = logging.getLogger(__name__)
+
+WORKSPACE = "discord"  # Discord user and channel ids are global snowflakes: one workspace for every guild
+MAX_IMPORT_BYTES = 25 * 1024 * 1024
+PUBLIC_VERBS = {"submit", "vote", "sighting", "approve", "reject", "revoke", "lookup", "search"}
+
+
+def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | None) -> Actor:
+    return Actor(Platform.DISCORD, WORKSPACE, str(user.id), str(channel_id or user.id), private=guild_id is None,
+                 display_name=user.name)
+
+
+class Handler:
+    def __init__(self, client: discord.Client, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, *,
+                 reaction_confirm: str = "✅", reaction_false_positive: str = "❌", default_tlp: str = "amber",
+                 defer_after: float = 1.0) -> None:
+        self.client = client
+        self.dispatcher = dispatcher
+        self.uow_factory = uow_factory
+        self.reactions = {reaction_confirm: Verdict.CONFIRM, reaction_false_positive: Verdict.FALSE_POSITIVE}
+        self.default_tlp = default_tlp
+        self.defer_after = defer_after
+        self._card_of_message: OrderedDict[int, int | None] = OrderedDict()  # message id -> indicator id
+
+    # ------------------------------------------------------------------ commands
+
+    def actor(self, interaction: discord.Interaction) -> Actor:
+        return actor_for(interaction.user, interaction.channel_id, interaction.guild_id)
+
+    async def run_text(self, interaction: discord.Interaction, text: str, *, verb: str,
+                       amend: dict[str, Any] | None = None, defer_now: bool = False) -> None:
+        """`/ioc VERB ...` built from typed options: parse with the one grammar, then dispatch. `amend` sets
+        free-text fields (a note, a reason) on the parsed command verbatim, so their words are never taken for
+        options."""
+        actor = self.actor(interaction)
+
+        async def work() -> Reply:
+            try:
+                command = commands.parse(text)
+                if amend:
+                    command = dataclasses.replace(command, **{k: v for k, v in amend.items() if v})  # type: ignore[type-var]
+            except UsageError as e:
+                return Reply(UserError(e.problem, e.usage), private=True)
+            return await self.dispatcher.handle(command, actor)
+
+        await self.answer(interaction, work(), public=verb in PUBLIC_VERBS, defer_now=defer_now)
+
+    async def run_command(self, interaction: discord.Interaction, command: commands.Command, *, public: bool,
+                          defer_now: bool = False) -> None:
+        await self.answer(interaction, self.dispatcher.handle(command, self.actor(interaction)), public=public,
+                          defer_now=defer_now)
+
+    async def answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *, public: bool,
+                     defer_now: bool = False, component: bool = False) -> None:
+        task = asyncio.ensure_future(work)
+        if not defer_now:
+            await asyncio.wait({task}, timeout=self.defer_after)
+        deferred_public = False
+        if not task.done():
+            if component:
+                await interaction.response.defer()  # nothing shown; the answer edits the message or follows up
+            else:
+                deferred_public = public and interaction.guild_id is not None
+                await interaction.response.defer(ephemeral=not deferred_public, thinking=True)
+        reply = await task
+        try:
+            await self.send(interaction, reply, deferred_public=deferred_public, component=component)
+        except discord.HTTPException:
+            log.exception("discord: could not answer interaction %s", interaction.id)
+
+    async def send(self, interaction: discord.Interaction, reply: Reply, *, deferred_public: bool = False,
+                   component: bool = False) -> None:
+        msg = to_message(reply.result)
+        if component and await self._edit_in_place(interaction, reply, msg):
+            return
+        response = interaction.response
+        message_id: int | None = None
+        if not response.is_done():
+            callback = await response.send_message(**msg.kwargs(), ephemeral=reply.private)
+            message_id = callback.message_id
+        elif component:
+            sent = await interaction.followup.send(**msg.kwargs(), ephemeral=reply.private, wait=True)
+            message_id = sent.id
+        elif reply.private and deferred_public:
+            await interaction.delete_original_response()
+            await interaction.followup.send(**msg.kwargs(), ephemeral=True)
+        else:  # deferred with the right visibility (or an ephemeral defer: only ever less visible)
+            kw = msg.edit_kwargs()
+            if msg.files:
+                kw["attachments"] = msg.kwargs()["files"]
+            sent_msg = await interaction.edit_original_response(**kw)
+            message_id = sent_msg.id
+        if not reply.private and msg.cards and message_id is not None and interaction.channel_id is not None:
+            await self.remember(interaction.channel_id, message_id, msg)
+
+    async def remember(self, channel_id: int, message_id: int, msg: Message) -> None:
+        """A public reply shows these cards: edit it when their indicators change (live cards)."""
+        self._cache(message_id, msg.cards[0].indicator.id if len(msg.cards) == 1 else None)
+        await remember_posted(self.uow_factory, [
+            PostedCard(Platform.DISCORD, WORKSPACE, str(channel_id), card.indicator.id, "reply",
+                       message_id=str(message_id)) for card in msg.cards])
+
+    async def _edit_in_place(self, interaction: discord.Interaction, reply: Reply, msg: Message) -> bool:
+        """A press on a one-card message: show the card as it is now in that message, when whoever sees the
+        message may see the answer (a public answer, or a message only the presser sees)."""
+        pressed = interaction.message
+        if pressed is None or len(pressed.embeds) != 1 or len(msg.cards) != 1:
+            return False
+        if indicator_id_of(pressed.embeds[0]) != msg.cards[0].indicator.id:
+            return False
+        only_presser = interaction.guild_id is None or pressed.flags.ephemeral
+        if reply.private and not only_presser:
+            return False
+        kw = {"content": pressed.content or None, "embeds": [card_embed(msg.cards[0])], "view": msg.view,
+              "allowed_mentions": MENTIONS}
+        if interaction.response.is_done():
+            await interaction.edit_original_response(**kw)
+        else:
+            await interaction.response.edit_message(**kw)
+        return True
+
+    # ------------------------------------------------------------------ buttons and modals
+
+    async def on_action(self, interaction: discord.Interaction, action_id: str) -> None:
+        try:
+            action = actions.parse(action_id)
+        except UsageError as e:
+            await self.send(interaction, Reply(UserError(e.problem, e.usage), private=True))
+            return
+        if action.needs_reason:
+            from .buttons import ReasonModal
+
+            await interaction.response.send_modal(ReasonModal(action))
+            return
+        await self.answer(interaction, self._action(interaction, action, ""), public=True, component=True)
+
+    async def on_reason(self, interaction: discord.Interaction, action: actions.Action, reason: str) -> None:
+        await self.answer(interaction, self._action(interaction, action, reason), public=True,
+                          component=interaction.message is not None)
+
+    async def _action(self, interaction: discord.Interaction, action: actions.Action, reason: str) -> Reply:
+        try:
+            command = actions.to_command(action, reason)
+        except UsageError as e:
+            return Reply(UserError(e.problem, e.usage), private=True)
+        return await self.dispatcher.handle(command, self.actor(interaction))
+
+    async def on_submit_form(self, interaction: discord.Interaction, fields: dict[str, str]) -> None:
+        try:
+            command = commands.submit_from_form(values=fields.get("values", ""), tlp=fields.get("tlp"),
+                                                confidence=fields.get("confidence"), tags=fields.get("tags"),
+                                                note=fields.get("note"))
+        except FormError as e:
+            labels = {"values": "Indicators", "tlp": "TLP", "confidence": "Confidence", "tags": "Tags",
+                      "valid": "Valid", "note": "Note"}
+            text = "Nothing was submitted; please fix:\n" + "\n".join(
+                f"**{labels.get(k, k)}**: {esc(v)}" for k, v in e.errors.items())
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=MENTIONS)
+            return
+        await self.run_command(interaction, command, public=True)
+
+    def submit_modal(self, message: discord.Message) -> discord.ui.Modal:
+        from .buttons import SubmitModal
+
+        values = "\n".join(o.value for o in extract(message.content or "")[:200])
+        return SubmitModal(values, self.default_tlp)
+
+    # ------------------------------------------------------------------ autocomplete
+
+    async def suggest_indicators(self, interaction: discord.Interaction, current: str) -> list[tuple[str, str]]:
+        text = current.strip().lstrip("#")
+        if text.isdigit():
+            command: commands.Command = commands.Lookup((IdRef(int(text)),))
+        elif len(text) >= 3:
+            command = commands.Search(text=text[:100])
+        else:
+            command = commands.Search()
+        try:
+            reply = await asyncio.wait_for(self.dispatcher.handle(command, self.actor(interaction)), 2.0)
+        except TimeoutError:
+            return []
+        out = []
+        for card in cards_of(reply.result)[:25]:
+            ind = card.indicator
+            out.append((f"{ind.ref} {ind.type.value} {ind.value}"[:100], ind.ref))
+        return out
+
+    async def suggest_tags(self, interaction: discord.Interaction, current: str) -> list[str]:
+        """Tags of the newest indicators this person may see, starting with what was typed."""
+        prefix = current.strip().lower()
+        try:
+            reply = await asyncio.wait_for(self.dispatcher.handle(commands.Search(), self.actor(interaction)), 2.0)
+        except TimeoutError:
+            return []
+        tags = dict.fromkeys(t for card in cards_of(reply.result) for t in card.indicator.tags if t.startswith(prefix))
+        return list(tags)[:25]
+
+    # ------------------------------------------------------------------ messages: files and passive mode
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.client.user
+        if message.author.bot or (me is not None and message.author.id == me.id):
+            return
+        guild_id = message.guild.id if message.guild else None
+        actor = actor_for(message.author, message.channel.id, guild_id)
+        to_bot = guild_id is None or (me is not None and me in message.mentions)
+        if message.attachments and to_bot:
+            for attachment in message.attachments[:5]:
+                await self._import(message, attachment, actor)
+            return
+        if guild_id is None or not message.content:
+            return
+        reply = await self.dispatcher.handle(commands.Passive(message.content), actor)
+        if reply.private or not isinstance(reply.result, PassiveResult) or not reply.result.items:
+            return
+        await message.reply(passive_text(reply.result), allowed_mentions=MENTIONS, mention_author=False)
+
+    async def _import(self, message: discord.Message, attachment: discord.Attachment, actor: Actor) -> None:
+        if attachment.size > MAX_IMPORT_BYTES:
+            result: object = UserError(f"{attachment.filename} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        else:
+            data = await attachment.read()
+            reply = await self.dispatcher.handle(commands.ImportFile(attachment.filename, data), actor)
+            result = reply.result
+        await message.reply(**to_message(result).kwargs(), mention_author=False)
+
+    # ------------------------------------------------------------------ reactions as votes
+
+    async def on_reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
+        me = self.client.user
+        if me is None or payload.user_id == me.id:
+            return
+        verdict = self.reactions.get(str(payload.emoji))
+        if verdict is None:
+            return
+        indicator_id = await self.indicator_of_message(payload.channel_id, payload.message_id,
+                                                       getattr(payload, "message_author_id", None))
+        if indicator_id is None:
+            return
+        user = payload.member or self.client.get_user(payload.user_id)
+        actor = Actor(Platform.DISCORD, WORKSPACE, str(payload.user_id), str(payload.channel_id),
+                      private=payload.guild_id is None, display_name=user.name if user else "")
+        reply = await self.dispatcher.handle(commands.Vote(IdRef(indicator_id), verdict if added else None), actor)
+        if isinstance(reply.result, UserError | InternalError):  # tell the person why their reaction did nothing
+            with contextlib.suppress(discord.HTTPException):
+                dm = await self.client.create_dm(discord.Object(payload.user_id))  # type: ignore[arg-type]
+                await dm.send(**to_message(reply.result).kwargs())
+
+    def _cache(self, message_id: int, indicator_id: int | None) -> None:
+        self._card_of_message[message_id] = indicator_id
+        self._card_of_message.move_to_end(message_id)
+        while len(self._card_of_message) > 10_000:
+            self._card_of_message.popitem(last=False)
+
+    async def indicator_of_message(self, channel_id: int, message_id: int, author_id: int | None) -> int | None:
+        """The indicator a one-card message of the bot shows, or None (not the bot's, not one card)."""
+        if message_id in self._card_of_message:
+            return self._card_of_message[message_id]
+        me = self.client.user
+        if me is None or (author_id is not None and author_id != me.id):
+            return None
+        try:
+            data = await self.client.http.get_message(channel_id, message_id)
+        except discord.HTTPException:
+            return None
+        found = None
+        if str(data.get("author", {}).get("id")) == str(me.id):
+            ids = [indicator_id_of(discord.Embed.from_dict(e)) for e in data.get("embeds", [])]
+            ids = [i for i in ids if i is not None]
+            found = ids[0] if len(ids) == 1 else None
+        self._cache(message_id, found)
+        return found
+
