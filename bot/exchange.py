@@ -34,15 +34,17 @@ from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
 from bot.rules import can_see, require_role
 from bot.services import Context, Matcher, SubmissionItem, submit_items
+from bot.tlp import TLP
 
 EXPORT_BATCH = 2000
 CHAT_EXPORT_LIMIT = 20_000  # indicators in a file sent in chat; the CLI and TAXII have no such limit
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MEDIA_TYPES = {"stix": "application/stix+json;version=2.1", "csv": "text/csv", "txt": "text/plain"}
 EXTENSIONS = {"stix": "json", "csv": "csv", "txt": "txt"}
-FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = 0, 1, 2
+FEED_SUPPORTING, FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = -1, 0, 1, 2
 FEED_KINDS = {"indicator": FEED_INDICATOR, "vulnerability": FEED_INDICATOR, "opinion": FEED_OPINION,
               "sighting": FEED_SIGHTING}
+SUPPORTING_TYPES = frozenset({"identity", "marking-definition", "extension-definition"})
 
 
 # ---------------------------------------------------------------- export
@@ -262,23 +264,67 @@ def feed_object(ind: Indicator, record: VoteRecord | SightingRecord | None) -> d
     return stix.sighting_object(ind, record)
 
 
+def visible_tlps(view: Visibility) -> list[TLP]:
+    """The TLP labels whose objects this viewer may see (`bot.rules.can_see` on the label alone)."""
+    shared = min(view.max_shared_tlp.rank, TLP.AMBER.rank)
+    return [t for t in TLP if t.rank <= shared or (t is TLP.AMBER_STRICT and view.amber_strict_own_org)
+            or (t is TLP.RED and (view.red_all or view.red_own))]
+
+
+async def feed_supporting(uow: UnitOfWork, view: Visibility, coalition_name: str = "Coalition",
+                          ) -> list[tuple[FeedKey, dict[str, Any]]]:
+    """The objects the feed's objects reference, so that the collection is self-contained: the coalition's and
+    the organizations' identities (`created_by_ref`, `where_sighted_refs`), the TLP 2.0 extension-definition
+    and the marking-definitions of the labels this viewer may see. Their date_added is their (fixed) creation
+    time, before any indicator: a client reading the collection from the start gets them first."""
+    identities = stix.parse_timestamp(stix.IDENTITY_CREATED)
+    markings = stix.parse_timestamp(stix.TLP2_CREATED)
+    found: list[tuple[FeedKey, dict[str, Any]]] = [
+        ((identities, FEED_SUPPORTING, 0), stix.coalition_identity(coalition_name))]
+    for org_id, name in sorted((await uow.exchange.organization_names()).items()):
+        found.append(((identities, FEED_SUPPORTING, org_id), stix.identity_object(stix.org_identity_id(org_id), name)))
+    found.append(((markings, FEED_SUPPORTING, 0), stix.TLP2_EXTENSION_DEFINITION))
+    found += [((markings, FEED_SUPPORTING, 1 + t.rank), stix.TLP2_MARKINGS[t]) for t in visible_tlps(view)]
+    return found
+
+
 async def feed_page(uow: UnitOfWork, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
                     types: Sequence[str], stix_ids: Sequence[str], limit: int,
                     ) -> tuple[list[tuple[FeedKey, dict[str, Any]]], bool, FeedKey | None]:
     """Up to `limit` feed objects after `cursor`, each with its keyset key; whether there are more; the key of
-    the last row read (the next cursor, even when the type filter dropped that row)."""
+    the last row read (the next cursor, even when the type filter dropped that row).
+
+    The feed: the supporting objects (identities, marking-definitions, the TLP 2.0 extension-definition), then
+    the approved indicators this viewer may see, their opinions (votes) and sightings, in (date_added, kind,
+    id) order. `stix_ids` match indicators, vulnerabilities and supporting objects."""
     kinds = {FEED_KINDS[t] for t in types if t in FEED_KINDS} if types else set(FEED_KINDS.values())
-    if not kinds:
-        return [], False, None
+    supporting_wanted = not types or bool(SUPPORTING_TYPES.intersection(types))
     ids = [i for i in stix_ids if i.startswith(("indicator--", "vulnerability--"))]
+    support_ids = {i for i in stix_ids if i.split("--", 1)[0] in SUPPORTING_TYPES}
     if stix_ids and not ids:
+        kinds = set()
+    supporting: list[tuple[FeedKey, Indicator | None, dict[str, Any] | None]] = []
+    if supporting_wanted and (support_ids or not stix_ids):
+        for key, obj in await feed_supporting(uow, view):
+            if (cursor is not None and key <= cursor) or (added_after is not None and key[0] <= added_after):
+                continue
+            if (types and obj["type"] not in types) or (support_ids and obj["id"] not in support_ids):
+                continue
+            supporting.append((key, None, obj))
+    if not kinds and not supporting:
         return [], False, None
     ids = [("indicator--" + i.partition("--")[2]) for i in ids]
-    rows = await uow.exchange.feed_page(view, cursor=cursor, added_after=added_after, kinds=kinds,
-                                        stix_ids=ids, limit=limit + 1)
+    rows: list[tuple[FeedKey, Indicator | None, Any]] = list(supporting[:limit + 1])
+    if kinds:
+        rows += await uow.exchange.feed_page(view, cursor=cursor, added_after=added_after, kinds=kinds,
+                                             stix_ids=ids, limit=limit + 1)
+        rows.sort(key=lambda r: r[0])
     more = len(rows) > limit
     out = []
     for key, ind, record in rows[:limit]:
+        if ind is None:
+            out.append((key, record))
+            continue
         if not can_see(ind, view):
             continue
         obj = feed_object(ind, record)

@@ -142,7 +142,8 @@ class IndicatorRow(Base):
         Index("ix_indicators_status_id", "status", "id"),
         Index("ix_indicators_tlp_rank_id", "tlp_rank", "id"),
         Index("ix_indicators_valid_until_status", "valid_until", "status"),
-        Index("ix_indicators_status_modified_at_id", "status", "modified_at", "id"),  # TAXII paging (0003)
+        # TAXII paging (0003): the keyset (modified_at, id) of approved rows, covering the visibility columns.
+        Index("ix_indicators_feed", "status", "modified_at", "id", "tlp_rank", "org_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -179,7 +180,10 @@ class IndicatorTagRow(Base):
 
 class VoteRow(Base):
     __tablename__ = "votes"
-    __table_args__ = (UniqueConstraint("indicator_id", "member_id"),)
+    __table_args__ = (
+        UniqueConstraint("indicator_id", "member_id"),
+        Index("ix_votes_feed", "updated_at", "id", "indicator_id"),  # TAXII paging (0003)
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
@@ -195,6 +199,7 @@ class VoteRow(Base):
 
 class SightingRow(Base):
     __tablename__ = "sightings"
+    __table_args__ = (Index("ix_sightings_feed", "seen_at", "id", "indicator_id"),)  # TAXII paging (0003)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)

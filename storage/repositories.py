@@ -396,6 +396,7 @@ def _indicator(row: Row[Any]) -> Indicator:
 
 _IOC_TYPES = {t.value: t for t in IOCType}
 _STATUSES = {s.value: s for s in Status}
+_VERDICTS = {v.value: v for v in Verdict}
 _TLPS = {t.value: t for t in TLP}
 
 
@@ -859,7 +860,6 @@ __all__ = [
 
 # --- STIX/TAXII exchange: streaming export, keyset-paged feed, bulk import, API keys --------------------
 
-from sqlalchemy import tuple_  # noqa: E402 - this section's own imports, kept with it
 
 from bot.domain import ApiKey, ExportFilter, SightingRecord, VoteRecord  # noqa: E402
 from storage.models import ApiKeyRow  # noqa: E402
@@ -884,16 +884,42 @@ def _export_conditions(flt: ExportFilter, view: Visibility) -> list[ColumnElemen
     return conditions
 
 
-def _after(date_col: Any, id_col: Any, kind: int, cursor: FeedKey | None) -> ColumnElement[bool] | None:
-    """Rows of this kind strictly after the cursor in (date_added, kind, id) order."""
-    if cursor is None:
-        return None
-    date, ckind, cid = cursor
-    if kind > ckind:
-        return date_col >= date
-    if kind < ckind:
-        return date_col > date
-    return tuple_(date_col, id_col) > tuple_(date, cid)
+def _keyset_ranges(date_col: Any, id_col: Any, kind: int, cursor: FeedKey | None, added_after: datetime | None,
+                   bound: FeedKey | None) -> list[tuple[list[ColumnElement[bool]], bool]]:
+    """The feed rows of one kind strictly after `cursor` and up to `bound` (inclusive) in (date_added, kind, id)
+    order, as one or two index ranges: (conditions, whether the range is one date, ordered by id alone).
+
+    A row-value comparison `(date, id) > (d, i)` is no index seek on SQLite (it reads every row of date d from
+    the first), so the cursor's own date is a range of its own: `date = d AND id > i`, then `date > d`."""
+    ranges: list[tuple[list[ColumnElement[bool]], bool]] = []
+    rest: list[ColumnElement[bool]] = []
+    if cursor is not None:
+        date, ckind, cid = cursor
+        if kind == ckind:
+            same = [date_col == date, id_col > cid]
+            if added_after is not None and not date > added_after:
+                same = []
+            if same and bound is not None:
+                bdate, bkind, bid = bound
+                if date > bdate or (date == bdate and (kind > bkind or (kind == bkind and cid >= bid))):
+                    same = []
+                elif date == bdate and kind == bkind:
+                    same.append(id_col <= bid)
+            if same:
+                ranges.append((same, True))
+            rest.append(date_col > date)
+        else:
+            rest.append(date_col >= date if kind > ckind else date_col > date)
+    if added_after is not None:
+        rest.append(date_col > added_after)
+    if bound is not None:
+        bdate, bkind, bid = bound
+        if kind == bkind:
+            rest += [date_col <= bdate, or_(date_col < bdate, id_col <= bid)]
+        else:
+            rest.append(date_col <= bdate if kind < bkind else date_col < bdate)
+    ranges.append((rest, False))
+    return ranges
 
 
 class SqlExchangeRepository(_Repository):
@@ -934,53 +960,69 @@ class SqlExchangeRepository(_Repository):
                         ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]]:
         """Up to `limit` objects of the feed (approved indicators this viewer may see, their votes and sightings)
         in (date_added, kind, id) order after `cursor`. date_added: an indicator's approval (its last status
-        change, `modified_at`), a vote's last change, a sighting's time."""
+        change, `modified_at`), a vote's last change, a sighting's time.
+
+        Each kind is a keyset range on its own index ((status, modified_at, id, tlp_rank, org_id) covers the
+        indicators' visibility; votes (updated_at, id, indicator_id); sightings (seen_at, id, indicator_id)),
+        read in turn with an upper bound: once `limit` keys are known, a later kind reads only what sorts before
+        the last of them. Then one query each for the page's indicators, votes and sightings. No COUNT."""
         kinds = set(kinds)
         visible = [IndicatorRow.status == Status.APPROVED.value, visibility_clause(view)]
-        found: list[tuple[FeedKey, int, Any]] = []
+        keys: list[tuple[FeedKey, int]] = []  # (key, indicator id)
+        bound: FeedKey | None = None
+
+        async def read(kind: int, date_col: Any, id_col: Any, ind_col: Any, extra: list[Any]) -> None:
+            nonlocal keys, bound
+            found: list[tuple[FeedKey, int]] = []
+            for conds, single_date in _keyset_ranges(date_col, id_col, kind, cursor, added_after, bound):
+                want = limit - len(found)
+                if want <= 0:
+                    break
+                order = (id_col,) if single_date else (date_col, id_col)
+                rows = await self._execute(
+                    select(date_col, id_col, ind_col).where(*visible, *extra, *conds).order_by(*order).limit(want))
+                found += [((r[0], kind, r[1]), r[2]) for r in rows]
+            keys = sorted(keys + found)[:limit]
+            if len(keys) == limit:
+                bound = keys[-1][0]
+
         if FEED_INDICATOR in kinds:
-            conds = list(visible)
-            if stix_ids:
-                conds.append(IndicatorRow.stix_id.in_(stix_ids))
-            if added_after is not None:
-                conds.append(IndicatorRow.modified_at > added_after)
-            if (c := _after(IndicatorRow.modified_at, IndicatorRow.id, FEED_INDICATOR, cursor)) is not None:
-                conds.append(c)
-            for row in await self._execute(
-                select(IndicatorRow.id, IndicatorRow.modified_at).where(*conds)
-                .order_by(IndicatorRow.modified_at, IndicatorRow.id).limit(limit)
-            ):
-                found.append(((row.modified_at, FEED_INDICATOR, row.id), row.id, None))
+            extra = [IndicatorRow.stix_id.in_(stix_ids)] if stix_ids else []
+            await read(FEED_INDICATOR, IndicatorRow.modified_at, IndicatorRow.id, IndicatorRow.id, extra)
         if FEED_OPINION in kinds and not stix_ids:
-            conds = [*visible, VoteRow.indicator_id == IndicatorRow.id]
-            if added_after is not None:
-                conds.append(VoteRow.updated_at > added_after)
-            if (c := _after(VoteRow.updated_at, VoteRow.id, FEED_OPINION, cursor)) is not None:
-                conds.append(c)
+            await read(FEED_OPINION, VoteRow.updated_at, VoteRow.id, VoteRow.indicator_id,
+                       [VoteRow.indicator_id == IndicatorRow.id])
+        if FEED_SIGHTING in kinds and not stix_ids:
+            await read(FEED_SIGHTING, SightingRow.seen_at, SightingRow.id, SightingRow.indicator_id,
+                       [SightingRow.indicator_id == IndicatorRow.id])
+        vote_ids = [k[2] for k, _ in keys if k[1] == FEED_OPINION]
+        sighting_ids = [k[2] for k, _ in keys if k[1] == FEED_SIGHTING]
+        records: dict[tuple[int, int], VoteRecord | SightingRecord] = {}
+        for chunk in _chunks(vote_ids):
             for r in await self._execute(
                 select(VoteRow.id, VoteRow.indicator_id, VoteRow.member_id, VoteRow.org_id, VoteRow.verdict,
-                       VoteRow.reason, VoteRow.created_at, VoteRow.updated_at).where(*conds)
-                .order_by(VoteRow.updated_at, VoteRow.id).limit(limit)
+                       VoteRow.reason, VoteRow.created_at, VoteRow.updated_at).where(VoteRow.id.in_(chunk))
             ):
-                found.append(((r.updated_at, FEED_OPINION, r.id), r.indicator_id, VoteRecord(
-                    r.indicator_id, r.member_id, r.org_id, Verdict(r.verdict), r.reason, r.created_at, r.updated_at)))
-        if FEED_SIGHTING in kinds and not stix_ids:
-            conds = [*visible, SightingRow.indicator_id == IndicatorRow.id]
-            if added_after is not None:
-                conds.append(SightingRow.seen_at > added_after)
-            if (c := _after(SightingRow.seen_at, SightingRow.id, FEED_SIGHTING, cursor)) is not None:
-                conds.append(c)
+                records[(FEED_OPINION, r.id)] = VoteRecord(r.indicator_id, r.member_id, r.org_id,
+                                                           _VERDICTS[r.verdict], r.reason, r.created_at,
+                                                           r.updated_at)
+        for chunk in _chunks(sighting_ids):
             for r in await self._execute(
                 select(SightingRow.id, SightingRow.indicator_id, SightingRow.org_id, SightingRow.count,
-                       SightingRow.seen_at).where(*conds)
-                .order_by(SightingRow.seen_at, SightingRow.id).limit(limit)
+                       SightingRow.seen_at).where(SightingRow.id.in_(chunk))
             ):
-                found.append(((r.seen_at, FEED_SIGHTING, r.id), r.indicator_id,
-                              SightingRecord(r.id, r.indicator_id, r.org_id, r.count, r.seen_at)))
-        found.sort(key=lambda f: f[0])
-        found = found[:limit]
-        indicators = {i.id: i for i in await self.indicators_by_ids([f[1] for f in found])}
-        return [(key, indicators[ind_id], record) for key, ind_id, record in found if ind_id in indicators]
+                records[(FEED_SIGHTING, r.id)] = SightingRecord(r.id, r.indicator_id, r.org_id, r.count, r.seen_at)
+        indicators = {i.id: i for i in await self.indicators_by_ids([ind_id for _, ind_id in keys])}
+        out: list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]] = []
+        for key, ind_id in keys:
+            ind = indicators.get(ind_id)
+            if ind is None:
+                continue
+            if key[1] == FEED_INDICATOR:
+                out.append((key, ind, None))
+            elif (record := records.get((key[1], key[2]))) is not None:
+                out.append((key, ind, record))
+        return out
 
     async def indicators_by_ids(self, ids: Iterable[int]) -> Sequence[Indicator]:
         wanted = list(dict.fromkeys(ids))

@@ -45,6 +45,11 @@ def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | Non
                         headers={"Content-Type": TAXII_MEDIA_TYPE, **(headers or {})})
 
 
+def _version(obj: dict[str, Any]) -> str:
+    """An object's version: `modified`, or `created` for the objects that have no modified (marking-definition)."""
+    return obj.get("modified") or obj["created"]
+
+
 def taxii_error(status: int, title: str, description: str = "") -> web.Response:
     body: dict[str, Any] = {"title": title, "http_status": str(status)}
     if description:
@@ -191,7 +196,7 @@ class TaxiiServer:
                     wanted.add(timestamp(parse_timestamp(v)))
                 except ValueError:
                     raise web.HTTPBadRequest(reason="Bad Request", text=f"match[version] {v[:40]!r}") from None
-            objects = [(k, o) for k, o in objects if o["modified"] in wanted]
+            objects = [(k, o) for k, o in objects if _version(o) in wanted]
         return objects, more, last
 
     @staticmethod
@@ -218,7 +223,7 @@ class TaxiiServer:
         if more and last is not None:
             body["next"] = encode_cursor(last)
         if objects:
-            body["objects"] = [{"id": o["id"], "date_added": timestamp_us(k[0]), "version": o["modified"],
+            body["objects"] = [{"id": o["id"], "date_added": timestamp_us(k[0]), "version": _version(o),
                                 "media_type": STIX_MEDIA_TYPE} for k, o in objects]
         return _json(body, headers=self._date_headers(objects))
 
@@ -234,7 +239,7 @@ class TaxiiServer:
         objects, _, _ = await self._page(request, request.match_info["object"])
         if not objects:
             raise web.HTTPNotFound(reason="Object Not Found", text="no such object in this collection for you")
-        return _json({"more": False, "versions": [o["modified"] for _, o in objects]},
+        return _json({"more": False, "versions": [_version(o) for _, o in objects]},
                      headers=self._date_headers(objects))
 
     async def add_objects(self, request: web.Request) -> web.Response:

@@ -13,14 +13,24 @@ from bot.stix.export import (
     sighting_object,
     text_lines,
 )
-from bot.stix.ids import COALITION_IDENTITY, org_identity_id, parse_timestamp, timestamp
+from bot.stix.ids import (
+    COALITION_IDENTITY,
+    IDENTITY_CREATED,
+    coalition_identity,
+    identity_object,
+    org_identity_id,
+    parse_timestamp,
+    timestamp,
+)
 from bot.stix.importer import ImportFormatError, ImportItem, ImportPlan, plan_objects, read_file, stix_objects
-from bot.stix.markings import TLP2_EXTENSION_DEFINITION, TLP2_EXTENSION_ID, TLP2_MARKINGS
+from bot.stix.markings import TLP2_CREATED, TLP2_EXTENSION_DEFINITION, TLP2_EXTENSION_ID, TLP2_MARKINGS
 from bot.stix.patterns import UnsupportedPattern, escape, parse_pattern, pattern_for
 
 __all__ = [
     "COALITION_IDENTITY",
+    "IDENTITY_CREATED",
     "STIX_MEDIA_TYPE",
+    "TLP2_CREATED",
     "TLP2_EXTENSION_DEFINITION",
     "TLP2_EXTENSION_ID",
     "TLP2_MARKINGS",
@@ -31,8 +41,10 @@ __all__ = [
     "ImportPlan",
     "UnsupportedPattern",
     "bundle",
+    "coalition_identity",
     "csv_rows",
     "escape",
+    "identity_object",
     "indicator_object",
     "object_id",
     "opinion_object",

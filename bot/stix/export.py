@@ -51,37 +51,55 @@ def author_ref(ind: Indicator) -> str:
     return COALITION_IDENTITY if ind.anonymous else org_identity_id(ind.org_id)
 
 
+_INDICATOR_TYPES_OF: dict[tuple[str, ...], list[str]] = {}
+
+
+def _indicator_types(tags: tuple[str, ...]) -> list[str]:
+    found = _INDICATOR_TYPES_OF.get(tags)
+    if found is None:
+        found = [t for t in tags if t in INDICATOR_TYPES] or ["malicious-activity"]
+        if len(_INDICATOR_TYPES_OF) < 4096:
+            _INDICATOR_TYPES_OF[tags] = found
+    return found[:]
+
+
 def indicator_object(ind: Indicator) -> dict[str, Any]:
+    """The hot path of every export and TAXII page: a plain dict built in one go (no library objects)."""
     created = timestamp(ind.created_at)
     modified = timestamp(ind.modified_at) if ind.modified_at > ind.created_at else created
-    marking = [STIX_MARKING_IDS[ind.tlp]]
-    if ind.type is IOCType.CVE:
+    author = COALITION_IDENTITY if ind.anonymous else org_identity_id(ind.org_id)
+    type_ = ind.type
+    if type_ is IOCType.CVE:
         obj: dict[str, Any] = {
             "type": "vulnerability", "spec_version": "2.1", "id": vulnerability_id(ind.stix_id),
-            "created": created, "modified": modified, "created_by_ref": author_ref(ind), "name": ind.value,
+            "created": created, "modified": modified, "created_by_ref": author, "name": ind.value,
             "external_references": [{"source_name": "cve", "external_id": ind.value}],
+            "description": ind.note or f"{ind.value}, shared in the coalition",
         }
-        obj["description"] = ind.note or f"{ind.value}, shared in the coalition"
     else:
+        name = f"{type_.value}: {ind.value}"
+        first_seen = ind.first_seen
         obj = {
             "type": "indicator", "spec_version": "2.1", "id": ind.stix_id, "created": created,
-            "modified": modified, "created_by_ref": author_ref(ind), "name": f"{ind.type.value}: {ind.value}"[:250],
+            "modified": modified, "created_by_ref": author, "name": name if len(name) <= 250 else name[:250],
+            "description": ind.note or _DESCRIPTIONS[type_],
+            "indicator_types": _indicator_types(ind.tags) if ind.tags else ["malicious-activity"],
+            "pattern": pattern_for(type_, ind.value), "pattern_type": "stix", "pattern_version": "2.1",
+            "valid_from": timestamp(first_seen),
         }
-        obj["description"] = ind.note or f"{ind.type.value} shared in the coalition"
-        obj["indicator_types"] = [t for t in ind.tags if t in INDICATOR_TYPES] or ["malicious-activity"]
-        obj["pattern"] = pattern_for(ind.type, ind.value)
-        obj["pattern_type"] = "stix"
-        obj["pattern_version"] = "2.1"
-        obj["valid_from"] = timestamp(ind.first_seen)
-        if ind.valid_until is not None and ind.valid_until > ind.first_seen:
-            obj["valid_until"] = timestamp(ind.valid_until)
+        valid_until = ind.valid_until
+        if valid_until is not None and valid_until > first_seen:
+            obj["valid_until"] = timestamp(valid_until)
     obj["confidence"] = ind.confidence
     if ind.tags:
         obj["labels"] = list(ind.tags)
     if ind.status is Status.REVOKED:
         obj["revoked"] = True
-    obj["object_marking_refs"] = marking
+    obj["object_marking_refs"] = [STIX_MARKING_IDS[ind.tlp]]
     return obj
+
+
+_DESCRIPTIONS = {t: f"{t.value} shared in the coalition" for t in IOCType}
 
 
 def _activity_author(ind: Indicator, org_id: int) -> str:
@@ -133,13 +151,16 @@ class BundleBuilder:
         tlps, orgs = self.tlps, self.orgs
         votes = votes or {}
         sightings = sightings or {}
+        append = out.append
         for ind in indicators:
-            out.append(indicator_object(ind))
+            append(indicator_object(ind))
             tlps.add(ind.tlp)
             if ind.anonymous:
                 self.coalition = True
             else:
                 orgs.add(ind.org_id)
+            if not votes and not sightings:
+                continue
             for vote in votes.get(ind.id, ()):
                 obj = opinion_object(ind, vote)
                 out.append(obj)
@@ -182,7 +203,7 @@ class BundleStream:
     def write(self, objects: list[dict[str, Any]]) -> str:
         if not objects:
             return ""
-        text = ",".join(map(_DUMPS, objects))
+        text = _DUMPS(objects)[1:-1]  # one encoder call for the whole batch, not one per object
         if self._first:
             self._first = False
             return text

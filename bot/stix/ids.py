@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ COALITION_IDENTITY = f"identity--{stable_uuid('coalition')}"
 IDENTITY_CREATED = "2020-01-01T00:00:00.000Z"
 
 
+@functools.lru_cache(maxsize=4096)
 def org_identity_id(org_id: int) -> str:
     return f"identity--{stable_uuid(f'organization/{org_id}')}"
 
@@ -36,13 +38,27 @@ def vulnerability_id(indicator_stix_id: str) -> str:
     return "vulnerability--" + indicator_stix_id.partition("--")[2]
 
 
+_TIMESTAMPS: dict[datetime, str] = {}
+
+
 def timestamp(dt: datetime) -> str:
-    """STIX timestamp, UTC, millisecond precision: 2026-11-01T09:00:00.000Z."""
-    if dt.tzinfo is not UTC:
-        dt = dt.astimezone(UTC)
-    return dt.isoformat(timespec="milliseconds")[:23] + "Z"
+    """STIX timestamp, UTC, millisecond precision: 2026-11-01T09:00:00.000Z.
+
+    On the export hot path: each distinct datetime is formatted once (a bounded cache; many objects share their
+    creation, approval or validity times), and formatting itself is one %-format, not isoformat + slicing."""
+    found = _TIMESTAMPS.get(dt)
+    if found is not None:
+        return found
+    utc = dt if dt.tzinfo is UTC else dt.astimezone(UTC)
+    text = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - twice as fast as f"{dt:%Y...}"
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond // 1000)
+    if len(_TIMESTAMPS) >= 65_536:
+        _TIMESTAMPS.clear()
+    _TIMESTAMPS[dt] = text
+    return text
 
 
+@functools.lru_cache(maxsize=4096)  # imports repeat the same times (valid_until, created) many times over
 def parse_timestamp(text: str) -> datetime:
     """A STIX/TAXII timestamp (any sub-second precision, Z or offset) as an aware UTC datetime."""
     t = text.strip()

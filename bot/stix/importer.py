@@ -207,11 +207,28 @@ def _tlp(obj: dict[str, Any], markings: dict[str, TLP], default: TLP, n: int) ->
     return max(found, key=lambda t: t.rank) if found else default  # the most restrictive label wins
 
 
+_TAGS_OF: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
 def _tags(labels: Any, n: int, object_id: str) -> tuple[str, ...]:
     if labels is None:
         return ()
     if not isinstance(labels, list):
         raise ImportFormatError(f"object {n} ({object_id}): labels is not a list")
+    key = tuple(labels)
+    try:
+        return _TAGS_OF[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable label (a list in a list): not a tag anyway
+        return _clean_tags(labels)
+    found = _TAGS_OF[key] = _clean_tags(labels)
+    if len(_TAGS_OF) > 4096:
+        _TAGS_OF.clear()
+    return found
+
+
+def _clean_tags(labels: list[Any]) -> tuple[str, ...]:
     tags: dict[str, None] = {}
     for label in labels:
         if not isinstance(label, str):

@@ -118,10 +118,19 @@ def _normal_path(path: str) -> tuple[str, IOCType | None]:
     return lowered, None
 
 
+# The form nearly every indicator has (ours, MISP's, OpenCTI's): one comparison of a path with a string. Read
+# with one regex (the same path and string syntax as the tokens above); anything else takes the token reader.
+_SINGLE = re.compile(r"""\[\s*([a-z0-9][a-z0-9-]*:(?:[A-Za-z0-9_\-]+|'[^']*'|"[^"]*"|\[(?:\*|\d+)\]|\.)+)"""
+                     r"""\s*=\s*('(?:[^'\\]|\\.)*')\s*\]""")
+
+
 def parse_pattern(pattern: str) -> list[Observable]:
     """The observables of a simple pattern: `[a = 'x']`, `[a = 'x' OR b = 'y']`, `[..] OR [..]`.
 
     Raises UnsupportedPattern with the reason for anything else."""
+    single = _SINGLE.fullmatch(pattern.strip())
+    if single is not None:
+        return [_observable(_Comparison(single.group(1), _unescape(single.group(2))))]
     toks = _tokens(pattern.strip())
     if not toks:
         raise UnsupportedPattern("empty pattern")

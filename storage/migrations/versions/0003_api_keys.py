@@ -1,4 +1,4 @@
-"""api keys: organizations' TAXII keys (SHA-256 only); index for keyset paging of the feed
+"""api keys: organizations' TAXII keys (SHA-256 only); indexes for keyset paging of the feed
 
 Revision ID: 0003
 Revises: 0002
@@ -36,11 +36,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_sha256", name=op.f("uq_api_keys_key_sha256")),
     )
     op.create_index(op.f("ix_api_keys_org_id"), "api_keys", ["org_id"], unique=False)
-    op.create_index("ix_indicators_status_modified_at_id", "indicators", ["status", "modified_at", "id"],
+    # TAXII paging: keyset ranges on (date_added, id); the indicators' index covers the visibility columns.
+    op.create_index("ix_indicators_feed", "indicators", ["status", "modified_at", "id", "tlp_rank", "org_id"],
                     unique=False)
+    op.create_index("ix_votes_feed", "votes", ["updated_at", "id", "indicator_id"], unique=False)
+    op.create_index("ix_sightings_feed", "sightings", ["seen_at", "id", "indicator_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_indicators_status_modified_at_id", table_name="indicators")
+    op.drop_index("ix_sightings_feed", table_name="sightings")
+    op.drop_index("ix_votes_feed", table_name="votes")
+    op.drop_index("ix_indicators_feed", table_name="indicators")
     op.drop_index(op.f("ix_api_keys_org_id"), table_name="api_keys")
     op.drop_table("api_keys")
