@@ -58,6 +58,10 @@ class DeliverySink(Protocol):
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
         """Tell one person privately (a direct message)."""
 
+    async def post_text(self, channel: Channel, text: str, *, key: str, retry: bool) -> str:
+        """Post a short plain message (no user-supplied text in it) and return its message id; `retry` as for
+        post_card."""
+
 
 @dataclass(frozen=True)
 class PostCard:
@@ -80,7 +84,15 @@ class Notify:
     key: str
 
 
-Delivery = PostCard | UpdateCard | Notify
+@dataclass(frozen=True)
+class PostText:
+    channel: Channel
+    text: str
+    key: str
+    retry: bool
+
+
+Delivery = PostCard | UpdateCard | Notify | PostText
 
 _HEADLINES = {
     ("indicator.submitted", ChannelPurpose.MODERATION): "New submission waiting for moderation",
@@ -95,6 +107,8 @@ _NOTICES = {
 
 async def plan(uow: UnitOfWork, event: OutboxEvent, now: datetime) -> list[Delivery]:
     """What this event means on the event's platform, given the store as it is now."""
+    if event.event == "indicators.submitted":
+        return await _plan_many_submitted(uow, event)
     indicator = await uow.indicators.get(int(event.payload.get("indicator_id", 0)))
     if indicator is None:
         return []
@@ -123,6 +137,16 @@ async def plan(uow: UnitOfWork, event: OutboxEvent, now: datetime) -> list[Deliv
             message = _NOTICES[event.event].format(ref=indicator.ref, reason=indicator.status_reason or "-")
             deliveries.append(Notify(identities[0], Notice(message, card), f"{event.id}:dm"))
     return deliveries
+
+
+async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent) -> list[Delivery]:
+    """A big submission or import: one line in each moderation channel rather than a card per indicator."""
+    org = await uow.organizations.get(int(event.payload.get("org_id", 0)))
+    count = int(event.payload.get("count", 0))
+    text = (f"{count:,} new indicators from {org.name if org else 'a coalition member'} wait for moderation "
+            "(/ioc queue).")
+    return [PostText(channel, text, f"{event.id}:{channel.workspace_id}:{channel.channel_id}", event.attempts > 1)
+            for channel in await uow.channels.list(ChannelPurpose.MODERATION) if channel.platform is event.platform]
 
 
 async def channel_card(uow: UnitOfWork, indicator: Indicator, channel: Channel, now: datetime) -> IndicatorCard:
@@ -200,6 +224,8 @@ class Deliverer:
             await self.sink.update_card(delivery.posted, delivery.card)
         elif isinstance(delivery, Notify):
             await self.sink.notify(delivery.identity, delivery.notice, key=delivery.key)
+        elif isinstance(delivery, PostText):
+            await self.sink.post_text(delivery.channel, delivery.text, key=delivery.key, retry=delivery.retry)
         else:
             await self._post(delivery)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.ioc import IOCType
+from bot.ioc import IOCType, Observable
 from bot.tlp import TLP
 
 
@@ -118,6 +118,20 @@ class Channel:
     purpose: ChannelPurpose = ChannelPurpose.GENERAL
     passive: bool = False
     ephemeral_lookups: bool = True
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One value submitted with its own properties: a chat submission's values share them, an import's differ."""
+
+    observable: Observable
+    tlp: TLP
+    confidence: int
+    tags: tuple[str, ...]
+    note: str
+    valid_until: datetime | None
+    anonymous: bool = False
+    source_id: str = ""  # the id it had in an imported file
 
 
 @dataclass(frozen=True)
@@ -278,6 +292,7 @@ __all__ = [
     "SightingSummary",
     "Status",
     "StoreStats",
+    "Submission",
     "Tally",
     "Verdict",
     "Visibility",

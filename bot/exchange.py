@@ -2,7 +2,7 @@
 (chat `/ioc export` and `/ioc import`, the `coalition-bot export|import` commands, TAXII GET and POST).
 
 Every export goes through the store's visibility filter (`bot.rules`), then `can_see` once more; every import
-goes through `services.submit_items`, the bulk form of `/ioc submit` with the same rules.
+goes through `services.store_submissions`, the one path by which indicators enter the store.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ from bot.policy import Policy
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
 from bot.rules import can_see, require_role
-from bot.services import Context, Matcher, SubmissionItem, submit_items
+from bot.services import Context, Matcher, store_submissions
 from bot.tlp import TLP
 
 EXPORT_BATCH = 2000
 CHAT_EXPORT_LIMIT = 20_000  # indicators in a file sent in chat; the CLI and TAXII have no such limit
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
+MAX_IMPORT_ITEMS = 200_000
 MEDIA_TYPES = {"stix": "application/stix+json;version=2.1", "csv": "text/csv", "txt": "text/plain"}
 EXTENSIONS = {"stix": "json", "csv": "csv", "txt": "txt"}
 FEED_SUPPORTING, FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = -1, 0, 1, 2
@@ -142,17 +143,18 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
                                   default_valid_until=valid_until)
     except stix.ImportFormatError as e:
         raise UsageError(f"nothing was imported from {filename}: {e}", "import") from None
-    items = [SubmissionItem(i.observable, i.tlp, i.confidence, i.tags, i.note, i.valid_until) for i in plan.items]
-    done = await submit_items(ctx, items, source=f"import:{filename[:100]}")
+    if len(plan.items) > MAX_IMPORT_ITEMS:
+        raise UsageError(f"{len(plan.items):,} indicators in one file; import at most {MAX_IMPORT_ITEMS:,} at a "
+                         "time", "import")
+    done = await store_submissions(ctx, plan.items, source=f"import:{filename[:100]}", verb="import")
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
     await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
-                    created=len(done.created), known=done.known, restricted=done.restricted,
+                    created=len(done.created_ids), known=len(done.known), restricted=len(done.restricted),
                     skipped=plan.skipped_count)
-    created_ids = [c if isinstance(c, int) else c.id for c in done.created]
     return ImportReport(filename=filename, format=plan.format, objects=plan.objects,
-                        created=tuple(f"#{i}" for i in created_ids[:50]), created_count=len(created_ids),
-                        known_count=done.known, restricted_count=done.restricted, skipped=skipped,
-                        warninglisted=done.warninglisted)
+                        created=tuple(f"#{i}" for i in done.created_ids[:50]), created_count=len(done.created_ids),
+                        known_count=len(done.known), restricted_count=len(done.restricted), skipped=skipped,
+                        warninglisted=len(done.warninglisted))
 
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:

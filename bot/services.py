@@ -27,6 +27,7 @@ from bot.domain import (
     Role,
     SearchFilter,
     Status,
+    Submission,
     Verdict,
     Visibility,
 )
@@ -189,57 +190,23 @@ async def announce(ctx: Context, event: str, indicator: Indicator, **extra: obje
 # ---------------------------------------------------------------- analysts
 
 async def submit(ctx: Context, cmd: commands.Submit) -> Submitted:
-    member = ctx.require_member()
+    ctx.require_member()
     policy = ctx.policy
     if len(cmd.values) > policy.max_values_per_command:
         raise UsageError(f"{len(cmd.values)} values in one submission; send at most "
                          f"{policy.max_values_per_command} at a time", "submit")
     if cmd.override and not cmd.note:
         raise UsageError("`override` needs a reason: write it as the note after the values", "submit")
-    hits = {obs: tuple(ctx.warninglists.match(obs)) for obs in cmd.values} if ctx.warninglists else {}
-    hits = {obs: names for obs, names in hits.items() if names}
-    if hits and policy.warninglist_action is WarninglistAction.BLOCK and not cmd.override:
-        listed = "; ".join(f"{obs.value} (on {', '.join(names)})" for obs, names in hits.items())
-        raise UsageError(f"nothing was submitted: known-benign values: {listed}. Remove them, or add "
-                         "`override` and the reason as the note if they really are malicious here", "submit")
-
-    existing = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
-        (o.type, o.value) for o in cmd.values)}
-    tlp = cmd.tlp or policy.default_tlp
     valid_for = cmd.valid_for or policy.default_valid_for
-    created: list[Indicator] = []
-    known: list[Indicator] = []
-    restricted: list[Observable] = []
-    for obs in cmd.values:
-        ind = existing.get((obs.type, obs.value))
-        if ind is None:
-            try:
-                ind = await ctx.uow.indicators.add(NewIndicator(
-                    type=obs.type, value=obs.value, tlp=tlp,
-                    confidence=cmd.confidence if cmd.confidence is not None else policy.default_confidence,
-                    tags=cmd.tags, note=cmd.note, submitter_id=member.id, org_id=member.org_id,
-                    anonymous=cmd.anonymous, seen_at=ctx.now,
-                    valid_until=ctx.now + valid_for if valid_for else None,
-                    stix_id=f"indicator--{uuid.uuid4()}",
-                ))
-            except Conflict:  # submitted concurrently by someone else: treat as known
-                ind = (await ctx.uow.indicators.by_values([(obs.type, obs.value)]))[0]
-            else:
-                created.append(ind)
-                await ctx.audit("submit", ind.id, tlp=tlp.value, warninglists=list(hits.get(obs, ())),
-                                override=cmd.override)
-                await announce(ctx, "indicator.submitted", ind)
-                continue
-        await ctx.uow.indicators.touch(ind.id, ctx.now)
-        if ind.org_id != member.org_id:
-            await ctx.uow.sightings.add(ind.id, member.org_id, member.id, 1, ctx.now, "resubmitted")
-        await ctx.audit("resubmit", ind.id)
-        if can_see(ind, ctx.view):
-            known.append(ind)
-        else:
-            restricted.append(obs)
-    return Submitted(created=await cards_for(ctx, created), known=await cards_for(ctx, known),
-                     restricted=tuple(restricted))
+    items = [Submission(obs, cmd.tlp or policy.default_tlp,
+                        cmd.confidence if cmd.confidence is not None else policy.default_confidence, cmd.tags,
+                        cmd.note, ctx.now + valid_for if valid_for else None, cmd.anonymous)
+             for obs in cmd.values]
+    stored = await store_submissions(ctx, items, source=ctx.actor.platform.value, override=cmd.override)
+    created = sorted(await ctx.uow.indicators.by_values((i.type, i.value) for i in stored.created),
+                     key=lambda ind: ind.id)
+    return Submitted(created=await cards_for(ctx, created), known=await cards_for(ctx, stored.known),
+                     restricted=tuple(stored.restricted))
 
 
 async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
@@ -547,92 +514,88 @@ async def expire_due(uow: UnitOfWork, now: datetime, delivery_platforms: Sequenc
     return ids
 
 
-# ---------------------------------------------------------------- bulk submission (imports: bot.exchange)
+# ---------------------------------------------------------------- storing submissions (chat, files, TAXII)
 
-@dataclass(frozen=True)
-class SubmissionItem:
-    """One value of an import, with its own TLP, confidence, tags, note and expiry."""
-
-    observable: Observable
-    tlp: TLP
-    confidence: int
-    tags: tuple[str, ...]
-    note: str
-    valid_until: datetime | None
+@dataclass
+class Stored:
+    created: list[NewIndicator]  # in the order submitted
+    created_ids: list[int]
+    known: list[Indicator]  # existed already, visible to the submitter (a sighting was recorded)
+    restricted: list[Observable]  # existed already at a TLP the submitter may not see
+    warninglisted: dict[Observable, tuple[str, ...]]
 
 
-@dataclass(frozen=True)
-class BulkSubmitted:
-    created: tuple[Indicator | int, ...]  # ids of the new pending indicators (Indicators when few)
-    known: int
-    restricted: int
-    warninglisted: int
+BIG_SUBMISSION = 20  # more new indicators than this: one notice to moderation channels instead of a card each
 
 
-async def submit_items(ctx: Context, items: Sequence[SubmissionItem], *, source: str,
-                       max_items: int = 200_000) -> BulkSubmitted:
-    """`submit`'s rules for many values with their own properties, in bulk: warninglists (warn or block),
-    uniqueness (a known value records a sighting instead), one audit row per change, outbox in the same
-    transaction. All or nothing: a refusal raises and the caller's transaction rolls back."""
+async def store_submissions(ctx: Context, items: Sequence[Submission], *, source: str, override: bool = False,
+                            verb: str = "submit") -> Stored:
+    """The one path by which indicators enter the store, for `/ioc submit`, files and TAXII alike.
+
+    Warninglists (warn, or block unless `override`), uniqueness (a known value records the submitter's
+    sighting instead), an audit row per change, and the outbox in the same transaction. All or nothing: a
+    refusal raises and the caller's transaction rolls back."""
     member = ctx.require_member()
-    policy = ctx.policy
-    if len(items) > max_items:
-        raise UsageError(f"{len(items):,} values in one import; import at most {max_items:,} at a time", "import")
     hits: dict[Observable, tuple[str, ...]] = {}
     if ctx.warninglists is not None:
         for item in items:
             if names := ctx.warninglists.match(item.observable):
                 hits[item.observable] = tuple(names)
-    if hits and policy.warninglist_action is WarninglistAction.BLOCK:
+    if hits and ctx.policy.warninglist_action is WarninglistAction.BLOCK and not override:
         listed = "; ".join(f"{obs.value} (on {', '.join(names)})" for obs, names in list(hits.items())[:10])
-        raise UsageError(f"nothing was imported: {len(hits)} known-benign values, e.g. {listed}. Remove them from "
-                         "the file and import it again", "import")
+        fix = ("add `override` and the reason as the note if they really are malicious here" if verb == "submit"
+               else "submit them with `/ioc submit ... override` and a reason if they really are malicious here")
+        done = {"submit": "submitted", "import": "imported"}.get(verb, "stored")
+        raise UsageError(f"nothing was {done}: {len(hits)} known-benign value(s): {listed}. Remove them, or "
+                         f"{fix}", verb)
     existing = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
         (it.observable.type, it.observable.value) for it in items)}
-    news: list[NewIndicator] = []
-    known = restricted = 0
+    stored = Stored([], [], [], [], hits)
     for item in items:
         obs = item.observable
-        ind = existing.get((obs.type, obs.value))
-        if ind is None:
-            news.append(NewIndicator(
-                type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags,
-                note=item.note, submitter_id=member.id, org_id=member.org_id, anonymous=False, seen_at=ctx.now,
-                valid_until=item.valid_until, stix_id=f"indicator--{uuid.uuid4()}",
-            ))
-            continue
-        await ctx.uow.indicators.touch(ind.id, ctx.now)
-        if ind.org_id != member.org_id:
-            await ctx.uow.sightings.add(ind.id, member.org_id, member.id, 1, ctx.now, "resubmitted")
-        await ctx.audit("resubmit", ind.id, source=source)
-        if can_see(ind, ctx.view):
-            known += 1
+        if (ind := existing.get((obs.type, obs.value))) is not None:
+            await _seen_again(ctx, ind, source, stored)
         else:
-            restricted += 1
+            stored.created.append(NewIndicator(
+                type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags,
+                note=item.note, submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous,
+                seen_at=ctx.now, valid_until=item.valid_until, stix_id=f"indicator--{uuid.uuid4()}"))
     try:
-        ids = await ctx.uow.exchange.add_indicators(news)
-    except Conflict:  # someone submitted one of them meanwhile: one by one, as `submit` does
-        ids = []
+        stored.created_ids = await ctx.uow.exchange.add_indicators(stored.created)
+    except Conflict:  # someone submitted one of them meanwhile: one by one, the others become sightings
+        news, stored.created = stored.created, []
         for new in news:
             try:
-                ids.append((await ctx.uow.indicators.add(new)).id)
+                stored.created_ids.append((await ctx.uow.indicators.add(new)).id)
+                stored.created.append(new)
             except Conflict:
-                known += 1
-    by_id = dict(zip(ids, news, strict=False))
+                ind = (await ctx.uow.indicators.by_values([(new.type, new.value)]))[0]
+                await _seen_again(ctx, ind, source, stored)
     await ctx.uow.exchange.audit_many([{
         "action": "submit", "at": ctx.now, "platform": ctx.actor.platform, "member_id": member.id,
-        "indicator_id": i, "detail": {"tlp": new.tlp.value, "source": source,
-                                      "warninglists": list(hits.get(Observable(new.type, new.value), ())),
-                                      "override": False},
-    } for i, new in by_id.items()])
+        "indicator_id": i, "detail": {"tlp": new.tlp.value, "source": source, "override": override,
+                                      "warninglists": list(hits.get(Observable(new.type, new.value), ()))},
+    } for i, new in zip(stored.created_ids, stored.created, strict=True)])
     origin = ctx.actor.platform.value
     for platform in ctx.delivery_platforms:
-        if len(ids) <= 20:
-            for i in ids:
+        if len(stored.created_ids) <= BIG_SUBMISSION:
+            for i in stored.created_ids:
                 await ctx.uow.outbox.add("indicator.submitted", {"indicator_id": i, "origin": origin}, ctx.now,
                                          platform)
-        elif ids:  # one notice for a big import, not thousands of cards in the moderation channels
-            await ctx.uow.outbox.add("indicators.imported", {
-                "indicator_ids": ids[:1000], "count": len(ids), "org_id": member.org_id, "source": source,
-                "origin": origin}, ctx.now, platform)
-    return BulkSubmitted(tuple(ids), known, restricted, len(hits))
+        else:
+            await ctx.uow.outbox.add("indicators.submitted", {
+                "indicator_ids": stored.created_ids[:1000], "count": len(stored.created_ids),
+                "org_id": member.org_id, "source": source, "origin": origin}, ctx.now, platform)
+    return stored
+
+
+async def _seen_again(ctx: Context, ind: Indicator, source: str, stored: Stored) -> None:
+    member = ctx.require_member()
+    await ctx.uow.indicators.touch(ind.id, ctx.now)
+    if ind.org_id != member.org_id:
+        await ctx.uow.sightings.add(ind.id, member.org_id, member.id, 1, ctx.now, "resubmitted")
+    await ctx.audit("resubmit", ind.id, source=source)
+    if can_see(ind, ctx.view):
+        stored.known.append(ind)
+    else:
+        stored.restricted.append(Observable(ind.type, ind.value))

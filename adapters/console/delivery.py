@@ -28,3 +28,7 @@ class ConsoleSink:
 
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
         self.write(f"[to {plain(identity.user_id)}] {render(notice)}")
+
+    async def post_text(self, channel: Channel, text: str, *, key: str, retry: bool) -> str:
+        self.write(f"[#{plain(channel.channel_id)}] {text}")
+        return f"console-{next(self._ids)}"

@@ -22,7 +22,7 @@ from bot.stix.ids import (
     parse_timestamp,
     timestamp,
 )
-from bot.stix.importer import ImportFormatError, ImportItem, ImportPlan, plan_objects, read_file, stix_objects
+from bot.stix.importer import ImportFormatError, ImportPlan, plan_objects, read_file, stix_objects
 from bot.stix.markings import TLP2_CREATED, TLP2_EXTENSION_DEFINITION, TLP2_EXTENSION_ID, TLP2_MARKINGS
 from bot.stix.patterns import UnsupportedPattern, escape, parse_pattern, pattern_for
 
@@ -37,7 +37,6 @@ __all__ = [
     "BundleBuilder",
     "BundleStream",
     "ImportFormatError",
-    "ImportItem",
     "ImportPlan",
     "UnsupportedPattern",
     "bundle",

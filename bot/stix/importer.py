@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain import Submission
 from bot.ioc import IOCType, Observable, classify, extract
 from bot.stix.ids import parse_timestamp
 from bot.stix.markings import TLP_BY_MARKING_ID, tlp_of_marking_object
@@ -31,21 +32,10 @@ class ImportFormatError(ValueError):
     """The file is not valid JSON or not valid STIX; str() says what and where."""
 
 
-@dataclass(frozen=True)
-class ImportItem:
-    observable: Observable
-    tlp: TLP
-    confidence: int
-    tags: tuple[str, ...]
-    note: str
-    valid_until: datetime | None
-    source_id: str = ""
-
-
 @dataclass
 class ImportPlan:
     format: str  # stix | text
-    items: list[ImportItem] = field(default_factory=list)
+    items: list[Submission] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     objects: int = 0
 
@@ -79,7 +69,7 @@ def read_text(data: bytes, *, default_tlp: TLP, default_confidence: int,
             plan.skipped["duplicate in the file"] += 1
             continue
         seen.add(obs)
-        plan.items.append(ImportItem(obs, default_tlp, default_confidence, (), "", default_valid_until))
+        plan.items.append(Submission(obs, default_tlp, default_confidence, (), "", default_valid_until))
     return plan
 
 
@@ -158,7 +148,8 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
                 plan.skipped["duplicate in the file"] += 1
                 continue
             seen.add(obs)
-            plan.items.append(ImportItem(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until, obj["id"]))
+            plan.items.append(Submission(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until,
+                                         source_id=obj["id"]))
     return plan
 
 

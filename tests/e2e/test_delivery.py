@@ -28,6 +28,7 @@ class RecordingPlatform:
     posts: dict[str, tuple[str, str, IndicatorCard]] = field(default_factory=dict)  # key -> (channel, id, card)
     edits: list[tuple[str, IndicatorCard]] = field(default_factory=list)
     dms: list[tuple[str, Notice]] = field(default_factory=list)
+    texts: list[tuple[str, str]] = field(default_factory=list)
     crash_after_next_post: bool = False
     failures: list[Exception] = field(default_factory=list)  # raised, one per call, before doing anything
 
@@ -54,6 +55,11 @@ class RecordingPlatform:
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
         self._maybe_fail()
         self.dms.append((identity.user_id, notice))
+
+    async def post_text(self, channel: Channel, text: str, *, key: str, retry: bool) -> str:
+        self._maybe_fail()
+        self.texts.append((channel.channel_id, text))
+        return f"t{len(self.texts)}"
 
     def channel_posts(self, channel_id: str) -> list[IndicatorCard]:
         return [card for ch, _, card in self.posts.values() if ch == channel_id]
@@ -156,3 +162,11 @@ async def test_rate_limits_wait_as_told_and_repeated_failures_park_for_admins(wo
     await deliverer.drain()
     assert [c.indicator.value for c in sink.channel_posts("C-mod")] == ["slow.example", "broken.example"]
     assert (await say("admin", "admin deliveries")).parked == ()
+
+
+async def test_a_big_submission_is_one_line_in_moderation_channels_not_a_card_each(world):
+    _, _, sink, _, say = world
+    values = " ".join(f"bulk-{i}[.]example" for i in range(25))
+    await say("alice", f"submit {values} tlp:green")
+    assert sink.channel_posts("C-mod") == []
+    assert sink.texts == [("C-mod", "25 new indicators from Northbank wait for moderation (/ioc queue).")]
