@@ -82,6 +82,8 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # A read-only unit of work reads a WAL snapshot and takes no lock, so lookups never queue
-        # behind each other or behind a writer.
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        # A read-only unit of work opens no transaction at all: each of its few SELECTs reads the latest
+        # committed state (WAL), takes no lock, and lookups never queue behind each other or behind a
+        # writer, nor pay for BEGIN/COMMIT round trips to the driver's thread.
+        if not conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
