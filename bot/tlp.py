@@ -14,7 +14,7 @@ class TLP(enum.Enum):
 
     @property
     def rank(self) -> int:
-        return _ORDER.index(self)
+        return self._rank  # type: ignore[attr-defined,no-any-return]
 
     def __lt__(self, other: TLP) -> bool:
         return self.rank < other.rank
@@ -51,6 +51,8 @@ class TLP(enum.Enum):
 
 
 _ORDER = (TLP.CLEAR, TLP.GREEN, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED)
+for _rank, _label in enumerate(_ORDER):  # set once: comparisons are on every card's hot path
+    _label._rank = _rank  # type: ignore[attr-defined]
 
 # The official TLP 2.0 marking-definition ids (the stix2 library ships only TLP 1.0's).
 STIX_MARKING_IDS = {
