@@ -92,6 +92,7 @@ class Vote:
     ref: Ref
     verdict: Verdict | None  # None withdraws the vote
     reason: str = ""
+    withdraw_only: Verdict | None = None  # withdraw only a vote with this verdict (a removed reaction)
 
 
 @dataclass(frozen=True)

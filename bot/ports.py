@@ -116,7 +116,8 @@ class VoteRepository(Protocol):
                      at: datetime) -> Verdict | None:
         """One vote per member per indicator, enforced by the database; returns the previous verdict."""
 
-    async def withdraw(self, indicator_id: int, member_id: int) -> Verdict | None: ...
+    async def withdraw(self, indicator_id: int, member_id: int, only: Verdict | None = None) -> Verdict | None:
+        """Delete the member's vote (only if its verdict is `only`, when given); the verdict deleted, or None."""
 
     async def tally(self, indicator_id: int) -> Tally: ...
 

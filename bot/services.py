@@ -241,9 +241,10 @@ async def vote(ctx: Context, cmd: commands.Vote) -> Voted:
         raise UsageError(f"{ind.ref} is {effective_status(ind, ctx.now).value}; votes are for pending or "
                          "approved indicators", "vote")
     if cmd.verdict is None:
-        previous = await ctx.uow.votes.withdraw(ind.id, member.id)
+        previous = await ctx.uow.votes.withdraw(ind.id, member.id, cmd.withdraw_only)
         if previous is None:
-            raise UsageError(f"you have no vote on {ind.ref} to withdraw", "vote")
+            which = f"{cmd.withdraw_only.value} " if cmd.withdraw_only else ""
+            raise UsageError(f"you have no {which}vote on {ind.ref} to withdraw", "vote")
     else:
         previous = await ctx.uow.votes.upsert(ind.id, member.id, member.org_id, cmd.verdict, cmd.reason, ctx.now)
     await ctx.audit("vote", ind.id, verdict=cmd.verdict.value if cmd.verdict else "withdrawn",

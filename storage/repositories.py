@@ -605,10 +605,11 @@ class SqlVoteRepository(_Repository):
         previous = (await self._execute(stmt)).scalar_one()
         return Verdict(previous) if previous is not None else None
 
-    async def withdraw(self, indicator_id: int, member_id: int) -> Verdict | None:
+    async def withdraw(self, indicator_id: int, member_id: int, only: Verdict | None = None) -> Verdict | None:
+        matching = [VoteRow.verdict == Verdict(only).value] if only is not None else []
         previous = (await self._execute(
             delete(VoteRow)
-            .where(VoteRow.indicator_id == indicator_id, VoteRow.member_id == member_id)
+            .where(VoteRow.indicator_id == indicator_id, VoteRow.member_id == member_id, *matching)
             .returning(VoteRow.verdict)
             .execution_options(synchronize_session=False)
         )).scalar_one_or_none()

@@ -278,7 +278,9 @@ class Handler:
         user = payload.member or self.client.get_user(payload.user_id)
         actor = Actor(Platform.DISCORD, WORKSPACE, str(payload.user_id), str(payload.channel_id),
                       private=payload.guild_id is None, display_name=user.name if user else "")
-        reply = await self.dispatcher.handle(commands.Vote(IdRef(indicator_id), verdict if added else None), actor)
+        vote = (commands.Vote(IdRef(indicator_id), verdict) if added
+                else commands.Vote(IdRef(indicator_id), None, withdraw_only=verdict))
+        reply = await self.dispatcher.handle(vote, actor)
         if isinstance(reply.result, UserError | InternalError):  # tell the person why their reaction did nothing
             with contextlib.suppress(discord.HTTPException):
                 dm = await self.client.create_dm(discord.Object(payload.user_id))  # type: ignore[arg-type]

@@ -329,3 +329,18 @@ async def test_home_shows_own_submissions_and_the_queue_to_moderators(coalition)
     mod = (await coalition.dispatcher.handle(commands.Home(), Actor(Platform.CONSOLE, "local", "mod", "x",
                                                                      private=True))).result
     assert mod.recent.total == 0 and mod.queue.total == 2
+
+
+async def test_removing_a_reaction_withdraws_only_that_verdict(coalition):
+    from bot import commands
+    from bot.commands import IdRef
+    from bot.domain import Actor, Platform, Verdict
+
+    await coalition.say("alice", "/ioc submit reacted[.]example tlp:green")
+    bob = Actor(Platform.CONSOLE, "local", "bob", "direct", private=True)
+    await coalition.say("bob", "/ioc vote #1 fp")  # bob reacted ✅ earlier, then ❌: his vote is now fp
+    stale = await coalition.dispatcher.handle(commands.Vote(IdRef(1), None, withdraw_only=Verdict.CONFIRM), bob)
+    assert "no confirm vote on #1 to withdraw" in stale.result.problem
+    assert "1 false positive" in await coalition.say("bob", "/ioc #1")
+    await coalition.dispatcher.handle(commands.Vote(IdRef(1), None, withdraw_only=Verdict.FALSE_POSITIVE), bob)
+    assert "0 false positive" in await coalition.say("bob", "/ioc #1")
