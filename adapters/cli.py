@@ -91,7 +91,7 @@ def console(
 @app.command()
 def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Run every enabled adapter (Slack, Discord) in one process until interrupted."""
-    from adapters.runtime import create_services, delivery_platforms, open_runtime
+    from adapters.runtime import create_services, delivery_platforms, open_runtime, settle
 
     settings = _settings(config)
     missing = settings.missing()
@@ -114,6 +114,7 @@ def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
             for service in services:
                 await service.start()
                 log.info("%s adapter started", service.name)
+            settle()
             await stop.wait()
             log.info("stopping: finishing in-flight work")
             for service in reversed(services):

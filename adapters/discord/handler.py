@@ -9,7 +9,9 @@ runs at once and the handler waits for it up to `defer_after` (1 s): almost ever
 and gets a direct response with the right visibility. Only a slow one is deferred: ephemerally, unless its
 verb may answer publicly (submit, vote, sighting, moderation, lookup, search); if such a public "thinking"
 response then meets a private answer, it is deleted and the answer sent as an ephemeral follow-up. Exports
-and imports are deferred at once (ephemerally: their answers are always private).
+and imports are deferred at once (ephemerally: their answers are always private). Under load (more than
+`busy` interactions being answered already) a new one is deferred at once too: acknowledging first keeps
+every interaction inside the deadline however many arrive together.
 """
 
 from __future__ import annotations
@@ -51,13 +53,16 @@ def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | No
 class Handler:
     def __init__(self, client: discord.Client, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, *,
                  reaction_confirm: str = "✅", reaction_false_positive: str = "❌", default_tlp: str = "amber",
-                 defer_after: float = 1.0) -> None:
+                 defer_after: float = 1.0, busy: int = 4) -> None:
         self.client = client
         self.dispatcher = dispatcher
         self.uow_factory = uow_factory
         self.reactions = {reaction_confirm: Verdict.CONFIRM, reaction_false_positive: Verdict.FALSE_POSITIVE}
         self.default_tlp = default_tlp
         self.defer_after = defer_after
+        self.busy = busy
+        self._answering = 0
+        self._pressure = asyncio.Event()  # set while more than `busy` interactions are being answered
         self._card_of_message: OrderedDict[int, int | None] = OrderedDict()  # message id -> indicator id
 
     # ------------------------------------------------------------------ commands
@@ -91,8 +96,23 @@ class Handler:
     async def answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *, public: bool,
                      defer_now: bool = False, component: bool = False) -> None:
         task = asyncio.ensure_future(work)
-        if not defer_now:
-            await asyncio.wait({task}, timeout=self.defer_after)
+        self._answering += 1
+        if self._answering > self.busy:
+            self._pressure.set()
+        try:
+            await self._answer(interaction, task, public=public, component=component,
+                               defer_now=defer_now or self._pressure.is_set())
+        finally:
+            self._answering -= 1
+            if self._answering <= self.busy:
+                self._pressure.clear()
+
+    async def _answer(self, interaction: discord.Interaction, task: asyncio.Future[Reply], *, public: bool,
+                      defer_now: bool, component: bool) -> None:
+        if not defer_now:  # until the answer is ready, the deadline nears, or load arrives: then acknowledge
+            pressure = asyncio.ensure_future(self._pressure.wait())
+            await asyncio.wait({task, pressure}, timeout=self.defer_after, return_when=asyncio.FIRST_COMPLETED)
+            pressure.cancel()
         deferred_public = False
         if not task.done():
             if component:
