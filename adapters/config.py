@@ -124,6 +124,15 @@ class TaxiiSettings(BaseModel):
     max_content_length: int = Field(50 * 1024 * 1024, ge=1024)
 
 
+class DeliverySettings(BaseModel):
+    """How adapters deliver the outbox (posts to feed and moderation channels, card edits, DMs)."""
+
+    lease_seconds: float = Field(60.0, gt=0, description="a claimed row returns to the queue after this long "
+                                 "if its deliverer died")
+    poll_seconds: float = Field(1.0, gt=0, description="how often to look for rows other processes wrote")
+    max_attempts: int = Field(8, ge=1, description="failures before a row is parked for admins")
+
+
 class OpsSettings(BaseModel):
     """Health (`/healthz`) and Prometheus metrics (`/metrics`) of `coalition-bot run`."""
 
@@ -148,6 +157,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     taxii: TaxiiSettings = Field(default_factory=TaxiiSettings)
 
     def missing(self) -> list[str]:

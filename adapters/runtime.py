@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from adapters.config import Settings
@@ -30,10 +31,13 @@ class Runtime:
     delivery_observers: list[Callable[[str, OutboxEvent], None]] = field(default_factory=list)
 
     def deliverer(self, sink: DeliverySink) -> Deliverer:
-        """A Deliverer for an adapter's sink, nudged by every commit and observed by the metrics."""
-        deliverer = Deliverer(self.store.unit_of_work, sink, clock=self.dispatcher.clock)
+        """A Deliverer for an adapter's sink, configured from `[delivery]` and observed by the metrics. The
+        adapter appends `deliverer.nudge` to `dispatcher.after_commit` when it starts delivering."""
+        cfg = self.settings.delivery
+        deliverer = Deliverer(self.store.unit_of_work, sink, clock=self.dispatcher.clock,
+                              lease=timedelta(seconds=cfg.lease_seconds), poll_interval=cfg.poll_seconds,
+                              max_attempts=cfg.max_attempts)
         deliverer.observers.extend(self.delivery_observers)
-        self.dispatcher.after_commit.append(deliverer.nudge)
         return deliverer
 
 

@@ -108,6 +108,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty PostgreSQL database (skipped, or failed under COALITION_REQUIRE_POSTGRES, without one)."""
+    url: URL = request.getfixturevalue("_postgres_database")
+    asyncio.run(_pg_execute(url, _TRUNCATE))
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
 def backend(database_url: str) -> str:
     """'sqlite' or 'postgresql': the backend this test runs on."""
     return make_url(database_url).get_backend_name()

@@ -7,7 +7,6 @@ import contextlib
 import logging
 
 from adapters.runtime import Runtime
-from bot.delivery import Deliverer
 
 from .client import CoalitionClient
 from .delivery import DiscordSink
@@ -19,7 +18,7 @@ class DiscordService:
     name = "discord"
 
     def __init__(self, runtime: Runtime, *, guild_ready_timeout: float = 2.0, ready_timeout: float = 60.0,
-                 poll_interval: float = 1.0, deliver: bool = True) -> None:
+                 deliver: bool = True) -> None:
         self.runtime = runtime
         settings = runtime.settings.discord
         self.client = CoalitionClient(settings, runtime.dispatcher, runtime.store.unit_of_work,
@@ -27,8 +26,7 @@ class DiscordService:
                                       guild_ready_timeout=guild_ready_timeout)
         self.sink = DiscordSink(self.client, seed_reactions=(settings.reaction_confirm,
                                                              settings.reaction_false_positive))
-        self.deliverer = Deliverer(runtime.store.unit_of_work, self.sink, clock=runtime.dispatcher.clock,
-                                   poll_interval=poll_interval)
+        self.deliverer = runtime.deliverer(self.sink)
         self.ready_timeout = ready_timeout
         self.deliver = deliver  # False: answer commands only (benchmarks on a store without the outbox)
         self._connection: asyncio.Task[None] | None = None

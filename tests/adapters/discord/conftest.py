@@ -39,7 +39,7 @@ async def world(fake: FakeDiscord, sqlite_store: Store, settings_extra: dict[str
     dispatcher = Dispatcher(sqlite_store.unit_of_work, policy=settings.policy.to_policy(),
                             delivery_platforms=(Platform.DISCORD,))
     runtime = Runtime(settings, sqlite_store, dispatcher)
-    service = DiscordService(runtime, guild_ready_timeout=0.05, poll_interval=0.2)
+    service = DiscordService(runtime, guild_ready_timeout=0.05)
     await service.start()
     await fake.wait_ready()
     w = World(fake, sqlite_store, runtime, service, users)

@@ -37,6 +37,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,9 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> last bulk overwrite
         self.identifies: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[int, int | None]] = {}  # interaction token -> (channel id, guild id)
+        # Awaited after a REST call is recorded and applied, before its response goes out: a test can hold a
+        # response (the platform did the work, the bot never hears back) to play a process dying mid-call.
+        self.before_response: Callable[[Call], Awaitable[None]] | None = None
         self.sockets: list[web.WebSocketResponse] = []
         self._seq: dict[int, int] = {}
         self._ids = _snowflakes()
@@ -373,6 +377,8 @@ class FakeDiscord:
             status, payload = self._route(call)
         finally:
             await self._notify()
+        if self.before_response is not None:
+            await self.before_response(call)
         if status == 204:
             return web.Response(status=204)
         # exactly `application/json` (no charset): discord.py parses JSON only then

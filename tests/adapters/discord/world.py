@@ -43,7 +43,7 @@ class World:
 
     async def restart(self) -> None:
         await self.service.stop()
-        self.service = DiscordService(self.runtime, guild_ready_timeout=0.05, poll_interval=0.2)
+        self.service = DiscordService(self.runtime, guild_ready_timeout=0.05)
         count = len(self.fake.identifies) + 1
         await self.service.start()
         await self.fake.wait_ready(count=count)
@@ -83,4 +83,4 @@ async def seed(store: Store) -> None:
 def discord_settings(fake: FakeDiscord, **extra: Any) -> Settings:
     return Settings(discord=DiscordSettings(enabled=True, token=SecretStr("fake-token"), application_id=APPLICATION_ID,
                                             api_url=fake.api_url, gateway_url=fake.gateway_url, **extra),
-                    warninglists={"enabled": False})
+                    warninglists={"enabled": False}, delivery={"poll_seconds": 0.2})
