@@ -1,0 +1,210 @@
+"""The Slack adapter as a service of `coalition-bot run`: the Web API client, the bolt app in HTTP mode or
+Socket Mode, and the deliverer of the outbox's Slack rows.
+
+* HTTP mode (`slack.mode = "http"`, `slack.signing_secret`): one aiohttp endpoint (`slack.http_host`,
+  `slack.http_port`, `slack.http_path`) for events, slash commands and interactivity; every request's
+  signature and timestamp are verified by bolt (401 otherwise).
+* Socket Mode (`slack.mode = "socket"`, `slack.app_token`): a WebSocket to Slack, no public URL.
+* The Web API is `slack.api_url` (GovSlack, Enterprise deployments, tests); rate limits (429) are retried
+  after Slack's Retry-After, connection resets retried once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import urllib.parse
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.config import SlackSettings
+from adapters.runtime import Runtime
+from bot.delivery import Deliverer
+
+from .app import SlackBot
+from .blocks import Renderer
+from .sink import SlackSink
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_RETRIES = 5
+NUDGE_DELAY = 0.05  # seconds
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    return [AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+
+
+def api_base_url(api_url: str) -> str:
+    return api_url if api_url.endswith("/") else api_url + "/"
+
+
+def fix_form_body(request: AsyncBoltRequest) -> AsyncBoltRequest:
+    """bolt (1.30) reads any form body with the substring "payload" in it as an interaction and, finding no
+    `payload` field, as nothing at all: `/ioc submit hxxp://evil/payload.bin` would be answered 404. Such a body
+    is parsed again here, the way bolt parses a correct one (the signature is still checked on the raw body)."""
+    raw = request.raw_body
+    if request.body or not raw or raw.startswith("{") or "payload" not in raw:
+        return request
+    params = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+    body = json.loads(params["payload"]) if "payload" in params else params
+    request.body = body
+    request.context = build_async_context(AsyncBoltContext({}), body)
+    return request
+
+
+def secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+class SlackService:
+    name = "slack"
+
+    def __init__(self, runtime: Runtime, *, ack_budget: float = 2.0) -> None:
+        self.runtime = runtime
+        self.settings: SlackSettings = runtime.settings.slack
+        self.dispatcher = runtime.dispatcher
+        self.uow_factory = runtime.store.unit_of_work
+        self.ack_budget = ack_budget
+        self.session: aiohttp.ClientSession | None = None
+        self.client: AsyncWebClient | None = None
+        self.bot: SlackBot | None = None
+        self.deliverer: Deliverer | None = None
+        self.socket: AsyncSocketModeHandler | None = None
+        self.port: int | None = None
+        self.team_id = ""
+        self.bot_user_id = ""
+        self._runner: web.AppRunner | None = None
+        self._delivery: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._nudge_pending = False
+
+    def nudge(self) -> None:
+        """A command was committed: deliver soon. Nudges within `NUDGE_DELAY` are one (the deliverer's claim is a
+        write transaction, and most commands, lookups above all, have nothing to deliver)."""
+        if self._nudge_pending or self.deliverer is None:
+            return
+        self._nudge_pending = True
+
+        def fire() -> None:
+            self._nudge_pending = False
+            if self.deliverer is not None:
+                self.deliverer.nudge()
+
+        asyncio.get_running_loop().call_later(NUDGE_DELAY, fire)
+
+    def build(self) -> SlackBot:
+        """The Web API client and the bolt app (no connection yet)."""
+        s = self.settings
+        self.session = self.session or aiohttp.ClientSession()
+        handlers = retry_handlers()
+        self.client = AsyncWebClient(token=secret(s.bot_token), base_url=api_base_url(s.api_url),
+                                     session=self.session, retry_handlers=handlers)
+        self.bot = SlackBot(self.dispatcher, self.uow_factory, self.client, signing_secret=secret(s.signing_secret),
+                            session=self.session, retry_handlers=handlers,
+                            renderer=Renderer(confirm_emoji=s.reaction_confirm,
+                                              false_positive_emoji=s.reaction_false_positive),
+                            confirm_emoji=s.reaction_confirm, false_positive_emoji=s.reaction_false_positive,
+                            ack_budget=self.ack_budget)
+        return self.bot
+
+    def socket_handler(self) -> AsyncSocketModeHandler:
+        """Socket Mode: bolt's handler with the app-level token, its Web API calls on `slack.api_url`."""
+        bot = self.bot or self.build()
+        return AsyncSocketModeHandler(bot.app, app_token=secret(self.settings.app_token), web_client=self.client)
+
+    async def start(self) -> None:
+        bot = self.build()
+        assert self.client is not None
+        auth = await self.client.auth_test()  # a wrong token fails here, at start-up, not at the first message
+        self.team_id, self.bot_user_id = str(auth.get("team_id", "")), str(auth.get("user_id", ""))
+        sink = SlackSink(self.client, bot.renderer, remember=bot.remember_card)
+        self.deliverer = self.runtime.deliverer(sink)  # configured from [delivery], observed by the metrics
+        self.dispatcher.after_commit.append(self.nudge)
+        self._delivery = asyncio.create_task(self.deliverer.run_forever(lambda: self._stopping),
+                                             name="slack-delivery")
+        if self.settings.mode == "http":
+            await self._start_http(bot)
+            log.info("Slack adapter for team %s (bot %s): HTTP mode on %s:%s%s", self.team_id, self.bot_user_id,
+                     self.settings.http_host, self.port, self.settings.http_path)
+        else:
+            self.socket = self.socket_handler()
+            await self.socket.connect_async()
+            log.info("Slack adapter for team %s (bot %s): Socket Mode", self.team_id, self.bot_user_id)
+
+    async def _start_http(self, bot: SlackBot) -> None:
+        path = self.settings.http_path
+
+        async def handle(request: web.Request) -> web.Response:
+            bolt_request = fix_form_body(await to_bolt_request(request))
+            return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
+
+        web_app = web.Application(client_max_size=4 * 1024 * 1024)
+        web_app.router.add_post(path, handle)
+        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    @property
+    def url(self) -> str:
+        """The HTTP endpoint (HTTP mode)."""
+        host = self.settings.http_host if self.settings.http_host not in {"0.0.0.0", "::"} else "127.0.0.1"  # noqa: S104
+        return f"http://{host}:{self.port}{self.settings.http_path}"
+
+    async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until no handler runs and the outbox holds no Slack row to deliver (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.bot is not None:
+                await self.bot.idle(max(0.0, deadline - loop.time()))
+            async with self.uow_factory(read_only=True) as uow:
+                pending = (await uow.outbox.pending_stats(self.dispatcher.clock())).get("slack", (0, 0.0))[0]
+            busy = self.bot is not None and any(not t.done() for t in self.bot._inflight)
+            if not pending and not busy:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"Slack adapter not settled: {pending} outbox rows to deliver")
+            if self.deliverer is not None:
+                self.deliverer.nudge()
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.socket is not None:
+            with contextlib.suppress(Exception):
+                await self.socket.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()  # no new requests; the ones in flight are answered
+        if self.bot is not None:
+            await self.bot.idle(10.0)
+        if self.deliverer is not None:
+            with contextlib.suppress(ValueError):
+                self.dispatcher.after_commit.remove(self.nudge)
+            self.deliverer.nudge()
+        if self._delivery is not None:
+            try:
+                await asyncio.wait_for(self._delivery, 10.0)
+            except TimeoutError:
+                log.warning("Slack delivery did not stop in time; the outbox keeps what is left")
+        if self.session is not None:
+            await self.session.close()
+

@@ -1,0 +1,211 @@
+"""Safety at the Slack edge: signatures and timestamps, inert user text, rate limits; and how the service is built
+(HTTP mode, Socket Mode, `coalition-bot run`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import aiohttp
+import pytest
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+
+from adapters.console.demo import seed
+from adapters.runtime import Runtime, create_services
+from adapters.slack.service import SlackService
+from bot.dispatcher import Dispatcher
+from storage.uow import Store
+from tests.adapters.slack.fake_slack import MockSlack, Signer, all_text
+from tests.adapters.slack.slack_world import SECRET, TEAM, TOKEN, SlackWorld, link_slack_identities, slack_settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("how", ["bad signature", "old timestamp", "no signature", "other body"])
+async def test_unsigned_or_stale_requests_get_401_and_cause_no_call(slack: SlackWorld, how: str) -> None:
+    await slack.settle()
+    before = len(slack.mock.calls)
+    fields = slack.command_fields("mod", "approve #1")
+    body = urllib.parse.urlencode(fields)
+    if how == "bad signature":
+        status, _, _ = await slack.post(body, "application/x-www-form-urlencoded", sign=False,
+                                        signature="v0=" + "0" * 64)
+    elif how == "old timestamp":  # correctly signed, six minutes ago: a replay
+        status, _, _ = await slack.post(body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 360)
+    elif how == "no signature":
+        status, _, _ = await slack.post(body, "application/x-www-form-urlencoded", sign=False)
+    else:  # signed for one body, sent with another
+        headers = Signer(SECRET).headers(urllib.parse.urlencode({**fields, "text": "whoami"}))
+        status, _, _ = await slack.post(body, "application/x-www-form-urlencoded", sign=False, headers=headers)
+    assert status == 401
+    event = json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": "EvBAD",
+                        "event": {"type": "app_home_opened", "user": "UMOD", "tab": "home"}})
+    status, _, _ = await slack.post(event, "application/json", sign=False, signature="v0=" + "1" * 64)
+    assert status == 401
+    await slack.settle()  # had anything been let through, its handler would have run by now
+    assert slack.mock.calls[before:] == []
+
+
+async def test_channel_pings_and_mentions_in_a_note_are_inert(slack: SlackWorld) -> None:
+    note = "urgent <!channel> <!here> <@U123> @here @channel <https://phish.example|click me> & more"
+    await slack.command("alice", f"submit 203.0.113[.]7 tlp:green {note}", channel="COPEN")
+    (post,) = await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "COPEN")
+    (mod,) = await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "CMOD")
+    for payload in (post.body, mod.body):
+        everything = json.dumps(payload, ensure_ascii=False)
+        for active in ("<!channel>", "<!here>", "<@U123>", "<https://", "@here", "@channel"):
+            assert active not in everything, active
+        text = all_text(payload)
+        assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt;" in text
+        assert "@\u2060here @\u2060channel" in text and "&amp; more" in text
+
+
+async def test_the_events_url_answers_slacks_challenge(slack: SlackWorld) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})
+    status, text, _ = await slack.post(body, "application/json")
+    assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
+    status, _, _ = await slack.post(body, "application/json", sign=False)
+    assert status == 401
+
+
+def test_mrkdwn_escaping_and_slack_text() -> None:
+    from adapters.slack.mrkdwn import code, esc, from_slack
+
+    assert esc("<!everyone> a&b @Everyone") == "&lt;!everyone&gt; a&amp;b @\u2060Everyone"
+    assert esc("evil\u202etxt.exe\x1b[31m") == "evil txt.exe [31m"
+    assert code("http://x.example/`whoami`<b>") == "`http://x.example/ˋwhoamiˋ&lt;b&gt;`"
+    assert code("a" * 3000).endswith("…`") and len(code("a" * 3000)) < 2600
+    assert from_slack("submit <http://evil.example|evil.example> <http://evil.example/x> "
+                      "<mailto:a@b.example|a@b.example> &lt;3 &amp; <@U1|bob> <#C1|general>") == \
+        "submit evil.example http://evil.example/x a@b.example <3 & <@U1|bob> <#C1|general>"
+
+
+async def test_a_rate_limited_post_is_retried_not_dropped(slack: SlackWorld) -> None:
+    await slack.command("alice", "submit 203.0.113[.]7 tlp:green", channel="DALICE", key="s")
+    await slack.mock.wait_for("response_url")
+    await slack.settle()
+    slack.mock.fail("chat.postMessage", times=2, retry_after=0)
+    await slack.command("bob", "vote #1 confirm", channel="COPEN")
+    (posted,) = await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "COPEN", timeout=15)
+    attempts = [c.status for c in slack.mock.of("chat.postMessage", ok_only=False) if c.get("channel") == "COPEN"]
+    assert attempts == [429, 429, 200]
+    assert "Vote on #1 recorded" in all_text(posted.body)
+
+
+async def test_a_rate_limited_update_is_retried_by_the_client(slack: SlackWorld) -> None:
+    await slack.command("alice", "submit 203.0.113[.]7 tlp:green", channel="COPEN")
+    await slack.mock.wait_for("chat.postMessage", 2)
+    await slack.settle()
+    slack.mock.fail("chat.update", times=1, retry_after=0)
+    await slack.command("bob", "vote #1 fp", channel="DBOB")
+    await slack.mock.wait_for("chat.update", 2, where=lambda u: "1 false positive" in all_text(u.body), timeout=15)
+    assert 429 in [c.status for c in slack.mock.of("chat.update", ok_only=False)]
+
+
+async def test_the_web_api_client_is_built_from_the_settings(slack: SlackWorld) -> None:
+    client = slack.service.client
+    assert client is not None and client.base_url == slack.mock.api_url and client.token == TOKEN
+    assert any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers)
+    assert slack.service.bot is not None and slack.service.bot.app.client is client
+    # the app checked its token at start-up, then bolt once more at the first request it authorized
+    assert slack.mock.of("auth.test")
+
+
+async def test_socket_mode_handler_is_built_with_the_app_token(sqlite_store: Store, mock_slack: MockSlack) -> None:
+    settings = slack_settings(mock_slack, app_token="xapp-1-A0COAL-123-abc")
+    settings.slack.mode = "socket"
+    service = SlackService(Runtime(settings, sqlite_store, Dispatcher(sqlite_store.unit_of_work)))
+    try:
+        handler = service.socket_handler()
+        assert handler.app_token == "xapp-1-A0COAL-123-abc"
+        assert handler.app is service.bot.app  # type: ignore[union-attr]
+        assert handler.client.web_client.base_url == mock_slack.api_url
+    finally:
+        if service.session is not None:
+            await service.session.close()
+
+
+async def test_coalition_bot_run_creates_the_slack_service_when_enabled(sqlite_store: Store,
+                                                                        mock_slack: MockSlack) -> None:
+    runtime = Runtime(slack_settings(mock_slack), sqlite_store, Dispatcher(sqlite_store.unit_of_work))
+    (service,) = [s for s in create_services(runtime) if s.name == "slack"]
+    assert isinstance(service, SlackService)
+    assert slack_settings(mock_slack).missing() == []
+    assert [m for m in slack_settings(mock_slack, signing_secret=None).missing()] == ["slack.signing_secret"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_coalition_bot_run_serves_slack_over_http(sqlite_url: str, mock_slack: MockSlack,
+                                                        tmp_path: Path) -> None:
+    """The real command line: `coalition-bot run` with Slack's settings in the environment."""
+    from storage.uow import create_store
+
+    store = create_store(sqlite_url)
+    try:
+        await seed(store, Dispatcher(store.unit_of_work), samples=False)
+        await link_slack_identities(store)
+    finally:
+        await store.close()
+    port = free_port()
+    env = {**os.environ, "COALITION_DATABASE_URL": sqlite_url, "COALITION_SLACK_ENABLED": "true",
+           "COALITION_SLACK_MODE": "http", "COALITION_SLACK_BOT_TOKEN": TOKEN,
+           "COALITION_SLACK_SIGNING_SECRET": SECRET, "COALITION_SLACK_API_URL": mock_slack.api_url,
+           "COALITION_SLACK_HTTP_HOST": "127.0.0.1", "COALITION_SLACK_HTTP_PORT": str(port),
+           "COALITION_WARNINGLISTS_ENABLED": "false", "COALITION_OPS_PORT": str(free_port()),
+           "COALITION_CONFIG": str(tmp_path / "coalition.toml")}
+    (tmp_path / "coalition.toml").write_text("")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from adapters.cli import main; main()", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        body = urllib.parse.urlencode({"team_id": TEAM, "channel_id": "DALICE", "user_id": "UALICE",
+                                       "user_name": "alice", "command": "/ioc", "text": "whoami",
+                                       "response_url": mock_slack.response_url("run")})
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):  # up to 20 s to start
+                try:
+                    async with http.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers={
+                            "Content-Type": "application/x-www-form-urlencoded", **Signer(SECRET).headers(body)}) as r:
+                        assert r.status == 200
+                        break
+                except aiohttp.ClientConnectorError:
+                    assert process.returncode is None, "coalition-bot run exited"
+                    await asyncio.sleep(0.1)
+        (reply,) = await mock_slack.wait_for("response_url", timeout=10)
+        assert re.search(r"You are alice \(m\d+\), member of Northbank", all_text(reply.body))
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        output = (await asyncio.wait_for(process.communicate(), 15))[0].decode()
+    assert process.returncode == 0, output
+    assert "slack adapter started" in output
+
+
+def test_the_manifest_declares_what_the_adapter_handles() -> None:
+    """slack-manifest.yml (read line by line: no YAML parser is a dependency) matches the adapter's handlers."""
+    from adapters.slack.app import MESSAGE_SHORTCUT, SHARE_SHORTCUT
+
+    lines = [line.split("#")[0].rstrip() for line in (ROOT / "slack-manifest.yml").read_text().splitlines()]
+    items = {line.strip()[2:] for line in lines if line.strip().startswith("- ")}
+    assert "command: /ioc" in items
+    assert "should_escape: true" in {line.strip() for line in lines}
+    assert {f"callback_id: {SHARE_SHORTCUT}", f"callback_id: {MESSAGE_SHORTCUT}"} <= {line.strip() for line in lines}
+    assert {"app_home_opened", "file_shared", "message.channels", "message.groups", "message.im", "reaction_added",
+            "reaction_removed"} <= items
+    assert {"commands", "chat:write", "chat:write.public", "im:write", "im:history", "channels:history",
+            "groups:history", "reactions:read", "files:read", "files:write"} <= items
+    assert "is_enabled: true" in {line.strip() for line in lines}  # interactivity
+    assert "home_tab_enabled: true" in {line.strip() for line in lines}
