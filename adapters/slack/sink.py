@@ -92,6 +92,17 @@ class SlackSink:
                 return
             raise delivery_error(e) from e
 
+    async def post_text(self, channel: Channel, text: str, *, key: str, retry: bool) -> str:
+        if retry and (ts := await self._posted_before(channel.channel_id, key)):
+            return ts
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel.channel_id, text=esc(text), unfurl_links=False, unfurl_media=False,
+                metadata={"event_type": CARD_EVENT, "event_payload": {"key": key}})
+        except SlackApiError as e:
+            raise delivery_error(e) from e
+        return str(response["ts"])
+
     async def _posted_before(self, channel_id: str, key: str) -> str | None:
         """The ts of the card an earlier attempt posted under `key`, if Slack has it."""
         try:

@@ -134,3 +134,12 @@ async def test_a_retried_event_is_processed_once(slack: SlackWorld) -> None:
     # a different event is processed
     await slack.event({**message, "ts": "1700000200.000200"}, event_id="Ev0RETRY02", retry_num=1)
     await slack.mock.wait_for("chat.postMessage", 2, where=lambda c: c["channel"] == "CPASSIVE")
+
+
+async def test_a_big_submission_is_one_line_in_the_moderation_channel(slack: SlackWorld) -> None:
+    values = " ".join(f"bulk-{i}[.]example" for i in range(25))
+    await slack.command("alice", f"submit {values} tlp:green")
+    posts = await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "CMOD")
+    await slack.settle()
+    assert len(slack.mock.posts("CMOD")) == 1
+    assert posts[0]["text"].startswith("25 new indicators from ") and "wait for moderation" in posts[0]["text"]
