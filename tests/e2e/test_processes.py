@@ -9,7 +9,6 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def _actor(user: str) -> Actor:
     return Actor(Platform.DISCORD, "discord", user, "dm", private=True)
 
 
-def _start(fake: FakeDiscord, url: str, lease: float = 60.0) -> subprocess.Popen:
+async def _start(fake: FakeDiscord, url: str, lease: float = 60.0) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_")}
     env.update({
         "COALITION_DATABASE_URL": url, "COALITION_DISCORD_ENABLED": "true", "COALITION_DISCORD_TOKEN": "fake",
@@ -55,7 +54,8 @@ def _start(fake: FakeDiscord, url: str, lease: float = 60.0) -> subprocess.Popen
         "COALITION_WARNINGLISTS_ENABLED": "false", "COALITION_DELIVERY_POLL_SECONDS": "0.2",
         "COALITION_DELIVERY_LEASE_SECONDS": str(lease), "COALITION_LOGGING_LEVEL": "WARNING",
     })
-    return subprocess.Popen([EXE, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return await asyncio.create_subprocess_exec(EXE, "run", env=env, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.PIPE)
 
 
 def _posts(fake: FakeDiscord, channel: int) -> list[str]:
@@ -75,13 +75,14 @@ async def _until(predicate, seconds: float, what: str) -> None:
     assert predicate(), what
 
 
-def _stop(process: subprocess.Popen) -> None:
+async def _stop(process: asyncio.subprocess.Process) -> None:
     process.send_signal(signal.SIGTERM)
     try:
-        assert process.wait(timeout=30) == 0, process.stderr.read().decode()[-2000:]
+        code = await asyncio.wait_for(process.wait(), 30)
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
+    assert code == 0, (await process.stderr.read()).decode()[-2000:]
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ async def test_two_processes_deliver_a_thousand_approvals_exactly_once(postgres_
         reply = await dispatcher.handle_text("submit " + " ".join(values[start:start + 250]) + " tlp:green",
                                              _actor(SUBMITTER))
         assert len(reply.result.created) == 250
-    one, two = _start(fake, postgres_url), _start(fake, postgres_url)
+    one, two = await _start(fake, postgres_url), await _start(fake, postgres_url)
     try:
         await fake.wait_ready(timeout=60, count=2)
         for start in range(1, 1001, 250):
@@ -117,7 +118,7 @@ async def test_two_processes_deliver_a_thousand_approvals_exactly_once(postgres_
             assert len(keys) == 1000 and len(set(keys)) == 1000, channel
     finally:
         for process in (one, two):
-            _stop(process)
+            await _stop(process)
     assert {m.get("author", {}).get("id") for m in fake.messages[FEED_GREEN].values()} <= {fake.bot["id"]}
 
 
@@ -132,17 +133,17 @@ async def test_a_process_killed_mid_post_does_not_make_its_successor_post_twice(
             await released.wait()
 
     fake.before_response = hold_the_feed_post
-    first = _start(fake, postgres_url, lease=2.0)
+    first = await _start(fake, postgres_url, lease=2.0)
     try:
         await fake.wait_ready(timeout=60)
         await dispatcher.handle_text("approve #1", _actor(MODERATOR))
         await asyncio.wait_for(accepted.wait(), 30)
     finally:
         first.kill()  # between taking the outbox row and marking it delivered
-        first.wait(timeout=30)
+        await asyncio.wait_for(first.wait(), 30)
     assert _posts(fake, FEED_AMBER) == [_posts(fake, FEED_AMBER)[0]]
     fake.before_response = None
-    second = _start(fake, postgres_url, lease=2.0)
+    second = await _start(fake, postgres_url, lease=2.0)
     try:
         await fake.wait_ready(timeout=60, count=2)
         store = create_store(postgres_url)
@@ -156,6 +157,6 @@ async def test_a_process_killed_mid_post_does_not_make_its_successor_post_twice(
         finally:
             await store.close()
     finally:
-        _stop(second)
         released.set()
+        await _stop(second)
     assert len(_posts(fake, FEED_AMBER)) == 1  # found by its delivery key, not posted again
