@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain import Channel, ChannelPurpose, Identity, Indicator, OutboxEvent, Platform, PostedCard, Status
+from bot.domain import Channel, ChannelPurpose, Identity, Member, OutboxEvent, Platform, PostedCard, Status
 from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.results import IndicatorCard, Notice
-from bot.rules import can_feed
-from bot.services import build_cards, effective_status
+from bot.rules import can_feed, can_moderate
+from bot.services import build_cards, buttons_for
 
 log = logging.getLogger(__name__)
 
@@ -105,53 +106,82 @@ _NOTICES = {
 }
 
 
-async def plan(uow: UnitOfWork, event: OutboxEvent, now: datetime) -> list[Delivery]:
-    """What this event means on the event's platform, given the store as it is now."""
-    if event.event == "indicators.submitted":
-        return await _plan_many_submitted(uow, event)
-    indicator = await uow.indicators.get(int(event.payload.get("indicator_id", 0)))
-    if indicator is None:
-        return []
-    platform = event.platform
-    status = effective_status(indicator, now)
+async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) -> dict[int, list[Delivery]]:
+    """What each of these events (of one platform) means there, given the store as it is now. A batch costs
+    the same few queries as one event: indicators, channels, posted cards, tallies, submitters."""
+    if not events:
+        return {}
+    platform = events[0].platform
+    ids = {int(e.payload["indicator_id"]) for e in events if "indicator_id" in e.payload}
+    indicators = {i.id: i for i in await uow.indicators.by_ids(ids)}
+    cards = {c.indicator.id: c for c in await build_cards(uow, list(indicators.values()), viewer=None, now=now,
+                                                            moderator_buttons=False)}
+    channels = [c for c in await uow.channels.list() if c.platform is platform]
+    posted: dict[int, list[PostedCard]] = {}
+    for copy in await uow.posted_cards.of_indicators(indicators, platform):
+        posted.setdefault(copy.indicator_id, []).append(copy)
+    told = {indicators[int(e.payload["indicator_id"])].submitter_id for e in events
+            if e.event in _NOTICES and e.payload.get("origin") == platform.value
+            and int(e.payload.get("indicator_id", 0)) in indicators}
+    submitters = await uow.members.many(told)
+    plans: dict[int, list[Delivery]] = {}
+    for event in events:
+        if event.event == "indicators.submitted":
+            plans[event.id] = await _plan_many_submitted(uow, event, channels)
+            continue
+        card = cards.get(int(event.payload.get("indicator_id", 0)))
+        plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
+    return plans
+
+
+def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
+              posted: dict[int, list[PostedCard]],
+              submitters: dict[int, tuple[Member, tuple[Identity, ...]]]) -> list[Delivery]:
+    indicator, platform = card.indicator, event.platform
     deliveries: list[Delivery] = []
     for purpose in (ChannelPurpose.MODERATION, ChannelPurpose.FEED):
         headline = _HEADLINES.get((event.event, purpose))
         wanted = Status.PENDING if purpose is ChannelPurpose.MODERATION else Status.APPROVED
-        if headline is None or status is not wanted:
+        if headline is None or card.status is not wanted:
             continue
-        for channel in await uow.channels.list(purpose):
-            if channel.platform is platform and can_feed(indicator, channel.ceiling):
-                card = await channel_card(uow, indicator, channel, now)
+        for channel in channels:
+            if channel.purpose is purpose and can_feed(indicator, channel.ceiling):
                 key = f"{event.id}:{channel.workspace_id}:{channel.channel_id}"
-                deliveries.append(PostCard(channel, card, headline, key))
-    for posted in await uow.posted_cards.of_indicator(indicator.id, platform):
-        moderation = posted.purpose == ChannelPurpose.MODERATION.value
-        card = (await build_cards(uow, [indicator], viewer=None, now=now, moderator_buttons=moderation))[0]
-        deliveries.append(UpdateCard(posted, card))
-    if event.event in _NOTICES and event.payload.get("origin") == platform.value:
-        submitter = await uow.members.get(indicator.submitter_id)
-        identities = [i for i in await uow.members.identities(indicator.submitter_id) if i.platform is platform]
-        if submitter is not None and identities:
-            card = (await build_cards(uow, [indicator], viewer=submitter, now=now))[0]
+                deliveries.append(PostCard(channel, for_purpose(card, channel.purpose.value), headline, key))
+    deliveries += [UpdateCard(copy, for_purpose(card, copy.purpose)) for copy in posted.get(indicator.id, [])]
+    if event.event in _NOTICES and indicator.submitter_id in submitters:
+        submitter, identities = submitters[indicator.submitter_id]
+        here = [i for i in identities if i.platform is platform]
+        if here:
+            mine = dataclasses.replace(card, org_shown=indicator.org_name,
+                                       buttons=buttons_for(indicator.id, card.status, can_moderate(submitter)))
             message = _NOTICES[event.event].format(ref=indicator.ref, reason=indicator.status_reason or "-")
-            deliveries.append(Notify(identities[0], Notice(message, card), f"{event.id}:dm"))
+            deliveries.append(Notify(here[0], Notice(message, mine), f"{event.id}:dm"))
     return deliveries
 
 
-async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent) -> list[Delivery]:
+def for_purpose(card: IndicatorCard, purpose: str) -> IndicatorCard:
+    """A channel card: moderation channels get the moderation buttons too."""
+    if purpose != ChannelPurpose.MODERATION.value:
+        return card
+    return dataclasses.replace(card, buttons=buttons_for(card.indicator.id, card.status, moderator=True))
+
+
+async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent, channels: list[Channel]) -> list[Delivery]:
     """A big submission or import: one line in each moderation channel rather than a card per indicator."""
     org = await uow.organizations.get(int(event.payload.get("org_id", 0)))
     count = int(event.payload.get("count", 0))
     text = (f"{count:,} new indicators from {org.name if org else 'a coalition member'} wait for moderation "
             "(/ioc queue).")
     return [PostText(channel, text, f"{event.id}:{channel.workspace_id}:{channel.channel_id}", event.attempts > 1)
-            for channel in await uow.channels.list(ChannelPurpose.MODERATION) if channel.platform is event.platform]
+            for channel in channels if channel.purpose is ChannelPurpose.MODERATION]
 
 
-async def channel_card(uow: UnitOfWork, indicator: Indicator, channel: Channel, now: datetime) -> IndicatorCard:
-    moderation = channel.purpose is ChannelPurpose.MODERATION
-    return (await build_cards(uow, [indicator], viewer=None, now=now, moderator_buttons=moderation))[0]
+@dataclass
+class _Outcome:
+    delivered: list[int] = field(default_factory=list)
+    failed: dict[int, Exception] = field(default_factory=dict)
+    messages: list[tuple[int, str]] = field(default_factory=list)  # (posted card id, platform message id)
 
 
 class Deliverer:
@@ -159,7 +189,7 @@ class Deliverer:
 
     def __init__(self, uow_factory: UnitOfWorkFactory, sink: DeliverySink, *, clock: Clock,
                  lease: timedelta = timedelta(seconds=60), batch: int = 50, max_attempts: int = 8,
-                 poll_interval: float = 1.0, max_backoff: float = 300.0) -> None:
+                 poll_interval: float = 1.0, max_backoff: float = 300.0, concurrency: int = 16) -> None:
         self.uow_factory = uow_factory
         self.sink = sink
         self.platform = sink.platform
@@ -169,6 +199,7 @@ class Deliverer:
         self.max_attempts = max_attempts
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.concurrency = concurrency  # indicators delivered at once (each one's events stay in order)
         self.wakeup = asyncio.Event()
         self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
 
@@ -177,12 +208,55 @@ class Deliverer:
         self.wakeup.set()
 
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were claimed."""
+        """Claim one batch and deliver it; returns how many rows were claimed.
+
+        One transaction claims the batch, one read plans it, one reserves its posts, one records the outcome:
+        the platform calls in between run concurrently across indicators and in order for each indicator."""
         async with self.uow_factory() as uow:
             events = await uow.outbox.claim(self.platform, self.clock(), self.lease, self.batch)
             await uow.commit()
+        if not events:
+            return 0
+        try:
+            async with self.uow_factory(read_only=True) as uow:
+                plans = await plan(uow, events, self.clock())
+            intents = [PostedCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.indicator.id,
+                                  d.channel.purpose.value, delivery_key=d.key)
+                       for deliveries in plans.values() for d in deliveries if isinstance(d, PostCard)]
+            async with self.uow_factory() as uow:
+                reserved = await uow.posted_cards.reserve(intents)
+                await uow.commit()
+        except Exception as e:
+            for event in events:
+                await self._failed(event, e)
+            return len(events)
+        outcome = _Outcome()
+        by_indicator: dict[object, list[OutboxEvent]] = {}
         for event in events:
-            await self._deliver(event)
+            by_indicator.setdefault(event.payload.get("indicator_id", event.id), []).append(event)
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def deliver_in_order(group: list[OutboxEvent]) -> None:
+            async with limit:
+                for event in group:
+                    try:
+                        for delivery in plans[event.id]:
+                            await self._execute(delivery, reserved, outcome)
+                    except Exception as e:
+                        outcome.failed[event.id] = e
+                    else:
+                        outcome.delivered.append(event.id)
+
+        await asyncio.gather(*(deliver_in_order(group) for group in by_indicator.values()))
+        async with self.uow_factory() as uow:
+            await uow.posted_cards.set_messages(outcome.messages)
+            await uow.outbox.delivered(outcome.delivered, self.clock())
+            await uow.commit()
+        for event in events:
+            if event.id in outcome.failed:
+                await self._failed(event, outcome.failed[event.id])
+            else:
+                self._observe("delivered", event)
         return len(events)
 
     async def drain(self) -> None:
@@ -194,32 +268,19 @@ class Deliverer:
             try:
                 claimed = await self.run_once()
             except Exception:
-                log.exception("%s deliverer: claiming failed", self.platform)
+                log.exception("%s deliverer: a round failed", self.platform)
                 claimed = 0
             if claimed < self.batch:
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_interval)
 
-    async def _deliver(self, event: OutboxEvent) -> None:
-        try:
-            async with self.uow_factory(read_only=True) as uow:
-                deliveries = await plan(uow, event, self.clock())
-            for delivery in deliveries:
-                await self._execute(delivery)
-        except Exception as e:  # any failure: try again later, park after max_attempts
-            await self._failed(event, e)
-            return
-        async with self.uow_factory() as uow:
-            await uow.outbox.delivered(event.id, self.clock())
-            await uow.commit()
-        self._observe("delivered", event)
-
     def _observe(self, outcome: str, event: OutboxEvent) -> None:
         for observer in self.observers:
             observer(outcome, event)
 
-    async def _execute(self, delivery: Delivery) -> None:
+    async def _execute(self, delivery: Delivery, reserved: dict[str, tuple[PostedCard, bool]],
+                       outcome: _Outcome) -> None:
         if isinstance(delivery, UpdateCard):
             await self.sink.update_card(delivery.posted, delivery.card)
         elif isinstance(delivery, Notify):
@@ -227,23 +288,13 @@ class Deliverer:
         elif isinstance(delivery, PostText):
             await self.sink.post_text(delivery.channel, delivery.text, key=delivery.key, retry=delivery.retry)
         else:
-            await self._post(delivery)
-
-    async def _post(self, delivery: PostCard) -> None:
-        channel = delivery.channel
-        intent = PostedCard(self.platform, channel.workspace_id, channel.channel_id,
-                            delivery.card.indicator.id, channel.purpose.value, delivery_key=delivery.key)
-        async with self.uow_factory() as uow:
-            posted, earlier = await uow.posted_cards.reserve(intent)
-            await uow.commit()
-        if posted.message_id is not None:  # posted by an earlier attempt: bring it up to date instead
-            await self.sink.update_card(posted, delivery.card)
-            return
-        message_id = await self.sink.post_card(channel, delivery.card, headline=delivery.headline,
-                                               key=delivery.key, retry=earlier)
-        async with self.uow_factory() as uow:
-            await uow.posted_cards.set_message(posted.id, message_id)
-            await uow.commit()
+            posted, earlier = reserved[delivery.key]
+            if posted.message_id is not None:  # posted and recorded by an earlier attempt: bring it up to date
+                await self.sink.update_card(posted, delivery.card)
+                return
+            message_id = await self.sink.post_card(delivery.channel, delivery.card, headline=delivery.headline,
+                                                   key=delivery.key, retry=earlier)
+            outcome.messages.append((posted.id, message_id))
 
     async def _failed(self, event: OutboxEvent, error: Exception) -> None:
         now = self.clock()

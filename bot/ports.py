@@ -71,6 +71,9 @@ class MemberRepository(Protocol):
 
     async def identities(self, member_id: int) -> Sequence[Identity]: ...
 
+    async def many(self, member_ids: Iterable[int]) -> dict[int, tuple[Member, tuple[Identity, ...]]]:
+        """These members with their identities, in two round trips at most."""
+
     async def set_role(self, member_id: int, role: Role) -> None: ...
 
     async def list(self, org_id: int | None = None) -> Sequence[Member]: ...
@@ -89,6 +92,9 @@ class IndicatorRepository(Protocol):
         """Raises Conflict when (type, value) exists already."""
 
     async def get(self, indicator_id: int) -> Indicator | None: ...
+
+    async def by_ids(self, indicator_ids: Iterable[int]) -> Sequence[Indicator]:
+        """The stored ones among these ids, in one round trip (order not guaranteed)."""
 
     async def by_stix_id(self, stix_id: str) -> Indicator | None: ...
 
@@ -156,7 +162,7 @@ class Outbox(Protocol):
         Concurrent deliverers never lease the same row (FOR UPDATE SKIP LOCKED on PostgreSQL); a row whose
         deliverer died comes back when its lease ends."""
 
-    async def delivered(self, event_id: int, at: datetime) -> None: ...
+    async def delivered(self, event_ids: Iterable[int], at: datetime) -> None: ...
 
     async def retry_later(self, event_id: int, error: str, at: datetime) -> None:
         """Record the failure; the row is due again at `at`."""
@@ -174,17 +180,18 @@ class Outbox(Protocol):
 
 
 class PostedCards(Protocol):
-    async def reserve(self, card: PostedCard) -> tuple[PostedCard, bool]:
-        """Record a card about to be posted under its delivery key. Returns the record and whether an earlier
-        attempt had reserved that key already (then `message_id` tells whether its post was recorded)."""
+    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, bool]]:
+        """Record cards about to be posted under their delivery keys. Returns, by key, the record and whether an
+        earlier attempt had reserved that key already (then `message_id` tells whether its post was recorded)."""
 
     async def add(self, card: PostedCard) -> None:
         """A card posted as the public reply to a command."""
 
-    async def set_message(self, card_id: int, message_id: str) -> None: ...
+    async def set_messages(self, messages: Sequence[tuple[int, str]]) -> None:
+        """(card id, platform message id) of cards now posted."""
 
-    async def of_indicator(self, indicator_id: int, platform: Platform) -> Sequence[PostedCard]:
-        """Every posted copy of this indicator's card on this platform (with a message id)."""
+    async def of_indicators(self, indicator_ids: Iterable[int], platform: Platform) -> Sequence[PostedCard]:
+        """Every posted copy of these indicators' cards on this platform (with a message id)."""
 
 
 class UnitOfWork(Protocol):

@@ -272,6 +272,19 @@ class SqlMemberRepository(_Repository):
             stmt, f"{identity.platform.value} user {identity.user_id} is linked to a member already"
         )
 
+    async def many(self, member_ids: Iterable[int]) -> dict[int, tuple[Member, tuple[Identity, ...]]]:
+        ids = list(dict.fromkeys(member_ids))
+        if not ids:
+            return {}
+        members = {r.id: _member(r) for r in await self._execute(_members().where(MemberRow.id.in_(ids)))}
+        identities: dict[int, list[Identity]] = {i: [] for i in members}
+        rows = await self._execute(
+            select(IdentityRow.member_id, IdentityRow.platform, IdentityRow.workspace_id, IdentityRow.user_id)
+            .where(IdentityRow.member_id.in_(ids)).order_by(IdentityRow.id))
+        for r in rows:
+            identities[r.member_id].append(Identity(Platform(r.platform), r.workspace_id, r.user_id))
+        return {i: (m, tuple(identities[i])) for i, m in members.items()}
+
     async def identities(self, member_id: int) -> Sequence[Identity]:
         rows = await self._execute(
             select(IdentityRow.platform, IdentityRow.workspace_id, IdentityRow.user_id)
@@ -373,6 +386,7 @@ def _indicators() -> Select[Any]:
 
 
 _INDICATOR_BY_ID = _indicators().where(IndicatorRow.id == bindparam("id"))
+_INDICATORS_BY_IDS = _indicators().where(IndicatorRow.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
@@ -461,6 +475,12 @@ class SqlIndicatorRepository(_Repository):
     async def get(self, indicator_id: int) -> Indicator | None:
         row = (await self._execute(_INDICATOR_BY_ID, {"id": indicator_id})).first()
         return _indicator(row) if row else None
+
+    async def by_ids(self, indicator_ids: Iterable[int]) -> Sequence[Indicator]:
+        found: list[Indicator] = []
+        for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
+            found.extend(_indicator(r) for r in await self._execute(_INDICATORS_BY_IDS, {"ids": list(chunk)}))
+        return found
 
     async def by_stix_id(self, stix_id: str) -> Indicator | None:
         row = (await self._execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
@@ -767,8 +787,11 @@ class SqlOutbox(_Repository):
         )
         return sorted((_outbox_event(r) for r in rows), key=lambda e: e.id)
 
-    async def delivered(self, event_id: int, at: datetime) -> None:
-        await self._execute(update(OutboxRow).where(OutboxRow.id == event_id)
+    async def delivered(self, event_ids: Iterable[int], at: datetime) -> None:
+        ids = list(event_ids)
+        if not ids:
+            return
+        await self._execute(update(OutboxRow).where(OutboxRow.id.in_(ids))
                                     .values(delivered_at=at, last_error=None)
                                     .execution_options(synchronize_session=False))
 
@@ -816,31 +839,43 @@ class SqlPostedCards(_Repository):
                 "channel_id": card.channel_id, "message_id": card.message_id, "indicator_id": card.indicator_id,
                 "purpose": card.purpose, "delivery_key": card.delivery_key, "created_at": self._clock()}
 
-    async def reserve(self, card: PostedCard) -> tuple[PostedCard, bool]:
-        if not card.delivery_key:
+    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, bool]]:
+        keys = [c.delivery_key for c in cards]
+        if not cards:
+            return {}
+        if not all(keys):
             raise ValueError("a reserved card needs a delivery key")
-        stmt = (self._upsert_insert(PostedCardRow.__table__).values(**self._values(card))
-                .on_conflict_do_nothing(index_elements=["delivery_key"]))
-        inserted = (await self._execute(stmt)).rowcount == 1
-        row = (await self._execute(
-            select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key == card.delivery_key)
-        )).one()
-        return _posted_card(row), not inserted
+        earlier = {r.delivery_key for r in await self._execute(
+            select(PostedCardRow.delivery_key).where(PostedCardRow.delivery_key.in_(keys)))}
+        new = [self._values(c) for c in cards if c.delivery_key not in earlier]
+        if new:
+            await self._execute(self._upsert_insert(PostedCardRow.__table__)
+                                .on_conflict_do_nothing(index_elements=["delivery_key"]), new)
+        rows = await self._execute(
+            select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key.in_(keys)))
+        return {r.delivery_key: (_posted_card(r), r.delivery_key in earlier) for r in rows}
 
     async def add(self, card: PostedCard) -> None:
         await self._execute(insert(PostedCardRow).values(**self._values(card)))
 
-    async def set_message(self, card_id: int, message_id: str) -> None:
-        await self._execute(update(PostedCardRow).where(PostedCardRow.id == card_id)
-                                    .values(message_id=message_id).execution_options(synchronize_session=False))
+    async def set_messages(self, messages: Sequence[tuple[int, str]]) -> None:
+        if messages:
+            await self._execute(
+                update(PostedCardRow).where(PostedCardRow.id == bindparam("card_id"))
+                .values(message_id=bindparam("message"))
+                .execution_options(synchronize_session=False),
+                [{"card_id": card_id, "message": message_id} for card_id, message_id in messages])
 
-    async def of_indicator(self, indicator_id: int, platform: Platform) -> Sequence[PostedCard]:
-        rows = await self._execute(
-            select(*PostedCardRow.__table__.columns)
-            .where(PostedCardRow.indicator_id == indicator_id, PostedCardRow.platform == Platform(platform).value,
-                   PostedCardRow.message_id.is_not(None))
-            .order_by(PostedCardRow.id))
-        return [_posted_card(r) for r in rows]
+    async def of_indicators(self, indicator_ids: Iterable[int], platform: Platform) -> Sequence[PostedCard]:
+        found: list[PostedCard] = []
+        for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
+            rows = await self._execute(
+                select(*PostedCardRow.__table__.columns)
+                .where(PostedCardRow.indicator_id.in_(chunk), PostedCardRow.platform == Platform(platform).value,
+                       PostedCardRow.message_id.is_not(None))
+                .order_by(PostedCardRow.id))
+            found.extend(_posted_card(r) for r in rows)
+        return found
 
 
 __all__ = [

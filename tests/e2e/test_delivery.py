@@ -132,7 +132,7 @@ async def test_a_crash_between_posting_and_recording_does_not_post_twice(world):
     await deliverer.drain()
     assert len(sink.channel_posts("C-green-feed")) == 1 and len(sink.channel_posts("C-amber-feed")) == 1
     async with deliverer.uow_factory() as uow:
-        posted = await uow.posted_cards.of_indicator(1, PLATFORM)
+        posted = await uow.posted_cards.of_indicators([1], PLATFORM)
     assert sorted(p.channel_id for p in posted) == ["C-amber-feed", "C-green-feed", "C-mod"]
     assert all(p.message_id for p in posted)
 

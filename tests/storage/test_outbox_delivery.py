@@ -45,7 +45,7 @@ async def test_delivered_retry_later_park_and_unpark(store: Store) -> None:
     one, two, three = await _claim(store)
     later = T0 + LEASE * 10
     async with store.unit_of_work() as uow:
-        await uow.outbox.delivered(one.id, T0)
+        await uow.outbox.delivered([one.id], T0)
         await uow.outbox.retry_later(two.id, "HTTP 500", T0 + timedelta(seconds=5))
         await uow.outbox.park(three.id, "channel_not_found", T0)
         await uow.commit()
@@ -75,17 +75,18 @@ async def test_posted_cards_are_reserved_once_per_delivery_key(store: Store, see
     async with store.unit_of_work() as uow:
         ind = await uow.indicators.add(new_indicator(seed.alice))
         intent = PostedCard(Platform.SLACK, "T1", "C1", ind.id, "feed", delivery_key="7:T1:C1")
-        first, earlier = await uow.posted_cards.reserve(intent)
+        other = PostedCard(Platform.SLACK, "T1", "C9", ind.id, "moderation", delivery_key="7:T1:C9")
+        first, earlier = (await uow.posted_cards.reserve([intent]))["7:T1:C1"]
         assert not earlier and first.message_id is None and first.id
-        again, earlier = await uow.posted_cards.reserve(intent)
-        assert earlier and again.id == first.id
-        assert await uow.posted_cards.of_indicator(ind.id, Platform.SLACK) == []  # not posted yet
-        await uow.posted_cards.set_message(first.id, "1700000000.000100")
+        both = await uow.posted_cards.reserve([intent, other])
+        assert both["7:T1:C1"] == (first, True) and both["7:T1:C9"][1] is False  # C1 was reserved before
+        assert await uow.posted_cards.of_indicators([ind.id], Platform.SLACK) == []  # not posted yet
+        await uow.posted_cards.set_messages([(first.id, "1700000000.000100")])
         await uow.posted_cards.add(PostedCard(Platform.SLACK, "T1", "C2", ind.id, "reply", message_id="17.2"))
         await uow.posted_cards.add(PostedCard(Platform.DISCORD, "discord", "55", ind.id, "reply", message_id="9"))
         await uow.commit()
     async with store.unit_of_work(read_only=True) as uow:
-        slack = await uow.posted_cards.of_indicator(ind.id, Platform.SLACK)
+        slack = await uow.posted_cards.of_indicators([ind.id], Platform.SLACK)
         assert [(c.channel_id, c.message_id, c.purpose) for c in slack] == [
             ("C1", "1700000000.000100", "feed"), ("C2", "17.2", "reply")]
-        assert [c.channel_id for c in await uow.posted_cards.of_indicator(ind.id, Platform.DISCORD)] == ["55"]
+        assert [c.channel_id for c in await uow.posted_cards.of_indicators([ind.id], Platform.DISCORD)] == ["55"]

@@ -60,7 +60,7 @@ async def test_vote_in_a_channel_posts_a_public_card_that_is_remembered(slack: S
     assert not [c for c in slack.mock.responses() if c["url_key"] == "vote"]  # a message of its own
     await slack.settle()
     async with slack.store.unit_of_work() as uow:
-        posted = await uow.posted_cards.of_indicator(1, Platform.SLACK)
+        posted = await uow.posted_cards.of_indicators([1], Platform.SLACK)
     ts = slack.mock.messages["CGENERAL"][0]["ts"]
     assert sorted((p.channel_id, p.purpose) for p in posted) == [("CGENERAL", "reply"), ("CMOD", "moderation")]
     assert [p.message_id for p in posted if p.channel_id == "CGENERAL"] == [ts]
