@@ -213,6 +213,14 @@ def db_current(config: ConfigOption = None, database: DatabaseOption = None) -> 
     typer.echo(f"current {rev or 'none (run: coalition-bot db upgrade)'}; latest {head()}")
 
 
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print every setting with its default, environment variable and meaning (Markdown)."""
+    from adapters.config import reference
+
+    typer.echo(reference())
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Show every setting, its value (secrets as set/missing) and where it came from."""

@@ -223,3 +223,74 @@ def _redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "set (unparseable URL)"
+
+
+DESCRIPTIONS = {
+    "database.url": "SQLAlchemy URL: sqlite:///path.db or postgresql://user:pw@host/db (a secret: never logged)",
+    "database.upgrade_on_start": "run the Alembic migrations when the bot starts",
+    "policy.default_tlp": "TLP of a submission that names none (clear, green, amber, amber+strict, red)",
+    "policy.default_confidence": "confidence (0-100) of a submission that names none",
+    "policy.default_valid_days": "days until a submission expires unless it says valid:...; 0 = never",
+    "policy.default_channel_ceiling": "TLP ceiling of channels no admin has registered (clear, green or amber)",
+    "policy.auto_approve_confirmations": "approve after N confirmations from N organizations and no false "
+                                         "positive; 0 = off",
+    "policy.warninglist_action": "warn (store and flag) or block (refuse unless override and a reason)",
+    "policy.max_values_per_command": "values in one submission or lookup",
+    "policy.page_size": "results per page of search and queue",
+    "warninglists.enabled": "flag values on MISP warninglists (public resolvers, RFC 1918, top sites, ...)",
+    "warninglists.include": "MISP list names to use; empty = the default subset",
+    "warninglists.exclude": "MISP list names to leave out",
+    "logging.level": "DEBUG, INFO, WARNING or ERROR",
+    "logging.json_format": "one JSON object per log line",
+    "slack.enabled": "run the Slack adapter in `coalition-bot run`",
+    "slack.mode": "socket (Socket Mode, no public URL) or http (signed requests to one endpoint)",
+    "slack.bot_token": "xoxb-... bot token (secret)",
+    "slack.app_token": "xapp-... app-level token, Socket Mode (secret)",
+    "slack.signing_secret": "signing secret, HTTP mode (secret)",
+    "slack.api_url": "Web API base URL (GovSlack, Enterprise Grid, tests)",
+    "slack.http_host": "HTTP mode: address to listen on",
+    "slack.http_port": "HTTP mode: port",
+    "slack.http_path": "HTTP mode: the one endpoint for events, commands and interactivity",
+    "slack.reaction_confirm": "emoji whose reaction on a card confirms",
+    "slack.reaction_false_positive": "emoji whose reaction on a card says false positive",
+    "discord.enabled": "run the Discord adapter in `coalition-bot run`",
+    "discord.token": "bot token (secret)",
+    "discord.application_id": "the application's id (slash commands, invite URL)",
+    "discord.api_url": "REST base URL (Discord-compatible servers, tests)",
+    "discord.gateway_url": "gateway URL; empty = the one the REST API names",
+    "discord.guild_ids": "guilds where `coalition-bot discord sync` registers the commands",
+    "discord.reaction_confirm": "emoji whose reaction on a card confirms",
+    "discord.reaction_false_positive": "emoji whose reaction on a card says false positive",
+    "discord.message_content": "use the privileged message-content intent (passive mode in guild channels)",
+    "taxii.enabled": "serve TAXII 2.1 in `coalition-bot run`",
+    "taxii.host": "address to listen on",
+    "taxii.port": "port",
+    "taxii.base_path": "discovery path",
+    "taxii.api_root": "API root name",
+    "taxii.title": "title in discovery",
+    "taxii.indicators_collection": "id of the read collection (approved indicators)",
+    "taxii.submissions_collection": "id of the write collection (pending submissions)",
+    "taxii.submissions_enabled": "accept POSTed submissions",
+    "taxii.page_size": "objects per page at most",
+    "taxii.max_content_length": "largest POST body, bytes",
+    "delivery.lease_seconds": "a claimed outbox row returns to the queue after this long if its deliverer died",
+    "delivery.poll_seconds": "how often deliverers look for rows other processes wrote",
+    "delivery.max_attempts": "failures before a row is parked for admins (/ioc admin deliveries)",
+    "ops.enabled": "serve /healthz and /metrics in `coalition-bot run`",
+    "ops.host": "address to listen on",
+    "ops.port": "port",
+}
+
+
+def reference() -> str:
+    """The configuration reference as a Markdown table (README.md carries it; a test keeps them equal)."""
+    rows = ["| key | default | environment variable | meaning |", "|---|---|---|---|"]
+    for section_name, section_field in Settings.model_fields.items():
+        section = section_field.default_factory()  # type: ignore[misc,call-arg]
+        for key in type(section).model_fields:
+            value = getattr(section, key)
+            value = value.get_secret_value() if isinstance(value, SecretStr) else value
+            default = "" if value is None else str(getattr(value, "value", value))
+            rows.append(f"| `{section_name}.{key}` | `{default}` | `COALITION_{section_name.upper()}_{key.upper()}` "
+                        f"| {DESCRIPTIONS[f'{section_name}.{key}']} |")
+    return "\n".join(rows)

@@ -82,3 +82,12 @@ def test_run_refuses_to_start_without_credentials(tmp_path):
 def test_extract_command(tmp_path):
     done = run("extract", cwd=tmp_path, stdin="C2 at hxxp://evil[.]example/x and 198.51.100[.]7")
     assert '"url": ["http://evil.example/x"]' in done.stdout and '"ipv4": ["198.51.100.7"]' in done.stdout
+
+
+def test_the_readme_carries_the_whole_configuration_reference():
+    from adapters.config import DESCRIPTIONS, Settings, reference
+
+    keys = {f"{s}.{k}" for s, f in Settings.model_fields.items() for k in type(f.default_factory()).model_fields}
+    assert keys == set(DESCRIPTIONS)  # every setting is described, nothing described is gone
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert reference() in readme  # regenerate with `coalition-bot config reference` when settings change
