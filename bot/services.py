@@ -124,7 +124,7 @@ def buttons_for(indicator_id: int, status: Status, moderator: bool) -> tuple[But
 async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewer: Member | None, now: datetime,
                       moderator_buttons: bool | None = None,
                       warnings: dict[int, tuple[str, ...]] | None = None) -> tuple[IndicatorCard, ...]:
-    """Cards for these indicators with tallies and sightings fetched in two queries.
+    """Cards for these indicators, their tallies and sightings fetched in one query.
 
     `viewer` None renders for a shared channel: no organization behind an anonymous item, vote buttons only
     (unless `moderator_buttons`)."""
