@@ -114,9 +114,11 @@ def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
             for service in services:
                 await service.start()
                 log.info("%s adapter started", service.name)
+            stop_listening = await rt.store.on_outbox_rows(rt.dispatcher.committed_elsewhere)
             settle()
             await stop.wait()
             log.info("stopping: finishing in-flight work")
+            await stop_listening()
             for service in reversed(services):
                 await service.stop()
 

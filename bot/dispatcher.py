@@ -112,6 +112,11 @@ class Dispatcher:
             return Reply(UserError(e.problem, e.usage), private=True)
         return await self.handle(command, actor)
 
+    def committed_elsewhere(self) -> None:
+        """Another process committed outbox rows: wake the deliverers as a commit here would."""
+        for listener in self.after_commit:
+            listener()
+
     def _observe(self, handled: Handled) -> None:
         for observer in self.observers:
             observer(handled)

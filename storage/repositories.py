@@ -760,7 +760,10 @@ _PENDING = (OutboxRow.delivered_at.is_(None), OutboxRow.parked_at.is_(None))
 
 
 class SqlOutbox(_Repository):
+    written = False  # set when this unit of work added rows: its commit tells other processes (PostgreSQL)
+
     async def add(self, event: str, payload: dict[str, Any], at: datetime, platform: Platform) -> None:
+        self.written = True
         await self._execute(insert(OutboxRow).values(
             created_at=at, event=event, payload=payload, platform=Platform(platform).value, available_at=at,
             attempts=0,

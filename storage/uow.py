@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, Self
 
+import asyncpg
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.engine import READ_ONLY, make_engine, safe_url
@@ -27,6 +29,7 @@ from storage.repositories import (
     SqlVoteRepository,
 )
 
+OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
@@ -113,6 +116,9 @@ class SqlUnitOfWork:
             await session.close()
 
     async def commit(self) -> None:
+        if self.outbox.written and self.session.bind.dialect.name == "postgresql":
+            # Delivered with the commit: deliverers in other processes wake up now, not at their next poll.
+            await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
         await self.session.commit()
 
     async def rollback(self) -> None:
@@ -136,6 +142,21 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    async def on_outbox_rows(self, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Call `wake` whenever another process commits outbox rows (PostgreSQL LISTEN); returns the coroutine
+        function that stops listening. On SQLite there is nothing to listen to: deliverers poll."""
+        if self.dialect != "postgresql":
+            async def nothing() -> None:
+                return None
+            return nothing
+        url = self.engine.url.set(drivername="postgresql")
+        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        await connection.add_listener(OUTBOX_CHANNEL, lambda *_: wake())
+
+        async def stop() -> None:
+            await connection.close()
+        return stop
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,7 +1,7 @@
 """Whole `coalition-bot run` processes over one PostgreSQL store, delivering to a fake Discord.
 
-Two processes share the outbox without double delivery; a process killed after the platform accepted a
-post but before it recorded it does not make its successor post twice."""
+Two processes share the outbox without double delivery, woken by the commits of a third; a process killed
+after the platform accepted a post but before it recorded it does not make its successor post twice."""
 
 from __future__ import annotations
 
@@ -45,13 +45,13 @@ def _actor(user: str) -> Actor:
     return Actor(Platform.DISCORD, "discord", user, "dm", private=True)
 
 
-async def _start(fake: FakeDiscord, url: str, lease: float = 60.0) -> asyncio.subprocess.Process:
+async def _start(fake: FakeDiscord, url: str, lease: float = 60.0, poll: float = 0.2) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_")}
     env.update({
         "COALITION_DATABASE_URL": url, "COALITION_DISCORD_ENABLED": "true", "COALITION_DISCORD_TOKEN": "fake",
         "COALITION_DISCORD_APPLICATION_ID": str(APPLICATION_ID), "COALITION_DISCORD_API_URL": fake.api_url,
         "COALITION_DISCORD_GATEWAY_URL": fake.gateway_url, "COALITION_OPS_ENABLED": "false",
-        "COALITION_WARNINGLISTS_ENABLED": "false", "COALITION_DELIVERY_POLL_SECONDS": "0.2",
+        "COALITION_WARNINGLISTS_ENABLED": "false", "COALITION_DELIVERY_POLL_SECONDS": str(poll),
         "COALITION_DELIVERY_LEASE_SECONDS": str(lease), "COALITION_LOGGING_LEVEL": "WARNING",
     })
     return await asyncio.create_subprocess_exec(EXE, "run", env=env, stdout=asyncio.subprocess.DEVNULL,
@@ -104,14 +104,15 @@ async def test_two_processes_deliver_a_thousand_approvals_exactly_once(postgres_
         reply = await dispatcher.handle_text("submit " + " ".join(values[start:start + 250]) + " tlp:green",
                                              _actor(SUBMITTER))
         assert len(reply.result.created) == 250
-    one, two = await _start(fake, postgres_url), await _start(fake, postgres_url)
+    # they would poll only every 5 minutes: the approvals' commits in this process wake them (LISTEN/NOTIFY)
+    one, two = await _start(fake, postgres_url, poll=300), await _start(fake, postgres_url, poll=300)
     try:
         await fake.wait_ready(timeout=60, count=2)
         for start in range(1, 1001, 250):
             ids = " ".join(f"#{i}" for i in range(start, start + 250))
             assert len((await dispatcher.handle_text(f"approve {ids}", _actor(MODERATOR))).result.cards) == 250
         await _until(lambda: len(_posts(fake, FEED_GREEN)) >= 1000 and len(_posts(fake, FEED_AMBER)) >= 1000,
-                     120, "every approval reached both feed channels")
+                     90, "every approval reached both feed channels")
         await asyncio.sleep(1.0)  # a double delivery would show up now
         for channel in (FEED_GREEN, FEED_AMBER):
             keys = _posts(fake, channel)
