@@ -145,6 +145,7 @@ async def test_a_vote_on_slack_edits_the_card_on_discord(coalition):
 async def test_an_amber_item_never_reaches_a_green_channel(coalition):
     slack, discord = coalition
     await slack.command("alice", "submit amber-only[.]example tlp:amber")
+    await discord.wait_for_call("POST", rf"/channels/{D_MOD}/messages", timeout=15)  # it is stored
     await _discord_command(discord, "mod", "approve", {"indicators": "#1"})
     await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "CFEED", timeout=15)
     await discord.wait_for_call("POST", rf"/channels/{D_FEED}/messages", timeout=15)
