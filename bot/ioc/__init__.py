@@ -22,9 +22,11 @@ Decisions (free-text extraction)
   ideographic and half-width dots are mapped to ASCII; Slack ``<url|label>``, ``<mailto:..|..>``,
   ``<@U..>``, ``&amp;``; Discord ``||spoilers||``, code spans and blocks, ``<url>`` (no embed);
   Markdown ``[label](url)``, ``_x_``/``__x__`` emphasis (also before ``,.;:!?)``).
-* A URL is reported once, as a URL: its host (domain or IP) is not reported again, nor any value
-  inside its path. An e-mail's domain is not reported again. This is positional: the same domain
-  written elsewhere in the message on its own is reported as a domain.
+* A URL is reported once, as a URL, and its host (domain or IP) is not reported again; an e-mail's domain
+  is not reported again either. What a URL's path and query name is reported too: a hash on a sandbox
+  page, a CVE in an advisory link, a domain or address in a path segment (``/domain/evil.com/``,
+  ``/fetch/10.1.1.1/``), a redirect target (``?u=http://evil.example/``, http(s)/ftp schemes only). Host
+  exclusion is positional: the same domain written elsewhere on its own is reported as a domain.
 * URLs keep their scheme (lower-cased), user-info, port and path/query as written; the host is
   lower-cased, punycoded (``xn--``), IPv6 hosts compressed in brackets. Any scheme with a valid
   host is a URL (``tcp://``, ``udp://``, ``sftp://``, ``ftps://``, ``file://``, ``telnet://``).

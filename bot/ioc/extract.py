@@ -383,12 +383,34 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-def _scan(norm: str, *, strict: bool = True) -> Iterator[tuple[Observable, int, int]]:
+_SCHEMES_INSIDE = {"http", "https", "ftp", "ftps", "sftp"}  # a URL named inside another (a redirect target)
+_FROM_SEGMENTS = {IOCType.DOMAIN, IOCType.IPV4, IOCType.IPV6, IOCType.EMAIL}
+_SEGMENT_SLASH = re.compile(r"(?<![:/])/(?!/)")  # a path's slashes, not those of a nested "scheme://"
+
+
+def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterator[tuple[Observable, int, int]]:
     handlers = _HANDLERS
     for m in _MASTER.finditer(norm):
         obs, end = handlers[m.lastgroup](m, norm, strict)  # type: ignore[index]
-        if obs is not None:
-            yield obs, m.start(), end
+        if obs is None:
+            continue
+        yield obs, m.start(), end
+        if obs.type is IOCType.URL and not inside_url:
+            # what a URL's path and query name (a hash on a sandbox page, a domain in a report URL, a redirect
+            # target) is reported too; its host is not. One level deep, so the scan stays linear.
+            raw = norm[m.start():end]
+            after = raw.find("://")
+            authority_from = after + 3 if after != -1 else 0
+            cut = min((i for i in (raw.find(c, authority_from) for c in "/?#") if i != -1), default=len(raw))
+            start = m.start() + cut
+            inside = norm[start:end]
+            for inner, s, e in _scan(inside, strict=strict, inside_url=True):
+                if inner.type is not IOCType.URL or inner.value.partition("://")[0] in _SCHEMES_INSIDE:
+                    yield inner, start + s, start + e
+            # path segments (/report/evil.com/, /ip/1.2.3.4/) name hosts too
+            for inner, s, e in _scan(_SEGMENT_SLASH.sub(" ", inside), strict=strict, inside_url=True):
+                if inner.type in _FROM_SEGMENTS:
+                    yield inner, start + s, start + e
 
 
 # Cheap pre-filter. Every indicator, refanged or not, has a dot, a colon or an "@", or is written
@@ -454,7 +476,7 @@ def classify(token: str) -> Observable | None:
 def _classify_one(norm: str) -> Observable | None:
     if not norm:
         return None
-    found = list(_scan(norm, strict=False))
+    found = list(_scan(norm, strict=False, inside_url=True))  # one value: what its URL names is not another
     if len(found) != 1:
         return None
     obs, start, end = found[0]
