@@ -38,6 +38,7 @@ OUT = Path(__file__).resolve().parent / "out"
 TLPS = [TLP.CLEAR, TLP.GREEN, TLP.GREEN, TLP.AMBER, TLP.AMBER, TLP.AMBER, TLP.AMBER_STRICT, TLP.RED]
 STATUSES = ["approved", "approved", "pending", "rejected", "revoked"]
 CHUNK = 20_000
+ANALYST = Identity(Platform.CONSOLE, "bench", "analyst1")  # the member the lookups speak as
 
 
 def value_of(i: int) -> tuple[str, str]:
@@ -67,20 +68,19 @@ def rows(start: int, stop: int, org_ids: list[int], member_ids: list[int], now: 
     return out
 
 
-async def seed_people(store: Store) -> tuple[list[int], list[int], Identity]:
+async def seed_people(store: Store) -> tuple[list[int], list[int]]:
     async with store.unit_of_work() as uow:
         orgs = [await uow.organizations.add(f"Bench org {n}", "bench", 50) for n in range(3)]
         members = [await uow.members.add(org.id, f"analyst{n}", Role.MODERATOR if n == 0 else Role.MEMBER)
                    for n, org in enumerate(orgs)]
-        identity = Identity(Platform.CONSOLE, "bench", "analyst1")
-        await uow.members.link_identity(members[1].id, identity)
+        await uow.members.link_identity(members[1].id, ANALYST)
         await uow.commit()
-    return [o.id for o in orgs], [m.id for m in members], identity
+    return [o.id for o in orgs], [m.id for m in members]
 
 
-async def fill(store: Store, n: int) -> Identity:
+async def fill(store: Store, n: int) -> None:
     now = datetime.now(UTC)
-    org_ids, member_ids, identity = await seed_people(store)
+    org_ids, member_ids = await seed_people(store)
     started = time.perf_counter()
     pg = store.dialect == "postgresql"
     async with store.engine.begin() as conn:
@@ -112,7 +112,6 @@ async def fill(store: Store, n: int) -> Identity:
         async with store.engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")
     print(f"\n  filled in {time.perf_counter() - started:.1f} s")
-    return identity
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -147,12 +146,32 @@ async def measure(store: Store, identity: Identity, n: int, queries: int, pastes
             "paste1000_p99_ms": round(pct(paste, 99), 1), "pastes": pastes}
 
 
+async def filled_store(url: str, n: int, *, keep: Path | None = None) -> Store:
+    """A migrated store holding exactly `n` bench indicators. `keep`: the SQLite file behind `url`, reused when
+    it already holds `n` (filling 1M takes a minute) and rebuilt when it holds another count."""
+    await upgrade(url)
+    store = create_store(url)
+    async with store.engine.connect() as conn:
+        count = (await conn.execute(select(func.count()).select_from(IndicatorRow))).scalar_one()
+    if count == n:
+        print(f"reusing {keep or url} ({n:,} indicators)")
+        return store
+    if count and keep is not None:
+        await store.close()
+        await asyncio.to_thread(keep.unlink)
+        await upgrade(url)
+        store = create_store(url)
+    print(f"filling {n:,} indicators")
+    await fill(store, n)
+    return store
+
+
 async def run_backend(backend: str, n: int, args: argparse.Namespace) -> dict:
+    keep = None
     if backend == "sqlite":
         OUT.mkdir(exist_ok=True)
-        path = OUT / f"lookup-{n}.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        reuse = path.exists()
+        keep = OUT / f"lookup-{n}.db"
+        url = f"sqlite+aiosqlite:///{keep}"
     else:
         admin = make_url(args.pg_url)
         name = "coalition_bench_lookup"
@@ -162,24 +181,9 @@ async def run_backend(backend: str, n: int, args: argparse.Namespace) -> dict:
         await conn.execute(f'CREATE DATABASE "{name}"')
         await conn.close()
         url = admin.set(database=name).render_as_string(hide_password=False)
-        reuse = False
-    await upgrade(url)
-    store = create_store(url)
+    store = await filled_store(url, n, keep=keep)
     try:
-        async with store.engine.connect() as conn:
-            count = (await conn.execute(select(func.count()).select_from(IndicatorRow))).scalar_one()
-        if reuse and count == n:
-            identity = Identity(Platform.CONSOLE, "bench", "analyst1")
-            print(f"{backend}: reusing {path} ({n:,} indicators)")
-        else:
-            if reuse:
-                await store.close()
-                path.unlink()
-                await upgrade(url)
-                store = create_store(url)
-            print(f"{backend}: filling {n:,} indicators")
-            identity = await fill(store, n)
-        result = await measure(store, identity, n, args.queries, args.pastes)
+        result = await measure(store, ANALYST, n, args.queries, args.pastes)
     finally:
         await store.close()
     return {"backend": backend, "rows": n, **result}

@@ -33,18 +33,14 @@ import urllib.parse
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path[:0] = [str(ROOT)]
 
-from bench.lookup import fill, value_of  # noqa: E402
+from bench.lookup import filled_store, value_of  # noqa: E402
 from bot.domain import Identity, Platform  # noqa: E402
 from bot.ports import Conflict  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.models import IndicatorRow  # noqa: E402
-from storage.uow import create_store  # noqa: E402
 from tests.adapters.slack.fake_slack import Call, MockSlack, Signer  # noqa: E402
 
 TEAM, USER, CHANNEL = "TBENCH", "UBENCH", "DBENCH"
@@ -66,16 +62,8 @@ async def prepare_store(rows: int) -> str:
     OUT.mkdir(exist_ok=True)
     path = OUT / f"lookup-{rows}.db"
     url = f"sqlite+aiosqlite:///{path}"
-    await upgrade(url)
-    store = create_store(url)
+    store = await filled_store(url, rows, keep=path)
     try:
-        async with store.engine.connect() as conn:
-            count = (await conn.execute(select(func.count()).select_from(IndicatorRow))).scalar_one()
-        if count != rows:
-            if count:
-                raise SystemExit(f"{path} holds {count:,} indicators, not {rows:,}: remove it or run bench/lookup.py")
-            print(f"filling {rows:,} indicators into {path}")
-            await fill(store, rows)
         async with store.unit_of_work() as uow:
             analyst = (await uow.members.by_name("analyst1"))[0]
             try:

@@ -87,27 +87,15 @@ def import_stix2(text: str, n: int) -> float:
 async def taxii_page(n: int, queries: int) -> dict:
     """Pages of 1,000 through `exchange.feed_page` + the JSON body, on a SQLite file of `n` indicators filled
     by bench/lookup.py's `fill` (kept in bench/out/ and reused): the first pages, then pages from the middle."""
-    from lookup import OUT, fill
-    from sqlalchemy import func, select
+    from lookup import OUT, filled_store
+    from sqlalchemy import select
 
-    from storage.migrate import upgrade
     from storage.models import IndicatorRow
-    from storage.uow import create_store
 
     OUT.mkdir(exist_ok=True)
     path = OUT / f"stix-taxii-{n}.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await upgrade(url)
-    store = create_store(url)
+    store = await filled_store(f"sqlite+aiosqlite:///{path}", n, keep=path)
     try:
-        async with store.engine.connect() as conn:
-            count = (await conn.execute(select(func.count()).select_from(IndicatorRow))).scalar_one()
-        if count != n:
-            await store.close()
-            path.unlink()
-            await upgrade(url)
-            store = create_store(url)
-            await fill(store, n)
         async with store.engine.connect() as conn:
             middle = (await conn.execute(select(IndicatorRow.modified_at).where(IndicatorRow.id == n // 2)))\
                 .scalar_one()

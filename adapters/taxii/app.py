@@ -206,26 +206,24 @@ class TaxiiServer:
         return {"X-TAXII-Date-Added-First": timestamp_us(objects[0][0][0]),
                 "X-TAXII-Date-Added-Last": timestamp_us(objects[-1][0][0])}
 
-    async def objects(self, request: web.Request) -> web.Response:
+    async def _paged(self, request: web.Request,
+                     entry: Callable[[FeedKey, dict[str, Any]], dict[str, Any]]) -> web.Response:
+        """One page of the collection: `more`, the opaque `next` cursor, each object as `entry` shows it."""
         self._readable(request)
         objects, more, last = await self._page(request)
         body: dict[str, Any] = {"more": more}
         if more and last is not None:
             body["next"] = encode_cursor(last)
         if objects:
-            body["objects"] = [o for _, o in objects]
+            body["objects"] = [entry(k, o) for k, o in objects]
         return _json(body, headers=self._date_headers(objects))
 
+    async def objects(self, request: web.Request) -> web.Response:
+        return await self._paged(request, lambda _, o: o)
+
     async def manifest(self, request: web.Request) -> web.Response:
-        self._readable(request)
-        objects, more, last = await self._page(request)
-        body: dict[str, Any] = {"more": more}
-        if more and last is not None:
-            body["next"] = encode_cursor(last)
-        if objects:
-            body["objects"] = [{"id": o["id"], "date_added": timestamp_us(k[0]), "version": _version(o),
-                                "media_type": STIX_MEDIA_TYPE} for k, o in objects]
-        return _json(body, headers=self._date_headers(objects))
+        return await self._paged(request, lambda k, o: {"id": o["id"], "date_added": timestamp_us(k[0]),
+                                                        "version": _version(o), "media_type": STIX_MEDIA_TYPE})
 
     async def object(self, request: web.Request) -> web.Response:
         self._readable(request)
