@@ -1,0 +1,158 @@
+"""The outbox (leases, retries, parking) and the record of posted cards (delivery keys, message ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from bot.domain import (
+    OutboxEvent,
+    Platform,
+    PostedCard,
+)
+from storage.models import (
+    OutboxRow,
+    PostedCardRow,
+)
+from storage.repositories.base import _chunks, _Repository
+
+
+def _outbox_event(row: Any) -> OutboxEvent:
+    return OutboxEvent(id=row.id, event=row.event, payload=row.payload, platform=Platform(row.platform),
+                       created_at=row.created_at, attempts=row.attempts, last_error=row.last_error)
+
+
+_PENDING = (OutboxRow.delivered_at.is_(None), OutboxRow.parked_at.is_(None))
+
+
+class SqlOutbox(_Repository):
+    written = False  # set when this unit of work added rows: its commit tells other processes (PostgreSQL)
+
+    async def add(self, event: str, payload: dict[str, Any], at: datetime, platform: Platform) -> None:
+        self.written = True
+        await self._execute(insert(OutboxRow).values(
+            created_at=at, event=event, payload=payload, platform=Platform(platform).value, available_at=at,
+            attempts=0,
+        ))
+
+    async def claim(self, platform: Platform, now: datetime, lease: timedelta,
+                    limit: int) -> Sequence[OutboxEvent]:
+        due = (
+            select(OutboxRow.id)
+            .where(OutboxRow.platform == Platform(platform).value, *_PENDING, OutboxRow.available_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serializes claims
+        )
+        ids = list((await self._execute(due)).scalars())
+        if not ids:
+            return []
+        rows = await self._execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids))
+            .values(available_at=now + lease, attempts=OutboxRow.attempts + 1)
+            .returning(*OutboxRow.__table__.columns)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((_outbox_event(r) for r in rows), key=lambda e: e.id)
+
+    async def delivered(self, event_ids: Iterable[int], at: datetime) -> None:
+        ids = list(event_ids)
+        if not ids:
+            return
+        await self._execute(update(OutboxRow).where(OutboxRow.id.in_(ids))
+                                    .values(delivered_at=at, last_error=None)
+                                    .execution_options(synchronize_session=False))
+
+    async def retry_later(self, event_id: int, error: str, at: datetime) -> None:
+        await self._execute(update(OutboxRow).where(OutboxRow.id == event_id)
+                                    .values(available_at=at, last_error=error[:2000])
+                                    .execution_options(synchronize_session=False))
+
+    async def park(self, event_id: int, error: str, at: datetime) -> None:
+        await self._execute(update(OutboxRow).where(OutboxRow.id == event_id)
+                                    .values(parked_at=at, last_error=error[:2000])
+                                    .execution_options(synchronize_session=False))
+
+    async def parked(self, limit: int) -> Sequence[OutboxEvent]:
+        rows = await self._execute(
+            select(*OutboxRow.__table__.columns).where(OutboxRow.parked_at.is_not(None),
+                                                       OutboxRow.delivered_at.is_(None))
+            .order_by(OutboxRow.id).limit(limit))
+        return [_outbox_event(r) for r in rows]
+
+    async def unpark(self, event_id: int, at: datetime) -> bool:
+        result = await self._execute(
+            update(OutboxRow).where(OutboxRow.id == event_id, OutboxRow.parked_at.is_not(None),
+                                    OutboxRow.delivered_at.is_(None))
+            .values(parked_at=None, available_at=at, attempts=0)
+            .execution_options(synchronize_session=False))
+        return result.rowcount == 1
+
+    async def pending_stats(self, now: datetime) -> dict[str, tuple[int, float]]:
+        rows = await self._execute(
+            select(OutboxRow.platform, func.count(), func.min(OutboxRow.created_at))
+            .where(*_PENDING).group_by(OutboxRow.platform))
+        return {platform: (n, max(0.0, (now - oldest).total_seconds())) for platform, n, oldest in rows}
+
+
+def _posted_card(row: Any) -> PostedCard:
+    return PostedCard(platform=Platform(row.platform), workspace_id=row.workspace_id, channel_id=row.channel_id,
+                      indicator_id=row.indicator_id, purpose=row.purpose, message_id=row.message_id,
+                      delivery_key=row.delivery_key, id=row.id)
+
+
+class SqlPostedCards(_Repository):
+    def _values(self, card: PostedCard) -> dict[str, Any]:
+        return {"platform": Platform(card.platform).value, "workspace_id": card.workspace_id,
+                "channel_id": card.channel_id, "message_id": card.message_id, "indicator_id": card.indicator_id,
+                "purpose": card.purpose, "delivery_key": card.delivery_key, "created_at": self._clock()}
+
+    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, bool]]:
+        keys = [c.delivery_key for c in cards]
+        if not cards:
+            return {}
+        if not all(keys):
+            raise ValueError("a reserved card needs a delivery key")
+        earlier = {r.delivery_key for r in await self._execute(
+            select(PostedCardRow.delivery_key).where(PostedCardRow.delivery_key.in_(keys)))}
+        new = [self._values(c) for c in cards if c.delivery_key not in earlier]
+        if new:
+            await self._execute(self._upsert_insert(PostedCardRow.__table__)
+                                .on_conflict_do_nothing(index_elements=["delivery_key"]), new)
+        rows = await self._execute(
+            select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key.in_(keys)))
+        return {r.delivery_key: (_posted_card(r), r.delivery_key in earlier) for r in rows}
+
+    async def add(self, card: PostedCard) -> None:
+        await self._execute(insert(PostedCardRow).values(**self._values(card)))
+
+    async def set_messages(self, messages: Sequence[tuple[int, str]]) -> None:
+        if messages:
+            await self._execute(
+                update(PostedCardRow).where(PostedCardRow.id == bindparam("card_id"))
+                .values(message_id=bindparam("message"))
+                .execution_options(synchronize_session=False),
+                [{"card_id": card_id, "message": message_id} for card_id, message_id in messages])
+
+    async def of_indicators(self, indicator_ids: Iterable[int], platform: Platform) -> Sequence[PostedCard]:
+        found: list[PostedCard] = []
+        for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
+            rows = await self._execute(
+                select(*PostedCardRow.__table__.columns)
+                .where(PostedCardRow.indicator_id.in_(chunk), PostedCardRow.platform == Platform(platform).value,
+                       PostedCardRow.message_id.is_not(None))
+                .order_by(PostedCardRow.id))
+            found.extend(_posted_card(r) for r in rows)
+        return found
+
+

@@ -1,0 +1,293 @@
+"""Indicators: adding, finding by id, value or STIX id, searching within a visibility, status changes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from bot.domain import (
+    Indicator,
+    NewIndicator,
+    Page,
+    SearchFilter,
+    Status,
+    StoreStats,
+    Verdict,
+    Visibility,
+)
+from bot.ioc import IOCType
+from bot.ports import Conflict
+from bot.tlp import TLP
+from storage.models import (
+    IndicatorRow,
+    IndicatorTagRow,
+    MemberRow,
+    OrganizationRow,
+    SightingRow,
+    VoteRow,
+)
+from storage.repositories.base import _TAG_SEPARATOR, _chunks, _is_unique_violation, _Repository
+
+_SHAREABLE_MAX = TLP.AMBER.rank
+
+
+def _tags_column() -> Any:
+    return (
+        select(func.aggregate_strings(IndicatorTagRow.tag, _TAG_SEPARATOR))
+        .where(IndicatorTagRow.indicator_id == IndicatorRow.id)
+        .correlate(IndicatorRow)
+        .scalar_subquery()
+        .label("tags")
+    )
+
+
+# In the order of bot.domain.Indicator's fields, so that a row becomes an Indicator positionally (fast).
+_INDICATOR_COLUMNS = (
+    IndicatorRow.id, IndicatorRow.stix_id, IndicatorRow.type, IndicatorRow.value, IndicatorRow.status,
+    IndicatorRow.tlp, IndicatorRow.confidence, _tags_column(), IndicatorRow.note, IndicatorRow.submitter_id,
+    MemberRow.name.label("submitter_name"), IndicatorRow.org_id, OrganizationRow.name.label("org_name"),
+    IndicatorRow.anonymous, IndicatorRow.first_seen, IndicatorRow.last_seen, IndicatorRow.valid_until,
+    IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason,
+)
+
+
+def _indicators() -> Select[Any]:
+    return (
+        select(*_INDICATOR_COLUMNS)
+        .join(MemberRow, MemberRow.id == IndicatorRow.submitter_id)
+        .join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
+    )
+
+
+_INDICATOR_BY_ID = _indicators().where(IndicatorRow.id == bindparam("id"))
+_INDICATORS_BY_IDS = _indicators().where(IndicatorRow.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _by_values_statement(types: int) -> Select[Any]:
+    """Built once per number of distinct types in a lookup (at most one per IOC type)."""
+    return _indicators().where(or_(*(
+        and_(IndicatorRow.type == bindparam(f"t{n}"), IndicatorRow.value.in_(bindparam(f"v{n}", expanding=True)))
+        for n in range(types)
+    ))).order_by(IndicatorRow.id)
+
+
+def _indicator(row: Row[Any]) -> Indicator:
+    (id_, stix_id, type_, value, status, tlp, confidence, tags, note, submitter_id, submitter_name, org_id, org_name,
+     anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason) = row
+    return Indicator(
+        id_, stix_id, _IOC_TYPES[type_], value, _STATUSES[status], _TLPS[tlp], confidence,
+        tuple(sorted(tags.split(_TAG_SEPARATOR))) if tags else (), note, submitter_id, submitter_name, org_id,
+        org_name, anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason,
+    )
+
+
+_IOC_TYPES = {t.value: t for t in IOCType}
+_STATUSES = {s.value: s for s in Status}
+_VERDICTS = {v.value: v for v in Verdict}
+_TLPS = {t.value: t for t in TLP}
+
+
+def visibility_clause(view: Visibility) -> ColumnElement[bool]:
+    """``bot.rules.can_see`` as SQL: the same decision, row by row, on indexed integer ranks."""
+    shared_max = min(view.max_shared_tlp.rank, _SHAREABLE_MAX)
+    allowed: list[ColumnElement[bool]] = [IndicatorRow.tlp_rank <= shared_max]
+    if view.amber_strict_own_org:
+        allowed.append(and_(IndicatorRow.tlp_rank == TLP.AMBER_STRICT.rank,
+                            IndicatorRow.org_id == view.org_id))
+    if view.red_all:
+        allowed.append(IndicatorRow.tlp_rank == TLP.RED.rank)
+    elif view.red_own:
+        allowed.append(and_(IndicatorRow.tlp_rank == TLP.RED.rank,
+                            IndicatorRow.submitter_id == view.member_id))
+    return or_(*allowed)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _normal_tags(tags: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in tags:
+        clean = tag.replace(_TAG_SEPARATOR, "").strip().lower()
+        if clean:
+            seen[clean] = None
+    return list(seen)
+
+
+class SqlIndicatorRepository(_Repository):
+    async def add(self, new: NewIndicator) -> Indicator:
+        now = new.seen_at  # the core's clock: submission time is creation time
+        tags = _normal_tags(new.tags)
+        stmt = (
+            insert(IndicatorRow)
+            .values(
+                stix_id=new.stix_id, type=new.type.value, value=new.value, status=Status.PENDING.value,
+                tlp=new.tlp.value, tlp_rank=new.tlp.rank, confidence=new.confidence, note=new.note,
+                submitter_id=new.submitter_id, org_id=new.org_id, anonymous=new.anonymous,
+                first_seen=new.seen_at, last_seen=new.seen_at, valid_until=new.valid_until,
+                created_at=now, modified_at=now, status_reason="",
+            )
+            .returning(IndicatorRow.id)
+        )
+        try:
+            async with self._session.begin_nested():
+                indicator_id = (await self._execute(stmt)).scalar_one()
+                if tags:
+                    await self._execute(
+                        insert(IndicatorTagRow), [{"indicator_id": indicator_id, "tag": t} for t in tags]
+                    )
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(f"{new.type.value} {new.value} is stored already") from exc
+            raise
+        indicator = await self.get(indicator_id)
+        assert indicator is not None
+        return indicator
+
+    async def get(self, indicator_id: int) -> Indicator | None:
+        row = (await self._execute(_INDICATOR_BY_ID, {"id": indicator_id})).first()
+        return _indicator(row) if row else None
+
+    async def by_ids(self, indicator_ids: Iterable[int]) -> Sequence[Indicator]:
+        found: list[Indicator] = []
+        for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
+            found.extend(_indicator(r) for r in await self._execute(_INDICATORS_BY_IDS, {"ids": list(chunk)}))
+        return found
+
+    async def by_stix_id(self, stix_id: str) -> Indicator | None:
+        row = (await self._execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
+        return _indicator(row) if row else None
+
+    async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
+        pairs = list(dict.fromkeys((IOCType(t).value, v) for t, v in values))
+        found: list[Indicator] = []
+        for chunk in _chunks(pairs):
+            # Grouped by type: "type = :t AND value IN (...)" uses the unique (type, value) index on
+            # both backends, which a row-value IN does not always do.
+            by_type: dict[str, list[str]] = {}
+            for type_, value in chunk:
+                by_type.setdefault(type_, []).append(value)
+            params: dict[str, Any] = {}
+            for n, (type_, vals) in enumerate(by_type.items()):
+                params[f"t{n}"], params[f"v{n}"] = type_, vals
+            rows = await self._execute(_by_values_statement(len(by_type)), params)
+            found.extend(_indicator(row) for row in rows)
+        found.sort(key=lambda ind: ind.id)
+        return found
+
+    async def search(self, flt: SearchFilter, view: Visibility,
+                     page: Page) -> tuple[Sequence[Indicator], int]:
+        conditions: list[ColumnElement[bool]] = [visibility_clause(view)]
+        needs_org = False
+        if flt.types:
+            conditions.append(IndicatorRow.type.in_([IOCType(t).value for t in flt.types]))
+        for tag in _normal_tags(flt.tags):
+            conditions.append(exists().where(
+                IndicatorTagRow.indicator_id == IndicatorRow.id, IndicatorTagRow.tag == tag
+            ))
+        if flt.statuses:
+            conditions.append(IndicatorRow.status.in_([s.value for s in flt.statuses]))
+        if flt.org_name is not None:
+            # Anonymous submissions are not found by their organization's name, except by its own members.
+            needs_org = True
+            conditions.append(OrganizationRow.name_key == flt.org_name.strip().lower())
+            conditions.append(or_(IndicatorRow.anonymous == false(), IndicatorRow.org_id == view.org_id))
+        if flt.since is not None:
+            conditions.append(IndicatorRow.created_at >= flt.since)
+        if flt.submitter_id is not None:
+            conditions.append(IndicatorRow.submitter_id == flt.submitter_id)
+        if flt.tlp is not None:
+            conditions.append(IndicatorRow.tlp_rank == flt.tlp.rank)
+        text = flt.text.strip().lower()
+        if text:
+            # A substring of the value (values are stored normalized, mostly lower-case already).
+            pattern = f"%{_like_escape(text)}%"
+            conditions.append(func.lower(IndicatorRow.value).like(pattern, escape="\\"))
+
+        count_stmt = select(func.count()).select_from(IndicatorRow)
+        if needs_org:
+            count_stmt = count_stmt.join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
+        total = (await self._execute(count_stmt.where(*conditions))).scalar_one()
+        if total == 0 or page.offset >= total:
+            return [], total
+        rows = await self._execute(
+            _indicators().where(*conditions)
+            .order_by(IndicatorRow.id.asc() if flt.oldest_first else IndicatorRow.id.desc())
+            .limit(page.size).offset(page.offset)
+        )
+        return [_indicator(row) for row in rows], total
+
+    async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
+                         reason: str, at: datetime) -> bool:
+        result = await self._execute(
+            update(IndicatorRow)
+            .where(IndicatorRow.id == indicator_id,
+                   IndicatorRow.status.in_([Status(s).value for s in from_statuses]))
+            .values(status=to.value, status_reason=reason, modified_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def touch(self, indicator_id: int, seen_at: datetime) -> None:
+        await self._execute(
+            update(IndicatorRow)
+            .where(IndicatorRow.id == indicator_id, IndicatorRow.last_seen < seen_at)
+            .values(last_seen=seen_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def expire_due(self, now: datetime) -> Sequence[int]:
+        rows = await self._execute(
+            update(IndicatorRow)
+            .where(
+                IndicatorRow.status.in_([Status.PENDING.value, Status.APPROVED.value]),
+                IndicatorRow.valid_until.is_not(None),
+                IndicatorRow.valid_until <= now,
+            )
+            .values(status=Status.EXPIRED.value, status_reason="valid_until passed", modified_at=now)
+            .returning(IndicatorRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(rows.scalars())
+
+    async def stats(self) -> StoreStats:
+        by_status = {
+            s: n for s, n in await self._execute(
+                select(IndicatorRow.status, func.count()).group_by(IndicatorRow.status)
+            )
+        }
+        by_type = {
+            t: n for t, n in await self._execute(
+                select(IndicatorRow.type, func.count()).group_by(IndicatorRow.type)
+            )
+        }
+        totals = (await self._execute(select(
+            select(func.count()).select_from(OrganizationRow).scalar_subquery(),
+            select(func.count()).select_from(MemberRow).scalar_subquery(),
+            select(func.count()).select_from(VoteRow).scalar_subquery(),
+            select(func.count()).select_from(SightingRow).scalar_subquery(),
+        ))).one()
+        return StoreStats(by_status=by_status, by_type=by_type, organizations=totals[0], members=totals[1],
+                          votes=totals[2], sightings=totals[3])
+
+
