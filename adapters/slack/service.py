@@ -2,8 +2,11 @@
 Socket Mode, and the deliverer of the outbox's Slack rows.
 
 * HTTP mode (`slack.mode = "http"`, `slack.signing_secret`): one aiohttp endpoint (`slack.http_host`,
-  `slack.http_port`, `slack.http_path`) for events, slash commands and interactivity; every request's
-  signature and timestamp are verified by bolt (401 otherwise).
+  `slack.http_port`, `slack.http_path`) for events, slash commands and interactivity. Every request's
+  signature and timestamp are verified here on the raw bytes BEFORE anything parses the body (`verify`):
+  unsigned, badly signed or older than 5 minutes is 401 and nothing is parsed; a correctly signed request
+  whose body or timestamp is malformed (not JSON, nested too deep, not a JSON object) is 400 (`parse_body`),
+  never a 500 or a traceback. Bolt then verifies once more and handles it.
 * Socket Mode (`slack.mode = "socket"`, `slack.app_token`): a WebSocket to Slack, no public URL.
 * The Web API is `slack.api_url` (GovSlack, Enterprise deployments, tests); rate limits (429) are retried
   after Slack's Retry-After, connection resets retried once.
@@ -13,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import time
 import urllib.parse
 from typing import Any
 
@@ -44,6 +50,84 @@ log = logging.getLogger(__name__)
 
 RATE_LIMIT_RETRIES = 5
 NUDGE_DELAY = 0.05  # seconds
+MAX_BODY = 4 * 1024 * 1024  # Slack's requests are far smaller
+MAX_AGE = 300  # seconds: Slack's own window for a request's timestamp
+MAX_DEPTH = 64  # nesting of a request's JSON: Slack's payloads stay under 20
+
+
+class BadRequest(ValueError):
+    """A signed request whose body cannot be what Slack sends (answered 400)."""
+
+
+def verify(secret: str, raw: bytes, timestamp: str | None, signature: str | None, *,
+           now: float | None = None) -> int:
+    """Slack's signature check on the raw body, before any parsing: 401 (not from Slack, or a stale replay),
+    400 (signed, but its timestamp is not a number), or 200."""
+    if not secret or not timestamp or not signature or not signature.startswith("v0="):
+        return 401
+    expected = "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode("utf-8", "replace") + b":" + raw,
+                                hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        return 401
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return 400
+    if abs((time.time() if now is None else now) - int(timestamp)) > MAX_AGE:
+        return 401
+    return 200
+
+
+def _depth_ok(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Brackets nest at most `limit` deep (strings skipped): checked before json.loads, which recurses."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    if text.count("[") + text.count("{") > MAX_DEPTH and not _depth_ok(text):  # json.loads recurses
+        raise BadRequest("JSON nested too deep")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise BadRequest("not JSON") from e
+    if not isinstance(value, dict):
+        raise BadRequest("not a JSON object")
+    return value
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The body of a verified request as Slack sends it: JSON (events) or a form, perhaps with a JSON
+    `payload` (interactivity). Anything else raises BadRequest."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest("not UTF-8") from e
+    if content_type == "application/json" or text.startswith("{"):
+        return _json_object(text)
+    try:
+        params = dict(urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                                             max_num_fields=1000))
+    except ValueError as e:
+        raise BadRequest("not a form") from e
+    if "payload" in params:
+        return _json_object(params["payload"])
+    return params
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -62,8 +146,7 @@ def fix_form_body(request: AsyncBoltRequest) -> AsyncBoltRequest:
     raw = request.raw_body
     if request.body or not raw or raw.startswith("{") or "payload" not in raw:
         return request
-    params = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
-    body = json.loads(params["payload"]) if "payload" in params else params
+    body = parse_body(raw.encode(), "application/x-www-form-urlencoded")
     request.body = body
     request.context = build_async_context(AsyncBoltContext({}), body)
     return request
@@ -150,12 +233,25 @@ class SlackService:
 
     async def _start_http(self, bot: SlackBot) -> None:
         path = self.settings.http_path
+        signing_secret = secret(self.settings.signing_secret)
 
         async def handle(request: web.Request) -> web.Response:
-            bolt_request = fix_form_body(await to_bolt_request(request))
+            raw = await request.read()  # bytes, unparsed, until the signature holds
+            status = verify(signing_secret, raw, request.headers.get("X-Slack-Request-Timestamp"),
+                            request.headers.get("X-Slack-Signature"))
+            if status != 200:
+                log.info("Slack HTTP: request refused (%s: %s)", status,
+                         "bad timestamp" if status == 400 else "signature or timestamp not valid")
+                return web.Response(status=status, text="invalid request" if status == 400 else "unauthorized")
+            try:
+                parse_body(raw, request.content_type)
+                bolt_request = fix_form_body(await to_bolt_request(request))
+            except BadRequest as e:
+                log.info("Slack HTTP: signed request with a malformed body refused (%s)", e)
+                return web.Response(status=400, text="malformed body")
             return await to_aiohttp_response(await bot.app.async_dispatch(bolt_request))
 
-        web_app = web.Application(client_max_size=4 * 1024 * 1024)
+        web_app = web.Application(client_max_size=MAX_BODY)
         web_app.router.add_post(path, handle)
         self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()

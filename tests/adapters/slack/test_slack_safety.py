@@ -209,3 +209,52 @@ def test_the_manifest_declares_what_the_adapter_handles() -> None:
             "groups:history", "reactions:read", "files:read", "files:write"} <= items
     assert "is_enabled: true" in {line.strip() for line in lines}  # interactivity
     assert "home_tab_enabled: true" in {line.strip() for line in lines}
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+MALFORMED = {  # name: (body, content type, timestamp override)
+    "payload not JSON": ("payload=%7Bnot-json", "application/x-www-form-urlencoded", None),
+    "payload nested 100k deep": ("payload=" + urllib.parse.quote('{"a":' + DEEP + "}"),
+                                 "application/x-www-form-urlencoded", None),
+    "event nested 100k deep": ('{"type":"event_callback","event":' + DEEP + "}", "application/json", None),
+    "event not JSON": ('{"type": "event_callback", ', "application/json", None),
+    "event a JSON list": ("[1, 2]", "application/json", None),
+    "payload a JSON string": ("payload=%22x%22", "application/x-www-form-urlencoded", None),
+    "timestamp not a number": (urllib.parse.urlencode({"command": "/ioc", "text": "whoami"}),
+                               "application/x-www-form-urlencoded", "12ab"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+async def test_malformed_bodies_are_400_when_signed_and_401_unsigned_never_500(
+        slack: SlackWorld, case: str, caplog: pytest.LogCaptureFixture) -> None:
+    body, content_type, timestamp = MALFORMED[case]
+    await slack.settle()
+    before = len(slack.mock.calls)
+    caplog.set_level("DEBUG")
+    status, _, seconds = await slack.post(body, content_type, timestamp=timestamp)  # type: ignore[arg-type]
+    assert status == 400, case
+    status, _, _ = await slack.post(body, content_type, sign=False)
+    assert status == 401
+    status, _, _ = await slack.post(body, content_type, sign=False, signature="v0=" + "0" * 64)
+    assert status == 401
+    assert seconds < 2
+    await slack.settle()
+    assert slack.mock.calls[before:] == []  # nothing reached a handler
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= 40], "a traceback or an error was logged"
+
+
+def test_the_signature_is_checked_on_the_raw_bytes_before_any_parsing() -> None:
+    from adapters.slack.service import verify
+
+    raw = b"payload=%7Bnot-json"
+    good = Signer(SECRET).headers(raw.decode(), timestamp=1_700_000_000)
+    ts, sig = good["X-Slack-Request-Timestamp"], good["X-Slack-Signature"]
+    assert verify(SECRET, raw, ts, sig, now=1_700_000_100) == 200
+    assert verify(SECRET, raw, ts, sig, now=1_700_000_301) == 401  # more than 5 minutes: a replay
+    assert verify(SECRET, raw + b" ", ts, sig, now=1_700_000_000) == 401
+    assert verify(SECRET, raw, ts, None, now=1_700_000_000) == 401
+    assert verify(SECRET, raw, None, sig, now=1_700_000_000) == 401
+    assert verify("", raw, ts, sig, now=1_700_000_000) == 401  # no secret configured: nothing is trusted
+    odd = Signer(SECRET).headers(raw.decode(), timestamp="１７００000000")  # type: ignore[arg-type]
+    assert verify(SECRET, raw, odd["X-Slack-Request-Timestamp"], odd["X-Slack-Signature"]) == 400
