@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import limits
 from bot.domain import ChannelPurpose, Role, Status, Verdict
 from bot.ioc import IOCType, Observable, classify, extract
 from bot.tlp import TLP
@@ -334,11 +335,12 @@ def usage_of(verb: str) -> str:
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _TOKEN = re.compile(r'[A-Za-z_]+:"[^"]*"|"[^"]*"|\S+')
 _OPTION = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
-_ID = re.compile(r"^#?(\d{1,18})$")
+_ID = re.compile(r"#?([0-9]{1,18})")  # fullmatch; ASCII digits only (str.isdigit() takes '²' and '٣')
 _STIX_ID = re.compile(r"^indicator--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_MEMBER_ID = re.compile(r"^m(\d{1,18})$", re.I)
+_MEMBER_ID = re.compile(r"m([0-9]{1,18})", re.I)  # fullmatch
 _MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
-_DURATION = re.compile(r"^(\d{1,6})([mhdw])$", re.I)
+_DURATION = re.compile(r"([0-9]{1,7})([mhdw])", re.I)  # fullmatch
+_NUMBER = re.compile(r"[0-9]{1,20}")  # fullmatch: ASCII digits only, and not thousands of them
 _DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _VALUE_HINT = re.compile(r"\[\.\]|\(\.\)|\[dot\]|hxxp|\[:\]|\[@\]|\[at\]|://|^\d{1,3}\.\d{1,3}\.|^[0-9a-f]{30,}$", re.I)
 _TRAILING = ",;"
@@ -357,32 +359,54 @@ def _unquote(token: str) -> str:
     return token
 
 
-def parse_duration(text: str, verb: str) -> timedelta:
-    m = _DURATION.match(text.strip())
+def parse_duration(text: str, verb: str, key: str = "") -> timedelta:
+    """`30m`, `24h`, `7d`, `2w`: from one minute to ten years (`limits.DURATION_MAX`), so `now + d` never
+    overflows."""
+    m = _DURATION.fullmatch(text.strip())
     if not m:
-        raise UsageError(f"'{text}' is not a duration; write a number and a unit such as 30m, 24h, 7d or 2w", verb)
-    return timedelta(**{_DURATION_UNITS[m.group(2).lower()]: int(m.group(1))})
+        raise UsageError(f"{key + ': ' if key else ''}'{_shown(text)}' is not a duration; write a number and a unit "
+                         "such as 30m, 24h, 7d or 2w", verb)
+    delta = timedelta(**{_DURATION_UNITS[m.group(2).lower()]: int(m.group(1))})
+    try:
+        return limits.check_duration(key or "a duration", delta)
+    except limits.LimitError as e:
+        raise UsageError(f"{e}, not '{_shown(text)}'", verb) from None
+
+
+def _shown(text: str, width: int = 60) -> str:
+    """A piece of the person's own text, quoted back in an error: short, controls made visible."""
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def parse_ref(token: str, verb: str) -> Ref:
     token = token.strip().rstrip(_TRAILING)
-    if m := _ID.match(token):
+    if m := _ID.fullmatch(token):
         return IdRef(int(m.group(1)))
     if _STIX_ID.match(token.lower()):
         return StixRef(token.lower())
-    if obs := classify(token):
+    rejected: list[tuple[Observable, str]] = []
+    if obs := classify(token, rejected=rejected):
         return ValueRef(obs)
-    raise UsageError(f"'{token}' is neither an indicator id like #42 nor an indicator value", verb)
+    if rejected:
+        raise UsageError(f"'{_shown(token)}' cannot be an indicator: {rejected[0][1]}", verb)
+    raise UsageError(f"'{_shown(token)}' is neither an indicator id like #42 nor an indicator value", verb)
 
 
 def _int_option(key: str, raw: str, verb: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
+    """A whole number written in ASCII digits, from low to high (every number the grammar takes is bounded)."""
+    value = int(raw) if _NUMBER.fullmatch(raw) else low - 1
     if not low <= value <= high:
-        raise UsageError(f"{key}: takes a whole number from {low} to {high}, not '{raw}'", verb)
+        raise UsageError(f"{key}: takes a whole number from {low:,} to {high:,}, not '{_shown(raw)}'", verb)
     return value
+
+
+def _text(field: str, text: str, verb: str, max_len: int, *, multiline: bool = True) -> str:
+    """A free text the store keeps: within its limit and without what no backend can store."""
+    try:
+        return limits.check_text(field, text, max_len, multiline=multiline)
+    except limits.LimitError as e:
+        raise UsageError(str(e), verb) from None
 
 
 def _on_off(key: str, raw: str, verb: str) -> bool:
@@ -391,7 +415,7 @@ def _on_off(key: str, raw: str, verb: str) -> bool:
         return True
     if lowered in {"off", "no", "false", "0"}:
         return False
-    raise UsageError(f"{key}: takes on or off, not '{raw}'", verb)
+    raise UsageError(f"{key}: takes on or off, not '{_shown(raw)}'", verb)
 
 
 def _enum_option(enum_type, key: str, raw: str, verb: str, aliases: dict[str, str] | None = None):
@@ -400,7 +424,7 @@ def _enum_option(enum_type, key: str, raw: str, verb: str, aliases: dict[str, st
         return enum_type(lowered)
     except ValueError:
         choices = ", ".join(e.value for e in enum_type)
-        raise UsageError(f"{key}: takes one of {choices}, not '{raw}'", verb) from None
+        raise UsageError(f"{key}: takes one of {choices}, not '{_shown(raw)}'", verb) from None
 
 
 def _tlp_option(raw: str, verb: str) -> TLP:
@@ -437,7 +461,10 @@ class _Options:
 # ---------------------------------------------------------------- verbs
 
 def parse(text: str) -> Command:
-    """Parse the text after `/ioc`."""
+    """Parse the text after `/ioc`: a Command, or UsageError (and nothing else) for any text at all."""
+    if problem := limits.text_problem(text):
+        first = text.split()[0].lower() if text.split() else ""
+        raise UsageError(f"{_where_bad(text)} {problem}", first if first in VERBS else None)
     tokens = tokenize(text.strip())
     if not tokens:
         return Help()
@@ -445,11 +472,27 @@ def parse(text: str) -> Command:
     parser = _PARSERS.get(verb)
     if parser:
         return parser(args)
-    if _ID.match(tokens[0]) or classify(tokens[0].rstrip(_TRAILING)) is not None:
+    if _ID.fullmatch(tokens[0]) or classify(tokens[0].rstrip(_TRAILING)) is not None:
         return _lookup(tokens)
     raise UsageError(
-        f"'{tokens[0]}' is not a verb I know. Verbs: {', '.join(VERBS)}. A bare value or #ID looks it up.", "help"
-    )
+        f"'{_shown(tokens[0])}' is not a verb I know. Verbs: {', '.join(VERBS)}. A bare value or #ID looks it up.",
+        "help")
+
+
+_OPTION_KEYS = frozenset({"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "count", "type", "status",
+                          "org", "since", "page", "sector", "trust", "role", "uses", "expires", "ceiling", "purpose",
+                          "passive", "ephemeral", "format"})
+
+
+def _where_bad(text: str) -> str:
+    """The word (or option) of a command that holds a character the store refuses: `the note`, `tags:`..."""
+    for token in text.split():
+        if limits.text_problem(token):
+            m = _OPTION.match(token)
+            if m and m.group(1).lower() in _OPTION_KEYS:
+                return f"the option {m.group(1).lower()}:"
+            return f"the word '{_shown(token, 40)}'"
+    return "the command"
 
 
 def _submit(args: list[str]) -> Submit:
@@ -462,20 +505,23 @@ def _submit(args: list[str]) -> Submit:
         if not note_words and token.lower() in flags:
             flags[token.lower()] = True
             continue
-        obs = classify(token.rstrip(_TRAILING))
-        if obs is not None and not note_words:
+        rejected: list[tuple[Observable, str]] = []
+        obs = classify(token.rstrip(_TRAILING), rejected=rejected) if not note_words else None
+        if obs is not None:
             values.append(obs)
+        elif not note_words and rejected:
+            raise UsageError(f"'{_shown(token)}' cannot be stored: {rejected[0][1]}; shorten it or leave it out",
+                             verb)
         elif not note_words and _VALUE_HINT.search(token):
             raise UsageError(
-                f"'{token}' looks like an indicator but is not a valid one (check the digits, dots and "
+                f"'{_shown(token)}' looks like an indicator but is not a valid one (check the digits, dots and "
                 "length); fix it or put free text after the values", verb)
         else:
             note_words.append(token)
     if not values:
         raise UsageError("give at least one indicator value to submit", verb)
-    note = " ".join(filter(None, [opts.get("note") or "", " ".join(note_words)])).strip()
-    if len(note) > 2000:
-        raise UsageError("the note is longer than 2,000 characters; shorten it", verb)
+    note = _text("note", " ".join(filter(None, [opts.get("note") or "", " ".join(note_words)])).strip(), verb,
+                 limits.NOTE_MAX)
     tags_raw = ",".join(v for v in (opts.get("tags"), opts.get("tag")) if v)
     confidence = opts.get("conf") or opts.get("confidence")
     return Submit(
@@ -485,21 +531,21 @@ def _submit(args: list[str]) -> Submit:
         tags=_valid_tags(_split_list(tags_raw), verb),
         note=note,
         anonymous=flags["anon"],
-        valid_for=parse_duration(opts.get("valid"), verb) if opts.get("valid") else None,
+        valid_for=parse_duration(opts.get("valid"), verb, "valid") if opts.get("valid") else None,
         override=flags["override"],
     )
 
 
-_TAG = re.compile(r"^[a-z0-9][a-z0-9._:/+-]{0,63}$")
+_TAG = re.compile(rf"[a-z0-9][a-z0-9._:/+-]{{0,{limits.TAG_MAX_LEN - 1}}}")  # fullmatch
 
 
 def _valid_tags(tags: tuple[str, ...], verb: str) -> tuple[str, ...]:
     for tag in tags:
-        if not _TAG.match(tag):
-            raise UsageError(
-                f"tag '{tag}' is not valid; tags are letters, digits and . _ : / + - (up to 64)", verb)
-    if len(tags) > 20:
-        raise UsageError("at most 20 tags", verb)
+        if not _TAG.fullmatch(tag):
+            raise UsageError(f"tag '{_shown(tag)}' is not valid; tags are letters, digits and . _ : / + - (up to "
+                             f"{limits.TAG_MAX_LEN})", verb)
+    if len(tags) > limits.TAG_MAX_COUNT:
+        raise UsageError(f"at most {limits.TAG_MAX_COUNT} tags, not {len(tags)}", verb)
     return tags
 
 
@@ -535,15 +581,17 @@ def _vote(args: list[str]) -> Vote:
         return Vote(ref, None)
     if word not in _VERDICTS:
         raise UsageError(f"'{args[1]}' is not a verdict; use confirm, fp (false positive) or withdraw", "vote")
-    return Vote(ref, _VERDICTS[word], " ".join(args[2:]).strip()[:500])
+    return Vote(ref, _VERDICTS[word], _text("reason", " ".join(args[2:]).strip(), "vote", limits.REASON_MAX))
 
 
 def _sighting(args: list[str]) -> Sighting:
     opts = _Options(args, {"count"}, "sighting")
     if not opts.rest:
         raise UsageError("say which indicator you saw", "sighting")
-    count = _int_option("count", opts.get("count"), "sighting", 1, 1_000_000) if opts.get("count") else 1
-    return Sighting(parse_ref(opts.rest[0], "sighting"), count, " ".join(opts.rest[1:])[:500])
+    count = (_int_option("count", opts.get("count"), "sighting", 1, limits.SIGHTING_COUNT_MAX)
+             if opts.get("count") else 1)
+    return Sighting(parse_ref(opts.rest[0], "sighting"), count,
+                    _text("note", " ".join(opts.rest[1:]), "sighting", limits.REASON_MAX))
 
 
 _STATUS_ALIASES = {"pending": "pending", "open": "pending"}
@@ -558,30 +606,42 @@ def _search(args: list[str]) -> Search:
         types.append(_enum_option(IOCType, "type", raw, verb, _TYPE_ALIASES))
     statuses = tuple(_enum_option(Status, "status", raw, verb, _STATUS_ALIASES)
                      for raw in _split_list(opts.get("status") or ""))
-    tags = _split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v))
+    tags = _search_tags(_split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v)), verb)
+    org = opts.get("org") or None
+    if org is not None:
+        _text("org", org, verb, limits.ORG_NAME_MAX, multiline=False)
     return Search(
         types=tuple(types),
         tags=tags,
         statuses=statuses,
-        org=opts.get("org") or None,
-        since=parse_duration(opts.get("since"), verb) if opts.get("since") else None,
+        org=org,
+        since=parse_duration(opts.get("since"), verb, "since") if opts.get("since") else None,
         tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
-        text=" ".join(opts.rest)[:200],
-        page=_int_option("page", opts.get("page"), verb, 1, 10_000) if opts.get("page") else 1,
+        text=_text("search text", " ".join(opts.rest), verb, limits.SEARCH_TEXT_MAX),
+        page=_int_option("page", opts.get("page"), verb, 1, limits.PAGE_MAX) if opts.get("page") else 1,
     )
+
+
+def _search_tags(tags: tuple[str, ...], verb: str) -> tuple[str, ...]:
+    """Search filters: any text (a tag that cannot exist matches nothing), within the limits of a tag."""
+    if len(tags) > limits.TAG_MAX_COUNT:
+        raise UsageError(f"search at most {limits.TAG_MAX_COUNT} tags at a time, not {len(tags)}", verb)
+    for tag in tags:
+        _text("tag", tag, verb, limits.TAG_MAX_LEN, multiline=False)
+    return tags
 
 
 def _queue(args: list[str]) -> Queue:
     opts = _Options(args, {"page"}, "queue")
     if opts.rest:
         raise UsageError(f"unexpected '{opts.rest[0]}'", "queue")
-    return Queue(_int_option("page", opts.get("page"), "queue", 1, 10_000) if opts.get("page") else 1)
+    return Queue(_int_option("page", opts.get("page"), "queue", 1, limits.PAGE_MAX) if opts.get("page") else 1)
 
 
 def _refs_then_text(args: list[str], verb: str) -> tuple[tuple[Ref, ...], str]:
     refs: list[Ref] = []
     i = 0
-    while i < len(args) and _ID.match(args[i].rstrip(_TRAILING)):
+    while i < len(args) and _ID.fullmatch(args[i].rstrip(_TRAILING)):
         refs.append(parse_ref(args[i], verb))
         i += 1
     if not refs and args:
@@ -594,27 +654,27 @@ def _refs_then_text(args: list[str], verb: str) -> tuple[tuple[Ref, ...], str]:
 
 def _approve(args: list[str]) -> Approve:
     refs, note = _refs_then_text(args, "approve")
-    return Approve(refs, note[:500])
+    return Approve(refs, _text("note", note, "approve", limits.REASON_MAX))
 
 
 def _reject(args: list[str]) -> Reject:
     refs, reason = _refs_then_text(args, "reject")
     if not reason:
         raise UsageError("a rejection needs a reason, so the submitter learns why", "reject")
-    return Reject(refs, reason[:500])
+    return Reject(refs, _text("reason", reason, "reject", limits.REASON_MAX))
 
 
 def _revoke(args: list[str]) -> Revoke:
     refs, reason = _refs_then_text(args, "revoke")
     if not reason:
         raise UsageError("a revocation needs a reason, so the coalition learns why", "revoke")
-    return Revoke(refs, reason[:500])
+    return Revoke(refs, _text("reason", reason, "revoke", limits.REASON_MAX))
 
 
 def _join(args: list[str]) -> Join:
     if len(args) != 1:
         raise UsageError("give exactly one invite code", "join")
-    return Join(args[0].strip())
+    return Join(_text("code", args[0].strip(), "join", limits.INVITE_CODE_MAX, multiline=False))
 
 
 def _no_args(cls, verb: str):
@@ -626,16 +686,16 @@ def _no_args(cls, verb: str):
 
 
 def _help(args: list[str]) -> Help:
-    return Help(args[0].lower() if args else None)
+    return Help(args[0].lower()[:40] if args else None)
 
 
 def _member_ref(token: str, verb: str) -> MemberRef:
-    if m := _MEMBER_ID.match(token):
+    if m := _MEMBER_ID.fullmatch(token):
         return MemberRef(member_id=int(m.group(1)))
     if m := _MENTION.match(token):
         return MemberRef(user_id=m.group(1))
-    raise UsageError(f"'{token}' is not a member; use a member id like m7 (see `admin member list`) or a mention",
-                     verb)
+    raise UsageError(f"'{_shown(token)}' is not a member; use a member id like m7 (see `admin member list`) or a "
+                     "mention", verb)
 
 
 def _admin(args: list[str]) -> Command:
@@ -644,9 +704,9 @@ def _admin(args: list[str]) -> Command:
             raise UsageError("deliveries takes no arguments", "deliveries")
         return Deliveries()
     if args and args[0].lower() == "retry":
-        if len(args) != 2 or not args[1].isdigit():
+        if len(args) != 2:
             raise UsageError("give the id of one parked delivery", "retry")
-        return RetryDelivery(int(args[1]))
+        return RetryDelivery(_int_option("id", args[1].lstrip("#"), "retry", 1, limits.ID_MAX))
     words = [a.lower() for a in args[:2]]
     form = " ".join(words)
     rest = args[2:]
@@ -655,14 +715,15 @@ def _admin(args: list[str]) -> Command:
         name = " ".join(opts.rest).strip()
         if not name:
             raise UsageError("give the organization's name", form)
-        if len(name) > 100:
-            raise UsageError("an organization name has at most 100 characters", form)
-        trust = _int_option("trust", opts.get("trust"), form, 0, 100) if opts.get("trust") else 50
-        return OrgAdd(name, (opts.get("sector") or "").strip()[:50], trust)
+        name = _text("the organization name", name, form, limits.ORG_NAME_MAX, multiline=False)
+        trust = _int_option("trust", opts.get("trust"), form, 0, limits.TRUST_MAX) if opts.get("trust") else 50
+        sector = _text("sector", (opts.get("sector") or "").strip(), form, limits.SECTOR_MAX, multiline=False)
+        return OrgAdd(name, sector, trust)
     if form == "org list":
         return OrgList()
     if form == "member list":
-        return MemberList(" ".join(rest).strip() or None)
+        org = " ".join(rest).strip() or None
+        return MemberList(org and _text("the organization name", org, form, limits.ORG_NAME_MAX, multiline=False))
     if form == "member role":
         if len(rest) != 2:
             raise UsageError("give a member and a role", form)
@@ -673,10 +734,10 @@ def _admin(args: list[str]) -> Command:
         if not org:
             raise UsageError("say for which organization", form)
         return InviteCreate(
-            org,
+            _text("the organization name", org, form, limits.ORG_NAME_MAX, multiline=False),
             _enum_option(Role, "role", opts.get("role"), form) if opts.get("role") else Role.MEMBER,
-            _int_option("uses", opts.get("uses"), form, 1, 1000) if opts.get("uses") else 1,
-            parse_duration(opts.get("expires"), form) if opts.get("expires") else timedelta(days=7),
+            _int_option("uses", opts.get("uses"), form, 1, limits.INVITE_USES_MAX) if opts.get("uses") else 1,
+            parse_duration(opts.get("expires"), form, "expires") if opts.get("expires") else timedelta(days=7),
         )
     if form == "channel set":
         opts = _Options(rest, {"ceiling", "purpose", "passive", "ephemeral"}, form)
@@ -732,15 +793,21 @@ def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | N
     """The same Submit as `/ioc submit`, from a form's fields. `values` is free text: every indicator the IOC
     engine finds in it is submitted. Raises FormError naming each field that is wrong and how to fix it."""
     errors: dict[str, str] = {}
-    found = tuple(extract(values or ""))
-    if not found:
+    rejected: list[tuple[Observable, str]] = []
+    found = tuple(extract(values or "", rejected=rejected))
+    if rejected:
+        obs, problem = rejected[0]
+        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        errors["values"] = (f"'{_shown(obs.value, 40)}' cannot be stored{more}: {problem}. "
+                            "Shorten or remove it.")
+    elif not found:
         errors["values"] = "No indicator found here: paste IPs, domains, URLs, e-mails, hashes, CVEs, ASNs or BTC."
     parsed: dict[str, object] = {}
     for field, raw, convert in (
         ("tlp", tlp, lambda v: _tlp_option(v, "submit")),
         ("confidence", confidence, lambda v: _int_option("conf", v, "submit", 0, 100)),
         ("tags", tags, lambda v: _valid_tags(_split_list(v), "submit")),
-        ("valid", valid, lambda v: parse_duration(v, "submit")),
+        ("valid", valid, lambda v: parse_duration(v, "submit", "valid")),
     ):
         if raw is None or not str(raw).strip():
             continue
@@ -749,8 +816,10 @@ def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | N
         except UsageError as e:
             errors[field] = e.problem[:1].upper() + e.problem[1:] + "."
     note = (note or "").strip()
-    if len(note) > 2000:
-        errors["note"] = "The note is longer than 2,000 characters; shorten it."
+    if problem := limits.text_problem(note):
+        errors["note"] = f"The note {problem}."
+    elif len(note) > limits.NOTE_MAX:
+        errors["note"] = f"The note has {len(note):,} characters, at most {limits.NOTE_MAX:,}; shorten it."
     if errors:
         raise FormError(errors)
     return Submit(values=tuple(dict.fromkeys(found)), tlp=parsed.get("tlp"),  # type: ignore[arg-type]
@@ -777,7 +846,7 @@ def _export(args: list[str]) -> Export:
         types=tuple(_enum_option(IOCType, "type", raw, verb, _TYPE_ALIASES)
                     for raw in _split_list(opts.get("type") or "")),
         tags=_split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v)),
-        since=parse_duration(opts.get("since"), verb) if opts.get("since") else None,
+        since=parse_duration(opts.get("since"), verb, "since") if opts.get("since") else None,
     )
 
 
@@ -791,13 +860,12 @@ def _apikey(form: str, rest: list[str]) -> Command:
         if not rest:
             raise UsageError("say for which organization", form)
         org, name = rest[0], " ".join(rest[1:]).strip()
-        if len(name) > 100:
-            raise UsageError("a key name has at most 100 characters", form)
-        return ApiKeyCreate(org, name)
+        return ApiKeyCreate(_text("the organization name", org, form, limits.ORG_NAME_MAX, multiline=False),
+                            _text("the key name", name, form, limits.API_KEY_NAME_MAX, multiline=False))
     if form == "apikey list":
         return ApiKeyList()
     if form == "apikey revoke":
         if len(rest) != 1:
             raise UsageError("give the id of one key (see `/ioc admin apikey list`)", form)
-        return ApiKeyRevoke(_int_option("id", rest[0].lstrip("k#"), form, 1, 10**15))
+        return ApiKeyRevoke(_int_option("id", rest[0].lstrip("k#"), form, 1, limits.ID_MAX))
     raise UsageError(f"'admin {form}' is not an admin command", "admin")

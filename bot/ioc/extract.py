@@ -19,6 +19,7 @@ from bot.ioc.btc import is_btc_address
 from bot.ioc.refang import DOTMARK, normalize
 from bot.ioc.tlds import known_tlds
 from bot.ioc.types import IOCType, Observable
+from bot.limits import value_problem
 
 _D = r"[.\ue000]"  # a dot, plain or written defanged
 _URLC = r"[^\s<>\"'`|\\^{},]"  # characters of a URL (after normalization)
@@ -431,13 +432,31 @@ def _nothing_to_find(text: str) -> bool:
     return len(text) < 32 or _HEX_LETTERS.search(text) is None
 
 
-def extract(text: str) -> list[Observable]:
-    """Every indicator in a chat message: canonical, de-duplicated, in order of first appearance."""
+Rejected = list[tuple[Observable, str]]
+
+
+def _storable(obs: Observable, rejected: Rejected | None) -> bool:
+    """Never hand out a value the store cannot keep (over its type's limit, a NUL, a lone surrogate):
+    it is left out, and reported in `rejected` (value, why) when the caller asks."""
+    problem = value_problem(obs.type, obs.value)
+    if problem is None:
+        return True
+    if rejected is not None and all(seen != obs for seen, _ in rejected):
+        rejected.append((obs, problem))
+    return False
+
+
+def extract(text: str, *, rejected: Rejected | None = None) -> list[Observable]:
+    """Every indicator in a chat message: canonical, de-duplicated, in order of first appearance.
+
+    Values the store cannot keep (see :mod:`bot.limits`: a URL over 2,048 characters...) are left out and,
+    when ``rejected`` is a list, appended to it with the reason."""
     if not text or _nothing_to_find(text):
         return []
     seen: dict[Observable, None] = {}
     for obs, _, _ in _scan(normalize(text)):
-        seen.setdefault(obs, None)
+        if obs not in seen and _storable(obs, rejected):
+            seen[obs] = None
     return list(seen)
 
 
@@ -457,11 +476,12 @@ _PREFIX_RE = re.compile(r"^(?:md5|sha1|sha256|sha512|sha-1|sha-256|sha-512|hash|
                         re.IGNORECASE)
 
 
-def classify(token: str) -> Observable | None:
+def classify(token: str, *, rejected: Rejected | None = None) -> Observable | None:
     """Type and canonicalize one value typed as an explicit argument, or None.
 
     More permissive than free text: no file-name/code/version heuristics (``evil.zip`` is a domain
-    here), surrounding quotes/brackets are ignored. A bare number is not an ASN.
+    here), surrounding quotes/brackets are ignored. A bare number is not an ASN. A value the store cannot
+    keep is None too, and appended to ``rejected`` (value, why) when given.
     """
     if not token:
         return None
@@ -469,7 +489,7 @@ def classify(token: str) -> Observable | None:
     for cand in (norm, norm.strip(_WRAPPERS).strip()):
         obs = _classify_one(_PREFIX_RE.sub("", cand).strip())
         if obs is not None:
-            return obs
+            return obs if _storable(obs, rejected) else None
     return None
 
 
