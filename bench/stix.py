@@ -22,7 +22,7 @@ from bot import exchange
 from bot.domain import Indicator, SightingRecord, Status, Verdict, VoteRecord
 from bot.ioc import IOCType
 from bot.rules import organization_visibility
-from bot.stix import BundleBuilder, BundleStream, read_file
+from bot.stix import ActIds, BundleBuilder, BundleStream, read_file
 from bot.tlp import TLP
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -50,7 +50,7 @@ def export_ours(inds: list[Indicator]) -> tuple[str, int, float]:
     votes = {i.id: [VoteRecord(i.id, 7, 2, Verdict.CONFIRM, "", NOW, NOW)] for i in inds[::20]}
     sightings = {i.id: [SightingRecord(i.id, i.id, 3, 2, NOW)] for i in inds[::50]}
     started = time.perf_counter()
-    builder = BundleBuilder({1: "A", 2: "B", 3: "C"})
+    builder = BundleBuilder({1: "A", 2: "B", 3: "C"}, ids=ActIds(bytes(32)))
     stream = BundleStream()
     parts = [stream.start()]
     for s in range(0, len(inds), 2000):

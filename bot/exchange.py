@@ -50,6 +50,11 @@ SUPPORTING_TYPES = frozenset({"identity", "marking-definition", "extension-defin
 
 # ---------------------------------------------------------------- export
 
+async def act_ids(uow: UnitOfWork) -> stix.ActIds:
+    """The keyed derivation of opinion and sighting ids, with this deployment's secret (made on first use)."""
+    return stix.ActIds(await uow.secrets.get_or_create(stix.STIX_IDS_SECRET))
+
+
 @dataclass
 class ExportStats:
     indicators: int = 0
@@ -62,7 +67,8 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
                        coalition_name: str = "Coalition") -> ExportStats:
     """Stream the export in `fmt` (stix | csv | txt) to `write`, batch by batch (constant memory)."""
     stats = ExportStats()
-    builder = stix.BundleBuilder(await uow.exchange.organization_names(), coalition_name) if fmt == "stix" else None
+    builder = stix.BundleBuilder(await uow.exchange.organization_names(), coalition_name,
+                                 ids=await act_ids(uow)) if fmt == "stix" else None
     stream = stix.BundleStream() if fmt == "stix" else None
     if stream is not None:
         write(stream.start())
@@ -149,12 +155,11 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     done = await store_submissions(ctx, plan.items, source=f"import:{filename[:100]}", verb="import")
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
     await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
-                    created=len(done.created_ids), known=len(done.known), restricted=len(done.restricted),
-                    skipped=plan.skipped_count)
+                    created=len(done.created_ids), known=len(done.known), skipped=plan.skipped_count)
     return ImportReport(filename=filename, format=plan.format, objects=plan.objects,
                         created=tuple(f"#{i}" for i in done.created_ids[:50]), created_count=len(done.created_ids),
-                        known_count=len(done.known), restricted_count=len(done.restricted), skipped=skipped,
-                        warninglisted=len(done.warninglisted))
+                        known_count=len(done.known), skipped=skipped, warninglisted=len(done.warninglisted),
+                        not_applied_count=len(done.not_applied), sightings_updated=len(done.sightings_updated))
 
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:
@@ -258,12 +263,12 @@ async def apikey_revoke(ctx: Context, cmd: commands.ApiKeyRevoke) -> Done:
 
 # ---------------------------------------------------------------- the TAXII feed
 
-def feed_object(ind: Indicator, record: VoteRecord | SightingRecord | None) -> dict[str, Any]:
+def feed_object(ind: Indicator, record: VoteRecord | SightingRecord | None, ids: stix.ActIds) -> dict[str, Any]:
     if record is None:
         return stix.indicator_object(ind)
     if isinstance(record, VoteRecord):
-        return stix.opinion_object(ind, record)
-    return stix.sighting_object(ind, record)
+        return stix.opinion_object(ind, record, ids)
+    return stix.sighting_object(ind, record, ids)
 
 
 def visible_tlps(view: Visibility) -> list[TLP]:
@@ -323,13 +328,14 @@ async def feed_page(uow: UnitOfWork, view: Visibility, *, cursor: FeedKey | None
         rows.sort(key=lambda r: r[0])
     more = len(rows) > limit
     out = []
+    keyed = await act_ids(uow) if any(r[2] is not None and r[1] is not None for r in rows[:limit]) else None
     for key, ind, record in rows[:limit]:
         if ind is None:
             out.append((key, record))
             continue
         if not can_see(ind, view):
             continue
-        obj = feed_object(ind, record)
+        obj = feed_object(ind, record, keyed)  # type: ignore[arg-type] - set when a record is there
         if types and obj["type"] not in types:
             continue
         out.append((key, obj))

@@ -207,6 +207,7 @@ class UnitOfWork(Protocol):
     posted_cards: PostedCards
     exchange: ExchangeRepository  # STIX/TAXII (appended below)
     api_keys: ApiKeyRepository
+    secrets: SecretRepository  # per-deployment secrets (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -262,3 +263,8 @@ class ApiKeyRepository(Protocol):
     async def list(self, org_id: int | None = None) -> Sequence[ApiKey]: ...
 
     async def revoke(self, key_id: int, at: datetime) -> ApiKey | None: ...
+
+
+class SecretRepository(Protocol):
+    async def get_or_create(self, name: str) -> bytes:
+        """The per-deployment secret `name`: random bytes made (and committed) on first use, stable after."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -312,5 +313,15 @@ class ApiKeyRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class DeploymentSecretRow(Base):
+    """A per-deployment secret, generated at random on first use (storage.repositories.secrets)."""
+
+    __tablename__ = "deployment_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
 
 ALL_TABLES = tuple(Base.metadata.sorted_tables)

@@ -28,6 +28,7 @@ from storage.repositories import (
     SqlSightingRepository,
     SqlVoteRepository,
 )
+from storage.repositories.secrets import SqlSecretRepository
 
 OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
     posted_cards: SqlPostedCards
     exchange: SqlExchangeRepository  # STIX/TAXII
     api_keys: SqlApiKeyRepository
+    secrets: SqlSecretRepository  # per-deployment secrets (STIX id derivation)
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now, *,
                  read_only: bool = False) -> None:
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
         self.posted_cards = SqlPostedCards(session, clock)
         self.exchange = SqlExchangeRepository(session, clock)
         self.api_keys = SqlApiKeyRepository(session, clock)
+        self.secrets = SqlSecretRepository(session, clock)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

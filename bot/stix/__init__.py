@@ -16,6 +16,8 @@ from bot.stix.export import (
 from bot.stix.ids import (
     COALITION_IDENTITY,
     IDENTITY_CREATED,
+    STIX_IDS_SECRET,
+    ActIds,
     coalition_identity,
     identity_object,
     org_identity_id,
@@ -29,11 +31,13 @@ from bot.stix.patterns import UnsupportedPattern, escape, parse_pattern, pattern
 __all__ = [
     "COALITION_IDENTITY",
     "IDENTITY_CREATED",
+    "STIX_IDS_SECRET",
     "STIX_MEDIA_TYPE",
     "TLP2_CREATED",
     "TLP2_EXTENSION_DEFINITION",
     "TLP2_EXTENSION_ID",
     "TLP2_MARKINGS",
+    "ActIds",
     "BundleBuilder",
     "BundleStream",
     "ImportFormatError",

@@ -5,6 +5,11 @@
 * vote -> `opinion` (confirm: agree, false positive: disagree; a vote is not graded, so never "strongly"),
   `created_by_ref` the voter's organization, never the voter;
 * sighting -> `sighting` sighted where the organization is;
+* the opinions and sightings of an anonymous item are all the coalition's (`created_by_ref`,
+  `where_sighted_refs`): naming the other voters' organizations would leave the submitter as the one missing,
+  and naming only the submitter's own as the coalition would point at it;
+* opinion and sighting ids are keyed with the deployment's secret (`bot.stix.ids.ActIds`): nobody can
+  recompute from public data who voted or sighted what;
 * TLP 2.0 markings; every bundle carries the marking-definitions, the TLP 2.0 extension-definition and the
   identities its objects reference.
 """
@@ -23,11 +28,10 @@ from bot.ioc import IOCType
 from bot.rules import ANONYMOUS_ORG
 from bot.stix.ids import (
     COALITION_IDENTITY,
+    ActIds,
     coalition_identity,
     identity_object,
-    opinion_id,
     org_identity_id,
-    sighting_id,
     timestamp,
     vulnerability_id,
 )
@@ -103,15 +107,16 @@ _DESCRIPTIONS = {t: f"{t.value} shared in the coalition" for t in IOCType}
 
 
 def _activity_author(ind: Indicator, org_id: int) -> str:
-    # The submitting organization of an anonymous item stays hidden behind its own votes and sightings too.
-    return COALITION_IDENTITY if ind.anonymous and org_id == ind.org_id else org_identity_id(org_id)
+    # Every act on an anonymous item is the coalition's: the submitting organization is neither named nor
+    # singled out by elimination (the other organizations named, the submitter's own hidden).
+    return COALITION_IDENTITY if ind.anonymous else org_identity_id(org_id)
 
 
-def opinion_object(ind: Indicator, vote: VoteRecord) -> dict[str, Any]:
+def opinion_object(ind: Indicator, vote: VoteRecord, ids: ActIds) -> dict[str, Any]:
     target = object_id(ind)
     created = timestamp(vote.created_at)
     obj: dict[str, Any] = {
-        "type": "opinion", "spec_version": "2.1", "id": opinion_id(target, vote.member_id), "created": created,
+        "type": "opinion", "spec_version": "2.1", "id": ids.opinion_id(target, vote.member_id), "created": created,
         "modified": timestamp(vote.updated_at) if vote.updated_at > vote.created_at else created,
         "created_by_ref": _activity_author(ind, vote.org_id), "opinion": OPINIONS[vote.verdict],
         "object_refs": [target], "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]],
@@ -121,12 +126,12 @@ def opinion_object(ind: Indicator, vote: VoteRecord) -> dict[str, Any]:
     return obj
 
 
-def sighting_object(ind: Indicator, sighting: SightingRecord) -> dict[str, Any]:
+def sighting_object(ind: Indicator, sighting: SightingRecord, ids: ActIds) -> dict[str, Any]:
     target = object_id(ind)
     seen = timestamp(sighting.seen_at)
     where = _activity_author(ind, sighting.org_id)
     return {
-        "type": "sighting", "spec_version": "2.1", "id": sighting_id(target, sighting.id), "created": seen,
+        "type": "sighting", "spec_version": "2.1", "id": ids.sighting_id(target, sighting.id), "created": seen,
         "modified": seen, "created_by_ref": where, "first_seen": seen, "last_seen": seen,
         "count": min(max(sighting.count, 0), 999_999_999), "sighting_of_ref": target, "where_sighted_refs": [where],
         "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]],
@@ -137,8 +142,9 @@ class BundleBuilder:
     """Maps indicators (with their votes and sightings) to objects and remembers which markings and identities
     they reference, so that `supporting_objects()` can close the bundle."""
 
-    def __init__(self, org_names: Mapping[int, str], coalition_name: str = "Coalition") -> None:
+    def __init__(self, org_names: Mapping[int, str], coalition_name: str = "Coalition", *, ids: ActIds) -> None:
         self.org_names = org_names
+        self.ids = ids
         self.coalition_name = coalition_name
         self.tlps: set[TLP] = set()
         self.orgs: set[int] = set()
@@ -162,11 +168,11 @@ class BundleBuilder:
             if not votes and not sightings:
                 continue
             for vote in votes.get(ind.id, ()):
-                obj = opinion_object(ind, vote)
+                obj = opinion_object(ind, vote, self.ids)
                 out.append(obj)
                 self._author(obj["created_by_ref"], vote.org_id)
             for s in sightings.get(ind.id, ()):
-                obj = sighting_object(ind, s)
+                obj = sighting_object(ind, s, self.ids)
                 out.append(obj)
                 self._author(obj["created_by_ref"], s.org_id)
         self.count += len(out)
@@ -213,11 +219,11 @@ class BundleStream:
         return self.write(builder.supporting_objects()) + "]}"
 
 
-def bundle(indicators: Iterable[Indicator], org_names: Mapping[int, str], *,
+def bundle(indicators: Iterable[Indicator], org_names: Mapping[int, str], *, ids: ActIds,
            votes: Mapping[int, list[VoteRecord]] | None = None,
            sightings: Mapping[int, list[SightingRecord]] | None = None) -> dict[str, Any]:
     """A whole bundle as one dict (small exports, tests)."""
-    builder = BundleBuilder(org_names)
+    builder = BundleBuilder(org_names, ids=ids)
     objects = builder.objects_for(indicators, votes, sightings)
     return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects + builder.supporting_objects()}
 

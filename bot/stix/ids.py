@@ -1,8 +1,13 @@
-"""Stable STIX identifiers: the same coalition, organization, vote or sighting always gets the same id."""
+"""Stable STIX identifiers: the same coalition, organization, vote or sighting always gets the same id.
+
+The coalition's and the organizations' identities are public objects (their ids are a uuid5 of public names);
+the ids of people's acts (opinions, sightings) are keyed with the deployment's secret (`ActIds`)."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +30,38 @@ def org_identity_id(org_id: int) -> str:
     return f"identity--{stable_uuid(f'organization/{org_id}')}"
 
 
-def opinion_id(object_id: str, member_id: int) -> str:
-    return f"opinion--{stable_uuid(f'{object_id}/vote/{member_id}')}"
+STIX_IDS_SECRET = "stix-ids"  # noqa: S105 - the name of the per-deployment secret in the store, not a secret
 
 
-def sighting_id(object_id: str, sighting_row_id: int) -> str:
-    return f"sighting--{stable_uuid(f'{object_id}/sighting/{sighting_row_id}')}"
+class ActIds:
+    """Ids of the objects made from a person's act (a vote's opinion, a sighting): HMAC-SHA256 under the
+    deployment's secret, shaped as a UUIDv4.
+
+    Stable (the same secret gives the same id for the same act on every export and feed page), and not
+    computable from public data: with a public derivation (uuid5 of object id and member id) an exporter
+    could recompute, for each member, the id of their opinion on any item and so learn who voted on what, and
+    through a member's other opinions the organization behind an anonymous item. The key is per act and per
+    object, so two opinions of one member on two items share nothing visible either."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the STIX id secret must be at least 16 random bytes")
+        self._key = secret
+
+    def _uuid(self, name: str) -> uuid.UUID:
+        digest = hmac.new(self._key, name.encode(), hashlib.sha256).digest()
+        return uuid.UUID(bytes=digest[:16], version=4)
+
+    def opinion_id(self, object_id: str, member_id: int) -> str:
+        return f"opinion--{self._uuid(f'{object_id}/vote/{member_id}')}"
+
+    def sighting_id(self, object_id: str, sighting_row_id: int) -> str:
+        return f"sighting--{self._uuid(f'{object_id}/sighting/{sighting_row_id}')}"
+
+    def __repr__(self) -> str:  # never the secret
+        return "ActIds(<secret>)"
 
 
 def vulnerability_id(indicator_stix_id: str) -> str:

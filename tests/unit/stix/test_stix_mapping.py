@@ -14,6 +14,7 @@ from bot.domain import Indicator, SightingRecord, Status, Verdict, VoteRecord
 from bot.ioc import IOCType
 from bot.stix import (
     COALITION_IDENTITY,
+    ActIds,
     UnsupportedPattern,
     bundle,
     csv_rows,
@@ -26,6 +27,7 @@ from bot.tlp import TLP
 from tests.stix_helpers import assert_valid_bundle
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+IDS = ActIds(b"test secret, 32 bytes long......")
 EVERY_TYPE = [
     (IOCType.IPV4, "198.51.100.23", "[ipv4-addr:value = '198.51.100.23']"),
     (IOCType.IPV6, "2001:db8::1", "[ipv6-addr:value = '2001:db8::1']"),
@@ -88,7 +90,7 @@ def test_every_type_in_one_bundle_passes_the_validator_with_tlp_2_0_markings() -
              4: [VoteRecord(4, 8, 1, Verdict.FALSE_POSITIVE, "", NOW, NOW)],  # the anonymous submitter's own org
              99: [VoteRecord(99, 7, 2, Verdict.CONFIRM, "", NOW, NOW)]}
     sightings = {2: [SightingRecord(5, 2, 2, 3, NOW)]}
-    doc = assert_valid_bundle(bundle(inds, {1: "Northbank", 2: "Sentinel Security"}, votes=votes,
+    doc = assert_valid_bundle(bundle(inds, {1: "Northbank", 2: "Sentinel Security"}, ids=IDS, votes=votes,
                                      sightings=sightings))
     by_type: dict[str, list] = {}
     for obj in doc["objects"]:
@@ -111,8 +113,8 @@ def test_every_type_in_one_bundle_passes_the_validator_with_tlp_2_0_markings() -
 def test_exports_are_stable_and_a_change_moves_modified() -> None:
     ind = indicator(1, IOCType.DOMAIN, "evil.example")
     vote = VoteRecord(1, 7, 2, Verdict.CONFIRM, "", NOW, NOW)
-    first = bundle([ind], {1: "N", 2: "S"}, votes={1: [vote]})["objects"]
-    again = bundle([ind], {1: "N", 2: "S"}, votes={1: [vote]})["objects"]
+    first = bundle([ind], {1: "N", 2: "S"}, ids=IDS, votes={1: [vote]})["objects"]
+    again = bundle([ind], {1: "N", 2: "S"}, ids=IDS, votes={1: [vote]})["objects"]
     assert first == again
     changed = indicator_object(replace(ind, status=Status.REVOKED, modified_at=NOW + timedelta(days=1)))
     assert changed["id"] == first[0]["id"] and changed["modified"] > first[0]["modified"]
