@@ -40,3 +40,30 @@ def test_foreign_or_forged_ids_are_refused(bad):
 
 def test_ids_fit_discord_custom_id_limit():
     assert len(actions.vote(10**17, Verdict.FALSE_POSITIVE).id) <= 100
+
+
+@pytest.mark.parametrize("bad", ["ioc:vote:٣:confirm", "ioc:approve:²", "ioc:lookup:1234567890123456789",
+                                 "ioc:vote:42:confirm\n", "ioc:approve:7\n", "ioc:queue:0", "ioc:queue:10001",
+                                 "ioc:queue:999999999999999999", "ioc:lookup:\x00"])
+def test_ids_are_ascii_bounded_and_whole(bad):
+    with pytest.raises(UsageError) as e:
+        actions.parse(bad)
+    assert "\x00" not in e.value.problem and "\n" not in e.value.problem
+
+
+def test_a_biggest_id_still_decodes():
+    assert actions.to_command(actions.parse("ioc:lookup:999999999999999999")) == commands.Lookup(
+        (IdRef(999_999_999_999_999_999),))
+    assert actions.to_command(actions.parse("ioc:queue:10000")) == commands.Queue(10_000)
+
+
+@pytest.mark.parametrize("reason, problem", [
+    ("x" * 501, "reason: at most 500 characters (this one has 501)"),
+    ("benign\x00CDN", "NUL"),
+    ("benign \ud800", "lone surrogate"),
+])
+def test_a_modal_reason_has_the_same_limits_as_a_typed_one(reason, problem):
+    for action_id in ("ioc:reject:5", "ioc:revoke:5", "ioc:approve:5", "ioc:vote:5:confirm"):
+        with pytest.raises(UsageError) as e:
+            actions.to_command(actions.parse(action_id), reason)
+        assert problem in e.value.problem

@@ -186,3 +186,118 @@ def test_a_form_with_problems_names_each_field():
     assert set(e.value.errors) == {"values", "tlp", "confidence", "tags", "valid"}
     assert "No indicator found" in e.value.errors["values"]
     assert e.value.errors["confidence"].startswith("Conf: takes a whole number from 0 to 100")
+
+
+# ---------------------------------------------------------------- robustness: the store's limits (issue 10)
+
+@pytest.mark.parametrize("text, problem", [
+    ("admin retry ²", "id: takes a whole number from 1 to 9,223,372,036,854,775,807, not '²'"),
+    ("admin retry ٣", "id: takes a whole number"),
+    ("admin retry 12345678901234567890", "id: takes a whole number from 1 to 9,223,372,036,854,775,807"),
+    ("admin retry 9223372036854775808", "id: takes a whole number"),
+    ("submit 1.2.3.4 valid:999999w", "valid: takes a duration from 1m to 3650d (ten years), not '999999w'"),
+    ("submit 1.2.3.4 valid:3651d", "valid: takes a duration from 1m to 3650d"),
+    ("submit 1.2.3.4 valid:0d", "valid: takes a duration from 1m"),
+    ("submit 1.2.3.4 valid:٣d", "not a duration"),
+    ("search since:999999w", "since: takes a duration from 1m to 3650d"),
+    ("admin invite create Northbank expires:999999w", "expires: takes a duration from 1m to 3650d"),
+    ("queue page:٣", "page: takes a whole number from 1 to 10,000, not '٣'"),
+    ("sighting #1 count:²", "count: takes a whole number"),
+    ("sighting #1 count:1_000", "count: takes a whole number"),
+    ('submit 1.2.3.4 conf:" 5"', "conf: takes a whole number"),
+    ("admin org add Bank trust:١٠", "trust: takes a whole number"),
+    ("admin invite create Northbank uses:1001", "uses: takes a whole number from 1 to 1,000"),
+    ("admin apikey revoke 99999999999999999999", "id: takes a whole number"),
+])
+def test_numbers_are_ascii_and_bounded_and_durations_at_most_ten_years(text, problem):
+    with pytest.raises(UsageError) as e:
+        parse(text)
+    assert problem in e.value.problem
+    assert e.value.usage.startswith("/ioc")
+
+
+def test_ids_are_ascii_digits_that_fit_a_bigint():
+    assert parse("#999999999999999999") == c.Lookup((IdRef(999_999_999_999_999_999),))
+    assert parse("admin retry 9223372036854775807") == c.RetryDelivery(9223372036854775807)
+    assert parse("admin retry #12") == c.RetryDelivery(12)
+    for text in ("#٣", "#²", "lookup #1234567890123456789"):
+        with pytest.raises(UsageError):
+            parse(text)
+    with pytest.raises(UsageError, match="neither an indicator id"):
+        parse("vote #٣ confirm")
+    with pytest.raises(UsageError, match="not a member"):
+        parse("admin member role m٣ admin")
+
+
+@pytest.mark.parametrize("text, where, what", [
+    ("submit 1.2.3.4 seen in \ud800 our gateway", "the word '\\ud800'", "a lone surrogate (U+D800"),
+    ("submit 1.2.3.4 note:a\x00b", "the option note:", "a NUL character (U+0000)"),
+    ("submit http://evil.example/\x00x", "the word", "a NUL character"),
+    ("admin org add Evil\x00Corp", "the word 'Evil\\u0000Corp'", "a NUL character"),
+    ("reject #1 because\x1b[2J", "the word", "a control character (U+001B)"),
+    ("search text\x00", "the word", "NUL"),
+    ("vote #1 fp \udfff", "the word", "lone surrogate"),
+])
+def test_nul_controls_and_lone_surrogates_are_refused_naming_where(text, where, what):
+    with pytest.raises(UsageError) as e:
+        parse(text)
+    assert e.value.problem.startswith(where), e.value.problem
+    assert what in e.value.problem and "remove it" in e.value.problem
+    assert "\x00" not in e.value.problem and "\ud800" not in e.value.problem  # shown, never echoed raw
+
+
+def test_line_breaks_and_tabs_in_a_note_are_fine():
+    assert parse("submit 1.2.3.4 seen in\nour\tgateway").note == "seen in our gateway"
+    assert parse('submit 1.2.3.4 note:"line one\nline two"').note == "line one\nline two"
+
+
+def test_a_url_over_2048_characters_is_refused_with_the_limit():
+    url = "http://evil.example/" + "a" * 2029  # 2,049 characters
+    with pytest.raises(UsageError) as e:
+        parse(f"submit {url} tlp:green")
+    assert "a url has at most 2,048 characters (this one has 2,049)" in e.value.problem
+    with pytest.raises(UsageError, match="at most 2,048 characters"):
+        parse(f"vote {url} confirm")
+    exactly = "http://evil.example/" + "a" * 2028
+    assert parse(f"submit {exactly}").values == (Observable(IOCType.URL, exactly),)
+
+
+def test_a_percent_encoded_nul_never_becomes_part_of_a_value():
+    with pytest.raises(UsageError, match="cannot be stored: the url contains a NUL"):
+        parse("submit http%3A%2F%2Fevil%2Eexample%2F%00")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("submit 1.2.3.4 " + "x" * 2001, "note: at most 2,000 characters (this one has 2,001)"),
+    ("vote #1 fp " + "x" * 501, "reason: at most 500 characters"),
+    ("reject #1 " + "x" * 501, "reason: at most 500 characters"),
+    ("revoke #1 " + "x" * 501, "reason: at most 500 characters"),
+    ("approve #1 " + "x" * 501, "note: at most 500 characters"),
+    ("sighting #1 " + "x" * 501, "note: at most 500 characters"),
+    ("admin org add " + "x" * 101, "the organization name: at most 100 characters"),
+    ("admin org add Bank sector:" + "x" * 51, "sector: at most 50 characters"),
+    ('admin org add "Bank\nof Example"', "a line break"),
+    ("admin apikey create Northbank " + "k" * 101, "the key name: at most 100 characters"),
+    ("submit 1.2.3.4 tags:" + ",".join(f"t{i}" for i in range(21)), "at most 20 tags, not 21"),
+    ("submit 1.2.3.4 tags:" + "t" * 65, "up to 64"),
+    ("search tag:" + "t" * 65, "tag: at most 64 characters"),
+    ("search " + "x" * 201, "search text: at most 200 characters"),
+    ("join " + "c" * 101, "code: at most 100 characters"),
+])
+def test_texts_over_their_limit_are_refused_not_cut(text, problem):
+    with pytest.raises(UsageError) as e:
+        parse(text)
+    assert problem in e.value.problem, e.value.problem
+
+
+def test_a_form_names_the_field_that_breaks_a_limit():
+    with pytest.raises(c.FormError) as e:
+        c.submit_from_form(values="C2 http://evil.example/" + "a" * 3000 + " and 203.0.113.5", note="a\x00b",
+                           valid="999999w")
+    assert set(e.value.errors) == {"values", "note", "valid"}
+    assert "at most 2,048 characters" in e.value.errors["values"]
+    assert "NUL" in e.value.errors["note"]
+    assert "3650d" in e.value.errors["valid"]
+    with pytest.raises(c.FormError) as e:
+        c.submit_from_form(values="203.0.113.5", note="x" * 2001)
+    assert "at most 2,000" in e.value.errors["note"]
