@@ -10,14 +10,16 @@ import logging
 import signal
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from adapters.config import Settings, config_report, load_settings
+from adapters.config import ConfigError, Settings, config_report, load_settings
 from adapters.discord.cli import discord_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -33,12 +35,20 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML 
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the settings)")]
 
 log = logging.getLogger("adapters.cli")
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 
 def _settings(path: Path | None, *, quiet: bool = False) -> Settings:
     """The settings, and logging set up from them; `quiet` keeps a terminal conversation free of INFO lines."""
     try:
         settings = load_settings(path)
+    except ConfigError as e:  # keys that are not settings: one line each, with the nearest valid name
+        for line in str(e).splitlines():
+            typer.echo(f"Configuration error: {line}", err=True)
+        raise typer.Exit(2) from None
     except Exception as e:  # a broken file or value: say what and where, not a traceback
         typer.echo(f"Configuration error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -52,6 +62,60 @@ def _settings(path: Path | None, *, quiet: bool = False) -> Settings:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     return settings
+
+
+async def wait_for_database(url: str, budget: float) -> None:
+    """Start-up: try the database until it answers, backing off (1 s, 2 s, 4 s ... at most 15 s) with one warning
+    line per failed attempt, for at most `budget` seconds; then `StoreUnavailable` goes up. An error that is not
+    an outage (a wrong password, a missing role) goes up at once: waiting would not cure it."""
+    from tenacity import AsyncRetrying, retry_if_exception_type, stop_before_delay, wait_exponential
+
+    from bot.ports import StoreUnavailable
+    from storage.engine import probe, safe_url
+
+    def attempt_failed(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0
+        log.warning("database at %s unavailable: %s; retrying in %.0fs", safe_url(url),
+                    getattr(error, "reason", "unavailable"), delay)
+
+    async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreUnavailable),
+                                       wait=wait_exponential(multiplier=1, min=1, max=15),
+                                       stop=stop_before_delay(budget), before_sleep=attempt_failed, reraise=True):
+        with attempt:
+            await probe(url)
+
+
+def _run_with_store(main: Callable[[], Coroutine[Any, Any, T]], url: str, *, wait: float | None = None) -> T:
+    """`asyncio.run(main())` for commands that open the store: an unreachable database ends the command with a
+    clear message and exit status 1, never a traceback. With `wait` (seconds), `run`'s start-up retries first."""
+    from bot.ports import StoreUnavailable
+    from storage.engine import safe_url, unavailable_reason
+
+    started = time.monotonic()
+    if wait is not None:
+        try:
+            asyncio.run(wait_for_database(url, wait))
+        except StoreUnavailable as e:
+            _unavailable(safe_url(url), e.reason, f" after {time.monotonic() - started:.0f} s")
+        except Exception as e:  # not an outage: a wrong password, role or URL
+            detail = str(getattr(e, "orig", None) or e).splitlines()[0]  # e.g. role "bot" does not exist
+            typer.echo(f"Cannot start: the database at {safe_url(url)} refused the connection: {detail}. "
+                       "Check database.url (COALITION_DATABASE_URL).", err=True)
+            raise typer.Exit(1) from None
+    try:
+        return asyncio.run(main())
+    except Exception as e:
+        reason = unavailable_reason(e)
+        if reason is None:
+            raise
+        _unavailable(safe_url(url), reason, "")
+
+
+def _unavailable(shown: str, reason: str, waited: str) -> NoReturn:
+    typer.echo(f"Cannot start: the database at {shown} is unavailable{waited} ({reason}). Check that it runs and "
+               "that database.url (COALITION_DATABASE_URL) is right, then start again.", err=True)
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -85,7 +149,8 @@ def console(
                         typer.echo(line)
                 await (run_interactive(channel) if interactive else run_script(channel, sys.stdin))
 
-    asyncio.run(main())
+    _run_with_store(main, database or ("sqlite:///<a temporary demo file>" if demo
+                                       else settings.database.url.get_secret_value()))
 
 
 @app.command()
@@ -111,6 +176,10 @@ def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
+            for service in services:  # /healthz reports each adapter's connection beside the database
+                watch = getattr(service, "watch", None)
+                if watch is not None:
+                    watch(services)
             for service in services:
                 await service.start()
                 log.info("%s adapter started", service.name)
@@ -122,7 +191,8 @@ def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
             for service in reversed(services):
                 await service.stop()
 
-    asyncio.run(main())
+    _run_with_store(main, database or settings.database.url.get_secret_value(),
+                    wait=settings.database.start_wait_seconds)
 
 
 @app.command()
@@ -160,7 +230,7 @@ def bootstrap(
         async with open_runtime(settings, database_url=database) as rt:
             return await first_admin_invite(rt.store.unit_of_work, org, sector)
 
-    code = asyncio.run(main())
+    code = _run_with_store(main, database or settings.database.url.get_secret_value())
     typer.echo(f"Admin invite for {org}: {code}\nRun `/ioc join {code}` as the first admin; it works once, "
                "for 7 days.")
 

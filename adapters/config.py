@@ -3,16 +3,22 @@
 Precedence: environment (`COALITION_<SECTION>_<KEY>`, e.g. `COALITION_DATABASE_URL`,
 `COALITION_POLICY_AUTO_APPROVE_CONFIRMATIONS`) over the TOML file (`coalition.toml`, or the path in
 `COALITION_CONFIG` / `--config`) over the defaults below. Secrets are `SecretStr`: never logged or echoed.
+A key that is not a setting (in the file: any section or key; in the environment: a `COALITION_` variable
+whose section is, or nearly is, one of ours) is an error that names it and the nearest valid one: a typo
+never silently leaves a default in force.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from bot.policy import Policy, WarninglistAction
@@ -21,12 +27,19 @@ from bot.tlp import TLP
 DEFAULT_CONFIG_PATH = Path("coalition.toml")
 
 
-class DatabaseSettings(BaseModel):
+class Section(BaseModel):
+    """One `[section]` of coalition.toml: a key that is not one of its settings is refused, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
     url: SecretStr = SecretStr("sqlite+aiosqlite:///./coalition.db")
     upgrade_on_start: bool = True
+    start_wait_seconds: float = Field(60.0, ge=0, description="how long `run` waits for an unreachable database")
 
 
-class PolicySettings(BaseModel):
+class PolicySettings(Section):
     default_tlp: str = "amber"
     default_confidence: int = Field(50, ge=0, le=100)
     default_valid_days: int = Field(180, ge=0, description="0 = indicators never expire by default")
@@ -57,18 +70,18 @@ class PolicySettings(BaseModel):
         )
 
 
-class WarninglistSettings(BaseModel):
+class WarninglistSettings(Section):
     enabled: bool = True
     include: list[str] = Field(default_factory=list, description="MISP list names; empty = the default subset")
     exclude: list[str] = Field(default_factory=list)
 
 
-class LoggingSettings(BaseModel):
+class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
 
 
-class SlackSettings(BaseModel):
+class SlackSettings(Section):
     """Slack: Socket Mode (app_token, no public URL) or HTTP mode (signing_secret, one endpoint)."""
 
     enabled: bool = False
@@ -90,7 +103,7 @@ class SlackSettings(BaseModel):
         return [f"slack.{key}" for key in needed if getattr(self, key) is None]
 
 
-class DiscordSettings(BaseModel):
+class DiscordSettings(Section):
     enabled: bool = False
     token: SecretStr | None = None  # COALITION_DISCORD_TOKEN
     application_id: int | None = None
@@ -108,7 +121,7 @@ class DiscordSettings(BaseModel):
         return [f"discord.{key}" for key in ("token", "application_id") if getattr(self, key) is None]
 
 
-class TaxiiSettings(BaseModel):
+class TaxiiSettings(Section):
     """The TAXII 2.1 server (adapters/taxii): `coalition-bot taxii`, or within `coalition-bot run` when enabled."""
 
     enabled: bool = False
@@ -124,7 +137,7 @@ class TaxiiSettings(BaseModel):
     max_content_length: int = Field(50 * 1024 * 1024, ge=1024)
 
 
-class DeliverySettings(BaseModel):
+class DeliverySettings(Section):
     """How adapters deliver the outbox (posts to feed and moderation channels, card edits, DMs)."""
 
     lease_seconds: float = Field(60.0, gt=0, description="a claimed row returns to the queue after this long "
@@ -133,7 +146,7 @@ class DeliverySettings(BaseModel):
     max_attempts: int = Field(8, ge=1, description="failures before a row is parked for admins")
 
 
-class OpsSettings(BaseModel):
+class OpsSettings(Section):
     """Health (`/healthz`) and Prometheus metrics (`/metrics`) of `coalition-bot run`."""
 
     enabled: bool = True
@@ -173,11 +186,78 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
 
 
+class ConfigError(ValueError):
+    """The configuration names something that is not a setting; one line per problem, each saying what to write."""
+
+
+ENV_PREFIX = "COALITION_"
+ENV_NOT_SETTINGS = {"COALITION_CONFIG"}  # the path of the file, not a setting in it
+
+
+def _suggest(word: str, candidates: Iterable[str], form: str = "{}") -> str:
+    choices = list(candidates)
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {form.format(close[0])}?"
+    return f"; valid ones are {', '.join(form.format(c) for c in choices)}"
+
+
+def _keys(section: str) -> list[str]:
+    annotation = Settings.model_fields[section].annotation
+    return list(annotation.model_fields) if isinstance(annotation, type) else []
+
+
+def unknown_settings(file_data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Every key of the file and every `COALITION_` variable that looks like a setting but is none, each with the
+    nearest valid name."""
+    sections = list(Settings.model_fields)
+    problems: list[str] = []
+    for name, table in file_data.items():
+        if name not in sections:
+            if isinstance(table, dict):
+                problems.append(f"[{name}] is not a section{_suggest(name, sections, '[{}]')}")
+            else:
+                owners = [s for s in sections if name.lower() in _keys(s)]
+                hint = f"; did you mean {name} under [{owners[0]}]?" if owners else _suggest(name, sections, "[{}]")
+                problems.append(f"{name} at the top of the file is not a setting (settings go in sections){hint}")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{name} is a section: write [{name}] and its settings on the lines below it")
+            continue
+        keys = _keys(name)
+        problems += [f"[{name}] {key} is not a setting{_suggest(key, keys)}" for key in table if key not in keys]
+    env_names = [f"{ENV_PREFIX}{s}_{k}".upper() for s in sections for k in _keys(s)]
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in ENV_NOT_SETTINGS or upper in env_names:
+            continue
+        section = upper[len(ENV_PREFIX):].split("_", 1)[0].lower()
+        if section in sections or difflib.get_close_matches(section, sections, n=1, cutoff=0.8):
+            close = difflib.get_close_matches(upper, env_names, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else \
+                f"; `coalition-bot config reference` lists the {len(env_names)} that are"
+            problems.append(f"environment variable {variable} is not a setting{hint}")
+    return problems
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings once. An explicitly named file must exist; the default one may be absent."""
+    """Build the settings once. An explicitly named file must exist; the default one may be absent. A key in the
+    file or a `COALITION_` variable that is not a setting raises `ConfigError` naming it and the nearest one."""
     explicit = path or (Path(os.environ["COALITION_CONFIG"]) if os.environ.get("COALITION_CONFIG") else None)
     if explicit is not None and not explicit.exists():
         raise FileNotFoundError(f"configuration file {explicit} does not exist")
+    problems = unknown_settings(_read_toml(explicit or DEFAULT_CONFIG_PATH), os.environ)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
     class FromFile(Settings):
         model_config = SettingsConfigDict(toml_file=explicit or DEFAULT_CONFIG_PATH)
@@ -228,6 +308,8 @@ def _redact_url(url: str) -> str:
 DESCRIPTIONS = {
     "database.url": "SQLAlchemy URL: sqlite:///path.db or postgresql://user:pw@host/db (a secret: never logged)",
     "database.upgrade_on_start": "run the Alembic migrations when the bot starts",
+    "database.start_wait_seconds": "how long `run` retries (with backoff) a database it cannot reach before it "
+                                   "gives up with a non-zero exit status",
     "policy.default_tlp": "TLP of a submission that names none (clear, green, amber, amber+strict, red)",
     "policy.default_confidence": "confidence (0-100) of a submission that names none",
     "policy.default_valid_days": "days until a submission expires unless it says valid:...; 0 = never",

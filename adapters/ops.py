@@ -1,7 +1,9 @@
 """Operations: a health endpoint, Prometheus metrics, structured logs and the maintenance loop.
 
 `coalition-bot run` starts an `OpsService` next to the chat adapters: `GET /healthz` answers 200 when the
-store answers (503 otherwise), `GET /metrics` serves Prometheus text from a registry of this process's own
+database answers and every chat adapter is connected, 503 otherwise, with a small JSON body that says which
+dependency is down (`{"status": "unavailable", "down": ["database"], "database": "unreachable", "slack": "ok"}`);
+`GET /metrics` serves Prometheus text from a registry of this process's own
 (commands handled by verb, platform and outcome; command latency; outbox depth and age of the oldest row per
 platform; deliveries by outcome). The maintenance loop expires indicators whose valid_until has passed.
 """
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +27,30 @@ from adapters.runtime import Runtime
 from bot import services
 from bot.dispatcher import Handled
 from bot.domain import OutboxEvent
+from bot.ports import StoreUnavailable
+from storage.engine import unavailable_reason
 
 log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 5.0  # seconds: a database that does not answer in time is reported down
+
+
+async def _slack_connected(service: Any) -> bool:
+    """Socket Mode: the WebSocket to Slack is open and answers pings. HTTP mode: the endpoint is listening."""
+    socket = getattr(service, "socket", None)
+    if socket is not None:
+        return bool(await socket.client.is_connected())
+    return getattr(service, "_runner", None) is not None
+
+
+async def _discord_connected(service: Any) -> bool:
+    """The gateway task runs, the client is ready and its WebSocket is open (during a reconnect it is not)."""
+    ws = getattr(service.client, "ws", None)
+    return bool(service.is_running() and service.client.is_ready() and ws is not None and ws.open)
+
+
+ADAPTER_CHECKS: dict[str, Callable[[Any], Awaitable[bool]]] = {"slack": _slack_connected,
+                                                               "discord": _discord_connected}
 
 
 class Metrics:
@@ -62,7 +87,12 @@ class OpsService:
         self.expire_every = expire_every
         self._runner: web.AppRunner | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self.adapters: list[Any] = []  # the chat adapters whose connection /healthz reports (see `watch`)
         runtime.dispatcher.observers.append(metrics.command_handled)
+
+    def watch(self, services: Sequence[Any]) -> None:
+        """Report these services' connections in /healthz too (`coalition-bot run` hands over all it starts)."""
+        self.adapters = [s for s in services if getattr(s, "name", "") in ADAPTER_CHECKS]
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -71,13 +101,27 @@ class OpsService:
         return app
 
     async def health(self, _: web.Request) -> web.Response:
+        checks = {"database": await self._database()}
+        for adapter in self.adapters:
+            try:
+                connected = await ADAPTER_CHECKS[adapter.name](adapter)
+            except Exception:  # a check must never fail the endpoint
+                connected = False
+            checks[adapter.name] = "ok" if connected else "disconnected"
+        down = [name for name, state in checks.items() if state != "ok"]
+        if down:
+            return web.json_response({"status": "unavailable", "down": down, **checks}, status=503)
+        return web.json_response({"status": "ok", **checks})
+
+    async def _database(self) -> str:
         try:
-            async with self.runtime.store.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                async with self.runtime.store.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
         except Exception as e:
-            log.warning("health check: store unreachable: %s", type(e).__name__)
-            return web.json_response({"status": "unavailable", "store": "unreachable"}, status=503)
-        return web.json_response({"status": "ok", "store": "ok"})
+            log.warning("health check: database unreachable: %s", unavailable_reason(e) or type(e).__name__)
+            return "unreachable"
+        return "ok"
 
     async def prometheus(self, _: web.Request) -> web.Response:
         now = self.runtime.dispatcher.clock()
@@ -118,6 +162,9 @@ async def expire_once(runtime: Runtime) -> int:
         async with runtime.store.unit_of_work() as uow:
             ids = await services.expire_due(uow, runtime.dispatcher.clock(), runtime.dispatcher.delivery_platforms)
             await uow.commit()
+    except StoreUnavailable as e:  # an outage: one line, no traceback; the next round tries again
+        log.warning("expiring indicators: the store is unavailable (%s)", e.reason)
+        return 0
     except Exception:
         log.exception("expiring indicators failed")
         return 0

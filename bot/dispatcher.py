@@ -2,7 +2,8 @@
 
 It opens one unit of work per command, finds who is speaking and where, runs the service, commits only
 when the service succeeded, and is the single error boundary: a person's mistake becomes a `UserError`
-with the right form, anything else is logged with a reference and never shown in detail.
+with the right form, a database outage (`StoreUnavailable`) the private "try again in a minute" answer
+(`Unavailable`, one warning line), anything else is logged with a reference and never shown in detail.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Identity, Platform
 from bot.policy import Policy
-from bot.ports import Clock, Conflict, UnitOfWorkFactory
-from bot.results import InternalError, Result, UserError
+from bot.ports import Clock, Conflict, StoreUnavailable, UnitOfWorkFactory
+from bot.results import InternalError, Result, Unavailable, UserError
 from bot.rules import PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class Handled:
 
     command: str
     platform: Platform
-    outcome: str  # ok | user_error | internal_error
+    outcome: str  # ok | user_error | unavailable (the store could not be reached) | internal_error
     seconds: float
 
 
@@ -127,6 +128,7 @@ class Dispatcher:
         answer = await self._handle(command, actor)
         handled = Handled(type(command).__name__.lower(), actor.platform,
                           "internal_error" if isinstance(answer.result, InternalError)
+                          else "unavailable" if isinstance(answer.result, Unavailable)
                           else "user_error" if isinstance(answer.result, UserError) else "ok",
                           time.perf_counter() - started)
         self._observe(handled)
@@ -153,6 +155,10 @@ class Dispatcher:
             return Reply(UserError(str(e)), private=True)
         except Conflict as e:
             return Reply(UserError(f"someone changed this at the same moment ({e}); try again"), private=True)
+        except StoreUnavailable as e:  # an outage, not a bug: one line, no traceback, nothing was stored
+            log.warning("command %s from %s: the store is unavailable (%s)", type(command).__name__,
+                        actor.platform.value, e.reason)
+            return Reply(Unavailable(), private=True)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("command %s from %s/%s failed (ref %s)", type(command).__name__, actor.platform,

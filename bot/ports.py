@@ -225,6 +225,16 @@ class Conflict(Exception):
     """A uniqueness rule of the store refused the change (the database enforces it)."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached (database down, connection lost, file unreadable): nothing was stored, and
+    the same command may succeed in a minute. `reason` is short and safe to show ("connection refused"):
+    never a URL, a password or a query."""
+
+    def __init__(self, reason: str = "unavailable") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # ---------------------------------------------------------------- STIX/TAXII exchange (bot.exchange)
 
 FeedKey = tuple[datetime, int, int]  # (date_added, kind 0 indicator | 1 opinion | 2 sighting, row id)

@@ -177,6 +177,17 @@ class UserError:
     usage: str = ""
 
 
+STORE_UNAVAILABLE = "the coalition's store is unavailable right now; try again in a minute"
+
+
+@dataclass(frozen=True)
+class Unavailable(UserError):
+    """The store could not be reached: nothing was done; the same command may work in a minute. A `UserError`,
+    so that every adapter shows it privately, as it shows any answer the person can act on."""
+
+    problem: str = STORE_UNAVAILABLE
+
+
 @dataclass(frozen=True)
 class InternalError:
     reference: str

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
+import sqlite3
 from typing import Any
 
-from sqlalchemy import event
+import asyncpg
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,97 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+PG_CONNECT_TIMEOUT = 10.0  # seconds: a database host that drops packets fails a command in 10 s, not asyncpg's 60
+
+# sqlite3.OperationalError messages that mean the file cannot be used now, not that a query is wrong
+_SQLITE_UNAVAILABLE = ("unable to open database file", "disk i/o error", "database is locked",
+                       "readonly database", "database or disk is full")
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """A short, secret-free reason ("connection refused") when `error` means the database cannot be reached or
+    used right now (an outage: the same statement may work in a minute); None for any other error (a bug, a
+    constraint, a wrong password or schema). Looks through SQLAlchemy's wrappers and the exception chain."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        reason = _reason(current)
+        if reason is not None:
+            return reason
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
+def _reason(error: BaseException) -> str | None:
+    if isinstance(error, StoreUnavailable):
+        return error.reason
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return "connection lost"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, socket.gaierror):
+        return "host name not found"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, ConnectionError):
+        return "connection lost"
+    if isinstance(error, asyncpg.InvalidCatalogNameError):
+        return "the database does not exist"
+    if isinstance(error, asyncpg.CannotConnectNowError):
+        return "the server is starting up or shutting down"
+    if isinstance(error, asyncpg.AdminShutdownError | asyncpg.CrashShutdownError):
+        return "the server is shutting down"
+    if isinstance(error, asyncpg.TooManyConnectionsError):
+        return "too many connections"
+    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.ConnectionDoesNotExistError):
+        return "connection lost"
+    if isinstance(error, asyncpg.InterfaceError) and "connection" in str(error).lower():
+        return "connection lost"  # "connection is closed"
+    if isinstance(error, sqlite3.OperationalError):
+        message = str(error).lower()
+        return next((m for m in _SQLITE_UNAVAILABLE if m in message), None)
+    if isinstance(error, OSError) and error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
+        return "host unreachable"
+    return None
+
+
+DRIVER_ERRORS = (exc.SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
+
+
+def translate(error: BaseException) -> StoreUnavailable | None:
+    """The core's `StoreUnavailable` for a database error that means an outage; None for anything else (the
+    core's own exceptions, bugs, constraint violations are never taken for an outage)."""
+    if not isinstance(error, DRIVER_ERRORS):
+        return None
+    reason = unavailable_reason(error)
+    return StoreUnavailable(reason) if reason is not None else None
+
+
+async def probe(url: str | URL, *, connect_timeout: float = PG_CONNECT_TIMEOUT) -> None:
+    """Connect once and run ``SELECT 1``; raise `StoreUnavailable` (reason only) when that is an outage, and
+    let any other error (a wrong password, an unsupported URL) through as it is."""
+    target = async_url(url)
+    postgres = target.get_backend_name() == "postgresql"
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": connect_timeout}} if postgres else {}
+    if target.get_backend_name() == "sqlite" and target.database and target.database != ":memory:":
+        from pathlib import Path
+
+        if not Path(target.database).parent.is_dir():  # SQLite would otherwise fail only at the first write
+            raise StoreUnavailable("the database file's directory does not exist")
+    engine = create_async_engine(target, **kwargs)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as e:
+        reason = unavailable_reason(e)
+        if reason is None:
+            raise
+        raise StoreUnavailable(reason) from None
+    finally:
+        await engine.dispose()
+
+
 READ_ONLY = "coalition_read_only"  # connection execution option set by read-only units of work
 
 
@@ -59,6 +156,8 @@ def make_engine(url: str | URL, *, echo: bool = False, foreign_keys: bool = True
     ``foreign_keys=False`` is for migrations (batch mode recreates tables).
     """
     target = async_url(url)
+    if target.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"timeout": PG_CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
     engine = create_async_engine(target, echo=echo, **kwargs)
     log.debug("database engine for %s", safe_url(target))
     if target.get_backend_name() == "sqlite":

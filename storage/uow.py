@@ -13,7 +13,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.engine import READ_ONLY, make_engine, safe_url
+from storage.engine import READ_ONLY, make_engine, safe_url, translate
 from storage.repositories import (
     SqlApiKeyRepository,
     SqlAuditLog,
@@ -94,7 +94,14 @@ class SqlUnitOfWork:
         session = self._session_factory()
         self._session = session
         if self.read_only:
-            await session.connection(execution_options={READ_ONLY: True})
+            try:
+                await session.connection(execution_options={READ_ONLY: True})
+            except Exception as e:
+                await self._close_quietly()
+                unavailable = translate(e)
+                if unavailable is None:
+                    raise
+                raise unavailable from e
         clock = self._clock
         self.organizations = SqlOrganizationRepository(session, clock)
         self.members = SqlMemberRepository(session, clock)
@@ -111,18 +118,41 @@ class SqlUnitOfWork:
         self.secrets = SqlSecretRepository(session, clock)
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        session = self.session
-        try:
-            await session.rollback()  # a no-op after commit(); discards anything uncommitted
-        finally:
-            await session.close()
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        # A database outage, however it surfaced inside the block, leaves as the core's `StoreUnavailable`.
+        failure = await self._close_quietly()  # rollback: a no-op after commit(); discards anything uncommitted
+        if error is not None:
+            unavailable = translate(error)
+            if unavailable is not None:
+                raise unavailable from error
+            return  # the block's own error goes on; a failed rollback after it adds nothing
+        if failure is not None:
+            unavailable = translate(failure)
+            if unavailable is not None:
+                raise unavailable from failure
+            raise failure
+
+    async def _close_quietly(self) -> BaseException | None:
+        """Roll back and close; the first exception is returned (over a lost connection both may fail)."""
+        session, failure = self.session, None
+        for step in (session.rollback, session.close):
+            try:
+                await step()
+            except Exception as e:
+                failure = failure or e
+        return failure
 
     async def commit(self) -> None:
-        if self.outbox.written and self.session.bind.dialect.name == "postgresql":
-            # Delivered with the commit: deliverers in other processes wake up now, not at their next poll.
-            await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
-        await self.session.commit()
+        try:
+            if self.outbox.written and self.session.bind.dialect.name == "postgresql":
+                # Delivered with the commit: deliverers in other processes wake up now, not at their next poll.
+                await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            await self.session.commit()
+        except Exception as e:
+            unavailable = translate(e)
+            if unavailable is None:
+                raise
+            raise unavailable from e
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.cli import app
-from adapters.config import load_settings
+from adapters.config import Settings, load_settings, unknown_settings
 from bot.tlp import TLP
 
 EXE = str(Path(sys.executable).with_name("coalition-bot"))
@@ -43,7 +43,7 @@ def test_a_named_config_file_must_exist_and_bad_values_are_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
-    bad.write_text('[policy]\ndefault_confidence = 250\n[sneaky]\nx = 1\n')
+    bad.write_text('[policy]\ndefault_confidence = 250\n')
     result = CliRunner().invoke(app, ["config", "check", "--config", str(bad)])
     assert result.exit_code == 2 and "Configuration error" in result.output and "default_confidence" in result.output
 
@@ -91,3 +91,90 @@ def test_the_readme_carries_the_whole_configuration_reference():
     assert keys == set(DESCRIPTIONS)  # every setting is described, nothing described is gone
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert reference() in readme  # regenerate with `coalition-bot config reference` when settings change
+
+
+# -- a typo in a key is an error naming the key and the nearest valid one, in config check and at start
+
+
+def typo(key: str) -> str:
+    """`key` with two neighbouring different letters swapped (default_confidence -> defualt_confidence)."""
+    i = next(i for i in range(len(key) // 2, len(key)) if key[i - 1] != key[i])
+    return key[:i - 1] + key[i] + key[i - 1] + key[i + 1:]
+
+
+SETTINGS = [(section, key) for section, field in Settings.model_fields.items()
+            for key in type(field.default_factory()).model_fields]
+
+
+@pytest.fixture
+def no_coalition_env(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("COALITION_"):
+            monkeypatch.delenv(key)
+
+
+def test_every_setting_mistyped_in_the_file_or_the_environment_is_named_with_the_right_one():
+    assert len(SETTINGS) > 50
+    for section, key in SETTINGS:
+        wrong = typo(key)
+        assert unknown_settings({section: {wrong: 1}}, {}) == [
+            f"[{section}] {wrong} is not a setting; did you mean {key}?"]
+        variable = f"COALITION_{section}_{wrong}".upper()
+        right = f"COALITION_{section}_{key}".upper()
+        assert unknown_settings({}, {variable: "1"}) == [
+            f"environment variable {variable} is not a setting; did you mean {right}?"]
+    # and every real one passes, in the file and in the environment; so do variables that are not ours
+    every = {section: {key: 1 for s, key in SETTINGS if s == section} for section in Settings.model_fields}
+    environ = {f"COALITION_{s}_{k}".upper(): "1" for s, k in SETTINGS}
+    environ |= {"COALITION_CONFIG": "x.toml", "COALITION_TEST_POSTGRES_URL": "x", "COALITION_REQUIRE_POSTGRES": "1"}
+    assert unknown_settings(every, environ) == []
+
+
+@pytest.mark.parametrize("section", list(Settings.model_fields))
+def test_config_check_refuses_a_mistyped_key_in_every_section(section, tmp_path, no_coalition_env):
+    key = next(k for s, k in SETTINGS if s == section)
+    config = tmp_path / "coalition.toml"
+    config.write_text(f"[{section}]\n{typo(key)} = 1\n")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"Configuration error: [{section}] {typo(key)} is not a setting; did you mean {key}?" in result.output
+    assert "Configuration is valid" not in result.output
+
+
+def test_unknown_sections_top_level_keys_and_variables_are_refused_with_a_suggestion(tmp_path, no_coalition_env,
+                                                                                       monkeypatch):
+    config = tmp_path / "coalition.toml"
+    config.write_text('url = "sqlite:///x.db"\n[databse]\nurl = "sqlite:///x.db"\n[sneaky]\nx = 1\n'
+                      '[policy]\nDefault_TLP = "red"\n')
+    monkeypatch.setenv("COALITION_SLAK_BOT_TOKEN", "xoxb-secret-value")
+    monkeypatch.setenv("COALITION_TEST_SOMETHING", "not ours: left alone")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 2
+    lines = [line.removeprefix("Configuration error: ") for line in result.output.splitlines()]
+    assert lines == [
+        "url at the top of the file is not a setting (settings go in sections); did you mean url under [database]?",
+        "[databse] is not a section; did you mean [database]?",
+        "[sneaky] is not a section; valid ones are " + ", ".join(f"[{s}]" for s in Settings.model_fields),
+        "[policy] Default_TLP is not a setting; did you mean default_tlp?",
+        "environment variable COALITION_SLAK_BOT_TOKEN is not a setting; did you mean COALITION_SLACK_BOT_TOKEN?",
+    ]
+    assert "xoxb-secret-value" not in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "console"])
+def test_run_and_console_refuse_to_start_on_a_mistyped_key(command, tmp_path):
+    (tmp_path / "coalition.toml").write_text("[policy]\ndefualt_confidence = 70\n")
+    done = run(command, cwd=tmp_path, stdin="/ioc whoami\n",
+               env={"COALITION_DISCORD_ENABLED": "true", "COALITION_DISCORD_TOKEN": "x",
+                    "COALITION_DISCORD_APPLICATION_ID": "1"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == ("Configuration error: [policy] defualt_confidence is not a setting; "
+                                   "did you mean default_confidence?")
+    assert not (tmp_path / "coalition.db").exists()  # it stopped before touching anything
+
+
+def test_a_file_that_is_not_toml_is_explained(tmp_path, no_coalition_env):
+    config = tmp_path / "coalition.toml"
+    config.write_text("[policy\n")
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 2 and f"Configuration error: {config} is not valid TOML" in result.output

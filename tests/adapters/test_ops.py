@@ -47,7 +47,7 @@ async def test_health_and_metrics(ops):
     await runtime.dispatcher.handle_text("vote #1 maybe", actor)
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as response:
-            assert response.status == 200 and (await response.json())["store"] == "ok"
+            assert response.status == 200 and await response.json() == {"status": "ok", "database": "ok"}
         async with http.get(f"{base}/metrics") as response:
             body = await response.text()
     assert 'coalition_commands_total{command="submit",outcome="ok",platform="slack"} 1.0' in body
@@ -56,18 +56,82 @@ async def test_health_and_metrics(ops):
     assert 'coalition_command_seconds_count{platform="slack"} 2.0' in body
 
 
-async def test_health_says_when_the_store_is_gone(tmp_path):
-    store = create_store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+class Adapter:
+    """Stands in for a chat adapter's connection state only: /healthz asks the real ones the same questions
+    (the Discord service's `is_running()` and its client's readiness and WebSocket; Slack's Socket Mode client)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.up = True
+        self.client = self
+        self.ws = self
+        self.socket = None
+        self._runner = object()
+
+    def is_running(self) -> bool:
+        return self.up
+
+    def is_ready(self) -> bool:
+        return True
+
+    @property
+    def open(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("database", ["sqlite file that cannot be opened", "postgresql closed port"])
+async def test_health_says_which_dependency_is_down(tmp_path, database, caplog):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    url = (f"sqlite:///{tmp_path / 'missing' / 'x.db'}" if database.startswith("sqlite")
+           else f"postgresql://bot:hunter2@127.0.0.1:{closed}/coalition")
+    store = create_store(url)
     service = OpsService(Runtime(Settings(), store, Dispatcher(store.unit_of_work)), Metrics(), host="127.0.0.1",
                          port=0, expire_every=3600)
+    discord = Adapter("discord")
+    service.watch([service, discord, Adapter("taxii")])  # TAXII is served, not connected: not reported
     await service.start()
     try:
         port = service._runner.addresses[0][1]
-        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
-            assert response.status == 503 and (await response.json())["store"] == "unreachable"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503 and response.content_type == "application/json"
+                assert await response.json() == {"status": "unavailable", "down": ["database"],
+                                                 "database": "unreachable", "discord": "ok"}
+            discord.up = False
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503 and await response.json() == {
+                    "status": "unavailable", "down": ["database", "discord"], "database": "unreachable",
+                    "discord": "disconnected"}
+        assert await expire_once(service.runtime) == 0  # the maintenance loop rides the outage out too
     finally:
         await service.stop()
         await store.close()
+    assert "Traceback" not in caplog.text and "hunter2" not in caplog.text
+
+
+async def test_health_reports_a_disconnected_adapter_over_a_working_database(sqlite_store):
+    service = OpsService(Runtime(Settings(), sqlite_store, Dispatcher(sqlite_store.unit_of_work)), Metrics(),
+                         host="127.0.0.1", port=0, expire_every=3600)
+    slack, discord = Adapter("slack"), Adapter("discord")
+    service.watch([slack, discord])
+    await service.start()
+    try:
+        port = service._runner.addresses[0][1]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200 and await response.json() == {
+                    "status": "ok", "database": "ok", "slack": "ok", "discord": "ok"}
+            slack._runner = None  # HTTP mode: the endpoint is not listening
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503 and await response.json() == {
+                    "status": "unavailable", "down": ["slack"], "database": "ok", "slack": "disconnected",
+                    "discord": "ok"}
+    finally:
+        await service.stop()
 
 
 async def test_expiry_is_audited_and_announced(ops, clock):
