@@ -7,6 +7,7 @@ the layout stays readable.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from functools import singledispatch
 
@@ -16,11 +17,35 @@ from bot.domain import Tally
 Escape = Callable[[str], str]
 
 
-def plain(text: str) -> str:
-    """Drop control characters (ANSI escapes, bells) and collapse line breaks: safe on a terminal."""
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
+def _shown(ch: str, one_line: bool) -> str:
+    if ch in _LINE_BREAKS:
+        return " " if one_line or ch != "\n" else "\n"
+    if ch == "\t":
+        return " "
+    if unicodedata.category(ch) in _INVISIBLE:
+        return f"<U+{ord(ch):04X}>"
+    return ch
+
+
+def visible(text: str, *, one_line: bool = True) -> str:
+    """User text with nothing invisible left: every format or control character (zero-width spaces and joiners,
+    bidirectional marks, embeddings, overrides and isolates, U+061C, U+FEFF, soft hyphens, ANSI escapes, lone
+    surrogates) is shown as `<U+XXXX>`, so an RTL override can never disguise a value; line breaks and tabs
+    become spaces (`one_line`, the default: a note shown inline cannot start a new line and so a heading,
+    a list or a quote) or, with `one_line=False`, line feeds. Used by every renderer (console, Slack, Discord)
+    before its platform's escaping."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+    return "".join(_shown(ch, one_line) if not ch.isprintable() else ch for ch in str(text))
+
+
+def plain(text: str) -> str:
+    """Safe on a terminal: nothing invisible (see `visible`), no control sequence, one line."""
+    return visible(text)
 
 
 def tally_text(t: Tally) -> str:

@@ -35,9 +35,19 @@ _STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle
 MENTIONS = discord.AllowedMentions.none()
 
 
+# Every ASCII character Discord's markdown gives a meaning to: emphasis, strike, spoilers, code, quotes,
+# headings and `-#` subtext, lists, masked links, mentions, channel links, roles, timestamps, emoji. Discord
+# shows any punctuation after a backslash as itself, so each one is escaped wherever it stands.
+_MARKDOWN = re.compile(r"([\\*_~|`>#\-+\[\]()<@:])")
+_ORDERED = re.compile(r"^(\s*\d+)\.")
+
+
 def esc(text: str) -> str:
-    """User text for Discord markdown: control characters dropped, markdown escaped, no pings."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(plain(text), ignore_links=False))
+    """User text for Discord markdown, shown as its literal characters: nothing invisible (`bot.text.visible`:
+    zero-width and bidirectional controls shown as `<U+202E>`, one line), every markdown character escaped
+    with a backslash (`**`, `__`, `~~`, `||`, code, `<#123>`, `<@123>`, `<@&1>`, `@everyone`, `[x](y)`,
+    `# `, `-# `, `- `, `1. `). Nothing pings in any case: every send uses `AllowedMentions.none()`."""
+    return _ORDERED.sub(r"\1\\.", _MARKDOWN.sub(r"\\\1", plain(text)))
 
 
 def code(text: str, limit: int = 900) -> str:

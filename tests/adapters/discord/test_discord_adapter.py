@@ -100,7 +100,7 @@ async def test_reject_button_opens_a_modal_and_its_reason_rejects(world: World) 
     ind, _ = await indicator(world, 1)
     assert ind.status is Status.REJECTED and ind.status_reason == "sinkholed <@&712345678901234567> @here"
     reason = next(f for f in call.json["data"]["embeds"][0]["fields"] if f["name"] == "Reason")["value"]
-    assert "@here" not in reason and "<@&712345678901234567>" not in reason  # shown, but can never ping
+    assert reason == "sinkholed \\<\\@&712345678901234567\\> \\@here"  # shown literally, can never ping
     # the submitter is told in a direct message
     await world.fake.wait_for_call("POST", r"/users/@me/channels", after=mark,
                                    predicate=lambda c: str(c.json["recipient_id"]) == str(USERS["alice"]))
@@ -150,10 +150,9 @@ async def test_everyone_in_a_note_pings_nobody(world: World) -> None:
     body = call.json["data"]
     assert body["allowed_mentions"] == {"parse": []}
     note = next(f for f in body["embeds"][0]["fields"] if f["name"] == "Note")["value"]
-    assert "@everyone" not in note and "<@800000000000000002>" not in note
-    assert "\\*\\*now\\*\\*" in note  # markdown escaped
+    assert note == "\\@everyone urgent \\*\\*now\\*\\* \\<\\@800000000000000002\\>"  # shown literally
     card = await moderation_card(world)
-    assert "@everyone" not in str(card["embeds"])
+    assert "\\@everyone" in str(card["embeds"]) and "<@8" not in str(card["embeds"])
     world.assert_running()
 
 
@@ -276,4 +275,26 @@ async def test_a_file_sent_to_the_bot_is_imported_and_export_replies_with_a_file
                                             after=mark)
     (name, data), = upload.files.values()
     assert name.endswith(".txt") and b"198.51.100.77" in data
+    world.assert_running()
+
+
+DISCORD_NOTE = ("# heading **b** __u__ ~~s~~ ||spoiler|| `code` ```fence``` <#700000000000000010> <@800000000000000002> "
+                "<@&1> @everyone @here [click](https://evil.example) -# small > quote <t:1700000000:R> \\ "
+                "\u200b**zw**\u200b evil\u202etxt.exe \u2066iso\u2069 \u061c \ufeff soft\u00adhyphen")
+
+
+async def test_a_note_with_every_markdown_construct_is_shown_literally(world: World) -> None:
+    from bot.text import visible
+    from tests.adapters.test_user_text_literal import DISCORD_SPECIAL, discord_shown, discord_unescaped
+
+    sub = await submit(world, "198.51.100.24", note=DISCORD_NOTE, tags="apt_28")
+    call = await world.callback(sub)
+    card = await moderation_card(world)
+    for embed in (call.json["data"]["embeds"][0], card["embeds"][0]):
+        note = next(f for f in embed["fields"] if f["name"] == "Note")["value"]
+        assert not DISCORD_SPECIAL & set(discord_unescaped(note)), note  # every markdown character escaped
+        assert discord_shown(note) == visible(DISCORD_NOTE)  # and read back as typed, controls made visible
+        assert "<U+202E>" in discord_shown(note) and "\u202e" not in str(embed)
+        tags = next(f for f in embed["fields"] if f["name"] == "Tags")["value"]
+        assert tags == "apt\\_28"
     world.assert_running()

@@ -80,7 +80,7 @@ def test_mrkdwn_escaping_and_slack_text() -> None:
     from adapters.slack.mrkdwn import code, esc, from_slack
 
     assert esc("<!everyone> a&b @Everyone") == "&lt;!everyone&gt; a&amp;b @\u2060Everyone"
-    assert esc("evil\u202etxt.exe\x1b[31m") == "evil txt.exe [31m"
+    assert esc("evil\u202etxt.exe\x1b[31m") == "evil&lt;U+202E&gt;txt.exe&lt;U+001B&gt;[31m"
     assert code("http://x.example/`whoami`<b>") == "`http://x.example/ˋwhoamiˋ&lt;b&gt;`"
     assert code("a" * 3000).endswith("…`") and len(code("a" * 3000)) < 2600
     assert from_slack("submit <http://evil.example|evil.example> <http://evil.example/x> "
@@ -258,3 +258,32 @@ def test_the_signature_is_checked_on_the_raw_bytes_before_any_parsing() -> None:
     assert verify("", raw, ts, sig, now=1_700_000_000) == 401  # no secret configured: nothing is trusted
     odd = Signer(SECRET).headers(raw.decode(), timestamp="１７００000000")  # type: ignore[arg-type]
     assert verify(SECRET, raw, odd["X-Slack-Request-Timestamp"], odd["X-Slack-Signature"]) == 400
+
+
+NOTE = ("*bold* _it_ ~st~ `code` ```fence``` :smile: <!here> <@U1> <#C1> <http://x.example|y> &<> @everyone\n"
+        "> quoted line\n- listed \u200b*zw*\u200b evil\u202etxt.exe \u2066iso\u2069 \u061c \ufeff soft\u00adhyphen")
+
+
+async def test_a_note_with_every_mrkdwn_construct_is_shown_literally(slack: SlackWorld) -> None:
+    from tests.adapters.test_user_text_literal import slack_formatting, slack_shown
+
+    await slack.shortcut("bob", "share_indicator")
+    (opened,) = await slack.mock.wait_for("views.open")
+    status, body, _ = await slack.submit_view("bob", opened["view"], {
+        "values": {"values": {"type": "plain_text_input", "value": "203.0.113.99"}},
+        "tlp": {"tlp": {"type": "static_select", "selected_option": {"value": "GREEN"}}},
+        "tags": {"tags": {"type": "plain_text_input", "value": "apt_28, x:y"}},
+        "note": {"note": {"type": "plain_text_input", "value": NOTE}},
+    })
+    assert status == 200, body
+    (mod_card,) = await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "CMOD")
+    for payload in (json.loads(body)["view"], mod_card.body):
+        texts = [t for t in all_text(payload).split("\n") if "Note:" in t]
+        assert texts, all_text(payload)
+        note = texts[0].split("*Note:* ", 1)[1]
+        assert slack_formatting(note) == []  # nothing formatted, linked, mentioned, quoted or hidden
+        assert slack_shown(note) == (" ".join(NOTE.split("\n")).replace("\u200b", "<U+200B>")
+                                     .replace("\u202e", "<U+202E>").replace("\u2066", "<U+2066>")
+                                     .replace("\u2069", "<U+2069>").replace("\u061c", "<U+061C>")
+                                     .replace("\ufeff", "<U+FEFF>").replace("\u00ad", "<U+00AD>"))
+        assert "\u202e" not in json.dumps(payload, ensure_ascii=False)
