@@ -158,6 +158,9 @@ def make_engine(url: str | URL, *, echo: bool = False, foreign_keys: bool = True
     target = async_url(url)
     if target.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"timeout": PG_CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
+    # A failed statement's error (logged with its traceback under a reference) never carries the values bound to
+    # it: indicator values, notes and names are user content and stay out of the logs.
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(target, echo=echo, **kwargs)
     log.debug("database engine for %s", safe_url(target))
     if target.get_backend_name() == "sqlite":
