@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot import commands
 from bot.domain import Channel, ChannelPurpose
-from bot.results import IndicatorCard, Result, Submitted
+from bot.results import IndicatorCard, Result
 from bot.rules import can_feed, shown_org_name
 from bot.tlp import TLP
 
@@ -60,7 +60,7 @@ def _may_be_public(command: commands.Command, result: Result, channel: Channel |
             return False
     elif not isinstance(command, _SHARED_BY_NATURE):
         return False
-    if not hasattr(result, "__dataclass_fields__") or (isinstance(result, Submitted) and result.restricted):
+    if not hasattr(result, "__dataclass_fields__"):
         return False
     cards = cards_of(result)
     if not cards and not isinstance(command, _LOOKUPS):
@@ -71,7 +71,9 @@ def _may_be_public(command: commands.Command, result: Result, channel: Channel |
 def _for_channel(result: Result, moderation: bool) -> Result:
     def dress(card: IndicatorCard) -> IndicatorCard:
         buttons = tuple(b for b in card.buttons if moderation or b.action_id.startswith("ioc:vote:"))
-        return dataclasses.replace(card, org_shown=shown_org_name(card.indicator, None), buttons=buttons)
+        # "also held at a restricted TLP" is for the speaker alone: the channel may not see that other item
+        return dataclasses.replace(card, org_shown=shown_org_name(card.indicator, None), buttons=buttons,
+                                   also_restricted=False)
 
     if isinstance(result, IndicatorCard):
         return dress(result)

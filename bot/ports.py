@@ -89,7 +89,8 @@ class InviteRepository(Protocol):
 
 class IndicatorRepository(Protocol):
     async def add(self, new: NewIndicator) -> Indicator:
-        """Raises Conflict when (type, value) exists already."""
+        """Raises Conflict when (type, value) exists already in the new item's visibility scope: "shared"
+        (CLEAR, GREEN, AMBER), its organization's (AMBER+STRICT) or its submitter's (RED)."""
 
     async def get(self, indicator_id: int) -> Indicator | None: ...
 
@@ -99,7 +100,8 @@ class IndicatorRepository(Protocol):
     async def by_stix_id(self, stix_id: str) -> Indicator | None: ...
 
     async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
-        """Every stored indicator among these (type, value) pairs, in one round trip."""
+        """Every stored indicator among these (type, value) pairs, in one round trip: a value may be held several
+        times, once per visibility scope (by id)."""
 
     async def search(self, flt: SearchFilter, view: Visibility, page: Page) -> tuple[Sequence[Indicator], int]:
         """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
@@ -110,6 +112,9 @@ class IndicatorRepository(Protocol):
 
     async def touch(self, indicator_id: int, seen_at: datetime) -> None:
         """Move last_seen forward (never back)."""
+
+    async def touch_many(self, indicator_ids: Iterable[int], seen_at: datetime) -> None:
+        """`touch` for many indicators at once (one statement per chunk)."""
 
     async def expire_due(self, now: datetime) -> Sequence[int]:
         """Set every pending/approved row whose valid_until has passed to expired; return their ids."""
@@ -134,8 +139,16 @@ class VoteRepository(Protocol):
 
 
 class SightingRepository(Protocol):
+    """At most one sighting per (indicator, member, UTC day), enforced by the database: a repeat that day
+    replaces the count and note of that day's row (the latest wins), so a replayed request adds nothing."""
+
     async def add(self, indicator_id: int, org_id: int, member_id: int, count: int, seen_at: datetime,
-                  note: str) -> None: ...
+                  note: str) -> bool:
+        """Record the member's sighting of the day of `seen_at`; True when it replaced that day's earlier one."""
+
+    async def add_many(self, sightings: Sequence[tuple[int, int, int, int, datetime, str]]) -> set[int]:
+        """Many (indicator_id, org_id, member_id, count, seen_at, note), a few statements in all; the indicator
+        ids whose sighting of that day by that member was replaced."""
 
 
 
@@ -256,7 +269,7 @@ class ExchangeRepository(Protocol):
     async def indicators_by_ids(self, ids: Iterable[int]) -> Sequence[Indicator]: ...
 
     async def add_indicators(self, news: Sequence[NewIndicator]) -> list[int]:
-        """Bulk insert; raises Conflict (inserting none) when any (type, value) exists."""
+        """Bulk insert; raises Conflict (inserting none) when any (type, value) exists in its visibility scope."""
 
     async def audit_many(self, entries: Sequence[dict[str, Any]]) -> None: ...
 

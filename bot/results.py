@@ -44,13 +44,21 @@ class IndicatorCard:
     sightings: SightingSummary
     buttons: tuple[Button, ...] = ()
     warnings: tuple[str, ...] = ()
+    # The viewer may also see another item of the same value at AMBER+STRICT or RED (another visibility scope).
+    # Only ever set for a private reply to someone who may see both (bot.services.cards_for).
+    also_restricted: bool = False
 
 
 @dataclass(frozen=True)
 class Submitted:
+    """What a submission did. Built only from items the submitter may see: a value held where they may not see
+    it is submitted as their own new item, so the answer is the same as for an unknown value."""
+
     created: tuple[IndicatorCard, ...]
-    known: tuple[IndicatorCard, ...] = ()
-    restricted: tuple[Observable, ...] = ()  # exist already but this person may not see them here
+    known: tuple[IndicatorCard, ...] = ()  # held already: a sighting by the submitter's organization was recorded
+    # (ref, what of the submission differs from the held item and was not applied), e.g. ("#3", ("TLP:RED", ...))
+    not_applied: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sightings_updated: tuple[str, ...] = ()  # refs whose sighting of today by the submitter was replaced
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class Voted:
 class SightingRecorded:
     card: IndicatorCard
     count: int
+    updated: bool = False  # replaced the member's sighting of today (one per member, indicator and UTC day)
 
 
 @dataclass(frozen=True)
@@ -220,10 +229,15 @@ class ImportReport:
     objects: int  # objects (or values) read
     created: tuple[str, ...]  # refs (#42) of the new pending submissions, at most the first 50
     created_count: int
-    known_count: int  # already held: a sighting was recorded
-    restricted_count: int  # already held at a TLP this person may not see
+    known_count: int  # already held where the importer may see it: a sighting by their organization was recorded
     skipped: tuple[tuple[str, int], ...]  # (reason, count), most frequent first
     warninglisted: int = 0
+    not_applied_count: int = 0  # known ones whose TLP, confidence, tags, note or validity in the file differ
+    sightings_updated: int = 0  # known ones whose sighting of today by the importer was replaced
+    notes: tuple[str, ...] = ()  # object by object (the first 200): read as RED or skipped, and why
+    notes_count: int = 0  # all notes
+    read_as_red: int = 0  # objects whose marking was not understood, stored at RED
+    stopped: str = ""  # a big import that stopped midway: how far it got and what to do
 
 
 @dataclass(frozen=True)

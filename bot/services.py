@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -150,13 +150,28 @@ async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewe
 
 
 async def cards_for(ctx: Context, indicators: Sequence[Indicator]) -> tuple[IndicatorCard, ...]:
-    """Cards for this viewer, each flagged with the warninglists its value is on."""
+    """Cards for this viewer, each flagged with the warninglists its value is on, and with `also_restricted`
+    when the viewer may also see another item of the same value at AMBER+STRICT or RED (another visibility
+    scope): only someone who may see both learns that they coincide."""
     warnings = {}
     if ctx.warninglists is not None:
         for ind in indicators:
             if names := ctx.warninglists.match(Observable(ind.type, ind.value)):
                 warnings[ind.id] = tuple(names)
-    return await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings)
+    cards = await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings)
+    also = await _also_restricted(ctx, indicators)
+    return tuple(replace(c, also_restricted=True) if c.indicator.id in also else c for c in cards)
+
+
+async def _also_restricted(ctx: Context, indicators: Sequence[Indicator]) -> set[int]:
+    if ctx.member is None or not indicators:
+        return set()
+    view = ctx.view
+    restricted: dict[tuple[str, str], set[int]] = {}
+    for other in await ctx.uow.indicators.by_values((i.type, i.value) for i in indicators):
+        if not other.tlp.shareable_in_channels and can_see(other, view):
+            restricted.setdefault((other.type.value, other.value), set()).add(other.id)
+    return {i.id for i in indicators if restricted.get((i.type.value, i.value), set()) - {i.id}}
 
 
 async def card(ctx: Context, indicator: Indicator) -> IndicatorCard:
@@ -172,7 +187,12 @@ async def resolve(ctx: Context, ref: Ref, verb: str) -> Indicator:
     elif isinstance(ref, StixRef):
         found = await ctx.uow.indicators.by_stix_id(ref.stix_id)
     else:
-        rows = await ctx.uow.indicators.by_values([(ref.observable.type, ref.observable.value)])
+        # A value may be held once per visibility scope: the one item of it this viewer may see, or ask which.
+        rows = [r for r in await ctx.uow.indicators.by_values([(ref.observable.type, ref.observable.value)])
+                if can_see(r, ctx.view)]
+        if len(rows) > 1:
+            held = ", ".join(f"{r.ref} ({r.tlp.label})" for r in rows)
+            raise UsageError(f"{ref} is held as {held}; name the one you mean by its id (e.g. {rows[0].ref})", verb)
         found = rows[0] if rows else None
     if found is None or not can_see(found, ctx.view):
         raise UsageError(f"{ref} is not an indicator you can see here (check the id with `/ioc search`; "
@@ -202,11 +222,15 @@ async def submit(ctx: Context, cmd: commands.Submit) -> Submitted:
                         cmd.confidence if cmd.confidence is not None else policy.default_confidence, cmd.tags,
                         cmd.note, ctx.now + valid_for if valid_for else None, cmd.anonymous)
              for obs in cmd.values]
-    stored = await store_submissions(ctx, items, source=ctx.actor.platform.value, override=cmd.override)
-    created = sorted(await ctx.uow.indicators.by_values((i.type, i.value) for i in stored.created),
-                     key=lambda ind: ind.id)
+    given = {"tlp": cmd.tlp is not None, "confidence": cmd.confidence is not None, "tags": bool(cmd.tags),
+             "note": bool(cmd.note), "valid": cmd.valid_for is not None}
+    stored = await store_submissions(ctx, items, source=ctx.actor.platform.value, override=cmd.override,
+                                     explicit=frozenset(k for k, v in given.items() if v))
+    # By id, never by value: the same value may be held in other scopes, which this person may not see.
+    created = sorted(await ctx.uow.indicators.by_ids(stored.created_ids), key=lambda ind: ind.id)
     return Submitted(created=await cards_for(ctx, created), known=await cards_for(ctx, stored.known),
-                     restricted=tuple(stored.restricted))
+                     not_applied=tuple((f"#{i}", what) for i, what in stored.not_applied.items()),
+                     sightings_updated=tuple(f"#{i}" for i in sorted(stored.sightings_updated)))
 
 
 async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
@@ -216,20 +240,23 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
                          f"{ctx.policy.max_values_per_command} at a time", "lookup")
     view = ctx.view
     values = [r.observable for r in cmd.refs if isinstance(r, ValueRef)]
-    by_value = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
-        (o.type, o.value) for o in values)} if values else {}
+    by_value: dict[tuple[str, str], list[Indicator]] = {}  # a value may be held once per visibility scope
+    for i in await ctx.uow.indicators.by_values((o.type, o.value) for o in values) if values else ():
+        by_value.setdefault((i.type.value, i.value), []).append(i)
     found: dict[int, Indicator] = {}
     unknown: list[str] = []
     for ref in cmd.refs:
+        candidates: Sequence[Indicator | None]
         if isinstance(ref, ValueRef):
-            ind = by_value.get((ref.observable.type, ref.observable.value))
+            candidates = by_value.get((ref.observable.type.value, ref.observable.value), [])
         elif isinstance(ref, IdRef):
-            ind = await ctx.uow.indicators.get(ref.id)
+            candidates = [await ctx.uow.indicators.get(ref.id)]
         else:
-            ind = await ctx.uow.indicators.by_stix_id(ref.stix_id)
-        if ind is not None and can_see(ind, view):
+            candidates = [await ctx.uow.indicators.by_stix_id(ref.stix_id)]
+        shown = [ind for ind in candidates if ind is not None and can_see(ind, view)]
+        for ind in shown:
             found.setdefault(ind.id, ind)
-        else:
+        if not shown:
             unknown.append(str(ref))
     return LookupResult(await cards_for(ctx, list(found.values())), tuple(unknown), cmd.invalid)
 
@@ -274,11 +301,12 @@ async def _maybe_auto_approve(ctx: Context, ind: Indicator) -> bool:
 async def sighting(ctx: Context, cmd: commands.Sighting) -> SightingRecorded:
     member = ctx.require_member()
     ind = await resolve(ctx, cmd.ref, "sighting")
-    await ctx.uow.sightings.add(ind.id, member.org_id, member.id, cmd.count, ctx.now, cmd.note)
+    # One sighting per member, indicator and UTC day: a repeat today (a replayed request too) replaces it.
+    updated = await ctx.uow.sightings.add(ind.id, member.org_id, member.id, cmd.count, ctx.now, cmd.note)
     await ctx.uow.indicators.touch(ind.id, ctx.now)
-    await ctx.audit("sighting", ind.id, count=cmd.count)
+    await ctx.audit("sighting", ind.id, count=cmd.count, **({"replaced_todays": True} if updated else {}))
     await announce(ctx, "indicator.sighted", ind)
-    return SightingRecorded(await card(ctx, ind), cmd.count)
+    return SightingRecorded(await card(ctx, ind), cmd.count, updated)
 
 
 async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
@@ -326,8 +354,10 @@ async def passive(ctx: Context, cmd: commands.Passive) -> PassiveResult:
     found = extract(cmd.text)[: ctx.policy.max_values_per_command]
     if not found:
         return PassiveResult(())
-    rows = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values((o.type, o.value) for o in found)}
-    shown = [i for i in rows.values() if can_feed(i, ctx.ceiling)]
+    # Several items may hold a value (one per visibility scope); only a shared one may show here.
+    rows = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values((o.type, o.value) for o in found)
+            if can_feed(i, ctx.ceiling)}
+    shown = list(rows.values())
     cards = {c.indicator.id: c for c in await build_cards(ctx.uow, shown, viewer=None, now=ctx.now)}
     items = []
     for obs in found:
@@ -521,21 +551,34 @@ async def expire_due(uow: UnitOfWork, now: datetime, delivery_platforms: Sequenc
 class Stored:
     created: list[NewIndicator]  # in the order submitted
     created_ids: list[int]
-    known: list[Indicator]  # existed already, visible to the submitter (a sighting was recorded)
-    restricted: list[Observable]  # existed already at a TLP the submitter may not see
+    known: list[Indicator]  # held already where the submitter may see it: their organization's sighting recorded
     warninglisted: dict[Observable, tuple[str, ...]]
+    not_applied: dict[int, tuple[str, ...]] = field(default_factory=dict)  # by known id: what was not applied
+    sightings_updated: set[int] = field(default_factory=set)  # known ids whose sighting of today was replaced
+
+
+ALL_FIELDS = frozenset({"tlp", "confidence", "tags", "note", "valid"})
 
 
 BIG_SUBMISSION = 20  # more new indicators than this: one notice to moderation channels instead of a card each
 
 
 async def store_submissions(ctx: Context, items: Sequence[Submission], *, source: str, override: bool = False,
-                            verb: str = "submit") -> Stored:
+                            verb: str = "submit", explicit: frozenset[str] = ALL_FIELDS) -> Stored:
     """The one path by which indicators enter the store, for `/ioc submit`, files and TAXII alike.
 
-    Warninglists (warn, or block unless `override`), uniqueness (a known value records the submitter's
-    sighting instead), an audit row per change, and the outbox in the same transaction. All or nothing: a
-    refusal raises and the caller's transaction rolls back."""
+    Warninglists (warn, or block unless `override`), uniqueness per visibility scope, an audit row per change,
+    and the outbox in the same transaction. All or nothing: a refusal raises and the caller's transaction rolls
+    back.
+
+    Only the items the submitter may see (`can_see`, private view) decide what happens to a value, so the
+    answer never depends on an item they may not see, and such an item is never touched:
+
+    * an item in the scope the submission would land in ("shared" for CLEAR/GREEN/AMBER, the submitter's
+      organization for AMBER+STRICT, the submitter for RED) or a visible one at least as widely shared: the
+      value is known; a sighting by the submitter's organization is recorded and what of the submission
+      (`explicit`: tlp, confidence, tags, note, valid) differs from the item is reported as not applied;
+    * otherwise a new item of the submitter in their own scope (it may be held elsewhere in other scopes)."""
     member = ctx.require_member()
     hits: dict[Observable, tuple[str, ...]] = {}
     if ctx.warninglists is not None:
@@ -549,29 +592,40 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
         done = {"submit": "submitted", "import": "imported"}.get(verb, "stored")
         raise UsageError(f"nothing was {done}: {len(hits)} known-benign value(s): {listed}. Remove them, or "
                          f"{fix}", verb)
-    existing = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values(
-        (it.observable.type, it.observable.value) for it in items)}
-    stored = Stored([], [], [], [], hits)
+    view = ctx.view
+    visible: dict[tuple[str, str], list[Indicator]] = {}
+    for ind in await ctx.uow.indicators.by_values((it.observable.type, it.observable.value) for it in items):
+        if can_see(ind, view):  # what the submitter may not see plays no part, whatever it is
+            visible.setdefault((ind.type.value, ind.value), []).append(ind)
+    stored = Stored([], [], [], hits)
+    held: list[tuple[Submission, Indicator]] = []
+    planned: dict[tuple[str, str, tuple[str, int]], Submission] = {}
     for item in items:
         obs = item.observable
-        if (ind := existing.get((obs.type, obs.value))) is not None:
-            await _seen_again(ctx, ind, source, stored)
-        else:
-            stored.created.append(NewIndicator(
-                type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags,
-                note=item.note, submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous,
-                seen_at=ctx.now, valid_until=item.valid_until, stix_id=f"indicator--{uuid.uuid4()}"))
+        if (ind := _held_for(item, member, visible.get((obs.type.value, obs.value), ()))) is not None:
+            held.append((item, ind))
+            continue
+        key = (obs.type.value, obs.value, _scope(item.tlp, member.org_id, member.id))
+        if key in planned:
+            continue  # the same value twice for one scope in one submission: the first counts
+        planned[key] = item
+        stored.created.append(NewIndicator(
+            type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags,
+            note=item.note, submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous,
+            seen_at=ctx.now, valid_until=item.valid_until, stix_id=f"indicator--{uuid.uuid4()}"))
     try:
         stored.created_ids = await ctx.uow.exchange.add_indicators(stored.created)
-    except Conflict:  # someone submitted one of them meanwhile: one by one, the others become sightings
+    except Conflict:  # someone submitted one of them in the same scope meanwhile: that one is known now
         news, stored.created = stored.created, []
-        for new in news:
+        for new, item in zip(news, planned.values(), strict=True):
             try:
                 stored.created_ids.append((await ctx.uow.indicators.add(new)).id)
                 stored.created.append(new)
             except Conflict:
-                ind = (await ctx.uow.indicators.by_values([(new.type, new.value)]))[0]
-                await _seen_again(ctx, ind, source, stored)
+                scope = _scope(new.tlp, new.org_id, new.submitter_id)
+                ind = next(r for r in await ctx.uow.indicators.by_values([(new.type, new.value)])
+                           if _scope(r.tlp, r.org_id, r.submitter_id) == scope)  # the submitter's own scope
+                held.append((item, ind))
     await ctx.uow.exchange.audit_many([{
         "action": "submit", "at": ctx.now, "platform": ctx.actor.platform, "member_id": member.id,
         "indicator_id": i, "detail": {"tlp": new.tlp.value, "source": source, "override": override,
@@ -587,16 +641,69 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
             await ctx.uow.outbox.add("indicators.submitted", {
                 "indicator_ids": stored.created_ids[:1000], "count": len(stored.created_ids),
                 "org_id": member.org_id, "source": source, "origin": origin}, ctx.now, platform)
+    await _seen_again(ctx, held, source, stored, explicit)
     return stored
 
 
-async def _seen_again(ctx: Context, ind: Indicator, source: str, stored: Stored) -> None:
+def _scope(tlp: TLP, org_id: int, member_id: int) -> tuple[str, int]:
+    """The visibility scope an item is unique in (the store keeps the same key): everyone who may see one item
+    of a scope may see them all."""
+    if tlp.shareable_in_channels:
+        return ("shared", 0)
+    if tlp is TLP.AMBER_STRICT:
+        return ("org", org_id)
+    return ("member", member_id)
+
+
+def _held_for(item: Submission, member: Member, visible: Sequence[Indicator]) -> Indicator | None:
+    """The visible item a submission is a repeat of: the one in its own scope, else the most widely shared one
+    that is shared at least as widely as the submission asks. None: the submission shares the value wider than
+    anything the submitter sees (or it is new to them), so it becomes an item of its own."""
+    own = _scope(item.tlp, member.org_id, member.id)
+    for ind in visible:
+        if _scope(ind.tlp, ind.org_id, ind.submitter_id) == own:
+            return ind
+    wider = [ind for ind in visible if ind.tlp <= item.tlp]
+    return min(wider, key=lambda ind: (ind.tlp.rank, ind.id)) if wider else None
+
+
+def _not_applied(item: Submission, ind: Indicator, explicit: frozenset[str]) -> tuple[str, ...]:
+    """What the submitter asked for that differs from the held item (and so was not applied)."""
+    out: list[str] = []
+    if "tlp" in explicit and item.tlp is not ind.tlp:
+        out.append(f"{item.tlp.label} (it is {ind.tlp.label})")
+    if "confidence" in explicit and item.confidence != ind.confidence:
+        out.append(f"confidence {item.confidence} (it is {ind.confidence})")
+    if "tags" in explicit:
+        new_tags = sorted({t.strip().lower() for t in item.tags if t.strip()} - set(ind.tags))
+        if new_tags:
+            out.append("tags " + ", ".join(new_tags))
+    if "note" in explicit and item.note and item.note != ind.note:
+        out.append("the note (kept with your sighting)")
+    if ("valid" in explicit and item.valid_until is not None
+            and (ind.valid_until is None or item.valid_until.date() != ind.valid_until.date())):
+        held = f"until {ind.valid_until:%Y-%m-%d}" if ind.valid_until else "without end"
+        out.append(f"valid until {item.valid_until:%Y-%m-%d} (it is valid {held})")
+    return tuple(out)
+
+
+async def _seen_again(ctx: Context, held: Sequence[tuple[Submission, Indicator]], source: str, stored: Stored,
+                      explicit: frozenset[str]) -> None:
+    """Values the submitter may see held already: a sighting by their organization on each (their own
+    organization's items too), last_seen moved, one audit row each; a few statements per chunk in all."""
     member = ctx.require_member()
-    await ctx.uow.indicators.touch(ind.id, ctx.now)
-    if ind.org_id != member.org_id:
-        await ctx.uow.sightings.add(ind.id, member.org_id, member.id, 1, ctx.now, "resubmitted")
-    await ctx.audit("resubmit", ind.id, source=source)
-    if can_see(ind, ctx.view):
+    first: dict[int, tuple[Submission, Indicator]] = {}
+    for item, ind in held:
+        first.setdefault(ind.id, (item, ind))
+    if not first:
+        return
+    await ctx.uow.indicators.touch_many(first, ctx.now)
+    stored.sightings_updated = await ctx.uow.sightings.add_many([
+        (i, member.org_id, member.id, 1, ctx.now, item.note or "resubmitted") for i, (item, _) in first.items()])
+    await ctx.uow.exchange.audit_many([{
+        "action": "resubmit", "at": ctx.now, "platform": ctx.actor.platform, "member_id": member.id,
+        "indicator_id": i, "detail": {"source": source}} for i in first])
+    for i, (item, ind) in first.items():
         stored.known.append(ind)
-    else:
-        stored.restricted.append(Observable(ind.type, ind.value))
+        if what := _not_applied(item, ind, explicit):
+            stored.not_applied[i] = what

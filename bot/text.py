@@ -67,7 +67,28 @@ def card_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
         lines.append(f"   reason: {esc(ind.status_reason)}")
     if card.warnings:
         lines.append(f"   warning: on warninglist {esc('; '.join(card.warnings))}")
+    if card.also_restricted:
+        lines.append(f"   {ALSO_RESTRICTED}")
     return lines
+
+
+ALSO_RESTRICTED = "also held at a restricted TLP (another item you may see: look the value up)"
+NO_EDIT = ("There is no edit command: ask a moderator to change a held item; add context to it with "
+           "`/ioc sighting #ID count:N note`.")
+
+
+def known_text(result: r.Submitted) -> str:
+    """The line about values held already (every adapter says the same)."""
+    updated = (f" (updated today's sighting of {', '.join(result.sightings_updated)})"
+               if result.sightings_updated else "")
+    return f"Already known to the coalition: your organization's sighting was recorded{updated}."
+
+
+def not_applied_lines(result: r.Submitted, esc: Escape) -> list[str]:
+    if not result.not_applied:
+        return []
+    return ([f"Not applied to {ref}, held already: {esc('; '.join(what))}." for ref, what in result.not_applied]
+            + [NO_EDIT])
 
 
 @singledispatch
@@ -92,11 +113,9 @@ def _(result: r.Submitted, esc: Escape = plain) -> str:
         lines.append(f"Submitted {n} indicator{'s' if n != 1 else ''} for moderation:")
         lines += _cards(result.created, esc)
     if result.known:
-        lines.append("Already known to the coalition (your sighting was recorded):")
+        lines.append(known_text(result))
         lines += _cards(result.known, esc)
-    if result.restricted:
-        lines.append("Already held by the coalition at a TLP you cannot see here (your sighting was recorded): "
-                     + ", ".join(esc(o.value) for o in result.restricted))
+        lines += not_applied_lines(result, esc)
     return "\n".join(lines) or "Nothing was submitted."
 
 
@@ -121,8 +140,14 @@ def _(result: r.Voted, esc: Escape = plain) -> str:
 
 @render.register
 def _(result: r.SightingRecorded, esc: Escape = plain) -> str:
-    return "\n".join([f"Sighting of {result.card.indicator.ref} recorded (count {result.count}).",
-                      *card_lines(result.card, esc)])
+    return "\n".join([sighting_head(result), *card_lines(result.card, esc)])
+
+
+def sighting_head(result: r.SightingRecorded) -> str:
+    if result.updated:
+        return (f"Sighting of {result.card.indicator.ref} recorded (count {result.count}): updated today's sighting "
+                "(one per member and day, the latest counts).")
+    return f"Sighting of {result.card.indicator.ref} recorded (count {result.count})."
 
 
 @render.register
@@ -270,8 +295,13 @@ def _(result: r.FileResult, esc: Escape = plain) -> str:
 @render.register
 def _(result: r.ImportReport, esc: Escape = plain) -> str:
     lines = [f"Import of {esc(result.filename)} ({result.format}): {result.objects} read, "
-             f"{result.created_count} submitted for moderation, {result.known_count} already known (sighting "
-             f"recorded), {result.restricted_count} held at a TLP you cannot see here."]
+             f"{result.created_count} submitted for moderation, {result.known_count} already known (your "
+             "organization's sighting recorded"
+             + (f"; updated today's sighting of {result.sightings_updated}" if result.sightings_updated else "")
+             + ")."]
+    if result.not_applied_count:
+        lines.append(f"For {result.not_applied_count} of the known ones this file's TLP, confidence, tags, note or "
+                     f"validity differ and were not applied. {NO_EDIT}")
     if result.created:
         more = result.created_count - len(result.created)
         lines.append("New: " + " ".join(result.created) + (f" and {more} more" if more > 0 else ""))

@@ -14,13 +14,14 @@ Conventions:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -136,10 +137,39 @@ class InviteRow(Base):
     created_at: Mapped[datetime]
 
 
+SHARED_SCOPE = "shared"
+_AMBER_STRICT_RANK, _RED_RANK = 3, 4  # bot.tlp.TLP ranks (CLEAR 0 ... RED 4)
+
+
+def indicator_scope(tlp_rank: int, org_id: int, submitter_id: int) -> str:
+    """The visibility scope an indicator is unique in (0005): everyone who may see one item of a scope may see
+    them all (bot.rules.can_see), so a submission only ever meets rows its submitter may see.
+
+    CLEAR, GREEN, AMBER: "shared"; AMBER+STRICT: "org:<org id>"; RED: "member:<submitter id>"."""
+    if tlp_rank < _AMBER_STRICT_RANK:
+        return SHARED_SCOPE
+    if tlp_rank == _AMBER_STRICT_RANK:
+        return f"org:{org_id}"
+    return f"member:{submitter_id}"
+
+
+def _scope_default(context: Any) -> str:
+    """Any INSERT that does not name the scope (a bulk load, a bench) gets the one its row's TLP implies."""
+    row = context.get_current_parameters()
+    return indicator_scope(row["tlp_rank"], row["org_id"], row["submitter_id"])
+
+
+def _seen_day_default(context: Any) -> date:
+    seen_at = context.get_current_parameters()["seen_at"]
+    return seen_at.astimezone(UTC).date()
+
+
 class IndicatorRow(Base):
     __tablename__ = "indicators"
     __table_args__ = (
-        UniqueConstraint("type", "value"),
+        # One item per value and visibility scope (0005): "shared" (CLEAR/GREEN/AMBER), "org:<id>" (AMBER+STRICT),
+        # "member:<id>" (RED); see indicator_scope.
+        UniqueConstraint("type", "value", "scope"),
         Index("ix_indicators_status_id", "status", "id"),
         Index("ix_indicators_tlp_rank_id", "tlp_rank", "id"),
         Index("ix_indicators_valid_until_status", "valid_until", "status"),
@@ -151,6 +181,7 @@ class IndicatorRow(Base):
     stix_id: Mapped[str] = mapped_column(String(100), unique=True)
     type: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(String(40), default=_scope_default)
     status: Mapped[str] = mapped_column(String(20))
     tlp: Mapped[str] = mapped_column(String(20))
     tlp_rank: Mapped[int] = mapped_column(SmallInteger)
@@ -199,8 +230,13 @@ class VoteRow(Base):
 
 
 class SightingRow(Base):
+    """At most one row per (indicator, member, UTC day) (0005): a repeat that day replaces count and note."""
+
     __tablename__ = "sightings"
-    __table_args__ = (Index("ix_sightings_feed", "seen_at", "id", "indicator_id"),)  # TAXII paging (0003)
+    __table_args__ = (
+        Index("ix_sightings_feed", "seen_at", "id", "indicator_id"),  # TAXII paging (0003)
+        UniqueConstraint("indicator_id", "member_id", "seen_day"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
@@ -208,6 +244,8 @@ class SightingRow(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     count: Mapped[int] = mapped_column(Integer)
     seen_at: Mapped[datetime]
+    seen_day: Mapped[date] = mapped_column(Date, default=_seen_day_default)  # the UTC date of seen_at
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # times replaced that day
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 

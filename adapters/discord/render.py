@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import discord
 
 from bot import results as r
-from bot.text import plain, render, tally_text
+from bot.text import ALSO_RESTRICTED, known_text, not_applied_lines, plain, render, sighting_head, tally_text
 from bot.tlp import TLP
 
 MAX_CONTENT = 2000
@@ -81,6 +81,8 @@ def card_embed(card: r.IndicatorCard, *, headline: str = "", key: str = "") -> d
     if card.warnings:
         embed.add_field(name="Warning", value=_clip("on warninglist " + esc("; ".join(card.warnings)), 1024),
                         inline=False)
+    if card.also_restricted:
+        embed.add_field(name="Also held", value=ALSO_RESTRICTED, inline=False)
     embed.set_footer(text=f"{FOOTER_PREFIX}{ind.ref}" + (f" · delivery {key}" if key else ""))
     return embed
 
@@ -184,11 +186,8 @@ def to_message(result: object) -> Message:
             n = len(result.created)
             head.append(f"Submitted {n} indicator{'s' if n != 1 else ''} for moderation.")
         if result.known:
-            head.append("Already known to the coalition (your sighting was recorded): "
-                        + ", ".join(c.indicator.ref for c in result.known))
-        if result.restricted:
-            head.append("Already held by the coalition at a TLP you cannot see here (your sighting was recorded): "
-                        + ", ".join(code(o.value, 200) for o in result.restricted[:20]))
+            head.append(esc(known_text(result)) + " " + ", ".join(c.indicator.ref for c in result.known))
+            head += not_applied_lines(result, esc)[:10]
         cards = (*result.created, *result.known)
         if not cards:
             return text_message("\n".join(head) or "Nothing was submitted.")
@@ -199,8 +198,7 @@ def to_message(result: object) -> Message:
                 + (": auto-approved by the coalition's rule." if result.auto_approved else "."))
         return cards_message([result.card], head=head)
     if isinstance(result, r.SightingRecorded):
-        return cards_message([result.card], head=f"Sighting of {result.card.indicator.ref} recorded "
-                                                 f"(count {result.count}).")
+        return cards_message([result.card], head=esc(sighting_head(result)))
     if isinstance(result, r.Moderated):
         head = [f"{result.verb.capitalize()}: " + ", ".join(c.indicator.ref for c in result.cards)] if result.cards \
             else []

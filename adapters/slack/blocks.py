@@ -18,7 +18,7 @@ from bot import results as r
 from bot.audience import cards_of
 from bot.domain import Status, Tally
 from bot.ioc import IOCType
-from bot.text import render
+from bot.text import ALSO_RESTRICTED, known_text, not_applied_lines, render, sighting_head
 from bot.tlp import TLP
 
 from .mrkdwn import code, esc, truncate
@@ -142,6 +142,8 @@ class Renderer:
             notes.append(f"*Reason:* {esc(truncate(ind.status_reason, 1800))}")
         if card.warnings:
             notes.append(f":warning: On a warninglist of known-benign values: {esc('; '.join(card.warnings))}")
+        if card.also_restricted:
+            notes.append(f":lock: {ALSO_RESTRICTED}")
         if notes:
             blocks.append(context(*notes))
         if buttons and card.buttons:
@@ -234,7 +236,7 @@ class Renderer:
 
     @head.register
     def _(self, result: r.SightingRecorded) -> list[dict[str, Any]]:
-        return [section(f"*Sighting of {result.card.indicator.ref} recorded* (count {result.count})")]
+        return [section(esc(sighting_head(result)))]
 
     @head.register
     def _(self, result: r.Moderated) -> list[dict[str, Any]]:
@@ -257,11 +259,9 @@ class Renderer:
     def _(self, result: r.Submitted) -> list[dict[str, Any]]:
         lines = []
         if result.known:
-            lines.append(f"{plural(len(result.known), 'value was', 'values were')} known already: your "
-                         "organization's sighting was recorded.")
-        if result.restricted:
-            lines.append("Already held by the coalition at a TLP you cannot see here (your sighting was "
-                         "recorded): " + ", ".join(code(o.value, 200) for o in result.restricted[:50]))
+            lines.append(esc(known_text(result)))
+            told = not_applied_lines(result, esc)
+            lines += [truncate(line, 2900) for line in told[:-1][:8] + told[-1:]]  # a context holds 10
         return [context(*lines)] if lines else []
 
     @tail.register

@@ -265,7 +265,7 @@ class TaxiiServer:
         except UsageError as e:
             raise web.HTTPBadRequest(reason="Bad Request", text=e.problem) from None
         skipped = sum(n for _, n in report.skipped)
-        accepted = report.created_count + report.known_count + report.restricted_count
+        accepted = report.created_count + report.known_count
         status = {
             "id": str(uuid.uuid4()), "status": "complete", "request_timestamp": timestamp_us(received),
             "total_count": report.objects, "success_count": report.objects - skipped, "successes": [],

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     literal,
     null,
     select,
@@ -125,11 +124,39 @@ def _tally(by_verdict: dict[str, tuple[int, int]]) -> Tally:
 
 
 class SqlSightingRepository(_Repository):
+    """At most one sighting per (indicator, member, UTC day), enforced by the database: a repeat that day
+    replaces the row's count, note and time (the latest wins, like votes), so a replayed request cannot pile
+    sightings up. Each write is one atomic upsert; `revision` counts the replacements and tells them apart."""
+
     async def add(self, indicator_id: int, org_id: int, member_id: int, count: int, seen_at: datetime,
-                  note: str) -> None:
-        await self._execute(insert(SightingRow).values(
-            indicator_id=indicator_id, org_id=org_id, member_id=member_id, count=count, seen_at=seen_at,
-            note=note,
-        ))
+                  note: str) -> bool:
+        """Record the member's sighting of today (the UTC day of `seen_at`); True when it replaced one."""
+        return bool(await self.add_many([(indicator_id, org_id, member_id, count, seen_at, note)]))
 
-
+    async def add_many(self, sightings: Sequence[tuple[int, int, int, int, datetime, str]]) -> set[int]:
+        """Many (indicator_id, org_id, member_id, count, seen_at, note) at once, one INSERT ... ON CONFLICT per
+        chunk; the indicator ids whose sighting of that day by that member was replaced."""
+        latest: dict[tuple[int, int, date], dict[str, Any]] = {}
+        for indicator_id, org_id, member_id, count, seen_at, note in sightings:
+            day = seen_at.astimezone(UTC).date()
+            # One statement may not update a row twice (PostgreSQL): within a call, the latest wins here.
+            latest[(indicator_id, member_id, day)] = {
+                "indicator_id": indicator_id, "org_id": org_id, "member_id": member_id, "count": count,
+                "seen_at": seen_at, "seen_day": day, "revision": 0, "note": note,
+            }
+        replaced: set[int] = set()
+        table = SightingRow.__table__
+        for chunk in _chunks(list(latest.values())):
+            stmt = self._upsert_insert(table).values(list(chunk))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[table.c.indicator_id, table.c.member_id, table.c.seen_day],
+                set_={
+                    "count": stmt.excluded["count"],
+                    "note": stmt.excluded.note,
+                    "seen_at": stmt.excluded.seen_at,
+                    "org_id": stmt.excluded.org_id,
+                    "revision": table.c.revision + 1,
+                },
+            ).returning(table.c.indicator_id, table.c.revision)
+            replaced.update(indicator_id for indicator_id, revision in await self._execute(stmt) if revision)
+        return replaced

@@ -37,7 +37,14 @@ from storage.models import (
     VoteRow,
 )
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
-from storage.repositories.indicators import _VERDICTS, _indicator, _indicators, _normal_tags, visibility_clause
+from storage.repositories.indicators import (
+    _VERDICTS,
+    _indicator,
+    _indicators,
+    _normal_tags,
+    scope_of,
+    visibility_clause,
+)
 
 # Kinds of feed objects, in the order they sort at equal date_added.
 FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = 0, 1, 2
@@ -209,13 +216,15 @@ class SqlExchangeRepository(_Repository):
 
     async def add_indicators(self, news: Sequence[NewIndicator]) -> list[int]:
         """Insert many new indicators (and their tags) at once; their ids, in order. Raises Conflict (and
-        inserts none) when any (type, value) exists already: the caller then takes the one-by-one path."""
+        inserts none) when any (type, value) exists already in its visibility scope (`scope_of`): the caller then
+        takes the one-by-one path."""
         ids: list[int] = []
         try:
             async with self._session.begin_nested():
                 for chunk in _chunks(news, 1000):
                     params = [{
-                        "stix_id": n.stix_id, "type": n.type.value, "value": n.value, "status": Status.PENDING.value,
+                        "stix_id": n.stix_id, "type": n.type.value, "value": n.value,
+                        "scope": scope_of(n.tlp, n.org_id, n.submitter_id), "status": Status.PENDING.value,
                         "tlp": n.tlp.value, "tlp_rank": n.tlp.rank, "confidence": n.confidence, "note": n.note,
                         "submitter_id": n.submitter_id, "org_id": n.org_id, "anonymous": n.anonymous,
                         "first_seen": n.seen_at, "last_seen": n.seen_at, "valid_until": n.valid_until,

@@ -43,6 +43,7 @@ from storage.models import (
     OrganizationRow,
     SightingRow,
     VoteRow,
+    indicator_scope,
 )
 from storage.repositories.base import _TAG_SEPARATOR, _chunks, _is_unique_violation, _Repository
 
@@ -121,6 +122,11 @@ def visibility_clause(view: Visibility) -> ColumnElement[bool]:
     return or_(*allowed)
 
 
+def scope_of(tlp: TLP, org_id: int, submitter_id: int) -> str:
+    """The visibility scope a new indicator is unique in (storage.models.indicator_scope)."""
+    return indicator_scope(tlp.rank, org_id, submitter_id)
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -141,7 +147,8 @@ class SqlIndicatorRepository(_Repository):
         stmt = (
             insert(IndicatorRow)
             .values(
-                stix_id=new.stix_id, type=new.type.value, value=new.value, status=Status.PENDING.value,
+                stix_id=new.stix_id, type=new.type.value, value=new.value,
+                scope=scope_of(new.tlp, new.org_id, new.submitter_id), status=Status.PENDING.value,
                 tlp=new.tlp.value, tlp_rank=new.tlp.rank, confidence=new.confidence, note=new.note,
                 submitter_id=new.submitter_id, org_id=new.org_id, anonymous=new.anonymous,
                 first_seen=new.seen_at, last_seen=new.seen_at, valid_until=new.valid_until,
@@ -158,7 +165,7 @@ class SqlIndicatorRepository(_Repository):
                     )
         except IntegrityError as exc:
             if _is_unique_violation(exc):
-                raise Conflict(f"{new.type.value} {new.value} is stored already") from exc
+                raise Conflict(f"{new.type.value} {new.value} is stored already in its scope") from exc
             raise
         indicator = await self.get(indicator_id)
         assert indicator is not None
@@ -182,7 +189,7 @@ class SqlIndicatorRepository(_Repository):
         pairs = list(dict.fromkeys((IOCType(t).value, v) for t, v in values))
         found: list[Indicator] = []
         for chunk in _chunks(pairs):
-            # Grouped by type: "type = :t AND value IN (...)" uses the unique (type, value) index on
+            # Grouped by type: "type = :t AND value IN (...)" uses the unique (type, value, scope) index on
             # both backends, which a row-value IN does not always do.
             by_type: dict[str, list[str]] = {}
             for type_, value in chunk:
@@ -255,6 +262,17 @@ class SqlIndicatorRepository(_Repository):
             .values(last_seen=seen_at)
             .execution_options(synchronize_session=False)
         )
+
+    async def touch_many(self, indicator_ids: Iterable[int], seen_at: datetime) -> None:
+        """`touch` for many indicators: one UPDATE per chunk of ids."""
+        ids = sorted(set(indicator_ids))
+        for chunk in _chunks(ids):
+            await self._execute(
+                update(IndicatorRow)
+                .where(IndicatorRow.id.in_(chunk), IndicatorRow.last_seen < seen_at)
+                .values(last_seen=seen_at)
+                .execution_options(synchronize_session=False)
+            )
 
     async def expire_due(self, now: datetime) -> Sequence[int]:
         rows = await self._execute(

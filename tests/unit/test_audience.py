@@ -1,12 +1,12 @@
 """Whether a reply may go to the channel, and how it is dressed for it."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot import commands
 from bot.audience import reply
 from bot.commands import IdRef
 from bot.domain import Channel, ChannelPurpose, Indicator, IOCType, Platform, SightingSummary, Status, Tally
-from bot.ioc import Observable
 from bot.results import IndicatorCard, LookupResult, Submitted, UserError, Voted
 from bot.services import buttons_for
 from bot.tlp import TLP
@@ -47,9 +47,10 @@ def test_above_the_ceiling_or_restricted_goes_to_the_speaker_alone():
                  ceiling=TLP.GREEN).private
     assert reply(VOTE, Voted(card(TLP.RED), None), conversation_private=False, channel=MODERATION,
                  ceiling=TLP.AMBER).private
-    submitted = Submitted((card(),), restricted=(Observable(IOCType.IPV4, "198.51.100.1"),))
-    assert reply(commands.Submit(()), submitted, conversation_private=False, channel=GENERAL,
-                 ceiling=TLP.GREEN).private
+    # what only the speaker may know ("also held at a restricted TLP") is dropped when the channel sees the reply
+    submitted = Submitted((replace(card(), also_restricted=True),))
+    public = reply(commands.Submit(()), submitted, conversation_private=False, channel=GENERAL, ceiling=TLP.GREEN)
+    assert not public.private and not public.result.created[0].also_restricted
 
 
 def test_lookups_errors_and_private_conversations():
