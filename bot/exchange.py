@@ -7,8 +7,10 @@ goes through `services.store_submissions`, the one path by which indicators ente
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,15 +28,18 @@ from bot.domain import (
     Platform,
     Role,
     SightingRecord,
+    Submission,
     Visibility,
     VoteRecord,
 )
-from bot.policy import Policy
+from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
 from bot.rules import can_see, require_role
 from bot.services import Context, Matcher, store_submissions
 from bot.tlp import TLP
+
+log = logging.getLogger(__name__)
 
 EXPORT_BATCH = 2000
 CHAT_EXPORT_LIMIT = 20_000  # indicators in a file sent in chat; the CLI and TAXII have no such limit
@@ -130,36 +135,100 @@ async def export(ctx: Context, cmd: commands.Export) -> FileResult:
 
 # ---------------------------------------------------------------- import
 
-async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
-                      objects: list[Any] | None = None) -> ImportReport:
-    """Read a file (or, for TAXII, already-decoded objects) and submit its indicators for moderation."""
-    ctx.require_member()
-    policy = ctx.policy
-    valid_until = ctx.now + policy.default_valid_for if policy.default_valid_for else None
+IMPORT_CHUNK = 5000  # indicators per transaction of a big import (see import_data)
+
+
+def plan_import(filename: str, data: bytes | None, objects: list[Any] | None, *, policy: Policy,
+                now: datetime) -> stix.ImportPlan:
+    """Read and check a whole file (or TAXII objects): pure CPU work, run in a worker thread by import_data so
+    that a 50 MB file does not stall the event loop. Raises UsageError for a file that stores nothing."""
+    valid_until = now + policy.default_valid_for if policy.default_valid_for else None
     try:
         if objects is not None:
             plan = stix.plan_objects(objects, default_tlp=policy.default_tlp,
-                                     default_confidence=policy.default_confidence, now=ctx.now,
+                                     default_confidence=policy.default_confidence, now=now,
                                      default_valid_until=valid_until)
         else:
-            if data is None or len(data) > MAX_IMPORT_BYTES:
+            if not data or len(data) > MAX_IMPORT_BYTES:
                 raise UsageError(f"the file is empty or larger than {MAX_IMPORT_BYTES // 2**20} MB", "import")
             plan = stix.read_file(data, filename, default_tlp=policy.default_tlp,
-                                  default_confidence=policy.default_confidence, now=ctx.now,
+                                  default_confidence=policy.default_confidence, now=now,
                                   default_valid_until=valid_until)
     except stix.ImportFormatError as e:
         raise UsageError(f"nothing was imported from {filename}: {e}", "import") from None
+    except RecursionError:  # something nested deeper than any STIX object is, past the JSON reader
+        raise UsageError(f"nothing was imported from {filename}: it is nested too deeply to be STIX",
+                         "import") from None
     if len(plan.items) > MAX_IMPORT_ITEMS:
         raise UsageError(f"{len(plan.items):,} indicators in one file; import at most {MAX_IMPORT_ITEMS:,} at a "
                          "time", "import")
-    done = await store_submissions(ctx, plan.items, source=f"import:{filename[:100]}", verb="import")
+    return plan
+
+
+def _blocked_first(items: list[Submission], warninglists: Matcher) -> list[Submission]:
+    """A value on a blocking warninglist refuses the whole file: such values go first, so that the first chunk
+    is refused (by store_submissions, with its usual message) before anything is stored."""
+    listed = [it for it in items if warninglists.match(it.observable)]
+    if not listed:
+        return items
+    first = {id(it) for it in listed}
+    return listed + [it for it in items if id(it) not in first]
+
+
+async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
+                      objects: list[Any] | None = None) -> ImportReport:
+    """Read a file (or, for TAXII, already-decoded objects) and submit its indicators for moderation.
+
+    The file is read and checked as a whole first, in a worker thread, with no transaction open: a malformed
+    file (or one with a value on a blocking warninglist) stores nothing. Its indicators are then written in
+    transactions of IMPORT_CHUNK each, committed one after the other on `ctx.uow`, so that no other command
+    waits for the whole import (on SQLite a transaction holds the only write lock). All or nothing holds per
+    chunk: should the store fail in the middle, the chunks before are kept, and the report says how many were
+    stored and that importing the same file again adds the rest (what is stored already is recognised as
+    known). Each chunk posts its own moderation notice, in its own transaction."""
+    ctx.require_member()
+    await ctx.uow.commit()  # nothing written yet: end the transaction (and SQLite's write lock) while we read
+    plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now)
+    items = plan.items
+    if ctx.warninglists is not None and ctx.policy.warninglist_action is WarninglistAction.BLOCK:
+        items = await asyncio.to_thread(_blocked_first, items, ctx.warninglists)
+    source = f"import:{filename[:100]}"
+    created: list[int] = []
+    known = not_applied = updated = warninglisted = 0
+    stopped = ""
+    for start in range(0, len(items), IMPORT_CHUNK):
+        try:
+            done = await store_submissions(ctx, items[start:start + IMPORT_CHUNK], source=source, verb="import")
+            await ctx.uow.commit()
+        except Exception as e:
+            if start == 0:
+                raise  # nothing stored: the usual error (a UsageError says what to fix)
+            await ctx.uow.rollback()
+            reference = secrets.token_hex(4)
+            if isinstance(e, UsageError):
+                why = e.problem
+            else:
+                log.exception("import of %s stopped after %d indicators (ref %s)", filename[:100], start, reference)
+                why = f"the store failed (reference {reference})"
+            stopped = (f"stopped after {start:,} of {len(items):,} indicators: {why}. Import the file again to add "
+                       "the rest (what is stored already is recognised).")
+            break
+        created += done.created_ids
+        known += len(done.known)
+        not_applied += len(done.not_applied)
+        updated += len(done.sightings_updated)
+        warninglisted += len(done.warninglisted)
+        await asyncio.sleep(0)  # let other commands in between chunks
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
     await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
-                    created=len(done.created_ids), known=len(done.known), skipped=plan.skipped_count)
+                    created=len(created), known=known, skipped=plan.skipped_count, read_as_red=plan.read_as_red,
+                    stopped=bool(stopped))
     return ImportReport(filename=filename, format=plan.format, objects=plan.objects,
-                        created=tuple(f"#{i}" for i in done.created_ids[:50]), created_count=len(done.created_ids),
-                        known_count=len(done.known), skipped=skipped, warninglisted=len(done.warninglisted),
-                        not_applied_count=len(done.not_applied), sightings_updated=len(done.sightings_updated))
+                        created=tuple(f"#{i}" for i in created[:50]), created_count=len(created),
+                        known_count=known, skipped=skipped, warninglisted=warninglisted,
+                        not_applied_count=not_applied, sightings_updated=updated,
+                        notes=tuple(plan.notes), notes_count=plan.notes_count, read_as_red=plan.read_as_red,
+                        stopped=stopped)
 
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:

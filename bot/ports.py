@@ -228,6 +228,8 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> None: ...
 
+    async def rollback(self) -> None: ...
+
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:

@@ -13,6 +13,7 @@ password. Keys are looked up by SHA-256 and compared in constant time; unknown o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -25,17 +26,20 @@ from typing import Any
 from aiohttp import web
 
 from adapters.config import TaxiiSettings
-from bot import exchange
+from bot import exchange, limits
 from bot.commands import UsageError
 from bot.dispatcher import Dispatcher
 from bot.domain import ApiKey, Platform
 from bot.ports import FeedKey, UnitOfWorkFactory
 from bot.rules import organization_visibility
-from bot.stix import STIX_MEDIA_TYPE, parse_timestamp, timestamp
+from bot.stix import STIX_MEDIA_TYPE, ImportFormatError, parse_timestamp, timestamp
+from bot.stix.importer import loads
 
 log = logging.getLogger(__name__)
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+FEED_KINDS = frozenset({exchange.FEED_SUPPORTING, *exchange.FEED_KINDS.values()})  # the kinds a cursor may hold
+INLINE_PARSE = 256 * 1024  # bodies up to this size are parsed on the event loop (a millisecond or so)
 _KEY = web.RequestKey("api_key", ApiKey)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,11 +68,21 @@ def encode_cursor(key: FeedKey) -> str:
 
 
 def decode_cursor(text: str) -> FeedKey:
+    """The key a `next` cursor stands for; ValueError for anything this server cannot have given (a kind that
+    is not one of the feed's, a row id outside the store's 64-bit ids, a date out of range, any garbage), so
+    that a forged cursor is a 400, never a database error."""
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        if len(text) > 200:
+            raise ValueError
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
         date, kind, row_id = raw.split("|")
-        return parse_timestamp(date), int(kind), int(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if not (kind.lstrip("-").isdigit() and row_id.isdigit() and len(row_id) <= 19):
+            raise ValueError
+        key = parse_timestamp(date), int(kind), int(row_id)
+        if key[1] not in FEED_KINDS or not 0 <= key[2] <= limits.BIGINT_MAX:
+            raise ValueError
+        return key
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValueError("next is not a cursor this server gave") from None
 
 
@@ -177,9 +191,14 @@ class TaxiiServer:
             raise web.HTTPBadRequest(reason="Bad Request", text="limit is a positive whole number") from None
         try:
             added_after = parse_timestamp(q["added_after"]) if q.get("added_after") else None
+        except (ValueError, OverflowError):
+            raise web.HTTPBadRequest(reason="Bad Request", text="added_after is a timestamp such as "
+                                     "2026-11-01T00:00:00.000Z") from None
+        try:
             cursor = decode_cursor(q["next"]) if q.get("next") else None
         except ValueError as e:
-            raise web.HTTPBadRequest(reason="Bad Request", text=f"added_after or next: {e}") from None
+            raise web.HTTPBadRequest(reason="Bad Request", text=f"next: {e}; give back the `next` of the previous "
+                                     "page, or leave it out to start from the beginning") from None
         types = [t.strip() for v in q.getall("match[type]", []) for t in v.split(",") if t.strip()]
         ids = [i.strip() for v in q.getall("match[id]", []) for i in v.split(",") if i.strip()]
         if object_id is not None:
@@ -194,7 +213,7 @@ class TaxiiServer:
             for v in versions:
                 try:
                     wanted.add(timestamp(parse_timestamp(v)))
-                except ValueError:
+                except (ValueError, OverflowError):
                     raise web.HTTPBadRequest(reason="Bad Request", text=f"match[version] {v[:40]!r}") from None
             objects = [(k, o) for k, o in objects if _version(o) in wanted]
         return objects, more, last
@@ -248,10 +267,11 @@ class TaxiiServer:
                 "json" not in request.headers.get("Content-Type", ""):
             raise web.HTTPUnsupportedMediaType(reason="Unsupported Media Type", text=f"send {TAXII_MEDIA_TYPE}")
         received = datetime.now(UTC)
-        try:
-            envelope = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise web.HTTPBadRequest(reason="Bad Request", text=f"malformed JSON: {e}") from None
+        body = await request.read()
+        try:  # a big body is parsed in a worker thread: the event loop keeps serving everyone else meanwhile
+            envelope = await asyncio.to_thread(loads, body) if len(body) > INLINE_PARSE else loads(body)
+        except ImportFormatError as e:  # also a JSON nested too deeply (RecursionError): a 400, not a 500
+            raise web.HTTPBadRequest(reason="Bad Request", text=str(e)) from None
         objects = envelope.get("objects") if isinstance(envelope, dict) else None
         if not isinstance(objects, list):
             raise web.HTTPBadRequest(reason="Bad Request", text="an envelope with an 'objects' list is expected")
@@ -271,7 +291,9 @@ class TaxiiServer:
             "total_count": report.objects, "success_count": report.objects - skipped, "successes": [],
             "failure_count": skipped, "failures": [], "pending_count": 0, "pendings": [],
             "x_coalition_report": {"submitted": report.created_count, "known": accepted - report.created_count,
-                                   "skipped": [{"reason": r, "count": n} for r, n in report.skipped]},
+                                   "skipped": [{"reason": r, "count": n} for r, n in report.skipped],
+                                   "read_as_red": report.read_as_red, "notes": list(report.notes),
+                                   **({"stopped": report.stopped} if report.stopped else {})},
         }
         self.statuses[status["id"]] = status
         if len(self.statuses) > 10_000:

@@ -1,8 +1,12 @@
 """Reading STIX 2.1 bundles as MISP and OpenCTI export them, and plain text or CSV through the IOC engine.
 
 `read_file(data, ...)` returns an `ImportPlan` of what would be submitted and what is skipped (with reasons);
-malformed JSON or STIX raises `ImportFormatError` so that nothing at all is stored. Patterns are parsed once
-here with `bot.stix.patterns` (plain dicts; no `stix2` objects on this path).
+malformed JSON or STIX (also JSON nested too deeply to read) raises `ImportFormatError` so that nothing at all
+is stored. Patterns are parsed once here with `bot.stix.patterns` (plain dicts; no `stix2` objects on this path).
+
+Per object, not per file: a marking that is not understood makes the object RED (`bot.stix.markings` lists
+every form), and a value or description the store cannot keep (`bot.limits`: over its length, a NUL or another
+control character) skips that object; `ImportPlan.notes` says which objects and why, and the others are read.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot import limits
 from bot.domain import Submission
 from bot.ioc import IOCType, Observable, classify, extract
 from bot.stix.ids import parse_timestamp
-from bot.stix.markings import TLP_BY_MARKING_ID, tlp_of_marking_object
+from bot.stix.markings import TLP_BY_MARKING_ID, Marking, read_label, read_marking_definition
 from bot.stix.patterns import UnsupportedPattern, parse_pattern
 from bot.tlp import TLP
 
-MAX_NOTE = 2000
+MAX_NOTE = limits.NOTE_MAX  # a longer description is cut to this (the rest of the object is kept)
+MAX_NOTES = 200  # object-by-object notes kept in a plan (the count is kept whole)
+UNSTORABLE = "a value or description the store cannot keep (see the notes)"
 _TAG = re.compile(r"^[a-z0-9][a-z0-9._:/+-]{0,63}$")
 _STIX_ID = re.compile(r"^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$", re.I)
@@ -38,6 +45,14 @@ class ImportPlan:
     items: list[Submission] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     objects: int = 0
+    notes: list[str] = field(default_factory=list)  # object by object: read as RED or skipped, and why
+    notes_count: int = 0  # every note, also those beyond MAX_NOTES
+    read_as_red: int = 0  # objects whose marking was not understood
+
+    def note(self, n: int, object_id: str, text: str) -> None:
+        self.notes_count += 1
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(f"object {n} ({object_id[:80]}): {text}")
 
     @property
     def skipped_count(self) -> int:
@@ -73,9 +88,13 @@ def read_text(data: bytes, *, default_tlp: TLP, default_confidence: int,
     return plan
 
 
-def _loads(data: bytes) -> Any:
+def loads(data: bytes | str) -> Any:
+    """JSON, or ImportFormatError that says what is wrong (never another exception: a 100,000-level nesting
+    makes json.loads raise RecursionError, which is a malformed file here, not a crash)."""
     try:
         return json.loads(data)
+    except RecursionError:
+        raise ImportFormatError("the JSON is nested too deeply to be a STIX bundle") from None
     except UnicodeDecodeError as e:
         raise ImportFormatError(f"the file is not UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
@@ -99,7 +118,7 @@ def stix_objects(doc: Any) -> list[Any]:
 
 def read_stix(data: bytes, *, default_tlp: TLP, default_confidence: int, now: datetime,
               default_valid_until: datetime | None = None) -> ImportPlan:
-    return plan_objects(stix_objects(_loads(data)), default_tlp=default_tlp, default_confidence=default_confidence,
+    return plan_objects(stix_objects(loads(data)), default_tlp=default_tlp, default_confidence=default_confidence,
                         now=now, default_valid_until=default_valid_until)
 
 
@@ -111,12 +130,14 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
             raise ImportFormatError(f"object {n} is not a STIX object (it needs a type and an id)")
         if not _STIX_ID.match(obj["id"]) or not obj["id"].startswith(obj["type"] + "--"):
             raise ImportFormatError(f"object {n} has an invalid id {obj['id'][:80]!r}")
-    markings = dict(TLP_BY_MARKING_ID)
+    markings = {marking_id: Marking(tlp) for marking_id, tlp in TLP_BY_MARKING_ID.items()}
     for obj in objects:
-        if obj["type"] == "marking-definition" and obj["id"] not in markings:
-            tlp = tlp_of_marking_object(obj)
-            if tlp is not None:
-                markings[obj["id"]] = tlp
+        if obj["type"] == "marking-definition" and obj["id"] not in TLP_BY_MARKING_ID:
+            found = read_marking_definition(obj)
+            earlier = markings.get(obj["id"])
+            if earlier is not None and earlier != found:
+                found = Marking(None, "it is defined twice, differently")
+            markings[obj["id"]] = found
     seen: set[Observable] = set()
     for n, obj in enumerate(objects):
         plan.objects += 1
@@ -135,7 +156,7 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
             continue
         if valid_until is None:
             valid_until = default_valid_until
-        tlp = _tlp(obj, markings, default_tlp, n)
+        tlp, problems = _tlp(obj, markings, default_tlp, n)
         confidence = obj.get("confidence", default_confidence)
         if isinstance(confidence, bool) or not isinstance(confidence, int) or not 0 <= confidence <= 100:
             raise ImportFormatError(f"object {n} ({obj['id']}): confidence must be an integer from 0 to 100")
@@ -143,6 +164,16 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
         note = obj.get("description") or ""
         if not isinstance(note, str):
             raise ImportFormatError(f"object {n} ({obj['id']}): description is not a string")
+        unstorable = [p for obs in observables if (p := limits.value_problem(obs.type.value, obs.value))]
+        if text_problem := limits.text_problem(note):
+            unstorable.append(f"the description {text_problem}")
+        if unstorable:
+            plan.skipped[UNSTORABLE] += 1
+            plan.note(n, obj["id"], f"skipped: {unstorable[0]}")
+            continue
+        if problems:
+            plan.read_as_red += 1
+            plan.note(n, obj["id"], "read as RED: " + "; ".join(dict.fromkeys(problems)))
         for obs in observables:
             if obs in seen:
                 plan.skipped["duplicate in the file"] += 1
@@ -190,12 +221,30 @@ def _valid_until(obj: dict[str, Any], n: int, now: datetime) -> datetime | None:
     return value
 
 
-def _tlp(obj: dict[str, Any], markings: dict[str, TLP], default: TLP, n: int) -> TLP:
+def _tlp(obj: dict[str, Any], markings: dict[str, Marking], default: TLP, n: int) -> tuple[TLP, list[str]]:
+    """The object's TLP (the most restrictive of its markings and `tlp:` labels; the default when it has none)
+    and what was not understood (each such marking reads as RED)."""
     refs = obj.get("object_marking_refs") or []
     if not isinstance(refs, list):
         raise ImportFormatError(f"object {n} ({obj['id']}): object_marking_refs is not a list")
-    found = [markings[r] for r in refs if isinstance(r, str) and r in markings]
-    return max(found, key=lambda t: t.rank) if found else default  # the most restrictive label wins
+    granular = obj.get("granular_markings") or []
+    if not isinstance(granular, list):
+        raise ImportFormatError(f"object {n} ({obj['id']}): granular_markings is not a list")
+    refs = refs + [g.get("marking_ref") for g in granular if isinstance(g, dict) and "marking_ref" in g]
+    readings: list[Marking] = []
+    for ref in refs:
+        if not isinstance(ref, str):
+            readings.append(Marking(None, "a marking reference is not a string"))
+        elif (found := markings.get(ref)) is not None:
+            readings.append(found if not found.problem else Marking(None, f"{ref[:80]}: {found.problem}"))
+        else:
+            readings.append(Marking(None, f"the marking {ref[:80]} is not defined in the file"))
+    labels = obj.get("labels")
+    if isinstance(labels, list):
+        readings += [read_label(label) for label in labels if isinstance(label, str)]
+    tlps = [t for m in readings if (t := m.effective) is not None]
+    tlp = max(tlps, key=lambda t: t.rank) if tlps else default  # the most restrictive label wins
+    return tlp, [m.problem for m in readings if m.problem]
 
 
 _TAGS_OF: dict[tuple[Any, ...], tuple[str, ...]] = {}
@@ -225,7 +274,7 @@ def _clean_tags(labels: list[Any]) -> tuple[str, ...]:
         if not isinstance(label, str):
             continue
         lowered = label.strip().lower()
-        if lowered.startswith(("misp:", "tlp:")):  # MISP's attribute metadata and TLP (carried as a marking)
+        if lowered.startswith(("misp:", "tlp:", "pap:")):  # MISP's attribute metadata; TLP and PAP are markings
             continue
         tag = re.sub(r"[^a-z0-9._:/+-]+", "-", lowered.replace('"', "")).strip("-")[:64]
         if _TAG.match(tag):

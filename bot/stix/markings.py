@@ -8,6 +8,7 @@ bundle that references a marking carries the marking-definition and the extensio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot.tlp import STIX_MARKING_IDS, TLP
@@ -58,24 +59,120 @@ TLP1_MARKING_IDS = {
 TLP_BY_MARKING_ID: dict[str, TLP] = {**TLP1_MARKING_IDS, **{v: k for k, v in STIX_MARKING_IDS.items()}}
 
 
-def tlp_of_marking_object(obj: dict[str, Any]) -> TLP | None:
-    """The TLP a marking-definition found in an imported bundle stands for, if any (MISP and OpenCTI
-    sometimes mint their own ids: `definition_type: tlp` / `statement`, or a `TLP:...` name)."""
+# ---------------------------------------------------------------- reading markings on import
+#
+# A marking restricts who may see an object. One the importer does not understand is never ignored (which
+# used to make it the default TLP, AMBER): it is read as RED, the most restrictive label, and the import
+# report says which objects and why. The forms, and what each becomes:
+#
+# * an official TLP 2.0 or TLP 1.0 marking-definition id (referenced, defined in the file or not): its label
+#   (TLP 1.0 WHITE is CLEAR; GREEN, AMBER, RED are the same in both);
+# * a marking-definition in the file with its own id (MISP and OpenCTI mint some) that says one TLP label
+#   exactly, in every place it says one (name "TLP:AMBER+STRICT", definition {"tlp": ...}, the TLP 2.0
+#   extension): that label; anything else that looks like TLP ("TLP:RED (restricted)", "TLP:GREEN-ish",
+#   two labels that disagree): RED;
+# * PAP (Permissible Actions Protocol): PAP:CLEAR / WHITE / GREEN restrict nothing the coalition carries and
+#   are ignored; PAP:AMBER and PAP:RED restrict what may be done, which no TLP label carries: RED;
+# * a statement (terms of use, copyright) or any other marking-definition: RED;
+# * a reference to a marking defined neither in the file nor officially, or not a string: RED;
+# * `labels` of the object: `tlp:<label>` as the marking would be (an unknown `tlp:` label is RED), `pap:` as
+#   PAP above;
+# * granular_markings count as if they marked the whole object.
+#
+# Several markings: the most restrictive wins. No marking at all: the importer's default TLP.
+
+_PAP_PERMISSIVE = {"CLEAR", "WHITE", "GREEN"}
+_PAP_RESTRICTIVE = {"AMBER", "RED"}
+
+
+@dataclass(frozen=True)
+class Marking:
+    """What one marking means on import: a TLP label, nothing (`tlp` None, e.g. PAP:GREEN), or not understood
+    (`problem` says why; such a marking is read as RED)."""
+
+    tlp: TLP | None
+    problem: str = ""
+
+    @property
+    def effective(self) -> TLP | None:
+        return TLP.RED if self.problem else self.tlp
+
+
+IGNORED = Marking(None)
+
+
+def _exact_tlp(text: str) -> TLP | None:
+    """The TLP label this text is, exactly (`green`, `TLP:AMBER+STRICT`, TLP 1.0 `white`), or None."""
+    t = text.strip()
+    if not t or len(t) > 40:
+        return None
+    body = t[4:] if t[:4].lower() == "tlp:" else t
+    if not body.replace("+", "").replace("-", "").replace("_", "").isalpha():
+        return None
+    try:
+        return TLP.parse(t)
+    except ValueError:
+        return None
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_pap(text: str) -> Marking:
+    level = text.strip()[4:].strip().upper()
+    if level in _PAP_PERMISSIVE:
+        return IGNORED
+    if level in _PAP_RESTRICTIVE:
+        return Marking(None, f"{_short(text)} limits what may be done with it, which the coalition cannot carry")
+    return Marking(None, f"{_short(text)} is not a PAP level the coalition knows")
+
+
+def read_label(label: str) -> Marking:
+    """An object's label: `tlp:...` and `pap:...` are markings; any other label is a tag (IGNORED here)."""
+    lowered = label.strip().lower()
+    if lowered.startswith("tlp:"):
+        tlp = _exact_tlp(label)
+        return Marking(tlp) if tlp is not None else Marking(None, f"the label {_short(label)!r} is not a TLP label")
+    if lowered.startswith("pap:"):
+        return read_pap(label)
+    return IGNORED
+
+
+def read_marking_definition(obj: dict[str, Any]) -> Marking:
+    """What a marking-definition found in an imported file means (official ids are read before this)."""
     known = TLP_BY_MARKING_ID.get(str(obj.get("id", "")))
     if known is not None:
-        return known
-    candidates: list[str] = []
+        return Marking(known)
+    name = obj.get("name") if isinstance(obj.get("name"), str) else ""
+    kind = str(obj.get("definition_type", "") or "").strip().lower()
+    definition = obj.get("definition")
+    said: list[str] = []  # every place where the object states a TLP label
     ext = obj.get("extensions")
     if isinstance(ext, dict) and isinstance(ext.get(TLP2_EXTENSION_ID), dict):
-        candidates.append(str(ext[TLP2_EXTENSION_ID].get("tlp_2_0", "")))
-    definition = obj.get("definition")
-    if isinstance(definition, dict):
-        candidates += [str(definition.get("tlp", "")), str(definition.get("statement", ""))]
-    candidates += [str(obj.get("name", "")), str(obj.get("definition_type", ""))]
-    for text in candidates:
-        if text and text.lower().lstrip().startswith(("tlp:", "clear", "white", "green", "amber", "red")):
-            try:
-                return TLP.parse(text.strip())
-            except ValueError:
-                continue
-    return None
+        said.append(str(ext[TLP2_EXTENSION_ID].get("tlp_2_0", "")))
+    if isinstance(definition, dict) and "tlp" in definition:
+        said.append(str(definition.get("tlp", "")))
+    if name.strip().lower().startswith("tlp"):
+        said.append(name)
+    if said or kind == "tlp":
+        labels = {_exact_tlp(text) for text in said}
+        if not said or None in labels:
+            bad = next((t for t in said if _exact_tlp(t) is None), kind)
+            return Marking(None, f"{_short(bad)!r} is not an official TLP marking")
+        if len(labels) > 1:
+            return Marking(None, "it names two different TLP labels")
+        return Marking(labels.pop())
+    if kind == "pap" or name.strip().lower().startswith("pap:"):
+        return read_pap(name or f"PAP:{definition.get('pap', '') if isinstance(definition, dict) else ''}")
+    if kind == "statement":
+        text = definition.get("statement", "") if isinstance(definition, dict) else ""
+        return Marking(None, f"a statement marking ({_short(str(text)) or 'terms of use'}) cannot be carried")
+    return Marking(None, f"a {_short(kind or name or 'marking')} marking is not one the coalition understands")
+
+
+def tlp_of_marking_object(obj: dict[str, Any]) -> TLP | None:
+    """The TLP a marking-definition stands for, when it is understood as one (see `read_marking_definition`)."""
+    found = read_marking_definition(obj)
+    return None if found.problem else found.tlp

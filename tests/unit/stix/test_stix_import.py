@@ -73,3 +73,34 @@ def test_text_and_csv_go_through_the_ioc_engine() -> None:
 def test_malformed_files_are_refused_with_a_clear_error(data, message) -> None:
     with pytest.raises(ImportFormatError, match=message):
         plan(data)
+
+
+def _bundle(*indicators: dict) -> bytes:
+    import json
+
+    objects = [{"type": "indicator", "spec_version": "2.1", "id": f"indicator--{n:08d}-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "created": "2026-10-01T10:00:00.000Z", "modified": "2026-10-01T10:00:00.000Z",
+                "pattern_type": "stix", "valid_from": "2026-10-01T10:00:00Z", **fields}
+               for n, fields in enumerate(indicators)]
+    return json.dumps({"type": "bundle", "id": "bundle--5c2f7e6a-7f4c-4b0e-9b3a-0d6f8e7c9a11",
+                       "objects": objects}).encode()
+
+
+def test_objects_the_store_cannot_keep_are_skipped_one_by_one_and_the_rest_is_read() -> None:
+    long_url = "http://evil.example/" + "a" * 2100
+    p = plan(_bundle(
+        {"pattern": f"[url:value = '{long_url}']"},
+        {"pattern": "[url:value = 'http://evil.example/\x00x']"},
+        {"pattern": "[domain-name:value = 'nul-note.example']", "description": "see\x00this"},
+        {"pattern": "[domain-name:value = 'good.example']", "description": "fine"},
+    ))
+    assert [(i.observable.type, i.observable.value) for i in p.items] == [(IOCType.DOMAIN, "good.example")]
+    assert p.skipped_count == 3
+    notes = "\n".join(p.notes)
+    assert "object 2" in notes and "NUL" in notes  # the description with a NUL is named, with the reason
+    assert p.notes_count >= 1
+
+
+def test_a_deeply_nested_bundle_is_a_format_error_not_a_crash() -> None:
+    with pytest.raises(ImportFormatError, match="nested too deeply"):
+        plan(b'{"type": "bundle", "objects": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
