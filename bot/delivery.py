@@ -19,16 +19,36 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain import Channel, ChannelPurpose, Identity, Member, OutboxEvent, Platform, PostedCard, Status
+from bot.domain import (
+    Channel,
+    ChannelPurpose,
+    Identity,
+    Indicator,
+    Member,
+    OutboxEvent,
+    Platform,
+    PostedCard,
+    Status,
+)
 from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.results import IndicatorCard, Notice
-from bot.rules import can_feed, can_moderate
+from bot.rules import (
+    ANONYMOUS_ORG,
+    can_decide,
+    can_feed,
+    can_moderate,
+    moderated_in_channels,
+    shown_org_name,
+    tlp_in_channel,
+)
 from bot.services import build_cards, buttons_for
+from bot.tlp import TLP
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +119,37 @@ _HEADLINES = {
     ("indicator.submitted", ChannelPurpose.MODERATION): "New submission waiting for moderation",
     ("indicator.approved", ChannelPurpose.FEED): "Approved for the coalition",
 }
-_NOTICES = {
-    "indicator.approved": "Your indicator {ref} was approved and shared with the coalition.",
-    "indicator.rejected": "Your indicator {ref} was rejected: {reason}",
-    "indicator.revoked": "Your indicator {ref} was revoked: {reason}",
-}
+_NOTICES = ("indicator.approved", "indicator.rejected", "indicator.revoked")  # the submitter is told of these
+
+
+def notice_text(event: str, indicator: Indicator) -> str:
+    """What the submitter is told: what actually happened, for this TLP."""
+    ref, reason = indicator.ref, indicator.status_reason or "-"
+    if event == "indicator.rejected":
+        return f"Your indicator {ref} was rejected: {reason}"
+    if event == "indicator.revoked":
+        return f"Your indicator {ref} was revoked: {reason}"
+    if indicator.tlp is TLP.AMBER_STRICT:
+        return (f"Your indicator {ref} was approved. As TLP:AMBER+STRICT it stays within {indicator.org_name}: "
+                "it is not shared with the rest of the coalition.")
+    if indicator.tlp is TLP.RED:
+        return (f"Your indicator {ref} was approved. As TLP:RED it stays with you and the coalition's moderators, "
+                "in private replies: it is not shared with the coalition.")
+    if indicator.tlp is TLP.AMBER:
+        return (f"Your indicator {ref} was approved and shared with the coalition's members (TLP:AMBER: within "
+                "their organizations, and only in channels whose ceiling allows AMBER).")
+    return f"Your indicator {ref} was approved and shared with the coalition."
+
+
+def _dm_identity(identities: Sequence[Identity], platform: Platform, origin: object) -> Identity | None:
+    """Where one person is told of something, so that they are told once: on the platform the event came from
+    if they are there, else on the first of their own platforms; None when that is not this platform."""
+    here = [i for i in identities if i.platform is platform]
+    if not here:
+        return None
+    theirs = {i.platform.value for i in identities}
+    chosen = origin if origin in theirs else min(theirs)
+    return here[0] if platform.value == chosen else None
 
 
 async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) -> dict[int, list[Delivery]]:
@@ -124,6 +170,16 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) ->
             if e.event in _NOTICES and e.payload.get("origin") == platform.value
             and int(e.payload.get("indicator_id", 0)) in indicators}
     submitters = await uow.members.many(told)
+    # New AMBER+STRICT and RED submissions never reach shared moderation channels: the people who may decide
+    # them (bot.rules.can_decide) are told in a direct message instead.
+    restricted = [cards[int(e.payload["indicator_id"])] for e in events
+                  if e.event == "indicator.submitted" and int(e.payload.get("indicator_id", 0)) in cards]
+    restricted = [c for c in restricted if c.status is Status.PENDING and not moderated_in_channels(c.indicator)]
+    restricted_ids = {c.indicator.id for c in restricted}
+    deciders: dict[int, tuple[Member, tuple[Identity, ...]]] = {}
+    if restricted:
+        may = {m.id for m in await uow.members.list() for c in restricted if can_decide(m, c.indicator)}
+        deciders = await uow.members.many(may)
     plans: dict[int, list[Delivery]] = {}
     for event in events:
         if event.event == "indicators.submitted":
@@ -131,7 +187,25 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) ->
             continue
         card = cards.get(int(event.payload.get("indicator_id", 0)))
         plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
+        if card is not None and card.indicator.id in restricted_ids:
+            plans[event.id] += _tell_deciders(event, card, deciders)
     return plans
+
+
+def _tell_deciders(event: OutboxEvent, card: IndicatorCard,
+                   deciders: dict[int, tuple[Member, tuple[Identity, ...]]]) -> list[Delivery]:
+    ind = card.indicator
+    told: list[Delivery] = []
+    for member, identities in deciders.values():
+        identity = _dm_identity(identities, event.platform, event.payload.get("origin"))
+        if identity is None or not can_decide(member, ind):
+            continue
+        theirs = dataclasses.replace(card, org_shown=shown_org_name(ind, member),
+                                     buttons=buttons_for(ind.id, card.status, moderator=True))
+        message = (f"New {ind.tlp.label} submission {ind.ref} waits for your decision; only you and the others "
+                   f"who may see it can decide it (/ioc approve {ind.ref}, /ioc reject {ind.ref} REASON).")
+        told.append(Notify(identity, Notice(message, theirs), f"{event.id}:dm:{member.id}"))
+    return told
 
 
 def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
@@ -155,7 +229,7 @@ def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
         if here:
             mine = dataclasses.replace(card, org_shown=indicator.org_name,
                                        buttons=buttons_for(indicator.id, card.status, can_moderate(submitter)))
-            message = _NOTICES[event.event].format(ref=indicator.ref, reason=indicator.status_reason or "-")
+            message = notice_text(event.event, indicator)
             deliveries.append(Notify(here[0], Notice(message, mine), f"{event.id}:dm"))
     return deliveries
 
@@ -168,13 +242,27 @@ def for_purpose(card: IndicatorCard, purpose: str) -> IndicatorCard:
 
 
 async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent, channels: list[Channel]) -> list[Delivery]:
-    """A big submission or import: one line in each moderation channel rather than a card per indicator."""
-    org = await uow.organizations.get(int(event.payload.get("org_id", 0)))
-    count = int(event.payload.get("count", 0))
-    text = (f"{count:,} new indicators from {org.name if org else 'a coalition member'} wait for moderation "
-            "(/ioc queue).")
-    return [PostText(channel, text, f"{event.id}:{channel.workspace_id}:{channel.channel_id}", event.attempts > 1)
-            for channel in channels if channel.purpose is ChannelPurpose.MODERATION]
+    """A big submission or import: one line in each moderation channel rather than a card per indicator.
+
+    The line counts only what waits for moderation and that channel may see (never AMBER+STRICT or RED, nothing
+    above its ceiling), and names no organization when any of the batch is anonymous."""
+    payload = event.payload
+    by_tlp, anonymous = payload.get("pending_by_tlp"), payload.get("anonymous")
+    if by_tlp is None or anonymous is None:  # written before these keys existed: read the rows it names
+        listed = await uow.indicators.by_ids(int(i) for i in payload.get("indicator_ids", []))
+        by_tlp = Counter(i.tlp.value for i in listed if i.status is Status.PENDING)
+        anonymous = any(i.anonymous for i in listed)
+    org = None if anonymous else await uow.organizations.get(int(payload.get("org_id", 0)))
+    who = org.name if org else ANONYMOUS_ORG
+    found: list[Delivery] = []
+    for channel in channels:
+        count = sum(int(n) for tlp, n in by_tlp.items() if tlp_in_channel(TLP(tlp), channel.ceiling))
+        if channel.purpose is ChannelPurpose.MODERATION and count:
+            text = (f"{count:,} new indicator{'s' if count != 1 else ''} from {who} "
+                    f"wait{'' if count != 1 else 's'} for moderation (/ioc queue).")
+            found.append(PostText(channel, text, f"{event.id}:{channel.workspace_id}:{channel.channel_id}",
+                                  event.attempts > 1))
+    return found
 
 
 @dataclass

@@ -119,7 +119,12 @@ class IndicatorRepository(Protocol):
     async def expire_due(self, now: datetime) -> Sequence[int]:
         """Set every pending/approved row whose valid_until has passed to expired; return their ids."""
 
-    async def stats(self) -> StoreStats: ...
+    async def stats(self, view: Visibility | None = None) -> StoreStats:
+        """Only what `view` may see (everything without one)."""
+
+    async def transition_many(self, indicator_ids: Iterable[int], from_statuses: Iterable[Status], to: Status,
+                              reason: str, at: datetime) -> Sequence[int]:
+        """Like `transition`, for many at once; returns the ids that changed."""
 
 
 class VoteRepository(Protocol):
@@ -130,9 +135,11 @@ class VoteRepository(Protocol):
     async def withdraw(self, indicator_id: int, member_id: int, only: Verdict | None = None) -> Verdict | None:
         """Delete the member's vote (only if its verdict is `only`, when given); the verdict deleted, or None."""
 
-    async def tally(self, indicator_id: int) -> Tally: ...
+    async def tally(self, indicator_id: int, *, excluding_org: int | None = None) -> Tally:
+        """Without the votes of organization `excluding_org` when given."""
 
-    async def tallies(self, indicator_ids: Iterable[int]) -> dict[int, Tally]: ...
+    async def tallies(self, indicator_ids: Iterable[int], *, excluding_org: int | None = None) -> dict[int, Tally]:
+        ...
 
     async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
         """Tallies and sightings of many indicators in one round trip (what a card shows)."""

@@ -7,12 +7,19 @@ TLP 2.0 in a coalition:
 * AMBER+STRICT: only members of the submitting organization, and only in private replies.
 * RED: only the submitter and moderators/admins, and only in private replies.
 
+Who moderates a submission: the moderators and admins who may see it in private (`can_decide`), never its
+own submitter. CLEAR, GREEN and AMBER: every moderator and admin of the coalition, also in shared moderation
+channels. AMBER+STRICT: the submitting organization's own moderators and admins, and nobody else. RED: every
+moderator and admin (in private only). A restricted item that nobody may decide is not left pending: it is
+stored approved, visible exactly as its TLP says, with `unmoderated_reason` as its status reason, and the
+submitter reads that reason in the reply to the submission.
+
 Anonymous submissions show "a coalition member" to everyone outside the submitting organization.
 """
 
 from __future__ import annotations
 
-from bot.domain import Indicator, Member, Role, Visibility
+from bot.domain import Indicator, Member, NewIndicator, Role, Visibility
 from bot.tlp import TLP
 
 ANONYMOUS_ORG = "a coalition member"
@@ -44,13 +51,35 @@ def visibility(member: Member, *, private: bool, ceiling: TLP) -> Visibility:
     )
 
 
-def can_see(indicator: Indicator, view: Visibility) -> bool:
+def can_see(indicator: Indicator | NewIndicator, view: Visibility) -> bool:
     tlp = indicator.tlp
     if tlp.shareable_in_channels:
         return tlp <= view.max_shared_tlp
     if tlp is TLP.AMBER_STRICT:
         return view.amber_strict_own_org and indicator.org_id == view.org_id
     return view.red_all or (view.red_own and indicator.submitter_id == view.member_id)
+
+
+def can_decide(member: Member, indicator: Indicator | NewIndicator) -> bool:
+    """May this member approve (or reject) this submission? A moderator or admin who may see it in private,
+    other than its submitter."""
+    return (can_moderate(member) and member.id != indicator.submitter_id
+            and can_see(indicator, visibility(member, private=True, ceiling=TLP.CLEAR)))
+
+
+def moderated_in_channels(indicator: Indicator | NewIndicator) -> bool:
+    """Is this submission shown to shared moderation channels (within their ceilings)? Never AMBER+STRICT or
+    RED: their moderators hear of them in direct messages and in their own `/ioc queue`."""
+    return indicator.tlp.shareable_in_channels
+
+
+def unmoderated_reason(tlp: TLP, org_name: str) -> str:
+    """The status reason of a restricted item that nobody may decide (see the module's docstring)."""
+    if tlp is TLP.AMBER_STRICT:
+        return (f"not moderated: {org_name} has no moderator or admin other than the submitter, and only "
+                f"{org_name} may see TLP:AMBER+STRICT; it stays visible to {org_name} only")
+    return ("not moderated: the coalition has no moderator or admin other than the submitter; as TLP:RED "
+            "it stays visible to its submitter and the moderators only")
 
 
 def shown_org_name(indicator: Indicator, viewer: Member | None) -> str:
@@ -61,7 +90,12 @@ def shown_org_name(indicator: Indicator, viewer: Member | None) -> str:
 
 def can_feed(indicator: Indicator, ceiling: TLP) -> bool:
     """May this indicator be relayed to a shared channel with this ceiling?"""
-    return indicator.tlp.shareable_in_channels and indicator.tlp <= ceiling
+    return tlp_in_channel(indicator.tlp, ceiling)
+
+
+def tlp_in_channel(tlp: TLP, ceiling: TLP) -> bool:
+    """May items of this TLP be shown (or counted) in a shared channel with this ceiling?"""
+    return tlp.shareable_in_channels and tlp <= ceiling
 
 
 # -- STIX/TAXII exchange: consumers that are an organization, not a member --

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -56,7 +57,16 @@ from bot.results import (
     Voted,
     WhoAmIResult,
 )
-from bot.rules import can_feed, can_moderate, can_see, require_role, shown_org_name, visibility
+from bot.rules import (
+    can_decide,
+    can_feed,
+    can_moderate,
+    can_see,
+    require_role,
+    shown_org_name,
+    unmoderated_reason,
+    visibility,
+)
 from bot.tlp import TLP
 
 
@@ -195,8 +205,9 @@ async def resolve(ctx: Context, ref: Ref, verb: str) -> Indicator:
             raise UsageError(f"{ref} is held as {held}; name the one you mean by its id (e.g. {rows[0].ref})", verb)
         found = rows[0] if rows else None
     if found is None or not can_see(found, ctx.view):
-        raise UsageError(f"{ref} is not an indicator you can see here (check the id with `/ioc search`; "
-                         "AMBER+STRICT and RED items show only in direct messages)", verb)
+        raise UsageError(f"{ref} is not an indicator you can see (check the id with `/ioc search`; AMBER+STRICT "
+                         "items are visible to their own organization only, RED items to their submitter and "
+                         "the moderators only)", verb)
     return found
 
 
@@ -287,13 +298,16 @@ async def _maybe_auto_approve(ctx: Context, ind: Indicator) -> bool:
     needed = ctx.policy.auto_approve_confirmations
     if needed <= 0 or ind.status is not Status.PENDING or not ind.tlp.shareable_in_channels:
         return False
-    tally = await ctx.uow.votes.tally(ind.id)
-    if tally.confirm_orgs < needed or tally.false_positive:
+    # Only other organizations vouch for a submission: its own organization's confirmations do not count
+    # (a false positive from anyone, its own organization included, still holds it back).
+    others = await ctx.uow.votes.tally(ind.id, excluding_org=ind.org_id)
+    if others.confirm_orgs < needed or (await ctx.uow.votes.tally(ind.id)).false_positive:
         return False
-    reason = f"auto-approved: {tally.confirm_orgs} organizations confirmed, no false positive"
+    reason = (f"auto-approved: {others.confirm_orgs} organization{'s' if others.confirm_orgs != 1 else ''} other "
+              "than the submitter's confirmed, no false positive")
     if not await ctx.uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, reason, ctx.now):
         return False
-    await ctx.audit("approve", ind.id, rule="auto_approve", confirm_orgs=tally.confirm_orgs)
+    await ctx.audit("approve", ind.id, rule="auto_approve", confirm_orgs=others.confirm_orgs)
     await announce(ctx, "indicator.approved", ind)
     return True
 
@@ -426,7 +440,7 @@ async def whoami(ctx: Context, _: commands.WhoAmI) -> WhoAmIResult:
 
 async def stats(ctx: Context, _: commands.Stats) -> StatsResult:
     ctx.require_member()
-    return StatsResult(await ctx.uow.indicators.stats())
+    return StatsResult(await ctx.uow.indicators.stats(ctx.view))  # only what the asker may see
 
 
 def help_for(_: Context | None, cmd: commands.Help) -> HelpResult:
@@ -631,6 +645,7 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
         "indicator_id": i, "detail": {"tlp": new.tlp.value, "source": source, "override": override,
                                       "warninglists": list(hits.get(Observable(new.type, new.value), ()))},
     } for i, new in zip(stored.created_ids, stored.created, strict=True)])
+    unmoderated = await _leave_none_pending(ctx, stored)
     origin = ctx.actor.platform.value
     for platform in ctx.delivery_platforms:
         if len(stored.created_ids) <= BIG_SUBMISSION:
@@ -640,7 +655,13 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
         else:
             await ctx.uow.outbox.add("indicators.submitted", {
                 "indicator_ids": stored.created_ids[:1000], "count": len(stored.created_ids),
-                "org_id": member.org_id, "source": source, "origin": origin}, ctx.now, platform)
+                "org_id": member.org_id, "source": source, "origin": origin,
+                # what waits for moderation, by TLP (the notice counts only what each channel may see), and
+                # whether any of it is anonymous (then the notice names no organization)
+                "pending_by_tlp": dict(Counter(new.tlp.value for i, new in zip(stored.created_ids, stored.created,
+                                                                               strict=True)
+                                               if i not in unmoderated)),
+                "anonymous": any(new.anonymous for new in stored.created)}, ctx.now, platform)
     await _seen_again(ctx, held, source, stored, explicit)
     return stored
 
@@ -707,3 +728,29 @@ async def _seen_again(ctx: Context, held: Sequence[tuple[Submission, Indicator]]
         stored.known.append(ind)
         if what := _not_applied(item, ind, explicit):
             stored.not_applied[i] = what
+
+async def _leave_none_pending(ctx: Context, stored: Stored) -> set[int]:
+    """Nothing waits for a decision nobody may take: a new AMBER+STRICT or RED item that no moderator or admin
+    other than its submitter may see (bot.rules.can_decide) is stored approved, with the reason saying it is
+    unmoderated (the submitter reads it in the reply). Returns the ids so stored."""
+    member = ctx.require_member()
+    restricted = [(i, new) for i, new in zip(stored.created_ids, stored.created, strict=True)
+                  if not new.tlp.shareable_in_channels]
+    if not restricted:
+        return set()
+    # AMBER+STRICT: only the submitter's organization may decide; RED: moderators of any organization
+    everyone = any(new.tlp is TLP.RED for _, new in restricted)
+    candidates = [m for m in await ctx.uow.members.list(None if everyone else member.org_id) if can_moderate(m)]
+    by_reason: dict[str, list[int]] = {}
+    for i, new in restricted:
+        if not any(can_decide(m, new) for m in candidates):
+            by_reason.setdefault(unmoderated_reason(new.tlp, member.org_name), []).append(i)
+    done: set[int] = set()
+    for reason, ids in by_reason.items():
+        changed = await ctx.uow.indicators.transition_many(ids, [Status.PENDING], Status.APPROVED, reason, ctx.now)
+        done.update(changed)
+        if changed:
+            await ctx.uow.exchange.audit_many([{
+                "action": "approve", "at": ctx.now, "platform": ctx.actor.platform, "member_id": None,
+                "indicator_id": i, "detail": {"rule": "no_moderator", "reason": reason}} for i in changed])
+    return done

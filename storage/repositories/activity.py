@@ -62,17 +62,19 @@ class SqlVoteRepository(_Repository):
         )).scalar_one_or_none()
         return Verdict(previous) if previous is not None else None
 
-    async def tally(self, indicator_id: int) -> Tally:
-        return (await self.tallies([indicator_id]))[indicator_id]
+    async def tally(self, indicator_id: int, *, excluding_org: int | None = None) -> Tally:
+        return (await self.tallies([indicator_id], excluding_org=excluding_org))[indicator_id]
 
-    async def tallies(self, indicator_ids: Iterable[int]) -> dict[int, Tally]:
+    async def tallies(self, indicator_ids: Iterable[int], *, excluding_org: int | None = None) -> dict[int, Tally]:
+        """Votes and distinct organizations per verdict; without the votes of `excluding_org` when given."""
         ids = list(dict.fromkeys(indicator_ids))
         counts: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
+        others = [VoteRow.org_id != excluding_org] if excluding_org is not None else []
         for chunk in _chunks(ids):
             rows = await self._execute(
                 select(VoteRow.indicator_id, VoteRow.verdict, func.count(),
                        func.count(VoteRow.org_id.distinct()))
-                .where(VoteRow.indicator_id.in_(chunk))
+                .where(VoteRow.indicator_id.in_(chunk), *others)
                 .group_by(VoteRow.indicator_id, VoteRow.verdict)
             )
             for indicator_id, verdict, votes, orgs in rows:

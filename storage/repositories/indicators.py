@@ -288,24 +288,48 @@ class SqlIndicatorRepository(_Repository):
         )
         return sorted(rows.scalars())
 
-    async def stats(self) -> StoreStats:
+    async def stats(self, view: Visibility | None = None) -> StoreStats:
+        """Counts by status and type, and the votes and sightings on those indicators: only what `view` may
+        see (everything without one: operators and benches). Organizations and members are counted whole."""
+        visible: list[ColumnElement[bool]] = [visibility_clause(view)] if view is not None else []
         by_status = {
             s: n for s, n in await self._execute(
-                select(IndicatorRow.status, func.count()).group_by(IndicatorRow.status)
+                select(IndicatorRow.status, func.count()).where(*visible).group_by(IndicatorRow.status)
             )
         }
         by_type = {
             t: n for t, n in await self._execute(
-                select(IndicatorRow.type, func.count()).group_by(IndicatorRow.type)
+                select(IndicatorRow.type, func.count()).where(*visible).group_by(IndicatorRow.type)
             )
         }
+
+        def on_visible(row: Any) -> Any:
+            counted = select(func.count()).select_from(row)
+            if visible:
+                counted = counted.join(IndicatorRow, IndicatorRow.id == row.indicator_id).where(*visible)
+            return counted.scalar_subquery()
+
         totals = (await self._execute(select(
             select(func.count()).select_from(OrganizationRow).scalar_subquery(),
             select(func.count()).select_from(MemberRow).scalar_subquery(),
-            select(func.count()).select_from(VoteRow).scalar_subquery(),
-            select(func.count()).select_from(SightingRow).scalar_subquery(),
+            on_visible(VoteRow),
+            on_visible(SightingRow),
         ))).one()
         return StoreStats(by_status=by_status, by_type=by_type, organizations=totals[0], members=totals[1],
                           votes=totals[2], sightings=totals[3])
 
-
+    async def transition_many(self, indicator_ids: Iterable[int], from_statuses: Iterable[Status], to: Status,
+                              reason: str, at: datetime) -> Sequence[int]:
+        """`transition` for many indicators at once (a statement per chunk); the ids that changed."""
+        changed: list[int] = []
+        froms = [Status(s).value for s in from_statuses]
+        for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
+            rows = await self._execute(
+                update(IndicatorRow)
+                .where(IndicatorRow.id.in_(chunk), IndicatorRow.status.in_(froms))
+                .values(status=to.value, status_reason=reason, modified_at=at)
+                .returning(IndicatorRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            changed.extend(rows.scalars())
+        return sorted(changed)

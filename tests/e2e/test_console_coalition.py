@@ -96,8 +96,9 @@ async def test_red_is_for_the_submitter_and_moderators_in_private_only(coalition
         out = await coalition.say(speaker, "/ioc lookup 198.51.100.66", where=where)
         assert out.startswith(PRIVATE + "#1 ipv4 198.51.100.66") and "TLP:RED" in out, (speaker, where)
     # the same answer as for a value nobody has, so a restricted item does not leak
-    assert "is not an indicator you can see here" in await coalition.say("bob", "/ioc vote #1 confirm")
-    assert "is not an indicator you can see here" in await coalition.say("bob", "/ioc vote #99 confirm")
+    restricted = await coalition.say("bob", "/ioc vote #1 confirm")
+    assert "#1 is not an indicator you can see (" in restricted and "direct messages" not in restricted
+    assert restricted.replace("#1", "#99") == await coalition.say("bob", "/ioc vote #99 confirm")
 
 
 async def test_amber_strict_stays_in_the_organization(coalition):
@@ -270,9 +271,9 @@ async def test_admin_commands_are_for_admins(coalition):
 
 
 async def test_user_text_cannot_drive_the_terminal(coalition):
-    await coalition.say("alice", "/ioc submit ansi[.]example tlp:green \x1b[2J\x1b[31mwiped\x07")
-    out = await coalition.say("alice", "/ioc #1")
-    assert "\x1b" not in out and "\x07" not in out and "wiped" in out
+    out = await coalition.say("alice", "/ioc submit ansi[.]example tlp:green \x1b[2J\x1b[31mwiped\x07")
+    assert "\x1b" not in out and "\x07" not in out and "control character" in out  # refused, shown escaped
+    assert "Not known to the coalition" in await coalition.say("alice", "/ioc ansi.example")  # nothing stored
 
 
 async def test_help_and_stats(coalition):

@@ -5,7 +5,19 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.domain import Indicator, IOCType, Member, Role, Status
-from bot.rules import ANONYMOUS_ORG, PermissionDenied, can_feed, can_see, require_role, shown_org_name, visibility
+from bot.rules import (
+    ANONYMOUS_ORG,
+    PermissionDenied,
+    can_decide,
+    can_feed,
+    can_see,
+    moderated_in_channels,
+    require_role,
+    shown_org_name,
+    tlp_in_channel,
+    unmoderated_reason,
+    visibility,
+)
 from bot.tlp import TLP
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -14,6 +26,9 @@ COLLEAGUE = Member(2, "anna", Role.MEMBER, org_id=10, org_name="Northbank")
 OTHER = Member(3, "bob", Role.MEMBER, org_id=20, org_name="Sentinel")
 MODERATOR = Member(4, "mod", Role.MODERATOR, org_id=20, org_name="Sentinel")
 ADMIN = Member(5, "admin", Role.ADMIN, org_id=30, org_name="Police")
+ORG_MODERATOR = Member(6, "nina", Role.MODERATOR, org_id=10, org_name="Northbank")
+ORG_ADMIN = Member(7, "olga", Role.ADMIN, org_id=10, org_name="Northbank")
+SUBMITTING_MODERATOR = Member(1, "alice", Role.MODERATOR, org_id=10, org_name="Northbank")
 
 
 def indicator(tlp: TLP, anonymous: bool = False) -> Indicator:
@@ -95,3 +110,38 @@ def test_tlp_order():
     assert TLP.CLEAR < TLP.GREEN < TLP.AMBER < TLP.AMBER_STRICT < TLP.RED
     with pytest.raises(ValueError, match="clear, green, amber"):
         TLP.parse("purple")
+
+
+# Who may decide (approve or reject) a submission, per TLP: the moderators and admins who may see it in private,
+# never its submitter. (tlp, member) -> may decide?
+EVERYONE = (SUBMITTER, COLLEAGUE, OTHER, MODERATOR, ADMIN, ORG_MODERATOR, ORG_ADMIN, SUBMITTING_MODERATOR)
+DECIDERS = {
+    TLP.CLEAR: {MODERATOR, ADMIN, ORG_MODERATOR, ORG_ADMIN},
+    TLP.GREEN: {MODERATOR, ADMIN, ORG_MODERATOR, ORG_ADMIN},
+    TLP.AMBER: {MODERATOR, ADMIN, ORG_MODERATOR, ORG_ADMIN},
+    TLP.AMBER_STRICT: {ORG_MODERATOR, ORG_ADMIN},  # the submitting organization's own, nobody else
+    TLP.RED: {MODERATOR, ADMIN, ORG_MODERATOR, ORG_ADMIN},  # every moderator (in private only)
+}
+
+
+@pytest.mark.parametrize("tlp", list(TLP))
+@pytest.mark.parametrize("member", EVERYONE, ids=lambda m: f"{m.name}-{m.role.value}-org{m.org_id}")
+def test_who_decides_a_submission(tlp, member):
+    item = indicator(tlp)
+    decides = can_decide(member, item)
+    assert decides is (member in DECIDERS[tlp])
+    if decides:  # nobody decides what they may not see
+        assert can_see(item, visibility(member, private=True, ceiling=TLP.CLEAR))
+
+
+@pytest.mark.parametrize("tlp", list(TLP))
+def test_only_shareable_submissions_go_to_moderation_channels(tlp):
+    assert moderated_in_channels(indicator(tlp)) is tlp.shareable_in_channels
+    assert all(not tlp_in_channel(tlp, ceiling) for ceiling in TLP) is (not tlp.shareable_in_channels)
+
+
+def test_the_reason_of_an_unmoderated_item_says_who_sees_it():
+    strict = unmoderated_reason(TLP.AMBER_STRICT, "Northbank")
+    assert "not moderated" in strict and "visible to Northbank only" in strict
+    red = unmoderated_reason(TLP.RED, "Northbank")
+    assert "not moderated" in red and "its submitter and the moderators only" in red
