@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,7 +15,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.engine import READ_ONLY, make_engine, safe_url, translate
+from storage.engine import PG_CONNECT_TIMEOUT, READ_ONLY, make_engine, safe_url, translate, unavailable_reason
 from storage.repositories import (
     SqlApiKeyRepository,
     SqlAuditLog,
@@ -183,13 +185,7 @@ class Store:
             async def nothing() -> None:
                 return None
             return nothing
-        url = self.engine.url.set(drivername="postgresql")
-        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-        await connection.add_listener(OUTBOX_CHANNEL, lambda *_: wake())
-
-        async def stop() -> None:
-            await connection.close()
-        return stop
+        return await _OutboxListener(self.engine.url.set(drivername="postgresql"), wake).start()
 
     async def __aenter__(self) -> Self:
         return self
@@ -199,6 +195,61 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({safe_url(self.engine.url)})"
+
+
+class _OutboxListener:
+    """LISTEN on the outbox channel, again after every lost connection (a database restart, a failover): it
+    reconnects with backoff, one warning line per failed attempt, and wakes the deliverers once listening again
+    (rows may have been committed meanwhile). Deliverers poll anyway; this only keeps the wake-ups coming."""
+
+    def __init__(self, url: Any, wake: Callable[[], None]) -> None:
+        self.dsn = url.render_as_string(hide_password=False)
+        self.shown = safe_url(url)
+        self.wake = wake
+        self.connection: asyncpg.Connection | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.stopped = False
+
+    async def start(self) -> Callable[[], Awaitable[None]]:
+        await self._connect()  # at start-up a failure goes up: `run` has just seen the database answer
+        return self.stop
+
+    async def _connect(self) -> None:
+        connection = await asyncpg.connect(self.dsn, timeout=PG_CONNECT_TIMEOUT)
+        await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self.wake())
+        connection.add_termination_listener(self._lost)
+        self.connection = connection
+
+    def _lost(self, _connection: object) -> None:
+        self.connection = None
+        if not self.stopped and (self.task is None or self.task.done()):
+            self.task = asyncio.get_running_loop().create_task(self._reconnect(), name="outbox-listen")
+
+    async def _reconnect(self) -> None:
+        delay = 1.0
+        while not self.stopped:
+            try:
+                await self._connect()
+            except Exception as e:
+                reason = unavailable_reason(e) or type(e).__name__
+                log.warning("outbox notifications from %s lost (%s); listening again in %.0fs", self.shown, reason,
+                            delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15.0)
+                continue
+            log.info("outbox notifications from %s: listening again", self.shown)
+            self.wake()
+            return
+
+    async def stop(self) -> None:
+        self.stopped = True
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                await self.connection.close(timeout=5)
 
 
 def create_store(url: str, *, echo: bool = False, clock: Clock = utc_now, **engine_kwargs: Any) -> Store:

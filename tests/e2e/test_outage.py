@@ -31,17 +31,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.dispatcher import Dispatcher, Handled
-from bot.domain import Actor, Identity, Platform, Role
+from bot.domain import Actor, Channel, ChannelPurpose, Identity, Platform, Role
 from bot.results import STORE_UNAVAILABLE, Unavailable
 from bot.text import render
+from bot.tlp import TLP
 from storage.migrate import upgrade
 from storage.uow import Store, create_store
 from tests.adapters.discord.fake_discord import APPLICATION_ID, FakeDiscord
 from tests.conftest import POSTGRES_URL
 
 EXE = str(Path(sys.executable).with_name("coalition-bot"))
-GUILD, CHANNEL = 720000000000000001, 720000000000000010
-ALICE = 820000000000000001
+GUILD, CHANNEL, FEED = 720000000000000001, 720000000000000010, 720000000000000011
+ALICE, MODERATOR = 820000000000000001, 820000000000000002
 OUTAGE_TEXT = "Sorry: the coalition's store is unavailable right now; try again in a minute."
 
 
@@ -150,7 +151,7 @@ def test_a_wrong_role_is_not_waited_for(tmp_path, postgres_url):
 async def fake():
     fake = FakeDiscord(record=True)
     await fake.start()
-    fake.add_guild(GUILD, channels=[CHANNEL], members=[fake.user(ALICE, "alice")])
+    fake.add_guild(GUILD, channels=[CHANNEL, FEED], members=[fake.user(ALICE, "alice"), fake.user(MODERATOR, "mod")])
     try:
         yield fake
     finally:
@@ -183,13 +184,20 @@ async def test_a_running_process_rides_out_a_database_outage(postgres_url, fake)
     real = make_url(postgres_url)
     async with create_store(postgres_url) as store:  # alice of Northbank, directly in the real database
         await _seed(store)
+        async with store.unit_of_work() as uow:  # a moderator of another organization, and a feed channel
+            cert = await uow.organizations.add("National CERT", "cert", 90)
+            mod = await uow.members.add(cert.id, "mod", Role.MODERATOR)
+            await uow.members.link_identity(mod.id, Identity(Platform.DISCORD, "discord", str(MODERATOR)))
+            await uow.channels.upsert(Channel(Platform.DISCORD, "discord", str(FEED), TLP.GREEN,
+                                              ChannelPurpose.FEED))
+            await uow.commit()
     relay = Relay(real.host or "127.0.0.1", real.port or 5432)
     ops_port = free_port()
     env = clean_env(database_url=real.set(port=relay.port, host="127.0.0.1").render_as_string(hide_password=False),
                     database_start_wait_seconds="60", discord_enabled="true", discord_token="fake",
                     discord_application_id=str(APPLICATION_ID), discord_api_url=fake.api_url,
                     discord_gateway_url=fake.gateway_url, ops_port=str(ops_port), warninglists_enabled="false",
-                    logging_level="WARNING")
+                    logging_level="WARNING", delivery_poll_seconds="300")  # only a NOTIFY wakes its deliverer
     process = await asyncio.create_subprocess_exec(EXE, "run", env=env, stdout=asyncio.subprocess.DEVNULL,
                                                    stderr=asyncio.subprocess.PIPE)
     lines: list[str] = []
@@ -200,9 +208,11 @@ async def test_a_running_process_rides_out_a_database_outage(postgres_url, fake)
         await relay.up()
         await fake.wait_ready(timeout=60)
         await _until(lambda: _port_open(ops_port), 30, "the ops endpoint")
-        deadline = time.monotonic() + 30
-        while (health := await _health(ops_port))[0] != 200 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)  # the ops endpoint starts before the Discord adapter is ready
+        for _ in range(300):  # the ops endpoint starts before the Discord adapter is ready
+            health = await _health(ops_port)
+            if health[0] == 200:
+                break
+            await asyncio.sleep(0.1)
         assert health == (200, {"status": "ok", "database": "ok", "discord": "ok"})
         assert "Northbank" in await _ask(fake, "whoami", {})
 
@@ -214,10 +224,19 @@ async def test_a_running_process_rides_out_a_database_outage(postgres_url, fake)
         assert status == 503 and body == {"status": "unavailable", "down": ["database"], "database": "unreachable",
                                           "discord": "ok"}
 
-        # 3. it comes back: the same process serves again
+        # 3. it comes back: the same process serves again, and hears other processes' commits again (its LISTEN
+        #    connection was cut too): an approval committed here reaches the feed without waiting for a poll
         await relay.up()
         assert "Northbank" in await _ask(fake, "whoami", {})
         assert (await _health(ops_port))[0] == 200
+        async with create_store(postgres_url) as store:
+            here = Dispatcher(store.unit_of_work, delivery_platforms=(Platform.DISCORD,))
+            submitted = await here.handle_text("submit after-the-outage.example tlp:green", ACTOR)
+            ref = submitted.result.created[0].indicator.ref
+            moderator = Actor(Platform.DISCORD, "discord", str(MODERATOR), "dm", private=True)
+            assert (await here.handle_text(f"approve {ref}", moderator)).result.cards
+        await _until(lambda: "after-the-outage.example" in str(fake.messages.get(FEED, {})), 30,
+                     "the approval reached the feed channel through the restored LISTEN")
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
