@@ -36,7 +36,7 @@ from bot.domain import (
     PostedCard,
     Status,
 )
-from bot.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.ports import Clock, StoreUnavailable, UnitOfWork, UnitOfWorkFactory
 from bot.results import IndicatorCard, Notice
 from bot.rules import (
     ANONYMOUS_ORG,
@@ -355,6 +355,9 @@ class Deliverer:
         while not stopping():
             try:
                 claimed = await self.run_once()
+            except StoreUnavailable as e:  # a database outage: one line, no traceback; the next round tries again
+                log.warning("%s deliverer: the store is unavailable (%s)", self.platform, e.reason)
+                claimed = 0
             except Exception:
                 log.exception("%s deliverer: a round failed", self.platform)
                 claimed = 0
