@@ -15,7 +15,7 @@ from bot.commands import FormError, UsageError
 from bot.ioc import Observable, classify, extract
 from tests.grammar_strategies import action_ids, command_texts, free_text, reasons
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 COMMAND_TYPES = tuple(t for t in vars(commands).values() if isinstance(t, type) and is_dataclass(t))
 
