@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from bot import actions, commands
+from bot import actions, commands, limits
 from bot.commands import IdRef, Ref, StixRef, UsageError, ValueRef
 from bot.domain import (
     Actor,
@@ -421,8 +421,9 @@ async def join(ctx: Context, cmd: commands.Join) -> Joined:
     if invite is None:
         raise UsageError("that invite code is unknown, used up or expired; ask your organization's admin "
                          "for a new one", "join")
-    name = ctx.actor.display_name or ctx.actor.user_id
-    member = await ctx.uow.members.add(invite.org_id, name[:100], invite.role)
+    name = (limits.storable(ctx.actor.display_name, limits.MEMBER_NAME_MAX)
+            or limits.storable(ctx.actor.user_id, limits.MEMBER_NAME_MAX) or "member")
+    member = await ctx.uow.members.add(invite.org_id, name, invite.role)
     await ctx.uow.members.link_identity(member.id, _identity(ctx.actor))
     ctx.member = member
     await ctx.audit("join", None, org=invite.org_name, role=invite.role.value)
@@ -452,8 +453,21 @@ def help_for(_: Context | None, cmd: commands.Help) -> HelpResult:
 
 # ---------------------------------------------------------------- admins
 
+def _within_limits(form: str, *checks: tuple[str, str, int]) -> None:
+    """(field, text, max length) of single-line names: the store's limits, whichever path built the command."""
+    try:
+        for field, text, max_len in checks:
+            limits.check_text(field, text, max_len, multiline=False)
+    except limits.LimitError as e:
+        raise UsageError(str(e), form) from None
+
+
 async def org_add(ctx: Context, cmd: commands.OrgAdd) -> Done:
     require_role(ctx.require_member(), Role.ADMIN, "add organizations")
+    _within_limits("org add", ("the organization name", cmd.name.strip(), limits.ORG_NAME_MAX),
+                   ("sector", cmd.sector, limits.SECTOR_MAX))
+    if not cmd.name.strip() or not 0 <= cmd.trust <= limits.TRUST_MAX:
+        raise UsageError("give a name, and a trust from 0 to 100", "org add")
     try:
         org = await ctx.uow.organizations.add(cmd.name, cmd.sector, cmd.trust)
     except Conflict:
@@ -483,7 +497,8 @@ async def member_role(ctx: Context, cmd: commands.MemberRole) -> Done:
     admin = ctx.require_member()
     require_role(admin, Role.ADMIN, "change roles")
     if cmd.member.member_id is not None:
-        target = await ctx.uow.members.get(cmd.member.member_id)
+        target = (await ctx.uow.members.get(cmd.member.member_id)
+                  if 0 <= cmd.member.member_id <= limits.ID_MAX else None)
     else:
         target = await ctx.uow.members.by_identity(
             Identity(ctx.actor.platform, ctx.actor.workspace_id, cmd.member.user_id or ""))
@@ -499,6 +514,9 @@ async def member_role(ctx: Context, cmd: commands.MemberRole) -> Done:
 async def invite_create(ctx: Context, cmd: commands.InviteCreate) -> InviteCreated:
     admin = ctx.require_member()
     require_role(admin, Role.ADMIN, "create invite codes")
+    _within_limits("invite create", ("the organization name", cmd.org, limits.ORG_NAME_MAX))
+    if not 1 <= cmd.uses <= limits.INVITE_USES_MAX or not limits.DURATION_MIN <= cmd.expires_in <= limits.DURATION_MAX:
+        raise UsageError(f"uses: from 1 to {limits.INVITE_USES_MAX:,}; expires: from 1m to 3650d", "invite create")
     org = await ctx.uow.organizations.by_name(cmd.org)
     if org is None:
         raise UsageError(f"there is no organization named '{cmd.org}' (see `/ioc admin org list`)",
