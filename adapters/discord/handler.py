@@ -3,6 +3,12 @@
 The adapter only translates: the core decides roles, TLP, visibility and validation, and whether a reply is
 private (an ephemeral response) or public (the channel sees it).
 
+Privacy: every reply leaves through `reply`, the one function that honours the core's `Reply.private`: an
+interaction gets an ephemeral response or follow-up (`send`); a message, a file or a reaction, which have no
+ephemeral answer, gets a direct message when private (`_send_outside`). Nothing the core marks private is ever
+posted in a channel; the contract test (tests/adapters/discord/test_discord_private_contract.py) walks every
+registered entry point.
+
 Deadline and privacy: Discord wants a first response within 3 seconds, and the response's ephemerality is
 fixed by that first response, but only the core's answer says whether the reply is private. So the command
 runs at once and the handler waits for it up to `defer_after` (1 s): almost every command answers by then
@@ -22,6 +28,7 @@ import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -43,6 +50,17 @@ log = logging.getLogger(__name__)
 WORKSPACE = "discord"  # Discord user and channel ids are global snowflakes: one workspace for every guild
 MAX_IMPORT_BYTES = 25 * 1024 * 1024
 PUBLIC_VERBS = {"submit", "vote", "sighting", "approve", "reject", "revoke", "lookup", "search"}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an event without an interaction came from (a message, a file, a reaction): who, and the channel a
+    public answer would go to (None: the event has no public answer, e.g. a reaction)."""
+
+    user_id: int
+    channel: discord.abc.Messageable | None = None
+    dm: bool = False  # the channel is this person's direct message with the bot
+    message: discord.Message | None = None  # answered as a reply to it
 
 
 def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | None) -> Actor:
@@ -114,7 +132,7 @@ class Handler:
             await asyncio.wait({task, pressure}, timeout=self.defer_after, return_when=asyncio.FIRST_COMPLETED)
             pressure.cancel()
         deferred_public = False
-        if not task.done():
+        if not task.done() and not interaction.response.is_done():  # (`/ioc import` deferred already)
             if component:
                 await interaction.response.defer()  # nothing shown; the answer edits the message or follows up
             else:
@@ -126,9 +144,29 @@ class Handler:
         except discord.HTTPException:
             log.exception("discord: could not answer interaction %s", interaction.id)
 
+    async def reply(self, to: discord.Interaction | Origin, reply: Reply, *, msg: Message | None = None) -> None:
+        """THE way a reply leaves the adapter: private (the core's `Reply.private`) is seen by this person alone
+        (an ephemeral response, or a direct message), public goes to the channel. `msg` replaces the native
+        rendering of `reply.result`."""
+        if isinstance(to, discord.Interaction):
+            await self.send(to, reply, msg=msg)
+        else:
+            await self._send_outside(to, reply, msg=msg)
+
+    async def _send_outside(self, origin: Origin, reply: Reply, *, msg: Message | None = None) -> None:
+        kwargs = (msg or to_message(reply.result)).kwargs()
+        if origin.channel is not None and (origin.dm or not reply.private):
+            if origin.message is not None:
+                await origin.message.reply(**kwargs, mention_author=False)
+            else:
+                await origin.channel.send(**kwargs)
+            return
+        dm = await self.client.create_dm(discord.Object(origin.user_id))  # type: ignore[arg-type]
+        await dm.send(**kwargs)
+
     async def send(self, interaction: discord.Interaction, reply: Reply, *, deferred_public: bool = False,
-                   component: bool = False) -> None:
-        msg = to_message(reply.result)
+                   component: bool = False, msg: Message | None = None) -> None:
+        msg = msg or to_message(reply.result)
         if component and await self._edit_in_place(interaction, reply, msg):
             return
         response = interaction.response
@@ -183,7 +221,7 @@ class Handler:
         try:
             action = actions.parse(action_id)
         except UsageError as e:
-            await self.send(interaction, Reply(UserError(e.problem, e.usage), private=True))
+            await self.reply(interaction, Reply(UserError(e.problem, e.usage), private=True))
             return
         if action.needs_reason:
             from .buttons import ReasonModal
@@ -213,7 +251,8 @@ class Handler:
                       "valid": "Valid", "note": "Note"}
             text = "Nothing was submitted; please fix:\n" + "\n".join(
                 f"**{labels.get(k, k)}**: {esc(v)}" for k, v in e.errors.items())
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=MENTIONS)
+            await self.reply(interaction, Reply(UserError("nothing was submitted"), private=True),
+                             msg=Message(content=text))
             return
         await self.run_command(interaction, command, public=True)
 
@@ -270,17 +309,21 @@ class Handler:
             return
         reply = await self.dispatcher.handle(commands.Passive(message.content), actor)
         if reply.private or not isinstance(reply.result, PassiveResult) or not reply.result.items:
-            return
-        await message.reply(passive_text(reply.result), allowed_mentions=MENTIONS, mention_author=False)
+            return  # passive mode answers in the channel or not at all (no direct message per chat message)
+        await self.reply(Origin(message.author.id, message.channel, message=message), reply,
+                         msg=Message(content=passive_text(reply.result)))
 
     async def _import(self, message: discord.Message, attachment: discord.Attachment, actor: Actor) -> None:
+        """A file sent to the bot (in a DM, or with a mention in a channel) is imported; the report is private:
+        in the DM, or sent as a DM when the file came in a channel."""
         if attachment.size > MAX_IMPORT_BYTES:
-            result: object = UserError(f"{attachment.filename} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+            reply = Reply(UserError(f"{attachment.filename} is larger than {MAX_IMPORT_BYTES // 2**20} MB"),
+                          private=True)
         else:
             data = await attachment.read()
             reply = await self.dispatcher.handle(commands.ImportFile(attachment.filename, data), actor)
-            result = reply.result
-        await message.reply(**to_message(result).kwargs(), mention_author=False)
+        await self.reply(Origin(message.author.id, message.channel, dm=message.guild is None, message=message),
+                         reply)
 
     # ------------------------------------------------------------------ reactions as votes
 
@@ -303,8 +346,7 @@ class Handler:
         reply = await self.dispatcher.handle(vote, actor)
         if isinstance(reply.result, UserError | InternalError):  # tell the person why their reaction did nothing
             with contextlib.suppress(discord.HTTPException):
-                dm = await self.client.create_dm(discord.Object(payload.user_id))  # type: ignore[arg-type]
-                await dm.send(**to_message(reply.result).kwargs())
+                await self.reply(Origin(payload.user_id), reply)  # no channel: only ever a direct message
 
     def _cache(self, message_id: int, indicator_id: int | None) -> None:
         self._card_of_message[message_id] = indicator_id

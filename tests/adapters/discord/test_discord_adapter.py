@@ -278,8 +278,9 @@ async def test_a_file_sent_to_the_bot_is_imported_and_export_replies_with_a_file
     world.assert_running()
 
 
-DISCORD_NOTE = ("# heading **b** __u__ ~~s~~ ||spoiler|| `code` ```fence``` <#700000000000000010> <@800000000000000002> "
-                "<@&1> @everyone @here [click](https://evil.example) -# small > quote <t:1700000000:R> \\ "
+DISCORD_NOTE = ("# heading **b** __u__ ~~s~~ ||spoiler|| `code` ```fence``` <#700000000000000010> "
+                "<@800000000000000002> <@&1> @everyone @here [click](https://evil.example) -# small > quote "
+                "<t:1700000000:R> \\ "
                 "\u200b**zw**\u200b evil\u202etxt.exe \u2066iso\u2069 \u061c \ufeff soft\u00adhyphen")
 
 
