@@ -49,3 +49,9 @@ async def test_import_then_export_through_the_installed_command(sqlite_store: St
     doc = assert_valid_bundle(out.read_text())
     assert sorted(o["pattern"] for o in doc["objects"] if o["type"] == "indicator") == [
         "[ipv4-addr:value = '198.51.100.99']", "[url:value = 'http://login-northbank.example/it%27s?a=1']"]
+
+    deep = tmp_path / "deep.json"  # 100,000 levels: json.loads raises RecursionError; an error line, no traceback
+    deep.write_bytes(b'{"type": "bundle", "objects": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    refused = run("import", str(deep), "--org", "Northbank", "--database", url, cwd=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert "Error: nothing was imported from deep.json: the JSON is nested too deeply" in refused.stderr
