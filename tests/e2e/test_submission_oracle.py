@@ -141,8 +141,8 @@ RESTRICTED = [  # (TLP A holds X at, who submits it): nobody who submits may see
 
 @pytest.mark.parametrize("path", ["chat", "chat-file", "import-as-organization"])
 @pytest.mark.parametrize(("held_tlp", "submitter"), RESTRICTED)
-@pytest.mark.parametrize("asked", [None, TLP.GREEN, TLP.AMBER_STRICT, TLP.RED],
-                         ids=["default-tlp", "green", "amber-strict", "red"])
+@pytest.mark.parametrize("asked", [None, TLP.AMBER_STRICT, TLP.RED],  # one per scope: shared (default AMBER),
+                         ids=["default-tlp", "amber-strict", "red"])      # the organization's, the submitter's
 async def test_a_held_value_the_submitter_may_not_see_answers_as_an_unknown_one(
         store: Store, clock, path: str, held_tlp: TLP, submitter: str, asked: TLP | None) -> None:
     start = clock.now
