@@ -32,24 +32,24 @@ _ALTERNATIVES: list[tuple[str, str]] = [
     ),
     (
         "ipv4",
-        r"(?:(?<![\w.\ue000@/\\])|(?<=[^\d\ue000]\.\.))(?:\d{1,3}" + _D + r"){3}\d{1,3}(?!\w|" + _D + r"\w)"
-        r"(?P<ipv4_tail>(?::\d{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
+        r"(?:(?<![\w.\ue000@/\\])|(?<=[^\d\ue000]\.\.))(?:[0-9]{1,3}" + _D + r"){3}[0-9]{1,3}(?!\w|" + _D + r"\w)"
+        r"(?P<ipv4_tail>(?::[0-9]{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
     ),
     (
         "ipv6",
         r"(?<![\w:.\ue000])(?:[0-9A-Fa-f]{1,4}|(?=::))(?::[0-9A-Fa-f]{0,4}){2,7}"
-        r"(?:(?<=[0-9A-Fa-f])(?:\.\d{1,3}){3})?(?P<ipv6_cidr>/\d{1,3})?(?![\w:])",
+        r"(?:(?<=[0-9A-Fa-f])(?:\.[0-9]{1,3}){3})?(?P<ipv6_cidr>/[0-9]{1,3})?(?![\w:])",
     ),
     (
         "host",
         r"(?<![\w.\ue000@%+/\\])(?<![\w.\ue000]-)(?:\w[\w\-]*+" + _D + r")+[\w\-]++"
-        r"(?P<host_tail>(?::\d{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
+        r"(?P<host_tail>(?::[0-9]{1,5}(?!\d))?(?:/" + _URLC + r"*)?)",
     ),
     ("hash", r"(?<![\w\-])[0-9A-Fa-f]{32,128}+(?![\w\-])"),
-    ("cve", r"(?<!\w)[Cc][Vv][Ee][\-_ ]?(?P<cve_y>\d{4})[\-_ ](?P<cve_n>\d{4,7})(?!\d)"),
+    ("cve", r"(?<!\w)[Cc][Vv][Ee][\-_ ]?(?P<cve_y>[0-9]{4})[\-_ ](?P<cve_n>[0-9]{4,7})(?!\d)"),
     (
         "asn",
-        r"(?<![\w\-])(?:[Aa][Ss][Nn]:?\x20?|AS:?\x20?|[Aa][Ss])(?P<asn_n>\d{1,10})(?!\w|[.\-]\w)",
+        r"(?<![\w\-])(?:[Aa][Ss][Nn]:?\x20?|AS:?\x20?|[Aa][Ss])(?P<asn_n>[0-9]{1,10})(?!\w|[.\-]\w)",
     ),
     (
         "btc",
@@ -220,7 +220,7 @@ def _url(raw: str, *, strict: bool) -> str | None:
         port = ":" + p
     else:
         host = authority
-    if port and (port[0] != ":" or not port[1:].isdigit()):
+    if port and (port[0] != ":" or not (port[1:].isascii() and port[1:].isdigit())):
         if port == ":":
             port = ""
         else:
@@ -238,7 +238,7 @@ def _version_context(text: str, start: int) -> bool:
 Handler = Callable[[re.Match[str], str, bool], tuple[Observable | None, int]]
 
 
-_QUERY_COMMA_RE = re.compile(r",\d{1,6}(?:,\d{1,6}){0,8}(?=[^\w.,\ue000]|$)")
+_QUERY_COMMA_RE = re.compile(r",[0-9]{1,6}(?:,[0-9]{1,6}){0,8}(?=[^\w.,\ue000]|$)")
 
 
 def _h_url(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
@@ -282,7 +282,7 @@ def _h_ipv4(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | Non
     end = core_end + len(tail)
     if not tail:
         return Observable(IOCType.IPV4, ip), end
-    if tail[0] == "/" and tail[1:].isdigit() and len(tail) <= 3:
+    if tail[0] == "/" and tail[1:].isascii() and tail[1:].isdigit() and len(tail) <= 3:
         if int(tail[1:]) <= 32:
             return Observable(IOCType.CIDR, f"{ip}{tail}"), end
         return Observable(IOCType.IPV4, ip), core_end
