@@ -33,7 +33,7 @@ from typing import Any
 
 import discord
 
-from bot import actions, commands
+from bot import actions, commands, limits
 from bot.audience import Reply, cards_of
 from bot.commands import FormError, IdRef, UsageError
 from bot.delivery import remember_posted
@@ -266,10 +266,10 @@ class Handler:
 
     async def suggest_indicators(self, interaction: discord.Interaction, current: str) -> list[tuple[str, str]]:
         text = current.strip().lstrip("#")
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= 18:  # '²'.isdigit(); ids fit a BIGINT
             command: commands.Command = commands.Lookup((IdRef(int(text)),))
         elif len(text) >= 3:
-            command = commands.Search(text=text[:100])
+            command = commands.Search(text=limits.storable(text, 100))
         else:
             command = commands.Search()
         try:
