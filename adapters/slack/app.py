@@ -60,7 +60,7 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 WORK_SLOTS = 8
 # chat.postMessage refused in the command's channel (the bot is not in it): answer through response_url.
 POST_FALLBACK = {"not_in_channel", "channel_not_found", "restricted_action", "is_archived"}
-_VOTE_BUTTON = re.compile(r"^ioc:vote:(\d{1,18}):")
+_VOTE_BUTTON = re.compile(r"^ioc:vote:([0-9]{1,18}):")  # ASCII digits: '²' passes \d
 _FORM_BLOCKS = {"values": "values", "tlp": "tlp", "confidence": "confidence", "tags": "tags", "valid": "valid",
                 "note": "note"}
 
@@ -549,8 +549,8 @@ class SlackBot:
             return None
         message = messages[0]
         payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if (message.get("metadata") or {}).get("event_type") == CARD_EVENT and str(
-                payload.get("indicator_id", "")).isdigit():
+        if (message.get("metadata") or {}).get("event_type") == CARD_EVENT and re.fullmatch(
+                "[0-9]{1,18}", str(payload.get("indicator_id", ""))):
             found = {int(payload["indicator_id"])}
         else:
             found = {int(m.group(1)) for block in message.get("blocks") or [] if block.get("type") == "actions"
