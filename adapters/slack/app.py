@@ -60,7 +60,7 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 WORK_SLOTS = 8
 # chat.postMessage refused in the command's channel (the bot is not in it): answer through response_url.
 POST_FALLBACK = {"not_in_channel", "channel_not_found", "restricted_action", "is_archived"}
-_VOTE_BUTTON = re.compile(r"^ioc:vote:([0-9]{1,18}):")  # ASCII digits: '²' passes \d
+_VOTE_BUTTON = re.compile(r"^ioc:vote:([0-9]{1,18}):")  # ASCII digits only: \d takes '٣'
 _FORM_BLOCKS = {"values": "values", "tlp": "tlp", "confidence": "confidence", "tags": "tags", "valid": "valid",
                 "note": "note"}
 
