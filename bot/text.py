@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import singledispatch
 
 from bot import results as r
-from bot.domain import Tally
+from bot.domain import Status, Tally
 
 Escape = Callable[[str], str]
 
@@ -91,6 +91,19 @@ def not_applied_lines(result: r.Submitted, esc: Escape) -> list[str]:
             + [NO_EDIT])
 
 
+def submitted_head(result: r.Submitted) -> str:
+    """The first line of a submission's reply, on every platform: what waits for moderation, and what was stored
+    unmoderated because nobody but the submitter could decide it (bot.rules: its card's reason says why)."""
+    n = len(result.created)
+    unmoderated = sum(1 for c in result.created if c.indicator.status is Status.APPROVED)
+    head = f"Submitted {n} indicator{'s' if n != 1 else ''}"
+    if not unmoderated:
+        return head + " for moderation"
+    waiting = f"{n - unmoderated} for moderation, " if unmoderated < n else ""
+    return (f"{head}: {waiting}{unmoderated} stored without moderation, as nobody but you may decide "
+            f"{'it' if unmoderated == 1 else 'them'} (see the reason)")
+
+
 @singledispatch
 def render(result: object, esc: Escape = plain) -> str:
     return esc(str(result))
@@ -109,8 +122,7 @@ def _cards(cards: tuple[r.IndicatorCard, ...], esc: Escape) -> list[str]:
 def _(result: r.Submitted, esc: Escape = plain) -> str:
     lines: list[str] = []
     if result.created:
-        n = len(result.created)
-        lines.append(f"Submitted {n} indicator{'s' if n != 1 else ''} for moderation:")
+        lines.append(submitted_head(result) + ":")
         lines += _cards(result.created, esc)
     if result.known:
         lines.append(known_text(result))

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 import discord
 
 from bot import results as r
-from bot.text import ALSO_RESTRICTED, known_text, not_applied_lines, plain, render, sighting_head, tally_text
+from bot.text import (
+    ALSO_RESTRICTED,
+    known_text,
+    not_applied_lines,
+    plain,
+    render,
+    sighting_head,
+    submitted_head,
+    tally_text,
+)
 from bot.tlp import TLP
 
 MAX_CONTENT = 2000
@@ -183,8 +192,7 @@ def to_message(result: object) -> Message:
     if isinstance(result, r.Submitted):
         head = []
         if result.created:
-            n = len(result.created)
-            head.append(f"Submitted {n} indicator{'s' if n != 1 else ''} for moderation.")
+            head.append(submitted_head(result) + ".")
         if result.known:
             head.append(esc(known_text(result)) + " " + ", ".join(c.indicator.ref for c in result.known))
             head += not_applied_lines(result, esc)[:10]

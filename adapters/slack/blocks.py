@@ -18,7 +18,7 @@ from bot import results as r
 from bot.audience import cards_of
 from bot.domain import Status, Tally
 from bot.ioc import IOCType
-from bot.text import ALSO_RESTRICTED, known_text, not_applied_lines, render, sighting_head
+from bot.text import ALSO_RESTRICTED, known_text, not_applied_lines, render, sighting_head, submitted_head
 from bot.tlp import TLP
 
 from .mrkdwn import code, esc, truncate
@@ -223,7 +223,7 @@ class Renderer:
 
     @head.register
     def _(self, result: r.Submitted) -> list[dict[str, Any]]:
-        return [section(f"*Submitted {plural(len(result.created), 'indicator')} for moderation*")] \
+        return [section(f"*{submitted_head(result)}*")] \
             if result.created else []
 
     @head.register

@@ -215,6 +215,8 @@ async def test_amber_strict_is_moderated_by_its_own_organization_only(world):
 
 async def test_amber_strict_from_an_organization_without_a_moderator_is_told_at_once_and_not_left_pending(world):
     out = await world.say("alice", "/ioc submit lonely[.]example tlp:amber+strict")
+    assert out.startswith("Submitted 1 indicator: 1 stored without moderation, as nobody but you may decide it "
+                          "(see the reason):\n#1 domain lonely.example")
     assert "status approved" in out and "not moderated: Northbank has no moderator or admin" in out
     assert "visible to Northbank only" in out
     assert dms(out) == {} and channel_posts(out, "moderation") == []
@@ -235,6 +237,23 @@ async def test_amber_strict_from_an_organization_without_a_moderator_is_told_at_
     async with world.store.engine.connect() as conn:
         statuses = dict((await conn.execute(select(IndicatorRow.value, IndicatorRow.status))).all())
     assert statuses == {"lonely.example": "approved", "second.example": "pending", "third.example": "approved"}
+
+
+async def test_every_platform_says_what_was_stored_without_moderation(world):
+    from adapters.discord.render import to_message
+    from adapters.slack.blocks import Renderer
+    from bot.domain import Actor
+
+    alice = Actor(Platform.CONSOLE, WORKSPACE, "alice", "direct", private=True)
+    answer = await world.dispatcher.handle_text("submit a[.]example b[.]example tlp:amber+strict", alice)
+    head = "Submitted 2 indicators: 2 stored without moderation, as nobody but you may decide them (see the reason)"
+    slack = Renderer().message(answer.result).blocks[0]["text"]["text"]
+    assert slack == f"*{head}*"
+    assert to_message(answer.result).content.startswith(head + ".")
+    await world.add("nina", "Northbank", Role.MODERATOR)
+    answer = await world.dispatcher.handle_text("submit c[.]example tlp:amber+strict", alice)
+    assert Renderer().message(answer.result).blocks[0]["text"]["text"] == "*Submitted 1 indicator for moderation*"
+    assert to_message(answer.result).content.startswith("Submitted 1 indicator for moderation.")
 
 
 async def test_red_is_moderated_by_the_moderators_in_private(world):
