@@ -12,6 +12,11 @@ must be the acknowledgement itself (`response_action: errors`), so the form is c
 the command runs for up to `ack_budget` seconds (2 s) before the acknowledgement; a slower store gets a plain
 acknowledgement and the answer follows in a direct message.
 
+Privacy: every reply to a person leaves through `send_reply`, the one function that honours the core's
+`Reply.private` (an ephemeral answer through response_url or `chat.postEphemeral`, else a direct message);
+only a public reply is posted in a channel. Modals, App Home and exports (uploaded to the person's DM) are
+the person's own. The contract test (tests/adapters/slack/test_slack_private_contract.py) walks every listener.
+
 A retried event (Slack's `X-Slack-Retry-Num`, or Socket Mode's retry attempt) whose event id was seen already
 is acknowledged and dropped (`SeenEvents`). Bolt's request verification (signature and timestamp) stays on.
 """
@@ -19,6 +24,7 @@ is acknowledged and dropped (`SeenEvents`). Bolt's request verification (signatu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -231,9 +237,10 @@ class SlackBot:
         await self.client.chat_postMessage(channel=await self.dm_channel(user), **message.payload(),
                                            unfurl_links=False, unfurl_media=False)
 
-    async def private(self, actor: Actor, message: Message, response_url: str | None = None) -> None:
-        """Show `message` to this person alone, wherever they are."""
-        if await self.respond(response_url, message, ephemeral=True):
+    async def private(self, actor: Actor, message: Message, response_url: str | None = None, *,
+                      replace_original: bool | None = None) -> None:
+        """Show `message` to this person alone, wherever they are (use `send_reply`: it decides)."""
+        if await self.respond(response_url, message, ephemeral=True, replace_original=replace_original):
             return
         if actor.channel_id and not actor.channel_id.startswith("D"):
             try:
@@ -267,19 +274,28 @@ class SlackBot:
 
     # ------------------------------------------------------------ replies
 
-    async def send_reply(self, reply: Reply, actor: Actor, *, response_url: str | None) -> None:
-        """A command's answer: ephemeral when the core says private; in the channel otherwise, its cards as
-        messages of their own (recorded, so that they are edited when their indicator changes)."""
+    async def send_reply(self, reply: Reply, actor: Actor, *, response_url: str | None,
+                         message: Message | None = None, replace_original: bool | None = None,
+                         thread_ts: str | None = None) -> None:
+        """THE way a reply leaves the adapter. Private (the core's `Reply.private`, or a conversation only this
+        person sees): ephemeral, through response_url or `chat.postEphemeral`, else in the person's DM with the
+        bot. Public: in the channel, its cards as messages of their own (recorded, so that they are edited when
+        their indicator changes). `message` replaces the native rendering of the result."""
         result = reply.result
         if isinstance(result, FileResult):
             await self.send_file(result, actor, response_url)
             return
         if reply.private or actor.private:
+            message = message or self.renderer.message(result)
             if actor.channel_id.startswith("D") and not response_url:
-                await self.client.chat_postMessage(channel=actor.channel_id, **self.renderer.message(result).payload(),
+                await self.client.chat_postMessage(channel=actor.channel_id, **message.payload(),
                                                    unfurl_links=False, unfurl_media=False)
             else:
-                await self.private(actor, self.renderer.message(result), response_url)
+                await self.private(actor, message, response_url, replace_original=replace_original)
+            return
+        if message is not None:
+            await self.client.chat_postMessage(channel=actor.channel_id, **message.payload(), thread_ts=thread_ts,
+                                               unfurl_links=False, unfurl_media=False)
             return
         cards = cards_of(result)
         if cards and len(cards) <= MAX_LIVE_CARDS:
@@ -365,7 +381,7 @@ class SlackBot:
         try:
             act = actions.parse(str(action.get("action_id", "")))
         except UsageError as e:  # not one of this bot's buttons (forged, or from another app)
-            await self.private(actor, self.renderer.message(UserError(e.problem)), response_url)
+            await self.send_reply(Reply(UserError(e.problem), private=True), actor, response_url=response_url)
             return
         if act.needs_reason:
             metadata = {"channel": actor.channel_id, "private": actor.private, "home": in_home,
@@ -375,22 +391,21 @@ class SlackBot:
             return
         reply = await self.dispatcher.handle(actions.to_command(act), actor)
         result = reply.result
+        # a press answers the presser alone: the cards in channels are edited for everyone through the outbox
         if in_home:
             if isinstance(result, UserError | InternalError):
-                await self.tell(actor.user_id, self.renderer.message(result))
+                await self.send_reply(Reply(result, private=True), actor, response_url=None)  # a DM
             await self.publish_home(actor.workspace_id, actor.user_id)
             return
         if own_view or isinstance(result, UserError | InternalError) or act.verb in {"lookup", "queue"}:
             # the person's own message (ephemeral, DM): the whole answer, a new page in place of the old
-            message = self.renderer.message(result)
             replace = True if act.verb == "queue" and container.get("is_ephemeral") else None
-            if not await self.respond(response_url, message, ephemeral=True, replace_original=replace):
-                await self.private(actor, message)
+            await self.send_reply(Reply(result, private=True), actor, response_url=response_url,
+                                  replace_original=replace)
             return
-        # a card in a channel: it is edited for everyone through the outbox; the presser gets a word
-        short = self.renderer.head(result) + self.renderer.tail(result)
-        await self.private(actor, Message(self.renderer.fallback(result), short) if short
-                           else self.renderer.message(result), response_url)
+        short = self.renderer.head(result) + self.renderer.tail(result)  # the presser gets a word
+        await self.send_reply(Reply(result, private=True), actor, response_url=response_url,
+                              message=Message(self.renderer.fallback(result), short) if short else None)
 
     async def on_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The reason modal of Reject / Revoke: the command runs before the acknowledgement when it can, so a
@@ -415,7 +430,8 @@ class SlackBot:
             message = Message(self.renderer.fallback(result), short) if short and not actor.private \
                 else self.renderer.message(result)
             if not metadata.get("home") or isinstance(result, UserError | InternalError):
-                await self.private(actor, message, metadata.get("response_url") or None)
+                await self.send_reply(Reply(result, private=True), actor,
+                                      response_url=metadata.get("response_url") or None, message=message)
 
         reply = await self._run_before_ack(self.dispatcher.handle(command, actor), ack, answer, "reason modal")
         if reply is None:
@@ -481,7 +497,8 @@ class SlackBot:
                            private=True, name=str(user.get("username") or user.get("name") or ""))
 
         async def in_a_dm(reply: Reply) -> None:  # the modal closed before the store answered
-            await self.tell(actor.user_id, self.renderer.message(reply.result))
+            await self.send_reply(Reply(reply.result, private=True), dataclasses.replace(actor, channel_id=""),
+                                  response_url=None)
 
         reply = await self._run_before_ack(self.dispatcher.handle(command, actor), ack, in_a_dm, "submission modal")
         if reply is None:
@@ -532,7 +549,7 @@ class SlackBot:
         actor = self.actor(team_of(body), user, channel)
         reply = await self.dispatcher.handle(vote, actor)
         if added and isinstance(reply.result, UserError | InternalError):  # a removal with nothing to undo: quiet
-            await self.private(actor, self.renderer.message(reply.result))
+            await self.send_reply(Reply(reply.result, private=True), actor, response_url=None)
 
     async def indicator_of(self, channel: str, ts: str) -> int | None:
         """The indicator of a card the bot posted: remembered, or read from the message (metadata, buttons)."""
@@ -584,10 +601,10 @@ class SlackBot:
             reply = await self.dispatcher.handle(commands.Passive(text), self.actor(team_of(body), user, channel))
         result = reply.result
         if reply.private or not isinstance(result, PassiveResult) or not result.items:
-            return
-        await self.client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts") or event.get("ts"),
-                                           **self.renderer.passive_message(result).payload(),
-                                           unfurl_links=False, unfurl_media=False)
+            return  # passive mode answers in the thread or not at all (no DM for every chat message)
+        await self.send_reply(reply, self.actor(team_of(body), user, channel), response_url=None,
+                              message=self.renderer.passive_message(result),
+                              thread_ts=event.get("thread_ts") or event.get("ts"))
 
     async def direct_message(self, team: str, user: str, channel: str, text: str) -> None:
         """In a direct message with the bot, `/ioc` is optional: the message is the command."""
