@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.domain import Page, Platform, SearchFilter, Status, Verdict, Visibility
 from bot.ioc import IOCType
 from bot.ports import Conflict
 from bot.tlp import TLP
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from storage.models import IndicatorRow
 from storage.uow import Store
 from tests.storage.storage_helpers import T0, Seed, new_indicator
 
@@ -227,3 +235,106 @@ async def test_search_filters(store: Store, seed: Seed) -> None:
     assert (await _search(store, SearchFilter(org_name="first bank", types=(IOCType.DOMAIN,)), bank_view))[
         0] == ["b.example", "a.example"]
     assert (await _search(store, SearchFilter(org_name="nobody"))) == ([], 0)
+
+
+# ---------------------------------------------------------------- one item per value and visibility scope
+
+
+async def test_a_value_is_unique_per_visibility_scope(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        held = [
+            await uow.indicators.add(new_indicator(seed.alice, "scoped.example", tlp=TLP.GREEN)),
+            await uow.indicators.add(new_indicator(seed.alice, "scoped.example", tlp=TLP.AMBER_STRICT)),
+            await uow.indicators.add(new_indicator(seed.bob, "scoped.example", tlp=TLP.AMBER_STRICT)),
+            await uow.indicators.add(new_indicator(seed.alice, "scoped.example", tlp=TLP.RED)),
+            await uow.indicators.add(new_indicator(seed.amy, "scoped.example", tlp=TLP.RED)),  # same org, other member
+        ]
+        refused = [  # each lands in a scope held already
+            new_indicator(seed.bob, "scoped.example", tlp=TLP.AMBER),  # shared: CLEAR, GREEN and AMBER are one
+            new_indicator(seed.amy, "scoped.example", tlp=TLP.AMBER_STRICT),  # alice's organization
+            new_indicator(seed.alice, "scoped.example", tlp=TLP.RED),
+        ]
+        for new in refused:
+            with pytest.raises(Conflict, match="in its scope"):
+                await uow.indicators.add(new)
+        with pytest.raises(Conflict):  # the bulk path too, inserting none of the batch
+            await uow.exchange.add_indicators([new_indicator(seed.mod, "fresh.example"), refused[0]])
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        found = await uow.indicators.by_values([(IOCType.DOMAIN, "scoped.example"), (IOCType.DOMAIN, "fresh.example")])
+        assert [i.id for i in found] == [i.id for i in held]
+        scopes = (await uow.session.execute(
+            select(IndicatorRow.scope).where(IndicatorRow.value == "scoped.example").order_by(IndicatorRow.id)
+        )).scalars().all()
+    assert scopes == ["shared", f"org:{seed.bank.id}", f"org:{seed.cert.id}", f"member:{seed.alice.id}",
+                      f"member:{seed.amy.id}"]
+
+
+async def test_touch_many_moves_last_seen_forward_only(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        a = await uow.indicators.add(new_indicator(seed.alice, seen_at=T0))
+        b = await uow.indicators.add(new_indicator(seed.alice, seen_at=T0 + timedelta(days=2)))
+        await uow.indicators.touch_many([a.id, b.id, a.id], T0 + timedelta(days=1))
+        await uow.indicators.touch_many([], T0)
+        await uow.commit()
+        assert [i.last_seen for i in sorted(await uow.indicators.by_ids([a.id, b.id]), key=lambda i: i.id)] == [
+            T0 + timedelta(days=1), T0 + timedelta(days=2)]
+
+
+@pytest.fixture
+async def fresh_url(database_url: str, tmp_path) -> AsyncIterator[str]:
+    """An empty database of this backend that no migration has touched yet."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"coalition_mig_{secrets.token_hex(5)}"
+    admin = create_async_engine(url.set(drivername="postgresql+asyncpg"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def test_the_migration_backfills_scopes_and_keeps_the_latest_sighting_of_a_day(fresh_url: str) -> None:
+    """0005 on a database with rows from before it (on SQLite the tables are rebuilt by batch mode)."""
+    url = fresh_url
+    await upgrade(url, "0004")
+    engine = make_engine(url)
+    pg = engine.dialect.name == "postgresql"
+    zone, false = ("+00", "false") if pg else ("", "0")
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO organizations (id, name, name_key, sector, trust_level, created_at) VALUES "
+            f"(1, 'A', 'a', '', 50, '2026-01-01 00:00:00{zone}'), (2, 'B', 'b', '', 50, '2026-01-01 00:00:00{zone}')"))
+        await conn.execute(text(
+            "INSERT INTO members (id, org_id, name, name_key, role, created_at) VALUES "
+            f"(1, 1, 'a1', 'a1', 'member', '2026-01-01 00:00:00{zone}'), "
+            f"(2, 2, 'b1', 'b1', 'member', '2026-01-01 00:00:00{zone}')"))
+        for n, (tlp, rank, member, org) in enumerate(
+                [("GREEN", 1, 1, 1), ("AMBER+STRICT", 3, 2, 2), ("RED", 4, 1, 1), ("CLEAR", 0, 2, 2)], start=1):
+            at = f"'2026-01-01 00:00:00{zone}'"
+            await conn.execute(text(
+                "INSERT INTO indicators (id, stix_id, type, value, status, tlp, tlp_rank, confidence, note, "
+                "submitter_id, org_id, anonymous, first_seen, last_seen, created_at, modified_at, status_reason) "
+                f"VALUES ({n}, 'indicator--{n}', 'domain', 'v{n}.example', 'pending', '{tlp}', {rank}, 50, '', "
+                f"{member}, {org}, {false}, {at}, {at}, {at}, {at}, '')"))
+        await conn.execute(text(
+            "INSERT INTO sightings (id, indicator_id, org_id, member_id, count, seen_at, note) VALUES "
+            f"(1, 1, 2, 2, 500, '2026-01-02 08:00:00{zone}', 'first'), "
+            f"(2, 1, 2, 2, 500, '2026-01-02 23:59:00{zone}', 'replayed'), "
+            f"(3, 1, 2, 2, 7, '2026-01-03 00:01:00{zone}', 'next day')"))
+    await engine.dispose()
+    await upgrade(url)
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        scopes = (await conn.execute(text("SELECT scope FROM indicators ORDER BY id"))).scalars().all()
+        sightings = (await conn.execute(text(
+            "SELECT id, count, note, CAST(seen_day AS VARCHAR(10)) FROM sightings ORDER BY id"))).all()
+    await engine.dispose()
+    assert scopes == ["shared", "org:2", "member:1", "shared"]
+    assert [tuple(r) for r in sightings] == [(2, 500, "replayed", "2026-01-02"), (3, 7, "next day", "2026-01-03")]
