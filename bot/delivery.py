@@ -353,6 +353,7 @@ class Deliverer:
 
     async def run_forever(self, stopping: Callable[[], bool] = lambda: False) -> None:
         while not stopping():
+            self.wakeup.clear()  # before the round: a nudge during it (a commit, a NOTIFY, stop) is not lost
             try:
                 claimed = await self.run_once()
             except StoreUnavailable as e:  # a database outage: one line, no traceback; the next round tries again
@@ -362,7 +363,6 @@ class Deliverer:
                 log.exception("%s deliverer: a round failed", self.platform)
                 claimed = 0
             if claimed < self.batch:
-                self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_interval)
 
