@@ -42,6 +42,7 @@ from bot.domain import Actor, Platform, PostedCard, Verdict
 from bot.ioc import extract
 from bot.ports import UnitOfWorkFactory
 from bot.results import InternalError, PassiveResult, UserError
+from bot.text import plain
 
 from .render import MENTIONS, Message, card_embed, esc, indicator_id_of, passive_text, to_message
 
@@ -279,7 +280,7 @@ class Handler:
         out = []
         for card in cards_of(reply.result)[:25]:
             ind = card.indicator
-            out.append((f"{ind.ref} {ind.type.value} {ind.value}"[:100], ind.ref))
+            out.append((plain(f"{ind.ref} {ind.type.value} {ind.value}")[:100], ind.ref))  # nothing invisible
         return out
 
     async def suggest_tags(self, interaction: discord.Interaction, current: str) -> list[str]:

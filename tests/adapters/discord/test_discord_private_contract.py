@@ -63,6 +63,7 @@ def registered(client: discord.Client) -> set[str]:
             found.add(f"/{sub.qualified_name}")
             found |= {f"autocomplete /{sub.qualified_name} {p.name}" for p in sub.parameters if p.autocomplete}
     found |= {f"button {item.__name__}" for item in client._connection._view_store._dynamic_items.values()}
+    found |= {f"view {type(view).__name__}" for view in client.persistent_views}
     for module in (adapters.discord.buttons, adapters.discord.handler, adapters.discord.client):
         found |= {f"modal {name}" for name, cls in vars(module).items()
                   if inspect.isclass(cls) and issubclass(cls, discord.ui.Modal) and cls.__module__ == module.__name__}
