@@ -8,9 +8,13 @@ posted copy of a card edited when its indicator changes, the submitter told of t
 anonymity hold here as everywhere: a card goes to a channel only if its TLP is within the channel's ceiling,
 dressed for the channel's audience.
 
-Delivery is at least once and idempotent: a post is first reserved under a delivery key (so a redelivery edits
-or checks instead of posting twice), failures back off exponentially (or as the platform's Retry-After says),
-and after `max_attempts` the row is parked for admins (`/ioc admin deliveries`, `/ioc admin retry ID`).
+Delivery is exactly once as seen in the channels, even when a process is killed mid-delivery: a post is first
+reserved under a delivery key with its start time, its platform message id is recorded right after it is posted,
+and a retry of a key that was reserved but not recorded asks the platform for a message carrying that key among
+everything posted since the first attempt started (DM notices alike: they carry their key too). A deliverer
+renews the lease of the rows it holds while it works, so a killed deliverer's rows come back one lease later,
+ahead of newer rows. Failures back off exponentially (or as the platform's Retry-After says), and after
+`max_attempts` the row is parked for admins (`/ioc admin deliveries`, `/ioc admin retry ID`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -66,22 +70,23 @@ class DeliverySink(Protocol):
 
     platform: Platform
 
-    async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str,
-                        retry: bool) -> str:
-        """Post the card in the channel and return the platform's message id.
-
-        `retry` is true when an earlier attempt under the same `key` may have posted it already (the process
-        died before recording the message id): check the platform for a message carrying `key` first."""
+    async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str) -> str:
+        """Post the card in the channel, carrying `key` where `find_posted` can read it; return its message id."""
 
     async def update_card(self, posted: PostedCard, card: IndicatorCard) -> None:
         """Edit a card posted earlier so that it shows the indicator as it is now."""
 
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
-        """Tell one person privately (a direct message)."""
+        """Tell one person privately (a direct message) carrying `key`."""
 
-    async def post_text(self, channel: Channel, text: str, *, key: str, retry: bool) -> str:
-        """Post a short plain message (no user-supplied text in it) and return its message id; `retry` as for
-        post_card."""
+    async def post_text(self, channel: Channel, text: str, *, key: str) -> str:
+        """Post a short plain message (no user-supplied text in it) carrying `key`; return its message id."""
+
+    async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
+        """Which of these delivery keys an earlier attempt (whose process died before recording it) posted in the
+        channel, or in the direct message channel with the person, at or after `since`: key -> message id.
+
+        Every message posted since then is looked at, page after page, however many there are."""
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,54 @@ async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent, channels: li
 class _Outcome:
     delivered: list[int] = field(default_factory=list)
     failed: dict[int, Exception] = field(default_factory=dict)
-    messages: list[tuple[int, str]] = field(default_factory=list)  # (posted card id, platform message id)
+
+
+class _Recorder:
+    """Records each post's message id right after the post (a process killed later has nothing to find again).
+    Posts that finish while a record is being written are written together in the next transaction."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self.uow_factory = uow_factory
+        self.pending: list[tuple[int, str]] = []
+        self.lock = asyncio.Lock()
+
+    async def record(self, posted_card_id: int, message_id: str) -> None:
+        self.pending.append((posted_card_id, message_id))
+        async with self.lock:
+            if not self.pending:  # written by the transaction that held the lock before
+                return
+            batch, self.pending = self.pending, []
+            async with self.uow_factory() as uow:
+                await uow.posted_cards.set_messages(batch)
+                await uow.commit()
+
+
+class _Lease:
+    """Keeps a claimed batch leased while it is delivered: a live deliverer's rows are never taken over,
+    a killed one's come back one lease after its last renewal."""
+
+    def __init__(self, deliverer: Deliverer, events: Sequence[OutboxEvent], until: datetime) -> None:
+        self.deliverer, self.ids, self.until = deliverer, [e.id for e in events], until
+        self.task = asyncio.create_task(self._renew(), name=f"{deliverer.platform}-lease")
+
+    async def _renew(self) -> None:
+        d = self.deliverer
+        while True:  # renewed when a third of the lease has run (at once if claiming it took that long)
+            left = (self.until - d.clock()).total_seconds()
+            await asyncio.sleep(max(0.0, left - d.lease.total_seconds() * 2 / 3))
+            until = d.clock() + d.lease
+            try:
+                async with d.uow_factory() as uow:
+                    await uow.outbox.extend(self.ids, self.until, until)
+                    await uow.commit()
+                self.until = until
+            except Exception:  # the next renewal tries again; the lease itself is the safety net
+                log.warning("%s deliverer: could not renew its lease", d.platform, exc_info=True)
+
+    async def release(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
 
 
 class Deliverer:
@@ -277,7 +329,8 @@ class Deliverer:
 
     def __init__(self, uow_factory: UnitOfWorkFactory, sink: DeliverySink, *, clock: Clock,
                  lease: timedelta = timedelta(seconds=60), batch: int = 50, max_attempts: int = 8,
-                 poll_interval: float = 1.0, max_backoff: float = 300.0, concurrency: int = 16) -> None:
+                 poll_interval: float = 1.0, max_backoff: float = 300.0, concurrency: int = 16,
+                 clock_skew: timedelta = timedelta(seconds=30)) -> None:
         self.uow_factory = uow_factory
         self.sink = sink
         self.platform = sink.platform
@@ -288,6 +341,7 @@ class Deliverer:
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.concurrency = concurrency  # indicators delivered at once (each one's events stay in order)
+        self.clock_skew = clock_skew  # how far the platform's clock may be behind ours: searches start this early
         self.wakeup = asyncio.Event()
         self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
 
@@ -298,13 +352,22 @@ class Deliverer:
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many rows were claimed.
 
-        One transaction claims the batch, one read plans it, one reserves its posts, one records the outcome:
-        the platform calls in between run concurrently across indicators and in order for each indicator."""
+        One transaction claims the batch, one read plans it, one reserves its posts (with their start time), one
+        marks the delivered rows; each post's message id is recorded right after the post. The platform calls run
+        concurrently across indicators and in order for each indicator, while the batch's lease is renewed."""
+        now = self.clock()
         async with self.uow_factory() as uow:
-            events = await uow.outbox.claim(self.platform, self.clock(), self.lease, self.batch)
+            events = await uow.outbox.claim(self.platform, now, self.lease, self.batch)
             await uow.commit()
         if not events:
             return 0
+        lease = _Lease(self, events, now + self.lease)
+        try:
+            return await self._deliver(events)
+        finally:
+            await lease.release()
+
+    async def _deliver(self, events: Sequence[OutboxEvent]) -> int:
         try:
             async with self.uow_factory(read_only=True) as uow:
                 plans = await plan(uow, events, self.clock())
@@ -318,7 +381,13 @@ class Deliverer:
             for event in events:
                 await self._failed(event, e)
             return len(events)
-        outcome = _Outcome()
+        try:
+            found = await self._find_earlier(events, plans, reserved)
+        except Exception as e:
+            for event in events:
+                await self._failed(event, e)
+            return len(events)
+        outcome, recorder = _Outcome(), _Recorder(self.uow_factory)
         by_indicator: dict[object, list[OutboxEvent]] = {}
         for event in events:
             by_indicator.setdefault(event.payload.get("indicator_id", event.id), []).append(event)
@@ -329,7 +398,7 @@ class Deliverer:
                 for event in group:
                     try:
                         for delivery in plans[event.id]:
-                            await self._execute(delivery, reserved, outcome)
+                            await self._execute(delivery, reserved, found, recorder)
                     except Exception as e:
                         outcome.failed[event.id] = e
                     else:
@@ -337,7 +406,6 @@ class Deliverer:
 
         await asyncio.gather(*(deliver_in_order(group) for group in by_indicator.values()))
         async with self.uow_factory() as uow:
-            await uow.posted_cards.set_messages(outcome.messages)
             await uow.outbox.delivered(outcome.delivered, self.clock())
             await uow.commit()
         for event in events:
@@ -370,22 +438,57 @@ class Deliverer:
         for observer in self.observers:
             observer(outcome, event)
 
-    async def _execute(self, delivery: Delivery, reserved: dict[str, tuple[PostedCard, bool]],
-                       outcome: _Outcome) -> None:
+    async def _find_earlier(self, events: Sequence[OutboxEvent], plans: dict[int, list[Delivery]],
+                            reserved: dict[str, tuple[PostedCard, datetime | None]]) -> dict[str, str]:
+        """The posts of this batch that an earlier, killed attempt made but did not record: key -> message id.
+        One search per channel (or direct message channel) from the earliest start among its keys."""
+        wanted: dict[object, tuple[Channel | Identity, list[str], datetime]] = {}
+
+        def want(where: Channel | Identity, key: str, started: datetime) -> None:
+            target = (where.platform, where.workspace_id,
+                      where.channel_id if isinstance(where, Channel) else ("dm", where.user_id))
+            _, keys, since = wanted.setdefault(target, (where, [], started))
+            keys.append(key)
+            if started < since:
+                wanted[target] = (where, keys, started)
+
+        for event in events:
+            for d in plans.get(event.id, []):
+                if isinstance(d, PostCard):
+                    posted, started = reserved[d.key]
+                    if posted.message_id is None and started is not None:
+                        want(d.channel, d.key, started)
+                # notices and lines keep no record of their own: an earlier attempt of the event posted them,
+                # if at all, after the event was written
+                elif isinstance(d, Notify) and event.attempts > 1:
+                    want(d.identity, d.key, event.created_at)
+                elif isinstance(d, PostText) and event.attempts > 1:
+                    want(d.channel, d.key, event.created_at)
+        found: dict[str, str] = {}
+        for where, keys, since in wanted.values():
+            found.update(await self.sink.find_posted(where, keys, since - self.clock_skew))
+        if found:
+            log.info("%s deliverer: %s posts of a killed attempt found, not posted again", self.platform, len(found))
+        return found
+
+    async def _execute(self, delivery: Delivery, reserved: dict[str, tuple[PostedCard, datetime | None]],
+                       found: dict[str, str], recorder: _Recorder) -> None:
         if isinstance(delivery, UpdateCard):
             await self.sink.update_card(delivery.posted, delivery.card)
         elif isinstance(delivery, Notify):
-            await self.sink.notify(delivery.identity, delivery.notice, key=delivery.key)
+            if delivery.key not in found:
+                await self.sink.notify(delivery.identity, delivery.notice, key=delivery.key)
         elif isinstance(delivery, PostText):
-            await self.sink.post_text(delivery.channel, delivery.text, key=delivery.key, retry=delivery.retry)
+            if delivery.key not in found:
+                await self.sink.post_text(delivery.channel, delivery.text, key=delivery.key)
         else:
-            posted, earlier = reserved[delivery.key]
+            posted, _ = reserved[delivery.key]
             if posted.message_id is not None:  # posted and recorded by an earlier attempt: bring it up to date
                 await self.sink.update_card(posted, delivery.card)
                 return
-            message_id = await self.sink.post_card(delivery.channel, delivery.card, headline=delivery.headline,
-                                                   key=delivery.key, retry=earlier)
-            outcome.messages.append((posted.id, message_id))
+            message_id = found.get(delivery.key) or await self.sink.post_card(
+                delivery.channel, delivery.card, headline=delivery.headline, key=delivery.key)
+            await recorder.record(posted.id, message_id)
 
     async def _failed(self, event: OutboxEvent, error: Exception) -> None:
         now = self.clock()

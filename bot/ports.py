@@ -182,6 +182,10 @@ class Outbox(Protocol):
         Concurrent deliverers never lease the same row (FOR UPDATE SKIP LOCKED on PostgreSQL); a row whose
         deliverer died comes back when its lease ends."""
 
+    async def extend(self, event_ids: Iterable[int], leased_until: datetime, until: datetime) -> int:
+        """A live deliverer's heartbeat: the rows it still holds under the lease ending `leased_until` now end at
+        `until` (rows another deliverer claimed since are left alone). Returns how many were extended."""
+
     async def delivered(self, event_ids: Iterable[int], at: datetime) -> None: ...
 
     async def retry_later(self, event_id: int, error: str, at: datetime) -> None:
@@ -200,9 +204,10 @@ class Outbox(Protocol):
 
 
 class PostedCards(Protocol):
-    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, bool]]:
-        """Record cards about to be posted under their delivery keys. Returns, by key, the record and whether an
-        earlier attempt had reserved that key already (then `message_id` tells whether its post was recorded)."""
+    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, datetime | None]]:
+        """Record cards about to be posted under their delivery keys, before posting. Returns, by key, the record
+        and, when an earlier attempt had reserved that key already, that attempt's start time (None for a new key):
+        a post it made is newer than that, and `message_id` tells whether the post was recorded."""
 
     async def add(self, card: PostedCard) -> None:
         """A card posted as the public reply to a command."""

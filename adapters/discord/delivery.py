@@ -1,7 +1,9 @@
 """Discord's delivery sink: feed and moderation posts, live card edits, direct messages to submitters.
 
-Idempotence: a post carries its delivery key in the embed footer; on a retry the sink first looks through the
-channel's recent messages for one of the bot's carrying that key. Rate limits are discord.py's HTTP client's
+Idempotence: a post carries its delivery key (a card and a direct-message notice in the embed footer, a plain line
+in a last small line); on a retry the sink first looks through every message of the channel (or the direct message
+channel) posted since the first attempt started (`after`, paging oldest first) for one of the bot's carrying that
+key. Rate limits are discord.py's HTTP client's
 business (it waits and retries); when it gives up, a 429 becomes `DeliveryError(retry_after=...)`.
 """
 
@@ -9,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+from collections.abc import Collection
+from datetime import datetime
 
 import discord
 
@@ -20,7 +25,13 @@ from .render import MENTIONS, card_embed, card_view, esc, indicator_id_of, to_me
 
 log = logging.getLogger(__name__)
 
-RETRY_SCAN = 50  # recent messages searched for an earlier attempt's post
+_KEY = re.compile(r"delivery (\S+)$")
+
+
+def _keys(message: discord.Message) -> set[str]:
+    """The delivery keys a message of the bot's carries (in an embed's footer or its last line)."""
+    texts = [e.footer.text or "" for e in message.embeds if e.footer] + [message.content or ""]
+    return {m.group(1) for text in texts if (m := _KEY.search(text))}
 
 
 class DiscordSink:
@@ -30,16 +41,31 @@ class DiscordSink:
         self.client = client
         self.seed_reactions = seed_reactions
 
-    async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str,
-                        retry: bool) -> str:
+    async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
+        """The id of each message the bot posted under one of `keys` since `since` (every message of the channel
+        after that time, oldest first, 100 a page, until all are found or none is left)."""
+        missing, found = set(keys), {}
+        me = self.client.user
+        try:
+            if isinstance(where, Channel):
+                target: discord.abc.Messageable = self.client.get_partial_messageable(int(where.channel_id))
+            else:
+                target = await self.client.create_dm(discord.Object(int(where.user_id)))  # type: ignore[arg-type]
+            async for earlier in target.history(limit=None, after=since, oldest_first=True):
+                if me is None or earlier.author.id != me.id:
+                    continue
+                for key in _keys(earlier) & missing:
+                    missing.discard(key)
+                    found[key] = str(earlier.id)
+                if not missing:
+                    break
+        except discord.HTTPException as e:
+            raise _delivery_error(e) from e
+        return found
+
+    async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str) -> str:
         target = self.client.get_partial_messageable(int(channel.channel_id))
         try:
-            if retry:
-                async for earlier in target.history(limit=RETRY_SCAN):
-                    me = self.client.user
-                    if me is not None and earlier.author.id == me.id and any(
-                            f"delivery {key}" in (e.footer.text or "") for e in earlier.embeds):
-                        return str(earlier.id)
             kw = {"content": f"**{esc(headline)}**", "embeds": [card_embed(card, key=key)],
                   "allowed_mentions": MENTIONS}
             view = card_view([card])
@@ -71,23 +97,18 @@ class DiscordSink:
                 else:  # buttons of the other cards stay as they are
                     await full.edit(embeds=embeds, allowed_mentions=MENTIONS)
                 return
-            await message.edit(embeds=[card_embed(card)], view=card_view([card]),
+            await message.edit(embeds=[card_embed(card, key=posted.delivery_key or "")], view=card_view([card]),
                                allowed_mentions=MENTIONS)
         except discord.NotFound:
             log.info("discord: card %s in %s was deleted; not updated", posted.message_id, posted.channel_id)
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
 
-    async def post_text(self, channel: Channel, text: str, *, key: str, retry: bool) -> str:
+    async def post_text(self, channel: Channel, text: str, *, key: str) -> str:
         target = self.client.get_partial_messageable(int(channel.channel_id))
         try:
-            nonce = key[:25]  # Discord's limit; the event id leads the key and the scan is of this channel only
-            if retry:
-                async for earlier in target.history(limit=RETRY_SCAN):
-                    me = self.client.user
-                    if me is not None and earlier.author.id == me.id and earlier.nonce == nonce:
-                        return str(earlier.id)
-            message = await target.send(esc(text), nonce=nonce, allowed_mentions=MENTIONS)
+            # the key in a small last line: Discord does not keep a message's nonce in the channel's history
+            message = await target.send(f"{esc(text)}\n-# delivery {key}", nonce=key[:25], allowed_mentions=MENTIONS)
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
         return str(message.id)
@@ -96,7 +117,12 @@ class DiscordSink:
         try:
             user = discord.Object(int(identity.user_id))
             dm = await self.client.create_dm(user)  # type: ignore[arg-type]
-            await dm.send(**to_message(notice).kwargs())
+            kwargs = to_message(notice).kwargs()
+            if embeds := kwargs.get("embeds"):  # the key in the card's footer, as on a channel card
+                embeds[0].set_footer(text=f"{embeds[0].footer.text or ''} · delivery {key}".lstrip(" ·"))
+            else:
+                kwargs["content"] = f"{kwargs.get('content') or ''}\n-# delivery {key}"
+            await dm.send(**kwargs, nonce=key[:25])
         except discord.Forbidden:
             log.info("discord: %s does not accept direct messages; notice %s dropped", identity.user_id, key)
         except discord.HTTPException as e:

@@ -65,6 +65,18 @@ class SqlOutbox(_Repository):
         )
         return sorted((_outbox_event(r) for r in rows), key=lambda e: e.id)
 
+    async def extend(self, event_ids: Iterable[int], leased_until: datetime, until: datetime) -> int:
+        # The lease's end is its fencing token: a row another deliverer claimed since has another end.
+        ids = list(event_ids)
+        if not ids:
+            return 0
+        result = await self._execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids), OutboxRow.available_at == leased_until, *_PENDING)
+            .values(available_at=until)
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount or 0)
+
     async def delivered(self, event_ids: Iterable[int], at: datetime) -> None:
         ids = list(event_ids)
         if not ids:
@@ -117,21 +129,25 @@ class SqlPostedCards(_Repository):
                 "channel_id": card.channel_id, "message_id": card.message_id, "indicator_id": card.indicator_id,
                 "purpose": card.purpose, "delivery_key": card.delivery_key, "created_at": self._clock()}
 
-    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, bool]]:
+    async def reserve(self, cards: Sequence[PostedCard]) -> dict[str, tuple[PostedCard, datetime | None]]:
         keys = [c.delivery_key for c in cards]
         if not cards:
             return {}
         if not all(keys):
             raise ValueError("a reserved card needs a delivery key")
-        earlier = {r.delivery_key for r in await self._execute(
-            select(PostedCardRow.delivery_key).where(PostedCardRow.delivery_key.in_(keys)))}
+        found: dict[str, Any] = {}
+        for chunk in _chunks(keys):
+            found.update((r.delivery_key, r) for r in await self._execute(
+                select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key.in_(chunk))))
+        earlier = set(found)
         new = [self._values(c) for c in cards if c.delivery_key not in earlier]
-        if new:
+        if new:  # `created_at` is the first attempt's start: whatever it posted is newer than that
             await self._execute(self._upsert_insert(PostedCardRow.__table__)
                                 .on_conflict_do_nothing(index_elements=["delivery_key"]), new)
-        rows = await self._execute(
-            select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key.in_(keys)))
-        return {r.delivery_key: (_posted_card(r), r.delivery_key in earlier) for r in rows}
+            for chunk in _chunks([v["delivery_key"] for v in new]):
+                found.update((r.delivery_key, r) for r in await self._execute(
+                    select(*PostedCardRow.__table__.columns).where(PostedCardRow.delivery_key.in_(chunk))))
+        return {key: (_posted_card(r), r.created_at if key in earlier else None) for key, r in found.items()}
 
     async def add(self, card: PostedCard) -> None:
         await self._execute(insert(PostedCardRow).values(**self._values(card)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.domain import Platform, PostedCard
 from storage.uow import Store
@@ -77,9 +77,11 @@ async def test_posted_cards_are_reserved_once_per_delivery_key(store: Store, see
         intent = PostedCard(Platform.SLACK, "T1", "C1", ind.id, "feed", delivery_key="7:T1:C1")
         other = PostedCard(Platform.SLACK, "T1", "C9", ind.id, "moderation", delivery_key="7:T1:C9")
         first, earlier = (await uow.posted_cards.reserve([intent]))["7:T1:C1"]
-        assert not earlier and first.message_id is None and first.id
+        assert earlier is None and first.message_id is None and first.id
         both = await uow.posted_cards.reserve([intent, other])
-        assert both["7:T1:C1"] == (first, True) and both["7:T1:C9"][1] is False  # C1 was reserved before
+        started = both["7:T1:C1"][1]  # C1 was reserved before: when that attempt started
+        assert both["7:T1:C1"][0] == first and started is not None and both["7:T1:C9"][1] is None
+        assert abs((started - datetime.now(UTC)).total_seconds()) < 60
         assert await uow.posted_cards.of_indicators([ind.id], Platform.SLACK) == []  # not posted yet
         await uow.posted_cards.set_messages([(first.id, "1700000000.000100")])
         await uow.posted_cards.add(PostedCard(Platform.SLACK, "T1", "C2", ind.id, "reply", message_id="17.2"))
@@ -90,3 +92,31 @@ async def test_posted_cards_are_reserved_once_per_delivery_key(store: Store, see
         assert [(c.channel_id, c.message_id, c.purpose) for c in slack] == [
             ("C1", "1700000000.000100", "feed"), ("C2", "17.2", "reply")]
         assert [c.channel_id for c in await uow.posted_cards.of_indicators([ind.id], Platform.DISCORD)] == ["55"]
+
+
+async def test_a_live_deliverers_lease_is_extended_and_a_taken_over_row_is_not(store: Store) -> None:
+    await _events(store, 3)
+    held = await _claim(store, limit=2)  # leased until T0 + LEASE
+    later = T0 + LEASE + timedelta(seconds=1)
+    async with store.unit_of_work() as uow:  # the heartbeat of the deliverer holding them
+        assert await uow.outbox.extend([e.id for e in held], T0 + LEASE, later + LEASE) == 2
+        await uow.commit()
+    # past the first lease: the held rows stay with their deliverer; only row 3 (never renewed) is taken
+    assert [e.payload["indicator_id"] for e in await _claim(store, at=later)] == [3]
+    taken = await _claim(store, at=later + LEASE + timedelta(seconds=1))  # the holder died: both come back
+    assert [e.payload["indicator_id"] for e in taken] == [1, 2, 3]
+    async with store.unit_of_work() as uow:  # the dead holder's late heartbeat does not steal them back
+        assert await uow.outbox.extend([e.id for e in held], later + LEASE, later + LEASE * 5) == 0
+        await uow.commit()
+
+
+async def test_a_dead_deliverers_rows_come_back_before_newer_rows(store: Store) -> None:
+    await _events(store, 2)
+    dead = await _claim(store, limit=2)
+    async with store.unit_of_work() as uow:
+        for i in range(5):
+            await uow.outbox.add("indicator.voted", {"indicator_id": 10 + i}, T0, Platform.SLACK)
+        await uow.commit()
+    assert len(await _claim(store, limit=2)) == 2  # newer rows go out while the dead one's lease runs
+    back = await _claim(store, at=T0 + LEASE + timedelta(seconds=1), limit=3)
+    assert [e.id for e in back][:2] == [e.id for e in dead]  # oldest first, ahead of the newer rows

@@ -33,7 +33,6 @@ Payload builders (``user``, ``slash``, ``component``, ``modal_submit``, ``autoco
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
@@ -60,8 +59,12 @@ class Call:
 
 
 def _snowflakes():
-    base = int(time.time() * 1000 - 1420070400000) << 22
-    return itertools.count(base)
+    """Ids as Discord makes them: the creation time in their high bits (so `after=<a time>` means what it says),
+    always increasing."""
+    last = 0
+    while True:
+        last = max(last + 1, int(time.time() * 1000 - 1420070400000) << 22)
+        yield last
 
 
 class FakeDiscord:
@@ -79,6 +82,7 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> last bulk overwrite
         self.identifies: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[int, int | None]] = {}  # interaction token -> (channel id, guild id)
+        self.dm_channels: dict[int, int] = {}  # user id -> the bot's DM channel with them
         # Awaited after a REST call is recorded and applied, before its response goes out: a test can hold a
         # response (the platform did the work, the bot never hears back) to play a process dying mid-call.
         self.before_response: Callable[[Call], Awaitable[None]] | None = None
@@ -152,6 +156,14 @@ class FakeDiscord:
         }
         for c in channels:
             self.messages.setdefault(c, {})
+
+    def chatter(self, channel_id: int, count: int, *, user_id: int = 1) -> None:
+        """`count` people's messages in a channel (or DM channel), as if the conversation went on."""
+        store = self.messages.setdefault(channel_id, {})
+        author = self.user(user_id, "someone")
+        for i in range(count):
+            msg = self._message(channel_id, {"content": f"chatter {i}"}, author=author)
+            store[int(msg["id"])] = msg
 
     def add_file(self, name: str, data: bytes) -> str:
         """Serve `data` as an attachment; returns its URL."""
@@ -459,8 +471,15 @@ class FakeDiscord:
                                            "url": "", "proxy_url": ""} for fn, data in call.files.values()]
                 store[int(msg["id"])] = msg
                 return 200, msg
-            limit = int(call.query.get("limit", 50))
-            return 200, sorted(store.values(), key=lambda x: -int(x["id"]))[:limit]
+            # like Discord: `before` / `after` an id (the oldest ones after it), at most `limit`, newest first
+            limit = min(int(call.query.get("limit", 50)), 100)
+            if "after" in call.query:
+                after = int(call.query["after"])
+                page = sorted((x for i, x in store.items() if i > after), key=lambda x: int(x["id"]))[:limit]
+                return 200, page[::-1]
+            before = int(call.query.get("before", 0)) or None
+            return 200, sorted((x for i, x in store.items() if before is None or i < before),
+                               key=lambda x: -int(x["id"]))[:limit]
         if r := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", p):
             msg = self.messages.get(int(r.group(1)), {}).get(int(r.group(2)))
             if msg is None:
@@ -474,8 +493,8 @@ class FakeDiscord:
             return 200, msg
         if re.fullmatch(r"/channels/(\d+)/messages/(\d+)/reactions/[^/]+/@me", p):
             return 204, None
-        if p == "/users/@me/channels" and m == "POST":
-            channel_id = self.next_id()
+        if p == "/users/@me/channels" and m == "POST":  # one DM channel per person, as on Discord
+            channel_id = self.dm_channels.setdefault(int(body["recipient_id"]), self.next_id())
             self.messages.setdefault(channel_id, {})
             return 200, {"id": str(channel_id), "type": 1, "last_message_id": None,
                          "recipients": [self.user(int(body["recipient_id"]), f"user{body['recipient_id']}")]}

@@ -11,6 +11,7 @@ a violation answers `invalid_blocks`, as Slack does.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -148,6 +149,7 @@ class MockSlack:
         self.light_responses = light_responses  # response_url bodies kept raw, unchecked (benchmarks)
         self.listeners: list[Any] = []  # called with each recorded Call (benchmarks wait on them, not by polling)
         self._ts = itertools.count(1)
+        self._last_ts = 0
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -356,12 +358,24 @@ class MockSlack:
         channel = str(body.get("channel", ""))
         if channel.startswith("CNOTIN"):
             return {"ok": False, "error": "not_in_channel"}
-        ts = f"{1_800_000_000 + next(self._ts)}.000100"
+        ts = self._next_ts()
         message = {"type": "message", "ts": ts, "user": self.bot_user_id, "bot_id": self.bot_id,
                    "text": body.get("text", ""), "blocks": body.get("blocks"), "metadata": body.get("metadata"),
                    "thread_ts": body.get("thread_ts")}
         self.messages.setdefault(channel, []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def chatter(self, channel: str, count: int, *, user: str = "U0SOMEONE") -> None:
+        """`count` people's messages in a channel (or DM), as if the conversation went on."""
+        for i in range(count):
+            self.messages.setdefault(channel, []).append(
+                {"type": "message", "ts": self._next_ts(), "user": user, "text": f"chatter {i}"})
+
+    def _next_ts(self) -> str:
+        """A message ts as Slack makes it: the posting time (so `oldest=<a time>` means what it says), unique and
+        increasing within the fake."""
+        self._last_ts = max(self._last_ts + 1, int(time.time() * 1_000_000))  # microseconds
+        return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         if problem := check_blocks(body.get("blocks"), 50):
@@ -399,8 +413,16 @@ class MockSlack:
         if oldest:
             messages = [m for m in messages if float(m["ts"]) > float(oldest)
                         or (inclusive and m["ts"] == str(oldest))]
-        limit = int(body.get("limit", 100) or 100)
-        return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
+        # newest first, `limit` per page; the next page is the older rest (the cursor says where it starts)
+        limit = min(int(body.get("limit", 100) or 100), 999)
+        if cursor := body.get("cursor"):
+            older = base64.b64decode(str(cursor)).decode()
+            messages = [m for m in messages if float(m["ts"]) < float(older)]
+        more = len(messages) > limit
+        page = messages[:limit]
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": base64.b64encode(page[-1]["ts"].encode()).decode()
+                                      if more else ""}}
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
         ts = str(body.get("ts", ""))
