@@ -664,24 +664,31 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
                                       "warninglists": list(hits.get(Observable(new.type, new.value), ()))},
     } for i, new in zip(stored.created_ids, stored.created, strict=True)])
     unmoderated = await _leave_none_pending(ctx, stored)
+    await submission_notices(ctx, stored.created_ids, stored.created, unmoderated, source)
+    await _seen_again(ctx, held, source, stored, explicit)
+    return stored
+
+
+async def submission_notices(ctx: Context, created_ids: Sequence[int], created: Sequence[NewIndicator],
+                             unmoderated: set[int], source: str) -> None:
+    """The outbox rows telling moderation channels about new submissions: a card each, or one notice for a big
+    submission (bot.exchange writes one for a whole import stored in chunks)."""
+    member = ctx.require_member()
     origin = ctx.actor.platform.value
     for platform in ctx.delivery_platforms:
-        if len(stored.created_ids) <= BIG_SUBMISSION:
-            for i in stored.created_ids:
+        if len(created_ids) <= BIG_SUBMISSION:
+            for i in created_ids:
                 await ctx.uow.outbox.add("indicator.submitted", {"indicator_id": i, "origin": origin}, ctx.now,
                                          platform)
         else:
             await ctx.uow.outbox.add("indicators.submitted", {
-                "indicator_ids": stored.created_ids[:1000], "count": len(stored.created_ids),
+                "indicator_ids": list(created_ids[:1000]), "count": len(created_ids),
                 "org_id": member.org_id, "source": source, "origin": origin,
                 # what waits for moderation, by TLP (the notice counts only what each channel may see), and
                 # whether any of it is anonymous (then the notice names no organization)
-                "pending_by_tlp": dict(Counter(new.tlp.value for i, new in zip(stored.created_ids, stored.created,
-                                                                               strict=True)
+                "pending_by_tlp": dict(Counter(new.tlp.value for i, new in zip(created_ids, created, strict=True)
                                                if i not in unmoderated)),
-                "anonymous": any(new.anonymous for new in stored.created)}, ctx.now, platform)
-    await _seen_again(ctx, held, source, stored, explicit)
-    return stored
+                "anonymous": any(new.anonymous for new in created)}, ctx.now, platform)
 
 
 def _scope(tlp: TLP, org_id: int, member_id: int) -> tuple[str, int]:

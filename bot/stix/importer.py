@@ -88,17 +88,83 @@ def read_text(data: bytes, *, default_tlp: TLP, default_confidence: int,
     return plan
 
 
+STREAM_ABOVE = 1 << 20  # bytes: bigger documents are decoded element by element (see _loads_in_steps)
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
 def loads(data: bytes | str) -> Any:
     """JSON, or ImportFormatError that says what is wrong (never another exception: a 100,000-level nesting
-    makes json.loads raise RecursionError, which is a malformed file here, not a crash)."""
+    makes json.loads raise RecursionError, which is a malformed file here, not a crash).
+
+    A document over STREAM_ABOVE is decoded in steps (`_loads_in_steps`, the same value): json.loads is one C
+    call that holds the GIL for all of a 50 MB file (a second or more), so even in a worker thread it would
+    stop the event loop; one short call per STIX object lets the loop's thread in between."""
     try:
-        return json.loads(data)
+        if len(data) <= STREAM_ABOVE:
+            return json.loads(data)
+        text = data if isinstance(data, str) else data.decode(json.detect_encoding(data), "surrogatepass")
+        return _loads_in_steps(text)
     except RecursionError:
         raise ImportFormatError("the JSON is nested too deeply to be a STIX bundle") from None
     except UnicodeDecodeError as e:
         raise ImportFormatError(f"the file is not UTF-8 (byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise ImportFormatError(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+
+
+def _loads_in_steps(text: str) -> Any:
+    """json.loads(text), with the arrays that are values of the top-level object (a bundle's or an envelope's
+    `objects`) decoded one element at a time. Errors are the same JSONDecodeError (message, line, column)."""
+    raw, ws = _DECODER.raw_decode, _WS.match
+    i = ws(text, 0).end()
+    if text[i:i + 1] != "{":
+        return json.loads(text)
+    doc: dict[str, Any] = {}
+    i = ws(text, i + 1).end()
+    if text[i:i + 1] == "}":
+        i += 1
+    else:
+        while True:
+            if text[i:i + 1] != '"':
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, i)
+            key, i = raw(text, i)
+            i = ws(text, i).end()
+            if text[i:i + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
+            i = ws(text, i + 1).end()
+            if text[i:i + 1] == "[":
+                items: list[Any] = []
+                i = ws(text, i + 1).end()
+                if text[i:i + 1] == "]":
+                    i += 1
+                else:
+                    while True:
+                        item, i = raw(text, i)
+                        items.append(item)
+                        i = ws(text, i).end()
+                        if text[i:i + 1] == ",":
+                            i = ws(text, i + 1).end()
+                            continue
+                        if text[i:i + 1] == "]":
+                            i += 1
+                            break
+                        raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
+                doc[key] = items
+            else:
+                doc[key], i = raw(text, i)
+            i = ws(text, i).end()
+            if text[i:i + 1] == ",":
+                i = ws(text, i + 1).end()
+                continue
+            if text[i:i + 1] == "}":
+                i += 1
+                break
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
+    end = ws(text, i).end()
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return doc
 
 
 def stix_objects(doc: Any) -> list[Any]:

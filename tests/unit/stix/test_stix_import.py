@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,8 +77,6 @@ def test_malformed_files_are_refused_with_a_clear_error(data, message) -> None:
 
 
 def _bundle(*indicators: dict) -> bytes:
-    import json
-
     objects = [{"type": "indicator", "spec_version": "2.1", "id": f"indicator--{n:08d}-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
                 "created": "2026-10-01T10:00:00.000Z", "modified": "2026-10-01T10:00:00.000Z",
                 "pattern_type": "stix", "valid_from": "2026-10-01T10:00:00Z", **fields}
@@ -104,3 +103,34 @@ def test_objects_the_store_cannot_keep_are_skipped_one_by_one_and_the_rest_is_re
 def test_a_deeply_nested_bundle_is_a_format_error_not_a_crash() -> None:
     with pytest.raises(ImportFormatError, match="nested too deeply"):
         plan(b'{"type": "bundle", "objects": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+
+
+SAME_AS_JSON = [
+    (DATA / "misp_export.json").read_text(), (DATA / "opencti_export.json").read_text(),
+    '{}', ' { } ', '{"objects": []}', '{"objects":[ ]}', '\n{ "a" : [ 1 , [2, {"b": [3]}] ,"x"] , "c": {"d": []} }\n',
+    '{"objects": [{"a": 1}], "objects": [2]}', '[1, 2]', '"text"', '{"a": "\\u00e9\\ud83d\\ude00"}',
+]
+NOT_JSON = ['{"a": 1,}', '{"a" 1}', '{"a": [1 2]}', '{"a": [1,]}', '{"a": 1} x', '{a: 1}', '{"a": [', '{"a": 1',
+            '{"a": [1], "b": tru}']
+
+
+@pytest.mark.parametrize("text", SAME_AS_JSON)
+def test_decoding_in_steps_gives_what_json_loads_gives(text, monkeypatch) -> None:
+    from bot.stix import importer
+
+    monkeypatch.setattr(importer, "STREAM_ABOVE", 0)  # every document goes the big-file way
+    assert importer.loads(text) == json.loads(text)
+    assert importer.loads(text.encode()) == json.loads(text)
+    assert importer.loads(text.encode("utf-16")) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", NOT_JSON)
+def test_decoding_in_steps_refuses_what_json_loads_refuses_at_the_same_place(text, monkeypatch) -> None:
+    from bot.stix import importer
+
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    monkeypatch.setattr(importer, "STREAM_ABOVE", 0)
+    with pytest.raises(ImportFormatError) as got:
+        importer.loads(text)
+    assert f"line {expected.value.lineno}, column {expected.value.colno}" in str(got.value)
