@@ -113,21 +113,86 @@ def _json_object(text: str) -> dict[str, Any]:
 
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """The body of a verified request as Slack sends it: JSON (events) or a form, perhaps with a JSON
-    `payload` (interactivity). Anything else raises BadRequest."""
+    `payload` (interactivity), whose fields the adapter reads have their types (`SHAPE`). Anything else
+    raises BadRequest."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BadRequest("not UTF-8") from e
     if content_type == "application/json" or text.startswith("{"):
-        return _json_object(text)
+        body = _json_object(text)
+    else:
+        try:
+            params = dict(urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                                                 max_num_fields=1000))
+        except ValueError as e:
+            raise BadRequest("not a form") from e
+        body = _json_object(params["payload"]) if "payload" in params else params
+    problem = shape_problem(body, SHAPE)
+    if problem:
+        raise BadRequest(problem)
+    return body
+
+
+def _url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def _json_object_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if not value:
+        return True
     try:
-        params = dict(urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False,
-                                             max_num_fields=1000))
-    except ValueError as e:
-        raise BadRequest("not a form") from e
-    if "payload" in params:
-        return _json_object(params["payload"])
-    return params
+        return isinstance(_json_object(value), dict)
+    except BadRequest:
+        return False
+
+
+_ID = {"id": str}
+# What the adapter and bolt read of a request, by type: a signed request that holds something else at one of these
+# places (a string for a list, a number for an id) is answered 400 here rather than failing in a handler. Keys
+# not listed are not checked; a None is accepted anywhere (Slack sends nulls, e.g. `team` in org installs).
+SHAPE: dict[str, Any] = {
+    "type": str, "token": str, "team_id": str, "api_app_id": str, "event_id": str, "challenge": str,
+    "callback_id": str, "trigger_id": str, "response_url": _url, "user_id": str, "channel_id": str, "text": str,
+    "command": str, "user_name": str, "enterprise_id": str,
+    "user": {"id": str, "team_id": str, "username": str, "name": str},
+    "team": {"id": str, "domain": str, "enterprise_id": str}, "enterprise": _ID,
+    "channel": {"id": str, "name": str},
+    "container": {"type": str, "channel_id": str, "message_ts": str, "view_id": str, "is_ephemeral": bool},
+    "message": {"ts": str, "text": str, "thread_ts": str, "attachments": [dict], "blocks": [dict], "user": str},
+    "view": {"id": str, "type": str, "callback_id": str, "private_metadata": _json_object_text,
+             "state": {"values": {str: {str: dict}}}, "app_installed_team_id": str},
+    "actions": [{"action_id": str, "block_id": str, "value": str, "type": str}],
+    "authorizations": [{"team_id": str, "user_id": str, "enterprise_id": str}],
+    "event": {"type": str, "user": str, "channel": str, "text": str, "ts": str, "thread_ts": str, "subtype": str,
+              "bot_id": str, "channel_type": str, "tab": str, "reaction": str, "item_user": str, "event_ts": str,
+              "item": {"type": str, "channel": str, "ts": str}, "file_id": str, "user_id": str, "channel_id": str,
+              "file": _ID},
+}
+
+
+def shape_problem(value: Any, spec: Any, where: str = "body") -> str | None:
+    """Where `value` does not have the shape `spec` gives (a type, a predicate, {key: spec}, [spec]), or None."""
+    if value is None and where != "body":
+        return None
+    if isinstance(spec, type):
+        return None if isinstance(value, spec) else f"{where} is not a {spec.__name__}"
+    if isinstance(spec, list):
+        if not isinstance(value, list):
+            return f"{where} is not a list"
+        return next((p for i, item in enumerate(value) if (p := shape_problem(item, spec[0], f"{where}[{i}]"))),
+                    None)
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return f"{where} is not an object"
+        if len(spec) == 1 and next(iter(spec)) is str:  # {str: spec}: every value
+            inner = next(iter(spec.values()))
+            return next((p for k, v in value.items() if (p := shape_problem(v, inner, f"{where}.{k}"))), None)
+        return next((p for key, inner in spec.items() if key in value
+                     and (p := shape_problem(value[key], inner, f"{where}.{key}"))), None)
+    return None if spec(value) else f"{where} is not valid"
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:

@@ -287,3 +287,43 @@ async def test_a_note_with_every_mrkdwn_construct_is_shown_literally(slack: Slac
                                      .replace("\u2069", "<U+2069>").replace("\u061c", "<U+061C>")
                                      .replace("\ufeff", "<U+FEFF>").replace("\u00ad", "<U+00AD>"))
         assert "\u202e" not in json.dumps(payload, ensure_ascii=False)
+
+
+SIGNED_MISSHAPEN = [  # correctly signed, valid JSON, but not what Slack sends at a place the adapter reads
+    ("form", {"payload": json.dumps({"type": "block_actions", "actions": "x"})}),
+    ("form", {"payload": json.dumps({"type": "block_actions", "actions": [None], "user": "x"})}),
+    ("form", {"payload": json.dumps({"type": "block_actions", "actions": [{"action_id": 5}], "user": {"id": 3}})}),
+    ("form", {"payload": json.dumps({"type": "view_submission", "view": "x", "user": {"id": "U"}})}),
+    ("form", {"payload": json.dumps({"type": "view_submission", "user": {"id": "UALICE"}, "team": {"id": TEAM},
+                                     "view": {"callback_id": "ioc_submit", "private_metadata": "{bad"}})}),
+    ("form", {"payload": json.dumps({"type": "view_submission", "user": {"id": "UALICE"}, "team": {"id": TEAM},
+                                     "view": {"callback_id": "ioc_reason", "private_metadata": "[1]"}})}),
+    ("form", {"payload": json.dumps({"type": "message_action", "callback_id": "submit_from_message",
+                                     "message": "x", "channel": 5, "user": {"id": "UALICE"}})}),
+    ("form", {"payload": json.dumps({"type": 5})}),
+    ("form", {"command": "/ioc", "text": "whoami", "user_id": "UALICE", "team_id": TEAM, "channel_id": "CGENERAL",
+              "response_url": "ftp://x"}),
+    ("json", {"type": "event_callback", "event": "x"}),
+    ("json", {"type": "event_callback", "team_id": TEAM, "event": {"type": "message", "channel": 5, "text": {}}}),
+    ("json", {"type": "event_callback", "team_id": TEAM, "event": {"type": "reaction_added", "item": "x"}}),
+    ("json", {"type": "event_callback", "team_id": TEAM,
+              "event": {"type": "file_shared", "file_id": ["x"], "user_id": "UALICE", "channel_id": "DALICE"}}),
+    ("json", {"type": "event_callback", "event_id": ["x"], "event": {"type": "app_home_opened", "user": "UALICE"}}),
+    ("json", {"type": "url_verification", "challenge": {"a": 1}}),
+]
+
+
+async def test_signed_but_misshapen_requests_are_400_and_log_no_error(slack: SlackWorld,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    await slack.settle()
+    before = len(slack.mock.calls)
+    for kind, body in SIGNED_MISSHAPEN:
+        if kind == "form":
+            status, _, _ = await slack.form(body)
+        else:
+            status, _, _ = await slack.post(json.dumps(body), "application/json")
+        assert status == 400, body
+    await slack.settle()
+    assert slack.mock.calls[before:] == []
+    assert not [(r.name, r.getMessage()) for r in caplog.records if r.exc_info or r.levelno >= 40]
