@@ -194,7 +194,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
         items = await asyncio.to_thread(_blocked_first, items, ctx.warninglists)
     source = f"import:{filename[:100]}"
     created: list[int] = []
-    known = not_applied = updated = warninglisted = 0
+    known = not_applied = updated = warninglisted = unmoderated = 0
     stopped = ""
     for start in range(0, len(items), IMPORT_CHUNK):
         try:
@@ -218,6 +218,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
         not_applied += len(done.not_applied)
         updated += len(done.sightings_updated)
         warninglisted += len(done.warninglisted)
+        unmoderated += len(done.unmoderated)
         await asyncio.sleep(0)  # let other commands in between chunks
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
     await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
@@ -228,7 +229,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
                         known_count=known, skipped=skipped, warninglisted=warninglisted,
                         not_applied_count=not_applied, sightings_updated=updated,
                         notes=tuple(plan.notes), notes_count=plan.notes_count, read_as_red=plan.read_as_red,
-                        stopped=stopped)
+                        stopped=stopped, unmoderated_count=unmoderated)
 
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:

@@ -238,6 +238,7 @@ class ImportReport:
     notes_count: int = 0  # all notes
     read_as_red: int = 0  # objects whose marking was not understood, stored at RED
     stopped: str = ""  # a big import that stopped midway: how far it got and what to do
+    unmoderated_count: int = 0  # of created_count: stored approved at once, as nobody but the importer could decide
 
 
 @dataclass(frozen=True)

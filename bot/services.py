@@ -587,6 +587,7 @@ class Stored:
     warninglisted: dict[Observable, tuple[str, ...]]
     not_applied: dict[int, tuple[str, ...]] = field(default_factory=dict)  # by known id: what was not applied
     sightings_updated: set[int] = field(default_factory=set)  # known ids whose sighting of today was replaced
+    unmoderated: set[int] = field(default_factory=set)  # created ids stored approved: nobody else could decide
 
 
 ALL_FIELDS = frozenset({"tlp", "confidence", "tags", "note", "valid"})
@@ -778,4 +779,5 @@ async def _leave_none_pending(ctx: Context, stored: Stored) -> set[int]:
             await ctx.uow.exchange.audit_many([{
                 "action": "approve", "at": ctx.now, "platform": ctx.actor.platform, "member_id": None,
                 "indicator_id": i, "detail": {"rule": "no_moderator", "reason": reason}} for i in changed])
+    stored.unmoderated = done
     return done

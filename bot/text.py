@@ -307,7 +307,10 @@ def _(result: r.FileResult, esc: Escape = plain) -> str:
 @render.register
 def _(result: r.ImportReport, esc: Escape = plain) -> str:
     lines = [f"Import of {esc(result.filename)} ({result.format}): {result.objects} read, "
-             f"{result.created_count} submitted for moderation, {result.known_count} already known (your "
+             f"{result.created_count - result.unmoderated_count} submitted for moderation, "
+             + (f"{result.unmoderated_count} stored without moderation as nobody but you may decide them (their "
+                "reason says why), " if result.unmoderated_count else "")
+             + f"{result.known_count} already known (your "
              "organization's sighting recorded"
              + (f"; updated today's sighting of {result.sightings_updated}" if result.sightings_updated else "")
              + ")."]

@@ -256,6 +256,23 @@ async def test_every_platform_says_what_was_stored_without_moderation(world):
     assert to_message(answer.result).content.startswith("Submitted 1 indicator for moderation.")
 
 
+@pytest.mark.parametrize("policy", [Policy(default_tlp=TLP.AMBER_STRICT)])
+async def test_an_import_says_what_was_stored_without_moderation(world):
+    from bot import commands
+    from bot.domain import Actor
+    from bot.text import render
+
+    alice = Actor(Platform.CONSOLE, WORKSPACE, "alice", "direct", private=True)
+    data = b"strict-one.example\nstrict-two.example\n"
+    report = render((await world.dispatcher.handle(commands.ImportFile("iocs.txt", data), alice)).result)
+    assert ("0 submitted for moderation, 2 stored without moderation as nobody but you may decide them (their "
+            "reason says why), 0 already known") in report
+    await world.add("nina", "Northbank", Role.MODERATOR)
+    data = b"strict-three.example\n"
+    report = render((await world.dispatcher.handle(commands.ImportFile("more.txt", data), alice)).result)
+    assert "1 submitted for moderation, 0 already known" in report and "without moderation" not in report
+
+
 async def test_red_is_moderated_by_the_moderators_in_private(world):
     out = await world.say("alice", "/ioc submit 198.51.100.66 tlp:red insider")
     assert "status pending" in out and channel_posts(out, "moderation") == []
