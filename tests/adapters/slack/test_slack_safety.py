@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
 from adapters.console.demo import seed
@@ -327,3 +329,24 @@ async def test_signed_but_misshapen_requests_are_400_and_log_no_error(slack: Sla
     await slack.settle()
     assert slack.mock.calls[before:] == []
     assert not [(r.name, r.getMessage()) for r in caplog.records if r.exc_info or r.levelno >= 40]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                               st.sampled_from(["type", "user", "team", "view", "actions", "event", "item",
+                                                "private_metadata", "state", "values", "response_url", "x"]),
+                               inner, max_size=5), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values.map(json.dumps), json_values.map(lambda v: "payload=" + urllib.parse.quote(
+    json.dumps(v))), st.text(), st.binary().map(lambda b: b.decode("latin-1"))), st.booleans())
+def test_any_body_parses_to_an_object_or_is_a_bad_request(body: str, as_json: bool) -> None:
+    from adapters.slack.service import SHAPE, BadRequest, parse_body, shape_problem
+
+    try:
+        parsed = parse_body(body.encode("utf-8", "surrogatepass"),
+                            "application/json" if as_json else "application/x-www-form-urlencoded")
+    except BadRequest:
+        return
+    assert isinstance(parsed, dict) and shape_problem(parsed, SHAPE) is None
