@@ -5,7 +5,8 @@ below, from a shared channel where it can be, with commands whose answers the co
 registered that it does not walk. "Public" is read off the Slack mock's record: a `chat.postMessage` or
 `chat.update` outside a direct message, a response_url answer `in_channel` or replacing the original, a file
 shared outside a DM. Each step also checks its private answer came (ephemeral, a DM, a modal or its errors,
-App Home), so it cannot pass by answering nothing."""
+App Home), so it cannot pass by answering nothing. Run twice: answered in time, and with a store slower than
+the acknowledgement budget (modal answers then follow out of band)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
 
 from adapters.slack.sink import CARD_EVENT
 from tests.adapters.slack.fake_slack import Call, MockSlack
@@ -58,9 +61,12 @@ def private_answer(call: Call) -> bool:
     return call.method == "chat.postMessage" and str(call.get("channel", "")).startswith("D")
 
 
-async def test_no_private_reply_reaches_a_channel_on_any_listener(slack: SlackWorld) -> None:
+@pytest.mark.parametrize("timing", ["answered in time", "slow store"])
+async def test_no_private_reply_reaches_a_channel_on_any_listener(slack: SlackWorld, timing: str) -> None:
     bot = slack.service.bot
     assert bot is not None
+    if timing == "slow store":
+        bot.ack_budget = 0.0  # modals are acknowledged before their command's answer, which then follows
     listeners = {listener.ack_function.__name__ for listener in bot.app._async_listeners}
     assert listeners == set(ENTRY_POINTS), "a listener is not walked by this test (or gone)"
     mock = slack.mock
