@@ -162,8 +162,11 @@ class Handler:
             else:
                 await origin.channel.send(**kwargs)
             return
-        dm = await self.client.create_dm(discord.Object(origin.user_id))  # type: ignore[arg-type]
-        await dm.send(**kwargs)
+        try:
+            dm = await self.client.create_dm(discord.Object(origin.user_id))  # type: ignore[arg-type]
+            await dm.send(**kwargs)
+        except discord.HTTPException as e:  # DMs closed: a private answer is dropped, never posted in the channel
+            log.info("discord: could not send a private answer to %s by DM (%s)", origin.user_id, e.status)
 
     async def send(self, interaction: discord.Interaction, reply: Reply, *, deferred_public: bool = False,
                    component: bool = False, msg: Message | None = None) -> None:
