@@ -84,10 +84,14 @@ async def _passive_channel(store: Store) -> None:
 
 
 def _no_internal_error(answer, what: object, caplog: pytest.LogCaptureFixture) -> None:
+    """A reply, never "Something went wrong"; a user error says what was wrong, to the speaker alone."""
     if isinstance(answer.result, InternalError):
         logged = "\n".join(r.getMessage() + "\n" + (r.exc_text or "") for r in caplog.records
                            if r.levelno >= logging.ERROR)
         pytest.fail(f"internal error for {what!r}:\n{logged}")
+    if isinstance(answer.result, UserError):
+        assert answer.private and answer.result.problem, (what, answer)
+        assert limits.text_problem(answer.result.problem) is None, (what, answer.result.problem)
 
 
 speakers = st.sampled_from(SPEAKERS)
