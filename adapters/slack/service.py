@@ -5,8 +5,9 @@ Socket Mode, and the deliverer of the outbox's Slack rows.
   `slack.http_port`, `slack.http_path`) for events, slash commands and interactivity. Every request's
   signature and timestamp are verified here on the raw bytes BEFORE anything parses the body (`verify`):
   unsigned, badly signed or older than 5 minutes is 401 and nothing is parsed; a correctly signed request
-  whose body or timestamp is malformed (not JSON, nested too deep, not a JSON object) is 400 (`parse_body`),
-  never a 500 or a traceback. Bolt then verifies once more and handles it.
+  whose body or timestamp is malformed (not JSON, nested too deep, not a JSON object, a field the adapter
+  reads of the wrong type: `SHAPE`) is 400 (`parse_body`), never a 500 or a traceback. Bolt then verifies
+  once more and handles it.
 * Socket Mode (`slack.mode = "socket"`, `slack.app_token`): a WebSocket to Slack, no public URL.
 * The Web API is `slack.api_url` (GovSlack, Enterprise deployments, tests); rate limits (429) are retried
   after Slack's Retry-After, connection resets retried once.
