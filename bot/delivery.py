@@ -134,6 +134,8 @@ def notice_text(event: str, indicator: Indicator) -> str:
         return f"Your indicator {ref} was rejected: {reason}"
     if event == "indicator.revoked":
         return f"Your indicator {ref} was revoked: {reason}"
+    if reason.startswith("not moderated"):  # nobody but the submitter could decide it (bot.rules)
+        return f"Your indicator {ref} no longer waits for moderation, as nobody else may decide it: {reason}."
     if indicator.tlp is TLP.AMBER_STRICT:
         return (f"Your indicator {ref} was approved. As TLP:AMBER+STRICT it stays within {indicator.org_name}: "
                 "it is not shared with the rest of the coalition.")
@@ -302,6 +304,7 @@ class _Lease:
 
     def __init__(self, deliverer: Deliverer, events: Sequence[OutboxEvent], until: datetime) -> None:
         self.deliverer, self.ids, self.until = deliverer, [e.id for e in events], until
+        self.lost = False  # another deliverer took rows over (this one stalled past its lease): stop posting
         self.task = asyncio.create_task(self._renew(), name=f"{deliverer.platform}-lease")
 
     async def _renew(self) -> None:
@@ -312,9 +315,13 @@ class _Lease:
             until = d.clock() + d.lease
             try:
                 async with d.uow_factory() as uow:
-                    await uow.outbox.extend(self.ids, self.until, until)
+                    kept = await uow.outbox.extend(self.ids, self.until, until)
                     await uow.commit()
                 self.until = until
+                if kept < len(self.ids) and not self.lost:
+                    self.lost = True
+                    log.warning("%s deliverer: stalled past its lease; %s rows went to another deliverer, the rest "
+                                "of this batch is left to it", d.platform, len(self.ids) - kept)
             except Exception:  # the next renewal tries again; the lease itself is the safety net
                 log.warning("%s deliverer: could not renew its lease", d.platform, exc_info=True)
 
@@ -363,11 +370,11 @@ class Deliverer:
             return 0
         lease = _Lease(self, events, now + self.lease)
         try:
-            return await self._deliver(events)
+            return await self._deliver(events, lease)
         finally:
             await lease.release()
 
-    async def _deliver(self, events: Sequence[OutboxEvent]) -> int:
+    async def _deliver(self, events: Sequence[OutboxEvent], lease: _Lease) -> int:
         try:
             async with self.uow_factory(read_only=True) as uow:
                 plans = await plan(uow, events, self.clock())
@@ -396,6 +403,8 @@ class Deliverer:
         async def deliver_in_order(group: list[OutboxEvent]) -> None:
             async with limit:
                 for event in group:
+                    if lease.lost:  # not ours any more (nor marked delivered or failed here)
+                        return
                     try:
                         for delivery in plans[event.id]:
                             await self._execute(delivery, reserved, found, recorder)
@@ -411,7 +420,7 @@ class Deliverer:
         for event in events:
             if event.id in outcome.failed:
                 await self._failed(event, outcome.failed[event.id])
-            else:
+            elif event.id in outcome.delivered:
                 self._observe("delivered", event)
         return len(events)
 
