@@ -240,11 +240,16 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
 
 
 async def _wait_private(fake: FakeDiscord, mark: int) -> Call | None:
-    """The first private answer after `mark`."""
+    """The first private answer after `mark`; after an ephemeral "thinking" acknowledgement, the answer that
+    completes it (an edit of it or a follow-up), so that what is checked next is the whole exchange."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
     while loop.time() < deadline:
         found = next((call for call in fake.calls[mark:] if private_answer(fake)(call)), None)
+        if found is not None and isinstance(found.json, dict) and found.json.get("type") == 5:
+            token = found.path.split("/")[3]
+            found = next((c for c in fake.calls[mark:] if c.path.startswith("/webhooks/")
+                          and c.path.split("/")[3] == token and c.method in ("PATCH", "POST")), None)
         if found is not None:
             return found
         await asyncio.sleep(0.02)
