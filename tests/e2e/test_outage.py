@@ -29,7 +29,9 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
+from adapters.cli import app
 from bot.dispatcher import Dispatcher, Handled
 from bot.domain import Actor, Channel, ChannelPurpose, Identity, Platform, Role
 from bot.results import STORE_UNAVAILABLE, Unavailable
@@ -133,15 +135,30 @@ def test_run_retries_a_closed_port_with_one_line_per_attempt_then_exits_cleanly(
     assert took < 30  # bounded: 4 s of waiting plus the interpreter's start
 
 
+def test_console_and_bootstrap_say_the_database_is_unavailable_without_a_traceback(tmp_path):
+    url = f"postgresql://bot:hunter2@127.0.0.1:{free_port()}/coalition"
+    done = subprocess.run([EXE, "console", "--database", url], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, input="/ioc whoami\n", env=clean_env())
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "Cannot start: the database at postgresql://bot:***@127.0.0.1:")
+    assert "(connection refused)" in done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr + done.stdout
+    # bootstrap takes the same path (in process here: the message is the same, and no interpreter to start)
+    result = CliRunner().invoke(app, ["bootstrap", "--org", "Coalition Secretariat", "--database", url],
+                                env=clean_env())
+    assert result.exit_code == 1 and "Cannot start: the database at" in result.output
+    assert ("hunter2" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
+
+
 def test_a_wrong_role_is_not_waited_for(tmp_path, postgres_url):
     url = make_url(postgres_url).set(username=f"nobody_{secrets.token_hex(3)}", password="s3cret-pw")
-    done = subprocess.run(
-        [EXE, "run"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env=clean_env(database_url=url.render_as_string(hide_password=False), discord_enabled="true",
-                      discord_token="not-used", discord_application_id=str(APPLICATION_ID)))
-    assert done.returncode == 1 and "retrying" not in done.stderr, done.stderr
-    assert "refused the connection" in done.stderr and "does not exist" in done.stderr
-    assert "Traceback" not in done.stderr and "s3cret-pw" not in done.stderr
+    result = CliRunner().invoke(app, ["run"], env=clean_env(
+        database_url=url.render_as_string(hide_password=False), discord_enabled="true", discord_token="not-used",
+        discord_application_id=str(APPLICATION_ID)))
+    assert result.exit_code == 1 and "retrying" not in result.output, result.output
+    assert "refused the connection" in result.output and "does not exist" in result.output
+    assert "Traceback" not in result.output and "s3cret-pw" not in result.output
 
 
 # ------------------------------------------------------------------------------ a running process
