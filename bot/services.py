@@ -508,6 +508,8 @@ async def member_role(ctx: Context, cmd: commands.MemberRole) -> Done:
         raise UsageError("you cannot lower your own role; ask another admin", "member role")
     await ctx.uow.members.set_role(target.id, cmd.role)
     await ctx.audit("member.role", None, member=target.id, previous=target.role.value, role=cmd.role.value)
+    if can_moderate(target) and not cmd.role.at_least(Role.MODERATOR):
+        await _no_orphans_after(ctx, target)
     return Done(f"{target.name} (m{target.id}, {target.org_name}) is now {cmd.role.value}.")
 
 
@@ -781,3 +783,27 @@ async def _leave_none_pending(ctx: Context, stored: Stored) -> set[int]:
                 "indicator_id": i, "detail": {"rule": "no_moderator", "reason": reason}} for i in changed])
     stored.unmoderated = done
     return done
+
+
+async def _no_orphans_after(ctx: Context, former: Member) -> None:
+    """`former` (as they were) may no longer decide: the pending AMBER+STRICT and RED items they could decide and
+    nobody else may decide now are stored without moderation, as a submission with no decider is (audited, and
+    their submitters told by the usual notice). The admin's reply says nothing of them: they may not see them."""
+    view = visibility(former, private=True, ceiling=TLP.CLEAR)
+    deciders = [m for m in await ctx.uow.members.list() if can_moderate(m)]  # roles as they are now
+    size = 500
+    for tlp in (TLP.AMBER_STRICT, TLP.RED):
+        orphans: list[Indicator] = []
+        number = 1
+        while True:
+            rows, total = await ctx.uow.indicators.search(
+                SearchFilter(statuses=(Status.PENDING,), tlp=tlp, oldest_first=True), view, Page(number, size))
+            orphans += [i for i in rows if not any(can_decide(m, i) for m in deciders)]
+            if number * size >= total:
+                break
+            number += 1
+        for ind in orphans:
+            reason = unmoderated_reason(ind.tlp, ind.org_name)
+            if await ctx.uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, reason, ctx.now):
+                await ctx.audit("approve", ind.id, rule="no_moderator", reason=reason)
+                await announce(ctx, "indicator.approved", ind)

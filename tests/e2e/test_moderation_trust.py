@@ -256,6 +256,25 @@ async def test_every_platform_says_what_was_stored_without_moderation(world):
     assert to_message(answer.result).content.startswith("Submitted 1 indicator for moderation.")
 
 
+async def test_when_the_last_decider_steps_down_nothing_stays_pending(world):
+    await world.add("nina", "Northbank", Role.MODERATOR)
+    await world.say("alice", "/ioc submit strict-c2[.]example tlp:amber+strict")
+    await world.say("alice", "/ioc submit 198.51.100.66 tlp:red")
+    assert "status pending" in await world.say("alice", "/ioc #1")
+    nina = await world.member("nina")
+    out = await world.say("admin", f"/ioc admin member role m{nina.id} member")
+    # the admin (another organization) learns nothing of Northbank's AMBER+STRICT item
+    assert out.splitlines()[0] == f"nina (m{nina.id}, Northbank) is now member."
+    assert dms(out)["alice"].startswith("[to alice] Your indicator #1 no longer waits for moderation, as nobody else "
+                                        "may decide it: not moderated: Northbank has no moderator or admin")
+    assert "status approved" in await world.say("alice", "/ioc #1")
+    assert "status pending" in await world.say("alice", "/ioc #2")  # RED: mod and admin may still decide it
+    async with world.store.engine.connect() as conn:
+        audit = (await conn.execute(select(AuditRow.detail).where(AuditRow.indicator_id == 1,
+                                                                  AuditRow.action == "approve"))).all()
+    assert [a.detail["rule"] for a in audit] == ["no_moderator"]
+
+
 @pytest.mark.parametrize("policy", [Policy(default_tlp=TLP.AMBER_STRICT)])
 async def test_an_import_says_what_was_stored_without_moderation(world):
     from bot import commands
