@@ -30,7 +30,7 @@ from bot import exchange, limits
 from bot.commands import UsageError
 from bot.dispatcher import Dispatcher
 from bot.domain import ApiKey, Platform
-from bot.ports import FeedKey, UnitOfWorkFactory
+from bot.ports import FeedKey, StoreUnavailable, UnitOfWorkFactory
 from bot.rules import organization_visibility
 from bot.stix import STIX_MEDIA_TYPE, ImportFormatError, parse_timestamp, timestamp
 from bot.stix.importer import loads
@@ -145,6 +145,10 @@ class TaxiiServer:
             return await handler(request)
         except web.HTTPException as e:
             return taxii_error(e.status, e.reason, e.text or "")
+        except StoreUnavailable as e:  # a database outage: 503 and one line, not a 500 with a traceback
+            log.warning("TAXII request %s %s: the store is unavailable (%s)", request.method, request.path, e.reason)
+            return taxii_error(503, "Service Unavailable",
+                               "the coalition's store is unavailable right now; try again in a minute")
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("TAXII request %s %s failed (ref %s)", request.method, request.path, ref)

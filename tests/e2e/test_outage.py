@@ -358,3 +358,28 @@ async def test_terminated_connections_and_a_dropped_database_answer_the_outage_t
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await _assert_outage_answers(dispatcher, caplog)
     assert STORE_UNAVAILABLE in OUTAGE_TEXT
+
+
+async def test_taxii_answers_503_during_an_outage(caplog):
+    from aiohttp import web
+
+    from adapters.config import TaxiiSettings
+    from adapters.taxii.app import create_app
+
+    async with create_store(f"postgresql://bot:pw@127.0.0.1:{free_port()}/coalition") as store:
+        runner = web.AppRunner(create_app(store.unit_of_work, Dispatcher(store.unit_of_work),
+                                          TaxiiSettings(enabled=True, port=0)))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            with caplog.at_level(logging.WARNING):
+                async with aiohttp.ClientSession() as http, http.get(
+                        f"http://127.0.0.1:{port}/taxii2/", headers={"Authorization": "Bearer some-key"}) as response:
+                    assert response.status == 503
+                    body = await response.json(content_type=None)
+        finally:
+            await runner.cleanup()
+    assert body["title"] == "Service Unavailable" and STORE_UNAVAILABLE in body["description"]
+    assert "the store is unavailable (connection refused)" in caplog.text and "Traceback" not in caplog.text
