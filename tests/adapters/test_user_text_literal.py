@@ -63,7 +63,9 @@ UNDO = {v: k for k, v in LOOKALIKES.items()} | {"\u2236": ":", "\u203a": ">"}
 
 
 def slack_formatting(mrkdwn: str) -> list[str]:
-    """What Slack would turn into something other than its characters (a reference parser of mrkdwn)."""
+    """What Slack would turn into something other than its characters (a reference parser of mrkdwn). Code spans
+    come first (inside one nothing is formatted): each counts as one plain word."""
+    mrkdwn = re.sub(r"`[^`\n]+`", "C", mrkdwn)
     found = [m.group(0) for m in SLACK_RUN.finditer(mrkdwn)]
     found += [m.group(0) for m in SLACK_EMOJI.finditer(mrkdwn)]
     found += [m.group(0) for m in SLACK_BROADCAST.finditer(mrkdwn)]
@@ -153,3 +155,62 @@ def test_discord_code_spans_hold_any_user_text(text: str) -> None:
     out = discord_code(text)
     assert out.startswith("`") and out.endswith("`") and "`" not in out[1:-1] and "\n" not in out
     assert [ch for ch in out if unicodedata.category(ch) in {"Cc", "Cf"}] == []
+
+
+# -- the renderers: wherever a card puts user text, it formats nothing --
+
+def card_with(text: str):
+    from datetime import UTC, datetime
+
+    from bot.domain import Indicator, SightingSummary, Status, Tally
+    from bot.ioc import IOCType
+    from bot.results import IndicatorCard
+    from bot.tlp import TLP
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ind = Indicator(7, "indicator--0", IOCType.DOMAIN, "evil.example", Status.REJECTED, TLP.GREEN, 50, ("apt_28",),
+                    text, 1, text, 1, text, False, now, now, None, now, now, status_reason=text)
+    return IndicatorCard(ind, text, Status.REJECTED, Tally(), SightingSummary(), warnings=(text,))
+
+
+def slack_texts(card) -> list[str]:
+    from adapters.slack.blocks import Renderer
+    from bot.results import LookupResult
+
+    message = Renderer().message(LookupResult((card,)))
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.blocks)
+    return [*found, message.text]
+
+
+@settings(max_examples=80, deadline=None)
+@given(user_text.filter(bool))
+def test_every_slack_text_of_a_card_formats_only_what_the_bot_wrote(text: str) -> None:
+    for rendered, neutral in zip(slack_texts(card_with(text)), slack_texts(card_with("y")), strict=True):
+        assert slack_formatting(rendered.replace("\n", " ")) == slack_formatting(neutral.replace("\n", " ")), \
+            (rendered, neutral)
+        assert [ch for ch in rendered if unicodedata.category(ch) in {"Cc", "Cf"} and ch not in "\n\u2060"] == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(user_text.filter(bool))
+def test_every_discord_field_of_a_card_formats_nothing_written_by_a_person(text: str) -> None:
+    from adapters.discord.render import card_embed
+
+    embed = card_embed(card_with(text)).to_dict()
+    for field in embed["fields"]:
+        if field["name"] in {"From", "Note", "Reason", "Warning"}:
+            value = field["value"].removeprefix("on warninglist ")
+            assert not DISCORD_SPECIAL & set(discord_unescaped(value)), field
+            assert [ch for ch in value if unicodedata.category(ch) in {"Cc", "Cf"}] == []
