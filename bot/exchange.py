@@ -8,6 +8,7 @@ goes through `services.store_submissions`, the one path by which indicators ente
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -25,6 +26,7 @@ from bot.domain import (
     ExportFilter,
     Indicator,
     Member,
+    NewIndicator,
     Platform,
     Role,
     SightingRecord,
@@ -36,7 +38,7 @@ from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
 from bot.rules import can_see, require_role
-from bot.services import Context, Matcher, store_submissions
+from bot.services import Context, Matcher, store_submissions, submission_notices
 from bot.tlp import TLP
 
 log = logging.getLogger(__name__)
@@ -135,7 +137,7 @@ async def export(ctx: Context, cmd: commands.Export) -> FileResult:
 
 # ---------------------------------------------------------------- import
 
-IMPORT_CHUNK = 5000  # indicators per transaction of a big import (see import_data)
+IMPORT_CHUNK = 1000  # indicators per transaction of a big import (see import_data)
 
 
 def plan_import(filename: str, data: bytes | None, objects: list[Any] | None, *, policy: Policy,
@@ -177,7 +179,8 @@ def _blocked_first(items: list[Submission], warninglists: Matcher) -> list[Submi
 
 async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
                       objects: list[Any] | None = None) -> ImportReport:
-    """Read a file (or, for TAXII, already-decoded objects) and submit its indicators for moderation.
+    """Read a file (or, for TAXII, already-decoded objects: the list is emptied once read) and submit its
+    indicators for moderation.
 
     The file is read and checked as a whole first, in a worker thread, with no transaction open: a malformed
     file (or one with a value on a blocking warninglist) stores nothing. Its indicators are then written in
@@ -185,21 +188,28 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     waits for the whole import (on SQLite a transaction holds the only write lock). All or nothing holds per
     chunk: should the store fail in the middle, the chunks before are kept, and the report says how many were
     stored and that importing the same file again adds the rest (what is stored already is recognised as
-    known). Each chunk posts its own moderation notice, in its own transaction."""
+    known). One moderation notice tells about the whole import (not one per chunk), written with the last
+    chunk: should the process die midway, the chunks stored wait in the moderation queue without a notice."""
     ctx.require_member()
     await ctx.uow.commit()  # nothing written yet: end the transaction (and SQLite's write lock) while we read
     plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now)
+    if objects is not None:
+        objects.clear()  # read: 50 MB of decoded objects need not live on (every full GC pass would walk them)
     items = plan.items
     if ctx.warninglists is not None and ctx.policy.warninglist_action is WarninglistAction.BLOCK:
         items = await asyncio.to_thread(_blocked_first, items, ctx.warninglists)
     source = f"import:{filename[:100]}"
+    quiet = dataclasses.replace(ctx, delivery_platforms=())  # the chunks post no notice: one at the end does
     created: list[int] = []
+    news: list[NewIndicator] = []
+    unmoderated_ids: set[int] = set()
     known = not_applied = updated = warninglisted = unmoderated = 0
     stopped = ""
     for start in range(0, len(items), IMPORT_CHUNK):
         try:
-            done = await store_submissions(ctx, items[start:start + IMPORT_CHUNK], source=source, verb="import")
-            await ctx.uow.commit()
+            done = await store_submissions(quiet, items[start:start + IMPORT_CHUNK], source=source, verb="import")
+            if start + IMPORT_CHUNK < len(items):
+                await ctx.uow.commit()  # the last chunk commits with the notice and the audit row
         except Exception as e:
             if start == 0:
                 raise  # nothing stored: the usual error (a UsageError says what to fix)
@@ -214,12 +224,15 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
                        "the rest (what is stored already is recognised).")
             break
         created += done.created_ids
+        news += done.created
+        unmoderated_ids |= done.unmoderated
         known += len(done.known)
         not_applied += len(done.not_applied)
         updated += len(done.sightings_updated)
         warninglisted += len(done.warninglisted)
         unmoderated += len(done.unmoderated)
         await asyncio.sleep(0)  # let other commands in between chunks
+    await submission_notices(ctx, created, news, unmoderated_ids, source)
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
     await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
                     created=len(created), known=known, skipped=plan.skipped_count, read_as_red=plan.read_as_red,

@@ -20,7 +20,7 @@ from bot.results import ImportReport, UserError
 from bot.rules import coalition_visibility
 from bot.stix import STIX_IDS_SECRET, ActIds
 from bot.text import render
-from storage.models import DeploymentSecretRow, IndicatorRow
+from storage.models import DeploymentSecretRow, IndicatorRow, OutboxRow
 from storage.uow import Store
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -123,6 +123,19 @@ async def test_a_big_import_is_written_in_chunks_each_its_own_transaction(store,
     reply = await dispatcher.handle(commands.ImportFile("list.txt", data), actor("alice"))
     assert reply.result.created_count == 10 and len(await values(store)) == 10
     assert commits >= 1 + 3  # the read ends the first transaction, then one per chunk of 4 (and the dispatcher's)
+
+
+async def test_a_chunked_import_posts_one_notice_for_the_whole_file(store, monkeypatch) -> None:
+    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
+    d = Dispatcher(store.unit_of_work, policy=Policy(), clock=Clock(), delivery_platforms=(Platform.CONSOLE,))
+    await seed(store, d, samples=False)
+    data = "\n".join(f"host{n}.example" for n in range(30)).encode()
+    reply = await d.handle(commands.ImportFile("list.txt", data), actor("alice"))
+    assert reply.result.created_count == 30
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(OutboxRow.event, OutboxRow.payload))).all()
+    assert [(event, payload["count"]) for event, payload in rows] == [("indicators.submitted", 30)]
+    assert len(rows[0].payload["indicator_ids"]) == 30
 
 
 async def test_an_import_that_fails_midway_keeps_the_chunks_before_and_says_so(store, dispatcher,
