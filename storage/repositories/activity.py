@@ -147,18 +147,24 @@ class SqlSightingRepository(_Repository):
                 "seen_at": seen_at, "seen_day": day, "revision": 0, "note": note,
             }
         replaced: set[int] = set()
-        table = SightingRow.__table__
+        stmt = self._sighting_upsert()
         for chunk in _chunks(list(latest.values())):
-            stmt = self._upsert_insert(table).values(list(chunk))
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[table.c.indicator_id, table.c.member_id, table.c.seen_day],
-                set_={
-                    "count": stmt.excluded["count"],
-                    "note": stmt.excluded.note,
-                    "seen_at": stmt.excluded.seen_at,
-                    "org_id": stmt.excluded.org_id,
-                    "revision": table.c.revision + 1,
-                },
-            ).returning(table.c.indicator_id, table.c.revision)
-            replaced.update(indicator_id for indicator_id, revision in await self._execute(stmt) if revision)
+            # executemany of one cached statement: SQLAlchemy sends each chunk as one multi-row INSERT
+            # ("insertmanyvalues"), without compiling a statement of 500 VALUES rows every time
+            rows = await self._execute(stmt, list(chunk))
+            replaced.update(indicator_id for indicator_id, revision in rows if revision)
         return replaced
+
+    def _sighting_upsert(self) -> Any:
+        table = SightingRow.__table__
+        stmt = self._upsert_insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c.indicator_id, table.c.member_id, table.c.seen_day],
+            set_={
+                "count": stmt.excluded["count"],
+                "note": stmt.excluded.note,
+                "seen_at": stmt.excluded.seen_at,
+                "org_id": stmt.excluded.org_id,
+                "revision": table.c.revision + 1,
+            },
+        ).returning(table.c.indicator_id, table.c.revision)
