@@ -162,14 +162,14 @@ def test_unknown_sections_top_level_keys_and_variables_are_refused_with_a_sugges
 
 
 @pytest.mark.parametrize("command", ["run", "console"])
-def test_run_and_console_refuse_to_start_on_a_mistyped_key(command, tmp_path):
+def test_run_and_console_refuse_to_start_on_a_mistyped_key(command, tmp_path, no_coalition_env, monkeypatch):
     (tmp_path / "coalition.toml").write_text("[policy]\ndefualt_confidence = 70\n")
-    done = run(command, cwd=tmp_path, stdin="/ioc whoami\n",
-               env={"COALITION_DISCORD_ENABLED": "true", "COALITION_DISCORD_TOKEN": "x",
-                    "COALITION_DISCORD_APPLICATION_ID": "1"})
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip() == ("Configuration error: [policy] defualt_confidence is not a setting; "
-                                   "did you mean default_confidence?")
+    monkeypatch.chdir(tmp_path)  # the default ./coalition.toml, as an operator would start it
+    result = CliRunner().invoke(app, [command], input="/ioc whoami\n", env={
+        "COALITION_DISCORD_ENABLED": "true", "COALITION_DISCORD_TOKEN": "x", "COALITION_DISCORD_APPLICATION_ID": "1"})
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("Configuration error: [policy] defualt_confidence is not a setting; "
+                                     "did you mean default_confidence?")
     assert not (tmp_path / "coalition.db").exists()  # it stopped before touching anything
 
 
