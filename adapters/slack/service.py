@@ -8,7 +8,9 @@ Socket Mode, and the deliverer of the outbox's Slack rows.
   whose body or timestamp is malformed (not JSON, nested too deep, not a JSON object, a field the adapter
   reads of the wrong type: `SHAPE`) is 400 (`parse_body`), never a 500 or a traceback. Bolt then verifies
   once more and handles it.
-* Socket Mode (`slack.mode = "socket"`, `slack.app_token`): a WebSocket to Slack, no public URL.
+* Socket Mode (`slack.mode = "socket"`, `slack.app_token`): a WebSocket to Slack, no public URL. An envelope
+  whose payload does not have the shape the adapter reads (`SHAPE`) is acknowledged and dropped, as HTTP
+  mode answers it 400.
 * The Web API is `slack.api_url` (GovSlack, Enterprise deployments, tests); rate limits (429) are retried
   after Slack's Retry-After, connection resets retried once.
 """
@@ -37,6 +39,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.config import SlackSettings
@@ -196,6 +200,19 @@ def shape_problem(value: Any, spec: Any, where: str = "body") -> str | None:
     return None if spec(value) else f"{where} is not valid"
 
 
+class CheckedSocketModeHandler(AsyncSocketModeHandler):
+    """bolt's Socket Mode handler, with HTTP mode's check of the payload's shape before bolt reads it."""
+
+    async def handle(self, client: Any, req: SocketModeRequest) -> None:  # type: ignore[override]
+        payload = req.payload
+        problem = shape_problem(payload, SHAPE) if isinstance(payload, dict) else "the payload is not an object"
+        if problem:
+            log.info("Slack Socket Mode: envelope %s dropped (%s)", req.envelope_id, problem)
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        await super().handle(client, req)
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
     return [AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
@@ -276,7 +293,7 @@ class SlackService:
     def socket_handler(self) -> AsyncSocketModeHandler:
         """Socket Mode: bolt's handler with the app-level token, its Web API calls on `slack.api_url`."""
         bot = self.bot or self.build()
-        return AsyncSocketModeHandler(bot.app, app_token=secret(self.settings.app_token), web_client=self.client)
+        return CheckedSocketModeHandler(bot.app, app_token=secret(self.settings.app_token), web_client=self.client)
 
     async def start(self) -> None:
         bot = self.build()

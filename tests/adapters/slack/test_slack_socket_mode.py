@@ -65,3 +65,27 @@ async def test_events_over_the_socket_and_a_retry_handled_once(socket_service: S
     await socket_service.settle()
     (published,) = mock_slack.of("views.publish")
     assert "moderator of *Sentinel Security*" in all_text(published["view"])
+
+
+async def test_a_misshapen_envelope_is_acknowledged_and_dropped_without_an_error(
+        socket_service: SlackService, mock_slack: MockSlack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    bad = [("interactive", {"type": "block_actions", "actions": "x"}),
+           ("interactive", {"type": "view_submission", "user": {"id": "UALICE"},
+                            "view": {"callback_id": "ioc_submit", "private_metadata": "{not json"}}),
+           ("events_api", {"type": "event_callback", "team_id": TEAM, "event": {"type": "reaction_added",
+                                                                                "item": "x"}}),
+           ("slash_commands", {"team_id": TEAM, "command": "/ioc", "text": ["whoami"], "user_id": "UALICE"})]
+    for kind, payload in bad:
+        envelope = await mock_slack.send_envelope(kind, payload)
+        await mock_slack.wait_for("socket_ack", where=lambda c, e=envelope: c["envelope_id"] == e)
+    await socket_service.settle()
+    assert [c.method for c in mock_slack.calls if c.method not in {"socket_ack", "auth.test",
+                                                                    "apps.connections.open"}] == []
+    assert not [(r.name, r.getMessage()) for r in caplog.records if r.exc_info or r.levelno >= 40]
+    # and a well-formed one after them is answered
+    await mock_slack.send_envelope("slash_commands", {
+        "team_id": TEAM, "channel_id": "DALICE", "user_id": "UALICE", "user_name": "alice", "command": "/ioc",
+        "text": "whoami", "response_url": mock_slack.response_url("after"), "trigger_id": "t2"})
+    (reply,) = await mock_slack.wait_for("response_url", where=lambda c: c["url_key"] == "after")
+    assert "You are alice" in all_text(reply.body)
