@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -165,3 +166,36 @@ def test_db_backup_copies_a_sqlite_store(tmp_path: Path):
     again = subprocess.run([exe, "db", "backup", str(tmp_path / "copy.db"), "--database", url],
                            capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 2 and "exists already" in again.stderr
+
+
+async def test_health_asks_the_real_slack_socket_whether_it_is_connected(sqlite_store):
+    from adapters.slack.service import SlackService
+    from tests.adapters.slack.fake_slack import MockSlack
+    from tests.adapters.slack.slack_world import TEAM, TOKEN, slack_settings
+
+    mock = await MockSlack(token=TOKEN, team_id=TEAM).start()
+    settings = slack_settings(mock, mode="socket", app_token="xapp-1-A0COAL-1234-abcdef", signing_secret=None)
+    runtime = Runtime(settings, sqlite_store, Dispatcher(sqlite_store.unit_of_work))
+    slack = SlackService(runtime)
+    service = OpsService(runtime, Metrics(), host="127.0.0.1", port=0, expire_every=3600)
+    service.watch([service, slack])
+    await service.start()
+    await slack.start()
+    stopped = False
+    try:
+        await asyncio.wait_for(mock.socket_connected.wait(), 10)
+        port = service._runner.addresses[0][1]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200 and await response.json() == {
+                    "status": "ok", "database": "ok", "slack": "ok"}
+            await slack.stop()  # the WebSocket to Slack is closed
+            stopped = True
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503 and await response.json() == {
+                    "status": "unavailable", "down": ["slack"], "database": "ok", "slack": "disconnected"}
+    finally:
+        if not stopped:
+            await slack.stop()
+        await service.stop()
+        await mock.stop()
