@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import time
@@ -30,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.config import TaxiiSettings
 from adapters.console.demo import WORKSPACE, seed
+from adapters.runtime import settle
 from adapters.taxii import create_app
 from bot import exchange
 from bot.dispatcher import Dispatcher
@@ -125,6 +127,7 @@ async def run_backend(backend: str, args: argparse.Namespace, body: bytes, count
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     url = f"http://127.0.0.1:{port}/coalition/collections/{settings.submissions_collection}/objects/"
+    settle()  # as `coalition-bot run` does once started: start-up objects out of the GC's full passes
 
     done = asyncio.Event()
     lags: list[float] = []
@@ -157,12 +160,24 @@ async def run_backend(backend: str, args: argparse.Namespace, body: bytes, count
         return requests.post(url, data=body, auth=("k", key), timeout=3600,
                              headers={"Content-Type": MEDIA, "Accept": MEDIA})
 
+    collections: list[float] = []  # full (generation 2) GC passes: they hold the GIL, so they stall the loop
+    started_gc = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started_gc[0] = time.perf_counter()
+            else:
+                collections.append((time.perf_counter() - started_gc[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
     background = [asyncio.create_task(ticker()), asyncio.create_task(members())]
     await asyncio.sleep(1)  # a baseline second before the import starts
     started = time.perf_counter()
     response = await asyncio.to_thread(post)
     took = time.perf_counter() - started
     done.set()
+    gc.callbacks.remove(on_gc)
     await asyncio.gather(*background)
     await runner.cleanup()
     await store.close()
@@ -171,7 +186,7 @@ async def run_backend(backend: str, args: argparse.Namespace, body: bytes, count
     return {"backend": backend, "body_mb": round(len(body) / 1e6, 1), "indicators": count,
             "chunk": exchange.IMPORT_CHUNK, "http_status": response.status_code, "import_s": round(took, 1),
             "submitted": report.get("submitted"), "loop_lag": summary(lags), "vote": summary(votes),
-            "lookup": summary(lookups), "failed_commands": len(failures)}
+            "lookup": summary(lookups), "failed_commands": len(failures), "full_gc": summary(collections)}
 
 
 def main() -> None:

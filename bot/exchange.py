@@ -161,8 +161,8 @@ def plan_import(filename: str, data: bytes | None, objects: list[Any] | None, *,
     except RecursionError:  # something nested deeper than any STIX object is, past the JSON reader
         raise UsageError(f"nothing was imported from {filename}: it is nested too deeply to be STIX",
                          "import") from None
-    if len(plan.items) > MAX_IMPORT_ITEMS:
-        raise UsageError(f"{len(plan.items):,} indicators in one file; import at most {MAX_IMPORT_ITEMS:,} at a "
+    if plan.count > MAX_IMPORT_ITEMS:
+        raise UsageError(f"{plan.count:,} indicators in one file; import at most {MAX_IMPORT_ITEMS:,} at a "
                          "time", "import")
     return plan
 
@@ -195,9 +195,11 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now)
     if objects is not None:
         objects.clear()  # read: 50 MB of decoded objects need not live on (every full GC pass would walk them)
-    items = plan.items
+    total = plan.count
+    chunk_of = plan.submissions  # made a chunk at a time (see bot.stix.importer.Row)
     if ctx.warninglists is not None and ctx.policy.warninglist_action is WarninglistAction.BLOCK:
-        items = await asyncio.to_thread(_blocked_first, items, ctx.warninglists)
+        ordered = await asyncio.to_thread(_blocked_first, plan.items, ctx.warninglists)
+        chunk_of = lambda start, stop: ordered[start:stop]  # noqa: E731
     source = f"import:{filename[:100]}"
     quiet = dataclasses.replace(ctx, delivery_platforms=())  # the chunks post no notice: one at the end does
     created: list[int] = []
@@ -205,10 +207,11 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     unmoderated_ids: set[int] = set()
     known = not_applied = updated = warninglisted = unmoderated = 0
     stopped = ""
-    for start in range(0, len(items), IMPORT_CHUNK):
+    for start in range(0, total, IMPORT_CHUNK):
         try:
-            done = await store_submissions(quiet, items[start:start + IMPORT_CHUNK], source=source, verb="import")
-            if start + IMPORT_CHUNK < len(items):
+            done = await store_submissions(quiet, chunk_of(start, start + IMPORT_CHUNK), source=source,
+                                           verb="import")
+            if start + IMPORT_CHUNK < total:
                 await ctx.uow.commit()  # the last chunk commits with the notice and the audit row
         except Exception as e:
             if start == 0:
@@ -220,7 +223,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
             else:
                 log.exception("import of %s stopped after %d indicators (ref %s)", filename[:100], start, reference)
                 why = f"the store failed (reference {reference})"
-            stopped = (f"stopped after {start:,} of {len(items):,} indicators: {why}. Import the file again to add "
+            stopped = (f"stopped after {start:,} of {total:,} indicators: {why}. Import the file again to add "
                        "the rest (what is stored already is recognised).")
             break
         created += done.created_ids

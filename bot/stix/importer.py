@@ -39,15 +39,40 @@ class ImportFormatError(ValueError):
     """The file is not valid JSON or not valid STIX; str() says what and where."""
 
 
+# What an import will submit, one plain tuple per value: (type, value, tlp, confidence, tags, note, valid_until,
+# source id), all atoms, so that the garbage collector stops tracking them: a 50 MB file's 100,000 Submission
+# objects would make every full collection walk them (each one a pause of the whole event loop) while the
+# import is written; Submissions are made a chunk at a time (`ImportPlan.submissions`).
+Row = tuple[str, str, str, int, tuple[str, ...], str, datetime | None, str]
+
+
 @dataclass
 class ImportPlan:
     format: str  # stix | text
-    items: list[Submission] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     objects: int = 0
     notes: list[str] = field(default_factory=list)  # object by object: read as RED or skipped, and why
     notes_count: int = 0  # every note, also those beyond MAX_NOTES
     read_as_red: int = 0  # objects whose marking was not understood
+
+    def add(self, obs: Observable, tlp: TLP, confidence: int, tags: tuple[str, ...], note: str,
+            valid_until: datetime | None, source_id: str = "") -> None:
+        self.rows.append((obs.type.value, obs.value, tlp.value, confidence, tags, note, valid_until, source_id))
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    def submissions(self, start: int = 0, stop: int | None = None) -> list[Submission]:
+        return [Submission(Observable(IOCType(t), v), TLP(tlp), confidence, tags, note, valid_until,
+                           source_id=source_id)
+                for t, v, tlp, confidence, tags, note, valid_until, source_id in self.rows[start:stop]]
+
+    @property
+    def items(self) -> list[Submission]:
+        """Every submission (made anew on each call: use `submissions(start, stop)` for a part)."""
+        return self.submissions()
 
     def note(self, n: int, object_id: str, text: str) -> None:
         self.notes_count += 1
@@ -84,7 +109,7 @@ def read_text(data: bytes, *, default_tlp: TLP, default_confidence: int,
             plan.skipped["duplicate in the file"] += 1
             continue
         seen.add(obs)
-        plan.items.append(Submission(obs, default_tlp, default_confidence, (), "", default_valid_until))
+        plan.add(obs, default_tlp, default_confidence, (), "", default_valid_until)
     return plan
 
 
@@ -245,8 +270,7 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
                 plan.skipped["duplicate in the file"] += 1
                 continue
             seen.add(obs)
-            plan.items.append(Submission(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until,
-                                         source_id=obj["id"]))
+            plan.add(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until, obj["id"])
     return plan
 
 

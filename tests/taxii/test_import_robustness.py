@@ -138,6 +138,21 @@ async def test_a_chunked_import_posts_one_notice_for_the_whole_file(store, monke
     assert len(rows[0].payload["indicator_ids"]) == 30
 
 
+async def test_a_blocked_value_in_the_last_chunk_still_refuses_the_whole_file(store, monkeypatch) -> None:
+    from bot.ioc import WarningLists
+    from bot.policy import WarninglistAction
+
+    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
+    d = Dispatcher(store.unit_of_work, policy=Policy(warninglist_action=WarninglistAction.BLOCK), clock=Clock(),
+                   warninglists=WarningLists.load())
+    await seed(store, d, samples=False)
+    data = ("\n".join(f"host{n}.example" for n in range(9)) + "\n8.8.8.8\n").encode()
+    reply = await d.handle(commands.ImportFile("list.txt", data), actor("alice"))
+    assert isinstance(reply.result, UserError) and "8.8.8.8" in reply.result.problem
+    assert "nothing was imported" in reply.result.problem
+    assert await values(store) == {}
+
+
 async def test_an_import_that_fails_midway_keeps_the_chunks_before_and_says_so(store, dispatcher,
                                                                                 monkeypatch) -> None:
     monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
