@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 _KEY = re.compile(r"delivery (\S+)$")
 
 
-def _keys(message: discord.Message) -> set[str]:
-    """The delivery keys a message of the bot's carries (in an embed's footer or its last line)."""
-    texts = [e.footer.text or "" for e in message.embeds if e.footer] + [message.content or ""]
+def _keys(message: dict) -> set[str]:
+    """The delivery keys a message of the bot's (as the API returns it) carries: in an embed's footer or in its
+    last line."""
+    texts = [(e.get("footer") or {}).get("text") or "" for e in message.get("embeds") or []]
+    texts.append(message.get("content") or "")
     return {m.group(1) for text in texts if (m := _KEY.search(text))}
 
 
@@ -45,20 +47,26 @@ class DiscordSink:
         """The id of each message the bot posted under one of `keys` since `since` (every message of the channel
         after that time, oldest first, 100 a page, until all are found or none is left)."""
         missing, found = set(keys), {}
-        me = self.client.user
+        me = str(self.client.user.id) if self.client.user else None
         try:
             if isinstance(where, Channel):
-                target: discord.abc.Messageable = self.client.get_partial_messageable(int(where.channel_id))
+                channel_id = int(where.channel_id)
             else:
-                target = await self.client.create_dm(discord.Object(int(where.user_id)))  # type: ignore[arg-type]
-            async for earlier in target.history(limit=None, after=since, oldest_first=True):
-                if me is None or earlier.author.id != me.id:
-                    continue
-                for key in _keys(earlier) & missing:
-                    missing.discard(key)
-                    found[key] = str(earlier.id)
-                if not missing:
+                channel_id = (await self.client.create_dm(discord.Object(int(where.user_id)))).id  # type: ignore[arg-type]
+            # the raw pages (no Message objects: a search may read thousands of messages)
+            after = discord.utils.time_snowflake(since, high=False) - 1
+            while missing:
+                page = await self.client.http.logs_from(channel_id, 100, after=after)
+                if not page:
                     break
+                for earlier in sorted(page, key=lambda m: int(m["id"])):
+                    if (earlier.get("author") or {}).get("id") == me:
+                        for key in _keys(earlier) & missing:
+                            missing.discard(key)
+                            found[key] = str(earlier["id"])
+                if len(page) < 100:  # the last page
+                    break
+                after = max(int(m["id"]) for m in page)
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
         return found

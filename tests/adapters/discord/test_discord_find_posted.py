@@ -3,6 +3,7 @@ since (message history `after` the attempt's start, oldest first, every page), i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import discord
@@ -17,6 +18,7 @@ async def test_an_earlier_post_is_found_behind_hundreds_of_newer_messages(world:
     sink = DiscordSink(world.client)
     feed = Channel(Platform.DISCORD, "discord", str(FEED), TLP.GREEN, ChannelPurpose.FEED)
     world.fake.chatter(FEED, 120)  # before the attempt started: never looked at
+    await asyncio.sleep(0.01)  # ids carry milliseconds
     started = datetime.now(UTC)
     message_id = await sink.post_text(feed, "12,000 new indicators wait for moderation", key="41:discord:1")
     world.fake.chatter(FEED, 450, user_id=USERS["bob"])  # far more than the old 50-message window
