@@ -230,13 +230,18 @@ class SqlExchangeRepository(_Repository):
                         "first_seen": n.seen_at, "last_seen": n.seen_at, "valid_until": n.valid_until,
                         "created_at": n.seen_at, "modified_at": n.seen_at, "status_reason": "",
                     } for n in chunk]
-                    # One executemany, then the ids by stix_id (unique): an INSERT ... RETURNING in parameter order
-                    # runs row by row on SQLite (no sentinel for the rowid), one driver round trip per indicator.
-                    await self._execute(insert(IndicatorRow), params)
-                    stix_ids = [p["stix_id"] for p in params]
-                    found = {row.stix_id: row.id for row in await self._execute(
-                        select(IndicatorRow.stix_id, IndicatorRow.id).where(IndicatorRow.stix_id.in_(stix_ids)))}
-                    chunk_ids = [found[stix_id] for stix_id in stix_ids]
+                    if self._dialect == "postgresql":  # one multi-row INSERT ... RETURNING, in parameter order
+                        result = await self._execute(
+                            insert(IndicatorRow).returning(IndicatorRow.id, sort_by_parameter_order=True), params)
+                        chunk_ids = list(result.scalars())
+                    else:
+                        # SQLite runs an INSERT ... RETURNING in parameter order row by row (no sentinel for the
+                        # rowid), a driver round trip each: one executemany, then the ids by stix_id (unique).
+                        await self._execute(insert(IndicatorRow), params)
+                        stix_ids = [p["stix_id"] for p in params]
+                        found = {row.stix_id: row.id for row in await self._execute(
+                            select(IndicatorRow.stix_id, IndicatorRow.id).where(IndicatorRow.stix_id.in_(stix_ids)))}
+                        chunk_ids = [found[stix_id] for stix_id in stix_ids]
                     ids.extend(chunk_ids)
                     tags = [{"indicator_id": i, "tag": t} for i, n in zip(chunk_ids, chunk, strict=True)
                             for t in _normal_tags(n.tags)]
