@@ -11,6 +11,7 @@ last_seen, audit rows naming it), and both items exist afterwards. On SQLite and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from dataclasses import dataclass
@@ -281,3 +282,18 @@ async def test_a_repeated_sighting_the_same_day_replaces_the_days_row(world, clo
         kinds = (await uow.session.execute(
             select(IndicatorRow.id).where(IndicatorRow.value == X))).scalars().all()
     assert kinds == [1]
+
+
+async def test_concurrent_submissions_of_one_value_in_one_scope_leave_one_item(world) -> None:
+    store, d = world
+    names = ["alice", "anna", "bob", "mo"] * 2
+    results = await asyncio.gather(*(say(d, who, f"submit {X} race.example tlp:green") for who in names))
+    assert all(isinstance(r, Submitted) for r in results), [render(r) for r in results]
+    created = [c.indicator.value for r in results for c in r.created]
+    assert sorted(created) == [X, "race.example"]  # each value created once; every other answer: known
+    assert all(len(r.created) + len(r.known) == 2 for r in results)
+    async with store.unit_of_work() as uow:
+        rows = await uow.indicators.by_values([(IOCType.DOMAIN, X), (IOCType.DOMAIN, "race.example")])
+        sightings = (await uow.session.execute(select(func.count()).select_from(SightingRow))).scalar_one()
+    assert len(rows) == 2
+    assert sightings == 2 * len({*names})  # one per member and value: the same member's repeat replaced its own
