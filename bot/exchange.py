@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import commands, stix
+from bot import commands, limits, stix
 from bot.commands import UsageError
 from bot.domain import (
     Actor,
@@ -191,6 +191,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     known). One moderation notice tells about the whole import (not one per chunk), written with the last
     chunk: should the process die midway, the chunks stored wait in the moderation queue without a notice."""
     ctx.require_member()
+    filename = limits.storable(filename, 200) or "file"  # it goes into audit rows: nothing a store cannot keep
     await ctx.uow.commit()  # nothing written yet: end the transaction (and SQLite's write lock) while we read
     plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now)
     if objects is not None:

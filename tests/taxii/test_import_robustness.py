@@ -72,9 +72,10 @@ async def test_objects_the_store_cannot_keep_are_reported_and_the_others_stored(
         indicator(4, "[domain-name:value = 'nul-in-note.example']", description="see\u0000this"),
         indicator(5, "[domain-name:value = 'good-two.example']", description="fine " * 1000),  # cut to 2,000
     )
-    reply = await dispatcher.handle(commands.ImportFile("mixed.json", data), actor("alice"))
+    reply = await dispatcher.handle(commands.ImportFile("mi\x00xed.json", data), actor("alice"))  # a NUL in the name
     report = reply.result
     assert isinstance(report, ImportReport), report
+    assert report.filename == "mixed.json"
     assert report.created_count == 2 and report.objects == 5 and sum(n for _, n in report.skipped) == 3
     assert set(await values(store)) == {"good-one.example", "good-two.example"}
     text = render(report)
