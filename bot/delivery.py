@@ -190,7 +190,8 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) ->
     plans: dict[int, list[Delivery]] = {}
     for event in events:
         if event.event == "indicators.submitted":
-            plans[event.id] = await _plan_many_submitted(uow, event, channels)
+            plans[event.id] = [*await _plan_many_submitted(uow, event, channels),
+                               *await _tell_deciders_of_batch(uow, event, now)]
             continue
         card = cards.get(int(event.payload.get("indicator_id", 0)))
         plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
@@ -212,6 +213,34 @@ def _tell_deciders(event: OutboxEvent, card: IndicatorCard,
         message = (f"New {ind.tlp.label} submission {ind.ref} waits for your decision; only you and the others "
                    f"who may see it can decide it (/ioc approve {ind.ref}, /ioc reject {ind.ref} REASON).")
         told.append(Notify(identity, Notice(message, theirs), f"{event.id}:dm:{member.id}"))
+    return told
+
+
+async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: datetime) -> list[Delivery]:
+    """A big submission's AMBER+STRICT and RED items: one direct message to each person who may decide some of
+    them, counting only those, with the first one's card (dressed for them)."""
+    ids = [int(i) for i in event.payload.get("indicator_ids", [])]
+    restricted = [i for i in await uow.indicators.by_ids(ids)
+                  if i.status is Status.PENDING and not moderated_in_channels(i)]
+    if not restricted:
+        return []
+    may = {m.id for m in await uow.members.list() if any(can_decide(m, i) for i in restricted)}
+    reach = await uow.members.many(may)
+    cards = {c.indicator.id: c for c in await build_cards(uow, restricted, viewer=None, now=now,
+                                                            moderator_buttons=True)}
+    told: list[Delivery] = []
+    for member, identities in reach.values():
+        identity = _dm_identity(identities, event.platform, event.payload.get("origin"))
+        theirs = sorted((i for i in restricted if can_decide(member, i)), key=lambda i: i.id)
+        if identity is None or not theirs:
+            continue
+        first = dataclasses.replace(cards[theirs[0].id], org_shown=shown_org_name(theirs[0], member))
+        what = " and ".join(f"{n:,} {label}" for label, n in sorted(Counter(i.tlp.label for i in theirs).items()))
+        several = len(theirs) != 1
+        message = (f"{what} new submission{'s' if several else ''} wait{'' if several else 's'} for your decision; "
+                   "only you and "
+                   "the others who may see them can decide them (/ioc queue). The first:")
+        told.append(Notify(identity, Notice(message, first), f"{event.id}:dm:{member.id}"))
     return told
 
 

@@ -184,6 +184,22 @@ async def test_a_big_submission_notice_counts_only_what_moderation_channels_may_
         "[#moderation] 21 new indicators from Northbank wait for moderation (/ioc queue)."]
 
 
+async def test_a_big_restricted_submission_is_one_direct_message_to_each_who_may_decide_it(world):
+    await world.add("nina", "Northbank", Role.MODERATOR)
+    strict = " ".join(f"198.51.100.{i}" for i in range(1, 22))
+    out = await world.say("alice", f"/ioc submit {strict} tlp:amber+strict")
+    assert channel_posts(out, "moderation") == []
+    assert set(dms(out)) == {"nina"}  # other organizations' moderators hear nothing of it
+    assert dms(out)["nina"].startswith("[to nina] 21 TLP:AMBER+STRICT new submissions wait for your decision")
+    assert "#1 ipv4 198.51.100.1" in dms(out)["nina"]
+    red = " ".join(f"198.51.101.{i}" for i in range(1, 22))
+    out = await world.say("alice", f"/ioc submit {red} tlp:red anon")
+    assert channel_posts(out, "moderation") == [] and set(dms(out)) == {"nina", "mod", "admin"}
+    for who in ("mod", "admin"):
+        assert dms(out)[who].startswith(f"[to {who}] 21 TLP:RED new submissions wait for your decision")
+        assert "from a coalition member" in dms(out)[who] and "Northbank" not in dms(out)[who]
+
+
 # ---------------------------------------------------------------- who moderates AMBER+STRICT and RED
 
 async def test_amber_strict_is_moderated_by_its_own_organization_only(world):
