@@ -26,7 +26,6 @@ from bot.domain import (
     ExportFilter,
     Indicator,
     Member,
-    NewIndicator,
     Platform,
     Role,
     SightingRecord,
@@ -204,7 +203,8 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     source = f"import:{filename[:100]}"
     quiet = dataclasses.replace(ctx, delivery_platforms=())  # the chunks post no notice: one at the end does
     created: list[int] = []
-    news: list[NewIndicator] = []
+    tlps: list[TLP] = []  # of the created ones, for the notice (not the NewIndicators: the GC would walk them)
+    anonymous = False
     unmoderated_ids: set[int] = set()
     known = not_applied = updated = warninglisted = unmoderated = 0
     stopped = ""
@@ -228,7 +228,8 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
                        "the rest (what is stored already is recognised).")
             break
         created += done.created_ids
-        news += done.created
+        tlps += [new.tlp for new in done.created]
+        anonymous = anonymous or any(new.anonymous for new in done.created)
         unmoderated_ids |= done.unmoderated
         known += len(done.known)
         not_applied += len(done.not_applied)
@@ -236,7 +237,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
         warninglisted += len(done.warninglisted)
         unmoderated += len(done.unmoderated)
         await asyncio.sleep(0)  # let other commands in between chunks
-    await submission_notices(ctx, created, news, unmoderated_ids, source)
+    await submission_notices(ctx, created, tlps, anonymous, unmoderated_ids, source)
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
     await ctx.audit("import", None, filename=filename[:200], format=plan.format, objects=plan.objects,
                     created=len(created), known=known, skipped=plan.skipped_count, read_as_red=plan.read_as_red,

@@ -667,15 +667,17 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
                                       "warninglists": list(hits.get(Observable(new.type, new.value), ()))},
     } for i, new in zip(stored.created_ids, stored.created, strict=True)])
     unmoderated = await _leave_none_pending(ctx, stored)
-    await submission_notices(ctx, stored.created_ids, stored.created, unmoderated, source)
+    await submission_notices(ctx, stored.created_ids, [new.tlp for new in stored.created],
+                             any(new.anonymous for new in stored.created), unmoderated, source)
     await _seen_again(ctx, held, source, stored, explicit)
     return stored
 
 
-async def submission_notices(ctx: Context, created_ids: Sequence[int], created: Sequence[NewIndicator],
+async def submission_notices(ctx: Context, created_ids: Sequence[int], tlps: Sequence[TLP], anonymous: bool,
                              unmoderated: set[int], source: str) -> None:
-    """The outbox rows telling moderation channels about new submissions: a card each, or one notice for a big
-    submission (bot.exchange writes one for a whole import stored in chunks)."""
+    """The outbox rows telling moderation channels about new submissions (their ids, each one's TLP, whether any
+    is anonymous): a card each, or one notice for a big submission (bot.exchange writes one for a whole import
+    stored in chunks)."""
     member = ctx.require_member()
     origin = ctx.actor.platform.value
     for platform in ctx.delivery_platforms:
@@ -689,9 +691,9 @@ async def submission_notices(ctx: Context, created_ids: Sequence[int], created: 
                 "org_id": member.org_id, "source": source, "origin": origin,
                 # what waits for moderation, by TLP (the notice counts only what each channel may see), and
                 # whether any of it is anonymous (then the notice names no organization)
-                "pending_by_tlp": dict(Counter(new.tlp.value for i, new in zip(created_ids, created, strict=True)
+                "pending_by_tlp": dict(Counter(tlp.value for i, tlp in zip(created_ids, tlps, strict=True)
                                                if i not in unmoderated)),
-                "anonymous": any(new.anonymous for new in created)}, ctx.now, platform)
+                "anonymous": anonymous}, ctx.now, platform)
 
 
 def _scope(tlp: TLP, org_id: int, member_id: int) -> tuple[str, int]:
