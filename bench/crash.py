@@ -58,6 +58,7 @@ async def _one(backend: str, args: argparse.Namespace, tmp: Path) -> dict:
     print(outcome.summary(), flush=True)
     return {"backend": backend, "cards": outcome.cards, "posts_expected": 3 * outcome.cards,
             "kills": outcome.kills, "processes_started": outcome.processes, "seconds": round(outcome.seconds, 1),
+            "approving_seconds": round(outcome.prepared, 1),
             "problems": outcome.problems(), "timeline": outcome.timeline}
 
 

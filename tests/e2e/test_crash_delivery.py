@@ -25,6 +25,6 @@ def url(request: pytest.FixtureRequest) -> str:
 async def test_killed_processes_neither_lose_nor_repeat_a_card_or_notice(url, tmp_path):
     outcome = await crash_run(url, tmp_path, cards=1000, kills=20, processes=3, lease=5.0, seed=SEED,
                               limit=600.0)
-    print(outcome.summary())
+    print(outcome.summary(), outcome.timeline)
     assert outcome.kills == 20
     assert outcome.problems() == [], outcome.summary()
