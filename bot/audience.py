@@ -52,11 +52,21 @@ def reply(command: commands.Command, result: Result, *, conversation_private: bo
     return Reply(_for_channel(result, moderation), private=False)
 
 
+def lookup_in_channel(command: commands.Command, *, conversation_private: bool, channel: Channel | None) -> bool:
+    """Is this lookup or search answered in front of the channel (an admin set `ephemeral:off` there)?
+
+    Such an answer is computed with the channel's view, not the speaker's (bot.services.Context.view_for): were
+    it computed with the speaker's, an item above the ceiling would turn the reply private while an unknown
+    value is answered in public, and the channel would learn that the item exists."""
+    return (isinstance(command, _LOOKUPS) and not conversation_private and channel is not None
+            and not channel.ephemeral_lookups)
+
+
 def _may_be_public(command: commands.Command, result: Result, channel: Channel | None, ceiling: TLP) -> bool:
     if isinstance(command, commands.Passive):
         return True  # built for the channel's audience already (bot.services.passive)
     if isinstance(command, _LOOKUPS):
-        if channel is None or channel.ephemeral_lookups:
+        if not lookup_in_channel(command, conversation_private=False, channel=channel):
             return False
     elif not isinstance(command, _SHARED_BY_NATURE):
         return False

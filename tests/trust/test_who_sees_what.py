@@ -200,12 +200,27 @@ def _checks(tlp: TLP, anonymous: bool, status: str, viewer: str, place: str, pro
         found.append("hidden")
     elif place != "dm" and not channel_may_see(place, ind) and probe.name in AUDIENCE_PROBES:
         found.append("audience")
-    if sees and place == "dm" and probe.name == "lookup_value" and viewer == SUBMITTER:
+    if sees and place == "dm" and _sanity(tlp, anonymous, status, viewer, probe):
         found.append("sanity")
     outside = member(viewer).org_name != ORG_A if not org_level else ORG_VIEWERS[viewer] != ORG_A
     if anonymous and sees and outside and probe.name in ANONYMITY_PROBES:
         found.append("anonymity")
     return tuple(found)
+
+
+SANITY_WHEN_APPROVED = ("lookup_value", "search_status", "search_all", "stats", "export_stix", "export_csv",
+                        "export_txt")
+
+
+def _sanity(tlp: TLP, anonymous: bool, status: str, viewer: str, probe: Probe) -> bool:
+    """Non-vacuity: the submitter's lookup in every group, and every read probe of A's admin (who may see all of
+    A's items) on the named AMBER+STRICT and RED items, must see the held item, i.e. differ between the worlds:
+    a probe that is mistyped, refused or broken for everyone would pass every hidden case without testing it."""
+    if viewer == SUBMITTER:
+        return probe.name == "lookup_value"
+    if viewer != "a_admin" or anonymous or tlp not in (TLP.AMBER_STRICT, TLP.RED) or probe not in READ_PROBES:
+        return False
+    return probe.kind == "chat" and (status == "pending" or probe.name in SANITY_WHEN_APPROVED)
 
 
 def _audience_viewers(ind: Indicator) -> list[str]:
@@ -235,7 +250,12 @@ def _places(probe: Probe, viewer: str, listeners: list[str]) -> tuple[str, ...]:
         return tuple(PLACES) if everywhere else ()
     if everywhere and probe.name in AUDIENCE_PROBES:
         return tuple(PLACES)
-    return MUTATING_PLACES
+    if everywhere:
+        return MUTATING_PLACES
+    return (ONE_PLACE.get(viewer, "dm"),)  # B's member asks everywhere; the others in one place each
+
+
+ONE_PLACE = {"a_member2": "amber", "b_admin": "amber"}  # the hidden viewers other than b_member, split over both
 
 
 def _anonymity_viewer(probe: Probe, tlp: TLP, status: str) -> str | None:
@@ -279,9 +299,33 @@ def generate() -> list[Case]:
                     case = _case(backend, tlp, anonymous, status, viewer, place, probe, listeners)
                     if case is not None:
                         cases.append(case)
+    cases = _postgresql_share(cases)
     cases.sort(key=lambda c: (BACKENDS.index(c.backend), c.tlp.rank, c.anonymous, STATUSES.index(c.status),
                               c.family))
     return cases
+
+
+def _postgresql_share(cases: list[Case]) -> list[Case]:
+    """PostgreSQL runs what its SQL decides: every hidden and anonymity case of the read family (visibility
+    filters, counts, exports and feeds are queries), and of the creating family (the per-scope uniqueness) the
+    first hidden viewer in a direct message; the channel-audience cases (decided in Python by bot.audience,
+    after the same queries) run on SQLite only. A group kept for other checks keeps its sanity case."""
+    kept: list[Case] = []
+    first_creator: dict[tuple[Any, ...], str] = {}
+    for c in cases:
+        if c.backend != "postgresql":
+            kept.append(c)
+            continue
+        if c.probe.creates:
+            key = (c.tlp, c.anonymous, c.probe.name)
+            if c.place == "dm" and first_creator.setdefault(key, c.viewer) == c.viewer:
+                kept.append(c)
+            continue
+        checks = tuple(k for k in c.checks if k != "audience")
+        if checks:
+            kept.append(Case(c.backend, c.tlp, c.anonymous, c.status, c.viewer, c.platform, c.place, c.probe, checks))
+    groups = {c.group for c in kept if set(c.checks) - {"sanity"}}
+    return [c for c in kept if c.backend != "postgresql" or c.group in groups]
 
 
 # ---------------------------------------------------------------- leaks whose fix is not in yet
@@ -291,14 +335,7 @@ def _probe(*names: str) -> Callable[[Case], bool]:
 
 
 # (which cases, why): every matching case must fail (strict xfail); remove a row when its fix lands.
-KNOWN_LEAKS: list[tuple[Callable[[Case], bool], str]] = [
-    (lambda c: c.checks == ("audience",) and c.probe.kind == "chat" and c.place in ("clear", "green", "amber")
-     and not (c.probe.name == "search_all" and c.place == "clear"),  # (there the GREEN background is private too)
-     "audience oracle (issue 10, 'Leaks and oracles', not yet owned by a helper): a lookup or search typed in a "
-     "registered channel answers 'not known' publicly for an unknown value, but privately when the answer holds "
-     "an item above the channel's ceiling (bot.audience._may_be_public), so the channel learns that the item "
-     "exists"),
-]
+KNOWN_LEAKS: list[tuple[Callable[[Case], bool], str]] = []
 
 
 def _param(case: Case) -> Any:
@@ -344,8 +381,8 @@ def _difference(key: str, held: Any, unknown: Any) -> str:
     return f"--- {key} ---\n{text[:1500]}"
 
 
-COMPARED = ("private", "text", "slack", "discord", "public", "file", "error", "outbox", "audit", "delivery", "after",
-            "status", "body", "pages")
+COMPARED = ("private", "text", "slack", "discord", "public", "file", "error", "changed", "outbox", "audit",
+            "delivery", "after", "status", "body", "pages")
 RENDERED = ("text", "slack", "discord", "public", "delivery", "body")  # and files other than STIX bundles
 
 
@@ -370,7 +407,13 @@ def test_who_sees_what(case: Case, trust_databases: Callable[[str], w.Databases]
                         "see it: what the channel sees differs from the answer for an unknown value\n"
                         + _difference("public", held.get("public"), unknown.get("public")))
     if "sanity" in case.checks:
-        assert held["text"] != unknown["text"], f"the harness sees no difference for {who}: it cannot detect leaks"
+        assert held.get("text") != unknown.get("text") or held.get("file") != unknown.get("file"), \
+            f"the harness sees no difference for {who} (who may see the item): it cannot detect leaks"
+    crashed = [k for k, seen in (("V held", held), ("V unknown", unknown)) if "Something went wrong" in
+               str(seen.get("text")) or str(seen.get("status")).startswith("5")]
+    if crashed:
+        problems.append(f"INTERNAL ERROR in the world where {' and '.join(crashed)}: a crash hides what it "
+                        f"would answer\n{held.get('text') or held.get('body')}")
     if "anonymity" in case.checks:
         named = [k for k in RENDERED if ORG_A in str(held.get(k) or "")]
         if "attributed" in held:  # a STIX bundle or feed: its objects about items, not the identity list
@@ -395,3 +438,42 @@ def test_the_generated_matrix_covers_every_axis() -> None:
     assert {c.probe.name for c in hidden} == every
     assert {c.tlp for c in CASES if "audience" in c.checks} >= {TLP.AMBER, TLP.AMBER_STRICT, TLP.RED}
     assert any("sanity" in c.checks for c in CASES) and any("anonymity" in c.checks for c in CASES)
+
+
+# ---------------------------------------------------------------- anonymity of what is delivered
+
+@pytest.mark.parametrize("count", [1, 21], ids=["one-card", "big-batch"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_anonymous_submissions_are_delivered_without_their_organization(
+        backend: str, count: int, trust_databases: Callable[[str], w.Databases]) -> None:
+    """A's submitter submits anonymously (one value: a card per moderation channel; more than 20: one line per
+    moderation channel), a moderator approves, a member of C votes and sights: every planned delivery (channel
+    cards, edits, one-line notices) says "a coalition member", never A's name; only the submitter's own notices
+    (direct messages to a member of A) may name it."""
+    databases = trust_databases(backend)
+    values = " ".join(f"anon{n}.probe.example" for n in range(count))
+    refs = " ".join(f"#{n}" for n in range(2, count + 2))
+
+    async def scenario() -> list[str]:
+        url = await databases.fresh_url()
+        world = await w.build(url, "absent", tlp=TLP.GREEN, anonymous=True, status="pending")
+        try:
+            mark = await w.marks(world.store)
+            for who, text in ((SUBMITTER, f"submit {values} tlp:green anon tags:{w.TAG} from our SOC"),
+                              ("b_moderator", f"approve {refs}"), ("c_member", "vote #2 confirm"),
+                              ("c_member", "sighting #2")):
+                answer = await world.dispatcher.handle_text(text, w.actor(who, Platform.SLACK, "dm"))
+                assert not isinstance(answer.result, w.UserError | w.InternalError), (text, answer.result)
+            _, _, planned = await w.written_since(world, mark)
+            return planned
+        finally:
+            await w.close(world)
+            databases.discard(url)
+
+    planned = w.run(scenario())
+    to_a = {f'"dm", "{p}", "{n}"' for n, org, _ in PEOPLE if org == ORG_A for p in ("slack", "discord")}
+    shared = [d for d in planned if not any(d.startswith(f"[{t}") for t in to_a)]
+    assert any('"post"' in d or '"text"' in d for d in shared), f"nothing was planned for the channels: {planned}"
+    named = [d for d in shared if ORG_A in d]
+    assert not named, f"ANONYMITY broken: {len(named)} deliveries to channels name {ORG_A}:\n" + "\n".join(
+        d[:400] for d in named[:5])
