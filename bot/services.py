@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot import actions, commands, limits
+from bot.audience import lookup_in_channel
 from bot.commands import IdRef, Ref, StixRef, UsageError, ValueRef
 from bot.domain import (
     Actor,
@@ -102,6 +103,14 @@ class Context:
         """What the speaker may see in a reply to them alone; bot.audience decides whether the channel may
         see the reply too."""
         return visibility(self.require_member(), private=True, ceiling=self.ceiling)
+
+    def view_for(self, command: commands.Command) -> Visibility:
+        """The view a lookup or search answers with: the channel's when the channel sees the answer
+        (bot.audience.lookup_in_channel), so that what it sees never depends on an item above its ceiling;
+        otherwise the speaker's own."""
+        if lookup_in_channel(command, conversation_private=self.actor.private, channel=self.channel):
+            return visibility(self.require_member(), private=False, ceiling=self.ceiling)
+        return self.view
 
     async def audit(self, action: str, indicator_id: int | None = None, **detail: object) -> None:
         await self.uow.audit.append(action, at=self.now, platform=self.actor.platform,
@@ -249,7 +258,7 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
     if len(cmd.refs) > ctx.policy.max_values_per_command:
         raise UsageError(f"{len(cmd.refs)} values in one lookup; look up at most "
                          f"{ctx.policy.max_values_per_command} at a time", "lookup")
-    view = ctx.view
+    view = ctx.view_for(cmd)
     values = [r.observable for r in cmd.refs if isinstance(r, ValueRef)]
     by_value: dict[tuple[str, str], list[Indicator]] = {}  # a value may be held once per visibility scope
     for i in await ctx.uow.indicators.by_values((o.type, o.value) for o in values) if values else ():
@@ -327,7 +336,7 @@ async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
     ctx.require_member()
     flt = SearchFilter(types=cmd.types, tags=cmd.tags, statuses=cmd.statuses, org_name=cmd.org,
                        since=ctx.now - cmd.since if cmd.since else None, tlp=cmd.tlp, text=cmd.text)
-    return await _list(ctx, flt, cmd.page, "Search results", next_action=None)
+    return await _list(ctx, flt, cmd.page, "Search results", next_action=None, view=ctx.view_for(cmd))
 
 
 async def queue(ctx: Context, cmd: commands.Queue) -> IndicatorList:
@@ -337,10 +346,10 @@ async def queue(ctx: Context, cmd: commands.Queue) -> IndicatorList:
 
 
 async def _list(ctx: Context, flt: SearchFilter, page_number: int, title: str,
-                next_action: str | None) -> IndicatorList:
+                next_action: str | None, view: Visibility | None = None) -> IndicatorList:
     page = Page(page_number, ctx.policy.page_size)
-    rows, total = await ctx.uow.indicators.search(flt, ctx.view, page)
-    view = ctx.view
+    view = view or ctx.view
+    rows, total = await ctx.uow.indicators.search(flt, view, page)
     rows = [r for r in rows if can_see(r, view)]  # the store filtered already; the rule is checked once more
     more = page.offset + len(rows) < total
     return IndicatorList(
