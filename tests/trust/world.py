@@ -414,7 +414,7 @@ async def observe(world: World, viewer: str, platform: Platform, place: str, pro
     {id} and {stix} (taken from the ``held`` world, so that both worlds get the same text)."""
     text = probe.text.format(**refs, v=V, tag=TAG)
     before = await item_state(world) if probe.mutates and world.kind == "held" else None
-    mark = await marks(world.store) if probe.mutates else (0, 0)
+    counted = await fingerprint(world.store) if probe.mutates else ()
     seen: dict[str, Any] = {}
     if probe.kind in ("chat", "passive", "file"):
         who = actor(viewer, platform, place)
@@ -447,9 +447,12 @@ async def observe(world: World, viewer: str, platform: Platform, place: str, pro
     else:
         raise AssertionError(probe.kind)
     if probe.mutates:
-        outbox, audit, planned = await written_since(world, mark)
-        seen["outbox"], seen["audit"], seen["delivery"] = outbox, audit, planned
-        seen["after"] = await _counts(world, viewer, platform)
+        changed = await fingerprint(world.store) != counted
+        seen["changed"] = changed
+        if changed:  # (unchanged: no row was written, so nothing to deliver and the viewer's counts are as before)
+            outbox, audit, planned = await written_since(world, counted[-2:])
+            seen["outbox"], seen["audit"], seen["delivery"] = outbox, audit, planned
+            seen["after"] = await _counts(world, viewer, platform)
         if before is not None:
             seen["item_before"], seen["item_after"] = before, await item_state(world)
     return seen
@@ -486,7 +489,7 @@ async def _taxii(world: World, viewer: str, probe: Probe, text: str) -> dict[str
         seen["status"] = response.status
         seen["body"] = normal(body, wall_clock=True)
         return seen
-    path = base + f"{s.indicators_collection}/" + text.format()
+    path = base + f"{s.indicators_collection}/" + text
     pages, cursor, objects = [], None, []
     for _ in range(20):
         url = path + (f"?next={cursor}" if cursor else "")
@@ -527,7 +530,7 @@ async def run_jobs(db: Databases, kind: str, *, tlp: TLP, anonymous: bool, statu
                    refs: dict[str, str] | None, fresh_each: bool, extra: dict[str, str] | None = None,
                    ) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """Observe every job in a world of `kind`. A world is reused from one job to the next as long as the job
-    changed nothing (`fingerprint`), else built afresh; with `fresh_each`, every job gets a fresh world.
+    wrote no row (`fingerprint`), else built afresh; with `fresh_each`, every job gets a fresh world.
     Returns the refs of A's item (from this world unless given) and the observations, in order."""
     world: World | None = None
     url = ""
@@ -543,9 +546,8 @@ async def run_jobs(db: Databases, kind: str, *, tlp: TLP, anonymous: bool, statu
                 if refs is None:
                     assert world.item is not None
                     refs = {"id": str(world.item.id), "stix": world.item.stix_id, **(extra or {})}
-                built = await fingerprint(world.store)
             found.append(await observe(world, viewer, platform, place, probe, refs))
-            clean = not probe.mutates or await fingerprint(world.store) == built
+            clean = not found[-1].get("changed")
     finally:
         if world is not None:
             await close(world)
