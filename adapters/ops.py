@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from adapters.runtime import Runtime
+from adapters.contract import AdapterRuntime as Runtime
 from bot import services
 from bot.dispatcher import Handled
 from bot.domain import OutboxEvent

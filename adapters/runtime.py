@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
 from adapters.config import Settings
+from adapters.contract import AdapterRuntime, Service
 from bot.delivery import Deliverer, DeliverySink
 from bot.dispatcher import Dispatcher
 from bot.domain import OutboxEvent, Platform
@@ -22,9 +22,14 @@ from storage.uow import Store, create_store
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AdapterRuntime", "Runtime", "Service", "create_services", "delivery_platforms", "load_warninglists",
+           "open_runtime", "settle"]
+
 
 @dataclass
 class Runtime:
+    """The composition root's answer to the adapter contract (adapters.contract.AdapterRuntime)."""
+
     settings: Settings
     store: Store
     dispatcher: Dispatcher
@@ -39,18 +44,6 @@ class Runtime:
                               max_attempts=cfg.max_attempts)
         deliverer.observers.extend(self.delivery_observers)
         return deliverer
-
-
-class Service(Protocol):
-    """A running adapter (Slack, Discord, TAXII): started and stopped by `coalition-bot run`."""
-
-    name: str
-
-    async def start(self) -> None:
-        """Connect and begin serving; returns once running (work continues in background tasks)."""
-
-    async def stop(self) -> None:
-        """Finish in-flight work and disconnect."""
 
 
 def settle() -> None:

@@ -440,7 +440,7 @@ async def join(ctx: Context, cmd: commands.Join) -> Joined:
 
 
 def _identity(actor: Actor) -> Identity:
-    return Identity(actor.platform, actor.workspace_id, actor.user_id)
+    return actor.identity
 
 
 async def whoami(ctx: Context, _: commands.WhoAmI) -> WhoAmIResult:
@@ -510,7 +510,7 @@ async def member_role(ctx: Context, cmd: commands.MemberRole) -> Done:
                   if 0 <= cmd.member.member_id <= limits.ID_MAX else None)
     else:
         target = await ctx.uow.members.by_identity(
-            Identity(ctx.actor.platform, ctx.actor.workspace_id, cmd.member.user_id or ""))
+            Identity(ctx.actor.platform, ctx.actor.identity.workspace_id, cmd.member.user_id or ""))
     if target is None:
         raise UsageError(f"{cmd.member} is not a member (see `/ioc admin member list`)", "member role")
     if target.id == admin.id and cmd.role is not Role.ADMIN:
@@ -560,6 +560,18 @@ async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings
     current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
                                      ctx.policy.default_channel_ceiling)
     return ChannelSettings(current, changed=False)
+
+
+async def workspace_removed(uow: UnitOfWork, platform: Platform, workspace_id: str, now: datetime
+                            ) -> Sequence[Channel]:
+    """The bot was removed from a workspace (a Slack uninstall, a Discord guild the bot left or was removed
+    from): its channels are unregistered, with one audit line, so no delivery is planned there any more (no post,
+    no edit of a card posted there); a reinstall starts afresh (an admin sets the channels again). The caller
+    commits. Returns the channels removed."""
+    removed = await uow.channels.remove_workspace(platform, workspace_id)
+    await uow.audit.append("workspace.removed", at=now, platform=platform, member_id=None,
+                           detail={"workspace": workspace_id, "channels": [c.channel_id for c in removed]})
+    return removed
 
 
 async def deliveries(ctx: Context, _: commands.Deliveries) -> DeliveryList:

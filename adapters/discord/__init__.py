@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from adapters.runtime import Runtime, Service
+    from adapters.contract import AdapterRuntime as Runtime
+    from adapters.contract import Service
 
 
 def create_service(runtime: Runtime) -> Service:

@@ -47,6 +47,11 @@ class DiscordService:
             if self._connection in done:
                 await self._connection  # raises what stopped the gateway (bad token, missing intent...)
             raise TimeoutError(f"Discord gateway not ready after {self.ready_timeout:.0f} s")
+        try:  # channels kept under "discord" move under their guild; guilds the bot left meanwhile are removed
+            await self.client.lifecycle.adopt(self.client.guilds)
+            await self.client.lifecycle.reconcile(self.client.guilds)
+        except Exception as e:
+            log.warning("discord: could not reconcile the registered channels with the guilds (%s)", e)
         if not self.deliver:
             return
         self.runtime.dispatcher.after_commit.append(self.deliverer.nudge)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from adapters.runtime import Runtime
+    from adapters.contract import AdapterRuntime as Runtime
 
     from .service import SlackService
 

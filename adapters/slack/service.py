@@ -44,7 +44,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.config import SlackSettings
-from adapters.runtime import Runtime
+from adapters.contract import AdapterRuntime as Runtime
 from bot.delivery import Deliverer
 
 from .app import SlackBot

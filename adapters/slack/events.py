@@ -1,0 +1,219 @@
+"""Slack surface: the Events API. A retried event (Slack's `X-Slack-Retry-Num`, or Socket Mode's retry attempt)
+whose event id was seen already is acknowledged and dropped (`SeenEvents`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+
+from bot import commands
+from bot.audience import Reply
+from bot.commands import IdRef
+from bot.ioc import extract
+from bot.results import InternalError, PassiveResult, UserError
+
+from .mrkdwn import from_slack
+from .replies import KeyLock, SlackBase, team_of
+from .sink import CARD_EVENT
+
+log = logging.getLogger(__name__)
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+_VOTE_BUTTON = re.compile(r"^ioc:vote:([0-9]{1,18}):")  # ASCII digits only: \d takes '٣'
+
+
+class SeenEvents:
+    """Event ids already handled (bounded): Slack's retries of an event are acknowledged and not processed."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_time(self, event_id: str) -> bool:
+        if event_id in self._ids:
+            self._ids.move_to_end(event_id)
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
+
+
+
+class EventListeners(SlackBase):
+    """Events API: reactions as votes, messages (passive mode, DMs), App Home, shared files."""
+
+    seen: SeenEvents
+
+    async def skip_retried_events(self, body: dict[str, Any], req: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        """Slack retries an event it thinks was not acknowledged; one seen before is acknowledged, not redone."""
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and event_id and not self.seen.first_time(event_id):
+            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+            log.info("event %s delivered again (retry %s, %s): skipped", event_id, retry,
+                     (req.headers.get("x-slack-retry-reason") or ["-"])[0])
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    async def _ignore(self) -> None:
+        return None
+
+    # ------------------------------------------------------------ reactions
+
+    async def on_reaction_added(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        self.spawn(self._reaction(event, body, context, added=True), "reaction")
+
+    async def on_reaction_removed(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        self.spawn(self._reaction(event, body, context, added=False), "reaction")
+
+    async def _reaction(self, event: dict[str, Any], body: dict[str, Any], context: Any, *, added: bool) -> None:
+        """A vote emoji on one of the bot's cards is a vote; removing it withdraws the vote if it is still that
+        verdict. One person's reactions on one message are handled one at a time, in the order they came."""
+        item = event.get("item") or {}
+        key = (str(item.get("channel", "")), str(item.get("ts", "")), str(event.get("user", "")))
+        entry = self._reacting.setdefault(key, KeyLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                await self._vote_by_reaction(event, body, context, added=added)
+        finally:
+            entry.users -= 1
+            if not entry.users:
+                del self._reacting[key]
+
+    async def _vote_by_reaction(self, event: dict[str, Any], body: dict[str, Any], context: Any, *,
+                                added: bool) -> None:
+        verdict = self.reactions.get(str(event.get("reaction", "")).split("::")[0])
+        item = event.get("item") or {}
+        if verdict is None or item.get("type") != "message":
+            return
+        bot_user = context.get("bot_user_id")
+        if event.get("item_user") and bot_user and event["item_user"] != bot_user:
+            return  # not the bot's message
+        channel, ts, user = str(item.get("channel", "")), str(item.get("ts", "")), str(event.get("user", ""))
+        indicator_id = await self.indicator_of(channel, ts)
+        if indicator_id is None:
+            return
+        vote = commands.Vote(IdRef(indicator_id), verdict) if added else \
+            commands.Vote(IdRef(indicator_id), None, withdraw_only=verdict)
+        actor = self.actor(team_of(body), user, channel)
+        reply = await self.dispatcher.handle(vote, actor)
+        if added and isinstance(reply.result, UserError | InternalError):  # a removal with nothing to undo: quiet
+            await self.send_reply(Reply(reply.result, private=True), actor, response_url=None)
+
+    async def indicator_of(self, channel: str, ts: str) -> int | None:
+        """The indicator of a card the bot posted: remembered, or read from the message (metadata, buttons)."""
+        if (channel, ts) in self._cards:
+            return self._cards[(channel, ts)]
+        try:
+            history = await self.client.conversations_history(channel=channel, latest=ts, oldest=ts, inclusive=True,
+                                                              limit=1, include_all_metadata=True)
+        except SlackApiError as e:
+            log.info("cannot read message %s in %s: %s", ts, channel, e.response.get("error"))
+            return None
+        messages = [m for m in history.get("messages", []) if str(m.get("ts")) == ts]
+        if not messages:
+            return None
+        message = messages[0]
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if (message.get("metadata") or {}).get("event_type") == CARD_EVENT and re.fullmatch(
+                "[0-9]{1,18}", str(payload.get("indicator_id", ""))):
+            found = {int(payload["indicator_id"])}
+        else:
+            found = {int(m.group(1)) for block in message.get("blocks") or [] if block.get("type") == "actions"
+                     for element in block.get("elements") or []
+                     if (m := _VOTE_BUTTON.match(str(element.get("action_id", ""))))}
+        if len(found) != 1:
+            return None
+        indicator_id = found.pop()
+        self.remember_card(channel, ts, indicator_id)
+        return indicator_id
+
+    # ------------------------------------------------------------ messages: passive mode, DMs
+
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        self.spawn(self.channel_message(event, body, context), "message")
+
+    async def channel_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        subtype = event.get("subtype")
+        user = str(event.get("user") or "")
+        if subtype not in (None, "thread_broadcast", "file_share") or event.get("bot_id") or not user \
+                or user == context.get("bot_user_id"):
+            return
+        channel, text = str(event.get("channel", "")), str(event.get("text") or "")
+        if event.get("channel_type") == "im" or channel.startswith("D"):
+            if subtype is None and text.strip():
+                await self.direct_message(team_of(body), user, channel, text)
+            return
+        if not text.strip() or not extract(text):
+            return  # most messages: no store access at all
+        async with self._slots:
+            reply = await self.dispatcher.handle(commands.Passive(text), self.actor(team_of(body), user, channel))
+        result = reply.result
+        if reply.private or not isinstance(result, PassiveResult) or not result.items:
+            return  # passive mode answers in the thread or not at all (no DM for every chat message)
+        await self.send_reply(reply, self.actor(team_of(body), user, channel), response_url=None,
+                              message=self.renderer.passive_message(result),
+                              thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    async def direct_message(self, team: str, user: str, channel: str, text: str) -> None:
+        """In a direct message with the bot, `/ioc` is optional: the message is the command."""
+        text = from_slack(text).strip()
+        if text.lower().startswith("/ioc"):
+            text = text[4:]
+        actor = self.actor(team, user, channel, private=True)
+        reply = await self.dispatcher.handle_text(text, actor)
+        await self.send_reply(reply, actor, response_url=None)
+
+    # ------------------------------------------------------------ App Home
+
+    async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            self.spawn(self.publish_home(team_of(body), str(event.get("user", ""))), "App Home")
+
+    # ------------------------------------------------------------ files
+
+    async def on_file_shared(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        self.spawn(self.file_shared(event, body, context), "file import")
+
+    async def file_shared(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        """A file shared with the bot in a direct message is imported (STIX 2.1 bundle, CSV or text)."""
+        user, channel = str(event.get("user_id") or ""), str(event.get("channel_id") or "")
+        file_id = str(event.get("file_id") or (event.get("file") or {}).get("id") or "")
+        bot_user = context.get("bot_user_id")
+        if not file_id or not user or user == bot_user or not channel.startswith("D"):
+            return
+        actor = self.actor(team_of(body), user, channel, private=True)
+        info = (await self.client.files_info(file=file_id))["file"]
+        if info.get("user") == bot_user:
+            return  # the bot's own upload (an export)
+        name = str(info.get("name") or info.get("title") or f"{file_id}.txt")
+        if int(info.get("size") or 0) > MAX_IMPORT_BYTES:
+            await self.send_reply(Reply(UserError(f"{name} is larger than {MAX_IMPORT_BYTES // 2**20} MB; "
+                                                  "split it, or use `coalition-bot import`"), True),
+                                  actor, response_url=None)
+            return
+        data = await self.download(str(info.get("url_private_download") or info.get("url_private") or ""))
+        if data is None:
+            await self.send_reply(Reply(UserError(f"{name} could not be downloaded from Slack; share it again"),
+                                        True), actor, response_url=None)
+            return
+        reply = await self.dispatcher.handle(commands.ImportFile(name, data), actor)
+        await self.send_reply(reply, actor, response_url=None)
+
+    async def download(self, url: str) -> bytes | None:
+        if not url or self.session is None:
+            return None
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        async with self.session.get(url, headers=headers) as response:
+            if response.status != 200:
+                log.warning("downloading a shared file answered %s", response.status)
+                return None
+            data = await response.content.read(MAX_IMPORT_BYTES + 1)
+        return data if len(data) <= MAX_IMPORT_BYTES else None
