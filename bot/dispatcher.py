@@ -19,7 +19,7 @@ from typing import Any
 from bot import commands, exchange, services
 from bot.audience import Reply, reply
 from bot.commands import UsageError
-from bot.domain import Actor, Identity, Platform
+from bot.domain import Actor, Platform
 from bot.policy import Policy
 from bot.ports import Clock, Conflict, StoreUnavailable, UnitOfWorkFactory
 from bot.results import InternalError, Result, Unavailable, UserError
@@ -140,8 +140,8 @@ class Dispatcher:
                 return Reply(services.help_for(None, command), private=True)
             service = SERVICES[type(command)]
             async with self.uow_factory(read_only=isinstance(command, READ_ONLY)) as uow:
-                member, channel = await uow.members.speaker(
-                    Identity(actor.platform, actor.workspace_id, actor.user_id), actor.channel_id)
+                member, channel = await uow.members.speaker(actor.identity, actor.channel_id,
+                                                            workspace_id=actor.workspace_id)
                 ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists,
                                        self.delivery_platforms)
                 result = await service(ctx, command)

@@ -64,6 +64,9 @@ class Actor:
 
     ``private`` is true when the reply is seen by this person only (a direct message, an ephemeral
     reply, the console); TLP rules allow more in private replies than in shared channels.
+    ``identity_workspace_id``: where the person's identity lives when that is not the workspace they speak in
+    (Discord: ``workspace_id`` is the guild, the channel's home, but user ids are global, so one identity serves
+    every guild and direct messages); empty means ``workspace_id``.
     """
 
     platform: Platform
@@ -72,6 +75,11 @@ class Actor:
     channel_id: str
     private: bool = False
     display_name: str = ""
+    identity_workspace_id: str = ""
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.platform, self.identity_workspace_id or self.workspace_id, self.user_id)
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,10 @@ class MemberRepository(Protocol):
 
     async def by_identity(self, identity: Identity) -> Member | None: ...
 
-    async def speaker(self, identity: Identity, channel_id: str) -> tuple[Member | None, Channel | None]:
-        """Who is speaking and the settings of the channel they speak in, in one round trip."""
+    async def speaker(self, identity: Identity, channel_id: str, *, workspace_id: str | None = None
+                      ) -> tuple[Member | None, Channel | None]:
+        """Who is speaking and the settings of the channel they speak in (in `workspace_id`, default the
+        identity's), in one round trip."""
 
     async def by_name(self, name: str) -> Sequence[Member]: ...
 
@@ -165,6 +167,14 @@ class ChannelRepository(Protocol):
     async def upsert(self, channel: Channel) -> None: ...
 
     async def list(self, purpose: ChannelPurpose | None = None) -> Sequence[Channel]: ...
+
+    async def remove_workspace(self, platform: Platform, workspace_id: str) -> Sequence[Channel]:
+        """Unregister a workspace's channels and forget the cards posted there; returns the channels removed."""
+
+    async def adopt(self, platform: Platform, from_workspace: str, to_workspace: str,
+                    channel_ids: Sequence[str]) -> int:
+        """Re-key these channels (and their posted cards) from one workspace id to another; a setting already
+        under `to_workspace` wins. Returns how many channel rows moved."""
 
 
 class AuditLog(Protocol):

@@ -25,6 +25,7 @@ from bot.dispatcher import Dispatcher
 from bot.ports import UnitOfWorkFactory
 
 from .buttons import CardButton
+from .guilds import Guilds
 from .handler import Handler
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class CoalitionClient(discord.Client):
         self.tree = app_commands.CommandTree(self, allowed_contexts=app_commands.AppCommandContext(
             guild=True, dm_channel=True, private_channel=False))
         install_commands(self.tree, self.handler)
+        self.lifecycle = Guilds(uow_factory, dispatcher.clock)  # joining, leaving and finding guilds
         self._api_url = settings.api_url.rstrip("/")
         self._uses_base = False
         self._use_api_base()
@@ -160,6 +162,26 @@ class CoalitionClient(discord.Client):
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         await self.handler.on_reaction(payload, added=False)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        log.info("discord: added to guild %s (%d members); an admin registers its channels with /ioc admin channel",
+                 guild.id, guild.member_count or 0)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        if not self.is_ready():  # the guilds of the first READY are adopted by the service once connected
+            return
+        try:
+            await self.lifecycle.adopt([guild])
+        except Exception:
+            log.exception("discord: could not adopt the channels of guild %s", guild.id)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was removed from the guild (or it was deleted): like an uninstall. Should this fail (the store
+        is down), the next start finds the guild missing and unregisters it then."""
+        try:
+            await self.lifecycle.removed(guild)
+        except Exception:
+            log.exception("discord: could not unregister the channels of guild %s", guild.id)
 
 
 def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:

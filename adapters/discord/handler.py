@@ -48,7 +48,16 @@ from .render import MENTIONS, Message, card_embed, esc, indicator_id_of, passive
 
 log = logging.getLogger(__name__)
 
-WORKSPACE = "discord"  # Discord user and channel ids are global snowflakes: one workspace for every guild
+# Workspaces on Discord: a channel belongs to its guild (Actor.workspace_id and Channel.workspace_id are the guild
+# id, so a guild's channels can be unregistered when the bot leaves it), but user ids are global snowflakes, so a
+# person's identity lives in one namespace for every guild and for direct messages (Identity.workspace_id is
+# "discord"). A direct message has no guild: its workspace is that namespace too.
+WORKSPACE = "discord"
+
+
+def workspace_of(guild_id: int | None) -> str:
+    """The workspace id of a channel: its guild's id, or "discord" for a direct message."""
+    return str(guild_id) if guild_id else WORKSPACE
 MAX_IMPORT_BYTES = 25 * 1024 * 1024
 PUBLIC_VERBS = {"submit", "vote", "sighting", "approve", "reject", "revoke", "lookup", "search"}
 
@@ -65,8 +74,8 @@ class Origin:
 
 
 def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | None) -> Actor:
-    return Actor(Platform.DISCORD, WORKSPACE, str(user.id), str(channel_id or user.id), private=guild_id is None,
-                 display_name=user.name)
+    return Actor(Platform.DISCORD, workspace_of(guild_id), str(user.id), str(channel_id or user.id),
+                 private=guild_id is None, display_name=user.name, identity_workspace_id=WORKSPACE)
 
 
 class Handler:
@@ -191,13 +200,13 @@ class Handler:
             sent_msg = await interaction.edit_original_response(**kw)
             message_id = sent_msg.id
         if not reply.private and msg.cards and message_id is not None and interaction.channel_id is not None:
-            await self.remember(interaction.channel_id, message_id, msg)
+            await self.remember(interaction.channel_id, message_id, msg, guild_id=interaction.guild_id)
 
-    async def remember(self, channel_id: int, message_id: int, msg: Message) -> None:
+    async def remember(self, channel_id: int, message_id: int, msg: Message, *, guild_id: int | None = None) -> None:
         """A public reply shows these cards: edit it when their indicators change (live cards)."""
         self._cache(message_id, msg.cards[0].indicator.id if len(msg.cards) == 1 else None)
         await remember_posted(self.uow_factory, [
-            PostedCard(Platform.DISCORD, WORKSPACE, str(channel_id), card.indicator.id, "reply",
+            PostedCard(Platform.DISCORD, workspace_of(guild_id), str(channel_id), card.indicator.id, "reply",
                        message_id=str(message_id)) for card in msg.cards])
 
     async def _edit_in_place(self, interaction: discord.Interaction, reply: Reply, msg: Message) -> bool:
@@ -343,8 +352,9 @@ class Handler:
         if indicator_id is None:
             return
         user = payload.member or self.client.get_user(payload.user_id)
-        actor = Actor(Platform.DISCORD, WORKSPACE, str(payload.user_id), str(payload.channel_id),
-                      private=payload.guild_id is None, display_name=user.name if user else "")
+        actor = Actor(Platform.DISCORD, workspace_of(payload.guild_id), str(payload.user_id), str(payload.channel_id),
+                      private=payload.guild_id is None, display_name=user.name if user else "",
+                      identity_workspace_id=WORKSPACE)
         vote = (commands.Vote(IdRef(indicator_id), verdict) if added
                 else commands.Vote(IdRef(indicator_id), None, withdraw_only=verdict))
         reply = await self.dispatcher.handle(vote, actor)

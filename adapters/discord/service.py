@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from adapters.runtime import Runtime
+from adapters.contract import AdapterRuntime as Runtime
 
 from .client import CoalitionClient
 from .delivery import DiscordSink

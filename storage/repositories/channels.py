@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    delete,
+    or_,
     select,
+    update,
 )
 
 from bot.domain import (
@@ -17,8 +20,9 @@ from bot.domain import (
 from bot.tlp import TLP
 from storage.models import (
     ChannelRow,
+    PostedCardRow,
 )
-from storage.repositories.base import _Repository
+from storage.repositories.base import _chunks, _Repository
 
 
 def _channel(row: Any) -> Channel:
@@ -54,4 +58,41 @@ class SqlChannelRepository(_Repository):
             stmt = stmt.where(ChannelRow.purpose == purpose.value)
         return [_channel(row) for row in await self._execute(stmt)]
 
+    async def remove_workspace(self, platform: Platform, workspace_id: str) -> Sequence[Channel]:
+        """Unregister every channel of one workspace (the bot was uninstalled or left the server) and forget the
+        cards posted there (those messages can no longer be edited): the planner then neither posts nor edits
+        there. Returns the channels removed."""
+        removed = [_channel(row) for row in await self._execute(
+            delete(ChannelRow.__table__)
+            .where(ChannelRow.platform == platform.value, ChannelRow.workspace_id == workspace_id)
+            .returning(*ChannelRow.__table__.c))]
+        posted = PostedCardRow.platform == platform.value
+        where = [PostedCardRow.workspace_id == workspace_id]
+        for chunk in _chunks([c.channel_id for c in removed]):
+            where.append(PostedCardRow.channel_id.in_(chunk))
+        await self._execute(delete(PostedCardRow).where(posted, or_(*where)))
+        return sorted(removed, key=lambda c: c.channel_id)
 
+    async def adopt(self, platform: Platform, from_workspace: str, to_workspace: str,
+                    channel_ids: Sequence[str]) -> int:
+        """Move these channels' settings (and the record of cards posted in them) from `from_workspace` to
+        `to_workspace`: rows written before channels were known per workspace (Discord before guilds: every
+        channel was in workspace "discord"). A setting already kept under `to_workspace` wins. Returns how many
+        channel rows moved."""
+        moved = 0
+        table = ChannelRow.__table__
+        for chunk in _chunks(list(dict.fromkeys(channel_ids))):
+            kept = select(table.c.channel_id).where(table.c.platform == platform.value,
+                                                    table.c.workspace_id == to_workspace,
+                                                    table.c.channel_id.in_(chunk))
+            await self._execute(delete(table).where(
+                table.c.platform == platform.value, table.c.workspace_id == from_workspace,
+                table.c.channel_id.in_(kept.scalar_subquery())))
+            result = await self._execute(update(table).where(
+                table.c.platform == platform.value, table.c.workspace_id == from_workspace,
+                table.c.channel_id.in_(chunk)).values(workspace_id=to_workspace))
+            moved += result.rowcount or 0
+            await self._execute(update(PostedCardRow).where(
+                PostedCardRow.platform == platform.value, PostedCardRow.workspace_id == from_workspace,
+                PostedCardRow.channel_id.in_(chunk)).values(workspace_id=to_workspace))
+        return moved

@@ -103,7 +103,7 @@ def _speaker_statement() -> Select[Any]:
         IdentityRow.user_id == bindparam("user_id"),
     ).subquery()
     channel = select(ChannelRow.__table__).where(
-        ChannelRow.platform == platform, ChannelRow.workspace_id == workspace,
+        ChannelRow.platform == platform, ChannelRow.workspace_id == bindparam("channel_workspace_id"),
         ChannelRow.channel_id == bindparam("channel_id"),
     ).subquery()
     anchor = select(literal(1).label("one")).subquery()
@@ -141,10 +141,12 @@ class SqlMemberRepository(_Repository):
         row = (await self._execute(stmt)).first()
         return _member(row) if row else None
 
-    async def speaker(self, identity: Identity, channel_id: str) -> tuple[Member | None, Channel | None]:
+    async def speaker(self, identity: Identity, channel_id: str, *, workspace_id: str | None = None
+                      ) -> tuple[Member | None, Channel | None]:
         row = (await self._execute(_SPEAKER, {
             "platform": identity.platform.value, "workspace_id": identity.workspace_id,
             "user_id": identity.user_id, "channel_id": channel_id,
+            "channel_workspace_id": identity.workspace_id if workspace_id is None else workspace_id,
         })).one()._mapping
         found = _member(_Prefixed(row, "m_")) if row["m_id"] is not None else None
         where = _channel(_Prefixed(row, "c_")) if row["c_id"] is not None else None

@@ -76,6 +76,8 @@ class FakeDiscord:
         self.record = record
         self.calls: list[Call] = []
         self.guilds: dict[int, dict[str, Any]] = {}
+        self.gone_channels: set[int] = set()  # channels of guilds the bot was removed from (remove_guild)
+        self.refused: list[Call] = []  # calls about those channels, each answered 403
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}  # channel id -> message id -> payload
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> original response message
         self.files: dict[str, bytes] = {}
@@ -156,6 +158,21 @@ class FakeDiscord:
         }
         for c in channels:
             self.messages.setdefault(c, {})
+
+    async def join_guild(self, guild_id: int, *, channels: list[int], members: list[dict[str, Any]] = (),  # type: ignore[assignment]
+                         name: str = "Coalition") -> None:
+        """The bot is added to a guild while connected: GUILD_CREATE to every connected client."""
+        self.add_guild(guild_id, channels=channels, members=members, name=name)
+        await self.dispatch("GUILD_CREATE", self.guilds[guild_id])
+
+    async def remove_guild(self, guild_id: int, *, connected: bool = True) -> None:
+        """The bot is removed from a guild (kicked, or the guild deleted): GUILD_DELETE to connected clients
+        (`connected=False`: none is told, as when no process was connected). From then on every REST call about
+        one of its channels is refused like Discord's (403 Missing Access) and recorded in `refused`."""
+        guild = self.guilds.pop(guild_id)
+        self.gone_channels |= {int(c["id"]) for c in guild["channels"]}
+        if connected:
+            await self.dispatch("GUILD_DELETE", {"id": str(guild_id)})
 
     def chatter(self, channel_id: int, count: int, *, user_id: int = 1) -> None:
         """`count` people's messages in a channel (or DM channel), as if the conversation went on."""
@@ -399,6 +416,9 @@ class FakeDiscord:
 
     def _route(self, call: Call) -> tuple[int, Any]:
         m, p, body = call.method, call.path, call.json or {}
+        if (gone := re.match(r"/channels/(\d+)", p)) and int(gone.group(1)) in self.gone_channels:
+            self.refused.append(call)
+            return 403, {"message": "Missing Access", "code": 50001}
         if p == "/users/@me" and m == "GET":
             return 200, self.bot
         if p in ("/applications/@me", "/oauth2/applications/@me") and m == "GET":

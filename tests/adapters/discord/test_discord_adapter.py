@@ -247,7 +247,7 @@ async def test_passive_mode_replies_with_a_compact_status(world: World) -> None:
     await world.callback(admin, mark)
     assert not world.fake.calls_to("POST", rf"/channels/{GENERAL}/messages", after=mark)
     async with world.store.unit_of_work() as uow:
-        channel = await uow.channels.get(Platform.DISCORD, "discord", str(GENERAL))
+        channel = await uow.channels.get(Platform.DISCORD, str(GUILD), str(GENERAL))  # adopted by its guild
         await uow.channels.upsert(dataclasses.replace(channel, passive=True))
         await uow.commit()
     mark = len(world.fake.calls)

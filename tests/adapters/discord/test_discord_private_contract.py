@@ -48,7 +48,11 @@ ENTRY_POINTS = {
     "listener on_message": "file in a channel, file in a DM, passive",
     "listener on_raw_reaction_add": "reaction added",
     "listener on_raw_reaction_remove": "reaction removed",
+    "listener on_guild_join": "guild joined",
+    "listener on_guild_available": "guild back after an outage",
+    "listener on_guild_remove": "guild removed",
 }
+OTHER_GUILD, OTHER_CHANNEL = 700000000000000901, 700000000000000911
 
 
 def registered(client: discord.Client) -> set[str]:
@@ -234,6 +238,17 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
         react = fake.reaction("✅", user_id=int(users["stranger"]["id"]), channel_id=GENERAL, message_id=card["id"],
                               guild_id=GUILD)
         await step(how, lambda e=event, r=react: fake.dispatch(e, r))
+
+    # -- guild events: the bot added to a guild, the guild unavailable then back, the bot removed (no one answered)
+    await step("guild joined", lambda: fake.join_guild(OTHER_GUILD, channels=[OTHER_CHANNEL],
+                                                        members=[users["alice"]]), answered=False)
+
+    async def outage_and_back() -> None:
+        await fake.dispatch("GUILD_DELETE", {"id": str(OTHER_GUILD), "unavailable": True})
+        await fake.dispatch("GUILD_CREATE", fake.guilds[OTHER_GUILD])
+
+    await step("guild back after an outage", outage_and_back, answered=False)
+    await step("guild removed", lambda: fake.remove_guild(OTHER_GUILD), answered=False)
 
     assert {how for how in ENTRY_POINTS.values() for how in how.split(", ")} <= set(walked)
     world.assert_running()
