@@ -2,7 +2,9 @@
 
 Commands are registered explicitly (never a global sync on every start): `sync` overwrites the bot's
 commands in the given guilds (immediate), or globally when no guild is given or configured (Discord takes up
-to an hour to show global changes). discord.py is imported inside the commands only.
+to an hour to show global changes); each line it prints says which. One bot in many servers: register globally,
+so that every server the bot is added to, now or later, has the commands. discord.py is imported inside the
+commands only.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ async def sync_commands(settings, guilds: list[int]) -> list[str]:
             if target is not None:
                 client.tree.copy_global_to(guild=target)
             synced = await client.tree.sync(guild=target)
-            where = f"in guild {guild_id}" if guild_id else "globally (may take up to an hour to appear)"
+            where = (f"in guild {guild_id} (there only, at once)" if guild_id
+                     else "globally, for every server the bot is in or joins (may take up to an hour to appear)")
             lines.append(f"Registered {len(synced)} commands {where}: " + ", ".join(c.name for c in synced))
     finally:
         await client.close()

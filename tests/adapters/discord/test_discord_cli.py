@@ -47,3 +47,15 @@ async def test_sync_overwrites_the_commands_of_a_guild(fake: FakeDiscord) -> Non
     assert any(o.get("autocomplete") for o in subs["vote"]["options"] if o["name"] == "indicator")
     assert any(c["name"] == "Submit indicators" and c["type"] == 3 for c in put[0].json)
     assert not fake.calls_to("PUT", rf"/applications/{APPLICATION_ID}/commands")  # nothing global
+
+
+async def test_sync_registers_globally_without_guilds_and_in_each_guild_given_saying_which(fake: FakeDiscord) -> None:
+    lines = await sync_commands(discord_settings(fake), [])
+    assert len(fake.calls_to("PUT", rf"/applications/{APPLICATION_ID}/commands")) == 1
+    assert not fake.calls_to("PUT", rf"/applications/{APPLICATION_ID}/guilds/\d+/commands")
+    assert len(lines) == 1 and "Registered 2 commands globally" in lines[0]
+    mark = len(fake.calls)
+    lines = await sync_commands(discord_settings(fake), [4242, 4343])
+    assert [c.path for c in fake.calls_to("PUT", r"/applications/\d+(/guilds/\d+)?/commands", after=mark)] == [
+        f"/applications/{APPLICATION_ID}/guilds/4242/commands", f"/applications/{APPLICATION_ID}/guilds/4343/commands"]
+    assert ["in guild 4242" in lines[0], "in guild 4343" in lines[1]] == [True, True]
