@@ -72,6 +72,7 @@ READ_PROBES = [
     Probe("export_csv", "chat", "export format:csv status:pending,approved"),
     Probe("export_txt", "chat", "export format:txt status:pending,approved"),
     Probe("passive", "passive", "is {v} bad? also #{id}"),
+    Probe("button_lookup", "action", "ioc:lookup:{id}"),
 ]
 # What a channel may see answered publicly (lookups are answered in the channel there: ephemeral_lookups off).
 AUDIENCE_PROBES = ("lookup_value", "bare_value", "lookup_id", "lookup_stix", "search_text", "search_tag",
@@ -87,8 +88,12 @@ MUTATING_PROBES = [
     Probe("approve_value", "chat", "approve {v}", mutates=True),
     Probe("reject_id", "chat", "reject #{id} bogus", mutates=True),
     Probe("revoke_id", "chat", "revoke #{id} bogus", mutates=True),
+    Probe("button_vote", "action", "ioc:vote:{id}:false_positive", mutates=True),
+    Probe("button_approve", "action", "ioc:approve:{id}", mutates=True),
+    Probe("button_reject", "action", "ioc:reject:{id}|bogus", mutates=True),
+    Probe("reaction_removed", "unreact", "{id}", mutates=True),
 ]
-MODERATION_PROBES = ("approve_id", "approve_value", "reject_id", "revoke_id")
+MODERATION_PROBES = ("approve_id", "approve_value", "reject_id", "revoke_id", "button_approve", "button_reject")
 MUTATING_PLACES = ("dm", "amber")
 CREATING_PROBES = [
     Probe("submit", "chat", "submit {v} tlp:green conf:60 tags:mine we saw it", creates=True, mutates=True),
@@ -104,10 +109,13 @@ TAXII_PROBES = [
     Probe("taxii_manifest", "taxii_get", "manifest/"),
     Probe("taxii_object", "taxii_get", "objects/{stix}/"),
     Probe("taxii_versions", "taxii_get", "objects/{stix}/versions/"),
+    Probe("cli_export_stix", "org_export", "stix"),
+    Probe("cli_export_csv", "org_export", "csv"),
 ]
+ORG_KINDS = ("org_import", "taxii_post", "taxii_get", "org_export")  # an organization, not a person, asks
 ORG_VIEWERS = {"a_member2": ORG_A, "b_member": w.ORG_B}  # whose organization's key / import is used
 ANONYMITY_PROBES = ("lookup_value", "search_tag", "search_all", "home", "queue", "export_stix", "export_csv",
-                    "passive", "taxii_objects")
+                    "passive", "taxii_objects", "cli_export_stix", "cli_export_csv")
 
 
 # ---------------------------------------------------------------- the rules' inputs, as the worlds build them
@@ -185,10 +193,11 @@ class Case:
 
 def _checks(tlp: TLP, anonymous: bool, status: str, viewer: str, place: str, probe: Probe) -> tuple[str, ...]:
     ind = item(tlp, anonymous, status)
-    org_level = probe.kind in ("org_import", "taxii_post", "taxii_get")
+    org_level = probe.kind in ORG_KINDS
     if org_level:
         org = ORG_VIEWERS[viewer]
-        sees = (rules.can_see(ind, rules.organization_visibility(_ORG_IDS[org])) if probe.kind == "taxii_get"
+        sees = (rules.can_see(ind, rules.organization_visibility(_ORG_IDS[org]))
+                if probe.kind in ("taxii_get", "org_export")
                 else may_see(service_member(org), ind))
     else:
         who = member(viewer)
@@ -235,15 +244,15 @@ ALL_PROBES = READ_PROBES + MUTATING_PROBES + TAXII_PROBES + CREATING_PROBES + OR
 # the cards), an anonymous one by what shows or filters by organization; everything is probed on a pending one.
 APPROVED_PROBES = ("lookup_value", "search_status", "search_all", "stats", "export_stix", "export_csv", "export_txt",
                    "passive", "vote_id", "sighting_id", "revoke_id", "taxii_objects", "taxii_manifest",
-                   "taxii_object", "taxii_versions")
+                   "taxii_object", "taxii_versions", "cli_export_stix", "cli_export_csv")
 ANON_PROBES = ("lookup_value", "search_org", "search_all", "stats", "home", "export_stix", "export_csv", "passive",
-               "vote_id", "submit", "cli_import", "taxii_objects")
+               "vote_id", "submit", "cli_import", "taxii_objects", "cli_export_csv")
 
 
 def _places(probe: Probe, viewer: str, listeners: list[str]) -> tuple[str, ...]:
     """Where a probe is typed. The services answer with the speaker's private rights wherever they speak; the
     place decides only whether the channel sees the answer (bot.audience) and what passive mode shows."""
-    if probe.kind in ("org_import", "taxii_post", "taxii_get"):
+    if probe.kind in ORG_KINDS:
         return ("dm",)  # an organization's key or import: no place
     everywhere = viewer in listeners or viewer == "b_member"
     if probe.kind == "passive":  # answers for the channel, whoever wrote the message
@@ -261,7 +270,7 @@ ONE_PLACE = {"a_member2": "amber", "b_admin": "amber"}  # the hidden viewers oth
 def _anonymity_viewer(probe: Probe, tlp: TLP, status: str) -> str | None:
     """Who looks for A's name behind an anonymous item: B's member, or B's moderator where only moderators see
     it (RED) or the probe is for moderators (the queue)."""
-    if probe.kind in ("org_import", "taxii_post", "taxii_get"):
+    if probe.kind in ORG_KINDS:
         return "b_member"  # the key of B
     ind = item(tlp, True, status)
     candidates = ("b_moderator",) if probe.name == "queue" else ("b_member", "b_moderator")
@@ -281,7 +290,7 @@ def _case(backend: str, tlp: TLP, anonymous: bool, status: str, viewer: str, pla
         checks.discard("anonymity")
     if not checks:
         return None
-    org_level = probe.kind in ("org_import", "taxii_post", "taxii_get")
+    org_level = probe.kind in ORG_KINDS
     platform = Platform.SLACK if org_level else platform_for(viewer, place)
     return Case(backend, tlp, anonymous, status, viewer, platform, place, probe, tuple(sorted(checks)))
 
@@ -293,7 +302,7 @@ def generate() -> list[Case]:
         for probe in ALL_PROBES:
             if (status == "approved" and probe.name not in APPROVED_PROBES) or (probe.creates and status != "pending"):
                 continue
-            viewers = ORG_VIEWERS if probe.kind in ("org_import", "taxii_post", "taxii_get") else VIEWERS
+            viewers = ORG_VIEWERS if probe.kind in ORG_KINDS else VIEWERS
             for viewer in viewers:
                 for place in _places(probe, viewer, listeners):
                     case = _case(backend, tlp, anonymous, status, viewer, place, probe, listeners)

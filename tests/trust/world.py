@@ -49,19 +49,22 @@ from adapters.config import TaxiiSettings
 from adapters.discord import render as discord_render
 from adapters.slack.blocks import Renderer as SlackRenderer
 from adapters.taxii import create_app
-from bot import commands, delivery, exchange
+from bot import actions, commands, delivery, exchange, rules
 from bot.audience import Reply
 from bot.dispatcher import Dispatcher
 from bot.domain import (
     Actor,
     Channel,
     ChannelPurpose,
+    ExportFilter,
     Identity,
     Indicator,
     Member,
     OutboxEvent,
     Platform,
     Role,
+    Status,
+    Verdict,
 )
 from bot.policy import Policy
 from bot.results import InternalError, UserError
@@ -416,7 +419,7 @@ async def observe(world: World, viewer: str, platform: Platform, place: str, pro
     before = await item_state(world) if probe.mutates and world.kind == "held" else None
     counted = await fingerprint(world.store) if probe.mutates else ()
     seen: dict[str, Any] = {}
-    if probe.kind in ("chat", "passive", "file"):
+    if probe.kind in ("chat", "passive", "file", "action", "unreact"):
         who = actor(viewer, platform, place)
         answer: Reply
         if probe.kind == "chat" and text == "home":  # Slack's App Home (no /ioc verb)
@@ -425,10 +428,16 @@ async def observe(world: World, viewer: str, platform: Platform, place: str, pro
             answer = await world.dispatcher.handle_text(text, who)
         elif probe.kind == "passive":
             answer = await world.dispatcher.handle(commands.Passive(text), who)
-        else:
+        elif probe.kind == "file":
             name, _, kind = text.partition(":")
             data = stix_bundle(V) if kind == "stix" else f"{V}\n".encode()
             answer = await world.dispatcher.handle(commands.ImportFile(name, data), who)
+        elif probe.kind == "action":  # a button (Slack action id, Discord custom id), a reason from its modal
+            action_id, _, reason = text.partition("|")
+            answer = await world.dispatcher.handle(actions.to_command(actions.parse(action_id), reason), who)
+        else:  # a removed reaction: withdraw only the vote it stood for
+            answer = await world.dispatcher.handle(commands.Vote(commands.IdRef(int(text)), None,
+                                                                 withdraw_only=Verdict.CONFIRM), who)
         seen["private"] = answer.private
         seen.update(renderings(answer.result))
         seen["public"] = None if answer.private else seen["slack"] + seen["discord"] + seen["text"]
@@ -442,6 +451,16 @@ async def observe(world: World, viewer: str, platform: Platform, place: str, pro
             seen.update(renderings(report))
         except commands.UsageError as e:
             seen["error"] = e.problem
+    elif probe.kind == "org_export":  # `coalition-bot export --org`: what the organization's key may receive
+        org_id = world.members[viewer].org_id
+        parts: list[str] = []
+        flt = ExportFilter(statuses=(Status.PENDING, Status.APPROVED))
+        async with world.store.unit_of_work(read_only=True) as uow:
+            await exchange.write_export(uow, rules.organization_visibility(org_id), flt, text, parts.append,
+                                        viewer_org_id=org_id)
+        seen["file"] = normal("".join(parts))
+        if text == "stix":
+            seen["attributed"] = attributed(json.loads("".join(parts)).get("objects", []))
     elif probe.kind in ("taxii_get", "taxii_post"):
         seen.update(await _taxii(world, viewer, probe, text))
     else:
