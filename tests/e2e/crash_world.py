@@ -212,10 +212,6 @@ async def crash_run(url: str, logs: Path, *, cards: int = 1000, kills: int = 20,
     fleet = Fleet(url, slack, discord, logs, lease)
     began = time.perf_counter()
     try:
-        for _ in range(processes):  # they start while the approvals are written, and deliver them as they come
-            await fleet.start()
-        await _prepare(store, cards)
-        outcome.prepared = time.perf_counter() - began
         expected = 3 * cards  # a card on each platform and a notice per approval
         chattered = 0
 
@@ -238,7 +234,7 @@ async def crash_run(url: str, logs: Path, *, cards: int = 1000, kills: int = 20,
 
         points = sorted(rng.sample(range(expected // 50, expected * 9 // 10), kills))
 
-        async def kill_and_wait() -> None:
+        async def kill_at_points() -> None:
             for point in points:
                 while bot_posts() < point:  # noqa: ASYNC110 - other processes post: poll what the fakes hold
                     await asyncio.sleep(0.01)
@@ -247,14 +243,21 @@ async def crash_run(url: str, logs: Path, *, cards: int = 1000, kills: int = 20,
                 outcome.timeline.append((round(time.perf_counter() - began, 1), bot_posts()))
                 await chatter()
                 await fleet.start()
-            while not await delivered():  # noqa: ASYNC110 - other processes deliver: poll the store
-                await asyncio.sleep(0.2)
 
+        for _ in range(processes):  # they start while the approvals are written, and deliver them as they come
+            await fleet.start()
+        killer = asyncio.create_task(kill_at_points())  # the kill points follow the posts, approvals or not
         try:
             async with asyncio.timeout(limit):
-                await kill_and_wait()
+                await _prepare(store, cards)
+                outcome.prepared = time.perf_counter() - began
+                await killer
+                while not await delivered():  # noqa: ASYNC110 - other processes deliver: poll the store
+                    await asyncio.sleep(0.2)
         except TimeoutError:
             outcome.timed_out = True
+        finally:
+            killer.cancel()
         outcome.seconds = time.perf_counter() - began
         await asyncio.sleep(1.0)  # a late double post would show up now
         outcome.processes = fleet.started
