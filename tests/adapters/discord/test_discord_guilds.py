@@ -65,7 +65,7 @@ async def two(fake: FakeDiscord, sqlite_store: Store) -> AsyncIterator[World]:
         await asyncio.sleep(0)
 
 
-async def slash(w: World, sub: str, options: dict[str, Any], *, user: str, guild: int, channel: int) -> dict:
+async def slash(w: World, sub: str, options: dict[str, Any], *, user: str, guild: int | None, channel: int) -> dict:
     """`/ioc sub ...` in a guild's channel; returns the interaction response's body."""
     mark = len(w.fake.calls)
     payload = w.fake.slash("ioc", sub, options, user=w.users[user], guild_id=guild, channel_id=channel)
@@ -118,7 +118,8 @@ async def test_two_guilds_share_cards_and_people_and_leaving_one_stops_only_it(t
     # one person, one member, whichever guild they speak in
     me_one = await slash(w, "whoami", {}, user="bob", guild=ONE, channel=GENERAL)
     me_two = await slash(w, "whoami", {}, user="bob", guild=TWO, channel=GENERAL_TWO)
-    assert text_of(me_one) == text_of(me_two) and "bob" in text_of(me_one)
+    me_dm = await slash(w, "whoami", {}, user="bob", guild=None, channel=990000000000000123)
+    assert text_of(me_one) == text_of(me_two) == text_of(me_dm) and "You are bob" in text_of(me_one)
 
     # submitted in ONE, approved by the moderator in TWO: one card in each guild's feed
     await slash(w, "submit", {"values": "198.51.100.23", "tlp": "green"}, user="alice", guild=ONE, channel=GENERAL)
