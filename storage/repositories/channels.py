@@ -66,9 +66,16 @@ class SqlChannelRepository(_Repository):
             delete(ChannelRow.__table__)
             .where(ChannelRow.platform == platform.value, ChannelRow.workspace_id == workspace_id)
             .returning(*ChannelRow.__table__.c))]
+        # the cards of the workspace, and those recorded under another id for its channels (before they were known
+        # per workspace), unless the channel is still registered in another workspace (a channel both share)
+        ids = [c.channel_id for c in removed]
+        for chunk in _chunks(ids):
+            shared = {row.channel_id for row in await self._execute(select(ChannelRow.channel_id).where(
+                ChannelRow.platform == platform.value, ChannelRow.channel_id.in_(chunk)))}
+            ids = [i for i in ids if i not in shared]
         posted = PostedCardRow.platform == platform.value
         where = [PostedCardRow.workspace_id == workspace_id]
-        for chunk in _chunks([c.channel_id for c in removed]):
+        for chunk in _chunks(ids):
             where.append(PostedCardRow.channel_id.in_(chunk))
         await self._execute(delete(PostedCardRow).where(posted, or_(*where)))
         return sorted(removed, key=lambda c: c.channel_id)

@@ -15,14 +15,17 @@ from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 async def test_workspace_removed_unregisters_its_channels_and_forgets_its_cards(store: Store, seed: Seed) -> None:
     kept = [Channel(Platform.DISCORD, "G1", "11", TLP.AMBER, ChannelPurpose.FEED),
-            Channel(Platform.SLACK, "G2", "21", TLP.AMBER, ChannelPurpose.FEED)]  # same id, other platform
+            Channel(Platform.SLACK, "G2", "21", TLP.AMBER, ChannelPurpose.FEED),  # same id, other platform
+            Channel(Platform.DISCORD, "G3", "23", TLP.AMBER, ChannelPurpose.FEED)]  # also in G2: shared
     gone = [Channel(Platform.DISCORD, "G2", "21", TLP.GREEN, ChannelPurpose.FEED),
-            Channel(Platform.DISCORD, "G2", "22", TLP.AMBER, ChannelPurpose.MODERATION)]
+            Channel(Platform.DISCORD, "G2", "22", TLP.AMBER, ChannelPurpose.MODERATION),
+            Channel(Platform.DISCORD, "G2", "23", TLP.AMBER, ChannelPurpose.FEED)]
     async with store.unit_of_work() as uow:
         ind = await uow.indicators.add(new_indicator(seed.alice))
         for channel in kept + gone:
             await uow.channels.upsert(channel)
-        for workspace, channel_id in (("G1", "11"), ("G2", "21"), ("discord", "22"), ("G2", "99")):
+        for workspace, channel_id in (("G1", "11"), ("G2", "21"), ("discord", "22"), ("G2", "99"), ("G3", "23"),
+                                      ("G2", "23")):
             await uow.posted_cards.add(PostedCard(Platform.DISCORD, workspace, channel_id, ind.id, "feed",
                                                   message_id="5"))
         await uow.posted_cards.add(PostedCard(Platform.SLACK, "G2", "21", ind.id, "feed", message_id="6"))
@@ -39,9 +42,9 @@ async def test_workspace_removed_unregisters_its_channels_and_forgets_its_cards(
         audit = (await uow.session.execute(select(AuditRow.action, AuditRow.platform, AuditRow.member_id,
                                                   AuditRow.detail))).all()
     # the guild's cards go, by workspace and by the removed channels' ids (a card recorded before guilds)
-    assert [tuple(r) for r in left] == [("discord", "G1", "11"), ("slack", "G2", "21")]
+    assert [tuple(r) for r in left] == [("discord", "G1", "11"), ("discord", "G3", "23"), ("slack", "G2", "21")]
     assert [tuple(r) for r in audit] == [("workspace.removed", "discord", None,
-                                          {"workspace": "G2", "channels": ["21", "22"]})]
+                                          {"workspace": "G2", "channels": ["21", "22", "23"]})]
     async with store.unit_of_work() as uow:  # again: nothing left, still one audit line each time
         assert await services.workspace_removed(uow, Platform.DISCORD, "G2", T0) == []
 
