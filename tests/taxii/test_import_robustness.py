@@ -17,7 +17,7 @@ from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Platform
 from bot.policy import Policy
 from bot.results import ImportReport, UserError
-from bot.rules import coalition_visibility
+from bot.rules import coalition_visibility, organization_visibility
 from bot.stix import STIX_IDS_SECRET, ActIds
 from bot.text import render
 from storage.models import DeploymentSecretRow, IndicatorRow, OutboxRow
@@ -201,6 +201,10 @@ async def test_the_id_secret_is_made_once_and_keys_the_exported_opinion_ids(stor
         (bob,) = await uow.members.by_name("bob")
     assert opinion == ActIds(first).opinion_id(ind.stix_id, bob.id)
     assert await opinion_ids() == [opinion]  # stable
+    async with store.unit_of_work(read_only=True) as uow:  # the TAXII feed gives the same id
+        feed, _, _ = await exchange.feed_page(uow, organization_visibility(bob.org_id), cursor=None, added_after=None,
+                                              types=["opinion"], stix_ids=[], limit=50)
+    assert [o["id"] for _, o in feed] == [opinion]
     async with store.engine.begin() as conn:  # another deployment's secret: other ids
         await conn.execute(delete(DeploymentSecretRow))
     (other,) = await opinion_ids()
