@@ -141,10 +141,10 @@ def main() -> None:
     started = time.perf_counter()
     plan = read_file(data, "b.json", default_tlp=TLP.AMBER, default_confidence=50, now=NOW)
     seconds = time.perf_counter() - started
-    print(f"import ours (parse + patterns + IOC engine): {plan.objects:,} objects, {len(plan.items):,} indicators "
-          f"in {seconds:.2f} s = {plan.objects / seconds:,.0f} objects/s ({len(plan.items) / seconds:,.0f} "
+    print(f"import ours (parse + patterns + IOC engine): {plan.objects:,} objects, {plan.count:,} indicators "
+          f"in {seconds:.2f} s = {plan.objects / seconds:,.0f} objects/s ({plan.count / seconds:,.0f} "
           "indicators/s)")
-    assert len(plan.items) == args.n, plan.skipped  # every generated indicator is importable
+    assert plan.count == args.n, plan.skipped  # every generated indicator is importable
     print(f"import stix2 library (stix2.parse): {import_stix2(text, args.library_n):,.0f} indicators/s")
     if args.taxii_n:
         print("TAXII page of 1,000:", asyncio.run(taxii_page(args.taxii_n, args.pages)))
