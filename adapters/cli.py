@@ -21,6 +21,7 @@ from rich.table import Table
 
 from adapters.config import ConfigError, Settings, config_report, load_settings
 from adapters.discord.cli import discord_app
+from adapters.slack.cli import slack_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Coalition Bot: share, look up, vote on and moderate indicators of compromise.")
@@ -29,6 +30,7 @@ config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(discord_app, name="discord")
+app.add_typer(slack_app, name="slack")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file (default ./coalition.toml, "
                                                    "or $COALITION_CONFIG)")]

@@ -95,11 +95,35 @@ class SlackSettings(Section):
     http_path: str = "/slack/events"
     reaction_confirm: str = "white_check_mark"
     reaction_false_positive: str = "x"
+    # OAuth distribution (one process, many workspaces; HTTP mode): set client_id to use it. See the README's
+    # "Slack: many workspaces".
+    client_id: str | None = None  # COALITION_SLACK_CLIENT_ID
+    client_secret: SecretStr | None = None  # COALITION_SLACK_CLIENT_SECRET
+    token_key: SecretStr | None = None  # COALITION_SLACK_TOKEN_KEY: Fernet key(s) the stored bot tokens are
+    #                                     encrypted with (comma-separated: the first encrypts, all decrypt)
+    public_url: str | None = None  # https://bot.example.org: where Slack reaches this process (redirect URL)
+    install_path: str = "/slack/install"
+    redirect_path: str = "/slack/oauth_redirect"
+    authorize_url: str = "https://slack.com/oauth/v2/authorize"  # GovSlack, tests
+    scopes: list[str] = Field(default_factory=lambda: [  # slack-manifest.yml's bot scopes
+        "commands", "chat:write", "chat:write.public", "im:write", "im:history", "channels:history",
+        "groups:history", "reactions:read", "files:read", "files:write"])
+    token_rotation_minutes: int = Field(120, ge=1, le=720)  # refresh a rotating token this long before it expires
+
+    @property
+    def oauth(self) -> bool:
+        """OAuth distribution: installations in the store, a token per workspace (else the one `bot_token`)."""
+        return bool(self.client_id)
 
     def missing(self) -> list[str]:
         if not self.enabled:
             return []
-        needed = ["bot_token", "app_token" if self.mode == "socket" else "signing_secret"]
+        if self.oauth:
+            needed = ["client_secret", "signing_secret", "token_key"]
+            if self.mode != "http":
+                return ["slack.mode = \"http\" (OAuth mode needs the HTTP endpoint for the redirect)"]
+        else:
+            needed = ["bot_token", "app_token" if self.mode == "socket" else "signing_secret"]
         return [f"slack.{key}" for key in needed if getattr(self, key) is None]
 
 
@@ -284,7 +308,7 @@ def config_report(settings: Settings, path: Path | None) -> list[tuple[str, str,
     return rows
 
 
-_SECRETS = {"bot_token", "app_token", "signing_secret", "token"}
+_SECRETS = {"bot_token", "app_token", "signing_secret", "token", "client_secret", "token_key"}
 
 
 def _file_keys(path: Path) -> set[tuple[str, str]]:
@@ -335,6 +359,16 @@ DESCRIPTIONS = {
     "slack.http_path": "HTTP mode: the one endpoint for events, commands and interactivity",
     "slack.reaction_confirm": "emoji whose reaction on a card confirms",
     "slack.reaction_false_positive": "emoji whose reaction on a card says false positive",
+    "slack.client_id": "OAuth distribution (many workspaces, HTTP mode): the app's client id",
+    "slack.client_secret": "OAuth distribution: the app's client secret (secret)",
+    "slack.token_key": "OAuth distribution: Fernet key(s) encrypting the stored bot tokens (secret; "
+                       "`coalition-bot slack token-key` makes one)",
+    "slack.public_url": "OAuth distribution: the public base URL Slack redirects to (https://...)",
+    "slack.install_path": "OAuth distribution: the install page (the \"Add to Slack\" button)",
+    "slack.redirect_path": "OAuth distribution: the redirect URL's path",
+    "slack.authorize_url": "OAuth distribution: Slack's authorize page (GovSlack, tests)",
+    "slack.scopes": "OAuth distribution: the bot scopes asked for at install",
+    "slack.token_rotation_minutes": "OAuth distribution with token rotation: refresh this long before expiry",
     "discord.enabled": "run the Discord adapter in `coalition-bot run`",
     "discord.token": "bot token (secret)",
     "discord.application_id": "the application's id (slash commands, invite URL)",

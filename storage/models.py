@@ -39,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.slack_installations import slack_tables
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -361,5 +363,8 @@ class DeploymentSecretRow(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+# --- Slack OAuth distribution (migration 0006): slack_sdk's layout, described in storage.slack_installations ----
+SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES = slack_tables(Base.metadata)
 
 ALL_TABLES = tuple(Base.metadata.sorted_tables)

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -28,7 +31,8 @@ from .actions import MESSAGE_SHORTCUT, SHARE_SHORTCUT, ActionListeners, message_
 from .blocks import REASON_CALLBACK, SUBMIT_CALLBACK, Renderer
 from .commands import CommandListeners
 from .events import EventListeners, SeenEvents
-from .replies import WORK_SLOTS, state_value, team_of
+from .installation import EncryptedInstallationStore, InstallationListeners
+from .replies import WORK_SLOTS, request_client, state_value, team_of
 from .views import ViewListeners
 
 log = logging.getLogger(__name__)
@@ -36,22 +40,30 @@ log = logging.getLogger(__name__)
 __all__ = ["MESSAGE_SHORTCUT", "SHARE_SHORTCUT", "SeenEvents", "SlackBot", "message_text", "state_value", "team_of"]
 
 
-class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners):
-    """The bolt app and the listeners of every surface."""
+class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners, InstallationListeners):
+    """The bolt app and the listeners of every surface. `oauth`: OAuth distribution (installations in the store,
+    each request answered with its workspace's token); without it, the one token of `client`."""
 
     def __init__(self, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, client: AsyncWebClient, *,
                  signing_secret: str, session: aiohttp.ClientSession | None = None,
                  retry_handlers: list[AsyncRetryHandler] | None = None, renderer: Renderer | None = None,
                  confirm_emoji: str = "white_check_mark", false_positive_emoji: str = "x",
-                 ack_budget: float = 2.0, work_slots: int = WORK_SLOTS) -> None:
+                 ack_budget: float = 2.0, work_slots: int = WORK_SLOTS,
+                 oauth: AsyncOAuthSettings | None = None) -> None:
         super().__init__(dispatcher, uow_factory, client, signing_secret=signing_secret, session=session,
                          retry_handlers=retry_handlers, renderer=renderer, confirm_emoji=confirm_emoji,
                          false_positive_emoji=false_positive_emoji, ack_budget=ack_budget, work_slots=work_slots)
         self.seen = SeenEvents()
 
+        if oauth is not None:
+            assert isinstance(oauth.installation_store, EncryptedInstallationStore)
+            self.installation_store = oauth.installation_store
         app = AsyncApp(name="coalition-bot", client=client, signing_secret=signing_secret,
-                       request_verification_enabled=True, process_before_response=True, logger=log)
+                       request_verification_enabled=True, process_before_response=True, logger=log,
+                       oauth_settings=oauth)
         app.middleware(self.skip_retried_events)
+        if oauth is not None:
+            app.middleware(self.use_request_client)
         # commands
         app.command(re.compile(r"^/"))(self.on_command)
         # actions: buttons, shortcuts
@@ -70,4 +82,13 @@ class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners)
         for quiet in ("file_created", "file_change", "file_deleted", "file_public", "file_unshared", "app_mention",
                       "app_home_closed"):
             app.event(quiet)(self._ignore)
+        # installation
+        app.event("app_uninstalled")(self.on_uninstalled)
+        app.event("tokens_revoked")(self.on_uninstalled)
         self.app = app
+
+    async def use_request_client(self, context: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        """OAuth mode: the listeners (and the tasks they spawn) use this request's client, which bolt's
+        authorize gave its workspace's token."""
+        request_client.set(context.client)
+        return await next()

@@ -27,6 +27,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -64,9 +65,32 @@ class KeyLock:
         self.users = 0
 
 
+def workspace_key(enterprise_id: str | None, team_id: str | None) -> str:
+    """THE rule of a Slack workspace's id in the store (`Actor.workspace_id`, identities, channels): the team id,
+    prefixed by its Enterprise Grid org when it has one ("E123:T456"), so that an identity is keyed by
+    enterprise + team + user, and two orgs' teams can never be taken for one another."""
+    team, enterprise = team_id or "", enterprise_id or ""
+    return f"{enterprise}:{team}" if enterprise and team and enterprise != team else team or enterprise
+
+
+def split_workspace(workspace_id: str) -> tuple[str | None, str | None]:
+    """(enterprise id, team id) of a `workspace_key`: what the installation store is asked for its token."""
+    enterprise, _, team = workspace_id.rpartition(":")
+    if not enterprise and team.startswith("E"):
+        return team, None  # an org-wide install's org-level surface (no team)
+    return enterprise or None, team or None
+
+
+def enterprise_of(body: dict[str, Any]) -> str:
+    return str((body.get("enterprise") or {}).get("id") or body.get("enterprise_id")
+               or (body.get("team") or {}).get("enterprise_id") or "")
+
+
 def team_of(body: dict[str, Any]) -> str:
-    return str((body.get("team") or {}).get("id") or body.get("team_id")
+    """The workspace of a request (`workspace_key`: its Enterprise Grid org and its team)."""
+    team = str((body.get("team") or {}).get("id") or body.get("team_id")
                or (body.get("user") or {}).get("team_id") or "")
+    return workspace_key(enterprise_of(body), team)
 
 
 def state_value(view: dict[str, Any], block_id: str, action_id: str) -> Any:
@@ -81,8 +105,18 @@ def state_value(view: dict[str, Any], block_id: str, action_id: str) -> Any:
 
 
 
+# The Web API client of the request being handled (OAuth mode: authorized with its workspace's token, set by
+# SlackBot.use_request_client); the tasks a listener spawns copy it with their context.
+request_client: ContextVar[AsyncWebClient | None] = ContextVar("slack_request_client", default=None)
+
+
 class SlackBase:
     """What every surface shares: the state of the bot, its background work, and THE way a reply leaves."""
+
+    @property
+    def client(self) -> AsyncWebClient:
+        """The client of the request being handled (its workspace's token), else the configured one."""
+        return request_client.get() or self.default_client
 
     def __init__(self, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, client: AsyncWebClient, *,
                  signing_secret: str, session: aiohttp.ClientSession | None = None,
@@ -91,7 +125,7 @@ class SlackBase:
                  ack_budget: float = 2.0, work_slots: int = WORK_SLOTS) -> None:
         self.dispatcher = dispatcher
         self.uow_factory = uow_factory
-        self.client = client
+        self.default_client = client
         self.session = session
         self.retry_handlers = retry_handlers
         self.renderer = renderer or Renderer(confirm_emoji=confirm_emoji, false_positive_emoji=false_positive_emoji)

@@ -49,6 +49,7 @@ from bot.delivery import Deliverer
 
 from .app import SlackBot
 from .blocks import Renderer
+from .installation import oauth_settings
 from .sink import SlackSink
 
 log = logging.getLogger(__name__)
@@ -280,14 +281,16 @@ class SlackService:
         s = self.settings
         self.session = self.session or aiohttp.ClientSession()
         handlers = retry_handlers()
-        self.client = AsyncWebClient(token=secret(s.bot_token), base_url=api_base_url(s.api_url),
+        # OAuth mode: no token here; bolt's authorize gives each request its workspace's token from the store
+        self.client = AsyncWebClient(token=None if s.oauth else secret(s.bot_token), base_url=api_base_url(s.api_url),
                                      session=self.session, retry_handlers=handlers)
         self.bot = SlackBot(self.dispatcher, self.uow_factory, self.client, signing_secret=secret(s.signing_secret),
                             session=self.session, retry_handlers=handlers,
                             renderer=Renderer(confirm_emoji=s.reaction_confirm,
                                               false_positive_emoji=s.reaction_false_positive),
                             confirm_emoji=s.reaction_confirm, false_positive_emoji=s.reaction_false_positive,
-                            ack_budget=self.ack_budget)
+                            ack_budget=self.ack_budget,
+                            oauth=oauth_settings(s, self.runtime.store.engine, self.client) if s.oauth else None)
         return self.bot
 
     def socket_handler(self) -> AsyncSocketModeHandler:
@@ -298,6 +301,14 @@ class SlackService:
     async def start(self) -> None:
         bot = self.build()
         assert self.client is not None
+        if self.settings.oauth:
+            await self._start_http(bot)
+            log.info("Slack adapter, OAuth distribution: HTTP mode on %s:%s%s, install page %s",
+                     self.settings.http_host, self.port, self.settings.http_path, self.settings.install_path)
+            # Deliveries need the token of each channel's own workspace (issue 11, the per-workspace sink): until
+            # the sink asks the installation store, outbox rows for Slack wait rather than go out with no token.
+            log.warning("Slack OAuth mode: outbox deliveries to Slack channels are not started in this version")
+            return
         auth = await self.client.auth_test()  # a wrong token fails here, at start-up, not at the first message
         self.team_id, self.bot_user_id = str(auth.get("team_id", "")), str(auth.get("user_id", ""))
         sink = SlackSink(self.client, bot.renderer, remember=bot.remember_card)
@@ -336,6 +347,16 @@ class SlackService:
 
         web_app = web.Application(client_max_size=MAX_BODY)
         web_app.router.add_post(path, handle)
+        flow = bot.app.oauth_flow
+        if flow is not None:  # OAuth distribution: the install page and the redirect (bolt's, unsigned GETs)
+            async def install(request: web.Request) -> web.Response:
+                return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+            async def redirect(request: web.Request) -> web.Response:
+                return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+            web_app.router.add_get(self.settings.install_path, install)
+            web_app.router.add_get(self.settings.redirect_path, redirect)
         self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -355,8 +376,10 @@ class SlackService:
         while True:
             if self.bot is not None:
                 await self.bot.idle(max(0.0, deadline - loop.time()))
-            async with self.uow_factory(read_only=True) as uow:
-                pending = (await uow.outbox.pending_stats(self.dispatcher.clock())).get("slack", (0, 0.0))[0]
+            pending = 0
+            if self.deliverer is not None:  # OAuth mode does not deliver (yet): nothing to wait for
+                async with self.uow_factory(read_only=True) as uow:
+                    pending = (await uow.outbox.pending_stats(self.dispatcher.clock())).get("slack", (0, 0.0))[0]
             busy = self.bot is not None and any(not t.done() for t in self.bot._inflight)
             if not pending and not busy:
                 return

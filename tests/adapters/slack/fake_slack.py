@@ -31,6 +31,7 @@ class Call:
     body: dict[str, Any]
     status: int = 200
     at: float = field(default_factory=time.perf_counter)
+    token: str = ""  # the token that made the call (Authorization header or `token` field)
 
     def __getitem__(self, key: str) -> Any:
         return self.body[key]
@@ -156,6 +157,16 @@ class MockSlack:
         self.base_url = ""
         self._sockets: list[web.WebSocketResponse] = []
         self.socket_connected = asyncio.Event()
+        # OAuth distribution (issue 11): more workspaces, each with its own tokens that act only in its team
+        self.client_id, self.client_secret = "111.222", "oauth-client-secret"
+        self.team_tokens: dict[str, str] = {}  # token -> team id (tokens installed through oauth.v2.access)
+        self.channel_teams: dict[str, str] = {}  # channel -> the team it belongs to (checked for team tokens)
+        self.user_teams: dict[str, str] = {}  # user -> the team (checked by conversations.open)
+        self.install_codes: dict[str, dict[str, Any]] = {}  # code -> the oauth.v2.access answer
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> team id (token rotation)
+        self.revoked: set[str] = set()  # tokens of uninstalled workspaces: invalid_auth
+        self.cross_team: list[Call] = []  # calls made with one team's token about another team: must stay empty
+        self._token = ""
 
     # ------------------------------------------------------------ server
 
@@ -243,13 +254,61 @@ class MockSlack:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
 
+    def add_workspace(self, team_id: str, *, channels: Any = (), users: Any = (), enterprise_id: str | None = None,
+                      code: str | None = None, bot_user_id: str | None = None, rotating: bool = False) -> str:
+        """A workspace that can install the app: `oauth.v2.access` with `code` (returned) answers a bot token of
+        its own, which acts only in its `channels` and with its `users` (else `channel_not_found` /
+        `user_not_found`, and the call is recorded in `cross_team`). `rotating`: the token expires in 12 hours
+        and comes with a refresh token."""
+        code = code or f"code-{team_id}"
+        n = next(self._ids)
+        token = f"xoxb-{team_id}-{n}" if not rotating else f"xoxe.xoxb-1-{team_id}-{n}"
+        answer: dict[str, Any] = {
+            "ok": True, "app_id": "A0COAL", "authed_user": {"id": f"U{team_id}INSTALLER"},
+            "scope": "chat:write,commands",
+            "token_type": "bot", "access_token": token, "bot_user_id": bot_user_id or self.bot_user_id,
+            "team": {"id": team_id, "name": f"Team {team_id}"},
+            "enterprise": {"id": enterprise_id, "name": f"Org {enterprise_id}"} if enterprise_id else None,
+            "is_enterprise_install": False}
+        if rotating:
+            answer.update(refresh_token=f"xoxe-1-refresh-{team_id}-{n}", expires_in=43200)
+            self.refresh_tokens[answer["refresh_token"]] = team_id
+        self.install_codes[code] = answer
+        self.team_tokens[token] = team_id
+        for channel in channels:
+            self.channel_teams[channel] = team_id
+        for user in users:
+            self.user_teams[user] = team_id
+        return code
+
+    def tokens_of(self, team_id: str) -> set[str]:
+        return {t for t, team in self.team_tokens.items() if team == team_id}
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: its tokens stop working."""
+        self.revoked |= self.tokens_of(team_id)
+
+    def _foreign(self, method: str, body: dict[str, Any], token: str) -> str | None:
+        """The error Slack would answer a team token used about another team's channel or user, else None."""
+        team = self.team_tokens.get(token)
+        if team is None:
+            return None
+        channel = str(body.get("channel") or body.get("channel_id") or "")
+        if channel and self.channel_teams.get(channel, team) != team:
+            return "channel_not_found"
+        users = str(body.get("users") or body.get("user") or "")
+        if users and method in {"conversations.open", "chat.postEphemeral"} and \
+                any(self.user_teams.get(u, team) != team for u in users.split(",")):
+            return "user_not_found"
+        return None
+
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
         return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
 
     # ------------------------------------------------------------ handlers
 
     def _record(self, method: str, body: dict[str, Any], status: int = 200) -> Call:
-        call = Call(method, body, status)
+        call = Call(method, body, status, token=self._token)
         self.calls.append(call)
         self._changed.set()
         for listener in self.listeners:
@@ -279,10 +338,23 @@ class MockSlack:
             return web.json_response(answer, status=status, headers=headers)
         app_level = method == "apps.connections.open" and request.headers.get("Authorization", "").startswith(
             "Bearer xapp-")
-        if not app_level and request.headers.get("Authorization", "") != f"Bearer {self.token}" \
+        authorization = request.headers.get("Authorization", "")
+        self._token = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else \
+            str(body.get("token") or "")
+        if method == "oauth.v2.access":  # the app's client id and secret (HTTP Basic), not a token
+            self._token = ""
+            return web.json_response(self._record_answer(method, body, self._oauth_v2_access(body, authorization)))
+        if self._token in self.revoked:
+            self._record(method, body, 401)
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        team_token = self._token in self.team_tokens
+        if not app_level and not team_token and authorization != f"Bearer {self.token}" \
                 and body.get("token") != self.token:
             self._record(method, body, 401)
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if team_token and (foreign := self._foreign(method, body, self._token)):
+            self.cross_team.append(self._record(method, body, 400))
+            return web.json_response({"ok": False, "error": foreign})
         if app_level:
             body["authorization"] = request.headers["Authorization"][len("Bearer "):]
         handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -291,6 +363,7 @@ class MockSlack:
         return web.json_response(answer)
 
     async def _respond(self, request: web.Request) -> web.Response:
+        self._token = ""  # response_url needs no token
         if self.light_responses:
             self._record("response_url", {"raw": await request.text(), "url_key": request.match_info["key"]})
             return web.Response(text="ok")
@@ -346,9 +419,34 @@ class MockSlack:
     # ------------------------------------------------------------ Web API methods
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        team = self.team_tokens.get(self._token, self.team_id)
         return {"ok": True, "url": "https://coalition.example.slack.com/", "team": "Coalition",
-                "user": "coalition-bot", "team_id": self.team_id, "user_id": self.bot_user_id,
+                "user": "coalition-bot", "team_id": team, "user_id": self.bot_user_id,
                 "bot_id": self.bot_id, "is_enterprise_install": False}
+
+    def _record_answer(self, method: str, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        self._record(method, body, 200 if answer.get("ok") else 400)
+        return answer
+
+    def _oauth_v2_access(self, body: dict[str, Any], authorization: str) -> dict[str, Any]:
+        """An install (`code`) or a token rotation (`grant_type=refresh_token`), for the app's client only."""
+        basic = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if authorization != basic and (body.get("client_id"), body.get("client_secret")) != (
+                self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        if body.get("grant_type") == "refresh_token":
+            team = self.refresh_tokens.get(str(body.get("refresh_token", "")))
+            if team is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            n = next(self._ids)
+            token, refresh = f"xoxe.xoxb-1-{team}-{n}", f"xoxe-1-refresh-{team}-{n}"
+            self.team_tokens[token] = team
+            self.refresh_tokens[refresh] = team
+            return {"ok": True, "app_id": "A0COAL", "token_type": "bot", "access_token": token,
+                    "refresh_token": refresh, "expires_in": 43200, "team": {"id": team}, "enterprise": None,
+                    "is_enterprise_install": False, "bot_user_id": self.bot_user_id, "scope": "chat:write,commands"}
+        answer = self.install_codes.pop(str(body.get("code", "")), None)
+        return answer or {"ok": False, "error": "invalid_code"}
 
     def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
         if problem := check_blocks(body.get("blocks"), 50):

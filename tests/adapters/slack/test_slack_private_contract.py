@@ -35,6 +35,7 @@ ENTRY_POINTS = {  # the listener's function -> the steps below that walk it
     "on_home_opened": {"app home"},
     "on_file_shared": {"file in a DM", "file in a channel"},
     "_ignore": {"app mention"},
+    "on_uninstalled": {"app uninstalled"},
 }
 PRIVATE_METHODS = {"chat.postEphemeral", "views.open", "views.publish", "views.update", "views.push"}
 
@@ -150,6 +151,9 @@ async def test_no_private_reply_reaches_a_channel_on_any_listener(slack: SlackWo
             "event_ts": str(time.time())}), answered=channel.startswith("D"))
     await step("app mention", lambda: slack.event({"type": "app_mention", "user": "UALICE", "channel": "CGENERAL",
                                                    "text": f"<@{mock.bot_user_id}> hello", "ts": "1700000001.3"}),
+               answered=False)
+    # the last step: an uninstall says nothing to anyone (in single-token mode it is only logged)
+    await step("app uninstalled", lambda: slack.event({"type": "app_uninstalled", "event_ts": str(time.time())}),
                answered=False)
 
     assert set().union(*ENTRY_POINTS.values()) == walked
