@@ -780,6 +780,7 @@ async def _seen_again(ctx: Context, held: Sequence[tuple[Submission, Indicator]]
         if what := _not_applied(item, ind, explicit):
             stored.not_applied[i] = what
 
+
 async def _leave_none_pending(ctx: Context, stored: Stored) -> set[int]:
     """Nothing waits for a decision nobody may take: a new AMBER+STRICT or RED item that no moderator or admin
     other than its submitter may see (bot.rules.can_decide) is stored approved, with the reason saying it is
