@@ -19,6 +19,7 @@ store, bot tokens encrypted at rest, and the events that remove an installation.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -29,6 +30,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import (
     SQLAlchemyInstallationStore,
 )
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, desc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,11 +39,12 @@ from adapters.config import SlackSettings
 from bot.domain import Platform
 from storage.slack_installations import BOTS, INSTALLATIONS, OAUTH_STATES
 
-from .replies import SlackBase, workspace_key
+from .replies import SlackBase, split_workspace, workspace_key
 
 log = logging.getLogger(__name__)
 
 STATE_SECONDS = 600
+TOKEN_CACHE_SECONDS = 60.0
 _TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 
 
@@ -99,6 +102,41 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
         super().__init__(client_id, engine, bots_table_name=BOTS, installations_table_name=INSTALLATIONS,
                          logger=log)
         self.cipher = cipher
+        self.rotator: AsyncTokenRotator | None = None  # set by oauth_settings: refreshes rotating tokens
+        self.rotation_minutes = 120
+        self._tokens: dict[str, tuple[str | None, float]] = {}  # workspace -> (bot token, valid until)
+
+    async def bot_token(self, workspace_id: str) -> str | None:
+        """The bot token of a workspace (`replies.workspace_key`, as channels and identities are stored): what a
+        delivery into that workspace must use, or None when the app is not installed there. An org-wide install
+        serves its org's teams. A rotating token about to expire is refreshed (and stored) first. Cached for
+        `TOKEN_CACHE_SECONDS`; a save or a delete in this process clears the cache."""
+        now = time.monotonic()
+        hit = self._tokens.get(workspace_id)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        enterprise, team = split_workspace(workspace_id)
+        bot = await self.async_find_bot(enterprise_id=enterprise, team_id=team)
+        if bot is None and enterprise:
+            bot = await self.async_find_bot(enterprise_id=enterprise, team_id=None, is_enterprise_install=True)
+        if bot is not None and bot.bot_refresh_token and self.rotator is not None:
+            refreshed = await self.rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=self.rotation_minutes)
+            if refreshed is not None:
+                await self.async_save_bot(refreshed)
+                bot = refreshed
+        token = bot.bot_token if bot is not None else None
+        self._tokens[workspace_id] = (token, now + TOKEN_CACHE_SECONDS)
+        return token
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        self._tokens.clear()
+        await super().async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+
+    async def async_delete_installation(self, *, enterprise_id: str | None, team_id: str | None,
+                                        user_id: str | None = None) -> None:
+        self._tokens.clear()
+        await super().async_delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
 
     async def create_tables(self) -> None:
         raise RuntimeError("the Slack installation tables are created by the migrations (coalition-bot db upgrade)")
@@ -107,6 +145,7 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
         await super().async_save(_copy_with(installation, self.cipher.seal))  # its bot: async_save_bot, sealed
 
     async def async_save_bot(self, bot: Bot) -> None:
+        self._tokens.clear()
         await super().async_save_bot(_copy_with(bot, self.cipher.seal))
 
     def _opened(self, entity: Any, enterprise_id: str | None, team_id: str | None) -> Any:
@@ -165,7 +204,7 @@ def oauth_settings(settings: SlackSettings, engine: AsyncEngine, client: AsyncWe
         redirect_uri=f"{public}{settings.redirect_path}" if public else None,
         install_path=settings.install_path, redirect_uri_path=settings.redirect_path,
         authorization_url=settings.authorize_url,
-        installation_store=EncryptedInstallationStore(settings.client_id, engine, cipher),
+        installation_store=(store := EncryptedInstallationStore(settings.client_id, engine, cipher)),
         installation_store_bot_only=True,
         token_rotation_expiration_minutes=settings.token_rotation_minutes,
         state_store=AsyncSQLAlchemyOAuthStateStore(STATE_SECONDS, engine, logger=log, table_name=OAUTH_STATES),
@@ -173,6 +212,7 @@ def oauth_settings(settings: SlackSettings, engine: AsyncEngine, client: AsyncWe
     rotator = getattr(oauth.authorize, "token_rotator", None)
     if rotator is not None:  # bolt builds it with a client of its own, on slack.com
         rotator.client = client
+        store.rotator, store.rotation_minutes = rotator, settings.token_rotation_minutes
     return oauth
 
 

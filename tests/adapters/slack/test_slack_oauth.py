@@ -288,7 +288,14 @@ async def test_a_rotating_token_is_refreshed_and_stored_encrypted(store: Store) 
         assert len(used) == 1 and used != {first} and used <= mock.tokens_of(A)
         stored = await world.raw_tokens()
         assert all(v.startswith(TokenCipher.PREFIX) for v in stored)
-        assert used.pop() in {TokenCipher(KEY).open(v) for v in stored}
+        latest = used.pop()
+        assert latest in {TokenCipher(KEY).open(v) for v in stored}
+        # a delivery (no request to refresh it) gets a fresh token too, and the new one is stored
+        store = service.bot.installation_store  # type: ignore[union-attr]
+        assert store is not None
+        delivery_token = await store.bot_token(A)
+        assert delivery_token not in {first, latest, None} and delivery_token in mock.tokens_of(A)
+        assert delivery_token in {TokenCipher(KEY).open(v) for v in await world.raw_tokens()}
     finally:
         await service.stop()
         await world.http.close()
@@ -358,3 +365,27 @@ def test_the_install_url_command(tmp_path: Any, monkeypatch: pytest.MonkeyPatch)
     assert ok.exit_code == 0 and ok.output.strip() == "https://bot.example.org/slack/install"
     key = runner.invoke(app, ["slack", "token-key"])
     assert key.exit_code == 0 and TokenCipher(key.output.strip()).open(TokenCipher(key.output.strip()).seal("x")) == "x"
+
+
+async def test_the_bot_token_of_a_workspace_for_deliveries(oauth: OAuthWorld) -> None:
+    """What the per-workspace sink asks: the token of a channel's workspace, None where the app is not installed
+    (never another workspace's), forgotten at an uninstall."""
+    mock = oauth.mock
+    tokens = {}
+    for team in WORKSPACES:
+        code = workspace_of_mock(mock, team)
+        tokens[team] = mock.install_codes[code]["access_token"]
+        assert (await oauth.install(code))[0] == 200
+    grid = mock.add_workspace("T0GRID", enterprise_id="E0ORG")
+    tokens["E0ORG:T0GRID"] = mock.install_codes[grid]["access_token"]
+    assert (await oauth.install(grid))[0] == 200
+    store = oauth.service.bot.installation_store  # type: ignore[union-attr]
+    assert store is not None
+    for workspace, token in tokens.items():
+        assert await store.bot_token(workspace) == token
+    assert await store.bot_token("T0GRID") is None  # the Grid team is known by its org and team only
+    assert await store.bot_token("T0NOTINSTALLED") is None
+    assert await oauth.event(A, {"type": "app_uninstalled"}) == (200, "")
+    await oauth.service.settle()
+    assert await store.bot_token(A) is None  # the cache was cleared by the uninstall
+    assert await store.bot_token(B) == tokens[B]
