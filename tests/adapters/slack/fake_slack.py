@@ -255,11 +255,13 @@ class MockSlack:
                 await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
 
     def add_workspace(self, team_id: str, *, channels: Any = (), users: Any = (), enterprise_id: str | None = None,
-                      code: str | None = None, bot_user_id: str | None = None, rotating: bool = False) -> str:
+                      code: str | None = None, bot_user_id: str | None = None, rotating: bool = False,
+                      org_wide: bool = False) -> str:
         """A workspace that can install the app: `oauth.v2.access` with `code` (returned) answers a bot token of
         its own, which acts only in its `channels` and with its `users` (else `channel_not_found` /
         `user_not_found`, and the call is recorded in `cross_team`). `rotating`: the token expires in 12 hours
-        and comes with a refresh token."""
+        and comes with a refresh token. `org_wide`: an Enterprise Grid org-wide install of `enterprise_id`
+        (no team in the answer; the token acts in the whole org, `team_id` being one of its teams)."""
         code = code or f"code-{team_id}"
         n = next(self._ids)
         token = f"xoxb-{team_id}-{n}" if not rotating else f"xoxe.xoxb-1-{team_id}-{n}"
@@ -273,12 +275,17 @@ class MockSlack:
         if rotating:
             answer.update(refresh_token=f"xoxe-1-refresh-{team_id}-{n}", expires_in=43200)
             self.refresh_tokens[answer["refresh_token"]] = team_id
+        scope = team_id
+        if org_wide:
+            assert enterprise_id, "an org-wide install needs its org"
+            answer.update(team=None, is_enterprise_install=True)
+            scope = enterprise_id
         self.install_codes[code] = answer
-        self.team_tokens[token] = team_id
+        self.team_tokens[token] = scope
         for channel in channels:
-            self.channel_teams[channel] = team_id
+            self.channel_teams[channel] = scope
         for user in users:
-            self.user_teams[user] = team_id
+            self.user_teams[user] = scope
         return code
 
     def tokens_of(self, team_id: str) -> set[str]:

@@ -77,11 +77,12 @@ class OAuthWorld:
         async with self.http.post(self.service.url, data=body.encode(), headers=headers) as response:
             return response.status, await response.text()
 
-    async def command(self, team: str, text_: str, *, key: str, enterprise: str | None = None) -> tuple[int, str]:
+    async def command(self, team: str, text_: str, *, key: str, enterprise: str | None = None,
+                      org_wide: bool = False) -> tuple[int, str]:
         _, user, _, channel = WORKSPACES[team]
         fields = {"token": "legacy", "team_id": team, "team_domain": team.lower(), "channel_id": channel,
                   "channel_name": "general", "user_id": user, "user_name": WORKSPACES[team][0], "command": "/ioc",
-                  "text": text_, "api_app_id": "A0COAL", "is_enterprise_install": "false",
+                  "text": text_, "api_app_id": "A0COAL", "is_enterprise_install": "true" if org_wide else "false",
                   "response_url": self.mock.response_url(key), "trigger_id": f"trigger-{key}"}
         if enterprise:
             fields["enterprise_id"] = enterprise
@@ -389,3 +390,34 @@ async def test_the_bot_token_of_a_workspace_for_deliveries(oauth: OAuthWorld) ->
     await oauth.service.settle()
     assert await store.bot_token(A) is None  # the cache was cleared by the uninstall
     assert await store.bot_token(B) == tokens[B]
+
+
+async def test_an_org_wide_install_serves_the_teams_of_its_org(oauth: OAuthWorld) -> None:
+    """Enterprise Grid: one install for the whole org (`is_enterprise_install`); a member is known by org + team +
+    user; the org's uninstall removes it."""
+    mock = oauth.mock
+    _, user, dm, channel = WORKSPACES[A]
+    code = mock.add_workspace(A, channels=[dm, channel], users=[user], enterprise_id="E0ORG", org_wide=True)
+    token = mock.install_codes[code]["access_token"]
+    assert (await oauth.install(code))[0] == 200
+    async with oauth.store.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT enterprise_id, team_id, is_enterprise_install FROM slack_bots"))).all()
+    assert [tuple(r) for r in rows] == [("E0ORG", None, True)]
+    async with oauth.store.unit_of_work() as uow:
+        alice = (await uow.members.by_name("alice"))[0]
+        await uow.members.link_identity(alice.id, Identity(Platform.SLACK, "E0ORG:" + A, user))
+        await uow.commit()
+    mark = mock.mark()
+    assert (await oauth.command(A, "export format:txt", key="org", enterprise="E0ORG", org_wide=True))[0] == 200
+    await oauth.service.settle()
+    used = [c for c in mock.calls[mark:] if c.method.startswith(("files.", "conversations."))]
+    assert used and {c.token for c in used} == {token}
+    store = oauth.service.bot.installation_store  # type: ignore[union-attr]
+    assert store is not None and await store.bot_token("E0ORG:" + A) == token
+    body = {"token": "legacy", "team_id": A, "enterprise_id": "E0ORG", "is_enterprise_install": True,
+            "api_app_id": "A0COAL", "type": "event_callback", "event": {"type": "app_uninstalled"},
+            "event_id": "EvORG", "event_time": int(time.time())}
+    assert (await oauth.post(json.dumps(body), "application/json"))[0] == 200
+    await oauth.service.settle()
+    assert await store.bot_token("E0ORG:" + A) is None
+    assert mock.cross_team == []
