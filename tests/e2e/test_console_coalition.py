@@ -91,10 +91,15 @@ async def test_red_is_for_the_submitter_and_moderators_in_private_only(coalition
     for speaker in ("bob", "carol"):
         out = await coalition.say(speaker, "/ioc lookup 198.51.100.66")
         assert "Not known to the coalition" in out and "TLP:RED" not in out, speaker
-    # in a shared channel the answer goes to the asker alone, even where lookups are public
-    for speaker, where in [("mod", "general"), ("alice", "feed")]:
-        out = await coalition.say(speaker, "/ioc lookup 198.51.100.66", where=where)
-        assert out.startswith(PRIVATE + "#1 ipv4 198.51.100.66") and "TLP:RED" in out, (speaker, where)
+    # in a shared channel whose lookups are private, the answer goes to the asker alone
+    out = await coalition.say("mod", "/ioc lookup 198.51.100.66", where="general")
+    assert out.startswith(PRIVATE + "#1 ipv4 198.51.100.66") and "TLP:RED" in out
+    # where lookups are public, the channel gets what it may see, exactly the answer for a value nobody has,
+    # so the channel cannot tell from the answer (or from its privacy) that a restricted item exists
+    out = await coalition.say("alice", "/ioc lookup 198.51.100.66", where="feed")
+    assert not out.startswith(PRIVATE) and "not visible to you here" in out and "TLP:RED" not in out
+    assert out.replace("198.51.100.66", "198.51.100.99") == await coalition.say(
+        "alice", "/ioc lookup 198.51.100.99", where="feed")
     # the same answer as for a value nobody has, so a restricted item does not leak
     restricted = await coalition.say("bob", "/ioc vote #1 confirm")
     assert "#1 is not an indicator you can see (" in restricted and "direct messages" not in restricted
@@ -119,12 +124,15 @@ async def test_channel_ceilings(coalition):
     for channel in ("general", "feed", "random"):
         await coalition.say("admin", "/ioc admin channel set ephemeral:off", where=channel)
     await coalition.say("alice", "/ioc submit amber-c2[.]example tlp:amber")
-    # #general's ceiling is GREEN: the asker alone gets the answer
-    assert (await coalition.say("bob", "/ioc amber-c2.example", where="general")).startswith(PRIVATE + "#1 domain")
+    # #general's ceiling is GREEN and its lookups are public: it gets what it may see, not the AMBER item (the
+    # asker sees it in a direct message or where lookups are private)
+    out = await coalition.say("bob", "/ioc amber-c2.example", where="general")
+    assert not out.startswith(PRIVATE) and "not visible to you here" in out and "#1" not in out
+    assert (await coalition.say("bob", "/ioc amber-c2.example")).startswith("#1 domain")
     # #feed's ceiling is AMBER: the channel sees it
     assert (await coalition.say("bob", "/ioc amber-c2.example", where="feed")).startswith("#1 domain")
     # a channel registered without a ceiling got the policy's default (GREEN); an admin raises it
-    assert (await coalition.say("bob", "/ioc amber-c2.example", where="random")).startswith(PRIVATE)
+    assert (await coalition.say("bob", "/ioc amber-c2.example", where="random")).startswith("Not known")
     assert "ceiling TLP:AMBER" in await coalition.say("admin", "/ioc admin channel set ceiling:amber", where="random")
     assert (await coalition.say("bob", "/ioc amber-c2.example", where="random")).startswith("#1 domain")
 
