@@ -1,23 +1,18 @@
-"""Databases for the who-may-see-what test: the session's migrated SQLite template (copied per world) and the
-session's PostgreSQL database (emptied per world, identities restarted), from the fixtures of tests/conftest.py."""
+"""Databases for the who-may-see-what test, from the fixtures of tests/conftest.py: the session's migrated SQLite
+template (copied per world) and the session's PostgreSQL database (emptied, saved and restored per world; see
+`tests.trust.world.Databases`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import URL
 
-from storage.models import ALL_TABLES
 from tests.conftest import _pg_connect
 from tests.trust.world import Databases
-
-# Emptying a few small tables with DELETE and restarting their sequences is several times faster than one
-# TRUNCATE of them all (which takes exclusive locks and rewrites every table): a world is rebuilt often.
-_EMPTY = "; ".join(f'DELETE FROM "{t.name}"' for t in reversed(ALL_TABLES))
-_SEQUENCES = "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " \
-             "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
 
 
 @pytest.fixture(scope="session")
@@ -39,17 +34,11 @@ def trust_databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
             else:
                 url: URL = request.getfixturevalue("_postgres_database")
 
-                async def truncate() -> None:
-                    conn = await _pg_connect(url)
-                    try:
-                        sequences = [r["relname"] for r in await conn.fetch(_SEQUENCES)]
-                        await conn.execute(_EMPTY + "; " + "; ".join(f'ALTER SEQUENCE "{q}" RESTART'
-                                                                     for q in sequences))
-                    finally:
-                        await conn.close()
+                async def connect() -> Any:
+                    return await _pg_connect(url)
 
                 _trust_made[backend] = Databases("postgresql", pg_url=url.render_as_string(hide_password=False),
-                                                 truncate=truncate)
+                                                 pg_connect=connect)
         return _trust_made[backend]
 
     return get

@@ -464,7 +464,7 @@ def test_anonymous_submissions_are_delivered_without_their_organization(
     refs = " ".join(f"#{n}" for n in range(2, count + 2))
 
     async def scenario() -> list[str]:
-        url = await databases.fresh_url()
+        url = await databases.empty_url()
         world = await w.build(url, "absent", tlp=TLP.GREEN, anonymous=True, status="pending")
         try:
             mark = await w.marks(world.store)

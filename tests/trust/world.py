@@ -13,18 +13,21 @@ approved). Then, depending on the world's kind:
 * ``other``: the same, but of a different value W (so that ids, counts and shapes align with ``held`` when
   the command under test creates rows).
 
-`observe` runs one probe (a chat command through the dispatcher, a passive-mode message, a file import, an
-organization import as the CLI and TAXII POST do it, TAXII GETs over HTTP) and records everything the probe
-produces: the reply (plain text, Slack Block Kit, Discord message), whether it is private, the outbox rows it
-wrote and what their delivery would post and to whom (bot.delivery.plan), the audit rows it wrote, and for
-commands with side effects the counts the viewer sees afterwards and the state of A's item before and after.
+`observe` runs one probe (a chat command through the dispatcher, a button or a removed reaction as the adapters
+turn them into commands, a passive-mode message, a file import in chat, an organization's import and export as
+the CLI does them, TAXII GETs and POST over HTTP) and records everything the probe produces: the reply (plain
+text, Slack Block Kit, Discord message, the file), whether it is private, and for probes with side effects
+whether any row was written, the outbox rows and what their delivery would post and to whom
+(bot.delivery.plan: channel cards, edits, direct-message notices, one-line notices), the audit rows, the counts
+the viewer sees afterwards (stats, search), and the state of A's item (row, votes, sightings, audit) before and
+after.
 
 Normalisations (the only differences allowed between worlds), applied to every recorded string:
 
 * UUIDs (``--8-4-4-4-12``) become ``--<uuid>``: new items get random STIX ids, TAXII statuses random ids;
 * ``reference 1a2b3c4d`` of an internal error becomes ``reference <ref>`` (random per error);
-* ISO timestamps of the wall clock (the TAXII status' request_timestamp) become ``<now>``; the core's clock
-  is fixed (`CLOCK`), so no other time differs;
+* in the TAXII POST's status resource, ISO timestamps become ``<now>`` (its request_timestamp is the wall
+  clock); the core's clock is fixed (`BUILT_AT`, then `PROBED_AT`), so no other time differs;
 * outbox and audit rows are compared without their row ids and delivery keys (the seeding of ``held``
   wrote more rows than that of ``absent``, so the row ids of what the probe writes differ; their content may
   not).
@@ -70,7 +73,7 @@ from bot.policy import Policy
 from bot.results import InternalError, UserError
 from bot.text import render
 from bot.tlp import TLP
-from storage.models import AuditRow, IndicatorRow, MemberRow, OutboxRow, SightingRow, VoteRow
+from storage.models import ALL_TABLES, AuditRow, IndicatorRow, MemberRow, OutboxRow, SightingRow, VoteRow
 from storage.uow import Store, create_store
 
 BUILT_AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -145,56 +148,112 @@ def tlp_token(tlp: TLP) -> str:
 # ---------------------------------------------------------------- databases
 
 class Databases:
-    """Fresh migrated databases on one backend: a copy of the migrated SQLite template, or the session's
-    PostgreSQL database truncated (identities restarted)."""
+    """Migrated databases on one backend, emptied, saved and restored cheaply.
+
+    SQLite: a world is a file; empty = a copy of the migrated template, save = keep the file, restore = copy it.
+    PostgreSQL: one database (the session's); empty = DELETE every table and restart the sequences (much faster
+    than TRUNCATE, which locks and rewrites every table), save = read every row and sequence, restore = empty,
+    COPY the rows back and set the sequences, in one transaction."""
 
     def __init__(self, backend: str, *, sqlite_template: Path | None = None, tmp: Path | None = None,
-                 pg_url: str | None = None, truncate: Callable[[], Awaitable[None]] | None = None) -> None:
+                 pg_url: str | None = None, pg_connect: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.backend = backend
         self.sqlite_template = sqlite_template
         self.tmp = tmp
         self.pg_url = pg_url
-        self.truncate = truncate
+        self.pg_connect = pg_connect
         self.n = 0
-        self.snapshots: dict[tuple[Any, ...], tuple[Path, dict[str, Member], Indicator | None]] = {}
+        self.snapshots: dict[Any, tuple[Any, dict[str, Member], Indicator | None]] = {}
 
-    async def fresh_url(self) -> str:
-        if self.backend == "sqlite":
-            assert self.sqlite_template is not None and self.tmp is not None
-            self.n += 1
-            path = self.tmp / f"world-{self.n}.db"
-            shutil.copyfile(self.sqlite_template, path)
-            return f"sqlite:///{path}"
-        assert self.truncate is not None and self.pg_url is not None
-        await self.truncate()
-        return self.pg_url
-
-    def discard(self, url: str) -> None:
-        if self.backend == "sqlite":
-            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-
-    def copy_of(self, path: Path) -> str:
+    def _copy(self, path: Path) -> str:
         assert self.tmp is not None
         self.n += 1
         copy = self.tmp / f"world-{self.n}.db"
         shutil.copyfile(path, copy)
         return f"sqlite:///{copy}"
 
+    async def empty_url(self) -> str:
+        if self.backend == "sqlite":
+            assert self.sqlite_template is not None
+            return self._copy(self.sqlite_template)
+        await self.restore_rows({}, {})
+        assert self.pg_url is not None
+        return self.pg_url
+
+    async def save(self, url: str) -> Any:
+        if self.backend == "sqlite":
+            return Path(url.removeprefix("sqlite:///"))
+        assert self.pg_connect is not None
+        conn = await self.pg_connect()
+        try:
+            rows = {}
+            for table in ALL_TABLES:
+                found = await conn.fetch(f'SELECT * FROM "{table.name}"')
+                if found:
+                    rows[table.name] = (list(found[0].keys()), [tuple(r.values()) for r in found])
+            sequences = {}
+            for name in await self._sequences(conn):
+                r = await conn.fetchrow(f'SELECT last_value, is_called FROM "{name}"')
+                sequences[name] = (r["last_value"], r["is_called"])
+            return rows, sequences
+        finally:
+            await conn.close()
+
+    async def restore(self, saved: Any) -> str:
+        if self.backend == "sqlite":
+            return self._copy(saved)
+        await self.restore_rows(*saved)
+        assert self.pg_url is not None
+        return self.pg_url
+
+    async def restore_rows(self, rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]],
+                           sequences: dict[str, tuple[int, bool]]) -> None:
+        assert self.pg_connect is not None
+        conn = await self.pg_connect()
+        try:
+            async with conn.transaction():
+                for table in reversed(ALL_TABLES):
+                    await conn.execute(f'DELETE FROM "{table.name}"')
+                for table in ALL_TABLES:
+                    if table.name in rows:
+                        columns, records = rows[table.name]
+                        await conn.copy_records_to_table(table.name, records=records, columns=columns)
+                for name in await self._sequences(conn):
+                    value, called = sequences.get(name, (1, False))
+                    await conn.execute(f"SELECT setval('\"{name}\"', {int(value)}, {'true' if called else 'false'})")
+        finally:
+            await conn.close()
+
+    @staticmethod
+    async def _sequences(conn: Any) -> list[str]:
+        return [r["relname"] for r in await conn.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = current_schema()")]
+
+    def discard(self, url: str) -> None:
+        if self.backend == "sqlite":
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+
 
 async def fresh_world(db: Databases, kind: str, *, tlp: TLP, anonymous: bool, status: str) -> tuple[World, str]:
-    """A world as `build` makes it. On SQLite each world is built once and then copied (a file copy is cheap);
-    on PostgreSQL the database is truncated and the world built again."""
-    if db.backend != "sqlite":
-        url = await db.fresh_url()
-        return await build(url, kind, tlp=tlp, anonymous=anonymous, status=status), url
-    key = (kind, tlp, anonymous, status)
-    if key not in db.snapshots:
-        url = await db.fresh_url()
-        world = await build(url, kind, tlp=tlp, anonymous=anonymous, status=status)
+    """A world as `build` makes it, restored from a snapshot: the base (everything but A's item) is built once
+    per backend, each kind of world once from the base, and every world handed out is a restored copy."""
+    if "base" not in db.snapshots:
+        url = await db.empty_url()
+        world = _open(url, "absent", {}, None, BUILT_AT)
+        await seed_base(world)
         await close(world)
-        db.snapshots[key] = (Path(url.removeprefix("sqlite:///")), world.members, world.item)
-    path, members, item = db.snapshots[key]
-    url = db.copy_of(path)
+        db.snapshots["base"] = (await db.save(url), world.members, None)
+    key = (kind, tlp, anonymous, status) if kind != "absent" else "base"
+    if key not in db.snapshots:
+        base, members, _ = db.snapshots["base"]
+        url = await db.restore(base)
+        world = _open(url, kind, dict(members), None, BUILT_AT)
+        await seed_item(world, tlp=tlp, anonymous=anonymous, status=status)
+        await close(world)
+        db.snapshots[key] = (await db.save(url), world.members, world.item)
+    saved, members, item = db.snapshots[key]
+    url = await db.restore(saved)
     return _open(url, kind, members, item, PROBED_AT), url
 
 
@@ -216,7 +275,14 @@ def _open(url: str, kind: str, members: dict[str, Member], item: Indicator | Non
 
 async def build(url: str, kind: str, *, tlp: TLP, anonymous: bool, status: str) -> World:
     world = _open(url, kind, {}, None, BUILT_AT)
-    store, d, clock, members = world.store, world.dispatcher, world.clock, world.members
+    await seed_base(world)
+    await seed_item(world, tlp=tlp, anonymous=anonymous, status=status)
+    return world
+
+
+async def seed_base(world: World) -> None:
+    """What every world holds: organizations, people, channels, API keys, the visible background item #1."""
+    store, d, members = world.store, world.dispatcher, world.members
     async with store.unit_of_work() as uow:
         orgs = {name: await uow.organizations.add(name, sector, trust) for name, sector, trust in ORGANIZATIONS}
         for name, org, role in PEOPLE:
@@ -236,21 +302,25 @@ async def build(url: str, kind: str, *, tlp: TLP, anonymous: bool, status: str) 
         await uow.commit()
     await _say(d, "c_member", f"submit {BACKGROUND} tlp:green tags:background scanner seen everywhere")
     await _say(d, "b_moderator", "approve #1")
-    item = None
-    if kind != "absent":
-        value = V if kind == "held" else W
+
+
+async def seed_item(world: World, *, tlp: TLP, anonymous: bool, status: str) -> None:
+    """A's item of the world's kind (none in ``absent``); then the clock moves on to the probes' time."""
+    world.clock.now = BUILT_AT
+    if world.kind != "absent":
+        d = world.dispatcher
+        value = V if world.kind == "held" else W
         await _say(d, SUBMITTER, f"submit {value} tlp:{tlp_token(tlp)} conf:70 tags:{TAG} "
                                  f"{'anon ' if anonymous else ''}{NOTE}")
         if status == "approved":
             await _say(d, "a_moderator", "approve #2")
         await _say(d, "a_admin", "vote #2 confirm same campaign")
         await _say(d, "a_admin", "sighting #2 count:3")
-        async with store.unit_of_work(read_only=True) as uow:
+        async with world.store.unit_of_work(read_only=True) as uow:
             item = await uow.indicators.get(2)
         assert item is not None and item.value == value and item.tlp is tlp, item
-    clock.now = PROBED_AT
-    world.item = item
-    return world
+        world.item = item
+    world.clock.now = PROBED_AT
 
 
 async def close(world: World) -> None:
@@ -514,7 +584,7 @@ async def _taxii(world: World, viewer: str, probe: Probe, text: str) -> dict[str
         url = path + (f"?next={cursor}" if cursor else "")
         response = await world.taxii.get(url, headers=headers)
         body = await response.text()
-        pages.append([response.status, normal(body, wall_clock=True),
+        pages.append([response.status, normal(body),
                       {h: response.headers.get(h) for h in ("X-TAXII-Date-Added-First", "X-TAXII-Date-Added-Last")}])
         try:
             data = json.loads(body)
