@@ -148,15 +148,12 @@ def notice_text(event: str, indicator: Indicator) -> str:
     return f"Your indicator {ref} was approved and shared with the coalition."
 
 
-def _dm_identity(identities: Sequence[Identity], platform: Platform, origin: object) -> Identity | None:
-    """Where one person is told of something, so that they are told once: on the platform the event came from
-    if they are there, else on the first of their own platforms; None when that is not this platform."""
-    here = [i for i in identities if i.platform is platform]
-    if not here:
-        return None
-    theirs = {i.platform.value for i in identities}
-    chosen = origin if origin in theirs else min(theirs)
-    return here[0] if platform.value == chosen else None
+def _dm_identity(identities: Sequence[Identity], platform: Platform) -> Identity | None:
+    """Where one person is told of something on this platform: their first identity here (so once per platform,
+    under a key unique to this platform's outbox row), or None when they have none here. Every delivering
+    platform has its own row of each event, so a person with a Slack and a Discord identity is told on both,
+    whichever platform the event came from."""
+    return next((i for i in identities if i.platform is platform), None)
 
 
 async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) -> dict[int, list[Delivery]]:
@@ -174,8 +171,7 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) ->
     for copy in await uow.posted_cards.of_indicators(indicators, platform):
         posted.setdefault(copy.indicator_id, []).append(copy)
     told = {indicators[int(e.payload["indicator_id"])].submitter_id for e in events
-            if e.event in _NOTICES and e.payload.get("origin") == platform.value
-            and int(e.payload.get("indicator_id", 0)) in indicators}
+            if e.event in _NOTICES and int(e.payload.get("indicator_id", 0)) in indicators}
     submitters = await uow.members.many(told)
     # New AMBER+STRICT and RED submissions never reach shared moderation channels: the people who may decide
     # them (bot.rules.can_decide) are told in a direct message instead.
@@ -205,7 +201,7 @@ def _tell_deciders(event: OutboxEvent, card: IndicatorCard,
     ind = card.indicator
     told: list[Delivery] = []
     for member, identities in deciders.values():
-        identity = _dm_identity(identities, event.platform, event.payload.get("origin"))
+        identity = _dm_identity(identities, event.platform)
         if identity is None or not can_decide(member, ind):
             continue
         theirs = dataclasses.replace(card, org_shown=shown_org_name(ind, member),
@@ -230,7 +226,7 @@ async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: date
                                                             moderator_buttons=True)}
     told: list[Delivery] = []
     for member, identities in reach.values():
-        identity = _dm_identity(identities, event.platform, event.payload.get("origin"))
+        identity = _dm_identity(identities, event.platform)
         theirs = sorted((i for i in restricted if can_decide(member, i)), key=lambda i: i.id)
         if identity is None or not theirs:
             continue
@@ -261,12 +257,12 @@ def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
     deliveries += [UpdateCard(copy, for_purpose(card, copy.purpose)) for copy in posted.get(indicator.id, [])]
     if event.event in _NOTICES and indicator.submitter_id in submitters:
         submitter, identities = submitters[indicator.submitter_id]
-        here = [i for i in identities if i.platform is platform]
-        if here:
+        here = _dm_identity(identities, platform)
+        if here is not None:
             mine = dataclasses.replace(card, org_shown=indicator.org_name,
                                        buttons=buttons_for(indicator.id, card.status, can_moderate(submitter)))
             message = notice_text(event.event, indicator)
-            deliveries.append(Notify(here[0], Notice(message, mine), f"{event.id}:dm"))
+            deliveries.append(Notify(here, Notice(message, mine), f"{event.id}:dm"))
     return deliveries
 
 
