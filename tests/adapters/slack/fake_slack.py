@@ -390,8 +390,11 @@ class MockSlack:
 
     async def _download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
-        if request.headers.get("Authorization", "") != f"Bearer {self.token}" or file_id not in self.uploads:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if (token != self.token and (token not in self.team_tokens or token in self.revoked)) \
+                or file_id not in self.uploads:
             return web.Response(status=404)
+        self._token = token
         self._record("download", {"file_id": file_id})
         return web.Response(body=self.uploads[file_id])
 

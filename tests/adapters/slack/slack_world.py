@@ -15,8 +15,10 @@ named CNOTIN… (not_in_channel: the bot is not in them).
 
 from __future__ import annotations
 
+import html as html_lib
 import itertools
 import json
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -190,3 +192,31 @@ async def start_slack(store: Store, dispatcher: Dispatcher, mock: MockSlack, *, 
     service = SlackService(Runtime(settings or slack_settings(mock), store, dispatcher), ack_budget=ack_budget)
     await service.start()
     return SlackWorld(mock, service, store, aiohttp.ClientSession())
+
+
+async def install_through_oauth(http: aiohttp.ClientSession, base: str, mock: MockSlack, code: str, *,
+                                cookie: bool = True, state: str | None = None) -> tuple[int, str]:
+    """An admin opens the install page at `base` (the adapter's address), follows "Add to Slack" (Slack answers
+    with `code`, see `MockSlack.add_workspace`) and lands on the redirect with the state: (status, page) of the
+    redirect. `cookie=False`: another browser; `state`: a state of one's own instead of the one issued."""
+    async with http.get(base + "/slack/install") as page:
+        assert page.status == 200
+        html = await page.text()
+        set_cookie = page.headers.get("Set-Cookie", "")
+    link = re.search(r'<a href="([^"]+)"><img alt="Add to Slack"', html)
+    assert link, html
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(html_lib.unescape(link.group(1))).query)
+    assert query["client_id"] == [mock.client_id] and "chat:write" in query["scope"][0]
+    headers = {"Cookie": set_cookie.split(";")[0]} if cookie else {}
+    params = {"code": code, "state": state or query["state"][0]}
+    async with http.get(base + "/slack/oauth_redirect", params=params, headers=headers) as done:
+        return done.status, await done.text()
+
+
+def oauth_settings(mock: MockSlack, token_key: str, **overrides: Any) -> Settings:
+    """Settings of OAuth distribution against `mock` (no bot token: each workspace's comes from its install)."""
+    values: dict[str, Any] = {
+        "enabled": True, "mode": "http", "client_id": mock.client_id, "client_secret": mock.client_secret,
+        "signing_secret": SECRET, "token_key": token_key, "api_url": mock.api_url, "http_host": "127.0.0.1",
+        "http_port": 0, "authorize_url": mock.base_url + "/oauth/v2/authorize", **overrides}
+    return Settings(slack=SlackSettings(**values))

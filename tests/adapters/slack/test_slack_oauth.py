@@ -7,10 +7,8 @@ installation (its requests are refused cleanly, with no call made); the tokens a
 
 from __future__ import annotations
 
-import html as html_lib
 import json
 import os
-import re
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -33,7 +31,8 @@ from bot.domain import Channel, ChannelPurpose, Identity, Platform
 from bot.tlp import TLP
 from storage.uow import Store
 from tests.adapters.slack.fake_slack import MockSlack, Signer
-from tests.adapters.slack.slack_world import SECRET
+from tests.adapters.slack.slack_world import SECRET, install_through_oauth
+from tests.adapters.slack.slack_world import oauth_settings as slack_oauth_settings
 
 KEY = Fernet.generate_key().decode()
 A, B = "T0AAA", "T0BBB"
@@ -56,21 +55,7 @@ class OAuthWorld:
         return self.service.url.removesuffix(self.service.settings.http_path)
 
     async def install(self, code: str, *, cookie: bool = True, state: str | None = None) -> tuple[int, str]:
-        """An admin opens the install page, follows "Add to Slack" (Slack answers with `code`) and lands on the
-        redirect with the state: (status, page) of the redirect."""
-        async with self.http.get(self.base + "/slack/install") as page:
-            assert page.status == 200
-            html = await page.text()
-            set_cookie = page.headers.get("Set-Cookie", "")
-        link = re.search(r'<a href="([^"]+)"><img alt="Add to Slack"', html)
-        assert link, html
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(html_lib.unescape(link.group(1))).query)
-        assert query["client_id"] == [self.mock.client_id] and "chat:write" in query["scope"][0]
-        issued = query["state"][0]
-        headers = {"Cookie": set_cookie.split(";")[0]} if cookie else {}
-        params = {"code": code, "state": state or issued}
-        async with self.http.get(self.base + "/slack/oauth_redirect", params=params, headers=headers) as done:
-            return done.status, await done.text()
+        return await install_through_oauth(self.http, self.base, self.mock, code, cookie=cookie, state=state)
 
     async def post(self, body: str, content_type: str) -> tuple[int, str]:
         headers = {"Content-Type": content_type, **self.signer.headers(body)}
@@ -106,11 +91,7 @@ class OAuthWorld:
 
 
 def oauth_settings(mock: MockSlack, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "enabled": True, "mode": "http", "client_id": mock.client_id, "client_secret": mock.client_secret,
-        "signing_secret": SECRET, "token_key": KEY, "api_url": mock.api_url, "http_host": "127.0.0.1",
-        "http_port": 0, "authorize_url": mock.base_url + "/oauth/v2/authorize", **overrides}
-    return Settings(slack=SlackSettings(**values))
+    return slack_oauth_settings(mock, KEY, **overrides)
 
 
 async def link_workspaces(store: Store) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from adapters.slack.sink import CARD_EVENT
 from tests.adapters.slack.fake_slack import Call, MockSlack
-from tests.adapters.slack.slack_world import SlackWorld
+from tests.adapters.slack.slack_world import TEAM, TOKEN, SlackWorld
 
 ENTRY_POINTS = {  # the listener's function -> the steps below that walk it
     "on_command": {"command whoami", "command stats", "command help", "command import", "command lookup",
@@ -64,6 +64,18 @@ def private_answer(call: Call) -> bool:
 
 @pytest.mark.parametrize("timing", ["answered in time", "slow store"])
 async def test_no_private_reply_reaches_a_channel_on_any_listener(slack: SlackWorld, timing: str) -> None:
+    await walk_every_listener(slack, timing)
+
+
+async def test_no_private_reply_reaches_a_channel_in_oauth_mode(slack_oauth: SlackWorld) -> None:
+    """The same walk when the workspace installed the app through OAuth: every answer goes out with its token."""
+    await walk_every_listener(slack_oauth, "answered in time")
+    mock = slack_oauth.mock
+    tokens = {c.token for c in mock.api_calls() if c.method not in {"response_url", "oauth.v2.access", "upload"}}
+    assert tokens == mock.tokens_of(TEAM) and TOKEN not in tokens, tokens
+
+
+async def walk_every_listener(slack: SlackWorld, timing: str) -> None:
     bot = slack.service.bot
     assert bot is not None
     if timing == "slow store":
