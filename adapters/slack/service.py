@@ -11,6 +11,10 @@ Socket Mode, and the deliverer of the outbox's Slack rows.
 * Socket Mode (`slack.mode = "socket"`, `slack.app_token`): a WebSocket to Slack, no public URL. An envelope
   whose payload does not have the shape the adapter reads (`SHAPE`) is acknowledged and dropped, as HTTP
   mode answers it 400.
+* OAuth distribution (`slack.client_id`, HTTP mode; adapters.slack.installation): the same endpoint, plus the
+  install page (`slack.install_path`) and the redirect (`slack.redirect_path`); no token of its own, each
+  request is answered with its workspace's token from the store. The outbox's Slack rows are not delivered in
+  this mode yet (they need the per-workspace sink).
 * The Web API is `slack.api_url` (GovSlack, Enterprise deployments, tests); rate limits (429) are retried
   after Slack's Retry-After, connection resets retried once.
 """

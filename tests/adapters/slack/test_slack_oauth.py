@@ -8,6 +8,7 @@ installation (its requests are refused cleanly, with no call made); the tokens a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import urllib.parse
@@ -190,7 +191,9 @@ async def test_tokens_are_encrypted_at_rest(oauth: OAuthWorld) -> None:
     assert found is not None and found.bot_token == token
 
 
-async def test_an_uninstall_removes_the_workspace_and_a_reinstall_resumes(oauth: OAuthWorld) -> None:
+async def test_an_uninstall_removes_the_workspace_and_a_reinstall_resumes(
+        oauth: OAuthWorld, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     mock = oauth.mock
     for team in WORKSPACES:
         assert (await oauth.install(workspace_of_mock(mock, team)))[0] == 200
@@ -234,6 +237,8 @@ async def test_an_uninstall_removes_the_workspace_and_a_reinstall_resumes(oauth:
     used = {c.token for c in mock.calls[mark:] if c.method.startswith("files.")}
     assert used == {new_token}
     assert mock.cross_team == []
+    assert "app_uninstalled: the installation of T0AAA was removed" in caplog.text  # logged, and no secret is
+    assert not [s for s in {mock.client_secret, KEY, *mock.team_tokens} if s in caplog.text]
 
 
 async def test_a_forged_or_replayed_redirect_installs_nothing(oauth: OAuthWorld) -> None:
