@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -192,6 +193,20 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
         return installation
 
 
+class PrunedOAuthStateStore(AsyncSQLAlchemyOAuthStateStore):
+    """slack_sdk's state store over the store's engine; each new state first deletes the expired ones, so that
+    the install page (public, unauthenticated: every view issues a state) keeps at most `STATE_SECONDS` of them."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(STATE_SECONDS, engine, logger=log, table_name=OAUTH_STATES)
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        now = datetime.now(UTC).replace(tzinfo=None)  # the column is naive UTC, as slack_sdk writes it
+        async with self.engine.begin() as conn:
+            await conn.execute(self.oauth_states.delete().where(self.oauth_states.c.expire_at <= now))
+        return await super().async_issue(*args, **kwargs)
+
+
 def oauth_settings(settings: SlackSettings, engine: AsyncEngine, client: AsyncWebClient) -> AsyncOAuthSettings:
     """bolt's OAuth settings of `slack.client_id` / `client_secret`, with the stores in the common database;
     token rotation calls `oauth.v2.access` through `client` (its `slack.api_url`, session and retries)."""
@@ -207,7 +222,7 @@ def oauth_settings(settings: SlackSettings, engine: AsyncEngine, client: AsyncWe
         installation_store=(store := EncryptedInstallationStore(settings.client_id, engine, cipher)),
         installation_store_bot_only=True,
         token_rotation_expiration_minutes=settings.token_rotation_minutes,
-        state_store=AsyncSQLAlchemyOAuthStateStore(STATE_SECONDS, engine, logger=log, table_name=OAUTH_STATES),
+        state_store=PrunedOAuthStateStore(engine),
         state_expiration_seconds=STATE_SECONDS, logger=log)
     rotator = getattr(oauth.authorize, "token_rotator", None)
     if rotator is not None:  # bolt builds it with a client of its own, on slack.com

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -250,6 +251,15 @@ async def test_a_forged_or_replayed_redirect_installs_nothing(oauth: OAuthWorld)
     assert status in {400, 401}
     assert await oauth.installed_teams() == set()
     assert mock.of("oauth.v2.access", ok_only=False) == []
+    # the states those two installs left behind are kept until they expire, then the next install page drops them
+    async with oauth.store.engine.begin() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM slack_oauth_states"))).scalar() == 2
+        await conn.execute(text("UPDATE slack_oauth_states SET expire_at = :past"),
+                           {"past": datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)})
+    assert (await oauth.install(code))[0] == 200  # a correct install still works (its state is consumed)
+    async with oauth.store.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM slack_oauth_states"))).scalar() == 0
+    assert await oauth.installed_teams() == {A}
 
 
 async def test_a_rotating_token_is_refreshed_and_stored_encrypted(store: Store) -> None:
