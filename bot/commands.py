@@ -273,6 +273,22 @@ class ApiKeyRevoke:
 Command = Command | Export | ImportFile | ApiKeyCreate | ApiKeyList | ApiKeyRevoke  # type: ignore[misc]
 
 
+# -- People on several platforms (bot.services.link_start, link_identity) --
+
+LINK_CODE_LENGTH = 12
+LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # read back and typed by hand: no 0/O, 1/I
+
+
+@dataclass(frozen=True)
+class Link:
+    """`/ioc link [start]` makes a one-time code (None here); `/ioc link CODE` uses it from another identity."""
+
+    code: str | None = None
+
+
+Command = Command | Link  # type: ignore[misc]
+
+
 # ---------------------------------------------------------------- help table (one source for usage and help)
 
 VERBS: dict[str, tuple[str, str]] = {
@@ -292,6 +308,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "revoke": ("/ioc revoke #ID [#ID...] REASON...", "Moderators: withdraw approved indicators, with a reason."),
     "join": ("/ioc join CODE", "Join your organization with the invite code an admin gave you."),
     "whoami": ("/ioc whoami", "Your organization, role and linked identities."),
+    "link": ("/ioc link [start]   then, as yourself on the other platform: /ioc link CODE",
+             "Link your identity on another platform (or workspace) to you: `link` gives a one-time code, valid "
+             "10 minutes, which you run there, from an identity that is not a member yet."),
     "stats": ("/ioc stats", "What the coalition's store holds."),
     "help": ("/ioc help [VERB]", "This help, or the help of one verb."),
     "export": ("/ioc export [format:stix|csv|txt] [status:approved] [tlp:amber] [type:url,domain] [tag:emotet] "
@@ -677,6 +696,15 @@ def _join(args: list[str]) -> Join:
     return Join(_text("code", args[0].strip(), "join", limits.INVITE_CODE_MAX, multiline=False))
 
 
+def _link(args: list[str]) -> Link:
+    if not args or (len(args) == 1 and args[0].lower() == "start"):
+        return Link()
+    if len(args) != 1:
+        raise UsageError("give one link code, or nothing (or `start`) to get one", "link")
+    code = _text("code", args[0].strip(), "link", limits.INVITE_CODE_MAX, multiline=False)
+    return Link(code.upper())
+
+
 def _no_args(cls, verb: str):
     def parse_it(args: list[str]):
         if args:
@@ -774,6 +802,7 @@ _PARSERS = {
     "revoke": _revoke,
     "join": _join,
     "whoami": _no_args(WhoAmI, "whoami"),
+    "link": _link,
     "stats": _no_args(Stats, "stats"),
     "help": _help,
     "admin": _admin,

@@ -52,6 +52,7 @@ SERVICES: dict[type, Service] = {
     commands.Revoke: _moderation("revoke"),
     commands.Join: services.join,
     commands.WhoAmI: services.whoami,
+    commands.Link: services.link,
     commands.Stats: services.stats,
     commands.OrgAdd: services.org_add,
     commands.OrgList: services.org_list,

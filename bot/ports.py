@@ -80,6 +80,14 @@ class MemberRepository(Protocol):
 
     async def list(self, org_id: int | None = None) -> Sequence[Member]: ...
 
+    async def set_link_code(self, member_id: int, code: str, expires_at: datetime, now: datetime) -> None:
+        """The member's one-time link code (`/ioc link`), stored hashed; it replaces any earlier one of theirs (and
+        expired ones are dropped as of `now`)."""
+
+    async def redeem_link_code(self, code: str, now: datetime) -> int | None:
+        """Use the link code once, atomically: the member id it was made for, or None when it is unknown, used or
+        expired (all the same to the caller)."""
+
 
 class InviteRepository(Protocol):
     async def add(self, code: str, org_id: int, role: Role, max_uses: int, expires_at: datetime,

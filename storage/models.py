@@ -139,6 +139,19 @@ class InviteRow(Base):
     created_at: Mapped[datetime]
 
 
+class LinkCodeRow(Base):
+    """A member's one-time code for linking another platform identity (`/ioc link`): one per member, stored
+    hashed, deleted when used."""
+
+    __tablename__ = "link_codes"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
+                                           autoincrement=False)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
 SHARED_SCOPE = "shared"
 _AMBER_STRICT_RANK, _RED_RANK = 3, 4  # bot.tlp.TLP ranks (CLEAR 0 ... RED 4)
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Select,
     bindparam,
+    delete,
     insert,
     literal,
     select,
@@ -30,6 +31,7 @@ from storage.models import (
     ChannelRow,
     IdentityRow,
     InviteRow,
+    LinkCodeRow,
     MemberRow,
     OrganizationRow,
 )
@@ -199,7 +201,24 @@ class SqlMemberRepository(_Repository):
             stmt = stmt.where(MemberRow.org_id == org_id)
         return [_member(row) for row in await self._execute(stmt)]
 
+    async def set_link_code(self, member_id: int, code: str, expires_at: datetime, now: datetime) -> None:
+        # Theirs is replaced; anyone's expired ones go on the way (they can never be used).
+        await self._execute(delete(LinkCodeRow).where(
+            (LinkCodeRow.member_id == member_id) | (LinkCodeRow.expires_at <= now)))
+        await self._execute(insert(LinkCodeRow).values(
+            member_id=member_id, code_sha256=link_code_digest(code), expires_at=expires_at, created_at=now))
 
+    async def redeem_link_code(self, code: str, now: datetime) -> int | None:
+        # One conditional DELETE: two identities racing with the same code cannot both get it.
+        stmt = (delete(LinkCodeRow)
+                .where(LinkCodeRow.code_sha256 == link_code_digest(code), LinkCodeRow.expires_at > now)
+                .returning(LinkCodeRow.member_id))
+        return (await self._execute(stmt)).scalar_one_or_none()
+
+
+def link_code_digest(code: str) -> str:
+    """Link codes are read case-insensitively (typed by hand on another platform); only their SHA-256 is kept."""
+    return invite_digest(code.strip().upper())
 
 
 def invite_digest(code: str) -> str:
