@@ -301,3 +301,14 @@ def test_a_form_names_the_field_that_breaks_a_limit():
     with pytest.raises(c.FormError) as e:
         c.submit_from_form(values="203.0.113.5", note="x" * 2001)
     assert "at most 2,000" in e.value.errors["note"]
+
+
+def test_link_gives_a_code_or_uses_one():
+    assert parse("link") == c.Link() == parse("link start") == parse("LINK Start")
+    assert parse("link abcd-efgh23") == c.Link("ABCD-EFGH23")  # typed by hand on the other platform: any case
+    with pytest.raises(UsageError) as e:
+        parse("link ONE TWO")
+    assert "give one link code" in e.value.problem and e.value.usage.startswith("/ioc link [start]")
+    with pytest.raises(UsageError) as e:
+        parse("link " + "A" * 101)
+    assert e.value.verb == "link"
