@@ -283,6 +283,11 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
     async def join(interaction: discord.Interaction, code: str) -> None:
         await handler.run_text(interaction, _join("join", _q(code)), verb="join")
 
+    @ioc.command(name="link", description="Link your identity on another platform: no code gives one, a code uses it")
+    @app_commands.describe(code="The code /ioc link gave you where you are a member; leave empty to get one")
+    async def link(interaction: discord.Interaction, code: str | None = None) -> None:
+        await handler.run_text(interaction, _join("link", _q(code or "")), verb="link")
+
     @ioc.command(name="whoami", description="Your organization, role and linked identities")
     async def whoami(interaction: discord.Interaction) -> None:
         await handler.run_text(interaction, "whoami", verb="whoami")
