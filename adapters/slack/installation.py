@@ -224,6 +224,9 @@ def oauth_settings(settings: SlackSettings, engine: AsyncEngine, client: AsyncWe
         token_rotation_expiration_minutes=settings.token_rotation_minutes,
         state_store=PrunedOAuthStateStore(engine),
         state_expiration_seconds=STATE_SECONDS, logger=log)
+    # bolt checks every request's token with auth.test unless it caches the answer per token; the token itself
+    # is still looked up in the store on every request, so an uninstall takes effect at once
+    oauth.authorize.cache_enabled = True
     rotator = getattr(oauth.authorize, "token_rotator", None)
     if rotator is not None:  # bolt builds it with a client of its own, on slack.com
         rotator.client = client

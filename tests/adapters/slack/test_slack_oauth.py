@@ -166,6 +166,8 @@ async def test_two_workspaces_install_and_each_is_answered_with_its_own_token(oa
         assert name in answer[0]["text"]
     assert mock.cross_team == []
     assert not [c for c in mock.calls if c.status == 401], "a call was made with no or a revoked token"
+    # auth.test: once by each install, once more for each token's first request (bolt caches it per token)
+    assert len(mock.of("auth.test")) == 4
 
 
 async def test_tokens_are_encrypted_at_rest(oauth: OAuthWorld) -> None:
