@@ -489,10 +489,10 @@ async def link_identity(ctx: Context, code: str) -> Done:
     ctx.member = member
     await ctx.audit("link", None, platform=here.platform.value, workspace=here.workspace_id, user=here.user_id)
     linked = await ctx.uow.members.identities(member.id)
-    where = ", ".join(sorted({i.platform.value for i in linked}))
+    where = ", ".join(sorted({i.platform.value for i in linked if i.platform in ctx.delivery_platforms}))
     return Done(f"Linked: this {here.platform.value} identity is now {member.name} (m{member.id}), "
-                f"{member.role.value} of {member.org_name}. Decisions and notices reach you on {where}; "
-                "see `/ioc whoami`.")
+                f"{member.role.value} of {member.org_name}."
+                + (f" Decisions and notices reach you on {where}." if where else "") + " See `/ioc whoami`.")
 
 
 async def stats(ctx: Context, _: commands.Stats) -> StatsResult:

@@ -5,6 +5,7 @@ Through the real dispatcher on both backends (`store`), with a recording sink pe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,9 @@ from bot.results import Done, IndicatorCard, Notice, UserError
 from bot.text import render
 from bot.tlp import TLP
 from storage.models import AuditRow, IdentityRow, LinkCodeRow
+from tests.adapters.slack.fake_slack import all_text
+from tests.e2e.test_one_coalition import D_MOD, _discord_command, coalition  # noqa: F401 - coalition: a fixture
+from tests.e2e.test_one_coalition import GUILD as D_GUILD
 
 GUILD = "G1"  # the Discord guild people speak in; Discord identities are global (adapters.discord.handler)
 DISCORD_USERS = "discord"
@@ -125,7 +129,7 @@ async def test_a_member_links_their_discord_identity_with_a_one_time_code(world)
     linked = await world.say(Platform.DISCORD, "D-alice", f"link {code.lower()}")  # typed by hand: any case
     assert linked.private is True
     assert "Linked: this discord identity is now alice" in render(linked.result)
-    assert "member of Northbank" in render(linked.result)
+    assert "member of Northbank. Decisions and notices reach you on discord, slack." in render(linked.result)
     whoami = await world.text(Platform.DISCORD, "D-alice", "whoami")
     assert "You are alice" in whoami and "slack:U-alice" in whoami and "discord:D-alice" in whoami
     assert "discord:D-alice" in await world.text(Platform.SLACK, "U-alice", "whoami")
@@ -223,3 +227,51 @@ async def test_restricted_submissions_reach_their_deciders_on_each_of_their_plat
     for platform, user in ((Platform.SLACK, "U-mod"), (Platform.DISCORD, "D-mod")):
         told = [(u, m) for u, _, m in world.sinks[platform].dms if u == user]
         assert len(told) == 1 and "New TLP:RED submission #1 waits for your decision" in told[0][1], platform
+
+
+# ---------------------------------------------------------------- the whole process, both fakes
+
+async def _discord_answer(discord, payload: dict) -> dict:
+    """The private answer to a slash command: the callback, or the edit of a deferred one."""
+    mark = len(discord.calls)
+    await discord.dispatch("INTERACTION_CREATE", payload)
+    call = await discord.wait_for_call("POST", rf"/interactions/{payload['id']}/[^/]+/callback", after=mark,
+                                       timeout=10)
+    if call.json["type"] == 5:
+        call = await discord.wait_for_call("PATCH", rf"/webhooks/\d+/{payload['token']}/messages/@original",
+                                           after=mark, timeout=10)
+        return call.json
+    return call.json["data"]
+
+
+async def test_linked_on_slack_and_discord_in_one_process_told_on_both(coalition):  # noqa: F811 - the fixture
+    slack, discord = coalition
+    carol_on_discord = discord.user(820000000000000009, "carol")  # carol is on Slack only, so far
+    mark = slack.mock.mark()
+    status, body, _ = await slack.command("carol", "link", channel="CGENERAL")
+    assert status == 200
+    replied = await slack.mock.wait_for("response_url", since=mark, timeout=10)  # the answer comes after the ack
+    answers = [body, *(all_text(c.body) for c in replied)]
+    shown = [a for a in answers if "Your one-time link code: " in a]
+    assert shown, (body, [c.body for c in slack.mock.calls[mark:]])
+    code = code_in(shown[0])
+    assert not [c for c in slack.mock.calls[mark:] if c.method == "chat.postMessage"]  # shown to carol alone
+    linked = await _discord_answer(discord, discord.slash("ioc", "link", {"code": code}, user=carol_on_discord,
+                                                         guild_id=D_GUILD, channel_id=D_MOD))
+    assert linked["flags"] & 64  # ephemeral
+    assert "Linked: this discord identity is now carol" in linked["content"].replace("\\", "")
+
+    await slack.command("carol", "submit both-places[.]example tlp:green")
+    await discord.wait_for_call("POST", rf"/channels/{D_MOD}/messages", timeout=15)
+    await _discord_command(discord, "mod", "approve", {"indicators": "#1"})  # decided on Discord
+    told = await slack.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == "DCAROL"
+                                     and "was approved" in all_text(c.body), timeout=15)
+    assert "Your indicator #1 was approved" in all_text(told[0].body)  # the Slack fake got the DM
+    await discord.wait_for_call("POST", r"/users/@me/channels", timeout=15,
+                                predicate=lambda c: int(c.json["recipient_id"]) == 820000000000000009)
+    channel_id = discord.dm_channels[820000000000000009]
+    sent = await discord.wait_for_call("POST", rf"/channels/{channel_id}/messages", timeout=15)
+    assert sent.json["content"].replace("\\", "") == "Your indicator #1 was approved and shared with the coalition."
+    await asyncio.sleep(1.0)  # let every delivery of the approval finish: told once on each platform
+    assert len([c for c in slack.mock.posts("DCAROL") if "was approved" in all_text(c.body)]) == 1
+    assert len(discord.calls_to("POST", rf"/channels/{channel_id}/messages")) == 1
