@@ -4,22 +4,27 @@ For every TLP × anonymous or not × pending or approved × every viewer (each r
 each role of B, and the submitter for the sanity cases) × every place (direct message, an unregistered channel,
 channels of ceiling CLEAR, GREEN and AMBER) × both platforms × every verb that can name the probed value V, its
 #id or its STIX id (lookup, bare value, search by text/org/tag/type/tlp/status, stats, queue, home, export in
-each format, passive mode, vote, withdraw, sighting, approve, reject, revoke, submit in chat, file import in chat,
-an organization's import as the CLI and TAXII POST do it, TAXII GETs over HTTP), the test compares what the
-probe produces in a world where A holds V with what it produces in a world where V is unknown (tests/trust/
-world.py says how the worlds are built and what is normalised). Which cases must be identical is computed from
-`bot.rules`, never hard-coded:
+each format, passive mode, vote, withdraw, sighting, approve, reject, revoke, the buttons and a removed reaction,
+submit in chat, file import in chat, an organization's import and export as the CLI does them, TAXII GETs and
+POST over HTTP), the test compares what the probe produces in a world where A holds V with what it produces in a
+world where V is unknown (tests/trust/world.py says how the worlds are built and what is normalised). Which
+cases must be identical is computed from `bot.rules`, never hard-coded:
 
-* hidden: the viewer may not see A's item (`can_see` of their private view; for an organization's key or
-  import, the organization's view) -> everything is byte-identical: reply text, Slack blocks, Discord message,
-  whether it is private, the outbox rows written and what delivering them would post, the audit rows, and the
-  counts the viewer sees afterwards; and A's item is untouched (no vote, sighting, status, last_seen or audit
-  row caused by the viewer).
+* hidden: the viewer may not see A's item (`can_see` of their private view; for an organization's key, export
+  or import, the organization's view) -> everything is byte-identical: reply text, Slack blocks, Discord
+  message, file, whether it is private, whether anything was written, the outbox rows and what delivering them
+  would post (cards, edits, notices), the audit rows, and the counts the viewer sees afterwards; and A's item
+  is untouched (no vote, sighting, status, last_seen or audit row caused by the viewer).
 * audience: the viewer may see the item but asks in a channel whose ceiling is below it (`can_feed`) -> what
   the channel sees (the public reply, or that there was none) is byte-identical.
-* sanity: the viewer may see the item -> their lookup in a direct message differs between the worlds (else
-  the harness could not see anything and every other case would pass vacuously).
-* anonymity: the item is anonymous and the viewer, outside A, may see it -> no rendering names A.
+* sanity: the viewer may see the item -> the answer differs between the worlds (else the harness could not see
+  anything and every other case would pass vacuously); no probe may end in an internal error in either world.
+* anonymity: the item is anonymous and the viewer, outside A, may see it -> no rendering names A (STIX: no
+  object but the identity list names A or references A's identity).
+
+Axes that cannot change a probe's code path are not multiplied out for it (see `_places`, `APPROVED_PROBES`,
+`ANON_PROBES`, `_postgresql_share`), so that both backends run in about a minute; each world is built once per
+backend and restored per probe (tests/trust/world.py `Databases`).
 
 Platforms: every reply is rendered with the plain-text renderer, Slack's Block Kit renderer and Discord's message
 renderer (adapters/slack/blocks.py, adapters/discord/render.py, as pure functions); the command itself is typed
