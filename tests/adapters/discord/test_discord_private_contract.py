@@ -36,7 +36,7 @@ DM_CHANNEL = 990000000000000077
 ENTRY_POINTS = {
     **{f"/ioc {verb}": f"slash {verb}" for verb in (
         "submit", "lookup", "vote", "sighting", "search", "queue", "approve", "reject", "revoke", "join", "whoami",
-        "home", "stats", "help", "export", "import", "admin")},
+        "link", "home", "stats", "help", "export", "import", "admin")},
     **{f"autocomplete /ioc {verb} {option}": f"autocomplete {verb} {option}" for verb, option in (
         ("submit", "tags"), ("lookup", "values"), ("vote", "indicator"), ("sighting", "indicator"),
         ("search", "tag"), ("approve", "indicators"), ("reject", "indicators"), ("revoke", "indicators"),
@@ -172,6 +172,7 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
         "revoke": ({"indicators": "#99", "reason": "no"}, "alice"),
         "join": ({"code": "NOT-A-CODE"}, "stranger"),
         "whoami": ({}, "alice"),
+        "link": ({}, "alice"),  # a one-time link code: for alice's eyes only
         "home": ({}, "alice"),
         "stats": ({}, "alice"),
         "help": ({}, "alice"),
@@ -181,6 +182,7 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
     for verb, (options, user) in slashes.items():
         await step(f"slash {verb}", lambda v=verb, o=options, u=user: slash(v, o, u))
     await step("slash import", lambda: slash("import", {}, "alice", attachments={"file": skip_only}))
+    await step("slash link with a code", lambda: slash("link", {"code": "NOT-A-CODE"}, "stranger"))
 
     # -- autocompletes: choices only the typist sees
     for entry, how in ENTRY_POINTS.items():
