@@ -156,6 +156,16 @@ async def test_a_code_works_once_and_wrong_or_expired_codes_get_the_same_answer(
     assert "not a member" in await world.text(Platform.DISCORD, "D-mallory", "whoami")
 
 
+async def test_two_identities_racing_with_one_code_link_one(world):
+    code = code_in(await world.text(Platform.SLACK, "U-alice", "link"))
+    answers = await asyncio.gather(*(world.text(Platform.DISCORD, user, f"link {code}")
+                                     for user in ("D-alice", "D-mallory")))
+    assert sum("Linked" in a for a in answers) == 1, answers
+    assert sum(SAME_ANSWER in a or "at the same moment" in a for a in answers) == 1, answers
+    linked = await world.text(Platform.SLACK, "U-alice", "whoami")
+    assert ("discord:D-alice" in linked) != ("discord:D-mallory" in linked)
+
+
 async def test_a_code_lasts_ten_minutes_and_a_new_one_replaces_the_old(world):
     first = code_in(await world.text(Platform.SLACK, "U-alice", "link"))
     second = code_in(await world.text(Platform.SLACK, "U-alice", "link"))
