@@ -325,6 +325,16 @@ def _(result: r.ImportReport, esc: Escape = plain) -> str:
     if result.skipped:
         lines.append(f"Skipped {sum(n for _, n in result.skipped)}:")
         lines += [f"   {n} × {esc(reason)}" for reason, n in result.skipped]
+    if result.read_as_red:
+        lines.append(f"{result.read_as_red} with a marking that is not understood: stored at TLP:RED, not at the "
+                     "default TLP.")
+    if result.notes:
+        lines.append("Object by object:")
+        lines += [f"   {esc(note)}" for note in result.notes[:20]]
+        if result.notes_count > 20:
+            lines.append(f"   … and {result.notes_count - 20:,} more")
+    if result.stopped:
+        lines.append(esc(result.stopped))
     return "\n".join(lines)
 
 
