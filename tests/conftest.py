@@ -15,6 +15,7 @@ unless ``COALITION_REQUIRE_POSTGRES=1`` (CI), which makes them fail.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shutil
@@ -38,6 +39,19 @@ BACKENDS = ("sqlite", "postgresql")
 PG_CONNECT_TIMEOUT = 5.0
 
 _pg_unavailable = pytest.StashKey[str]()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process (typer's CliRunner) sets up logging on a stream that is closed after it; left on
+    the root logger, that handler made later tests' worker threads print 'Logging error' tracebacks."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and type(handler).__module__ != "_pytest.logging":
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 async def _pg_connect(url: URL) -> asyncpg.Connection:

@@ -235,7 +235,11 @@ async def test_a_running_process_rides_out_a_database_outage(postgres_url, fake)
 
         # 2. the database goes away: users are told, /healthz names it
         await relay.down()
-        assert await _ask(fake, "whoami", {}) == OUTAGE_TEXT
+        try:
+            got = await _ask(fake, "whoami", {})
+        except TimeoutError:
+            raise AssertionError("PROCESS LOG:\n" + "\n".join(lines[-60:])) from None
+        assert got == OUTAGE_TEXT
         assert await _ask(fake, "lookup", {"values": "198.51.100.7"}) == OUTAGE_TEXT
         status, body = await _health(ops_port)
         assert status == 503 and body == {"status": "unavailable", "down": ["database"], "database": "unreachable",
