@@ -211,7 +211,14 @@ class _OutboxListener:
         self.stopped = False
 
     async def start(self) -> Callable[[], Awaitable[None]]:
-        await self._connect()  # at start-up a failure goes up: `run` has just seen the database answer
+        try:
+            await self._connect()
+        except Exception as e:
+            if unavailable_reason(e) is None:
+                raise  # not an outage (a wrong role, a bad URL): that goes up
+            # The adapters serve already: a database gone since `run` saw it answer is an outage to ride out like
+            # any later one, not a reason to stop the process.
+            self._lost(None)
         return self.stop
 
     async def _connect(self) -> None:
