@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from bot.tlp import TLP
 from storage.migrate import upgrade
 from storage.uow import create_store
 from tests.adapters.discord.fake_discord import APPLICATION_ID, FakeDiscord
+from tests.e2e.processes import stop_gracefully
 
 ONE, ONE_GENERAL, ONE_FEED = 730000000000000001, 730000000000000010, 730000000000000011
 TWO, TWO_GENERAL, TWO_FEED = 730000000000000002, 730000000000000020, 730000000000000021
@@ -69,12 +69,7 @@ async def bot(tmp_path):
         yield discord, url
         assert process.returncode is None, "the bot process died during the test"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(process.wait(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
+        code = await stop_gracefully(process)
         await discord.stop()
     assert code == 0, (await process.stderr.read()).decode()[-3000:]  # a graceful stop
 

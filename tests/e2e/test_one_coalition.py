@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from storage.uow import create_store
 from tests.adapters.discord.fake_discord import APPLICATION_ID, FakeDiscord
 from tests.adapters.slack.fake_slack import MockSlack, all_text
 from tests.adapters.slack.slack_world import SECRET, TOKEN, SlackWorld, link_slack_identities
+from tests.e2e.processes import stop_gracefully
 
 GUILD, D_FEED, D_MOD = 720000000000000001, 720000000000000011, 720000000000000012
 D_USERS = {"alice": 820000000000000001, "bob": 820000000000000002, "mod": 820000000000000003}
@@ -93,12 +93,7 @@ async def coalition(tmp_path):
         assert process.returncode is None, "the bot process died during the test"
     finally:
         await http.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(process.wait(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
+        code = await stop_gracefully(process)
         await discord.stop()
         await slack.stop()
     assert code == 0, (await process.stderr.read()).decode()[-3000:]  # a graceful stop

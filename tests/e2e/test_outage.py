@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from storage.migrate import upgrade
 from storage.uow import Store, create_store
 from tests.adapters.discord.fake_discord import APPLICATION_ID, FakeDiscord
 from tests.conftest import POSTGRES_URL
+from tests.e2e.processes import stop_gracefully
 
 EXE = str(Path(sys.executable).with_name("coalition-bot"))
 GUILD, CHANNEL, FEED = 720000000000000001, 720000000000000010, 720000000000000011
@@ -259,13 +259,7 @@ async def test_a_running_process_rides_out_a_database_outage(postgres_url, fake)
         await _until(lambda: "after-the-outage.example" in str(fake.messages.get(FEED, {})), 30,
                      "the approval reached the feed channel through the restored LISTEN")
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(process.wait(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
+        code = await stop_gracefully(process)
         await asyncio.wait_for(reader, 5)
         if relay.server is not None:
             await relay.down()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from bot.domain import Actor, Channel, ChannelPurpose, Identity, Platform, Role
 from bot.tlp import TLP
 from storage.uow import create_store
 from tests.adapters.discord.fake_discord import APPLICATION_ID, FakeDiscord
+from tests.e2e.processes import stop_gracefully
 
 GUILD, FEED_GREEN, FEED_AMBER = 710000000000000001, 710000000000000010, 710000000000000011
 SUBMITTER, MODERATOR = "810000000000000001", "810000000000000002"
@@ -76,12 +76,7 @@ async def _until(predicate, seconds: float, what: str) -> None:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = await asyncio.wait_for(process.wait(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
+    code = await stop_gracefully(process)
     assert code == 0, (await process.stderr.read()).decode()[-2000:]
 
 
