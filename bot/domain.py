@@ -126,6 +126,7 @@ class Channel:
     purpose: ChannelPurpose = ChannelPurpose.GENERAL
     passive: bool = False
     ephemeral_lookups: bool = True
+    shared_externally: bool = False  # Slack Connect: shared with other organizations' workspaces
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ class OutboxEvent:
     created_at: datetime
     attempts: int = 0
     last_error: str | None = None
+    workspace_id: str | None = None  # one workspace's lane of the platform; None = every workspace it serves
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,8 @@ class ChannelRow(Base):
     purpose: Mapped[str] = mapped_column(String(20), index=True)
     passive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     ephemeral_lookups: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Shared with other organizations' workspaces (Slack Connect): CLEAR until an admin sets a ceiling.
+    shared_externally: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class AuditRow(Base):
@@ -304,6 +306,7 @@ class OutboxRow(Base):
         Index(
             "ix_outbox_pending",
             "platform",
+            "workspace_id",
             "available_at",
             "id",
             sqlite_where=text("delivered_at IS NULL AND parked_at IS NULL"),
@@ -322,6 +325,8 @@ class OutboxRow(Base):
     event: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     platform: Mapped[str] = mapped_column(String(20), server_default="")
+    # One workspace of the platform (its lane: claimed only by a process serving it), or NULL for all of them.
+    workspace_id: Mapped[str | None] = mapped_column(String(100))
     available_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     parked_at: Mapped[datetime | None]
