@@ -135,7 +135,7 @@ class MockSlack:
     """`await mock.start()`; point the bot's `slack.api_url` at `mock.api_url`."""
 
     def __init__(self, *, team_id: str = "T0COAL", bot_user_id: str = "UBOT", bot_id: str = "BBOT",
-                 token: str = "xoxb-test-token", light_responses: bool = False) -> None:
+                 token: str = "xoxb-test-token", light_responses: bool = False, latency: float = 0.0) -> None:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -147,6 +147,7 @@ class MockSlack:
         self.uploads: dict[str, bytes] = {}
         self.failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
         self.delay: dict[str, float] = {}
+        self.latency = latency  # seconds every Web API call takes before it is answered (benchmarks: a round trip)
         self.light_responses = light_responses  # response_url bodies kept raw, unchecked (benchmarks)
         self.listeners: list[Any] = []  # called with each recorded Call (benchmarks wait on them, not by polling)
         self._ts = itertools.count(1)
@@ -337,8 +338,8 @@ class MockSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         body = await self._body(request)
-        if method in self.delay:
-            await asyncio.sleep(self.delay[method])
+        if self.latency or method in self.delay:  # the platform's round trip, plus a method's own delay
+            await asyncio.sleep(self.latency + self.delay.get(method, 0.0))
         if self.failures.get(method):
             status, headers, answer = self.failures[method].pop(0)
             self._record(method, body, status)
