@@ -167,6 +167,7 @@ class MockSlack:
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> team id (token rotation)
         self.revoked: set[str] = set()  # tokens of uninstalled workspaces: invalid_auth
         self.cross_team: list[Call] = []  # calls made with one team's token about another team: must stay empty
+        self.redirect_uri = ""  # the app's redirect URL, where the authorize page sends the installer back
         self._token = ""
 
     # ------------------------------------------------------------ server
@@ -179,6 +180,7 @@ class MockSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}", self._download)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -398,6 +400,22 @@ class MockSlack:
         self._token = token
         self._record("download", {"file_id": file_id})
         return web.Response(body=self.uploads[file_id])
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """Slack's authorize page, the installer having approved: back to the app's `redirect_uri` with the code of
+        the workspace the link names (`team`, as bolt's install page passes it on) and the app's `state`."""
+        query = request.query
+        self._token = ""
+        self._record("oauth.authorize", dict(query))
+        team = query.get("team")
+        code = next((c for c, answer in self.install_codes.items() if team
+                     and team in {(answer.get("team") or {}).get("id"), (answer.get("enterprise") or {}).get("id")}),
+                    None)
+        redirect = query.get("redirect_uri") or self.redirect_uri
+        if query.get("client_id") != self.client_id or code is None or not redirect:
+            return web.Response(status=400, text="invalid_client_id, unknown team or no redirect_uri")
+        params = urllib.parse.urlencode({"code": code, "state": query.get("state", "")})
+        raise web.HTTPFound(f"{redirect}?{params}")
 
     # ------------------------------------------------------------ Socket Mode
 
