@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
 
 from bot.ioc.types import IOCType  # noqa: E402
-from bot.watching import Subject, WatchIndex, parse_target  # noqa: E402
+from bot.watch_index import Subject, WatchIndex, parse_target  # noqa: E402
 
 WORDS = ["north", "bank", "secure", "pay", "mail", "cloud", "trust", "credit", "union", "royal", "first", "city",
          "metro", "coast", "alpine", "delta", "harbor", "summit", "prime", "global"]

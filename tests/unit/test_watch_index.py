@@ -1,4 +1,4 @@
-"""bot.watching: which watches an indicator matches (issue 12), by kind, against a brute-force reading."""
+"""bot.watch_index: which watches an indicator matches (issue 12), by kind, against a brute-force reading."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.ioc.types import IOCType
-from bot.watching import Subject, TargetError, WatchIndex, WatchKind, WatchTarget, parse_target, skeleton
+from bot.watch_index import Subject, TargetError, WatchIndex, WatchKind, WatchTarget, parse_target, skeleton
 
 CYRILLIC_O = "\u043e"
 
