@@ -8,8 +8,11 @@ Public interface: :class:`IOCType`, :class:`Observable`, :func:`extract`, :func:
 
 Decisions (free-text extraction)
 --------------------------------
-* Everything is refanged first: ``hxxp``/``hxxps``/``fxp``/``fxps``/``sfxp``/``ftx``/``h**p``/
-  ``h00p``/``meow``, ``http__``, ``http:// host`` and ``http:///host``; ``[.]`` ``(.)`` ``{.}``
+* Everything is refanged first: ``hxxp``/``hxxps``/``hxxxp``/``fxp``/``fxps``/``sfxp``/``ftx``/``h**p``/
+  ``h00p``/``meow``, ``xxxx``/``xxxxs``/``xxxxx`` (http/https), ``[http]``/``(https)``, ``http__``, the
+  separator broken or without its colon (``http//host``, ``http:/ /host``, ``http :// host``, ``http: //``,
+  ``http:///host``), in brackets (``[:]//``, ``[:/]/``, ``:[//]``, ``[:][//]``) or JSON-escaped
+  (``http:\\/\\/host``); ``[.]`` ``(.)`` ``{.}``
   ``[dot]`` ``(dot)`` ``[,]`` (any case, up to three blanks inside/around, repeated brackets:
   ``example  [  .  ]  com``), half and repeated brackets glued between two words (``1.2.3.]]]4``,
   ``10[[[.10``, ``111[.111.]111``, ``exampledot]com``, ``example[dotcom``, ``host.com[/path``),

@@ -63,7 +63,9 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&a
 # brackets and up to three blanks inside and around ("example  [  .  ]  com"). The pattern starts with
 # a blank or a bracket, so the regex engine skips quickly to the next candidate.
 _BRACKET_RE = re.compile(
-    r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO][tT])|(@|[aA][tT])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
+    r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO0][tT])|(@|[aA][tT])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
+    # colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1
+    r"|(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[])"
 )
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
@@ -76,7 +78,7 @@ _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]"
 _DOT_BLANKS_RE = re.compile(r"(?<=\w)\x20{1,3}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
 # h**p / hxxp / hXXp / h00p / fxp / sfxp / fxps: only the letters after the h/f are replaced
 _SCHEME_RE = re.compile(
-    r"(?<=\b[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?(?:\[?:|__|\[?/))|(?<=\b[fF])[xX](?=[pP][sS]?\[?:)"
+    r"(?<=\b[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?\x20{0,2}(?:\[?:|__|\[?/))|(?<=\b[fF])[xX](?=[pP][sS]?\[?:)"
     r"|(?<=\b[sS][fF])[xX](?=[pP]\[?:)"
 )
 # iocextract's ftx:// and meow://
@@ -87,9 +89,18 @@ _SCHEME_US_RE = re.compile(
 # "http:// example.com" (blank after the scheme), "http:///example.com" (extra slash)
 _SCHEME_GAP_RE = re.compile(r"(?<=\b[hH][tT][tT][pP]://)\x20{1,2}(?=[\w\[])|(?<=\b[hH][tT][tT][pP][sS]://)\x20{1,2}"
                             r"(?=[\w\[])|(?<=\b[hH][tT][tT][pP]://)/{1,3}(?=\w)|(?<=\b[hH][tT][tT][pP][sS]://)/{1,3}(?=\w)")
+# ioc-fanger's four/five x's for http/https: xxxx://, xXxXx://, xxxxs://
+_SCHEME_XXXX_RE = re.compile(r"(?<![\w.+\-])[xX]{4}([xXsS]?)(?=://)")
+# a scheme written in brackets: [http]://, (hxxps)://
+_SCHEME_BRACKETED_RE = re.compile(r"[\[(]((?:[hH][tTxX]{2}[pP]|[fF][tTxX][pP])[sS]?)[\])](?=\x20?:)")
+# the separator broken apart or without its colon: http//host, https :// host, http: //host, http:/ /host
+_SCHEME_SEP_RE = re.compile(
+    r"\b((?:[hH][tT][tT][pP]|[fF][tT][pP])[sS]?)(?:\x20{1,2}:\x20{0,2}/\x20{0,2}/|:\x20{1,2}/\x20{0,2}/|:/\x20{1,2}/"
+    r"|//)/{0,2}\x20{0,2}(?=[\w\[])"
+)
 # Runs of backslashes before a dot or a bracket (escaped for Markdown/regex): start only at the first
 # backslash of a run, so a long run is scanned once.
-_BACKSLASH_RE = re.compile(r"(?<!\\)\\{1,64}(\.)|(?<!\\)\\{1,64}(?=[\[\]()])")
+_BACKSLASH_RE = re.compile(r"(?<!\\)\\{1,64}(\.)|(?<!\\)\\{1,64}(?=[\[\]()/])")
 _WILD_RE = re.compile(r"(?<![\w*])\*\.(?=\w)")
 _SPACED_AT_RE = re.compile(
     r"(?<=\w)(?:\x20{1,2}@\x20{0,2}|@\x20{1,2})(?=[\w\-]+\x20?[\[({]?\x20?[.\ue000])"
@@ -115,7 +126,9 @@ def _bracket_sub(m: re.Match[str]) -> str:
         return "://"
     if m.group(4) is not None:
         return ":"
-    return "/"
+    if m.group(5) is not None:
+        return "/"
+    return m.group(6)
 
 
 def _half_sub(m: re.Match[str]) -> str:
@@ -129,6 +142,10 @@ def _scheme_sub(m: re.Match[str]) -> str:
 def _scheme_word_sub(m: re.Match[str]) -> str:
     w = m.group(0).lower()
     return "ftp" if w == "ftx" else "http"
+
+
+def _scheme_xxxx_sub(m: re.Match[str]) -> str:
+    return "https" if m.group(1) else "http"
 
 
 def _pct_sub(m: re.Match[str]) -> str:
@@ -152,7 +169,11 @@ def _defang_pass(text: str) -> str:
         text = _DOT_BLANKS_RE.sub(DOTMARK, text)
     # every defanged scheme form has a colon (brackets already refanged) or "__" (http__host)
     has_colon = ":" in text
-    if has_colon or "__" in text:
+    if has_colon and ("]:" in text or "):" in text or "] :" in text or ") :" in text):
+        text = _SCHEME_BRACKETED_RE.sub(r"\1", text)
+    if has_colon and ("xxxx" in text or "XXXX" in text or "xX" in text or "Xx" in text):
+        text = _SCHEME_XXXX_RE.sub(_scheme_xxxx_sub, text)
+    if has_colon or "__" in text or "//" in text:
         if ("xp" in text or "XP" in text or "xP" in text or "Xp" in text or "*p" in text or "*P" in text
                 or "0p" in text or "0P" in text):
             text = _SCHEME_RE.sub(_scheme_sub, text)
@@ -161,6 +182,10 @@ def _defang_pass(text: str) -> str:
             text = _SCHEME_WORD_RE.sub(_scheme_word_sub, text)
         if "__" in text:
             text = _SCHEME_US_RE.sub("://", text)
+        if ("p//" in text or "P//" in text or "s//" in text or "S//" in text or " ://" in text or ": /" in text
+                or ":/ /" in text):
+            text = _SCHEME_SEP_RE.sub(r"\1://", text)
+            has_colon = True
         if has_colon and (":// " in text or ":///" in text):
             text = _SCHEME_GAP_RE.sub("", text)
     if "*." in text:
