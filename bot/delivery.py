@@ -15,6 +15,21 @@ everything posted since the first attempt started (DM notices alike: they carry 
 renews the lease of the rows it holds while it works, so a killed deliverer's rows come back one lease later,
 ahead of newer rows. Failures back off exponentially (or as the platform's Retry-After says), and after
 `max_attempts` the row is parked for admins (`/ioc admin deliveries`, `/ioc admin retry ID`).
+
+Workspace lanes. A platform spans many workspaces (Slack teams, Discord servers), and a delivery must be made with
+the credentials of the workspace it happens in. Every planned delivery has its workspace (the channel's, the posted
+card's, the person's identity's), and the sink says for each workspace whether it serves it (`Serving`): HERE (it
+holds the workspace's credentials: it delivers), ELSEWHERE (another process may: a single-token Slack process and
+another team) or NOWHERE (nobody can: not installed, uninstalled, its token revoked). A row without a workspace
+(`OutboxEvent.workspace_id` None, as services write them) is planned for every workspace; the deliverer that
+claims it delivers what it serves, and, in the transaction that marks it delivered, writes one lane row per
+ELSEWHERE workspace (same event, payload and creation time, `workspace_id` set, its payload naming the row it came
+from in `lane_of`, so that its delivery keys are the original row's and a post made before the split is found, not
+made twice). A lane row is planned only for its workspace's deliveries and claimed only by a deliverer whose sink
+serves that workspace (`DeliverySink.workspaces`, None: every workspace); one that no running process serves
+waits, shown per lane by `/ioc admin deliveries`. NOWHERE deliveries are dropped, with one `delivery.dropped` audit
+line per row and workspace and a log line, never retried forever; so is the rest of a workspace's part of a row
+when the platform refuses its credentials for good in the middle (`WorkspaceRefused`).
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol
 
 from bot.domain import (
@@ -65,10 +81,33 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+class WorkspaceRefused(DeliveryError):
+    """The platform refused a workspace's credentials for good (token revoked, app uninstalled, account inactive):
+    the sink serves that workspace NOWHERE from now on, and what was left of the row there is dropped (audited)."""
+
+    def __init__(self, workspace_id: str, reason: str) -> None:
+        super().__init__(f"workspace {workspace_id}: {reason}")
+        self.workspace_id, self.reason = workspace_id, reason
+
+
+class Serving(Enum):
+    """Whether a sink can deliver into a workspace."""
+
+    HERE = "here"  # it holds the workspace's credentials: it delivers
+    ELSEWHERE = "elsewhere"  # another process may: a lane row is left for it
+    NOWHERE = "nowhere"  # nobody can (not installed, uninstalled, revoked): dropped with an audit line
+
+
 class DeliverySink(Protocol):
-    """What an adapter implements to deliver its platform's outbox rows. Each method only translates."""
+    """What an adapter implements to deliver its platform's outbox rows. Each method only translates.
+
+    A sink without `serves` (the console's, tests') serves every workspace HERE."""
 
     platform: Platform
+    workspaces: frozenset[str] | None  # the lanes it claims besides rows for every workspace; None: every lane
+
+    async def serves(self, workspace_id: str) -> Serving:
+        """Whether this sink delivers into that workspace (with that workspace's own credentials)."""
 
     async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str) -> str:
         """Post the card in the channel, carrying `key` where `find_posted` can read it; return its message id."""
@@ -96,11 +135,19 @@ class PostCard:
     headline: str
     key: str
 
+    @property
+    def workspace_id(self) -> str:
+        return self.channel.workspace_id
+
 
 @dataclass(frozen=True)
 class UpdateCard:
     posted: PostedCard
     card: IndicatorCard
+
+    @property
+    def workspace_id(self) -> str:
+        return self.posted.workspace_id
 
 
 @dataclass(frozen=True)
@@ -108,6 +155,10 @@ class Notify:
     identity: Identity
     notice: Notice
     key: str
+
+    @property
+    def workspace_id(self) -> str:
+        return self.identity.workspace_id
 
 
 @dataclass(frozen=True)
@@ -117,6 +168,10 @@ class PostText:
     key: str
     retry: bool
 
+    @property
+    def workspace_id(self) -> str:
+        return self.channel.workspace_id
+
 
 Delivery = PostCard | UpdateCard | Notify | PostText
 
@@ -125,6 +180,31 @@ _HEADLINES = {
     ("indicator.approved", ChannelPurpose.FEED): "Approved for the coalition",
 }
 _NOTICES = ("indicator.approved", "indicator.rejected", "indicator.revoked")  # the submitter is told of these
+LANE_OF = "lane_of"  # in a lane row's payload: the id of the row it was split from (its delivery keys are that row's)
+LANE_RETRIED = "lane_retried"  # ... and whether that row had been tried before (its notices may be out already)
+
+
+def origin_id(event: OutboxEvent) -> int:
+    """The row whose id a delivery key carries: the row itself, or for a lane row the row it was split from."""
+    return int(event.payload.get(LANE_OF, event.id))
+
+
+def lane_payload(event: OutboxEvent) -> dict[str, object]:
+    """The payload of a lane row split from this row: the same, naming the row whose delivery keys it keeps."""
+    payload: dict[str, object] = {**event.payload, LANE_OF: origin_id(event)}
+    if retried(event):
+        payload[LANE_RETRIED] = True
+    return payload
+
+
+def retried(event: OutboxEvent) -> bool:
+    """Whether an earlier attempt may have delivered some of this row (its own, or its origin row's)."""
+    return event.attempts > 1 or bool(event.payload.get(LANE_RETRIED))
+
+
+def kind_of(delivery: Delivery) -> str:
+    """posts, edits or notices (how a dropped delivery is counted)."""
+    return "edits" if isinstance(delivery, UpdateCard) else "notices" if isinstance(delivery, Notify) else "posts"
 
 
 def notice_text(event: str, indicator: Indicator) -> str:
@@ -152,13 +232,15 @@ def _dm_identity(identities: Sequence[Identity], platform: Platform) -> Identity
     """Where one person is told of something on this platform: their first identity here (so once per platform,
     under a key unique to this platform's outbox row), or None when they have none here. Every delivering
     platform has its own row of each event, so a person with a Slack and a Discord identity is told on both,
-    whichever platform the event came from."""
+    whichever platform the event came from. The notice goes in that identity's workspace's lane (told with that
+    workspace's credentials, or dropped with the workspace when nobody serves it)."""
     return next((i for i in identities if i.platform is platform), None)
 
 
 async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) -> dict[int, list[Delivery]]:
-    """What each of these events (of one platform) means there, given the store as it is now. A batch costs
-    the same few queries as one event: indicators, channels, posted cards, tallies, submitters."""
+    """What each of these events (of one platform) means there, given the store as it is now: for a row of every
+    workspace, the deliveries in all of them; for a lane row (`workspace_id` set), its workspace's only. A batch
+    costs the same few queries as one event: indicators, channels, posted cards, tallies, submitters."""
     if not events:
         return {}
     platform = events[0].platform
@@ -193,6 +275,9 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) ->
         plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
         if card is not None and card.indicator.id in restricted_ids:
             plans[event.id] += _tell_deciders(event, card, deciders)
+    for event in events:  # a lane row: only its workspace's part (the rest went out with the row it came from)
+        if event.workspace_id is not None:
+            plans[event.id] = [d for d in plans[event.id] if d.workspace_id == event.workspace_id]
     return plans
 
 
@@ -208,7 +293,7 @@ def _tell_deciders(event: OutboxEvent, card: IndicatorCard,
                                      buttons=buttons_for(ind.id, card.status, moderator=True))
         message = (f"New {ind.tlp.label} submission {ind.ref} waits for your decision; only you and the others "
                    f"who may see it can decide it (/ioc approve {ind.ref}, /ioc reject {ind.ref} REASON).")
-        told.append(Notify(identity, Notice(message, theirs), f"{event.id}:dm:{member.id}"))
+        told.append(Notify(identity, Notice(message, theirs), f"{origin_id(event)}:dm:{member.id}"))
     return told
 
 
@@ -236,7 +321,7 @@ async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: date
         message = (f"{what} new submission{'s' if several else ''} wait{'' if several else 's'} for your decision; "
                    "only you and "
                    "the others who may see them can decide them (/ioc queue). The first:")
-        told.append(Notify(identity, Notice(message, first), f"{event.id}:dm:{member.id}"))
+        told.append(Notify(identity, Notice(message, first), f"{origin_id(event)}:dm:{member.id}"))
     return told
 
 
@@ -252,7 +337,7 @@ def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
             continue
         for channel in channels:
             if channel.purpose is purpose and can_feed(indicator, channel.ceiling):
-                key = f"{event.id}:{channel.workspace_id}:{channel.channel_id}"
+                key = f"{origin_id(event)}:{channel.workspace_id}:{channel.channel_id}"
                 deliveries.append(PostCard(channel, for_purpose(card, channel.purpose.value), headline, key))
     deliveries += [UpdateCard(copy, for_purpose(card, copy.purpose)) for copy in posted.get(indicator.id, [])]
     if event.event in _NOTICES and indicator.submitter_id in submitters:
@@ -262,7 +347,7 @@ def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
             mine = dataclasses.replace(card, org_shown=indicator.org_name,
                                        buttons=buttons_for(indicator.id, card.status, can_moderate(submitter)))
             message = notice_text(event.event, indicator)
-            deliveries.append(Notify(here, Notice(message, mine), f"{event.id}:dm"))
+            deliveries.append(Notify(here, Notice(message, mine), f"{origin_id(event)}:dm"))
     return deliveries
 
 
@@ -292,8 +377,8 @@ async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent, channels: li
         if channel.purpose is ChannelPurpose.MODERATION and count:
             text = (f"{count:,} new indicator{'s' if count != 1 else ''} from {who} "
                     f"wait{'' if count != 1 else 's'} for moderation (/ioc queue).")
-            found.append(PostText(channel, text, f"{event.id}:{channel.workspace_id}:{channel.channel_id}",
-                                  event.attempts > 1))
+            found.append(PostText(channel, text, f"{origin_id(event)}:{channel.workspace_id}:{channel.channel_id}",
+                                  retried(event)))
     return found
 
 
@@ -301,6 +386,25 @@ async def _plan_many_submitted(uow: UnitOfWork, event: OutboxEvent, channels: li
 class _Outcome:
     delivered: list[int] = field(default_factory=list)
     failed: dict[int, Exception] = field(default_factory=dict)
+
+
+@dataclass
+class _Route:
+    """Where one row's deliveries go: those made here, the workspaces left to another process (one lane row
+    each), and those dropped (workspace -> reason and how many posts, edits, notices)."""
+
+    here: list[Delivery] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+    dropped: dict[str, tuple[str, Counter[str]]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # workspace -> why, refused during this attempt
+    error: Exception | None = None  # a lane row for a workspace this sink does not serve: not delivered here
+
+    def drop(self, workspace_id: str, reason: str, delivery: Delivery) -> None:
+        _, counts = self.dropped.setdefault(workspace_id, (reason, Counter()))
+        counts[kind_of(delivery)] += 1
+
+
+NOT_INSTALLED = "no installation serves this workspace (not installed, uninstalled, or its token revoked)"
 
 
 class _Recorder:
@@ -389,7 +493,8 @@ class Deliverer:
         concurrently across indicators and in order for each indicator, while the batch's lease is renewed."""
         now = self.clock()
         async with self.uow_factory() as uow:
-            events = await uow.outbox.claim(self.platform, now, self.lease, self.batch)
+            events = await uow.outbox.claim(self.platform, now, self.lease, self.batch,
+                                            workspaces=getattr(self.sink, "workspaces", None))
             await uow.commit()
         if not events:
             return 0
@@ -403,9 +508,10 @@ class Deliverer:
         try:
             async with self.uow_factory(read_only=True) as uow:
                 plans = await plan(uow, events, self.clock())
+            routes = await self._route(events, plans)
             intents = [PostedCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.indicator.id,
                                   d.channel.purpose.value, delivery_key=d.key)
-                       for deliveries in plans.values() for d in deliveries if isinstance(d, PostCard)]
+                       for route in routes.values() for d in route.here if isinstance(d, PostCard)]
             async with self.uow_factory() as uow:
                 reserved = await uow.posted_cards.reserve(intents)
                 await uow.commit()
@@ -414,7 +520,7 @@ class Deliverer:
                 await self._failed(event, e)
             return len(events)
         try:
-            found = await self._find_earlier(events, plans, reserved)
+            found = await self._find_earlier(events, routes, reserved)
         except Exception as e:
             for event in events:
                 await self._failed(event, e)
@@ -430,24 +536,86 @@ class Deliverer:
                 for event in group:
                     if lease.lost:  # not ours any more (nor marked delivered or failed here)
                         return
+                    route = routes[event.id]
                     try:
-                        for delivery in plans[event.id]:
-                            await self._execute(delivery, reserved, found, recorder)
+                        if route.error is not None:
+                            raise route.error
+                        for delivery in route.here:
+                            await self._execute_in_workspace(delivery, route, reserved, found, recorder)
                     except Exception as e:
                         outcome.failed[event.id] = e
                     else:
                         outcome.delivered.append(event.id)
 
         await asyncio.gather(*(deliver_in_order(group) for group in by_indicator.values()))
-        async with self.uow_factory() as uow:
-            await uow.outbox.delivered(outcome.delivered, self.clock())
+        delivered = [e for e in events if e.id in set(outcome.delivered)]
+        now = self.clock()
+        async with self.uow_factory() as uow:  # the rows, their lanes and their drops: one transaction
+            await uow.outbox.delivered(outcome.delivered, now)
+            for event in delivered:
+                route = routes[event.id]
+                if route.elsewhere:
+                    await uow.outbox.add_lanes(event, lane_payload(event), route.elsewhere, now)
+                for workspace_id, (reason, counts) in sorted(route.dropped.items()):
+                    await uow.audit.append("delivery.dropped", at=now, platform=self.platform, member_id=None,
+                                           indicator_id=_indicator_of(event),
+                                           detail={"outbox_id": event.id, "event": event.event,
+                                                   "workspace": workspace_id, "reason": reason,
+                                                   "posts": counts["posts"], "edits": counts["edits"],
+                                                   "notices": counts["notices"]})
             await uow.commit()
+        for event in delivered:
+            route = routes[event.id]
+            for workspace_id, (reason, counts) in sorted(route.dropped.items()):
+                log.warning("%s delivery of outbox row %s (%s) to workspace %s dropped: %s (%s posts, %s edits, "
+                            "%s notices)", self.platform, event.id, event.event, workspace_id, reason,
+                            counts["posts"], counts["edits"], counts["notices"])
+            if route.elsewhere:
+                log.info("%s outbox row %s: left to the processes serving %s (one lane row each)", self.platform,
+                         event.id, ", ".join(route.elsewhere))
         for event in events:
             if event.id in outcome.failed:
                 await self._failed(event, outcome.failed[event.id])
             elif event.id in outcome.delivered:
                 self._observe("delivered", event)
         return len(events)
+
+    async def _route(self, events: Sequence[OutboxEvent], plans: dict[int, list[Delivery]]) -> dict[int, _Route]:
+        """Split each row's deliveries by whether this sink serves their workspace (asked once per workspace)."""
+        serves = getattr(self.sink, "serves", None)
+        serving: dict[str, Serving] = {}
+        for workspace_id in sorted({d.workspace_id for deliveries in plans.values() for d in deliveries}):
+            serving[workspace_id] = Serving.HERE if serves is None else await serves(workspace_id)
+        routes: dict[int, _Route] = {}
+        for event in events:
+            route = routes[event.id] = _Route()
+            for delivery in plans.get(event.id, []):
+                where = delivery.workspace_id
+                if serving[where] is Serving.HERE:
+                    route.here.append(delivery)
+                elif serving[where] is Serving.NOWHERE:
+                    route.drop(where, NOT_INSTALLED, delivery)
+                elif event.workspace_id is None:
+                    if where not in route.elsewhere:
+                        route.elsewhere.append(where)
+                else:  # claimed by a sink that says it does not serve the row's own lane: leave it to the next
+                    route.error = DeliveryError(f"workspace {where} is not served by this process")
+        return routes
+
+    async def _execute_in_workspace(self, delivery: Delivery, route: _Route,
+                                    reserved: dict[str, tuple[PostedCard, datetime | None]],
+                                    found: dict[str, str], recorder: _Recorder) -> None:
+        """One delivery, unless its workspace refused this sink's credentials for good earlier in the row: then it
+        is dropped with the rest of the workspace's part (the other workspaces' deliveries go on)."""
+        where = delivery.workspace_id
+        if where in route.refused:
+            route.drop(where, route.refused[where], delivery)
+            return
+        try:
+            await self._execute(delivery, reserved, found, recorder)
+        except WorkspaceRefused as e:
+            route.refused[where] = f"the platform refused the workspace's credentials: {e.reason}"
+            route.drop(where, route.refused[where], delivery)
 
     async def drain(self) -> None:
         while await self.run_once():
@@ -472,7 +640,7 @@ class Deliverer:
         for observer in self.observers:
             observer(outcome, event)
 
-    async def _find_earlier(self, events: Sequence[OutboxEvent], plans: dict[int, list[Delivery]],
+    async def _find_earlier(self, events: Sequence[OutboxEvent], routes: dict[int, _Route],
                             reserved: dict[str, tuple[PostedCard, datetime | None]]) -> dict[str, str]:
         """The posts of this batch that an earlier, killed attempt made but did not record: key -> message id.
         One search per channel (or direct message channel) from the earliest start among its keys."""
@@ -487,20 +655,23 @@ class Deliverer:
                 wanted[target] = (where, keys, started)
 
         for event in events:
-            for d in plans.get(event.id, []):
+            for d in routes[event.id].here:
                 if isinstance(d, PostCard):
                     posted, started = reserved[d.key]
                     if posted.message_id is None and started is not None:
                         want(d.channel, d.key, started)
-                # notices and lines keep no record of their own: an earlier attempt of the event posted them,
-                # if at all, after the event was written
-                elif isinstance(d, Notify) and event.attempts > 1:
+                # notices and lines keep no record of their own: an earlier attempt of the event (or of the row a
+                # lane row came from) posted them, if at all, after the event was written
+                elif isinstance(d, Notify) and retried(event):
                     want(d.identity, d.key, event.created_at)
-                elif isinstance(d, PostText) and event.attempts > 1:
+                elif isinstance(d, PostText) and retried(event):
                     want(d.channel, d.key, event.created_at)
         found: dict[str, str] = {}
         for where, keys, since in wanted.values():
-            found.update(await self.sink.find_posted(where, keys, since - self.clock_skew))
+            try:
+                found.update(await self.sink.find_posted(where, keys, since - self.clock_skew))
+            except WorkspaceRefused:  # its deliveries are refused (and dropped) when they are made
+                continue
         if found:
             log.info("%s deliverer: %s posts of a killed attempt found, not posted again", self.platform, len(found))
         return found
@@ -542,6 +713,11 @@ class Deliverer:
                 outcome = "retry"
             await uow.commit()
         self._observe(outcome, event)
+
+
+def _indicator_of(event: OutboxEvent) -> int | None:
+    value = event.payload.get("indicator_id")
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 async def remember_posted(uow_factory: UnitOfWorkFactory, cards: list[PostedCard]) -> None:

@@ -6,7 +6,8 @@ Leaving the block without commit rolls back, so nothing partial is ever stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, Self
 
@@ -190,12 +191,37 @@ class AuditLog(Protocol):
                      indicator_id: int | None = None, detail: dict[str, Any] | None = None) -> None: ...
 
 
+@dataclass(frozen=True)
+class OutboxLane:
+    """The rows of one platform's lane waiting to be delivered (`workspace_id` None: rows for every workspace)."""
+
+    platform: Platform
+    workspace_id: str | None
+    rows: int
+    oldest_seconds: float  # age of the oldest
+    unclaimed: int  # never claimed by any deliverer yet
+    last_error: str | None  # the latest failure recorded on one of them
+
+
 class Outbox(Protocol):
     async def add(self, event: str, payload: dict[str, Any], at: datetime, platform: Platform) -> None:
-        """Written in the same transaction as the change it announces, one row per delivering platform."""
+        """Written in the same transaction as the change it announces, one row per delivering platform (for every
+        workspace of the platform: `workspace_id` NULL)."""
 
-    async def claim(self, platform: Platform, now: datetime, lease: timedelta, limit: int) -> Sequence[OutboxEvent]:
-        """Lease up to `limit` due rows of this platform (their `available_at` moves to now + lease, attempts + 1).
+    async def add_lanes(self, event: OutboxEvent, payload: dict[str, Any], workspace_ids: Sequence[str],
+                        at: datetime) -> None:
+        """One lane row per workspace (never the row's own): the same event, platform and creation time, this
+        payload, `workspace_id` set, attempts 0, due at `at`. Written in the transaction that marks `event`
+        delivered (bot.delivery: the part of a row another process must deliver)."""
+
+    async def drop_workspace(self, platform: Platform, workspace_id: str, reason: str, at: datetime) -> int:
+        """The workspace is gone (uninstalled, its token revoked): its lane's rows not yet delivered, parked ones
+        included, are marked delivered at `at` with `last_error` "dropped: <reason>". Returns how many."""
+
+    async def claim(self, platform: Platform, now: datetime, lease: timedelta, limit: int,
+                    workspaces: Collection[str] | None = None) -> Sequence[OutboxEvent]:
+        """Lease up to `limit` due rows of this platform (their `available_at` moves to now + lease, attempts + 1):
+        rows for every workspace and, with `workspaces`, only these workspaces' lane rows (None: every lane).
 
         Concurrent deliverers never lease the same row (FOR UPDATE SKIP LOCKED on PostgreSQL); a row whose
         deliverer died comes back when its lease ends."""
@@ -219,6 +245,9 @@ class Outbox(Protocol):
 
     async def pending_stats(self, now: datetime) -> dict[str, tuple[int, float]]:
         """Per platform: (rows not yet delivered nor parked, age in seconds of the oldest)."""
+
+    async def pending_lanes(self, now: datetime) -> Sequence[OutboxLane]:
+        """The rows not yet delivered nor parked, per platform and lane (workspace), by platform then lane."""
 
 
 class PostedCards(Protocol):

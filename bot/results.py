@@ -26,6 +26,7 @@ from bot.domain import (
 )
 from bot.domain import Invite as InviteValue
 from bot.ioc import Observable
+from bot.ports import OutboxLane
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class PassiveResult:
 class DeliveryList:
     parked: tuple[OutboxEvent, ...]
     pending: dict[str, tuple[int, float]]  # platform -> (rows waiting, age of the oldest in seconds)
+    lanes: tuple[OutboxLane, ...] = ()  # the same rows per workspace lane (bot.delivery)
 
 
 @dataclass(frozen=True)

@@ -623,7 +623,8 @@ async def workspace_removed(uow: UnitOfWork, platform: Platform, workspace_id: s
 
 async def deliveries(ctx: Context, _: commands.Deliveries) -> DeliveryList:
     require_role(ctx.require_member(), Role.ADMIN, "see deliveries")
-    return DeliveryList(tuple(await ctx.uow.outbox.parked(50)), dict(await ctx.uow.outbox.pending_stats(ctx.now)))
+    return DeliveryList(tuple(await ctx.uow.outbox.parked(50)), dict(await ctx.uow.outbox.pending_stats(ctx.now)),
+                        tuple(await ctx.uow.outbox.pending_lanes(ctx.now)))
 
 
 async def retry_delivery(ctx: Context, cmd: commands.RetryDelivery) -> Done:

@@ -13,6 +13,7 @@ from functools import singledispatch
 
 from bot import results as r
 from bot.domain import Status, Tally
+from bot.ports import OutboxLane
 
 Escape = Callable[[str], str]
 
@@ -263,9 +264,24 @@ def _(result: r.PassiveResult, esc: Escape = plain) -> str:
     return "\n".join(lines)
 
 
+def _lane_line(lane: OutboxLane, esc: Escape) -> str:
+    """One workspace lane of the outbox: how many rows wait there, and why."""
+    where = "every workspace" if lane.workspace_id is None else f"workspace {esc(lane.workspace_id)}"
+    line = f"  {lane.platform.value}, {where}: {lane.rows} waiting (oldest {lane.oldest_seconds:.0f}s)"
+    why = []
+    if lane.unclaimed and lane.workspace_id is not None:
+        why.append(f"{lane.unclaimed} not claimed by any process yet; if that lasts, no running process serves this "
+                   "workspace (run one with its own bot token, or install the app there in OAuth mode)")
+    if lane.last_error:
+        why.append(f"retried after: {esc(lane.last_error)}")
+    return line + (f": {'; '.join(why)}" if why else "")
+
+
 @render.register
 def _(result: r.DeliveryList, esc: Escape = plain) -> str:
     lines = [f"Waiting on {platform}: {n} (oldest {age:.0f}s)" for platform, (n, age) in sorted(result.pending.items())]
+    if any(lane.workspace_id is not None for lane in result.lanes):
+        lines += [_lane_line(lane, esc) for lane in result.lanes]
     if not result.parked:
         lines.append("No parked deliveries.")
     for e in result.parked:

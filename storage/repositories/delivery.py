@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     bindparam,
+    case,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -19,6 +21,7 @@ from bot.domain import (
     Platform,
     PostedCard,
 )
+from bot.ports import OutboxLane
 from storage.models import (
     OutboxRow,
     PostedCardRow,
@@ -28,7 +31,8 @@ from storage.repositories.base import _chunks, _Repository
 
 def _outbox_event(row: Any) -> OutboxEvent:
     return OutboxEvent(id=row.id, event=row.event, payload=row.payload, platform=Platform(row.platform),
-                       created_at=row.created_at, attempts=row.attempts, last_error=row.last_error)
+                       created_at=row.created_at, attempts=row.attempts, last_error=row.last_error,
+                       workspace_id=row.workspace_id)
 
 
 _PENDING = (OutboxRow.delivered_at.is_(None), OutboxRow.parked_at.is_(None))
@@ -44,11 +48,34 @@ class SqlOutbox(_Repository):
             attempts=0,
         ))
 
-    async def claim(self, platform: Platform, now: datetime, lease: timedelta,
-                    limit: int) -> Sequence[OutboxEvent]:
+    async def add_lanes(self, event: OutboxEvent, payload: dict[str, Any], workspace_ids: Sequence[str],
+                        at: datetime) -> None:
+        workspace_ids = [w for w in dict.fromkeys(workspace_ids) if w != event.workspace_id]
+        if not workspace_ids:
+            return
+        self.written = True
+        await self._execute(insert(OutboxRow), [
+            {"created_at": event.created_at, "event": event.event, "payload": payload,
+             "platform": Platform(event.platform).value, "workspace_id": workspace_id, "available_at": at,
+             "attempts": 0} for workspace_id in workspace_ids])
+
+    async def drop_workspace(self, platform: Platform, workspace_id: str, reason: str, at: datetime) -> int:
+        result = await self._execute(
+            update(OutboxRow)
+            .where(OutboxRow.platform == Platform(platform).value, OutboxRow.workspace_id == workspace_id,
+                   OutboxRow.delivered_at.is_(None))  # parked ones too: retrying them could only drop them again
+            .values(delivered_at=at, last_error=f"dropped: {reason}"[:2000])
+            .execution_options(synchronize_session=False))
+        return int(result.rowcount or 0)
+
+    async def claim(self, platform: Platform, now: datetime, lease: timedelta, limit: int,
+                    workspaces: Collection[str] | None = None) -> Sequence[OutboxEvent]:
+        lanes = () if workspaces is None else (
+            or_(OutboxRow.workspace_id.is_(None), OutboxRow.workspace_id.in_(sorted(workspaces)))
+            if workspaces else OutboxRow.workspace_id.is_(None),)
         due = (
             select(OutboxRow.id)
-            .where(OutboxRow.platform == Platform(platform).value, *_PENDING, OutboxRow.available_at <= now)
+            .where(OutboxRow.platform == Platform(platform).value, *_PENDING, OutboxRow.available_at <= now, *lanes)
             .order_by(OutboxRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's BEGIN IMMEDIATE serializes claims
@@ -115,6 +142,22 @@ class SqlOutbox(_Repository):
             select(OutboxRow.platform, func.count(), func.min(OutboxRow.created_at))
             .where(*_PENDING).group_by(OutboxRow.platform))
         return {platform: (n, max(0.0, (now - oldest).total_seconds())) for platform, n, oldest in rows}
+
+    async def pending_lanes(self, now: datetime) -> Sequence[OutboxLane]:
+        never = case((OutboxRow.attempts == 0, 1), else_=0)
+        rows = (await self._execute(
+            select(OutboxRow.platform, OutboxRow.workspace_id, func.count(), func.min(OutboxRow.created_at),
+                   func.sum(never))
+            .where(*_PENDING).group_by(OutboxRow.platform, OutboxRow.workspace_id))).all()
+        errors: dict[tuple[str, str | None], str] = {}
+        for platform, workspace_id, error in await self._execute(  # each lane's latest error
+                select(OutboxRow.platform, OutboxRow.workspace_id, OutboxRow.last_error)
+                .where(*_PENDING, OutboxRow.last_error.is_not(None)).order_by(OutboxRow.id.desc()).limit(500)):
+            errors.setdefault((platform, workspace_id), error)
+        lanes = [OutboxLane(Platform(platform), workspace_id, int(n), max(0.0, (now - oldest).total_seconds()),
+                            int(unclaimed or 0), errors.get((platform, workspace_id)))
+                 for platform, workspace_id, n, oldest, unclaimed in rows]
+        return sorted(lanes, key=lambda lane: (lane.platform.value, lane.workspace_id or ""))
 
 
 def _posted_card(row: Any) -> PostedCard:
