@@ -1,6 +1,10 @@
 """`coalition-bot`: the command line, and the composition root.
 
 Settings are built once here, the store and the core once per command, and handed to the adapters.
+
+Start-up: this module imports only what every command needs to parse its arguments; each command imports what
+it uses (the settings, the store, an adapter) in its body, so `--help` and `--version` answer at once and no
+command pays for Slack, Discord, aiohttp or Alembic unless it uses them (bench/startup.py measures each).
 """
 
 from __future__ import annotations
@@ -9,17 +13,13 @@ import asyncio
 import logging
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from adapters.config import ConfigError, Settings, config_report, load_settings
 from adapters.discord.cli import discord_app
 from adapters.slack.cli import slack_app
 
@@ -42,9 +42,27 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
+    from adapters.config import Settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"coalition-bot {version('coalition-bot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                        help="Print the version and exit")] = False) -> None:
+    """Coalition Bot: share, look up, vote on and moderate indicators of compromise."""
+
 
 def _settings(path: Path | None, *, quiet: bool = False) -> Settings:
     """The settings, and logging set up from them; `quiet` keeps a terminal conversation free of INFO lines."""
+    from adapters.config import ConfigError, load_settings
+
     try:
         settings = load_settings(path)
     except ConfigError as e:  # keys that are not settings: one line each, with the nearest valid name
@@ -129,6 +147,8 @@ def console(
     speaker: Annotated[str, typer.Option("--as", help="Who speaks first")] = "",
 ) -> None:
     """Talk to the bot in the terminal; with standard input not a terminal, run one message per line."""
+    import tempfile
+
     from adapters.console.channel import ConsoleChannel, run_interactive, run_script
     from adapters.console.delivery import ConsoleSink
     from adapters.console.demo import seed
@@ -158,22 +178,21 @@ def console(
 @app.command()
 def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Run every enabled adapter (Slack, Discord) in one process until interrupted."""
-    from adapters.runtime import create_services, delivery_platforms, open_runtime, settle
-
     settings = _settings(config)
     missing = settings.missing()
     if missing:
         typer.echo(f"Cannot start: {', '.join(missing)} not set (see `coalition-bot config check`).", err=True)
         raise typer.Exit(2)
+    if not (settings.slack.enabled or settings.discord.enabled or settings.taxii.enabled):  # before the database
+        typer.echo("No adapter is enabled: set slack.enabled, discord.enabled or taxii.enabled (or use `console`).",
+                   err=True)
+        raise typer.Exit(2)
+    from adapters.runtime import create_services, delivery_platforms, open_runtime, settle
 
     async def main() -> None:
         async with open_runtime(settings, database_url=database,
                                 delivery_platforms=delivery_platforms(settings)) as rt:
             services = create_services(rt)
-            if all(service.name == "ops" for service in services):
-                typer.echo("No adapter is enabled: set slack.enabled or discord.enabled (or use `console`).",
-                           err=True)
-                raise typer.Exit(2)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -209,10 +228,13 @@ def extract(
 
     include: list[str] | None = None
     exclude: list[str] = []
+    cache_dir: Path | None = None
     if warn:
         settings = _settings(config, quiet=True)
         include, exclude = settings.warninglists.include or None, settings.warninglists.exclude
-    raise typer.Exit(run_extract(sys.stdin, sys.stdout, jsonl=jsonl, warn=warn, include=include, exclude=exclude))
+        cache_dir = settings.warninglists.cache_directory()
+    raise typer.Exit(run_extract(sys.stdin, sys.stdout, jsonl=jsonl, warn=warn, include=include, exclude=exclude,
+                                 cache_dir=cache_dir))
 
 
 @app.command()
@@ -229,7 +251,7 @@ def bootstrap(
     settings = _settings(config)
 
     async def main() -> str:
-        async with open_runtime(settings, database_url=database) as rt:
+        async with open_runtime(settings, database_url=database, warninglists=False) as rt:
             return await first_admin_invite(rt.store.unit_of_work, org, sector)
 
     code = _run_with_store(main, database or settings.database.url.get_secret_value())
@@ -298,6 +320,11 @@ def config_reference() -> None:
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Show every setting, its value (secrets as set/missing) and where it came from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from adapters.config import config_report
+
     settings = _settings(config)
     table = Table("setting", "value", "from (environment variable)")
     for key, shown, origin in config_report(settings, config):

@@ -74,6 +74,15 @@ class WarninglistSettings(Section):
     enabled: bool = True
     include: list[str] = Field(default_factory=list, description="MISP list names; empty = the default subset")
     exclude: list[str] = Field(default_factory=list)
+    cache_dir: Path | None = None
+
+    def cache_directory(self) -> Path:
+        """Where the built warninglist index is kept: `cache_dir`, else the user's cache directory."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        from platformdirs import user_cache_path
+
+        return user_cache_path("coalition-bot")
 
 
 class LoggingSettings(Section):
@@ -346,6 +355,8 @@ DESCRIPTIONS = {
     "warninglists.enabled": "flag values on MISP warninglists (public resolvers, RFC 1918, top sites, ...)",
     "warninglists.include": "MISP list names to use; empty = the default subset",
     "warninglists.exclude": "MISP list names to leave out",
+    "warninglists.cache_dir": "where the warninglist index is cached once built (default: the user's cache "
+                              "directory, e.g. ~/.cache/coalition-bot)",
     "logging.level": "DEBUG, INFO, WARNING or ERROR",
     "logging.json_format": "one JSON object per log line",
     "slack.enabled": "run the Slack adapter in `coalition-bot run`",

@@ -8,11 +8,12 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapters.config import Settings, load_settings
+if TYPE_CHECKING:
+    from adapters.config import Settings
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file")]
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the settings)")]
@@ -74,7 +75,8 @@ def export(
         raise typer.BadParameter(str(e)) from None
 
     async def main() -> exchange.ExportStats:
-        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work(read_only=True) as uow:
+        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
+                    rt.store.unit_of_work(read_only=True) as uow):
             view, viewer = _view_of(await uow.organizations.by_name(org) if org else None, org)
             out = output.open("w", encoding="utf-8") if output else sys.stdout
             try:
@@ -170,7 +172,8 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
     settings = _settings(config)
 
     async def main():  # type: ignore[no-untyped-def]
-        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work() as uow:
+        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
+                    rt.store.unit_of_work() as uow):
             now = datetime.now(UTC)
             created = await exchange.create_api_key(uow, org, name, created_by=None, now=now)
             await uow.audit.append("apikey.create", at=now, platform=Platform.CLI, member_id=None,
@@ -196,7 +199,8 @@ def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) ->
     settings = _settings(config)
 
     async def main():  # type: ignore[no-untyped-def]
-        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work(read_only=True) as uow:
+        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
+                    rt.store.unit_of_work(read_only=True) as uow):
             return tuple(await uow.api_keys.list())
 
     typer.echo(render(results.ApiKeyListResult(asyncio.run(main()))))
@@ -212,7 +216,8 @@ def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -
     settings = _settings(config)
 
     async def main():  # type: ignore[no-untyped-def]
-        async with open_runtime(settings, database_url=database) as rt, rt.store.unit_of_work() as uow:
+        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
+                    rt.store.unit_of_work() as uow):
             now = datetime.now(UTC)
             revoked = await uow.api_keys.revoke(key_id, now)
             if revoked is not None:
@@ -227,5 +232,3 @@ def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -
         raise typer.Exit(1)
     typer.echo(f"k{key_id} of {revoked.org_name} revoked.")
 
-
-_ = load_settings  # re-exported for tests that build settings the same way

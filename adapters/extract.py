@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from bot.ioc import WarningLists, extract
@@ -33,6 +34,7 @@ def run_extract(
     warn: bool,
     include: list[str] | None = None,
     exclude: Iterable[str] = (),
+    cache_dir: Path | None = None,
 ) -> int:
     """Read text on ``stdin``, write indicators as JSON on ``stdout``; return the exit code.
 
@@ -50,7 +52,7 @@ def run_extract(
     (``"List of known IPv4 public DNS resolvers"``). Values in no list are not keys; the key is
     present (possibly ``{}``) whenever ``warn`` is set. ``include`` (None: the default subset)
     and ``exclude`` are MISP list folder names. An unknown list name writes one
-    ``{"error": ...}`` object and returns exit code 2.
+    ``{"error": ...}`` object and returns exit code 2. ``cache_dir``: where the built index is cached.
     """
     if hasattr(stdin, "reconfigure"):
         with contextlib.suppress(ValueError, OSError):  # already reading / not a real stream
@@ -58,7 +60,7 @@ def run_extract(
     wl: WarningLists | None = None
     if warn:
         try:
-            wl = WarningLists.load(include, exclude)
+            wl = WarningLists.load(include, exclude, cache_dir=cache_dir)
         except ValueError as exc:
             stdout.write(json.dumps({"error": f"{exc}. Use MISP list folder names such as "
                                      "'public-dns-v4'."}) + "\n")

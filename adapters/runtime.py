@@ -17,7 +17,7 @@ from bot.delivery import Deliverer, DeliverySink
 from bot.dispatcher import Dispatcher
 from bot.domain import OutboxEvent, Platform
 from bot.ioc import WarningLists
-from storage.migrate import upgrade
+from storage.migrate import upgrade_if_behind
 from storage.uow import Store, create_store
 
 log = logging.getLogger(__name__)
@@ -84,23 +84,29 @@ def create_services(runtime: Runtime) -> list[Service]:
 
 
 async def load_warninglists(settings: Settings) -> WarningLists | None:
+    """The warninglist index, from its cache file (tens of milliseconds) or, the first time for this selection
+    and package version, built (a second or so) and cached; in a worker thread, so the event loop stays free."""
     cfg = settings.warninglists
     if not cfg.enabled:
         return None
-    # Building the index takes a second or two: keep the event loop free meanwhile.
-    return await asyncio.to_thread(WarningLists.load, cfg.include or None, cfg.exclude)
+    return await asyncio.to_thread(WarningLists.load, cfg.include or None, cfg.exclude,
+                                   cache_dir=cfg.cache_directory())
 
 
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, database_url: str | None = None, migrate: bool | None = None,
-                       delivery_platforms: Sequence[Platform] = ()) -> AsyncIterator[Runtime]:
+                       delivery_platforms: Sequence[Platform] = (), warninglists: bool = True,
+                       ) -> AsyncIterator[Runtime]:
+    """The store and the core for one command. The schema revision is checked with one query and migrated only
+    when behind (`migrate`, default `database.upgrade_on_start`). `warninglists=False` for commands that match no
+    value (export, bootstrap, API keys): they do not load the index."""
     url = database_url or settings.database.url.get_secret_value()
-    if settings.database.upgrade_on_start if migrate is None else migrate:
-        await upgrade(url)
     store = create_store(url)
     try:
+        if settings.database.upgrade_on_start if migrate is None else migrate:
+            await upgrade_if_behind(store.engine, url)
         dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(),
-                                warninglists=await load_warninglists(settings),
+                                warninglists=await load_warninglists(settings) if warninglists else None,
                                 delivery_platforms=delivery_platforms)
         yield Runtime(settings, store, dispatcher)
     finally:

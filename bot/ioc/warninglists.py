@@ -2,18 +2,25 @@
 
 Our own index instead of the package's search: exact-value sets, a host-name suffix walk and
 CIDR containment by one dict look-up per prefix length that occurs in the loaded lists. Nothing is
-read at import time; :meth:`WarningLists.load` reads the chosen ``list.json`` files once.
+read at import time; :meth:`WarningLists.load` reads the chosen ``list.json`` files once, or, given a
+cache directory, the index built from them the first time (see :func:`_read_cache`). The package itself
+is never imported (importing it loads jsonschema and its format checkers: over a second): only its
+data files are read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import ipaddress
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bot.ioc.tlds import is_public_suffix
 from bot.ioc.types import IOCType, Observable
@@ -54,9 +61,19 @@ _HOST_TYPES = frozenset({IOCType.DOMAIN, IOCType.URL, IOCType.EMAIL})
 _HASH_TYPES = frozenset({IOCType.MD5, IOCType.SHA1, IOCType.SHA256, IOCType.SHA512})
 
 
+#: Bumped whenever the layout of the cache file or of the index changes: older files are then rebuilt.
+CACHE_FORMAT = 1
+
+
+def _package_dir() -> Path:
+    spec = importlib.util.find_spec("pymispwarninglists")  # finds the package without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pymispwarninglists is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def _lists_dir() -> Path:
-    base = resources.files("pymispwarninglists").joinpath("data", "misp-warninglists", "lists")
-    return Path(str(base))
+    return _package_dir() / "data" / "misp-warninglists" / "lists"
 
 
 def available_warninglists() -> list[str]:
@@ -105,17 +122,35 @@ class WarningLists:
         self._v6 = _NetIndex()
 
     @classmethod
-    def load(cls, include: Iterable[str] | None = None, exclude: Iterable[str] = ()) -> WarningLists:
+    def load(cls, include: Iterable[str] | None = None, exclude: Iterable[str] = (), *,
+             cache_dir: Path | None = None) -> WarningLists:
         """Load ``include`` (None: :data:`DEFAULT_WARNINGLISTS`) minus ``exclude``; names are the
-        MISP list folder names (``public-dns-v4``). Unknown names raise ``ValueError``."""
-        wanted = list(DEFAULT_WARNINGLISTS if include is None else include)
+        MISP list folder names (``public-dns-v4``). Unknown names raise ``ValueError``.
+
+        With ``cache_dir``, the index is read from the cache file of this selection and this version of
+        the package when there is a sound one there, else built and written there for the next time."""
         dropped = set(exclude)
+        selection: list[str] = []
+        for name in DEFAULT_WARNINGLISTS if include is None else include:
+            if name not in dropped and name not in selection:
+                selection.append(name)
+        if cache_dir is None:
+            return cls._build(selection)
+        key = _cache_key(selection)
+        path = Path(cache_dir) / f"warninglists-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:24]}.json"
+        cached = _read_cache(path, key)
+        if cached is not None:
+            return cached
+        self = cls._build(selection)
+        _write_cache(path, key, self)
+        return self
+
+    @classmethod
+    def _build(cls, selection: list[str]) -> WarningLists:
         root = _lists_dir()
         self = cls()
         loaded = []
-        for name in wanted:
-            if name in dropped or name in loaded:
-                continue
+        for name in selection:
             path = root / name / "list.json"
             if not path.is_file():
                 raise ValueError(f"unknown warninglist {name!r}; see available_warninglists()")
@@ -228,6 +263,122 @@ class WarningLists:
     def match(self, obs: Observable) -> list[str]:
         """Human names (``list.json`` "name") of the lists that contain ``obs``; [] if none."""
         return [self._human[n] for n in self.match_names(obs)]
+
+    # -- the cache file: plain JSON, values grouped by the lists that hold them
+
+    def _to_data(self) -> dict[str, Any]:
+        def groups(index: dict[Any, list[str]]) -> list[list[Any]]:
+            by_names: dict[tuple[str, ...], list[Any]] = {}
+            for value, names in index.items():
+                by_names.setdefault(tuple(names), []).append(value)
+            return [[list(names), values] for names, values in by_names.items()]
+
+        return {"names": list(self.names), "human": self._human, "exact": groups(self._exact),
+                "suffix": groups(self._suffix),
+                "v4": [[plen, groups(bucket)] for plen, bucket in self._v4.by_len.items()],
+                "v6": [[plen, groups(bucket)] for plen, bucket in self._v6.by_len.items()]}
+
+    @classmethod
+    def _from_data(cls, data: dict[str, Any]) -> WarningLists:
+        """The index from :meth:`_to_data`'s output; a malformed one raises (KeyError, TypeError, ValueError)."""
+        self = cls()
+        self.names = tuple(_strings(data["names"]))
+        self._human = {str(k): str(v) for k, v in data["human"].items()}
+        known = set(self.names)
+
+        def fill(index: dict[Any, list[str]], groups: list[list[Any]], kind: type) -> None:
+            for names, values in groups:
+                shared = list(_strings(names))
+                if not shared or not known.issuperset(shared) or not all(type(v) is kind for v in values):
+                    raise ValueError("a group of values with no list, an unknown list or values of the wrong type")
+                index.update(dict.fromkeys(values, tuple(shared)))  # shared: nothing changes an index once built
+
+        fill(self._exact, data["exact"], str)
+        fill(self._suffix, data["suffix"], str)
+        for net, field_ in ((self._v4, "v4"), (self._v6, "v6")):
+            for plen, groups in data[field_]:
+                if type(plen) is not int or not 0 <= plen <= (32 if field_ == "v4" else 128):
+                    raise ValueError(f"prefix length {plen!r}")
+                fill(net.by_len.setdefault(plen, {}), groups, int)
+        if not known.issuperset(self._human):
+            raise ValueError("a name for a list that is not loaded")
+        self._v4.freeze(32)
+        self._v6.freeze(128)
+        return self
+
+
+def _strings(values: list[Any]) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError("expected a list of strings")
+    return values
+
+
+def _cache_key(selection: list[str]) -> dict[str, Any]:
+    """What the index depends on: the cache layout, the package's version and place, and the lists chosen (in
+    order: it is the order in which list names are reported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("pymispwarninglists")
+    except PackageNotFoundError:  # data without metadata: nothing to tell versions apart, so no cache
+        package = None
+    return {"format": CACHE_FORMAT, "pymispwarninglists": package, "data": str(_lists_dir()), "lists": selection}
+
+
+def _read_cache(path: Path, key: dict[str, Any]) -> WarningLists | None:
+    """The index in the cache file at `path`, or None when there is none or it is not sound.
+
+    Not trusted blindly: the file is plain JSON (reading it runs no code, unlike a pickle); it must be ours
+    (owned by this user), its first line must carry this exact key (anything else is stale: another version of
+    the package, another selection, another layout) and the SHA-256 of the rest, which must match (a torn or
+    damaged file); and the rest must have the shape of an index. Anything else is rebuilt."""
+    if key["pymispwarninglists"] is None:
+        return None
+    try:
+        with path.open("rb") as fh:
+            if hasattr(os, "getuid") and os.fstat(fh.fileno()).st_uid != os.getuid():
+                log.warning("warninglist cache %s belongs to another user: not used", path)
+                return None
+            header = json.loads(fh.readline())
+            body = fh.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        log.warning("warninglist cache %s unreadable (%s): rebuilding it", path, e)
+        return None
+    try:
+        if header.get("key") != key:
+            log.info("warninglist cache %s is stale: rebuilding it", path)
+            return None
+        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+            raise ValueError("checksum mismatch")
+        return WarningLists._from_data(json.loads(body))
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        log.warning("warninglist cache %s is damaged (%s): rebuilding it", path, e)
+        return None
+
+
+def _write_cache(path: Path, key: dict[str, Any], index: WarningLists) -> None:
+    """Write the cache file atomically (a temporary file in the same directory, then renamed over): a reader
+    sees the old file or the new one, never half of one. A cache that cannot be written costs only time."""
+    if key["pymispwarninglists"] is None:
+        return
+    body = json.dumps(index._to_data(), separators=(",", ":")).encode()
+    header = json.dumps({"key": key, "sha256": hashlib.sha256(body).hexdigest()}).encode()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".warninglists-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(header + b"\n" + body)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        log.warning("warninglist cache %s not written (%s): the index will be built again next time", path, e)
+    else:
+        log.info("warninglist index cached in %s", path)
 
 
 def _looks_ip(value: str) -> bool:

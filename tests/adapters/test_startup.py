@@ -1,0 +1,169 @@
+"""Start-up (issue 15): what each command loads before its first output. The timings are in bench/startup.py;
+these tests pin the means: the warninglist index comes from a sound cache file or is rebuilt, the schema is
+migrated only when behind, `run` with nothing enabled answers before touching the database, and commands do not
+import the platforms, aiohttp, STIX libraries, Alembic or the warninglist package they do not use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.ioc import IOCType, Observable
+from bot.ioc import warninglists as wl_module
+from bot.ioc.warninglists import WarningLists
+from storage.engine import make_engine
+from storage.migrate import _alembic_head, current, head, upgrade_if_behind
+
+ROOT = Path(__file__).resolve().parents[2]
+# Runs the command line in this interpreter, then writes the names of the modules it imported to $MODULES_OUT.
+PROBE = ("import json, os, sys\nfrom adapters.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+         "    code = e.code\nelse:\n    code = 0\n"
+         "open(os.environ['MODULES_OUT'], 'w').write(json.dumps(sorted(sys.modules)))\nsys.exit(code)\n")
+UNUSED_BY_STORE_COMMANDS = ("slack_bolt", "slack_sdk", "discord", "aiohttp", "stix2", "stix2validator", "alembic",
+                            "pymispwarninglists", "jsonschema")
+
+SAMPLES = [Observable(IOCType.IPV4, "8.8.8.8"), Observable(IOCType.IPV4, "10.1.2.3"),
+           Observable(IOCType.CIDR, "192.168.0.0/24"), Observable(IOCType.DOMAIN, "mail.google.com"),
+           Observable(IOCType.URL, "https://www.microsoft.com/x"), Observable(IOCType.IPV6, "2001:db8::1"),
+           Observable(IOCType.MD5, "d41d8cd98f00b204e9800998ecf8427e"), Observable(IOCType.DOMAIN, "evil.example")]
+
+
+def cache_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("warninglists-*.json"))
+
+
+def test_the_cached_index_answers_like_the_built_one_and_is_read_not_rebuilt(tmp_path, monkeypatch):
+    built = WarningLists.load()
+    first = WarningLists.load(cache_dir=tmp_path)
+    [path] = cache_files(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # written atomically: no temporary file left
+    header = json.loads(path.read_bytes().split(b"\n", 1)[0])
+    assert header["key"]["lists"] == list(wl_module.DEFAULT_WARNINGLISTS)
+    assert header["key"]["pymispwarninglists"]
+
+    def no_build(cls, selection):  # type: ignore[no-untyped-def]
+        raise AssertionError("the index was built again although a sound cache file is there")
+
+    monkeypatch.setattr(WarningLists, "_build", classmethod(no_build))
+    cached = WarningLists.load(cache_dir=tmp_path)
+    assert cached.names == built.names
+    for obs in SAMPLES:
+        assert cached.match(obs) == first.match(obs) == built.match(obs), obs
+    assert cached.match(Observable(IOCType.IPV4, "8.8.8.8")) and not cached.match(SAMPLES[-1])
+
+
+def test_another_selection_or_package_version_is_another_cache_entry(tmp_path, monkeypatch):
+    WarningLists.load(cache_dir=tmp_path)
+    only = WarningLists.load(["rfc1918"], cache_dir=tmp_path)
+    assert len(cache_files(tmp_path)) == 2 and only.names == ("rfc1918",)
+    assert not only.match(Observable(IOCType.IPV4, "8.8.8.8"))  # not the default selection's file
+
+    real_version = wl_module._cache_key
+    monkeypatch.setattr(wl_module, "_cache_key", lambda sel: {**real_version(sel), "pymispwarninglists": "99.0"})
+    WarningLists.load(["rfc1918"], cache_dir=tmp_path)
+    assert len(cache_files(tmp_path)) == 3  # a new version of the lists is never answered from the old index
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "not json", "stale key", "wrong shape"])
+def test_a_damaged_or_stale_cache_file_is_rebuilt_not_trusted(tmp_path, damage):
+    WarningLists.load(["rfc1918", "public-dns-v4"], cache_dir=tmp_path)
+    [path] = cache_files(tmp_path)
+    data = path.read_bytes()
+    header, body = data.split(b"\n", 1)
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped":  # a changed value: "8.8.8.8" would no longer be on the list
+        path.write_bytes(header + b"\n" + body.replace(b"134744072", b"134744073"))
+    elif damage == "not json":
+        path.write_bytes(b"\x00" * 100)
+    elif damage == "stale key":
+        key = json.loads(header)
+        key["key"]["format"] = -1
+        path.write_bytes(json.dumps(key).encode() + b"\n" + body)
+    else:  # a sound checksum over a body that is not an index
+        import hashlib
+
+        body = json.dumps({"names": ["rfc1918"], "human": {}, "exact": [[["nope"], ["x"]]], "suffix": [],
+                           "v4": [], "v6": []}).encode()
+        key = json.loads(header)
+        key["sha256"] = hashlib.sha256(body).hexdigest()
+        path.write_bytes(json.dumps(key).encode() + b"\n" + body)
+    index = WarningLists.load(["rfc1918", "public-dns-v4"], cache_dir=tmp_path)
+    assert index.match(Observable(IOCType.IPV4, "8.8.8.8")) and index.match(Observable(IOCType.IPV4, "10.0.0.1"))
+    # ... and the file was written again, sound: the next load reads it
+    assert WarningLists._from_data(json.loads(path.read_bytes().split(b"\n", 1)[1])).names == index.names
+
+
+def test_an_unwritable_cache_directory_costs_only_time(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    index = WarningLists.load(["rfc1918"], cache_dir=blocked / "cache")
+    assert index.match(Observable(IOCType.IPV4, "10.0.0.1"))
+
+
+def test_head_read_from_the_files_is_alembics_head():
+    assert head() == _alembic_head()
+
+
+async def test_the_schema_is_migrated_only_when_behind(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    engine = make_engine(url)
+    try:
+        assert await upgrade_if_behind(engine, url) is True
+        assert current(url) == head()
+        assert await upgrade_if_behind(engine, url) is False
+    finally:
+        await engine.dispose()
+
+
+def probe(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None,
+          ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    out = tmp_path / "modules.json"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_")}
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, input=stdin, env={**clean, "MODULES_OUT": str(out),
+                                                          "COALITION_WARNINGLISTS_CACHE_DIR": str(tmp_path / "wl"),
+                                                          **(env or {})})
+    return done, set(json.loads(out.read_text())) if out.exists() else set()
+
+
+def test_run_with_no_adapter_answers_before_touching_the_database(tmp_path):
+    db = tmp_path / "never.db"
+    done, modules = probe(tmp_path, "run", "--database", f"sqlite:///{db}")
+    assert done.returncode == 2 and "No adapter is enabled" in done.stderr
+    assert not db.exists() and "sqlalchemy" not in modules and "storage.uow" not in modules
+
+
+def test_commands_import_only_what_they_use(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    done, _ = probe(tmp_path, "bootstrap", "--org", "Northbank", "--database", url)  # migrates the new file
+    assert done.returncode == 0, done.stderr
+
+    done, modules = probe(tmp_path, "export", "--database", url)
+    assert done.returncode == 0 and json.loads(done.stdout)["type"] == "bundle", done.stderr
+    assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
+    assert "bot.ioc.warninglists" not in modules or not list((tmp_path / "wl").glob("*"))  # no index loaded
+
+    source = tmp_path / "in.txt"
+    source.write_text("203.0.113.7\nevil-login.example\n")
+    done, modules = probe(tmp_path, "import", str(source), "--org", "Northbank", "--database", url)
+    assert done.returncode == 0 and "2" in done.stdout, done.stderr
+    assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
+    assert cache_files(tmp_path / "wl"), "import matches values: the index is built and cached"
+
+    done, modules = probe(tmp_path, "console", "--database", url, stdin="/ioc help\n")
+    assert done.returncode == 0 and "/ioc" in done.stdout, done.stderr
+    assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
+
+    done, modules = probe(tmp_path, "extract", stdin="see 8.8.8.8\n")
+    assert json.loads(done.stdout) == {"ipv4": ["8.8.8.8"]}
+    assert "sqlalchemy" not in modules and "pydantic_settings" not in modules
+
+    done, modules = probe(tmp_path, "--version")
+    assert done.returncode == 0 and done.stdout.startswith("coalition-bot ")
+    assert "pydantic" not in modules and "sqlalchemy" not in modules
