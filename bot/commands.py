@@ -15,6 +15,7 @@ from bot import limits
 from bot.domain import ChannelPurpose, Role, Status, Verdict
 from bot.ioc import IOCType, Observable, classify, extract
 from bot.tlp import TLP
+from bot.watch_index import HOW, TargetError, WatchKind, WatchTarget, parse_target
 
 
 class UsageError(Exception):
@@ -289,6 +290,31 @@ class Link:
 Command = Command | Link  # type: ignore[misc]
 
 
+@dataclass(frozen=True)
+class WatchAdd:
+    """`/ioc watch add TARGET ...`: be told when an indicator matching TARGET is submitted, decided, confirmed,
+    sighted, revoked or expires; `channel` (moderators, admins) alerts the channel instead of the person."""
+
+    target: WatchTarget
+    note: str = ""
+    channel: bool = False
+    digest: bool = False
+    include_own: bool = False
+
+
+@dataclass(frozen=True)
+class WatchList:
+    pass
+
+
+@dataclass(frozen=True)
+class WatchRemove:
+    watch_id: int
+
+
+Command = Command | WatchAdd | WatchList | WatchRemove  # type: ignore[misc]
+
+
 # ---------------------------------------------------------------- help table (one source for usage and help)
 
 VERBS: dict[str, tuple[str, str]] = {
@@ -311,6 +337,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "link": ("/ioc link [start]   then, as yourself on the other platform: /ioc link CODE",
              "Link your identity on another platform (or workspace) to you: `link` gives a one-time code, valid "
              "10 minutes, which you run there, from an identity that is not a member yet."),
+    "watch": ("/ioc watch add TARGET [org:NAME] [channel] [digest:daily] [self:on] [note...] | watch list | "
+              "watch remove W7",
+              "Be told in a direct message when an indicator that concerns you is submitted, approved, confirmed, "
+              "sighted, revoked or expires. TARGET: an IP or CIDR (198.51.100.0/24), a domain (northbank.example: "
+              "with its subdomains, URLs and e-mail addresses), brand:WORD (lookalikes too), tag:TAG, "
+              "malware:NAME or type:TYPE; `org:NAME` only that organization's items; `channel` (moderators) "
+              "alerts this channel instead; `digest:daily` one message a day; `self:on` your own organization's "
+              "items too. You are told only of what you may see."),
     "stats": ("/ioc stats", "What the coalition's store holds."),
     "help": ("/ioc help [VERB]", "This help, or the help of one verb."),
     "export": ("/ioc export [format:stix|csv|txt] [status:approved] [tlp:amber] [type:url,domain] [tag:emotet] "
@@ -500,7 +534,7 @@ def parse(text: str) -> Command:
 
 _OPTION_KEYS = frozenset({"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "count", "type", "status",
                           "org", "since", "page", "sector", "trust", "role", "uses", "expires", "ceiling", "purpose",
-                          "passive", "ephemeral", "format"})
+                          "passive", "ephemeral", "format", "digest", "self"})
 
 
 def _where_bad(text: str) -> str:
@@ -705,6 +739,48 @@ def _link(args: list[str]) -> Link:
     return Link(code.upper())
 
 
+_WATCH_ID = re.compile(r"[Ww]?([0-9]{1,18})")  # fullmatch
+
+
+def _watch(args: list[str]) -> Command:
+    verb = "watch"
+    form = args[0].lower() if args else ""
+    if form == "list":
+        if len(args) > 1:
+            raise UsageError("watch list takes no arguments", verb)
+        return WatchList()
+    if form == "remove":
+        if len(args) != 2 or not (m := _WATCH_ID.fullmatch(args[1].strip())):
+            raise UsageError("name the watch to remove by its id, as `/ioc watch list` shows it: "
+                             "/ioc watch remove W7", verb)
+        return WatchRemove(int(m.group(1)))
+    if form != "add":
+        raise UsageError("say what to do: watch add TARGET, watch list or watch remove W7", verb)
+    opts = _Options(args[1:], {"org", "digest", "self"}, verb)
+    if not opts.rest:
+        raise UsageError(f"watch add needs a target: {HOW}", verb)
+    org = opts.get("org")
+    if org is not None:
+        org = _text("org", org.strip(), verb, limits.ORG_NAME_MAX, multiline=False)
+        if not org:
+            raise UsageError('org: names an organization, e.g. org:"Sentinel Security"', verb)
+    try:
+        target = parse_target(opts.rest[0], org)
+    except TargetError as e:
+        raise UsageError(str(e), verb) from None
+    if target.kind in (WatchKind.TAG, WatchKind.MALWARE) and not _TAG.fullmatch(target.value):
+        raise UsageError(f"{target.kind}: takes one word of letters, digits and . _ : / + - (at most "
+                         f"{limits.TAG_MAX_LEN}), not '{_shown(target.value)}'", verb)
+    rest = opts.rest[1:]
+    channel = bool(rest) and rest[0].lower() == "channel"
+    digest = opts.get("digest")
+    if digest is not None and digest.lower() not in {"daily", "off"}:
+        raise UsageError(f"digest: takes daily (one message a day) or off, not '{_shown(digest)}'", verb)
+    note = _text("note", " ".join(rest[1:] if channel else rest), verb, limits.NOTE_MAX)
+    return WatchAdd(target, note, channel=channel, digest=(digest or "").lower() == "daily",
+                    include_own=_on_off("self", opts.get("self"), verb) if opts.get("self") else False)
+
+
 def _no_args(cls, verb: str):
     def parse_it(args: list[str]):
         if args:
@@ -804,6 +880,7 @@ _PARSERS = {
     "whoami": _no_args(WhoAmI, "whoami"),
     "link": _link,
     "stats": _no_args(Stats, "stats"),
+    "watch": _watch,
     "help": _help,
     "admin": _admin,
 }

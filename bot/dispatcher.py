@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import commands, exchange, services
+from bot import commands, exchange, services, watches
 from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Platform
@@ -66,6 +66,14 @@ SERVICES: dict[type, Service] = {
     commands.Home: services.home,
     commands.Passive: services.passive,
 }
+
+# -- watches (issue 12) --
+READ_ONLY += (commands.WatchList,)
+SERVICES.update({
+    commands.WatchAdd: watches.watch_add,
+    commands.WatchList: watches.watch_list,
+    commands.WatchRemove: watches.watch_remove,
+})
 
 # -- STIX/TAXII exchange --
 READ_ONLY += (commands.Export, commands.ApiKeyList)

@@ -38,6 +38,7 @@ from bot.domain import (
     VoteRecord,
 )
 from bot.ioc import IOCType
+from bot.watch_index import Watch
 
 
 class Clock(Protocol):
@@ -280,6 +281,7 @@ class UnitOfWork(Protocol):
     exchange: ExchangeRepository  # STIX/TAXII (appended below)
     api_keys: ApiKeyRepository
     secrets: SecretRepository  # per-deployment secrets (appended below)
+    watches: WatchRepository  # members' watches (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -352,3 +354,34 @@ class ApiKeyRepository(Protocol):
 class SecretRepository(Protocol):
     async def get_or_create(self, name: str) -> bytes:
         """The per-deployment secret `name`: random bytes made (and committed) on first use, stable after."""
+
+
+# ---------------------------------------------------------------- watches (bot.watches)
+
+class WatchRepository(Protocol):
+    async def add(self, watch: Watch) -> Watch:
+        """Store a new watch (its id is ignored) and return it with the id it got."""
+
+    async def get(self, watch_id: int) -> Watch | None: ...
+
+    async def of_member(self, member_id: int) -> Sequence[Watch]: ...
+
+    async def of_channel(self, platform: str, workspace_id: str, channel_id: str) -> Sequence[Watch]: ...
+
+    async def count_of_member(self, member_id: int) -> int: ...
+
+    async def remove(self, watch_id: int) -> bool: ...
+
+    async def all(self) -> Sequence[Watch]: ...
+
+    async def fingerprint(self) -> tuple[int, int]:
+        """Changes whenever a watch is added or removed (a cached index of every watch reloads then)."""
+
+    async def last_alerts(self, pairs: Iterable[tuple[int, int]], platform: str, start: datetime,
+                          end: datetime) -> dict[tuple[int, int], datetime]:
+        """(watch id, indicator id) -> when the latest event that alerted on this platform was written, where that
+        is in [start, end)."""
+
+    async def mark_alerted(self, pairs: Iterable[tuple[int, int]], platform: str, at: datetime) -> None:
+        """These pairs alerted for an event written at `at` (alerts are coalesced by the events' times, so that
+        a retried event is sent again, under its own key, while a later one within the hour is not)."""

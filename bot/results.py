@@ -27,6 +27,7 @@ from bot.domain import (
 from bot.domain import Invite as InviteValue
 from bot.ioc import Observable
 from bot.ports import OutboxLane
+from bot.watch_index import Watch
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,14 @@ class Notice:
 
     message: str
     card: IndicatorCard
+
+
+@dataclass(frozen=True)
+class WatchListResult:
+    """The speaker's watches, and (in a channel) the channel's watches set by others."""
+
+    mine: tuple[Watch, ...]
+    channel: tuple[Watch, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -287,16 +287,21 @@ async def vote(ctx: Context, cmd: commands.Vote) -> Voted:
     if effective_status(ind, ctx.now) not in (Status.PENDING, Status.APPROVED):
         raise UsageError(f"{ind.ref} is {effective_status(ind, ctx.now).value}; votes are for pending or "
                          "approved indicators", "vote")
+    new_org = False
     if cmd.verdict is None:
         previous = await ctx.uow.votes.withdraw(ind.id, member.id, cmd.withdraw_only)
         if previous is None:
             which = f"{cmd.withdraw_only.value} " if cmd.withdraw_only else ""
             raise UsageError(f"you have no {which}vote on {ind.ref} to withdraw", "vote")
     else:
+        # a confirmation by an organization that had not confirmed it yet (nor submitted it) tells its watchers
+        counting = cmd.verdict is Verdict.CONFIRM and member.org_id != ind.org_id
+        confirm_orgs = (await ctx.uow.votes.tally(ind.id)).confirm_orgs if counting else 0
         previous = await ctx.uow.votes.upsert(ind.id, member.id, member.org_id, cmd.verdict, cmd.reason, ctx.now)
+        new_org = counting and (await ctx.uow.votes.tally(ind.id)).confirm_orgs > confirm_orgs
     await ctx.audit("vote", ind.id, verdict=cmd.verdict.value if cmd.verdict else "withdrawn",
                     previous=previous.value if previous else None, reason=cmd.reason or None)
-    await announce(ctx, "indicator.voted", ind)
+    await announce(ctx, "indicator.voted", ind, **({"confirmed_by_new_org": True} if new_org else {}))
     auto = await _maybe_auto_approve(ctx, ind)
     if auto:
         ind = await ctx.uow.indicators.get(ind.id) or ind

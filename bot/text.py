@@ -14,6 +14,7 @@ from functools import singledispatch
 from bot import results as r
 from bot.domain import Status, Tally
 from bot.ports import OutboxLane
+from bot.watch_index import Watch
 
 Escape = Callable[[str], str]
 
@@ -189,6 +190,23 @@ def _(result: r.WhoAmIResult, esc: Escape = plain) -> str:
     m = result.member
     ids = ", ".join(f"{i.platform.value}:{esc(i.user_id)}" for i in result.identities)
     return f"You are {esc(m.name)} (m{m.id}), {m.role.value} of {esc(m.org_name)}. Identities: {ids}"
+
+
+def watch_line(watch: Watch, esc: Escape = plain) -> str:
+    how = [w for w, on in (("digest:daily", watch.digest), ("self:on", watch.include_own)) if on]
+    note = f": {esc(watch.note)}" if watch.note else ""
+    return f"{watch.ref} {esc(str(watch.target))}{' ' + ' '.join(how) if how else ''}{note}"
+
+
+@render.register
+def _(result: r.WatchListResult, esc: Escape = plain) -> str:
+    lines = [f"Your watches ({len(result.mine)}):" if result.mine else
+             "You watch nothing yet: /ioc watch add TARGET (see /ioc help watch)."]
+    lines += [f"• {watch_line(w, esc)}" for w in result.mine]
+    if result.channel:
+        lines.append(f"This channel's watches ({len(result.channel)}):")
+        lines += [f"• {watch_line(w, esc)}" for w in result.channel]
+    return "\n".join(lines)
 
 
 @render.register

@@ -29,6 +29,7 @@ import functools
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.ioc.extract import classify
 from bot.ioc.types import IOCType
@@ -48,7 +49,7 @@ class WatchKind(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class WatchTarget:
     """What one watch looks for, canonical: `198.51.100.0/24`, `northbank.example`, `northbank`, `phishing`,
-    `emotet`, `url`. `org` (casefolded) limits it to that organization's items."""
+    `emotet`, `url`. `org` limits it to that organization's items (compared case-insensitively)."""
 
     kind: WatchKind
     value: str
@@ -70,6 +71,25 @@ class Subject:
     org: str | None = None  # the submitting organization's name, None when anonymous to the watcher
 
 
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A member's watch: its target, the note they gave it, and how they are told. A channel watch (set by a
+    moderator or an admin) alerts that channel, within its ceiling, instead of its owner."""
+
+    id: int
+    member_id: int
+    target: WatchTarget
+    note: str = ""
+    channel: tuple[str, str, str] | None = None  # (platform, workspace id, channel id) of a channel watch
+    digest: bool = False  # one message a day instead of an alert each time
+    include_own: bool = False  # `self:on`: the owner's own organization's items alert them too
+    created_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"W{self.id}"
+
+
 class TargetError(ValueError):
     """A watch target that cannot be watched; the message says how to write one."""
 
@@ -81,16 +101,17 @@ HOW = ("a watch target is an IP or a CIDR (198.51.100.0/24), a domain (northbank
 def parse_target(text: str, org: str | None = None) -> WatchTarget:
     """A watch target from what a member typed, or a TargetError saying how to write one."""
     raw = text.strip()
-    org = org.strip().casefold() if org and org.strip() else None
+    shown = raw if len(raw) <= 60 else raw[:59] + "…"
+    org = org.strip() if org and org.strip() else None
     prefix, sep, rest = raw.partition(":")
     kind = prefix.casefold()
     if sep and kind in {"brand", "tag", "malware", "type"}:
         word = rest.strip().casefold()
         if not word:
-            raise TargetError(f"`{raw}` names no {kind}: {HOW}")
+            raise TargetError(f"`{shown}` names no {kind}: {HOW}")
         if kind == "brand":
             if not (word.isascii() and word.replace("-", "").isalnum()):
-                raise TargetError(f"a brand is one word of letters and digits (brand:northbank), not `{rest}`")
+                raise TargetError(f"a brand is one word of letters and digits (brand:northbank), not `{shown}`")
             if len(skeleton(word)) < MIN_BRAND:
                 raise TargetError(f"brand:{word} is too short to watch: at least {MIN_BRAND} letters")
             return WatchTarget(WatchKind.BRAND, word, org)
@@ -99,7 +120,7 @@ def parse_target(text: str, org: str | None = None) -> WatchTarget:
                 return WatchTarget(WatchKind.TYPE, IOCType(word).value, org)
             except ValueError:
                 known = ", ".join(t.value for t in IOCType)
-                raise TargetError(f"`{word}` is not an indicator type; one of: {known}") from None
+                raise TargetError(f"`{shown}` is not an indicator type; one of: {known}") from None
         return WatchTarget(WatchKind(kind), word, org)
     found = classify(raw)
     if found is not None and found.type in (IOCType.IPV4, IOCType.IPV6, IOCType.CIDR):
@@ -107,7 +128,7 @@ def parse_target(text: str, org: str | None = None) -> WatchTarget:
         return WatchTarget(WatchKind.NETWORK, network.compressed, org)
     if found is not None and found.type is IOCType.DOMAIN:
         return WatchTarget(WatchKind.DOMAIN, found.value, org)
-    raise TargetError(f"`{raw}` is not something to watch: {HOW}")
+    raise TargetError(f"`{shown}` is not something to watch: {HOW}")
 
 
 # ---------------------------------------------------------------- lookalikes
@@ -320,9 +341,9 @@ class WatchIndex:
         limited = matched & self._limited
         if limited:
             org = subject.org.casefold() if subject.org else None
-            matched -= {i for i in limited if self.targets[i].org != org}
+            matched -= {i for i in limited if (self.targets[i].org or "").casefold() != org}
         return matched
 
 
-__all__ = ["HOW", "MIN_BRAND", "Subject", "TargetError", "WatchIndex", "WatchKind", "WatchTarget", "parse_target",
-           "skeleton"]
+__all__ = ["HOW", "MIN_BRAND", "Subject", "TargetError", "Watch", "WatchIndex", "WatchKind", "WatchTarget",
+           "parse_target", "skeleton"]

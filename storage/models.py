@@ -264,6 +264,38 @@ class SightingRow(Base):
     note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
+class WatchRow(Base):
+    """A member's watch (issue 12): what concerns them (bot.watch_index.WatchTarget) and how they are told."""
+
+    __tablename__ = "watches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(300))
+    org: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    channel_platform: Mapped[str | None] = mapped_column(String(20))
+    channel_workspace_id: Mapped[str | None] = mapped_column(String(100))
+    channel_id: Mapped[str | None] = mapped_column(String(100))
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    include_own: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime]
+
+
+class WatchAlertRow(Base):
+    """When a watch last alerted about an indicator on a platform: alerts are coalesced (one an hour)."""
+
+    __tablename__ = "watch_alerts"
+
+    watch_id: Mapped[int] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True,
+                                          autoincrement=False)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
+                                              autoincrement=False)
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    alerted_at: Mapped[datetime]
+
+
 class ChannelRow(Base):
     __tablename__ = "channels"
     __table_args__ = (UniqueConstraint("platform", "workspace_id", "channel_id"),)

@@ -31,6 +31,7 @@ from storage.repositories import (
     SqlVoteRepository,
 )
 from storage.repositories.secrets import SqlSecretRepository
+from storage.repositories.watches import SqlWatchRepository
 
 OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class SqlUnitOfWork:
         self.exchange = SqlExchangeRepository(session, clock)
         self.api_keys = SqlApiKeyRepository(session, clock)
         self.secrets = SqlSecretRepository(session, clock)
+        self.watches = SqlWatchRepository(session, clock)
         return self
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:

@@ -296,6 +296,16 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
     async def home(interaction: discord.Interaction) -> None:
         await handler.run_command(interaction, commands.Home(), public=False)
 
+    @ioc.command(name="watch", description="Be told when an indicator that concerns you shows up")
+    @app_commands.describe(action="add, list or remove",
+                           target="add: an IP/CIDR, a domain, brand:WORD, tag:TAG, malware:NAME or type:TYPE; "
+                                  "remove: W7",
+                           options="add: [org:NAME] [channel] [digest:daily] [self:on] [note...]")
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in ("add", "list", "remove")])
+    async def watch(interaction: discord.Interaction, action: str, target: str | None = None,
+                    options: str | None = None) -> None:
+        await handler.run_text(interaction, _join("watch", action, _q(target or ""), options or ""), verb="watch")
+
     @ioc.command(name="stats", description="What the coalition's store holds")
     async def stats(interaction: discord.Interaction) -> None:
         await handler.run_text(interaction, "stats", verb="stats")

@@ -36,7 +36,7 @@ DM_CHANNEL = 990000000000000077
 ENTRY_POINTS = {
     **{f"/ioc {verb}": f"slash {verb}" for verb in (
         "submit", "lookup", "vote", "sighting", "search", "queue", "approve", "reject", "revoke", "join", "whoami",
-        "link", "home", "stats", "help", "export", "import", "admin")},
+        "link", "home", "stats", "help", "export", "import", "admin", "watch")},
     **{f"autocomplete /ioc {verb} {option}": f"autocomplete {verb} {option}" for verb, option in (
         ("submit", "tags"), ("lookup", "values"), ("vote", "indicator"), ("sighting", "indicator"),
         ("search", "tag"), ("approve", "indicators"), ("reject", "indicators"), ("revoke", "indicators"),
@@ -178,6 +178,7 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
         "help": ({}, "alice"),
         "export": ({"format": "txt"}, "alice"),
         "admin": ({"command": "org list"}, "alice"),
+        "watch": ({"action": "list"}, "alice"),  # what alice watches is hers
     }
     for verb, (options, user) in slashes.items():
         await step(f"slash {verb}", lambda v=verb, o=options, u=user: slash(v, o, u))
