@@ -3,7 +3,10 @@
 * ``database_url``: parametrized over ``sqlite`` and ``postgresql``; a migrated, empty database.
   SQLite: a copy of a database migrated once per session, in ``tmp_path``. PostgreSQL: a throwaway
   database ``coalition_test_<random>`` created and migrated once per session (dropped at the end);
-  every table is truncated (identities restarted) before each test.
+  every table is emptied (identities restarted) before each test: DELETE in one round trip, about ten times
+  faster than TRUNCATE (which rewrites every table) on tables this small. The throwaway database commits
+  with ``synchronous_commit = off`` (a commit does not wait for its WAL flush, 0.3 ms instead of 6 ms here):
+  what other sessions see is the same, only a crash of the PostgreSQL server itself could lose a commit.
 * ``store``: a :class:`storage.uow.Store` on ``database_url`` (closed after the test).
 * ``sqlite_store`` / ``sqlite_url``: SQLite only, for tests that do not need both backends.
 
@@ -94,13 +97,27 @@ def _postgres_database(request: pytest.FixtureRequest) -> Iterator[URL]:
     asyncio.run(_pg_execute(admin, f'CREATE DATABASE "{name}"'))
     url = admin.set(database=name)
     try:
+        asyncio.run(_pg_execute(admin, f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
         asyncio.run(upgrade(url.render_as_string(hide_password=False)))
         yield url
     finally:
         asyncio.run(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-_TRUNCATE = "TRUNCATE {} RESTART IDENTITY CASCADE".format(", ".join(f'"{t.name}"' for t in ALL_TABLES))
+_SEQUENCES = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+              "WHERE c.relkind = 'S' AND n.nspname = current_schema() ORDER BY c.relname")
+
+
+async def _pg_empty(url: URL) -> None:
+    """Every table emptied and every sequence restarted (as TRUNCATE ... RESTART IDENTITY would), in one
+    transaction and one round trip: children before parents (``ALL_TABLES`` is sorted parents first)."""
+    conn = await _pg_connect(url)
+    try:
+        sequences = [r["relname"] for r in await conn.fetch(_SEQUENCES)]
+        await conn.execute("; ".join([f'DELETE FROM "{t.name}"' for t in reversed(ALL_TABLES)]
+                                     + [f'ALTER SEQUENCE "{s}" RESTART' for s in sequences]))
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
@@ -113,11 +130,11 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest) -> str:
-    """The URL of a migrated, empty database: SQLite file or PostgreSQL (truncated before the test)."""
+    """The URL of a migrated, empty database: SQLite file or PostgreSQL (emptied before the test)."""
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     url: URL = request.getfixturevalue("_postgres_database")
-    asyncio.run(_pg_execute(url, _TRUNCATE))
+    asyncio.run(_pg_empty(url))
     return url.render_as_string(hide_password=False)
 
 
@@ -125,7 +142,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """A migrated, empty PostgreSQL database (skipped, or failed under COALITION_REQUIRE_POSTGRES, without one)."""
     url: URL = request.getfixturevalue("_postgres_database")
-    asyncio.run(_pg_execute(url, _TRUNCATE))
+    asyncio.run(_pg_empty(url))
     return url.render_as_string(hide_password=False)
 
 
