@@ -67,6 +67,9 @@ class Actor:
     ``identity_workspace_id``: where the person's identity lives when that is not the workspace they speak in
     (Discord: ``workspace_id`` is the guild, the channel's home, but user ids are global, so one identity serves
     every guild and direct messages); empty means ``workspace_id``.
+    ``channel_shared``: what the platform says of the channel being shared with other organizations' workspaces
+    (Slack Connect), when it says: such a channel is public to them (its ceiling is CLEAR until an admin sets one
+    while it is shared); None: not known, or no such thing on this platform.
     """
 
     platform: Platform
@@ -76,6 +79,7 @@ class Actor:
     private: bool = False
     display_name: str = ""
     identity_workspace_id: str = ""
+    channel_shared: bool | None = None
 
     @property
     def identity(self) -> Identity:

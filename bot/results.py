@@ -27,6 +27,7 @@ from bot.domain import (
 from bot.domain import Invite as InviteValue
 from bot.ioc import Observable
 from bot.ports import OutboxLane
+from bot.tlp import TLP
 from bot.watch_index import Watch
 
 
@@ -142,6 +143,18 @@ class InviteCreated:
 class ChannelSettings:
     channel: Channel
     changed: bool
+    # shared with other organizations' workspaces (Slack Connect): None where the platform has no such thing
+    shared: bool | None = None
+    note: str = ""  # why the ceiling is what it is (a shared channel's CLEAR), and how to change it
+
+
+@dataclass(frozen=True)
+class ChannelSharing:
+    """A registered channel became shared with another organization's workspace (or stopped being shared):
+    `lowered_from` is the ceiling it had when it was lowered to CLEAR, else None."""
+
+    channel: Channel
+    lowered_from: TLP | None
 
 
 @dataclass(frozen=True)
@@ -217,7 +230,7 @@ class InternalError:
 Result = (
     IndicatorCard | Submitted | LookupResult | Voted | SightingRecorded | IndicatorList | Moderated | WhoAmIResult
     | Joined | StatsResult | HelpResult | OrganizationList | MemberListResult | InviteCreated | ChannelSettings
-    | HomeResult | PassiveResult | DeliveryList | Notice | Done | UserError | InternalError
+    | ChannelSharing | HomeResult | PassiveResult | DeliveryList | Notice | Done | UserError | InternalError
 )
 
 

@@ -39,6 +39,7 @@ from bot.ports import Conflict, UnitOfWork
 from bot.results import (
     Button,
     ChannelSettings,
+    ChannelSharing,
     DeliveryList,
     Done,
     HelpResult,
@@ -90,6 +91,10 @@ class Context:
 
     @property
     def ceiling(self) -> TLP:
+        """The channel's ceiling. A channel the platform says is shared with other organizations' workspaces is
+        public to them: CLEAR, unless an admin set its ceiling while it was known to be shared."""
+        if self.actor.channel_shared and not (self.channel and self.channel.shared_externally):
+            return TLP.CLEAR
         return self.channel.ceiling if self.channel else self.policy.default_channel_ceiling
 
     def require_member(self) -> Member:
@@ -590,28 +595,72 @@ async def invite_create(ctx: Context, cmd: commands.InviteCreate) -> InviteCreat
     return InviteCreated(code, invite)
 
 
+SHARED_CEILING_NOTE = ("This channel is shared with other organizations' workspaces, so the coalition treats it as "
+                       "public to them: its ceiling is TLP:CLEAR until an admin sets one. To share more here: "
+                       "`/ioc admin channel set ceiling:green`")
+
+
+def _shown_sharing(ctx: Context, channel: Channel) -> bool | None:
+    """Whether to say the channel is shared (yes/no), where the platform tells (None: no such thing there)."""
+    return ctx.actor.channel_shared if ctx.actor.channel_shared is not None else channel.shared_externally or None
+
+
 async def channel_set(ctx: Context, cmd: commands.ChannelSet) -> ChannelSettings:
+    """Register or change the channel. One shared with other organizations' workspaces (the platform says so in
+    `actor.channel_shared`) gets CLEAR when it is registered, or first known to be shared, without `ceiling:`; an
+    explicit ceiling given while it is shared is kept."""
     require_role(ctx.require_member(), Role.ADMIN, "change a channel's settings")
     current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
                                      ctx.policy.default_channel_ceiling)
+    shared = current.shared_externally if ctx.actor.channel_shared is None else ctx.actor.channel_shared
+    newly_shared = shared and not current.shared_externally
     updated = replace(
         current,
-        ceiling=cmd.ceiling or current.ceiling,
+        ceiling=cmd.ceiling or (TLP.CLEAR if newly_shared else current.ceiling),
         purpose=cmd.purpose or current.purpose,
         passive=current.passive if cmd.passive is None else cmd.passive,
         ephemeral_lookups=current.ephemeral_lookups if cmd.ephemeral is None else cmd.ephemeral,
+        shared_externally=shared,
     )
     await ctx.uow.channels.upsert(updated)
     await ctx.audit("channel.set", None, channel=updated.channel_id, ceiling=updated.ceiling.value,
-                    purpose=updated.purpose.value, passive=updated.passive)
-    return ChannelSettings(updated, changed=True)
+                    purpose=updated.purpose.value, passive=updated.passive, shared=updated.shared_externally)
+    note = SHARED_CEILING_NOTE if newly_shared and cmd.ceiling is None else ""
+    return ChannelSettings(updated, changed=True, shared=_shown_sharing(ctx, updated), note=note)
 
 
 async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings:
     ctx.require_member()
     current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
                                      ctx.policy.default_channel_ceiling)
-    return ChannelSettings(current, changed=False)
+    shown = replace(current, ceiling=ctx.ceiling)  # a shared channel not set while shared: CLEAR
+    note = SHARED_CEILING_NOTE if ctx.ceiling != current.ceiling else ""
+    return ChannelSettings(shown, changed=False, shared=_shown_sharing(ctx, current), note=note)
+
+
+async def channel_sharing_changed(uow: UnitOfWork, platform: Platform, channel_id: str, shared: bool,
+                                  now: datetime) -> Sequence[ChannelSharing]:
+    """The platform says a channel became shared with another organization's workspace (`shared`), or is shared
+    with none any more. Its registration (found by the channel's id, whatever workspace registered it) records it;
+    becoming shared lowers a ceiling above CLEAR to CLEAR (a new organization sees the channel: an admin must set
+    a higher one again explicitly). One audit line per change; the caller commits, and says so in the channel.
+    Returns the changes (none when the channel is not registered or nothing changed)."""
+    changes = []
+    for channel in await uow.channels.list():
+        if channel.platform is not platform or channel.channel_id != channel_id:
+            continue
+        updated = replace(channel, shared_externally=shared, ceiling=TLP.CLEAR if shared else channel.ceiling)
+        if updated == channel:
+            continue
+        lowered = channel.ceiling if updated.ceiling != channel.ceiling else None
+        await uow.channels.upsert(updated)
+        await uow.audit.append("channel.shared" if shared else "channel.unshared", at=now, platform=platform,
+                               member_id=None, detail={
+                                   "workspace": channel.workspace_id, "channel": channel_id,
+                                   "ceiling": updated.ceiling.value,
+                                   **({"lowered_from": lowered.value} if lowered else {})})
+        changes.append(ChannelSharing(updated, lowered))
+    return changes
 
 
 async def workspace_removed(uow: UnitOfWork, platform: Platform, workspace_id: str, now: datetime

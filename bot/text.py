@@ -256,8 +256,22 @@ def _(result: r.InviteCreated, esc: Escape = plain) -> str:
 def _(result: r.ChannelSettings, esc: Escape = plain) -> str:
     c = result.channel
     head = "Channel updated" if result.changed else "This channel"
-    return (f"{head}: ceiling {c.ceiling.label}, purpose {c.purpose.value}, passive "
+    text = (f"{head}: ceiling {c.ceiling.label}, purpose {c.purpose.value}, passive "
             f"{'on' if c.passive else 'off'}, lookups {'ephemeral' if c.ephemeral_lookups else 'in channel'}")
+    if result.shared is not None:
+        text += f"\nshared with other organizations' workspaces (Slack Connect): {'yes' if result.shared else 'no'}"
+    return text + (f"\n{result.note}" if result.note else "")
+
+
+@render.register
+def _(result: r.ChannelSharing, esc: Escape = plain) -> str:
+    if result.lowered_from is None:
+        return ("This channel is no longer shared with other organizations' workspaces; its ceiling stays "
+                f"{result.channel.ceiling.label}." if not result.channel.shared_externally else
+                "This channel is now shared with another organization's workspace; its ceiling is TLP:CLEAR.")
+    return ("This channel is now shared with another organization's workspace, so the coalition treats it as public "
+            f"to them: its ceiling was lowered from {result.lowered_from.label} to TLP:CLEAR. An admin can raise it "
+            f"again with `/ioc admin channel set ceiling:{result.lowered_from.value.lower()}`.")
 
 
 @render.register

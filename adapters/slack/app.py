@@ -79,6 +79,8 @@ class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners,
         app.event("message")(self.on_message)
         app.event("app_home_opened")(self.on_home_opened)
         app.event("file_shared")(self.on_file_shared)
+        app.event("channel_shared")(self.on_channel_shared)  # Slack Connect
+        app.event("channel_unshared")(self.on_channel_unshared)
         for quiet in ("file_created", "file_change", "file_deleted", "file_public", "file_unshared", "app_mention",
                       "app_home_closed"):
             app.event(quiet)(self._ignore)

@@ -1,14 +1,26 @@
-"""Slack surface: the slash command `/ioc` (acknowledged at once; the answer follows through response_url)."""
+"""Slack surface: the slash command `/ioc` (acknowledged at once; the answer follows through response_url).
+
+The person is keyed by the workspace the command names (`team_id`: the invoking person's own, an external user's
+in a Slack Connect channel too); the channel is the one registered, whatever workspace registered it
+(adapters.slack.channels). Before an admin's `channel set|show` the adapter asks Slack whether the channel is shared
+with other organizations' workspaces (`conversations.info`'s `is_ext_shared`, remembered a few minutes) and looks
+the channel's registration up afresh.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
+from bot import commands
+
 from .mrkdwn import from_slack
 from .replies import SlackBase, team_of
 
 log = logging.getLogger(__name__)
+
 
 class CommandListeners(SlackBase):
     """The slash command (`/ioc ...`)."""
@@ -18,8 +30,35 @@ class CommandListeners(SlackBase):
         self.spawn(self.command(body), "slash command")
 
     async def command(self, body: dict[str, Any]) -> None:
+        text = from_slack(str(body.get("text", "")))
         actor = self.actor(team_of(body), str(body.get("user_id", "")), str(body.get("channel_id", "")),
                            name=str(body.get("user_name", "")))
+        try:
+            command: commands.Command | None = commands.parse(text)
+        except commands.UsageError:
+            command = None  # the dispatcher parses it again and says what is wrong
+        about_channel = isinstance(command, commands.ChannelSet | commands.ChannelShow)
+        if about_channel and not actor.private and (shared := await self.shared_externally(actor.channel_id)) \
+                is not None:
+            self.channels.learn_shared(actor.channel_id, shared)
+        actor = await self.channels.place(actor, fresh=about_channel)
         async with self._slots:
-            reply = await self.dispatcher.handle_text(from_slack(str(body.get("text", ""))), actor)
+            if command is None:
+                reply = await self.dispatcher.handle_text(text, actor)
+            else:
+                reply = await self.dispatcher.handle(command, actor)
+            if isinstance(command, commands.ChannelSet):
+                self.channels.forget()
             await self.send_reply(reply, actor, response_url=body.get("response_url"))
+
+    async def shared_externally(self, channel_id: str) -> bool | None:
+        """Slack's word on the channel being shared with other organizations' workspaces (None: it would not say,
+        e.g. the bot cannot see the channel; what the store remembers then stands)."""
+        if (known := self.channels.shared(channel_id)) is not None:
+            return known
+        try:
+            info = await self.client.conversations_info(channel=channel_id)
+        except SlackApiError as e:
+            log.info("conversations.info on %s: %s", channel_id, e.response.get("error"))
+            return None
+        return bool((info.get("channel") or {}).get("is_ext_shared"))

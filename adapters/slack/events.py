@@ -1,5 +1,11 @@
 """Slack surface: the Events API. A retried event (Slack's `X-Slack-Retry-Num`, or Socket Mode's retry attempt)
-whose event id was seen already is acknowledged and dropped (`SeenEvents`)."""
+whose event id was seen already is acknowledged and dropped (`SeenEvents`).
+
+Slack Connect: an event in a channel shared with other organizations' workspaces may come from any of them, and
+its person may be of another team than the event's (`user_team`): they act as themselves, keyed by their own
+team (`user_workspace`), in the channel as registered (adapters.slack.channels). `channel_shared` /
+`channel_unshared` record that a registered channel is (no longer) shared; becoming shared lowers its ceiling to
+CLEAR (bot.services.channel_sharing_changed) and the bot says so in the channel, in a line of its own words."""
 
 from __future__ import annotations
 
@@ -12,14 +18,15 @@ from typing import Any
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
-from bot import commands
+from bot import commands, services
 from bot.audience import Reply
 from bot.commands import IdRef
+from bot.domain import Actor, Platform
 from bot.ioc import extract
 from bot.results import InternalError, PassiveResult, UserError
 
 from .mrkdwn import from_slack
-from .replies import KeyLock, SlackBase, team_of
+from .replies import KeyLock, SlackBase, enterprise_of, team_of, workspace_key
 from .sink import CARD_EVENT
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,22 @@ class SeenEvents:
             self._ids.popitem(last=False)
         return True
 
+
+
+def user_workspace(body: dict[str, Any], event: dict[str, Any]) -> str:
+    """The workspace of the event's person (`workspace_key`): the event's own, or in a Slack Connect channel an
+    external person's team (`user_team`), of the event's Enterprise Grid org only when the channel is not shared
+    with other organizations."""
+    team = str(event.get("user_team") or "")
+    if not team or team == str(body.get("team_id") or ""):
+        return team_of(body)
+    return workspace_key("" if body.get("is_ext_shared_channel") else enterprise_of(body), team)
+
+
+def shared_channel(body: dict[str, Any]) -> bool | None:
+    """What the event says of its channel being shared with other organizations' workspaces (None: nothing)."""
+    shared = body.get("is_ext_shared_channel")
+    return {True: True, False: False, "true": True, "false": False}.get(shared) if shared is not None else None
 
 
 class EventListeners(SlackBase):
@@ -102,7 +125,7 @@ class EventListeners(SlackBase):
             return
         vote = commands.Vote(IdRef(indicator_id), verdict) if added else \
             commands.Vote(IdRef(indicator_id), None, withdraw_only=verdict)
-        actor = self.actor(team_of(body), user, channel)
+        actor = await self.event_actor(body, event, user, channel)
         reply = await self.dispatcher.handle(vote, actor)
         if added and isinstance(reply.result, UserError | InternalError):  # a removal with nothing to undo: quiet
             await self.send_reply(Reply(reply.result, private=True), actor, response_url=None)
@@ -149,18 +172,26 @@ class EventListeners(SlackBase):
         channel, text = str(event.get("channel", "")), str(event.get("text") or "")
         if event.get("channel_type") == "im" or channel.startswith("D"):
             if subtype is None and text.strip():
-                await self.direct_message(team_of(body), user, channel, text)
+                await self.direct_message(user_workspace(body, event), user, channel, text)
             return
         if not text.strip() or not extract(text):
             return  # most messages: no store access at all
+        actor = await self.event_actor(body, event, user, channel)
         async with self._slots:
-            reply = await self.dispatcher.handle(commands.Passive(text), self.actor(team_of(body), user, channel))
+            reply = await self.dispatcher.handle(commands.Passive(text), actor)
         result = reply.result
         if reply.private or not isinstance(result, PassiveResult) or not result.items:
             return  # passive mode answers in the thread or not at all (no DM for every chat message)
-        await self.send_reply(reply, self.actor(team_of(body), user, channel), response_url=None,
+        await self.send_reply(reply, actor, response_url=None,
                               message=self.renderer.passive_message(result),
                               thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    async def event_actor(self, body: dict[str, Any], event: dict[str, Any], user: str, channel: str) -> Actor:
+        """The event's person, as themselves, in the channel as registered (adapters.slack.channels)."""
+        if (shared := shared_channel(body)) is not None:
+            self.channels.learn_shared(channel, shared)
+        return await self.channels.place(self.actor(team_of(body), user, channel,
+                                                    user_team=user_workspace(body, event), shared=shared))
 
     async def direct_message(self, team: str, user: str, channel: str, text: str) -> None:
         """In a direct message with the bot, `/ioc` is optional: the message is the command."""
@@ -170,6 +201,42 @@ class EventListeners(SlackBase):
         actor = self.actor(team, user, channel, private=True)
         reply = await self.dispatcher.handle_text(text, actor)
         await self.send_reply(reply, actor, response_url=None)
+
+    # ------------------------------------------------------------ Slack Connect: channels shared, unshared
+
+    async def on_channel_shared(self, event: dict[str, Any]) -> None:
+        self.spawn(self.channel_sharing(str(event.get("channel") or ""), shared=True), "channel shared")
+
+    async def on_channel_unshared(self, event: dict[str, Any]) -> None:
+        """Unshared from one workspace; `is_ext_shared`: still shared with others (then nothing changes)."""
+        channel = str(event.get("channel") or "")
+        if event.get("is_ext_shared") in {True, "true"}:
+            self.channels.learn_shared(channel, True)
+            return
+        self.spawn(self.channel_sharing(channel, shared=False), "channel unshared")
+
+    async def channel_sharing(self, channel: str, *, shared: bool) -> None:
+        """Record it on the channel's registration (if any); a ceiling lowered to CLEAR is said in the channel."""
+        if not channel or channel.startswith("D"):
+            return
+        self.channels.learn_shared(channel, shared)
+        async with self.uow_factory() as uow:
+            changes = await services.channel_sharing_changed(uow, Platform.SLACK, channel, shared,
+                                                             self.dispatcher.clock())
+            await uow.commit()
+        self.channels.forget()
+        for change in changes:
+            log.info("Slack channel %s of %s is %s shared with other organizations' workspaces%s", channel,
+                     change.channel.workspace_id, "now" if shared else "no longer",
+                     f": ceiling lowered from {change.lowered_from.value} to CLEAR" if change.lowered_from else "")
+            if change.lowered_from is None:
+                continue
+            message = self.renderer.message(change)
+            try:
+                await self.client.chat_postMessage(channel=channel, **message.payload(), unfurl_links=False,
+                                                   unfurl_media=False)
+            except SlackApiError as e:
+                log.warning("cannot say in %s that its ceiling was lowered: %s", channel, e.response.get("error"))
 
     # ------------------------------------------------------------ App Home
 

@@ -45,6 +45,7 @@ from bot.ports import UnitOfWorkFactory
 from bot.results import FileResult, InternalError, UserError
 
 from .blocks import Message, Renderer, section
+from .channels import ChannelDirectory, PlacingDispatcher
 from .mrkdwn import esc, truncate
 from .sink import CARD_EVENT
 
@@ -123,7 +124,9 @@ class SlackBase:
                  retry_handlers: list[AsyncRetryHandler] | None = None, renderer: Renderer | None = None,
                  confirm_emoji: str = "white_check_mark", false_positive_emoji: str = "x",
                  ack_budget: float = 2.0, work_slots: int = WORK_SLOTS) -> None:
-        self.dispatcher = dispatcher
+        # every actor is placed in its channel's registered workspace first (Slack Connect: adapters.slack.channels)
+        self.channels = ChannelDirectory(uow_factory)
+        self.dispatcher = PlacingDispatcher(dispatcher, self.channels)
         self.uow_factory = uow_factory
         self.default_client = client
         self.session = session
@@ -166,11 +169,15 @@ class SlackBase:
             await asyncio.wait(pending, timeout=left)
 
 
-    def actor(self, team: str, user: str, channel: str, *, private: bool | None = None, name: str = "") -> Actor:
+    def actor(self, team: str, user: str, channel: str, *, private: bool | None = None, name: str = "",
+              user_team: str = "", shared: bool | None = None) -> Actor:
         """Who speaks, where; `private`: only this person sees the reply (a DM with the bot, an ephemeral
-        message, a modal, the App Home)."""
+        message, a modal, the App Home). `user_team`: the person's own workspace when it is not `team` (an
+        external user in a Slack Connect channel); `shared`: the request says the channel is shared with other
+        organizations' workspaces."""
         return Actor(Platform.SLACK, team, user, channel, channel.startswith("D") if private is None else private,
-                     display_name=name)
+                     display_name=name, identity_workspace_id=user_team if user_team != team else "",
+                     channel_shared=shared)
 
     def remember_card(self, channel: str, ts: str, indicator_id: int) -> None:
         self._cards[(channel, ts)] = indicator_id

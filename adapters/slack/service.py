@@ -160,13 +160,20 @@ def _json_object_text(value: Any) -> bool:
 
 
 _ID = {"id": str}
+
+
+def _flag(value: Any) -> bool:
+    """A boolean, in JSON (events) or in a form ("true", "false")."""
+    return isinstance(value, bool) or value in {"true", "false"}
+
+
 # What the adapter and bolt read of a request, by type: a signed request that holds something else at one of these
 # places (a string for a list, a number for an id) is answered 400 here rather than failing in a handler. Keys
 # not listed are not checked; a None is accepted anywhere (Slack sends nulls, e.g. `team` in org installs).
 SHAPE: dict[str, Any] = {
     "type": str, "token": str, "team_id": str, "api_app_id": str, "event_id": str, "challenge": str,
     "callback_id": str, "trigger_id": str, "response_url": _url, "user_id": str, "channel_id": str, "text": str,
-    "command": str, "user_name": str, "enterprise_id": str,
+    "command": str, "user_name": str, "enterprise_id": str, "is_ext_shared_channel": _flag,
     "user": {"id": str, "team_id": str, "username": str, "name": str},
     "team": {"id": str, "domain": str, "enterprise_id": str}, "enterprise": _ID,
     "channel": {"id": str, "name": str},
@@ -179,7 +186,7 @@ SHAPE: dict[str, Any] = {
     "event": {"type": str, "user": str, "channel": str, "text": str, "ts": str, "thread_ts": str, "subtype": str,
               "bot_id": str, "channel_type": str, "tab": str, "reaction": str, "item_user": str, "event_ts": str,
               "item": {"type": str, "channel": str, "ts": str}, "file_id": str, "user_id": str, "channel_id": str,
-              "file": _ID},
+              "file": _ID, "user_team": str, "source_team": str, "connected_team_id": str, "is_ext_shared": _flag},
 }
 
 

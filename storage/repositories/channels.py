@@ -1,4 +1,5 @@
-"""Channel settings: ceiling, purpose, passive mode and ephemeral lookups, per platform channel."""
+"""Channel settings: ceiling, purpose, passive mode, ephemeral lookups and whether the channel is shared with other
+organizations' workspaces (Slack Connect), per platform channel."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from storage.repositories.base import _chunks, _Repository
 def _channel(row: Any) -> Channel:
     return Channel(platform=Platform(row.platform), workspace_id=row.workspace_id, channel_id=row.channel_id,
                    ceiling=TLP(row.ceiling), purpose=ChannelPurpose(row.purpose), passive=row.passive,
-                   ephemeral_lookups=row.ephemeral_lookups)
+                   ephemeral_lookups=row.ephemeral_lookups, shared_externally=row.shared_externally)
 
 
 class SqlChannelRepository(_Repository):
@@ -44,11 +45,12 @@ class SqlChannelRepository(_Repository):
         stmt = self._upsert_insert(table).values(
             platform=channel.platform.value, workspace_id=channel.workspace_id, channel_id=channel.channel_id,
             ceiling=channel.ceiling.value, purpose=channel.purpose.value, passive=channel.passive,
-            ephemeral_lookups=channel.ephemeral_lookups,
+            ephemeral_lookups=channel.ephemeral_lookups, shared_externally=channel.shared_externally,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.platform, table.c.workspace_id, table.c.channel_id],
-            set_={c: stmt.excluded[c] for c in ("ceiling", "purpose", "passive", "ephemeral_lookups")},
+            set_={c: stmt.excluded[c] for c in ("ceiling", "purpose", "passive", "ephemeral_lookups",
+                                                "shared_externally")},
         )
         await self._execute(stmt)
 

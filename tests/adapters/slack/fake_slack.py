@@ -167,6 +167,7 @@ class MockSlack:
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> team id (token rotation)
         self.revoked: set[str] = set()  # tokens of uninstalled workspaces: invalid_auth
         self.cross_team: list[Call] = []  # calls made with one team's token about another team: must stay empty
+        self.shared_channels: dict[str, set[str]] = {}  # Slack Connect: channel -> every team it is shared with
         self.redirect_uri = ""  # the app's redirect URL, where the authorize page sends the installer back
         self._token = ""
 
@@ -291,6 +292,15 @@ class MockSlack:
             self.user_teams[user] = scope
         return code
 
+    def share_channel(self, channel: str, *teams: str) -> None:
+        """A Slack Connect channel: one id in each of `teams`, whose tokens all act in it (no cross-team call);
+        `conversations.info` says `is_ext_shared` (the first team is its host, as in `channel_teams`)."""
+        self.shared_channels[channel] = set(teams)
+        self.channel_teams.setdefault(channel, teams[0])
+
+    def unshare_channel(self, channel: str) -> None:
+        self.shared_channels.pop(channel, None)
+
     def tokens_of(self, team_id: str) -> set[str]:
         return {t for t, team in self.team_tokens.items() if team == team_id}
 
@@ -304,7 +314,8 @@ class MockSlack:
         if team is None:
             return None
         channel = str(body.get("channel") or body.get("channel_id") or "")
-        if channel and self.channel_teams.get(channel, team) != team:
+        if channel and self.channel_teams.get(channel, team) != team and team not in self.shared_channels.get(
+                channel, ()):
             return "channel_not_found"
         users = str(body.get("users") or body.get("user") or "")
         if users and method in {"conversations.open", "chat.postEphemeral"} and \
@@ -529,6 +540,12 @@ class MockSlack:
     def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         users = str(body.get("users", ""))
         return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("U")}}
+
+    def _conversations_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel", ""))
+        shared = len(self.shared_channels.get(channel, ())) > 1
+        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_im": channel.startswith("D"),
+                                        "is_shared": shared, "is_ext_shared": shared, "is_org_shared": False}}
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = list(reversed(self.messages.get(str(body.get("channel", "")), [])))

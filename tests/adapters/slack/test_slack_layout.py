@@ -82,6 +82,7 @@ def test_the_slack_app_is_organised_by_surface() -> None:
     assert owners == {"on_command": "commands", "on_action": "actions", "on_share_shortcut": "actions",
                       "on_message_shortcut": "actions", "on_submit": "views", "on_reason": "views",
                       "on_reaction_added": "events", "on_reaction_removed": "events", "on_message": "events",
-                      "on_home_opened": "events", "on_file_shared": "events", "on_uninstalled": "installation"}
+                      "on_home_opened": "events", "on_file_shared": "events", "on_channel_shared": "events",
+                      "on_channel_unshared": "events", "on_uninstalled": "installation"}
     assert {commands, actions, views, events, installation}  # imported as modules of their own
     assert len((ADAPTERS / "slack" / "app.py").read_text().splitlines()) < 150, "app.py only builds and registers"

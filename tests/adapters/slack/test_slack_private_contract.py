@@ -36,6 +36,8 @@ ENTRY_POINTS = {  # the listener's function -> the steps below that walk it
     "on_file_shared": {"file in a DM", "file in a channel"},
     "_ignore": {"app mention"},
     "on_uninstalled": {"app uninstalled"},
+    "on_channel_shared": {"channel shared"},
+    "on_channel_unshared": {"channel unshared"},
 }
 PRIVATE_METHODS = {"chat.postEphemeral", "views.open", "views.publish", "views.update", "views.push"}
 
@@ -164,6 +166,15 @@ async def walk_every_listener(slack: SlackWorld, timing: str) -> None:
     await step("app mention", lambda: slack.event({"type": "app_mention", "user": "UALICE", "channel": "CGENERAL",
                                                    "text": f"<@{mock.bot_user_id}> hello", "ts": "1700000001.3"}),
                answered=False)
+    # Slack Connect: a channel shared with another organization's workspace: its ceiling is lowered, which the bot
+    # says in the channel in a line of its own (no one's text); unshared again: nothing is said
+    await step("channel shared", lambda: slack.event({"type": "channel_shared", "channel": "CGENERAL",
+                                                      "connected_team_id": "T0OTHER", "event_ts": str(time.time())}),
+               answered=False, public=["chat.postMessage in CGENERAL"])
+    assert "lowered from TLP:GREEN to TLP:CLEAR" in mock.posts("CGENERAL")[-1]["text"]
+    await step("channel unshared", lambda: slack.event({
+        "type": "channel_unshared", "channel": "CGENERAL", "previously_connected_team_id": "T0OTHER",
+        "is_ext_shared": False, "event_ts": str(time.time())}), answered=False)
     # the last step: an uninstall says nothing to anyone (in single-token mode it is only logged)
     await step("app uninstalled", lambda: slack.event({"type": "app_uninstalled", "event_ts": str(time.time())}),
                answered=False)

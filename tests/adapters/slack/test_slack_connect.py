@@ -1,0 +1,211 @@
+"""Slack Connect: a channel shared between two member organizations' workspaces is one coalition channel.
+
+Through the real edges: signed HTTP requests into the Slack app (slash commands naming either workspace, events
+from either), the fake Slack's shared channel (`conversations.info` says `is_ext_shared`, both teams' tokens act in
+it), the outbox delivered by the service's own Deliverer and SlackSink, on SQLite and PostgreSQL. The coalition's
+workspace is T0COAL (slack_world); the partner's is T0PARTNER, where Partner Bank's pat (a moderator) and pam (an
+admin) work. CSHARED is shared between the two.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from adapters.console.demo import seed
+from bot.dispatcher import Dispatcher
+from bot.domain import Channel, Identity, Platform, Role
+from bot.tlp import TLP
+from storage.models import AuditRow, IndicatorRow, VoteRow
+from storage.uow import Store
+from tests.adapters.slack.fake_slack import MockSlack, all_text
+from tests.adapters.slack.slack_world import TEAM, SlackWorld, start_slack
+
+PARTNER = "T0PARTNER"
+SHARED = "CSHARED"
+_keys = itertools.count(1)
+
+
+@pytest.fixture
+async def connect(store: Store, mock_slack: MockSlack) -> AsyncIterator[SlackWorld]:
+    """The coalition's Slack (single token, both databases) with Partner Bank's people in T0PARTNER."""
+    dispatcher = Dispatcher(store.unit_of_work, delivery_platforms=(Platform.SLACK,))
+    await seed(store, dispatcher, samples=False)
+    async with store.unit_of_work() as uow:
+        partner = await uow.organizations.add("Partner Bank", "finance", 50)
+        for name, user, role in (("pat", "UPAT", Role.MODERATOR), ("pam", "UPAM", Role.ADMIN)):
+            member = await uow.members.add(partner.id, name, role)
+            await uow.members.link_identity(member.id, Identity(Platform.SLACK, PARTNER, user))
+        await uow.commit()
+    mock_slack.share_channel(SHARED, TEAM, PARTNER)
+    world = await start_slack(store, dispatcher, mock_slack)
+    try:
+        yield world
+    finally:
+        await world.close()
+
+
+async def command(slack: SlackWorld, user: str, text: str, *, channel: str = SHARED, team: str = TEAM) -> str:
+    """A slash command as Slack sends it from `team` (the invoking person's workspace); the text of its answer."""
+    key = f"connect-{next(_keys)}"
+    fields = slack.command_fields(user, text, channel, key)
+    fields["team_id"] = team
+    status, _, _ = await slack.form(fields)
+    assert status == 200
+    (reply,) = await slack.mock.wait_for("response_url", where=lambda c: c["url_key"] == key)
+    return all_text(reply.body)
+
+
+async def event(slack: SlackWorld, event: dict[str, Any], *, team: str, **wrapper: Any) -> None:
+    """An Events API callback delivered from `team`'s side of the channel."""
+    body = {"token": "legacy", "team_id": team, "api_app_id": "A0COAL", "type": "event_callback", "event": event,
+            "event_id": f"EvC{next(_keys):08d}", "event_time": int(time.time()),
+            "authorizations": [{"team_id": team, "user_id": slack.mock.bot_user_id, "is_bot": True}], **wrapper}
+    status, _, _ = await slack.post(json.dumps(body), "application/json")
+    assert status == 200
+    await slack.settle()
+
+
+async def registrations(store: Store, channel_id: str) -> list[Channel]:
+    async with store.unit_of_work(read_only=True) as uow:
+        return [c for c in await uow.channels.list() if c.platform is Platform.SLACK and c.channel_id == channel_id]
+
+
+async def approved(slack: SlackWorld, value: str, tlp: str) -> int:
+    """`value` submitted by alice at `tlp` and approved by mod (in their DMs); its indicator id."""
+    assert "Submitted" in await command(slack, "alice", f"submit {value} tlp:{tlp}", channel="DALICE")
+    async with slack.store.unit_of_work(read_only=True) as uow:
+        indicator_id = (await uow.session.execute(select(IndicatorRow.id).where(IndicatorRow.value == value))
+                        ).scalar_one()
+    assert "approved" in (await command(slack, "mod", f"approve #{indicator_id}", channel="DMOD")).lower()
+    await slack.settle()
+    return int(indicator_id)
+
+
+def cards_of(mock: MockSlack, channel: str, indicator_id: int) -> list[Any]:
+    return [c for c in mock.posts(channel)
+            if ((c.get("metadata") or {}).get("event_payload") or {}).get("indicator_id") == indicator_id]
+
+
+async def test_a_command_from_the_partner_workspace_finds_the_registration_made_in_the_other(
+        connect: SlackWorld) -> None:
+    reply = await command(connect, "admin", "admin channel set purpose:feed ceiling:green")
+    assert "Channel updated: ceiling TLP:GREEN, purpose feed" in reply  # explicit while shared: kept
+    assert "(Slack Connect): yes" in reply
+    # the partner's admin changes it from their side: the same registration, still kept under T0COAL
+    reply = await command(connect, "UPAM", "admin channel set passive:on", team=PARTNER)
+    assert "Channel updated: ceiling TLP:GREEN, purpose feed, passive on" in reply
+    (channel,) = await registrations(connect.store, SHARED)
+    assert (channel.workspace_id, channel.ceiling, channel.passive, channel.shared_externally) == \
+        (TEAM, TLP.GREEN, True, True)
+    # and a partner's member sees it as registered
+    assert "This channel: ceiling TLP:GREEN, purpose feed, passive on" in \
+        await command(connect, "UPAT", "admin channel show", team=PARTNER)
+
+
+async def test_an_external_user_acts_as_themselves_with_their_own_role(connect: SlackWorld) -> None:
+    reply = await command(connect, "UPAT", "whoami", team=PARTNER)
+    assert "pat" in reply and "moderator" in reply and "Partner Bank" in reply
+    # the same user id named by the coalition's workspace is nobody there: identities are keyed by their own team
+    assert "not a member" in await command(connect, "UPAT", "whoami", team=TEAM)
+    # pat moderates from the shared channel with their own role
+    assert "Submitted" in await command(connect, "alice", "submit 203.0.113[.]50 tlp:green", channel="DALICE")
+    fields = connect.command_fields("UPAT", "approve #1", SHARED)
+    fields["team_id"] = PARTNER
+    assert (await connect.form(fields))[0] == 200
+    (post,) = await connect.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == SHARED)
+    assert "approved" in all_text(post.body).lower()  # the moderation's public answer, in the channel
+    async with connect.store.unit_of_work(read_only=True) as uow:
+        status = (await uow.session.execute(select(IndicatorRow.status).where(IndicatorRow.id == 1))).scalar_one()
+    assert status == "approved"
+    # an event delivered by the coalition's side names pat's own team (`user_team`): pat's vote, not a stranger's
+    connect.mock.messages.setdefault(SHARED, []).append({
+        "type": "message", "ts": "1700000000.000100", "user": connect.mock.bot_user_id, "bot_id": connect.mock.bot_id,
+        "text": "#1", "blocks": [], "metadata": {"event_type": "coalition_indicator_card",
+                                                 "event_payload": {"indicator_id": 1}}})
+    await event(connect, {"type": "reaction_added", "user": "UPAT", "user_team": PARTNER,
+                          "reaction": "white_check_mark", "item_user": connect.mock.bot_user_id,
+                          "item": {"type": "message", "channel": SHARED, "ts": "1700000000.000100"},
+                          "event_ts": str(time.time())}, team=TEAM, is_ext_shared_channel=True)
+    async with connect.store.unit_of_work(read_only=True) as uow:
+        pat = (await uow.members.by_name("pat"))[0]
+        voters = (await uow.session.execute(select(VoteRow.member_id).where(VoteRow.indicator_id == 1))).scalars()
+        assert list(voters) == [pat.id]
+
+
+async def test_channel_set_in_a_shared_channel_gives_clear_unless_a_ceiling_is_given(connect: SlackWorld) -> None:
+    reply = await command(connect, "admin", "admin channel set purpose:feed")
+    assert "Channel updated: ceiling TLP:CLEAR, purpose feed" in reply
+    assert "public to them" in reply and "/ioc admin channel set ceiling:green" in reply
+    (channel,) = await registrations(connect.store, SHARED)
+    assert (channel.ceiling, channel.shared_externally) == (TLP.CLEAR, True)
+    # an explicit ceiling while it is shared is kept, and later changes without one keep it
+    assert "ceiling TLP:GREEN" in await command(connect, "admin", "admin channel set ceiling:green")
+    reply = await command(connect, "admin", "admin channel set passive:off")
+    assert "ceiling TLP:GREEN" in reply and "public to them" not in reply
+    (channel,) = await registrations(connect.store, SHARED)
+    assert channel.ceiling is TLP.GREEN
+    # a channel that is not shared gets the usual default, and says so
+    reply = await command(connect, "admin", "admin channel set purpose:general", channel="CINSIDE")
+    assert "ceiling TLP:GREEN" in reply and "(Slack Connect): no" in reply and "public to them" not in reply
+
+
+async def test_channel_show_says_whether_the_channel_is_shared(connect: SlackWorld) -> None:
+    assert "shared with other organizations' workspaces (Slack Connect): no" in \
+        await command(connect, "alice", "admin channel show", channel="CGENERAL")
+    reply = await command(connect, "alice", "admin channel show")
+    assert "shared with other organizations' workspaces (Slack Connect): yes" in reply
+    assert "ceiling TLP:CLEAR" in reply  # not registered, shared: public to the partner
+    assert connect.mock.of("conversations.info")
+
+
+async def test_the_channel_shared_event_lowers_the_ceiling_and_amber_stays_out(connect: SlackWorld) -> None:
+    mock = connect.mock
+    mock.share_channel("CFEED", TEAM, PARTNER)  # the AMBER feed channel is now shared with the partner
+    await event(connect, {"type": "channel_shared", "channel": "CFEED", "connected_team_id": PARTNER,
+                          "event_ts": str(time.time())}, team=PARTNER)  # delivered by the partner's side
+    (channel,) = await registrations(connect.store, "CFEED")
+    assert (channel.workspace_id, channel.ceiling, channel.shared_externally) == (TEAM, TLP.CLEAR, True)
+    (line,) = mock.posts("CFEED")
+    assert "lowered from TLP:AMBER to TLP:CLEAR" in line["text"] and "ceiling:amber" in line["text"]
+    async with connect.store.unit_of_work(read_only=True) as uow:
+        audit = (await uow.session.execute(select(AuditRow.action, AuditRow.member_id, AuditRow.detail)
+                                           .where(AuditRow.action == "channel.shared"))).all()
+    assert [(a, m, d["channel"], d["lowered_from"], d["ceiling"]) for a, m, d in audit] == \
+        [("channel.shared", None, "CFEED", "AMBER", "CLEAR")]
+    # the same news from the other side changes nothing more and says nothing more
+    await event(connect, {"type": "channel_shared", "channel": "CFEED", "connected_team_id": PARTNER,
+                          "event_ts": str(time.time())}, team=TEAM)
+    assert len(mock.posts("CFEED")) == 1
+    # an AMBER item approved now is not delivered there, but is to a feed that is not shared; a CLEAR one is, once
+    assert "ceiling TLP:AMBER" in await command(connect, "admin", "admin channel set purpose:feed ceiling:amber",
+                                                channel="CFEEDINSIDE")
+    amber = await approved(connect, "198.51.100.23", "amber")
+    clear = await approved(connect, "198.51.100.24", "clear")
+    assert cards_of(mock, "CFEED", amber) == [] and len(cards_of(mock, "CFEED", clear)) == 1
+    assert len(cards_of(mock, "CFEEDINSIDE", amber)) == 1
+    # unshared: recorded with an audit line; the ceiling is not raised by itself
+    mock.unshare_channel("CFEED")
+    await event(connect, {"type": "channel_unshared", "channel": "CFEED", "previously_connected_team_id": PARTNER,
+                          "is_ext_shared": False, "event_ts": str(time.time())}, team=TEAM)
+    (channel,) = await registrations(connect.store, "CFEED")
+    assert (channel.ceiling, channel.shared_externally) == (TLP.CLEAR, False)
+    assert len(mock.posts("CFEED")) == 2 + 0  # the lowering line and the CLEAR card, nothing for the unsharing
+
+
+async def test_a_connect_channel_registered_from_both_sides_receives_one_card(connect: SlackWorld) -> None:
+    assert "ceiling TLP:GREEN, purpose feed" in \
+        await command(connect, "admin", "admin channel set purpose:feed ceiling:green")
+    assert "ceiling TLP:GREEN, purpose feed" in \
+        await command(connect, "UPAM", "admin channel set purpose:feed ceiling:green", team=PARTNER)
+    assert len(await registrations(connect.store, SHARED)) == 1
+    indicator_id = await approved(connect, "203.0.113.77", "green")
+    assert len(cards_of(connect.mock, SHARED, indicator_id)) == 1
+    assert len(cards_of(connect.mock, "CFEED", indicator_id)) == 1  # the coalition's own feed too
+    assert connect.mock.cross_team == []
