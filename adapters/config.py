@@ -116,7 +116,7 @@ class SlackSettings(Section):
     authorize_url: str = "https://slack.com/oauth/v2/authorize"  # GovSlack, tests
     scopes: list[str] = Field(default_factory=lambda: [  # slack-manifest.yml's bot scopes
         "commands", "chat:write", "chat:write.public", "im:write", "im:history", "channels:history",
-        "groups:history", "reactions:read", "files:read", "files:write"])
+        "groups:history", "reactions:read", "files:read", "files:write", "channels:read", "groups:read"])
     token_rotation_minutes: int = Field(120, ge=1, le=720)  # refresh a rotating token this long before it expires
 
     @property

@@ -209,3 +209,15 @@ async def test_a_connect_channel_registered_from_both_sides_receives_one_card(co
     assert len(cards_of(connect.mock, SHARED, indicator_id)) == 1
     assert len(cards_of(connect.mock, "CFEED", indicator_id)) == 1  # the coalition's own feed too
     assert connect.mock.cross_team == []
+
+
+def test_the_manifest_and_the_install_scopes_ask_for_what_slack_connect_needs() -> None:
+    """conversations.info and the channel_shared/unshared events need channels:read and groups:read."""
+    from pathlib import Path
+
+    from adapters.config import SlackSettings
+
+    manifest = (Path(__file__).resolve().parents[3] / "slack-manifest.yml").read_text()
+    items = {line.split("#")[0].strip()[2:] for line in manifest.splitlines() if line.strip().startswith("- ")}
+    assert {"channel_shared", "channel_unshared", "channels:read", "groups:read"} <= items
+    assert {"channels:read", "groups:read"} <= set(SlackSettings().scopes)
