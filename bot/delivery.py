@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
+from bot.alerts import Alert, ChannelAlert, WatchCache, plan_alerts
 from bot.domain import (
     Channel,
     ChannelPurpose,
@@ -134,6 +135,7 @@ class PostCard:
     card: IndicatorCard
     headline: str
     key: str
+    watch_alert: tuple[int, int] | None = None  # (watch, indicator) of a channel watch's alert
 
     @property
     def workspace_id(self) -> str:
@@ -155,6 +157,7 @@ class Notify:
     identity: Identity
     notice: Notice
     key: str
+    watch_alert: tuple[int, int] | None = None  # (watch, indicator) of a watcher's alert
 
     @property
     def workspace_id(self) -> str:
@@ -237,7 +240,8 @@ def _dm_identity(identities: Sequence[Identity], platform: Platform) -> Identity
     return next((i for i in identities if i.platform is platform), None)
 
 
-async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) -> dict[int, list[Delivery]]:
+async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
+               watches: WatchCache | None = None) -> dict[int, list[Delivery]]:
     """What each of these events (of one platform) means there, given the store as it is now: for a row of every
     workspace, the deliveries in all of them; for a lane row (`workspace_id` set), its workspace's only. A batch
     costs the same few queries as one event: indicators, channels, posted cards, tallies, submitters."""
@@ -275,10 +279,26 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime) ->
         plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
         if card is not None and card.indicator.id in restricted_ids:
             plans[event.id] += _tell_deciders(event, card, deciders)
+    if watches is not None:  # the watchers these events concern (bot.alerts)
+        alerts_of = await plan_alerts(uow, events, cards, channels, platform, watches, origin_id)
+        for event_id, alerts in alerts_of.items():
+            plans[event_id] += _alert_deliveries(next(e for e in events if e.id == event_id), alerts)
     for event in events:  # a lane row: only its workspace's part (the rest went out with the row it came from)
         if event.workspace_id is not None:
             plans[event.id] = [d for d in plans[event.id] if d.workspace_id == event.workspace_id]
     return plans
+
+
+def _alert_deliveries(event: OutboxEvent, alerts: Sequence[Alert]) -> list[Delivery]:
+    found: list[Delivery] = []
+    for alert in alerts:
+        key, pair = f"{origin_id(event)}:watch:{alert.watch.id}", (alert.watch.id, alert.card.indicator.id)
+        if isinstance(alert, ChannelAlert):
+            card = for_purpose(alert.card, alert.channel.purpose.value)
+            found.append(PostCard(alert.channel, card, alert.headline, key, watch_alert=pair))
+        elif (identity := _dm_identity(alert.identities, event.platform)) is not None:
+            found.append(Notify(identity, Notice(alert.message, alert.card), key, watch_alert=pair))
+    return found
 
 
 def _tell_deciders(event: OutboxEvent, card: IndicatorCard,
@@ -480,6 +500,7 @@ class Deliverer:
         self.clock_skew = clock_skew  # how far the platform's clock may be behind ours: searches start this early
         self.wakeup = asyncio.Event()
         self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
+        self.watches = WatchCache()  # every watch, reloaded when they change: alerts are planned with the rows
 
     def nudge(self) -> None:
         """Something was just committed: deliver now rather than at the next poll."""
@@ -507,13 +528,19 @@ class Deliverer:
     async def _deliver(self, events: Sequence[OutboxEvent], lease: _Lease) -> int:
         try:
             async with self.uow_factory(read_only=True) as uow:
-                plans = await plan(uow, events, self.clock())
+                plans = await plan(uow, events, self.clock(), self.watches)
             routes = await self._route(events, plans)
             intents = [PostedCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.indicator.id,
                                   d.channel.purpose.value, delivery_key=d.key)
                        for route in routes.values() for d in route.here if isinstance(d, PostCard)]
             async with self.uow_factory() as uow:
                 reserved = await uow.posted_cards.reserve(intents)
+                for event in events:  # the alerts planned: a later event within the hour does not repeat them
+                    pairs = [d.watch_alert for d in plans.get(event.id, ())
+                             if isinstance(d, PostCard | Notify) and d.watch_alert]
+                    if pairs:
+                        await uow.watches.mark_alerted(pairs, self.platform.value, event.created_at,
+                                                       origin_id(event))
                 await uow.commit()
         except Exception as e:
             for event in events:

@@ -378,10 +378,12 @@ class WatchRepository(Protocol):
         """Changes whenever a watch is added or removed (a cached index of every watch reloads then)."""
 
     async def last_alerts(self, pairs: Iterable[tuple[int, int]], platform: str, start: datetime,
-                          end: datetime) -> dict[tuple[int, int], datetime]:
-        """(watch id, indicator id) -> when the latest event that alerted on this platform was written, where that
-        is in [start, end)."""
+                          end: datetime) -> dict[tuple[int, int], tuple[datetime, int]]:
+        """(watch id, indicator id) -> (when, which outbox row) of the latest event that alerted on this platform,
+        where that is in [start, end]."""
 
-    async def mark_alerted(self, pairs: Iterable[tuple[int, int]], platform: str, at: datetime) -> None:
-        """These pairs alerted for an event written at `at` (alerts are coalesced by the events' times, so that
-        a retried event is sent again, under its own key, while a later one within the hour is not)."""
+    async def mark_alerted(self, pairs: Iterable[tuple[int, int]], platform: str, at: datetime,
+                           event_id: int) -> None:
+        """These pairs alerted for the event of outbox row `event_id`, written at `at`: alerts are coalesced by the
+        events' times, so that a retry of that event alerts again (under its own key) while another event
+        within the hour does not."""

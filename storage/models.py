@@ -293,7 +293,8 @@ class WatchAlertRow(Base):
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
                                               autoincrement=False)
     platform: Mapped[str] = mapped_column(String(20), primary_key=True)
-    alerted_at: Mapped[datetime]
+    alerted_at: Mapped[datetime]  # when the event that alerted was written
+    event_id: Mapped[int] = mapped_column(BigInteger)  # that event's outbox row (its retries alert again)
 
 
 class ChannelRow(Base):

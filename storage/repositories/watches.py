@@ -64,28 +64,29 @@ class SqlWatchRepository(_Repository):
         return int(count), int(top or 0)
 
     async def last_alerts(self, pairs: Iterable[tuple[int, int]], platform: str, start: datetime,
-                          end: datetime) -> dict[tuple[int, int], datetime]:
-        """(watch, indicator) -> the time of the latest event that alerted on this platform, where that is in
-        [start, end)."""
+                          end: datetime) -> dict[tuple[int, int], tuple[datetime, int]]:
+        """(watch, indicator) -> (when, which outbox row) of the latest event that alerted on this platform, where
+        that is in [start, end]."""
         wanted = set(pairs)
-        found: dict[tuple[int, int], datetime] = {}
+        found: dict[tuple[int, int], tuple[datetime, int]] = {}
         for chunk in _chunks(list({w for w, _ in wanted})):
             rows = await self._execute(select(WatchAlertRow.watch_id, WatchAlertRow.indicator_id,
-                                              WatchAlertRow.alerted_at).where(
+                                              WatchAlertRow.alerted_at, WatchAlertRow.event_id).where(
                 WatchAlertRow.watch_id.in_(chunk), WatchAlertRow.platform == platform,
-                WatchAlertRow.alerted_at >= start, WatchAlertRow.alerted_at < end))
-            found.update(((r.watch_id, r.indicator_id), r.alerted_at) for r in rows
+                WatchAlertRow.alerted_at >= start, WatchAlertRow.alerted_at <= end))
+            found.update(((r.watch_id, r.indicator_id), (r.alerted_at, r.event_id)) for r in rows
                          if (r.watch_id, r.indicator_id) in wanted)
         return found
 
-    async def mark_alerted(self, pairs: Iterable[tuple[int, int]], platform: str, at: datetime) -> None:
-        """Remember that these pairs alerted for an event written at `at` (the latest such event is kept)."""
-        values = [{"watch_id": w, "indicator_id": i, "platform": platform, "alerted_at": at}
+    async def mark_alerted(self, pairs: Iterable[tuple[int, int]], platform: str, at: datetime,
+                           event_id: int) -> None:
+        """Remember that these pairs alerted for the event of outbox row `event_id`, written at `at` (a later
+        event replaces an earlier one's mark; an earlier one does not replace a later one's)."""
+        values = [{"watch_id": w, "indicator_id": i, "platform": platform, "alerted_at": at, "event_id": event_id}
                   for w, i in dict.fromkeys(pairs)]
         for chunk in _chunks(values):
             stmt = self._upsert_insert(WatchAlertRow.__table__)
             await self._execute(stmt.on_conflict_do_update(
                 index_elements=["watch_id", "indicator_id", "platform"],
-                set_={"alerted_at": func.max(WatchAlertRow.alerted_at, stmt.excluded.alerted_at)
-                      if self._dialect == "sqlite" else func.greatest(WatchAlertRow.alerted_at,
-                                                                     stmt.excluded.alerted_at)}), list(chunk))
+                set_={"alerted_at": stmt.excluded.alerted_at, "event_id": stmt.excluded.event_id},
+                where=WatchAlertRow.alerted_at <= stmt.excluded.alerted_at), list(chunk))

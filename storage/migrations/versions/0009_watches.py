@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("indicator_id", ID, autoincrement=False, nullable=False),
         sa.Column("platform", sa.String(length=20), nullable=False),
         sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["watch_id"], ["watches.id"], name=op.f("fk_watch_alerts_watch_id_watches"),
                                 ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["indicator_id"], ["indicators.id"],
