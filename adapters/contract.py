@@ -40,7 +40,9 @@ class AdapterRuntime(Protocol):
 
     def deliverer(self, sink: DeliverySink) -> Deliverer:
         """A Deliverer for the adapter's sink, configured from `[delivery]`; the adapter appends `deliverer.nudge`
-        to `dispatcher.after_commit` when it starts delivering."""
+        to `dispatcher.after_commit` when it starts delivering. The sink says which workspaces it serves
+        (`DeliverySink.serves`, `workspaces`): the deliverer claims only their lanes and delivers into each with its
+        own credentials (bot.delivery, workspace lanes)."""
         ...
 
 

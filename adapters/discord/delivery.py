@@ -17,7 +17,7 @@ from datetime import datetime
 
 import discord
 
-from bot.delivery import DeliveryError
+from bot.delivery import DeliveryError, Serving
 from bot.domain import Channel, Identity, Platform, PostedCard
 from bot.results import IndicatorCard, Notice
 
@@ -37,11 +37,18 @@ def _keys(message: dict) -> set[str]:
 
 
 class DiscordSink:
+    """One bot token serves every guild the bot is in: every workspace lane is served here (a guild the bot left
+    has its channels unregistered by adapters.discord.guilds, so nothing is planned there)."""
+
     platform = Platform.DISCORD
+    workspaces = None  # every lane
 
     def __init__(self, client: discord.Client, *, seed_reactions: tuple[str, ...] = ()) -> None:
         self.client = client
         self.seed_reactions = seed_reactions
+
+    async def serves(self, workspace_id: str) -> Serving:
+        return Serving.HERE
 
     async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
         """The id of each message the bot posted under one of `keys` since `since` (every message of the channel

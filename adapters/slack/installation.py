@@ -11,7 +11,8 @@ store, bot tokens encrypted at rest, and the events that remove an installation.
   that workspace's token (`SlackBot.use_request_client`). A rotating token (the app's "token rotation") is
   refreshed by bolt `slack.token_rotation_minutes` before it expires, and the new one stored encrypted.
 * `app_uninstalled` and `tokens_revoked` remove the installation (and write an audit line); the workspace's
-  requests are then answered "reinstall the app", and a reinstall through the install page resumes.
+  requests are then answered "reinstall the app", its channels are unregistered and its outbox lane dropped
+  (audited), and a reinstall through the install page resumes (once an admin registers its channels again).
 * Enterprise Grid org-wide installs (`is_enterprise_install`) are stored per org; identities are keyed by
   enterprise + team + user (`replies.workspace_key`).
 """
@@ -37,6 +38,7 @@ from sqlalchemy import and_, desc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.config import SlackSettings
+from bot import services
 from bot.domain import Platform
 from storage.slack_installations import BOTS, INSTALLATIONS, OAUTH_STATES
 
@@ -249,8 +251,12 @@ class InstallationListeners(SlackBase):
 
     async def on_uninstalled(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         """The app was uninstalled from a workspace, or its tokens revoked: its installation is removed (so its
-        requests are refused with "reinstall the app") and an audit line written. Single-token mode only logs:
-        the configured token is the operator's to remove."""
+        requests are refused with "reinstall the app") and an audit line written. When the bot is gone from the
+        workspace (an uninstall, or its bot token revoked), the workspace's channels are unregistered
+        (`services.workspace_removed`, audited) and its lane's outbox rows dropped (`delivery.dropped`, audited), in
+        the same transaction: nothing is delivered there any more, nothing waits for it; a reinstall resumes once
+        an admin registers its channels again. Single-token mode removes no installation (the configured token is
+        the operator's to remove) but the workspace is gone all the same."""
         enterprise = str(body.get("enterprise_id") or "") or None
         team = str(body.get("team_id") or "") or None
         if body.get("is_enterprise_install"):
@@ -258,27 +264,44 @@ class InstallationListeners(SlackBase):
         where = workspace_key(enterprise, team)
         kind = str(event.get("type", ""))
         store = self.installation_store
+        tokens = event.get("tokens") or {}
+        bots, users = list(tokens.get("bot") or []), list(tokens.get("oauth") or [])
+        gone = kind == "app_uninstalled" or bool(bots)
+        removed: dict[str, Any] | None = None
         if store is None:
             log.warning("Slack %s for %s: this process uses slack.bot_token; remove it from the settings", kind,
                         where)
-            return
-        if kind == "app_uninstalled":
+        elif kind == "app_uninstalled":
             await store.async_delete_all(enterprise_id=enterprise, team_id=team)
-            removed: dict[str, Any] = {"installation": True}
+            removed = {"installation": True}
         else:
-            tokens = event.get("tokens") or {}
-            bots, users = list(tokens.get("bot") or []), list(tokens.get("oauth") or [])
             if bots:
                 await store.async_delete_bot(enterprise_id=enterprise, team_id=team)
             for user in users:
                 await store.async_delete_installation(enterprise_id=enterprise, team_id=team, user_id=str(user))
             removed = {"bot": bool(bots), "users": len(users)}
+        if removed is None and not gone:
+            return
+        now = self.dispatcher.clock()
+        reason = "the app was uninstalled" if kind == "app_uninstalled" else "its bot token was revoked"
         async with self.uow_factory() as uow:
-            await uow.audit.append("slack.uninstalled" if kind == "app_uninstalled" else "slack.tokens_revoked",
-                                   at=self.dispatcher.clock(), platform=Platform.SLACK, member_id=None,
-                                   detail={"workspace": where, **removed})
+            if removed is not None:
+                await uow.audit.append("slack.uninstalled" if kind == "app_uninstalled" else "slack.tokens_revoked",
+                                       at=now, platform=Platform.SLACK, member_id=None,
+                                       detail={"workspace": where, **removed})
+            dropped = 0
+            if gone and where:
+                await services.workspace_removed(uow, Platform.SLACK, where, now)
+                dropped = await uow.outbox.drop_workspace(Platform.SLACK, where, reason, now)
+                if dropped:
+                    await uow.audit.append("delivery.dropped", at=now, platform=Platform.SLACK, member_id=None,
+                                           detail={"workspace": where, "reason": reason, "rows": dropped})
             await uow.commit()
-        log.info("Slack %s: the installation of %s was removed", kind, where)
+        if removed is not None:
+            log.info("Slack %s: the installation of %s was removed", kind, where)
+        if gone:
+            log.info("Slack %s: workspace %s is gone: its channels unregistered, %s outbox rows waiting for it "
+                     "dropped", kind, where, dropped)
 
 
 __all__ = ["EncryptedInstallationStore", "InstallationListeners", "TokenCipher", "TokenKeyError", "install_url",

@@ -13,8 +13,10 @@ Socket Mode, and the deliverer of the outbox's Slack rows.
   mode answers it 400.
 * OAuth distribution (`slack.client_id`, HTTP mode; adapters.slack.installation): the same endpoint, plus the
   install page (`slack.install_path`) and the redirect (`slack.redirect_path`); no token of its own, each
-  request is answered with its workspace's token from the store. The outbox's Slack rows are not delivered in
-  this mode yet (they need the per-workspace sink).
+  request is answered with its workspace's token from the store.
+* Deliveries (adapters.slack.sink): every one is made with its workspace's own token: in single-token mode the
+  configured token's workspace (learnt with `auth.test`) and no other (another workspace's lane waits for the
+  process that has its token); in OAuth mode every installed workspace, each with the token the store holds.
 * The Web API is `slack.api_url` (GovSlack, Enterprise deployments, tests); rate limits (429) are retried
   after Slack's Retry-After, connection resets retried once.
 """
@@ -50,11 +52,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.config import SlackSettings
 from adapters.contract import AdapterRuntime as Runtime
 from bot.delivery import Deliverer
+from bot.domain import Platform
 
 from .app import SlackBot
 from .blocks import Renderer
 from .installation import oauth_settings
-from .sink import SlackSink
+from .replies import workspace_key
+from .sink import InstalledWorkspaces, OneWorkspace, SlackSink
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +271,9 @@ class SlackService:
         self.socket: AsyncSocketModeHandler | None = None
         self.port: int | None = None
         self.team_id = ""
+        self.workspace_id = ""  # single-token mode: the token's workspace (replies.workspace_key)
         self.bot_user_id = ""
+        self.sink: SlackSink | None = None
         self._runner: web.AppRunner | None = None
         self._delivery: asyncio.Task[None] | None = None
         self._stopping = False
@@ -313,20 +319,20 @@ class SlackService:
         bot = self.build()
         assert self.client is not None
         if self.settings.oauth:
+            store = bot.installation_store
+            assert store is not None
+            self._start_delivery(SlackSink(InstalledWorkspaces(store.bot_token, self.workspace_client), bot.renderer,
+                                           remember=bot.remember_card))
             await self._start_http(bot)
-            log.info("Slack adapter, OAuth distribution: HTTP mode on %s:%s%s, install page %s",
-                     self.settings.http_host, self.port, self.settings.http_path, self.settings.install_path)
-            # Deliveries need the token of each channel's own workspace (issue 11, the per-workspace sink): until
-            # the sink asks the installation store, outbox rows for Slack wait rather than go out with no token.
-            log.warning("Slack OAuth mode: outbox deliveries to Slack channels are not started in this version")
+            log.info("Slack adapter, OAuth distribution: HTTP mode on %s:%s%s, install page %s; delivering to every "
+                     "installed workspace with its own token", self.settings.http_host, self.port,
+                     self.settings.http_path, self.settings.install_path)
             return
         auth = await self.client.auth_test()  # a wrong token fails here, at start-up, not at the first message
         self.team_id, self.bot_user_id = str(auth.get("team_id", "")), str(auth.get("user_id", ""))
-        sink = SlackSink(self.client, bot.renderer, remember=bot.remember_card)
-        self.deliverer = self.runtime.deliverer(sink)  # configured from [delivery], observed by the metrics
-        self.dispatcher.after_commit.append(self.nudge)
-        self._delivery = asyncio.create_task(self.deliverer.run_forever(lambda: self._stopping),
-                                             name="slack-delivery")
+        self.workspace_id = workspace_key(str(auth.get("enterprise_id") or "") or None, self.team_id or None)
+        self._start_delivery(SlackSink(OneWorkspace(self.client, self.workspace_id), bot.renderer,
+                                       remember=bot.remember_card))
         if self.settings.mode == "http":
             await self._start_http(bot)
             log.info("Slack adapter for team %s (bot %s): HTTP mode on %s:%s%s", self.team_id, self.bot_user_id,
@@ -335,6 +341,19 @@ class SlackService:
             self.socket = self.socket_handler()
             await self.socket.connect_async()
             log.info("Slack adapter for team %s (bot %s): Socket Mode", self.team_id, self.bot_user_id)
+
+    def workspace_client(self, token: str) -> AsyncWebClient:
+        """OAuth mode: a client with one workspace's bot token, on `slack.api_url` with the shared session and the
+        same retries as every other client."""
+        return AsyncWebClient(token=token, base_url=api_base_url(self.settings.api_url), session=self.session,
+                              retry_handlers=retry_handlers())
+
+    def _start_delivery(self, sink: SlackSink) -> None:
+        self.sink = sink
+        self.deliverer = self.runtime.deliverer(sink)  # configured from [delivery], observed by the metrics
+        self.dispatcher.after_commit.append(self.nudge)
+        self._delivery = asyncio.create_task(self.deliverer.run_forever(lambda: self._stopping),
+                                             name="slack-delivery")
 
     async def _start_http(self, bot: SlackBot) -> None:
         path = self.settings.http_path
@@ -381,16 +400,20 @@ class SlackService:
         return f"http://{host}:{self.port}{self.settings.http_path}"
 
     async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until no handler runs and the outbox holds no Slack row to deliver (tests, benchmarks)."""
+        """Wait until no handler runs and the outbox holds no Slack row this process is to deliver (tests,
+        benchmarks): another workspace's lane, left to the process with its token, is not waited for."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             if self.bot is not None:
                 await self.bot.idle(max(0.0, deadline - loop.time()))
             pending = 0
-            if self.deliverer is not None:  # OAuth mode does not deliver (yet): nothing to wait for
+            if self.deliverer is not None and self.sink is not None:  # the rows of the lanes this process serves
+                serving = self.sink.workspaces
                 async with self.uow_factory(read_only=True) as uow:
-                    pending = (await uow.outbox.pending_stats(self.dispatcher.clock())).get("slack", (0, 0.0))[0]
+                    pending = sum(lane.rows for lane in await uow.outbox.pending_lanes(self.dispatcher.clock())
+                                  if lane.platform is Platform.SLACK
+                                  and (serving is None or lane.workspace_id is None or lane.workspace_id in serving))
             busy = self.bot is not None and any(not t.done() for t in self.bot._inflight)
             if not pending and not busy:
                 return
