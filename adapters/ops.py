@@ -5,7 +5,8 @@ database answers and every chat adapter is connected, 503 otherwise, with a smal
 dependency is down (`{"status": "unavailable", "down": ["database"], "database": "unreachable", "slack": "ok"}`);
 `GET /metrics` serves Prometheus text from a registry of this process's own
 (commands handled by verb, platform and outcome; command latency; outbox depth and age of the oldest row per
-platform; deliveries by outcome). The maintenance loop expires indicators whose valid_until has passed.
+platform; deliveries by outcome). The maintenance loop expires indicators whose valid_until has passed and writes
+the daily digests of `digest:daily` watches that are due.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import text
 
 from adapters.contract import AdapterRuntime as Runtime
 from bot import services
+from bot.alerts import write_digests
 from bot.dispatcher import Handled
 from bot.domain import OutboxEvent
 from bot.ports import StoreUnavailable
@@ -153,7 +155,28 @@ class OpsService:
     async def _expire_loop(self) -> None:
         while True:
             await expire_once(self.runtime)
+            await digest_once(self.runtime)
             await asyncio.sleep(self.expire_every)
+
+
+async def digest_once(runtime: Runtime) -> int:
+    """Write the daily digests that are due (bot.alerts.write_digests); a failure is logged and tried again at the
+    next round."""
+    try:
+        async with runtime.store.unit_of_work() as uow:
+            written = await write_digests(uow, runtime.dispatcher.clock(), runtime.dispatcher.delivery_platforms)
+            await uow.commit()
+    except StoreUnavailable as e:
+        log.warning("watch digests: the store is unavailable (%s)", e.reason)
+        return 0
+    except Exception:
+        log.exception("watch digests failed")
+        return 0
+    if written:
+        log.info("wrote %d watch digests", written)
+        for listener in runtime.dispatcher.after_commit:
+            listener()
+    return written
 
 
 async def expire_once(runtime: Runtime) -> int:

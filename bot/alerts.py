@@ -22,11 +22,12 @@ Digest watches (`digest:daily`) are told once a day instead (bot.alerts.digest_d
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import Channel, Identity, Indicator, Member, OutboxEvent, Platform
+from bot.ioc.refang import defang
 from bot.ports import UnitOfWork
 from bot.results import IndicatorCard
 from bot.rules import can_feed, can_see, shown_org_name, visibility
@@ -54,6 +55,7 @@ class PersonalAlert:
     identities: tuple[Identity, ...]
     message: str
     card: IndicatorCard
+    coalesced: bool = True  # an event's alert (marked for coalescing), not a daily digest
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class ChannelAlert:
     channel: Channel
     headline: str
     card: IndicatorCard
+    coalesced: bool = True
 
 
 Alert = PersonalAlert | ChannelAlert
@@ -157,6 +160,76 @@ async def plan_alerts(uow: UnitOfWork, events: Sequence[OutboxEvent], cards: dic
     return planned
 
 
+# ---------------------------------------------------------------- daily digests
+
+DIGEST_EVERY = timedelta(days=1)
+DIGEST_SHOWN = 10  # indicators listed in one digest message
+DIGEST_EVENT = "watch.digest"
+
+
+async def write_digests(uow: UnitOfWork, now: datetime, platforms: Sequence[Platform]) -> int:
+    """The day's digest of every `digest:daily` watch whose day is over: one outbox event per watch with
+    something it may be told of (per delivering platform), then the day starts again. Run by the maintenance
+    loop; returns how many digests were written. The caller commits."""
+    due = await uow.watches.digests_due(now - DIGEST_EVERY)
+    if not due:
+        return 0
+    index = WatchIndex((w.id, w.target) for w in due)
+    since = min(w.digested_at or w.created_at or now for w in due)
+    latest = await uow.watches.indicator_events(ALERTING, since, now)
+    indicators = {i.id: i for i in await uow.indicators.by_ids(latest)}
+    matched = {i: index.match(_subject(ind, None)) | (index.match(_subject(ind, ind.org_id)) if ind.anonymous
+                                                      else set())
+               for i, ind in indicators.items()}
+    people = await uow.members.many({w.member_id for w in due})
+    channels = {(c.platform.value, c.workspace_id, c.channel_id): c for c in await uow.channels.list()}
+    written = 0
+    for watch in due:
+        start = watch.digested_at or watch.created_at or now
+        owner = people.get(watch.member_id)
+        found = sorted(i for i, at in latest.items() if at > start and i in indicators and watch.id in matched[i]
+                       and owner is not None and _may_alert(watch, owner[0], indicators[i], channels))
+        if found:
+            written += 1
+            for platform in platforms:
+                await uow.outbox.add(DIGEST_EVENT, {"watch_id": watch.id, "indicator_ids": found[:1000],
+                                                    "count": len(found)}, now, platform)
+    await uow.watches.set_digested([w.id for w in due], now)
+    return written
+
+
+async def plan_digest(uow: UnitOfWork, event: OutboxEvent, cards: Callable[[Sequence[Indicator]], Awaitable[
+        Sequence[IndicatorCard]]], channels: Sequence[Channel]) -> list[Alert]:
+    """What one digest event says, read again now: only what its watcher may still see (an item made more
+    restrictive since is left out, and a digest left empty is not sent)."""
+    watch = await uow.watches.get(int(event.payload.get("watch_id", 0)))
+    if watch is None:
+        return []  # removed since
+    owner = (await uow.members.many({watch.member_id})).get(watch.member_id)
+    if owner is None:
+        return []
+    member, identities = owner
+    by_channel = {(c.platform.value, c.workspace_id, c.channel_id): c for c in channels}
+    listed = [i for i in await uow.indicators.by_ids(int(i) for i in event.payload.get("indicator_ids", []))
+              if _may_alert(watch, member, i, by_channel)]
+    if not listed:
+        return []
+    listed.sort(key=lambda i: i.id)
+    shown = "; ".join(f"{i.ref} {i.type.value} {defang(i.value)} ({i.status.value})" for i in listed[:DIGEST_SHOWN])
+    more = f"; and {len(listed) - DIGEST_SHOWN:,} more" if len(listed) > DIGEST_SHOWN else ""
+    what = f"{len(listed):,} indicator{'s' if len(listed) != 1 else ''}"
+    first = (await cards([listed[0]]))[0]
+    if watch.channel is None:
+        first = dataclasses.replace(first, org_shown=shown_org_name(listed[0], member), buttons=())
+        message = f"Your watch {watch.ref} ({watch.target}), the day's digest: {what}: {shown}{more}. The first:"
+        return [PersonalAlert(watch, identities, message, first, coalesced=False)]
+    channel = by_channel.get(watch.channel)
+    if channel is None:
+        return []
+    return [ChannelAlert(watch, channel, f"Watch {watch.ref} ({watch.target}), the day's digest: {what}: {shown}"
+                                         f"{more}. The first", first, coalesced=False)]
+
+
 def _may_alert(watch: Watch, member: Member, indicator: Indicator,
                channels: dict[tuple[str, str, str], Channel]) -> bool:
     if watch.target.org and indicator.anonymous and member.org_id != indicator.org_id:
@@ -169,4 +242,5 @@ def _may_alert(watch: Watch, member: Member, indicator: Indicator,
     return can_see(indicator, visibility(member, private=True, ceiling=TLP.CLEAR))
 
 
-__all__ = ["ALERTING", "COALESCE", "Alert", "ChannelAlert", "PersonalAlert", "WatchCache", "plan_alerts"]
+__all__ = ["ALERTING", "COALESCE", "DIGEST_EVENT", "Alert", "ChannelAlert", "PersonalAlert", "WatchCache",
+           "plan_alerts", "plan_digest", "write_digests"]

@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
-from bot.alerts import Alert, ChannelAlert, WatchCache, plan_alerts
+from bot.alerts import DIGEST_EVENT, Alert, ChannelAlert, WatchCache, plan_alerts, plan_digest
 from bot.domain import (
     Channel,
     ChannelPurpose,
@@ -281,6 +281,10 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
             plans[event.id] += _tell_deciders(event, card, deciders)
     if watches is not None:  # the watchers these events concern (bot.alerts)
         alerts_of = await plan_alerts(uow, events, cards, channels, platform, watches, origin_id)
+        for event in events:
+            if event.event == DIGEST_EVENT:
+                alerts_of[event.id] = await plan_digest(uow, event, lambda listed: build_cards(
+                    uow, listed, viewer=None, now=now, moderator_buttons=False), channels)
         for event_id, alerts in alerts_of.items():
             plans[event_id] += _alert_deliveries(next(e for e in events if e.id == event_id), alerts)
     for event in events:  # a lane row: only its workspace's part (the rest went out with the row it came from)
@@ -292,7 +296,8 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
 def _alert_deliveries(event: OutboxEvent, alerts: Sequence[Alert]) -> list[Delivery]:
     found: list[Delivery] = []
     for alert in alerts:
-        key, pair = f"{origin_id(event)}:watch:{alert.watch.id}", (alert.watch.id, alert.card.indicator.id)
+        key = f"{origin_id(event)}:watch:{alert.watch.id}"
+        pair = (alert.watch.id, alert.card.indicator.id) if alert.coalesced else None
         if isinstance(alert, ChannelAlert):
             card = for_purpose(alert.card, alert.channel.purpose.value)
             found.append(PostCard(alert.channel, card, alert.headline, key, watch_alert=pair))

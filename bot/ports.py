@@ -374,6 +374,16 @@ class WatchRepository(Protocol):
 
     async def all(self) -> Sequence[Watch]: ...
 
+    async def digests_due(self, before: datetime) -> Sequence[Watch]:
+        """The `digest:daily` watches whose last digest (or creation) is at or before `before`."""
+
+    async def set_digested(self, watch_ids: Iterable[int], at: datetime) -> None: ...
+
+    async def indicator_events(self, events: Iterable[str], since: datetime,
+                               until: datetime) -> dict[int, datetime]:
+        """Indicator id -> when the latest of these outbox events about it was written, in (since, until]
+        (`indicator.voted` only where it says a new organization confirmed)."""
+
     async def fingerprint(self) -> tuple[int, int]:
         """Changes whenever a watch is added or removed (a cached index of every watch reloads then)."""
 

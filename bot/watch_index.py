@@ -84,6 +84,7 @@ class Watch:
     digest: bool = False  # one message a day instead of an alert each time
     include_own: bool = False  # `self:on`: the owner's own organization's items alert them too
     created_at: datetime | None = None
+    digested_at: datetime | None = None  # a digest watch: when its last day was summed up
 
     @property
     def ref(self) -> str:

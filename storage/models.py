@@ -281,6 +281,7 @@ class WatchRow(Base):
     digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     include_own: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime]
+    digested_at: Mapped[datetime | None]  # a digest watch's last daily message (or the day it had nothing)
 
 
 class WatchAlertRow(Base):
@@ -354,7 +355,7 @@ class OutboxRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # a day's events (the watches' daily digests)
     event: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     platform: Mapped[str] = mapped_column(String(20), server_default="")

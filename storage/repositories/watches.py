@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from bot.watch_index import Watch, WatchKind, WatchTarget
-from storage.models import WatchAlertRow, WatchRow
+from storage.models import OutboxRow, WatchAlertRow, WatchRow
 from storage.repositories.base import _chunks, _Repository
 
 
@@ -17,7 +17,7 @@ def _watch(row: Any) -> Watch:
     channel = (row.channel_platform, row.channel_workspace_id, row.channel_id) if row.channel_id else None
     return Watch(id=row.id, member_id=row.member_id, target=WatchTarget(WatchKind(row.kind), row.value, row.org),
                  note=row.note, channel=channel, digest=row.digest, include_own=row.include_own,
-                 created_at=row.created_at)
+                 created_at=row.created_at, digested_at=row.digested_at)
 
 
 class SqlWatchRepository(_Repository):
@@ -53,6 +53,33 @@ class SqlWatchRepository(_Repository):
         result = await self._execute(delete(WatchRow).where(WatchRow.id == watch_id)
                                      .execution_options(synchronize_session=False))
         return result.rowcount == 1
+
+    async def digests_due(self, before: datetime) -> Sequence[Watch]:
+        rows = await self._execute(select(WatchRow.__table__).where(
+            WatchRow.digest.is_(True), func.coalesce(WatchRow.digested_at, WatchRow.created_at) <= before)
+            .order_by(WatchRow.id))
+        return [_watch(r) for r in rows]
+
+    async def set_digested(self, watch_ids: Iterable[int], at: datetime) -> None:
+        for chunk in _chunks(list(watch_ids)):
+            await self._execute(update(WatchRow).where(WatchRow.id.in_(chunk)).values(digested_at=at)
+                                .execution_options(synchronize_session=False))
+
+    async def indicator_events(self, events: Iterable[str], since: datetime,
+                               until: datetime) -> dict[int, datetime]:
+        """Indicator id -> the latest of these outbox events about it written in (since, until] (any platform's
+        row: one event has one row per platform)."""
+        rows = await self._execute(
+            select(OutboxRow.payload, OutboxRow.created_at, OutboxRow.event)
+            .where(OutboxRow.event.in_(list(events)), OutboxRow.created_at > since, OutboxRow.created_at <= until))
+        latest: dict[int, datetime] = {}
+        for payload, at, event in rows:
+            if event == "indicator.voted" and not (payload or {}).get("confirmed_by_new_org"):
+                continue
+            indicator_id = int((payload or {}).get("indicator_id", 0))
+            if indicator_id and (indicator_id not in latest or at > latest[indicator_id]):
+                latest[indicator_id] = at
+        return latest
 
     async def all(self) -> Sequence[Watch]:
         return [_watch(r) for r in await self._execute(select(WatchRow.__table__).order_by(WatchRow.id))]

@@ -169,3 +169,33 @@ async def test_every_tlp_and_watcher_is_told_exactly_what_they_may_see(coalition
     assert len(in_channel) == (1 if tlp in ("clear", "green") else 0), out
     if in_channel and anonymous:
         assert "Northbank" not in out.split(in_channel[0], 1)[1].split("\n[", 1)[0]
+
+
+async def test_a_digest_watch_is_told_once_a_day_of_what_it_may_still_see(coalition):
+    from bot.alerts import write_digests
+
+    async def digest() -> str:
+        coalition.output.clear()
+        async with coalition.store.unit_of_work() as uow:
+            written = await write_digests(uow, coalition.clock(), coalition.dispatcher.delivery_platforms)
+            await uow.commit()
+        await coalition.channel.deliverer.drain()
+        return f"{written}\n" + "\n".join(coalition.output)
+
+    await coalition.say("bob", "/ioc watch add brand:northbank digest:daily")
+    coalition.clock.advance(timedelta(minutes=1))
+    out = await coalition.say("alice", "/ioc submit n0rthbank-one.example northbank-two.example tlp:green")
+    out += await coalition.say("alice", "/ioc submit northbank-three.example tlp:amber+strict")
+    assert _told(out, "bob") == []  # not now: once a day
+    assert (await digest()).startswith("0\n")  # the day is not over
+    coalition.clock.advance(timedelta(hours=25))
+    await coalition.say("alice", "/ioc submit elsewhere.example tlp:green")
+    out = await digest()
+    told = _told(out, "bob")
+    assert out.startswith("1\n") and len(told) == 1, out
+    assert "W1 (brand:northbank), the day's digest: 2 indicators: #1 domain n0rthbank-one[.]example (pending); " \
+           "#2 domain northbank-two[.]example (pending)." in told[0]
+    assert "northbank-three" not in out  # AMBER+STRICT of another organization: not even counted
+    assert (await digest()).startswith("0\n")  # done for the day
+    coalition.clock.advance(timedelta(hours=25))
+    assert _told(await digest(), "bob") == []  # nothing new: no message

@@ -1,5 +1,6 @@
 """watches: what concerns a member (a network, a domain, a brand, a tag, a malware family or a type) and how they
-are told (issue 12), and when each watch last alerted about an indicator on a platform (coalescing).
+are told (issue 12), when each watch last alerted about an indicator on a platform (coalescing), and an index
+on the outbox's creation time (a day's events, for the daily digests).
 
 Revision ID: 0009
 Revises: 0008
@@ -36,11 +37,13 @@ def upgrade() -> None:
         sa.Column("digest", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("include_own", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("digested_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_watches_member_id_members"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_watches")),
     )
     op.create_index(op.f("ix_watches_member_id"), "watches", ["member_id"], unique=False)
+    op.create_index(op.f("ix_outbox_created_at"), "outbox", ["created_at"], unique=False)
     op.create_table(
         "watch_alerts",
         sa.Column("watch_id", ID, autoincrement=False, nullable=False),
@@ -57,6 +60,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_outbox_created_at"), table_name="outbox")
     op.drop_table("watch_alerts")
     op.drop_index(op.f("ix_watches_member_id"), table_name="watches")
     op.drop_table("watches")
