@@ -233,6 +233,9 @@ def extract(
         settings = _settings(config, quiet=True)
         include, exclude = settings.warninglists.include or None, settings.warninglists.exclude
         cache_dir = settings.warninglists.cache_directory()
+    import gc
+
+    gc.enable()  # start-up is over (see main): what follows reads input of any size
     raise typer.Exit(run_extract(sys.stdin, sys.stdout, jsonl=jsonl, warn=warn, include=include, exclude=exclude,
                                  cache_dir=cache_dir))
 
@@ -353,4 +356,14 @@ app.add_typer(exchange_cli.apikey_app, name="apikey")
 
 
 def main() -> None:
-    app()
+    """The `coalition-bot` script. Start-up imports allocate tens of thousands of objects that live as long as the
+    process: cyclic garbage collections during them find nothing and cost a tenth of the start-up, so the
+    collector is off until the command has built what it needs (`open_runtime`, the extract's index); a command
+    that never gets there is short and bounded (help, settings, schema)."""
+    import gc
+
+    gc.disable()
+    try:
+        app()
+    finally:
+        gc.enable()
