@@ -29,10 +29,11 @@ from bot.ports import UnitOfWorkFactory
 
 from .actions import MESSAGE_SHORTCUT, SHARE_SHORTCUT, ActionListeners, message_text
 from .blocks import REASON_CALLBACK, SUBMIT_CALLBACK, Renderer
+from .channels import token_workspace
 from .commands import CommandListeners
 from .events import EventListeners, SeenEvents
 from .installation import EncryptedInstallationStore, InstallationListeners
-from .replies import WORK_SLOTS, request_client, state_value, team_of
+from .replies import WORK_SLOTS, request_client, state_value, team_of, workspace_key
 from .views import ViewListeners
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners,
                        request_verification_enabled=True, process_before_response=True, logger=log,
                        oauth_settings=oauth)
         app.middleware(self.skip_retried_events)
+        app.middleware(self.note_token_workspace)
         if oauth is not None:
             app.middleware(self.use_request_client)
         # commands
@@ -88,6 +90,14 @@ class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners,
         app.event("app_uninstalled")(self.on_uninstalled)
         app.event("tokens_revoked")(self.on_uninstalled)
         self.app = app
+
+    async def note_token_workspace(self, context: Any, next: Callable[[], Awaitable[Any]]) -> Any:
+        """The workspace of the token bolt authorized this request with (Slack Connect: a channel registered from
+        here is kept under it, adapters.slack.channels)."""
+        result = context.authorize_result
+        if result is not None and result.team_id:
+            token_workspace.set(workspace_key(result.enterprise_id, result.team_id))
+        return await next()
 
     async def use_request_client(self, context: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         """OAuth mode: the listeners (and the tasks they spawn) use this request's client, which bolt's

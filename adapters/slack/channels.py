@@ -6,8 +6,9 @@ under the workspace that registered it, whose token delivers there. `ChannelDire
 is (a snapshot of the store's Slack channels, kept `ttl` seconds, taken again at once before an admin's
 `channel set|show`) and what Slack said lately of each channel being shared (`conversations.info`'s
 `is_ext_shared`, the `channel_shared` / `channel_unshared` events, an event's `is_ext_shared_channel`).
-`place(actor)` puts a request's actor there: `workspace_id` the channel's registered workspace, the person's
-identity still their own team's (`identity_workspace_id`), `channel_shared` what Slack said. `PlacingDispatcher`
+`place(actor)` puts a request's actor there: `workspace_id` the channel's registered workspace (for a channel not
+registered yet, the workspace whose token answers the request: `token_workspace`), the person's identity still
+their own team's (`identity_workspace_id`), `channel_shared` what Slack said. `PlacingDispatcher`
 places every actor a surface hands to the dispatcher, so no surface can forget it.
 """
 
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 HOMES_TTL = 30.0  # seconds a snapshot of where channels are registered is used
 SHARED_TTL = 60.0  # seconds what Slack said of a channel being shared is remembered
 MAX_SHARED = 50_000
+
+# The workspace whose token answers the request being handled (bolt's authorization: the configured token's in
+# single-token mode, the installation's in OAuth mode); set by SlackBot.note_token_workspace, "" when unknown.
+token_workspace: ContextVar[str] = ContextVar("slack_token_workspace", default="")
 
 
 class ChannelDirectory:
@@ -90,7 +96,8 @@ class ChannelDirectory:
             return actor
         home = await self.registered(actor.channel_id, fresh=fresh)
         shared = self.shared(actor.channel_id)
-        workspace = home.workspace_id if home is not None else actor.workspace_id
+        # a channel not registered yet is registered where the token answering here can deliver
+        workspace = home.workspace_id if home is not None else token_workspace.get() or actor.workspace_id
         if workspace == actor.workspace_id and (shared is None or shared == actor.channel_shared):
             return actor
         return replace(actor, workspace_id=workspace,
@@ -115,4 +122,4 @@ class PlacingDispatcher:
         return await self._dispatcher.handle_text(text, await self.directory.place(actor))
 
 
-__all__ = ["ChannelDirectory", "PlacingDispatcher"]
+__all__ = ["ChannelDirectory", "PlacingDispatcher", "token_workspace"]

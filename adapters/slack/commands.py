@@ -2,9 +2,10 @@
 
 The person is keyed by the workspace the command names (`team_id`: the invoking person's own, an external user's
 in a Slack Connect channel too); the channel is the one registered, whatever workspace registered it
-(adapters.slack.channels). Before an admin's `channel set|show` the adapter asks Slack whether the channel is shared
-with other organizations' workspaces (`conversations.info`'s `is_ext_shared`, remembered a few minutes) and looks
-the channel's registration up afresh.
+(adapters.slack.channels). Before `channel set|show` the adapter asks Slack whether the channel is shared with
+other organizations' workspaces (`conversations.info`'s `is_ext_shared`, remembered a minute) and looks the
+channel's registration up afresh; `channel show` in a registered channel that became shared unbeknownst to the
+store records it as the `channel_shared` event would (adapters.slack.sharing).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from slack_sdk.errors import SlackApiError
 from bot import commands
 
 from .mrkdwn import from_slack
-from .replies import SlackBase, team_of
+from .replies import team_of
+from .sharing import SharingNotices
 
 log = logging.getLogger(__name__)
 
 
-class CommandListeners(SlackBase):
+class CommandListeners(SharingNotices):
     """The slash command (`/ioc ...`)."""
 
     async def on_command(self, ack: Any, body: dict[str, Any]) -> None:
@@ -40,7 +42,10 @@ class CommandListeners(SlackBase):
         about_channel = isinstance(command, commands.ChannelSet | commands.ChannelShow)
         if about_channel and not actor.private and (shared := await self.shared_externally(actor.channel_id)) \
                 is not None:
-            self.channels.learn_shared(actor.channel_id, shared)
+            if isinstance(command, commands.ChannelSet):  # the command itself records it (bot.services)
+                self.channels.learn_shared(actor.channel_id, shared)
+            else:  # a registration that does not know yet learns it now, as from the channel_shared event
+                await self.noticed_sharing(actor.channel_id, shared)
         actor = await self.channels.place(actor, fresh=about_channel)
         async with self._slots:
             if command is None:

@@ -4,8 +4,7 @@ whose event id was seen already is acknowledged and dropped (`SeenEvents`).
 Slack Connect: an event in a channel shared with other organizations' workspaces may come from any of them, and
 its person may be of another team than the event's (`user_team`): they act as themselves, keyed by their own
 team (`user_workspace`), in the channel as registered (adapters.slack.channels). `channel_shared` /
-`channel_unshared` record that a registered channel is (no longer) shared; becoming shared lowers its ceiling to
-CLEAR (bot.services.channel_sharing_changed) and the bot says so in the channel, in a line of its own words."""
+`channel_unshared` record that a registered channel is (no longer) shared (adapters.slack.sharing)."""
 
 from __future__ import annotations
 
@@ -18,15 +17,16 @@ from typing import Any
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
-from bot import commands, services
+from bot import commands
 from bot.audience import Reply
 from bot.commands import IdRef
-from bot.domain import Actor, Platform
+from bot.domain import Actor
 from bot.ioc import extract
 from bot.results import InternalError, PassiveResult, UserError
 
 from .mrkdwn import from_slack
-from .replies import KeyLock, SlackBase, enterprise_of, team_of, workspace_key
+from .replies import KeyLock, enterprise_of, team_of, workspace_key
+from .sharing import SharingNotices
 from .sink import CARD_EVENT
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def shared_channel(body: dict[str, Any]) -> bool | None:
     return {True: True, False: False, "true": True, "false": False}.get(shared) if shared is not None else None
 
 
-class EventListeners(SlackBase):
+class EventListeners(SharingNotices):
     """Events API: reactions as votes, messages (passive mode, DMs), App Home, shared files."""
 
     seen: SeenEvents
@@ -174,8 +174,10 @@ class EventListeners(SlackBase):
             if subtype is None and text.strip():
                 await self.direct_message(user_workspace(body, event), user, channel, text)
             return
+        if (shared := shared_channel(body)) is not None:  # Slack Connect: caught up here if the event was missed
+            await self.noticed_sharing(channel, shared)
         if not text.strip() or not extract(text):
-            return  # most messages: no store access at all
+            return  # most messages: no store access at all (but the snapshot of channels, at most every 30 s)
         actor = await self.event_actor(body, event, user, channel)
         async with self._slots:
             reply = await self.dispatcher.handle(commands.Passive(text), actor)
@@ -189,7 +191,7 @@ class EventListeners(SlackBase):
     async def event_actor(self, body: dict[str, Any], event: dict[str, Any], user: str, channel: str) -> Actor:
         """The event's person, as themselves, in the channel as registered (adapters.slack.channels)."""
         if (shared := shared_channel(body)) is not None:
-            self.channels.learn_shared(channel, shared)
+            await self.noticed_sharing(channel, shared)
         return await self.channels.place(self.actor(team_of(body), user, channel,
                                                     user_team=user_workspace(body, event), shared=shared))
 
@@ -214,29 +216,6 @@ class EventListeners(SlackBase):
             self.channels.learn_shared(channel, True)
             return
         self.spawn(self.channel_sharing(channel, shared=False), "channel unshared")
-
-    async def channel_sharing(self, channel: str, *, shared: bool) -> None:
-        """Record it on the channel's registration (if any); a ceiling lowered to CLEAR is said in the channel."""
-        if not channel or channel.startswith("D"):
-            return
-        self.channels.learn_shared(channel, shared)
-        async with self.uow_factory() as uow:
-            changes = await services.channel_sharing_changed(uow, Platform.SLACK, channel, shared,
-                                                             self.dispatcher.clock())
-            await uow.commit()
-        self.channels.forget()
-        for change in changes:
-            log.info("Slack channel %s of %s is %s shared with other organizations' workspaces%s", channel,
-                     change.channel.workspace_id, "now" if shared else "no longer",
-                     f": ceiling lowered from {change.lowered_from.value} to CLEAR" if change.lowered_from else "")
-            if change.lowered_from is None:
-                continue
-            message = self.renderer.message(change)
-            try:
-                await self.client.chat_postMessage(channel=channel, **message.payload(), unfurl_links=False,
-                                                   unfurl_media=False)
-            except SlackApiError as e:
-                log.warning("cannot say in %s that its ceiling was lowered: %s", channel, e.response.get("error"))
 
     # ------------------------------------------------------------ App Home
 

@@ -211,6 +211,42 @@ async def test_a_connect_channel_registered_from_both_sides_receives_one_card(co
     assert connect.mock.cross_team == []
 
 
+async def test_a_channel_first_registered_from_the_partner_side_is_kept_where_the_token_delivers(
+        connect: SlackWorld) -> None:
+    """The process's token is T0COAL's: a registration made by the partner's admin is kept under T0COAL, so the
+    card gets there (under T0PARTNER no process could deliver it)."""
+    assert "ceiling TLP:CLEAR, purpose feed" in await command(connect, "UPAM", "admin channel set purpose:feed",
+                                                              team=PARTNER)
+    (channel,) = await registrations(connect.store, SHARED)
+    assert (channel.workspace_id, channel.ceiling, channel.shared_externally) == (TEAM, TLP.CLEAR, True)
+    indicator_id = await approved(connect, "192.0.2.81", "clear")
+    assert len(cards_of(connect.mock, SHARED, indicator_id)) == 1
+
+
+async def test_a_missed_channel_shared_event_is_caught_up_by_what_slack_says_next(connect: SlackWorld) -> None:
+    """CGENERAL (GREEN) and CPASSIVE (GREEN) were shared while the bot missed the event: `channel show` (through
+    conversations.info) and an event's is_ext_shared_channel record it as the event would have."""
+    mock = connect.mock
+    mock.share_channel("CGENERAL", TEAM, PARTNER)
+    reply = await command(connect, "alice", "admin channel show", channel="CGENERAL")
+    assert "This channel: ceiling TLP:CLEAR" in reply and "(Slack Connect): yes" in reply
+    (line,) = mock.posts("CGENERAL")
+    assert "lowered from TLP:GREEN to TLP:CLEAR" in line["text"]
+    (channel,) = await registrations(connect.store, "CGENERAL")
+    assert (channel.ceiling, channel.shared_externally) == (TLP.CLEAR, True)
+
+    await event(connect, {"type": "message", "channel": "CPASSIVE", "channel_type": "channel", "user": "UPAT",
+                          "user_team": PARTNER, "text": "nothing to see", "ts": "1700000002.1"},
+                team=TEAM, is_ext_shared_channel=True)
+    (channel,) = await registrations(connect.store, "CPASSIVE")
+    assert (channel.ceiling, channel.shared_externally) == (TLP.CLEAR, True)
+    assert "lowered from TLP:GREEN to TLP:CLEAR" in mock.posts("CPASSIVE")[-1]["text"]
+    async with connect.store.unit_of_work(read_only=True) as uow:
+        audit = (await uow.session.execute(select(AuditRow.detail).where(AuditRow.action == "channel.shared"))
+                 ).scalars().all()
+    assert sorted(d["channel"] for d in audit) == ["CGENERAL", "CPASSIVE"]
+
+
 def test_the_manifest_and_the_install_scopes_ask_for_what_slack_connect_needs() -> None:
     """conversations.info and the channel_shared/unshared events need channels:read and groups:read."""
     from pathlib import Path
