@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -245,6 +246,55 @@ async def test_a_missed_channel_shared_event_is_caught_up_by_what_slack_says_nex
         audit = (await uow.session.execute(select(AuditRow.detail).where(AuditRow.action == "channel.shared"))
                  ).scalars().all()
     assert sorted(d["channel"] for d in audit) == ["CGENERAL", "CPASSIVE"]
+
+
+async def test_oauth_two_workspaces_a_connect_channel_registered_from_both_receives_one_card(store: Store) -> None:
+    """OAuth distribution, both workspaces installed through the install page; their tokens act only in their own
+    team and in the channel they share. Registered from both sides, the channel is one registration, kept under
+    the workspace that registered it first, and gets one card, posted with that workspace's token."""
+    from cryptography.fernet import Fernet
+
+    from adapters.runtime import Runtime
+    from adapters.slack.service import SlackService
+    from tests.adapters.slack.slack_world import install_through_oauth, oauth_settings
+
+    a, b = "T0AAA", "T0BBB"
+    mock = await MockSlack(token="xoxb-no-such-single-token").start()
+    dispatcher = Dispatcher(store.unit_of_work, delivery_platforms=(Platform.SLACK,))
+    await seed(store, dispatcher, samples=False)
+    async with store.unit_of_work() as uow:
+        for name in ("alice", "mod", "admin"):
+            member = (await uow.members.by_name(name))[0]
+            await uow.members.link_identity(member.id, Identity(Platform.SLACK, a, f"U{name.upper()}"))
+        partner = await uow.organizations.add("Partner Bank", "finance", 50)
+        pam = await uow.members.add(partner.id, "pam", Role.ADMIN)
+        await uow.members.link_identity(pam.id, Identity(Platform.SLACK, b, "UPAM"))
+        await uow.commit()
+    codes = [mock.add_workspace(a, channels=["DALICE", "DMOD", "DADMIN"], users=["UALICE", "UMOD", "UADMIN"]),
+             mock.add_workspace(b, channels=["DPAM"], users=["UPAM"])]
+    mock.share_channel(SHARED, a, b)
+    service = SlackService(Runtime(oauth_settings(mock, Fernet.generate_key().decode()), store, dispatcher))
+    await service.start()
+    world = SlackWorld(mock, service, store, aiohttp.ClientSession())
+    try:
+        for code in codes:
+            assert (await install_through_oauth(world.http, world.url.removesuffix("/slack/events"), mock,
+                                                code))[0] == 200
+        assert "ceiling TLP:GREEN, purpose feed" in \
+            await command(world, "UADMIN", "admin channel set purpose:feed ceiling:green", team=a)
+        assert "ceiling TLP:GREEN, purpose feed" in \
+            await command(world, "UPAM", "admin channel set purpose:feed ceiling:green", team=b)
+        (channel,) = await registrations(store, SHARED)
+        assert (channel.workspace_id, channel.shared_externally) == (a, True)
+        assert "Submitted" in await command(world, "UALICE", "submit 192.0.2.90 tlp:green", channel="DALICE", team=a)
+        assert "approved" in (await command(world, "UMOD", "approve #1", channel="DMOD", team=a)).lower()
+        await world.settle()
+        (card,) = cards_of(mock, SHARED, 1)
+        assert card.token in mock.tokens_of(a)
+        assert mock.cross_team == []
+    finally:
+        await world.close()
+        await mock.stop()
 
 
 def test_the_manifest_and_the_install_scopes_ask_for_what_slack_connect_needs() -> None:
