@@ -279,9 +279,9 @@ def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
 def db_backup(target: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
               config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Copy a SQLite store consistently while the bot runs (SQLite's online backup). For PostgreSQL use pg_dump."""
-    import sqlite3
-
     from sqlalchemy.engine import make_url
+
+    from adapters.progress import ProgressReport
 
     settings = _settings(config)
     url = make_url(database or settings.database.url.get_secret_value())
@@ -291,15 +291,45 @@ def db_backup(target: Annotated[Path, typer.Argument(help="The backup file to wr
     if target.exists():
         typer.echo(f"{target} exists already; name a new file.", err=True)
         raise typer.Exit(2)
-    source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+    with ProgressReport("db backup", unit="pages") as progress:
+        _sqlite_backup(url.database, target, progress)
+    typer.echo(f"Backed up {url.database} to {target}.")
+
+
+class _Restarted(Exception):
+    """The store changed during a stepped copy: SQLite started the copy again."""
+
+
+def _sqlite_backup(database: str, target: Path, progress: Callable[[str, int, int | None], None]) -> None:
+    """SQLite's online backup, in steps of about a hundredth of the file so that `progress` is told the pages
+    copied. A write by another connection between two steps makes SQLite start the copy again: rather than chase
+    a busy store step by step (possibly forever), the copy is then made again in one step, as consistent as any."""
+    import sqlite3
+
+    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
+        pages = source.execute("PRAGMA page_count").fetchone()[0]
+        remaining_before = [pages]
+
+        def step(_status: int, remaining: int, total: int) -> None:
+            if remaining > remaining_before[0]:
+                raise _Restarted
+            remaining_before[0] = remaining
+            progress("pages", total - remaining, total)
+
         destination = sqlite3.connect(target)
-        with destination:
-            source.backup(destination)
-        destination.close()
+        try:
+            with destination:
+                try:
+                    source.backup(destination, pages=max(256, pages // 100), progress=step, sleep=0)
+                except _Restarted:
+                    log.info("the store changed during the copy: copying it again in one step")
+                    source.backup(destination)
+                    progress("pages", pages, pages)
+        finally:
+            destination.close()
     finally:
         source.close()
-    typer.echo(f"Backed up {url.database} to {target}.")
 
 
 @db_app.command("current")

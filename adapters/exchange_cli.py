@@ -56,6 +56,7 @@ def export(
     database: DatabaseOption = None,
 ) -> None:
     """Write a STIX 2.1 bundle (or CSV, or one value a line) of the indicators, filtered. Never RED."""
+    from adapters.progress import ProgressReport
     from adapters.runtime import open_runtime
     from bot import exchange
     from bot.domain import ExportFilter, Status
@@ -74,13 +75,14 @@ def export(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
 
-    async def main() -> exchange.ExportStats:
+    async def main(progress: exchange.Progress) -> exchange.ExportStats:
         async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
                     rt.store.unit_of_work(read_only=True) as uow):
             view, viewer = _view_of(await uow.organizations.by_name(org) if org else None, org)
             out = output.open("w", encoding="utf-8") if output else sys.stdout
             try:
-                return await exchange.write_export(uow, view, flt, fmt, out.write, viewer_org_id=viewer)
+                return await exchange.write_export(uow, view, flt, fmt, out.write, viewer_org_id=viewer,
+                                                   progress=progress)
             finally:
                 if output:
                     out.close()
@@ -91,9 +93,11 @@ def export(
             raise typer.Exit(2)
         return (organization_visibility(found.id), found.id) if found else (coalition_visibility(), None)
 
-    stats = asyncio.run(main())
+    with ProgressReport("export", unit="indicators", totals=False) as progress:
+        stats = asyncio.run(main(progress))
+    rate = stats.indicators / progress.elapsed if progress.elapsed > 0 else 0
     typer.echo(f"Exported {stats.indicators} indicators ({stats.objects} objects)"
-               + (f" to {output}" if output else "") + ".", err=True)
+               + (f" to {output}" if output else "") + f" in {progress.elapsed:.1f} s ({rate:,.0f}/s).", err=True)
 
 
 def import_(
@@ -106,6 +110,7 @@ def import_(
     database: DatabaseOption = None,
 ) -> None:
     """Submit a file's indicators for moderation, as ORG. A malformed file stores nothing."""
+    from adapters.progress import ProgressReport
     from adapters.runtime import delivery_platforms, open_runtime
     from bot import exchange
     from bot.commands import UsageError
@@ -115,17 +120,18 @@ def import_(
     settings = _settings(config)
     data = file.read_bytes()
 
-    async def main():  # type: ignore[no-untyped-def]
+    async def main(progress: exchange.Progress):  # type: ignore[no-untyped-def]
         async with open_runtime(settings, database_url=database,
                                 delivery_platforms=delivery_platforms(settings)) as rt:
             d = rt.dispatcher
             return await exchange.import_as_organization(
                 rt.store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
                 now=d.clock(), policy=d.policy, warninglists=d.warninglists,
-                delivery_platforms=d.delivery_platforms, data=data)
+                delivery_platforms=d.delivery_platforms, data=data, progress=progress)
 
     try:
-        report = asyncio.run(main())
+        with ProgressReport(f"import {file.name}", unit="indicators") as progress:
+            report = asyncio.run(main(progress))
     except UsageError as e:
         typer.echo(f"Error: {e.problem}", err=True)
         raise typer.Exit(1) from None

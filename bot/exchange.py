@@ -53,6 +53,15 @@ FEED_KINDS = {"indicator": FEED_INDICATOR, "vulnerability": FEED_INDICATOR, "opi
               "sighting": FEED_SIGHTING}
 SUPPORTING_TYPES = frozenset({"identity", "marking-definition", "extension-definition"})
 
+#: How far a long export or import is, told to whoever renders it (the command line draws a bar or logs a line):
+#: `progress(what, done, total)`, with `total` None while it is not known. Called on the event loop, between
+#: batches: it must return at once.
+Progress = Callable[[str, int, int | None], None]
+
+
+def _no_progress(what: str, done: int, total: int | None) -> None:
+    return None
+
 
 # ---------------------------------------------------------------- export
 
@@ -70,8 +79,9 @@ class ExportStats:
 
 async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt: str, write: Callable[[str], Any],
                        *, viewer_org_id: int | None, limit: int | None = None, batch: int = EXPORT_BATCH,
-                       coalition_name: str = "Coalition") -> ExportStats:
-    """Stream the export in `fmt` (stix | csv | txt) to `write`, batch by batch (constant memory)."""
+                       coalition_name: str = "Coalition", progress: Progress = _no_progress) -> ExportStats:
+    """Stream the export in `fmt` (stix | csv | txt) to `write`, batch by batch (constant memory); `progress` is
+    told the indicators written after each batch."""
     stats = ExportStats()
     builder = stix.BundleBuilder(await uow.exchange.organization_names(), coalition_name,
                                  ids=await act_ids(uow)) if fmt == "stix" else None
@@ -104,6 +114,7 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
         else:
             write(stix.text_lines(rows))
             stats.objects += len(rows)
+        progress("indicators", stats.indicators, None)
         if stats.truncated or len(rows) < size:
             break
     if builder is not None and stream is not None:
@@ -177,7 +188,7 @@ def _blocked_first(items: list[Submission], warninglists: Matcher) -> list[Submi
 
 
 async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
-                      objects: list[Any] | None = None) -> ImportReport:
+                      objects: list[Any] | None = None, progress: Progress = _no_progress) -> ImportReport:
     """Read a file (or, for TAXII, already-decoded objects: the list is emptied once read) and submit its
     indicators for moderation.
 
@@ -188,10 +199,13 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     chunk: should the store fail in the middle, the chunks before are kept, and the report says how many were
     stored and that importing the same file again adds the rest (what is stored already is recognised as
     known). One moderation notice tells about the whole import (not one per chunk), written with the last
-    chunk: should the process die midway, the chunks stored wait in the moderation queue without a notice."""
+    chunk: should the process die midway, the chunks stored wait in the moderation queue without a notice.
+    `progress` is told when the reading starts ("reading", 0, None) and the indicators stored after each chunk
+    ("indicators", done, total)."""
     ctx.require_member()
     filename = limits.storable(filename, 200) or "file"  # it goes into audit rows: nothing a store cannot keep
     await ctx.uow.commit()  # nothing written yet: end the transaction (and SQLite's write lock) while we read
+    progress("reading", 0, None)
     plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now)
     if objects is not None:
         objects.clear()  # read: 50 MB of decoded objects need not live on (every full GC pass would walk them)
@@ -236,6 +250,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
         updated += len(done.sightings_updated)
         warninglisted += len(done.warninglisted)
         unmoderated += len(done.unmoderated)
+        progress("indicators", min(start + IMPORT_CHUNK, total), total)
         await asyncio.sleep(0)  # let other commands in between chunks
     await submission_notices(ctx, created, tlps, anonymous, unmoderated_ids, source)
     skipped = tuple(sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -259,14 +274,15 @@ async def import_as_organization(uow_factory: UnitOfWorkFactory, *, org_name: st
                                  org_id: int | None = None, member_name: str, platform: Platform, filename: str,
                                  now: datetime, policy: Policy, warninglists: Matcher | None = None,
                                  delivery_platforms: Sequence[Platform] = (), data: bytes | None = None,
-                                 objects: list[Any] | None = None) -> ImportReport:
+                                 objects: list[Any] | None = None, progress: Progress = _no_progress,
+                                 ) -> ImportReport:
     """An import by an organization with no person speaking (the CLI, a TAXII POST): the submissions belong to
     the organization's service member `member_name` (created on first use, role member). One transaction."""
     async with uow_factory() as uow:
         member = await service_member(uow, member_name, org_name=org_name, org_id=org_id)
         actor = Actor(platform, "", f"m{member.id}", "", private=True, display_name=member.name)
         ctx = Context(uow, actor, member, None, now, policy, warninglists, tuple(delivery_platforms))
-        report = await import_data(ctx, filename, data, objects=objects)
+        report = await import_data(ctx, filename, data, objects=objects, progress=progress)
         await uow.commit()
     return report
 
