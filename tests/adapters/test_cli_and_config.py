@@ -1,4 +1,8 @@
-"""The command line and the settings, through the installed `coalition-bot` command and typer's runner."""
+"""The command line and the settings, through the installed `coalition-bot` command and typer's runner.
+
+A run of the installed command costs an interpreter's start (about two seconds of imports here): each command
+runs whole-process once in the suite (db current, db upgrade, bootstrap, config check and extract here; console
+and run in tests/e2e), its other cases in-process through the same typer app."""
 
 from __future__ import annotations
 
@@ -59,24 +63,26 @@ def test_config_check_never_prints_a_secret(tmp_path):
     assert done.returncode == 1 and "slack.signing_secret is needed" in out
 
 
-def test_db_upgrade_current_and_bootstrap_an_admin(tmp_path):
+def test_db_upgrade_current_and_bootstrap_an_admin(tmp_path, no_coalition_env):
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    assert "none (run: coalition-bot db upgrade)" in run("db", "current", "--database", url, cwd=tmp_path).stdout
+    before = CliRunner().invoke(app, ["db", "current", "--database", url])
+    assert before.exit_code == 0 and "none (run: coalition-bot db upgrade)" in before.output, before.output
     assert run("db", "upgrade", "--database", url, cwd=tmp_path).returncode == 0
     current = run("db", "current", "--database", url, cwd=tmp_path).stdout
     assert current.startswith("current ") and current.split()[1].rstrip(";") == current.split()[-1]  # the latest
     done = run("bootstrap", "--org", "Coalition Secretariat", "--database", url, cwd=tmp_path)
     code = done.stdout.split("/ioc join ")[1].split("`")[0]
     script = f"/as root\n/ioc join {code}\n/ioc whoami\n/ioc admin org list\n/as eve\n/ioc join {code}\n"
-    out = run("console", "--database", url, cwd=tmp_path, stdin=script).stdout
+    out = CliRunner().invoke(app, ["console", "--database", url], input=script).output
     assert "Welcome, root: you are now an admin of Coalition Secretariat." in out
     assert "Coalition Secretariat · sector" in out
     assert out.split("eve> ")[-1].count("unknown, used up or expired") == 1  # the code worked once only
 
 
-def test_run_refuses_to_start_without_credentials(tmp_path):
-    done = run("run", cwd=tmp_path, env={"COALITION_DISCORD_ENABLED": "true"})
-    assert done.returncode == 2 and "discord.token" in done.stderr
+def test_run_refuses_to_start_without_credentials(tmp_path, no_coalition_env, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(app, ["run"], env={"COALITION_DISCORD_ENABLED": "true"})
+    assert done.exit_code == 2 and "discord.token" in done.output, done.output
 
 
 def test_extract_command(tmp_path):

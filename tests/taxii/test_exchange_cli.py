@@ -1,13 +1,18 @@
 """`coalition-bot import` and `coalition-bot export` as an operator runs them: the installed script, in a
-subprocess, on a migrated SQLite file."""
+subprocess, on a migrated SQLite file (once each: an interpreter's start costs about two seconds here); the
+refused import of a too deeply nested file runs in-process, through the same typer app."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from adapters.cli import app
 from bot.domain import Role
 from storage.uow import Store
 from tests.stix_helpers import assert_valid_bundle
@@ -52,6 +57,8 @@ async def test_import_then_export_through_the_installed_command(sqlite_store: St
 
     deep = tmp_path / "deep.json"  # 100,000 levels: json.loads raises RecursionError; an error line, no traceback
     deep.write_bytes(b'{"type": "bundle", "objects": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
-    refused = run("import", str(deep), "--org", "Northbank", "--database", url, cwd=tmp_path)
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
-    assert "Error: nothing was imported from deep.json: the JSON is nested too deeply" in refused.stderr
+    refused = await asyncio.to_thread(  # the command runs its own event loop: not on this test's
+        CliRunner().invoke, app, ["import", str(deep), "--org", "Northbank", "--database", url])
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit), refused.output
+    assert "Traceback" not in refused.output, refused.output
+    assert "Error: nothing was imported from deep.json: the JSON is nested too deeply" in refused.output
