@@ -90,7 +90,10 @@ class ProgressReport:
             self.bar.update(task, total=total, completed=done)
         elif now - self.last_line >= self.every:
             self.last_line = now
-            log.info("%s", self.line(now))
+            if log.hasHandlers():
+                log.info("%s", self.line(now))
+            else:  # logging not set up (a bench script): the line goes to standard error as it is
+                self.console.print(self.line(now), highlight=False, markup=False)
 
     @property
     def elapsed(self) -> float:

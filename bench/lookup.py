@@ -19,6 +19,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,10 +80,19 @@ async def seed_people(store: Store) -> tuple[list[int], list[int]]:
 
 
 async def fill(store: Store, n: int) -> None:
+    from adapters.progress import ProgressReport
+
     now = datetime.now(UTC)
     org_ids, member_ids = await seed_people(store)
     started = time.perf_counter()
     pg = store.dialect == "postgresql"
+    with ProgressReport("  fill", unit="indicators", totals=False) as progress:
+        await _fill_rows(store, n, org_ids, member_ids, now, pg, progress)
+    print(f"  filled in {time.perf_counter() - started:.1f} s")
+
+
+async def _fill_rows(store: Store, n: int, org_ids: list[int], member_ids: list[int], now: datetime, pg: bool,
+                     progress: Callable[[str, int, int | None], None]) -> None:
     async with store.engine.begin() as conn:
         raw = (await conn.get_raw_connection()).driver_connection if pg else None
         columns = list(rows(0, 1, org_ids, member_ids, now)[0])
@@ -101,7 +111,7 @@ async def fill(store: Store, n: int) -> None:
                 await conn.execute(insert(IndicatorRow), batch)
                 await conn.execute(insert(IndicatorTagRow), tags)
             await conn.execute(insert(VoteRow), votes)
-            print(f"\r  filled {min(n, start + CHUNK):,}/{n:,}", end="", flush=True)
+            progress("indicators", min(n, start + CHUNK), n)
         if pg:
             await conn.exec_driver_sql("SELECT setval('indicators_id_seq', (SELECT max(id) FROM indicators))")
     if pg:
@@ -111,7 +121,6 @@ async def fill(store: Store, n: int) -> None:
     else:
         async with store.engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")
-    print(f"\n  filled in {time.perf_counter() - started:.1f} s")
 
 
 def pct(samples: list[float], q: float) -> float:
