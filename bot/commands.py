@@ -7,6 +7,7 @@ Parse errors raise `UsageError` with what was wrong and the right form.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -114,6 +115,12 @@ class Search:
     tlp: TLP | None = None
     text: str = ""
     page: int = 1
+    # The words after org:NAME up to the next option: they continue the name when the longer name is an
+    # organization's (`org:Sentinel Security`), else they are search text (bot.services.search decides).
+    org_more: tuple[str, ...] = ()
+    within: str = ""  # a network (CIDR or IP), canonical
+    domain: str = ""  # a domain, canonical
+    notes_text: str = ""  # text:WORD, over notes and tags
 
 
 @dataclass(frozen=True)
@@ -327,7 +334,11 @@ VERBS: dict[str, tuple[str, str]] = {
              "Confirm an indicator or call it a false positive; a new vote replaces your previous one."),
     "sighting": ("/ioc sighting #ID [count:N] [note...]", "Say that your organization saw this indicator too."),
     "search": ("/ioc search [type:url] [tag:emotet] [status:approved] [org:NAME] [since:7d] [tlp:amber] "
-               "[page:N] [text]", "Search the indicators you may see, newest first."),
+               "[within:198.51.100.0/24] [domain:northbank.example] [text:WORD] [page:N] [part of a value]",
+               "Search the indicators you may see, newest first. within: IPs and CIDRs overlapping a network and "
+               "URLs on such IPs; domain: a domain, its subdomains, and URLs and e-mail addresses on them; text: "
+               "a word in the notes and tags; org:NAME an organization (org:Sentinel Security or "
+               "org:\"Sentinel Security\")."),
     "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
     "approve": ("/ioc approve #ID [#ID...] [note...]", "Moderators: approve indicators for the coalition feed."),
     "reject": ("/ioc reject #ID [#ID...] REASON...", "Moderators: reject pending indicators, with a reason."),
@@ -534,7 +545,8 @@ def parse(text: str) -> Command:
 
 _OPTION_KEYS = frozenset({"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "count", "type", "status",
                           "org", "since", "page", "sector", "trust", "role", "uses", "expires", "ceiling", "purpose",
-                          "passive", "ephemeral", "format", "digest", "self"})
+                          "passive", "ephemeral", "format", "digest", "self", "within", "domain",
+                          "text"})
 
 
 def _where_bad(text: str) -> str:
@@ -651,9 +663,44 @@ _STATUS_ALIASES = {"pending": "pending", "open": "pending"}
 _TYPE_ALIASES = {"ip": "ipv4", "hash": "", "hostname": "domain", "cve-id": "cve"}
 
 
+_SEARCH_KEYS = frozenset({"type", "tag", "tags", "status", "org", "since", "tlp", "page", "within", "domain", "text"})
+
+
+ORG_WORDS_MAX = 8  # an organization's name continued after org: is at most this many more words
+
+
+def _org_more(args: list[str]) -> list[int]:
+    """The positions of the words right after `org:NAME`, up to the next option of search."""
+    for at, token in enumerate(args):
+        m = _OPTION.match(token)
+        if m and m.group(1).lower() == "org":
+            more = []
+            for n, word in enumerate(args[at + 1:at + 1 + ORG_WORDS_MAX], start=at + 1):
+                o = _OPTION.match(word)
+                if o and o.group(1).lower() in _SEARCH_KEYS:
+                    break
+                more.append(n)
+            return more
+    return []
+
+
+def _search_network(raw: str, verb: str) -> str:
+    found = classify(raw.strip())
+    if found is None or found.type not in (IOCType.IPV4, IOCType.IPV6, IOCType.CIDR):
+        raise UsageError(f"within: takes an IP address or a CIDR (within:198.51.100.0/24), not '{_shown(raw)}'", verb)
+    return str(ipaddress.ip_network(found.value, strict=False))
+
+
+def _search_domain(raw: str, verb: str) -> str:
+    found = classify(raw.strip())
+    if found is None or found.type is not IOCType.DOMAIN:
+        raise UsageError(f"domain: takes a domain name (domain:northbank.example), not '{_shown(raw)}'", verb)
+    return found.value
+
+
 def _search(args: list[str]) -> Search:
     verb = "search"
-    opts = _Options(args, {"type", "tag", "tags", "status", "org", "since", "tlp", "page"}, verb)
+    opts = _Options(args, set(_SEARCH_KEYS), verb)
     types: list[IOCType] = []
     for raw in _split_list(opts.get("type") or ""):
         types.append(_enum_option(IOCType, "type", raw, verb, _TYPE_ALIASES))
@@ -661,8 +708,13 @@ def _search(args: list[str]) -> Search:
                      for raw in _split_list(opts.get("status") or ""))
     tags = _search_tags(_split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v)), verb)
     org = opts.get("org") or None
+    more: list[int] = []
     if org is not None:
         _text("org", org, verb, limits.ORG_NAME_MAX, multiline=False)
+        more = _org_more(args)
+    # the words after org: are left out of the text; the service gives back to it those that are not the name
+    rest = [t for n, t in enumerate(args) if n not in more and not (
+        (m := _OPTION.match(t)) and m.group(1).lower() in _SEARCH_KEYS)]
     return Search(
         types=tuple(types),
         tags=tags,
@@ -670,8 +722,12 @@ def _search(args: list[str]) -> Search:
         org=org,
         since=parse_duration(opts.get("since"), verb, "since") if opts.get("since") else None,
         tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
-        text=_text("search text", " ".join(opts.rest), verb, limits.SEARCH_TEXT_MAX),
+        text=_text("search text", " ".join(rest), verb, limits.SEARCH_TEXT_MAX),
         page=_int_option("page", opts.get("page"), verb, 1, limits.PAGE_MAX) if opts.get("page") else 1,
+        org_more=tuple(args[n] for n in more),
+        within=_search_network(opts.get("within") or "", verb) if opts.get("within") is not None else "",
+        domain=_search_domain(opts.get("domain") or "", verb) if opts.get("domain") is not None else "",
+        notes_text=_text("text", opts.get("text") or "", verb, limits.SEARCH_TEXT_MAX, multiline=False),
     )
 
 

@@ -235,6 +235,9 @@ class SearchFilter:
     text: str = ""
     oldest_first: bool = False
     submitter_id: int | None = None
+    within: str = ""  # a network: IPs and CIDRs overlapping it, URLs on such IPs (issue 12)
+    domain: str = ""  # a domain: it, its subdomains, URLs and e-mail addresses on them
+    notes_text: str = ""  # a substring of the note or of a tag
 
 
 @dataclass(frozen=True)

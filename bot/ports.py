@@ -38,6 +38,7 @@ from bot.domain import (
     VoteRecord,
 )
 from bot.ioc import IOCType
+from bot.pivots import Pivot
 from bot.watch_index import Watch
 
 
@@ -117,6 +118,10 @@ class IndicatorRepository(Protocol):
 
     async def search(self, flt: SearchFilter, view: Visibility, page: Page) -> tuple[Sequence[Indicator], int]:
         """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
+
+    async def related(self, pivot: Pivot, view: Visibility, limit: int) -> tuple[Sequence[Indicator], int]:
+        """The newest `limit` items in the pivot's relation to its target that `view` may see, and how many
+        there are (only what `view` may see is counted)."""
 
     async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
                          reason: str, at: datetime) -> bool:

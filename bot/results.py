@@ -65,10 +65,39 @@ class Submitted:
 
 
 @dataclass(frozen=True)
+class RelatedItem:
+    """One item around a looked-up value (issue 12's pivots), as the related section shows it."""
+
+    indicator: Indicator
+    status: Status  # effective status
+    confirm_orgs: int  # organizations that confirmed it
+
+
+@dataclass(frozen=True)
+class RelatedGroup:
+    """Items of one kind around a value ("inside", "subdomains", "URLs on it"...): how many the viewer may see,
+    the newest few of them, and the search that lists them all."""
+
+    label: str
+    count: int
+    items: tuple[RelatedItem, ...]
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class Related:
+    """What else the coalition holds around one looked-up value, only what the viewer may see (counts too)."""
+
+    value: str
+    groups: tuple[RelatedGroup, ...]
+
+
+@dataclass(frozen=True)
 class LookupResult:
     cards: tuple[IndicatorCard, ...]
     unknown: tuple[str, ...] = ()
     invalid: tuple[str, ...] = ()
+    related: tuple[Related, ...] = ()  # pivots: only values with something related the viewer may see
 
 
 @dataclass(frozen=True)

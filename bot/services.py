@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot import actions, commands, limits
+from bot import actions, commands, limits, pivots
 from bot.audience import lookup_in_channel
 from bot.commands import IdRef, Ref, StixRef, UsageError, ValueRef
 from bot.domain import (
@@ -33,7 +33,8 @@ from bot.domain import (
     Verdict,
     Visibility,
 )
-from bot.ioc import Observable, extract
+from bot.ioc import IOCType, Observable, extract
+from bot.pivots import Pivot
 from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, UnitOfWork
 from bot.results import (
@@ -53,6 +54,9 @@ from bot.results import (
     Moderated,
     OrganizationList,
     PassiveResult,
+    Related,
+    RelatedGroup,
+    RelatedItem,
     SightingRecorded,
     StatsResult,
     Submitted,
@@ -270,6 +274,7 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
         by_value.setdefault((i.type.value, i.value), []).append(i)
     found: dict[int, Indicator] = {}
     unknown: list[str] = []
+    pivoted: dict[tuple[IOCType, str], Observable] = {}
     for ref in cmd.refs:
         candidates: Sequence[Indicator | None]
         if isinstance(ref, ValueRef):
@@ -283,7 +288,34 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
             found.setdefault(ind.id, ind)
         if not shown:
             unknown.append(str(ref))
-    return LookupResult(await cards_for(ctx, list(found.values())), tuple(unknown), cmd.invalid)
+        if isinstance(ref, ValueRef):
+            pivoted.setdefault((ref.observable.type, ref.observable.value), ref.observable)
+        elif shown:
+            pivoted.setdefault((shown[0].type, shown[0].value), Observable(shown[0].type, shown[0].value))
+    return LookupResult(await cards_for(ctx, list(found.values())), tuple(unknown), cmd.invalid,
+                        await _related(ctx, list(pivoted.values())[:PIVOTED_VALUES], view))
+
+
+PIVOTED_VALUES = 10  # the related sections of a lookup: for its first ten values
+
+
+async def _related(ctx: Context, values: Sequence[Observable], view: Visibility) -> tuple[Related, ...]:
+    """Issue 12's pivots: for each value, the items around it (bot.pivots.plan) that `view` may see, counted by
+    the store with the same visibility, the newest few shown; a value with nothing related has no section."""
+    asked: list[tuple[Observable, Pivot, Sequence[Indicator], int]] = []
+    for obs in values:
+        for pivot in pivots.plan(obs):
+            rows, total = await ctx.uow.indicators.related(pivot, view, pivots.SHOWN)
+            if total:
+                asked.append((obs, pivot, [r for r in rows if can_see(r, view)], total))
+    if not asked:
+        return ()
+    activity = await ctx.uow.votes.activity({r.id for _, _, rows, _ in asked for r in rows})
+    groups: dict[str, list[RelatedGroup]] = {}
+    for obs, pivot, rows, total in asked:
+        items = tuple(RelatedItem(r, effective_status(r, ctx.now), activity[r.id][0].confirm_orgs) for r in rows)
+        groups.setdefault(obs.value, []).append(RelatedGroup(pivot.label, total, items, pivot.search))
+    return tuple(Related(value, tuple(found)) for value, found in groups.items())
 
 
 async def vote(ctx: Context, cmd: commands.Vote) -> Voted:
@@ -344,9 +376,29 @@ async def sighting(ctx: Context, cmd: commands.Sighting) -> SightingRecorded:
 
 async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
     ctx.require_member()
-    flt = SearchFilter(types=cmd.types, tags=cmd.tags, statuses=cmd.statuses, org_name=cmd.org,
-                       since=ctx.now - cmd.since if cmd.since else None, tlp=cmd.tlp, text=cmd.text)
+    org_name, text = await _search_org(ctx, cmd)
+    flt = SearchFilter(types=cmd.types, tags=cmd.tags, statuses=cmd.statuses, org_name=org_name,
+                       since=ctx.now - cmd.since if cmd.since else None, tlp=cmd.tlp, text=text,
+                       within=cmd.within, domain=cmd.domain, notes_text=cmd.notes_text)
     return await _list(ctx, flt, cmd.page, "Search results", next_action=None, view=ctx.view_for(cmd))
+
+
+async def _search_org(ctx: Context, cmd: commands.Search) -> tuple[str | None, str]:
+    """The organization `org:` names, and the search text: `org:Sentinel Security` is Sentinel Security when
+    that is an organization's name (the longest such name wins), else Sentinel with the text `Security`. An
+    organization that does not exist is an error, not an empty result."""
+    if cmd.org is None:
+        return None, cmd.text
+    for n in range(len(cmd.org_more), -1, -1):
+        name = " ".join((cmd.org, *cmd.org_more[:n]))
+        if len(name) > limits.ORG_NAME_MAX:
+            continue
+        org = await ctx.uow.organizations.by_name(name)
+        if org is not None:
+            return org.name, " ".join(w for w in (cmd.text, *cmd.org_more[n:]) if w)
+    tried = f'"{cmd.org}"' + (f' nor "{" ".join((cmd.org, *cmd.org_more))}"' if cmd.org_more else "")
+    raise UsageError(f"there is no organization called {tried}; see /ioc admin org list (quote a name with "
+                     'spaces: org:"Sentinel Security")', "search")
 
 
 async def queue(ctx: Context, cmd: commands.Queue) -> IndicatorList:

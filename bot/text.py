@@ -133,6 +133,27 @@ def _(result: r.Submitted, esc: Escape = plain) -> str:
     return "\n".join(lines) or "Nothing was submitted."
 
 
+def related_lines(related: tuple[r.Related, ...], esc: Escape, value: Escape | None = None) -> list[str]:
+    """A lookup's related section (issue 12's pivots), on every platform: per looked-up value, each kind of item
+    around it counted, the newest few shown, and the search that lists them all. `value` formats a value (a code
+    span on the chat platforms); `esc` everything else a person wrote."""
+    shown = value or esc
+    lines: list[str] = []
+    for rel in related:
+        lines.append(f"Related to {shown(rel.value)}:")
+        for group in rel.groups:
+            lines.append(f"   {group.label} ({group.count}):")
+            for item in group.items:
+                ind = item.indicator
+                orgs = f"{item.confirm_orgs} org{'s' if item.confirm_orgs != 1 else ''}"
+                lines.append(f"      {shown(ind.value)} ({ind.ref}, {item.status.value}, {ind.tlp.label}, "
+                             f"confirmed by {orgs})")
+            more = group.count - len(group.items)
+            if more > 0:
+                lines.append(f"      and {more} more" + (f": /ioc search {esc(group.search)}" if group.search else ""))
+    return lines
+
+
 @render.register
 def _(result: r.LookupResult, esc: Escape = plain) -> str:
     lines = _cards(result.cards, esc)
@@ -141,6 +162,7 @@ def _(result: r.LookupResult, esc: Escape = plain) -> str:
                      + ", ".join(esc(v) for v in result.unknown))
     if result.invalid:
         lines.append("Not indicators: " + ", ".join(esc(v) for v in result.invalid))
+    lines += related_lines(result.related, esc)
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -174,6 +175,26 @@ def _scope_default(context: Any) -> str:
     return indicator_scope(row["tlp_rank"], row["org_id"], row["submitter_id"])
 
 
+@functools.lru_cache(maxsize=4096)
+def _pivot_keys(type_: str, value: str) -> tuple[str | None, str | None, str | None]:
+    from storage.pivot_keys import pivot_keys
+
+    return pivot_keys(type_, value)
+
+
+def _pivot_default(at: int) -> Any:
+    """Every INSERT (chat, file import, bulk exchange import, benches) gets its row's pivot keys (0010)."""
+    def default(context: Any) -> str | None:
+        row = context.get_current_parameters()
+        return _pivot_keys(row["type"], row["value"])[at]
+    return default
+
+
+# Pivot keys are compared bytewise on every backend (storage.pivot_keys): COLLATE "C" on PostgreSQL.
+NetKey = String(33).with_variant(String(33, collation="C"), "postgresql")
+HostKey = String(300).with_variant(String(300, collation="C"), "postgresql")
+
+
 def _seen_day_default(context: Any) -> date:
     seen_at = context.get_current_parameters()["seen_at"]
     return seen_at.astimezone(UTC).date()
@@ -190,6 +211,9 @@ class IndicatorRow(Base):
         Index("ix_indicators_valid_until_status", "valid_until", "status"),
         # TAXII paging (0003): the keyset (modified_at, id) of approved rows, covering the visibility columns.
         Index("ix_indicators_feed", "status", "modified_at", "id", "tlp_rank", "org_id"),
+        # Pivots (0010): networks by address range, names by reversed host (storage.pivot_keys).
+        Index("ix_indicators_net_first", "net_first", "net_last"),
+        Index("ix_indicators_host_rev", "host_rev", "type"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -211,6 +235,9 @@ class IndicatorRow(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     modified_at: Mapped[datetime]
     status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    net_first: Mapped[str | None] = mapped_column(NetKey, default=_pivot_default(0))
+    net_last: Mapped[str | None] = mapped_column(NetKey, default=_pivot_default(1))
+    host_rev: Mapped[str | None] = mapped_column(HostKey, default=_pivot_default(2))
 
 
 class IndicatorTagRow(Base):

@@ -19,6 +19,7 @@ from bot.text import (
     known_text,
     not_applied_lines,
     plain,
+    related_lines,
     render,
     sighting_head,
     submitted_head,
@@ -186,6 +187,7 @@ def to_message(result: object) -> Message:
                         + ", ".join(code(v, 200) for v in result.unknown[:50]))
         if result.invalid:
             tail.append("Not indicators: " + ", ".join(code(v, 200) for v in result.invalid[:50]))
+        tail += related_lines(result.related, esc, lambda v: code(v, 200))  # issue 12's pivots
         if not result.cards:
             return text_message(_clip("\n".join(tail) or "Nothing found.", 4096))
         return cards_message(result.cards, tail=tail)

@@ -18,7 +18,15 @@ from bot import results as r
 from bot.audience import cards_of
 from bot.domain import Status, Tally
 from bot.ioc import IOCType
-from bot.text import ALSO_RESTRICTED, known_text, not_applied_lines, render, sighting_head, submitted_head
+from bot.text import (
+    ALSO_RESTRICTED,
+    known_text,
+    not_applied_lines,
+    related_lines,
+    render,
+    sighting_head,
+    submitted_head,
+)
 from bot.tlp import TLP
 
 from .mrkdwn import code, esc, truncate
@@ -273,7 +281,10 @@ class Renderer:
                          + (f" and {len(result.unknown) - 100} more" if len(result.unknown) > 100 else ""))
         if result.invalid:
             lines.append("*Not indicators:* " + ", ".join(code(v, 200) for v in result.invalid[:50]))
-        return sections(lines, max_blocks=3)
+        blocks = sections(lines, max_blocks=3)
+        if result.related:  # issue 12's pivots, as every platform shows them
+            blocks += sections(related_lines(result.related, esc, lambda v: code(v, 200)), max_blocks=4)
+        return blocks
 
     @tail.register
     def _(self, result: r.Moderated) -> list[dict[str, Any]]:

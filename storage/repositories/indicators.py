@@ -34,6 +34,7 @@ from bot.domain import (
     Visibility,
 )
 from bot.ioc import IOCType
+from bot.pivots import Pivot, Relation
 from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.models import (
@@ -45,6 +46,7 @@ from storage.models import (
     VoteRow,
     indicator_scope,
 )
+from storage.pivot_keys import network_keys, parse_network, reversed_host, supernet_firsts
 from storage.repositories.base import _TAG_SEPARATOR, _chunks, _is_unique_violation, _Repository
 
 _SHAREABLE_MAX = TLP.AMBER.rank
@@ -129,6 +131,58 @@ def scope_of(tlp: TLP, org_id: int, submitter_id: int) -> str:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def within_network(text: str) -> ColumnElement[bool]:
+    """IPs and CIDRs overlapping a network (inside it, or containing it) and URLs on IPs inside it: one index
+    range scan on net_first, plus one index probe per shorter prefix (storage.pivot_keys)."""
+    network = parse_network(text)
+    if network is None:
+        return false()
+    return or_(_inside(network), _containing(network))
+
+
+def _inside(network: Any) -> ColumnElement[bool]:
+    first, last = network_keys(network)
+    return and_(IndicatorRow.net_first >= first, IndicatorRow.net_first <= last, IndicatorRow.net_last <= last)
+
+
+def _containing(network: Any) -> ColumnElement[bool]:
+    # Networks are aligned: a row whose first address is a mask of this network and whose last address is at or
+    # past its last contains it.
+    return and_(IndicatorRow.net_first.in_(supernet_firsts(network)),
+                IndicatorRow.net_last >= network_keys(network)[1])
+
+
+def on_domain(host: str) -> ColumnElement[bool]:
+    """A domain, its subdomains, and the URLs and e-mail addresses on them: host_rev is R, or starts with R + "."
+    (the index range [R + ".", R + "/"), '/' following '.' in ASCII)."""
+    rev = reversed_host(host)
+    return or_(IndicatorRow.host_rev == rev, _under(rev))
+
+
+def _under(rev: str) -> ColumnElement[bool]:
+    return and_(IndicatorRow.host_rev >= rev + ".", IndicatorRow.host_rev < rev + "/")
+
+
+def _pivot_condition(pivot: Pivot) -> ColumnElement[bool]:
+    if pivot.relation in (Relation.CONTAINING, Relation.INSIDE):
+        network = parse_network(pivot.target)
+        if network is None:
+            return false()
+        return _containing(network) if pivot.relation is Relation.CONTAINING else _inside(network)
+    if pivot.relation is Relation.HOST:
+        network = parse_network(pivot.target)
+        if network is not None:
+            first, last = network_keys(network)
+            return and_(IndicatorRow.net_first == first, IndicatorRow.net_last == last)
+        return IndicatorRow.host_rev == reversed_host(pivot.target)
+    rev = reversed_host(pivot.target)
+    if pivot.relation is Relation.PARENTS:
+        labels = rev.split(".")
+        parents = [".".join(labels[:n]) for n in range(1, len(labels))]
+        return IndicatorRow.host_rev.in_(parents) if parents else false()
+    return or_(IndicatorRow.host_rev == rev, _under(rev))
 
 
 def _normal_tags(tags: Iterable[str]) -> list[str]:
@@ -230,7 +284,33 @@ class SqlIndicatorRepository(_Repository):
             # A substring of the value (values are stored normalized, mostly lower-case already).
             pattern = f"%{_like_escape(text)}%"
             conditions.append(func.lower(IndicatorRow.value).like(pattern, escape="\\"))
+        if flt.within:
+            conditions.append(within_network(flt.within))
+        if flt.domain:
+            conditions.append(on_domain(flt.domain))
+        words = flt.notes_text.strip().lower()
+        if words:
+            # A substring of the note or of a tag (tags are stored lower-case).
+            pattern = f"%{_like_escape(words)}%"
+            conditions.append(or_(
+                func.lower(IndicatorRow.note).like(pattern, escape="\\"),
+                exists().where(IndicatorTagRow.indicator_id == IndicatorRow.id,
+                               IndicatorTagRow.tag.like(pattern, escape="\\")),
+            ))
+        return await self._counted_page(conditions, page, oldest_first=flt.oldest_first, needs_org=needs_org)
 
+    async def related(self, pivot: Pivot, view: Visibility, limit: int) -> tuple[Sequence[Indicator], int]:
+        """The newest `limit` items of `pivot.types` in `pivot.relation` to its target that `view` may see, and
+        how many there are (an item the viewer may not see is not counted)."""
+        conditions = [visibility_clause(view), _pivot_condition(pivot),
+                      IndicatorRow.type.in_([IOCType(t).value for t in pivot.types])]
+        if pivot.exclude is not None:
+            type_, value = pivot.exclude
+            conditions.append(or_(IndicatorRow.type != IOCType(type_).value, IndicatorRow.value != value))
+        return await self._counted_page(conditions, Page(1, limit))
+
+    async def _counted_page(self, conditions: list[ColumnElement[bool]], page: Page, *, oldest_first: bool = False,
+                            needs_org: bool = False) -> tuple[Sequence[Indicator], int]:
         count_stmt = select(func.count()).select_from(IndicatorRow)
         if needs_org:
             count_stmt = count_stmt.join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
@@ -239,7 +319,7 @@ class SqlIndicatorRepository(_Repository):
             return [], total
         rows = await self._execute(
             _indicators().where(*conditions)
-            .order_by(IndicatorRow.id.asc() if flt.oldest_first else IndicatorRow.id.desc())
+            .order_by(IndicatorRow.id.asc() if oldest_first else IndicatorRow.id.desc())
             .limit(page.size).offset(page.offset)
         )
         return [_indicator(row) for row in rows], total
