@@ -168,6 +168,10 @@ class TaxiiSettings(Section):
     submissions_enabled: bool = True
     page_size: int = Field(1000, ge=1, le=10_000)
     max_content_length: int = Field(50 * 1024 * 1024, ge=1024)
+    feeds_enabled: bool = Field(True, description="serve the blocklists at /feeds/ (ipv4.txt, domain.txt, "
+                                "rpz.zone, ...) to organizations' API keys")
+    feed_key_in_query: bool = Field(False, description="also take the key as ?key= for devices that cannot send "
+                                    "an Authorization header (the key then shows in logs and proxies)")
 
 
 class DeliverySettings(Section):

@@ -287,6 +287,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     secrets: SecretRepository  # per-deployment secrets (appended below)
     watches: WatchRepository  # members' watches (appended below)
+    blocklists: BlocklistRepository  # the approved values an organization's key may see (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -402,3 +403,14 @@ class WatchRepository(Protocol):
         """These pairs alerted for the event of outbox row `event_id`, written at `at`: alerts are coalesced by the
         events' times, so that a retry of that event alerts again (under its own key) while another event
         within the hour does not."""
+
+
+# ---------------------------------------------------------------- blocklists (bot.blocklists)
+
+class BlocklistRepository(Protocol):
+    async def values(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
+                     size: int) -> Sequence[tuple[int, str, str, int]]:
+        """The next `size` approved, unexpired, visible (id, type, value, tlp rank) with id > after_id, by id."""
+
+    async def version(self, flt: ExportFilter, view: Visibility, now: datetime) -> tuple[int, datetime | None, int]:
+        """(count, latest modified_at, highest id) of that set: it changes whenever the list does."""

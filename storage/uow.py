@@ -30,6 +30,7 @@ from storage.repositories import (
     SqlSightingRepository,
     SqlVoteRepository,
 )
+from storage.repositories.blocklists import SqlBlocklistRepository
 from storage.repositories.secrets import SqlSecretRepository
 from storage.repositories.watches import SqlWatchRepository
 
@@ -120,6 +121,7 @@ class SqlUnitOfWork:
         self.api_keys = SqlApiKeyRepository(session, clock)
         self.secrets = SqlSecretRepository(session, clock)
         self.watches = SqlWatchRepository(session, clock)
+        self.blocklists = SqlBlocklistRepository(session, clock)
         return self
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from adapters.config import TaxiiSettings
+from adapters.taxii import feeds
+from adapters.taxii.auth import bearer
 from bot import exchange, limits
 from bot.commands import UsageError
 from bot.dispatcher import Dispatcher
@@ -90,20 +92,6 @@ def timestamp_us(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
-def _bearer(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-        return decoded.partition(":")[2]
-    return ""
-
-
 class TaxiiServer:
     def __init__(self, uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings: TaxiiSettings) -> None:
         self.uow_factory = uow_factory
@@ -130,8 +118,10 @@ class TaxiiServer:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(feeds.PREFIX):  # the blocklists answer in plain text, with their own checks
+            return await handler(request)
         try:
-            key = _bearer(request)
+            key = bearer(request)
             async with self.uow_factory(read_only=True) as uow:
                 api_key = await exchange.authenticate(uow, key) if key else None
             if api_key is None:
@@ -326,6 +316,8 @@ def create_app(uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings:
     app.router.add_get(coll + "objects/{object}/versions/", server.versions)
     app.router.add_get(coll + "manifest/", server.manifest)
     app.router.add_get(root + "status/{status}/", server.status)
+    if settings.feeds_enabled:
+        app.router.add_get(feeds.PREFIX + "{name}", feeds.FeedServer(uow_factory, dispatcher, settings).handle)
     return app
 
 

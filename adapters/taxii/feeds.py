@@ -1,0 +1,124 @@
+"""Blocklists over HTTP (issue 14): `GET /feeds/NAME` on the TAXII server's address, per organization's API key.
+
+* The key: `Authorization: Bearer KEY` (or HTTP Basic with the key as the password); `?key=KEY` only where the
+  operator enabled `taxii.feed_key_in_query` for devices that cannot send a header (a key in a URL ends up in
+  logs and proxies). An unknown or revoked key is 401, as for TAXII.
+* Revalidation: every answer carries an `ETag` and a `Last-Modified`; `If-None-Match` (or, without it,
+  `If-Modified-Since`) that still holds is answered 304 with no body, so a device polling every minute fetches
+  nothing while nothing changed.
+* The body is streamed in batches of rows read by id (memory stays flat however long the list), written with
+  the lists' formats (bot.blocklists).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from aiohttp import web
+
+from adapters.config import TaxiiSettings
+from adapters.taxii.auth import bearer
+from bot import blocklists, exchange
+from bot.dispatcher import Dispatcher
+from bot.ports import StoreUnavailable, UnitOfWorkFactory
+from bot.rules import organization_visibility
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000  # rows read (and written out) at a time
+PREFIX = "/feeds/"
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=message + "\n", content_type="text/plain", headers=headers)
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+class FeedServer:
+    def __init__(self, uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings: TaxiiSettings) -> None:
+        self.uow_factory, self.dispatcher, self.settings = uow_factory, dispatcher, settings
+
+    def _key(self, request: web.Request) -> str:
+        key = bearer(request)
+        if not key and self.settings.feed_key_in_query:
+            key = request.query.get("key", "")
+        return key
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except StoreUnavailable as e:
+            log.warning("feed %s: the store is unavailable (%s)", request.path, e.reason)
+            return _text(503, "The coalition's store is unavailable right now; try again in a minute.",
+                         {"Retry-After": "60"})
+        except (ConnectionResetError, web.HTTPException):
+            raise
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("feed %s failed (ref %s)", request.path, ref)
+            return _text(500, f"Internal error (reference {ref}).")
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        blocklist = blocklists.LISTS.get(request.match_info["name"])
+        if blocklist is None:
+            return _text(404, f"No such list. The lists: {', '.join(blocklists.LISTS)}.")
+        if "key" in request.query and not self.settings.feed_key_in_query:
+            return _text(400, "A key in the URL is not accepted here (it would end up in logs): send it as "
+                              "Authorization: Bearer KEY, or ask the operator to enable taxii.feed_key_in_query.")
+        key = self._key(request)
+        async with self.uow_factory(read_only=True) as uow:
+            api_key = await exchange.authenticate(uow, key) if key else None
+            if api_key is None:
+                return _text(401, "Give an organization's API key: Authorization: Bearer KEY.",
+                             {"WWW-Authenticate": 'Bearer realm="feeds"'})
+            now = self.dispatcher.clock()
+            try:
+                flt = blocklists.parse_filter(blocklist, dict(request.query), now)
+            except blocklists.FilterError as e:
+                return _text(400, str(e))
+            view = organization_visibility(api_key.org_id)
+            version = await uow.blocklists.version(flt, view, now)
+            org = await uow.organizations.get(api_key.org_id)
+        tag = blocklists.etag(api_key.org_id, blocklist, flt, version)
+        latest = version[1]
+        headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+        if latest is not None:
+            headers["Last-Modified"] = _http_date(latest)
+        if _not_modified(request, tag, latest):
+            return web.Response(status=304, headers=headers)
+        response = web.StreamResponse(headers={**headers, "Content-Type": blocklist.media_type})
+        await response.prepare(request)
+        await response.write(blocklists.head(blocklist, org.name if org else "", latest, now).encode())
+        after = 0
+        while True:  # each batch in its own short read: a long download holds no transaction open
+            async with self.uow_factory(read_only=True) as uow:
+                rows = await uow.blocklists.values(flt, view, now, after, BATCH)
+            if not rows:
+                break
+            await response.write("".join(blocklists.lines(blocklist, rows)).encode())
+            after = rows[-1][0]
+        await response.write_eof()
+        return response
+
+
+def _not_modified(request: web.Request, tag: str, latest: datetime | None) -> bool:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:  # it wins over If-Modified-Since (RFC 9110 13.1.3)
+        return any(t.strip() in (tag, "*", "W/" + tag) for t in if_none_match.split(","))
+    since = request.headers.get("If-Modified-Since")
+    if since and latest is not None:
+        try:
+            when = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        return latest.replace(microsecond=0) <= when
+    return False
+
+
+__all__ = ["PREFIX", "FeedServer"]

@@ -1,0 +1,217 @@
+"""Blocklists over HTTP (issue 14): each list with and without a key, never a RED or another organization's
+AMBER+STRICT item, revalidation with ETag and Last-Modified, filters, formats; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from aiohttp import web
+from multidict import CIMultiDict
+
+from adapters.config import TaxiiSettings
+from adapters.taxii import create_app
+from bot import exchange
+from bot.dispatcher import Dispatcher
+from bot.domain import Actor, Identity, Platform, Role
+from storage.uow import Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+async def _seed(store: Store, dispatcher: Dispatcher) -> dict[str, str]:
+    async with store.unit_of_work() as uow:
+        bank = await uow.organizations.add("Northbank", "finance", 70)
+        vendor = await uow.organizations.add("Sentinel Security", "security", 80)
+        for name, org, role in (("alice", bank, Role.MEMBER), ("bob", vendor, Role.MEMBER),
+                                ("mod", vendor, Role.MODERATOR), ("mod2", bank, Role.MODERATOR)):
+            member = await uow.members.add(org.id, name, role)
+            await uow.members.link_identity(member.id, Identity(Platform.CONSOLE, "t", name))
+        keys = {org: (await exchange.create_api_key(uow, org, "firewall", created_by=None,
+                                                    now=dispatcher.clock())).key
+                for org in ("Northbank", "Sentinel Security")}
+        await uow.commit()
+    return keys
+
+
+class Feeds:
+    def __init__(self, base: str, keys: dict[str, str], clock: Clock, dispatcher: Dispatcher) -> None:
+        self.base, self.keys, self.clock, self.dispatcher = base, keys, clock, dispatcher
+
+    async def say(self, who: str, text: str) -> None:
+        reply = await self.dispatcher.handle_text(text, Actor(Platform.CONSOLE, "t", who, "dm", private=True))
+        assert "Error" not in type(reply.result).__name__, reply.result
+
+    async def get(self, path: str, org: str | None = "Sentinel Security",
+                  headers: dict[str, str] | None = None) -> tuple[int, str, CIMultiDict[str]]:
+        sent = dict(headers or {})
+        if org:
+            sent["Authorization"] = f"Bearer {self.keys[org]}"
+        async with aiohttp.ClientSession() as http, http.get(self.base + path, headers=sent) as response:
+            return response.status, await response.text(), CIMultiDict(response.headers)
+
+
+async def _serve(store: Store, **settings: object):
+    clock = Clock()
+    dispatcher = Dispatcher(store.unit_of_work, clock=clock)
+    keys = await _seed(store, dispatcher)
+    config = TaxiiSettings(enabled=True, host="127.0.0.1", port=0, **settings)  # type: ignore[arg-type]
+    runner = web.AppRunner(create_app(store.unit_of_work, dispatcher, config))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, Feeds(f"http://127.0.0.1:{port}", keys, clock, dispatcher)
+
+
+@pytest.fixture
+async def feeds(store: Store):
+    runner, world = await _serve(store)
+    await world.say("bob", "submit 198.51.100.7 198.51.100.0/24 2001:db8::1 2001:db8:1::/48 evil-one.example "
+                           "hxxp://evil-two[.]example/gate.php tlp:green tags:c2")
+    await world.say("bob", "submit " + "a" * 64 + " " + "b" * 32 + " tlp:amber")
+    await world.say("bob", "submit pending-only.example tlp:green")  # never approved: in no list
+    await world.say("alice", "submit strict-secret.example 203.0.113.9 tlp:amber+strict")
+    await world.say("alice", "submit red-secret.example tlp:red")
+    await world.say("mod", "approve " + " ".join(f"#{n}" for n in range(1, 9)))
+    await world.say("mod2", "approve #10 #11 #12")
+    try:
+        yield world
+    finally:
+        await runner.cleanup()
+
+
+async def test_each_list_holds_the_approved_values_of_its_type(feeds: Feeds) -> None:
+    expected = {
+        "ipv4.txt": ["198.51.100.7", "198.51.100.0/24"],
+        "ipv6.txt": ["2001:db8::1", "2001:db8:1::/48"],
+        "domain.txt": ["evil-one.example"],
+        "url.txt": ["http://evil-two.example/gate.php"],
+        "sha256.txt": ["a" * 64],
+        "md5.txt": ["b" * 32],
+    }
+    for name, values in expected.items():
+        status, body, headers = await feeds.get(f"/feeds/{name}")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain"), (name, status, body)
+        assert body.splitlines() == values, name
+    status, body, _ = await feeds.get("/feeds/all.csv")
+    rows = body.splitlines()
+    assert rows[0] == "id,type,value,tlp" and len(rows) == 1 + 8
+    assert "6,url,http://evil-two.example/gate.php,green" in rows and "7,sha256," + "a" * 64 + ",amber" in rows
+
+
+async def test_no_list_ever_holds_a_red_item_or_another_organizations_amber_strict(feeds: Feeds) -> None:
+    for name in ("ipv4.txt", "domain.txt", "all.csv", "rpz.zone"):
+        _, vendor, _ = await feeds.get(f"/feeds/{name}", org="Sentinel Security")
+        _, bank, _ = await feeds.get(f"/feeds/{name}", org="Northbank")
+        for body in (vendor, bank):
+            assert "red-secret" not in body and "pending-only" not in body, name
+        assert "strict-secret" not in vendor and "203.0.113.9" not in vendor, name
+        if name in ("domain.txt", "all.csv", "rpz.zone"):
+            assert "strict-secret.example" in bank, name  # its own AMBER+STRICT, to its own devices
+    _, vendor_csv, _ = await feeds.get("/feeds/all.csv", org="Sentinel Security")
+    _, bank_csv, _ = await feeds.get("/feeds/all.csv", org="Northbank")
+    assert len(bank_csv.splitlines()) == len(vendor_csv.splitlines()) + 2
+
+
+async def test_without_a_valid_key_nothing_is_served(feeds: Feeds) -> None:
+    status, body, headers = await feeds.get("/feeds/domain.txt", org=None)
+    assert status == 401 and "Bearer" in headers["WWW-Authenticate"] and "evil" not in body
+    status, body, _ = await feeds.get("/feeds/domain.txt", org=None, headers={"Authorization": "Bearer nope"})
+    assert status == 401 and "evil" not in body
+    status, body, _ = await feeds.get(f"/feeds/domain.txt?key={feeds.keys['Northbank']}", org=None)
+    assert status == 400 and "Authorization: Bearer" in body and "evil" not in body  # not enabled here
+    assert (await feeds.get("/feeds/passwords.txt"))[0] == 404
+
+
+async def test_a_key_in_the_url_where_the_operator_allows_it(store: Store) -> None:
+    runner, world = await _serve(store, feed_key_in_query=True)
+    try:
+        await world.say("bob", "submit evil-three.example tlp:green")
+        await world.say("mod", "approve #1")
+        status, body, _ = await world.get(f"/feeds/domain.txt?key={world.keys['Northbank']}", org=None)
+        assert status == 200 and body == "evil-three.example\n"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_device_polling_an_unchanged_list_gets_nothing(feeds: Feeds) -> None:
+    status, body, headers = await feeds.get("/feeds/domain.txt")
+    etag, modified = headers["ETag"], headers["Last-Modified"]
+    status, body, _ = await feeds.get("/feeds/domain.txt", headers={"If-None-Match": etag})
+    assert status == 304 and body == ""
+    status, body, _ = await feeds.get("/feeds/domain.txt", headers={"If-Modified-Since": modified})
+    assert status == 304 and body == ""
+    # another organization's list, or another list, is another validator
+    assert (await feeds.get("/feeds/domain.txt", org="Northbank"))[2]["ETag"] != etag
+    assert (await feeds.get("/feeds/url.txt"))[2]["ETag"] != etag
+    # a change: a revocation, then a new approval
+    feeds.clock.advance(minutes=5)
+    await feeds.say("mod", "revoke #5 sinkholed")
+    status, body, headers = await feeds.get("/feeds/domain.txt", headers={"If-None-Match": etag})
+    assert status == 200 and body == "" and headers["ETag"] != etag
+    etag = headers["ETag"]
+    feeds.clock.advance(minutes=5)
+    await feeds.say("bob", "submit evil-four.example tlp:green")
+    assert (await feeds.get("/feeds/domain.txt", headers={"If-None-Match": etag}))[0] == 304  # pending: no change
+    await feeds.say("mod2", "approve #13")
+    status, body, headers = await feeds.get("/feeds/domain.txt", headers={"If-None-Match": etag})
+    assert status == 200 and body == "evil-four.example\n" and headers["ETag"] != etag
+
+
+async def test_filters_and_their_errors(feeds: Feeds) -> None:
+    _, body, _ = await feeds.get("/feeds/all.csv?type=domain,url")
+    assert [r.split(",")[1] for r in body.splitlines()[1:]] == ["domain", "url"]
+    _, body, _ = await feeds.get("/feeds/all.csv?tag=c2")
+    assert len(body.splitlines()) == 1 + 6
+    _, body, _ = await feeds.get("/feeds/domain.txt?since=1h")
+    assert body == "evil-one.example\n"
+    feeds.clock.advance(hours=2)
+    _, body, _ = await feeds.get("/feeds/domain.txt?since=1h")
+    assert body == ""
+    for query, says in (("type=banana", "type: one or more of"), ("type=url", "holds only domain"),
+                        ("since=yesterday", "since: a duration"), ("limit=5", "not a filter")):
+        status, body, _ = await feeds.get(f"/feeds/domain.txt?{query}")
+        assert status == 400 and says in body, (query, body)
+
+
+async def test_an_expired_item_leaves_the_lists(feeds: Feeds) -> None:
+    await feeds.say("bob", "submit short-lived.example tlp:green valid:1h")
+    await feeds.say("mod", "approve #13")
+    assert "short-lived.example" in (await feeds.get("/feeds/domain.txt"))[1]
+    feeds.clock.advance(hours=2)
+    assert "short-lived.example" not in (await feeds.get("/feeds/domain.txt"))[1]
+
+
+async def test_the_response_policy_zone(feeds: Feeds) -> None:
+    status, body, headers = await feeds.get("/feeds/rpz.zone")
+    assert status == 200 and headers["Content-Type"].startswith("text/dns")
+    lines = body.splitlines()
+    assert lines[1] == "$TTL 300" and lines[2].startswith("@ IN SOA localhost. hostmaster.localhost. (")
+    assert "evil-one.example CNAME ." in lines and "*.evil-one.example CNAME ." in lines
+    assert "32.7.100.51.198.rpz-ip CNAME ." in lines and "24.0.100.51.198.rpz-ip CNAME ." in lines
+    assert "128.1.zz.db8.2001.rpz-ip CNAME ." in lines and "48.zz.1.db8.2001.rpz-ip CNAME ." in lines
+    assert not any("evil-two" in line for line in lines)  # URLs and hashes are not DNS names
+
+
+@pytest.mark.parametrize("address", ["2001:db8::1", "::1", "2001:0:0:1::5", "fe80::", "1:2:3:4:5:6:7:8",
+                                     "2001:db8:0:0:1:0:0:1"])
+def test_rpz_ipv6_triggers_read_back_to_the_address(address: str) -> None:
+    from bot.blocklists import _rpz_v6
+
+    groups = list(reversed(_rpz_v6(ipaddress.IPv6Address(address)).split(".")))
+    if "zz" in groups:
+        at = groups.index("zz")
+        groups = [*groups[:at], *["0"] * (8 - len(groups) + 1), *groups[at + 1:]]
+    assert ipaddress.IPv6Address(":".join(groups)) == ipaddress.IPv6Address(address)
