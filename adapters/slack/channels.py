@@ -49,7 +49,7 @@ class ChannelDirectory:
         self.clock = clock
         self._homes: dict[str, Channel] = {}
         self._taken = float("-inf")
-        self._shared: dict[str, tuple[bool, float]] = {}  # channel -> (shared, until)
+        self._shared: dict[str, tuple[bool | None, float]] = {}  # channel -> (shared, None: Slack would not say; until)
         self._lock = asyncio.Lock()
 
     async def registered(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
@@ -85,7 +85,12 @@ class ChannelDirectory:
             return None
         return known[0]
 
-    def learn_shared(self, channel_id: str, shared: bool) -> None:
+    def asked_lately(self, channel_id: str) -> bool:
+        """Whether Slack was asked (or told) lately about the channel's sharing, whatever it answered."""
+        known = self._shared.get(channel_id)
+        return known is not None and known[1] >= self.clock()
+
+    def learn_shared(self, channel_id: str, shared: bool | None) -> None:
         if len(self._shared) >= MAX_SHARED:
             self._shared.pop(next(iter(self._shared)))
         self._shared[channel_id] = (shared, self.clock() + SHARED_TTL)

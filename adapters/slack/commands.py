@@ -2,10 +2,11 @@
 
 The person is keyed by the workspace the command names (`team_id`: the invoking person's own, an external user's
 in a Slack Connect channel too); the channel is the one registered, whatever workspace registered it
-(adapters.slack.channels). Before `channel set|show` the adapter asks Slack whether the channel is shared with
-other organizations' workspaces (`conversations.info`'s `is_ext_shared`, remembered a minute) and looks the
-channel's registration up afresh; `channel show` in a registered channel that became shared unbeknownst to the
-store records it as the `channel_shared` event would (adapters.slack.sharing).
+(adapters.slack.channels). Before `channel set|show`, and before any command in a channel no admin registered, the
+adapter asks Slack whether the channel is shared with other organizations' workspaces (`conversations.info`'s
+`is_ext_shared`, remembered a minute): a shared channel is public to them (CLEAR, bot.services). Before
+`channel set|show` it also looks the channel's registration up afresh; `channel show` in a registered channel that
+became shared unbeknownst to the store records it as the `channel_shared` event would (adapters.slack.sharing).
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ class CommandListeners(SharingNotices):
         except commands.UsageError:
             command = None  # the dispatcher parses it again and says what is wrong
         about_channel = isinstance(command, commands.ChannelSet | commands.ChannelShow)
-        if about_channel and not actor.private and (shared := await self.shared_externally(actor.channel_id)) \
-                is not None:
-            if isinstance(command, commands.ChannelSet):  # the command itself records it (bot.services)
-                self.channels.learn_shared(actor.channel_id, shared)
-            else:  # a registration that does not know yet learns it now, as from the channel_shared event
-                await self.noticed_sharing(actor.channel_id, shared)
+        if not actor.private and (about_channel or await self.channels.registered(actor.channel_id) is None):
+            # an admin's channel set|show, or a channel no admin registered (its ceiling is the default one, unless
+            # it is shared): is it shared with other organizations' workspaces?
+            shared = await self.shared_externally(actor.channel_id, fresh=about_channel)
+            if shared is not None and not isinstance(command, commands.ChannelSet):
+                await self.noticed_sharing(actor.channel_id, shared)  # as from the channel_shared event
         actor = await self.channels.place(actor, fresh=about_channel)
         async with self._slots:
             if command is None:
@@ -56,14 +57,18 @@ class CommandListeners(SharingNotices):
                 self.channels.forget()
             await self.send_reply(reply, actor, response_url=body.get("response_url"))
 
-    async def shared_externally(self, channel_id: str) -> bool | None:
-        """Slack's word on the channel being shared with other organizations' workspaces (None: it would not say,
-        e.g. the bot cannot see the channel; what the store remembers then stands)."""
-        if (known := self.channels.shared(channel_id)) is not None:
-            return known
+    async def shared_externally(self, channel_id: str, *, fresh: bool = False) -> bool | None:
+        """Slack's word on the channel being shared with other organizations' workspaces, asked at most once a
+        minute (`fresh`: unless it never answered) and remembered (None: it would not say, e.g. the bot cannot see
+        the channel; what the store remembers then stands)."""
+        if self.channels.asked_lately(channel_id) and (not fresh or self.channels.shared(channel_id) is not None):
+            return self.channels.shared(channel_id)
         try:
             info = await self.client.conversations_info(channel=channel_id)
         except SlackApiError as e:
             log.info("conversations.info on %s: %s", channel_id, e.response.get("error"))
+            self.channels.learn_shared(channel_id, None)
             return None
-        return bool((info.get("channel") or {}).get("is_ext_shared"))
+        shared = bool((info.get("channel") or {}).get("is_ext_shared"))
+        self.channels.learn_shared(channel_id, shared)
+        return shared
