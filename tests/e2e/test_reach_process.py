@@ -6,6 +6,14 @@ The fake Slack (tests/adapters/slack/fake_slack.py) plays Slack's side of the in
 the installer back with a code, its `oauth.v2.access` answers each workspace's own bot token) and its tokens act
 only inside their own team: any call with one team's token about another team's channel or user is refused and
 counted in `cross_team`, which must stay empty.
+
+The walk: (1) workspaces TA and TB install the app (install page, Slack's authorize redirect, the process's
+redirect, `oauth.v2.access`); (4, set up first) a Slack Connect channel shared by TA and TB is registered once as a
+feed; (2) alice submits in TA, both moderation channels get the card, TB's moderator approves with its button, the
+card reaches TA's and TB's feeds, the shared channel and both guilds' feeds exactly once, alice is told by DM in TA,
+carol's confirm vote in TA edits every copy, each Slack edit with its own team's token; (3) TB uninstalls: a new
+approval reaches TA, the shared channel and both guilds and nothing of TB, and the uninstall is audited; (5) no
+call ever crossed teams. The process's log holds no secret and no error.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from bot.domain import Channel, ChannelPurpose, Identity, Platform, Role
 from bot.tlp import TLP
 from storage.uow import create_store
 from tests.adapters.discord.fake_discord import APPLICATION_ID, FakeDiscord
-from tests.adapters.slack.fake_slack import Call, MockSlack, Signer, all_text
+from tests.adapters.slack.fake_slack import Call, MockSlack, Signer, action_ids, all_text
 from tests.e2e.processes import stop_gracefully
 
 EXE = str(Path(sys.executable).with_name("coalition-bot"))
@@ -335,6 +343,7 @@ async def reach(postgres_url: str, tmp_path: Path) -> AsyncIterator[Reach]:
     logged = log.read_text(errors="replace")
     secrets = [s for s in (slack.client_secret, SIGNING_SECRET, TOKEN_KEY, *slack.team_tokens) if s in logged]
     assert not secrets, "a secret is in the process's log"
+    assert not [line for line in logged.splitlines() if " ERROR " in line or "Traceback" in line], logged[-6000:]
 
 
 async def _http_ready(world: Reach, process: asyncio.subprocess.Process) -> None:
@@ -371,22 +380,112 @@ async def _install_both(world: Reach) -> None:
         assert value.startswith("fernet:") and not [t for t in world.slack.tokens_of(team_id) if t in value]
 
 
-async def test_two_workspaces_installed_through_oauth_a_submission_approved_across_them_reaches_both_guilds(
-        reach: Reach) -> None:
-    """Steps 1 and the Discord part of 2: what works while the Slack deliveries of OAuth mode are not started."""
-    slack = reach.slack
+def _ts_of(slack: MockSlack, channel: str, indicator_id: int) -> str:
+    """The ts of the card of `indicator_id` in `channel` (exactly one there)."""
+    (ts,) = [m["ts"] for m in slack.messages.get(channel, []) if _indicator_of(m) == indicator_id]
+    return ts
+
+
+async def _audit(world: Reach, action: str) -> list[dict[str, Any]]:
+    async with _connection(world.database) as conn:
+        rows = (await conn.execute(text("SELECT detail FROM audit_log WHERE action = :action"),
+                                   {"action": action})).all()
+    return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
+
+
+async def test_one_process_serves_two_workspaces_and_two_guilds(reach: Reach) -> None:
+    """Issue 11's "Done means", walked in one process: install, submit in one workspace, approve in the other,
+    cards everywhere exactly once, a vote edits every copy, the submitter told; an uninstall stops that workspace
+    cleanly; a Slack Connect channel gets one card; no call ever crosses teams."""
+    slack, discord = reach.slack, reach.discord
     try:
+        # 1. both workspaces installed through the OAuth flow against the running process
         await _install_both(reach)
-        indicator = _indicator_id(await reach.command("alice", "submit 198.51.100.71 tlp:green"))
-        assert "Approved" in await reach.command("mod", f"approve #{indicator}")
+
+        # 4, set up here and checked at every approval below: a Slack Connect channel shared by TA and TB,
+        # registered once (by TA's admin; TB's side finds the same registration)
+        slack.share_channel(SHARED, TA.id, TB.id)
+        reply = await reach.command("ann", "admin channel set purpose:feed ceiling:green", channel=SHARED)
+        assert "Channel updated: ceiling TLP:GREEN, purpose feed" in reply and "(Slack Connect): yes" in reply, reply
+        shown = await reach.command("mod", "admin channel show", channel=SHARED)
+        assert "This channel: ceiling TLP:GREEN, purpose feed" in shown, shown
+        async with _connection(reach.database) as conn:
+            homes = (await conn.execute(text("SELECT workspace_id FROM channels WHERE channel_id = :c"),
+                                        {"c": SHARED})).scalars().all()
+        assert homes == [TA.id]
+
+        # 2. alice submits in TA: the new-submission card reaches both workspaces' moderation channels
+        mark, dmark = slack.mark(), len(discord.calls)
+        first = _indicator_id(await reach.command("alice", "submit hxxp://reach-one[.]example/x tlp:green"))
+        for team in (TA, TB):
+            card = await reach.card_in(team, team.moderation, first, since=mark)
+            assert f"ioc:approve:{first}" in action_ids(card.get("blocks")), card.body  # a moderator's card
+        # TB's moderator approves with the button on the card in TB's moderation channel
+        approved = await reach.press("mod", f"ioc:approve:{first}", TB.moderation,
+                                     _ts_of(slack, TB.moderation, first))
+        assert "Approved" in approved, approved
+        for team, channel in ((TA, TA.feed), (TB, TB.feed), (TA, SHARED)):
+            await reach.card_in(team, channel, first, since=mark)
         for feed in (ONE_FEED, TWO_FEED):
-            await reach.discord.wait_for_call("POST", rf"/channels/{feed}/messages", timeout=WAIT,
-                                              predicate=lambda c: bool((c.json or {}).get("embeds")))
-        await reach.settled(platforms=("discord",))
-        assert (reach.discord_cards(ONE_FEED, indicator), reach.discord_cards(TWO_FEED, indicator)) == (1, 1)
-        assert slack.cross_team == []
-        assert not [c for c in slack.calls if c.status == 401], "a call with no token or a revoked one"
+            await discord.wait_for_call("POST", rf"/channels/{feed}/messages", after=dmark, timeout=WAIT,
+                                        predicate=lambda c: bool((c.json or {}).get("embeds")))
+        told = await reach.wait_call(lambda c: c.method == "chat.postMessage" and c.get("channel") == "DALICE"
+                                     and "was approved" in all_text(c.body), since=mark, what="alice's DM")
+        assert told.status == 200 and told.token in slack.tokens_of(TA.id)
+        await reach.settled()
+        assert [reach.cards(channel, first) for channel in (TA.feed, TB.feed, SHARED)] == [1, 1, 1]
+        assert [reach.cards(team.moderation, first) for team in (TA, TB)] == [1, 1]
+        assert [reach.discord_cards(feed, first) for feed in (ONE_FEED, TWO_FEED)] == [1, 1]
+        assert len([c for c in slack.posts("DALICE") if "was approved" in all_text(c.body)]) == 1
+
+        # a confirm vote in TA edits both Slack copies, each with its own team's token, and both Discord copies
+        mark, dmark = slack.mark(), len(discord.calls)
+        await reach.command("carol", f"vote #{first} confirm")
+        for team, channel in ((TA, TA.feed), (TB, TB.feed), (TA, SHARED)):
+            ts = _ts_of(slack, channel, first)
+            edit = (await slack.wait_for("chat.update", since=mark, timeout=WAIT,
+                                         where=lambda c, ch=channel, ts=ts: c.get("channel") == ch
+                                         and c.get("ts") == ts))[-1]
+            assert edit.token in slack.tokens_of(team.id), (channel, team.id)
+            assert "1 confirmation from 1 org" in all_text(edit.body)
+        for feed in (ONE_FEED, TWO_FEED):
+            (message_id,) = [m for m, body in discord.messages[feed].items()
+                             if (body.get("embeds") or [{}])[0].get("title", "").startswith(f"#{first} ")]
+            edited = await discord.wait_for_call("PATCH", rf"/channels/{feed}/messages/{message_id}", after=dmark,
+                                                 timeout=WAIT)
+            votes = [f["value"] for e in edited.json["embeds"] for f in e.get("fields", []) if f["name"] == "Votes"]
+            assert votes == ["1 confirm (1 org), 0 false positive (0 orgs)"], votes
+        await reach.settled()
+
+        # 3. TB uninstalls the app: nothing more goes to TB, TA still receives, an audit line says so
+        await reach.event(TB, {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"})
+        slack.uninstall(TB.id)
+        deadline = time.monotonic() + WAIT
+        while set(await reach.installed_teams()) != {TA.id}:
+            assert time.monotonic() < deadline, "TB's installation was not removed"
+            await asyncio.sleep(0.1)
+        assert [d["workspace"] for d in await _audit(reach, "slack.uninstalled")] == [TB.id]
+        mark, dmark = slack.mark(), len(discord.calls)
+        second = _indicator_id(await reach.command("alice", "submit reach-two[.]example tlp:green"))
+        await reach.card_in(TA, TA.moderation, second, since=mark)
+        assert "Approved" in await reach.command("carol", f"approve #{second}")
+        await reach.card_in(TA, TA.feed, second, since=mark)
+        await reach.card_in(TA, SHARED, second, since=mark)
+        for feed in (ONE_FEED, TWO_FEED):
+            await discord.wait_for_call("POST", rf"/channels/{feed}/messages", after=dmark, timeout=WAIT,
+                                        predicate=lambda c: bool((c.json or {}).get("embeds")))
+        await reach.settled()
+        after = slack.calls[mark:]
+        assert not [(c.method, c.status) for c in after if c.token in slack.tokens_of(TB.id)], "TB's token used"
+        assert not [(c.method, c.get("channel")) for c in after
+                    if c.get("channel") in TB.channels or c.get("channel_id") in TB.channels], "a call into TB"
+        assert [reach.cards(channel, second) for channel in (TA.feed, TB.feed, SHARED)] == [1, 0, 1]
+        assert [reach.discord_cards(feed, second) for feed in (ONE_FEED, TWO_FEED)] == [1, 1]
+        dropped = await _audit(reach, "delivery.dropped")  # if any of TB's part was planned: dropped, audited
+        assert {d["workspace"] for d in dropped} <= {TB.id}, dropped
+
+        # 5. no call was ever made with one team's token into another team's channel
+        assert slack.cross_team == [], [(c.method, c.get("channel"), c.status) for c in slack.cross_team]
     except Exception as e:
         e.add_note(f"--- coalition-bot log ---\n{reach.log_tail()}")
         raise
-
