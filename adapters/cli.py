@@ -266,12 +266,20 @@ def bootstrap(
 def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
                revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Create or upgrade the schema to the latest migration."""
-    from storage.engine import safe_url
-    from storage.migrate import upgrade
+    from storage.engine import make_engine, safe_url
+    from storage.migrate import upgrade, upgrade_if_behind
 
     settings = _settings(config)
     url = database or settings.database.url.get_secret_value()
-    asyncio.run(upgrade(url, revision))
+
+    async def to_head() -> None:  # one query when the schema is up to date already; Alembic only when behind
+        engine = make_engine(url)
+        try:
+            await upgrade_if_behind(engine, url)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(to_head() if revision == "head" else upgrade(url, revision))
     typer.echo(f"Database {safe_url(url)} is at {revision}.")
 
 

@@ -7,9 +7,26 @@
     uow_factory = store.unit_of_work   # bot.ports.UnitOfWorkFactory
     ...
     await store.close()
+
+Importing one module of the package does not import the others (`db current` needs no ORM): the names below are
+looked up on first use.
 """
 
-from storage.migrate import current, downgrade, upgrade
-from storage.uow import SqlUnitOfWork, Store, create_store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.migrate import current, downgrade, upgrade
+    from storage.uow import SqlUnitOfWork, Store, create_store
 
 __all__ = ["SqlUnitOfWork", "Store", "create_store", "current", "downgrade", "upgrade"]
+_HOME = {"current": "storage.migrate", "downgrade": "storage.migrate", "upgrade": "storage.migrate",
+         "SqlUnitOfWork": "storage.uow", "Store": "storage.uow", "create_store": "storage.uow"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")
