@@ -91,11 +91,17 @@ def _since(text: str, now: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def etag(org_id: int, blocklist: Blocklist, flt: ExportFilter, version: tuple[int, datetime | None, int]) -> str:
-    """A strong validator of one list as one organization gets it: changes whenever an item is added, approved,
-    revoked or expires (the set's size, latest change or highest id)."""
-    count, latest, top = version
-    raw = f"{org_id}|{blocklist.name}|{flt}|{count}|{latest.isoformat() if latest else '-'}|{top}"
+def etag(org_id: int, blocklist: Blocklist, flt: ExportFilter,
+         version: tuple[datetime | None, datetime | None], now: datetime) -> str:
+    """A validator of one list as one organization gets it with these filters. It changes whenever the list
+    may have: an approval, a revocation, an expiry (swept, or an item's valid_until passing: the next one to come
+    is part of it), an edit. Coarse (a change to an item outside this list changes it too, costing one download)
+    but never stale, and a few index seeks to compute. `since=` in durations is read as a time, so such a list
+    is revalidated by time too."""
+    latest, upcoming = version
+    horizon = flt.since.isoformat() if flt.since else "-"
+    raw = (f"{org_id}|{blocklist.name}|{flt.types}|{flt.tags}|{horizon}|{latest.isoformat() if latest else '-'}|"
+           f"{upcoming.isoformat() if upcoming and upcoming > now else '-'}")
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 
 

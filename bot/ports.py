@@ -412,5 +412,6 @@ class BlocklistRepository(Protocol):
                      size: int) -> Sequence[tuple[int, str, str, int]]:
         """The next `size` approved, unexpired, visible (id, type, value, tlp rank) with id > after_id, by id."""
 
-    async def version(self, flt: ExportFilter, view: Visibility, now: datetime) -> tuple[int, datetime | None, int]:
-        """(count, latest modified_at, highest id) of that set: it changes whenever the list does."""
+    async def version(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """(the latest change of an approved, revoked or expired item, the next valid_until to come of an approved
+        one): it changes whenever any list may have changed."""

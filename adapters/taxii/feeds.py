@@ -83,10 +83,10 @@ class FeedServer:
             except blocklists.FilterError as e:
                 return _text(400, str(e))
             view = organization_visibility(api_key.org_id)
-            version = await uow.blocklists.version(flt, view, now)
+            version = await uow.blocklists.version(now)
             org = await uow.organizations.get(api_key.org_id)
-        tag = blocklists.etag(api_key.org_id, blocklist, flt, version)
-        latest = version[1]
+        tag = blocklists.etag(api_key.org_id, blocklist, flt, version, now)
+        latest = version[0]
         headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
         if latest is not None:
             headers["Last-Modified"] = _http_date(latest)

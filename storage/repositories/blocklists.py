@@ -1,5 +1,5 @@
 """Blocklists (issue 14): the approved, unexpired values an organization's key may see, streamed in id order, and
-a cheap version of that set for HTTP revalidation (ETag, Last-Modified)."""
+a version of every list that costs a few index seeks, for HTTP revalidation (ETag, Last-Modified)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from bot.domain import ExportFilter, Visibility
+from bot.domain import ExportFilter, Status, Visibility
 from storage.models import IndicatorRow
 from storage.repositories.base import _Repository
 from storage.repositories.exchange import _export_conditions
@@ -30,10 +30,18 @@ class SqlBlocklistRepository(_Repository):
             .order_by(IndicatorRow.id).limit(size))
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
-    async def version(self, flt: ExportFilter, view: Visibility, now: datetime) -> tuple[int, datetime | None, int]:
-        """(how many, the latest change, the highest id) of the list: any approval, revocation, expiry or new
-        item changes it."""
-        count, latest, top = (await self._execute(
-            select(func.count(), func.max(IndicatorRow.modified_at), func.max(IndicatorRow.id))
-            .where(*_live(flt, view, now)))).one()
-        return int(count), latest, int(top or 0)
+    async def version(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """What changes whenever any list may have changed, in a few index seeks however big the store: the
+        latest change of an approved, revoked or expired item (an approval, a revocation, an expiry swept, an
+        edit all set `modified_at`; storage index (status, modified_at)), and the next `valid_until` to come of
+        an approved item (an item past it leaves the lists before the sweep marks it expired)."""
+        latest: datetime | None = None
+        for status in (Status.APPROVED, Status.REVOKED, Status.EXPIRED):
+            found = (await self._execute(select(func.max(IndicatorRow.modified_at))
+                                         .where(IndicatorRow.status == status.value))).scalar_one_or_none()
+            if found is not None and (latest is None or found > latest):
+                latest = found
+        upcoming = (await self._execute(
+            select(func.min(IndicatorRow.valid_until))
+            .where(IndicatorRow.valid_until > now, IndicatorRow.status == Status.APPROVED.value))).scalar_one()
+        return latest, upcoming
