@@ -12,7 +12,7 @@ from bot.ioc import extract
 from bot.results import InternalError, UserError
 
 from .blocks import Message, plural
-from .replies import SlackBase, team_of
+from .replies import SlackBase, team_of, user_team_of
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class ActionListeners(SlackBase):
         own_view = bool(view) or bool(container.get("is_ephemeral")) or channel.startswith("D")
         user = body.get("user") or {}
         actor = self.actor(team_of(body), str(user.get("id", "")), "" if in_home else channel,
-                           private=own_view, name=str(user.get("username") or user.get("name") or ""))
+                           private=own_view, name=str(user.get("username") or user.get("name") or ""),
+                           user_team=user_team_of(body))
         response_url = body.get("response_url")
         try:
             act = actions.parse(str(action.get("action_id", "")))

@@ -94,6 +94,17 @@ def team_of(body: dict[str, Any]) -> str:
     return workspace_key(enterprise_of(body), team)
 
 
+def user_team_of(body: dict[str, Any]) -> str:
+    """The workspace of an interaction's person (`user.team_id`) where it is not the request's: an external user in a
+    Slack Connect channel, whose `team` is the workspace of the app's message. "" otherwise, and in an Enterprise
+    Grid org, where `user.team_id` may be the person's home team rather than the workspace they act in."""
+    user = body.get("user")
+    team = str(user.get("team_id") or "") if isinstance(user, dict) else ""
+    if not team or enterprise_of(body):
+        return ""
+    return team
+
+
 def state_value(view: dict[str, Any], block_id: str, action_id: str) -> Any:
     """What an input of a submitted view holds: text, the selected option's value, or the checked values."""
     element = (((view.get("state") or {}).get("values") or {}).get(block_id) or {}).get(action_id) or {}

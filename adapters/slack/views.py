@@ -15,7 +15,7 @@ from bot.results import InternalError, UserError
 
 from .blocks import Message
 from .mrkdwn import truncate
-from .replies import SlackBase, state_value, team_of
+from .replies import SlackBase, state_value, team_of, user_team_of
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class ViewListeners(SlackBase):
         user = body.get("user") or {}
         actor = self.actor(team_of(body), str(user.get("id", "")), str(metadata.get("channel", "")),
                            private=bool(metadata.get("private", True)),
-                           name=str(user.get("username") or user.get("name") or ""))
+                           name=str(user.get("username") or user.get("name") or ""), user_team=user_team_of(body))
 
         async def answer(reply: Reply) -> None:
             result = reply.result
@@ -79,7 +79,8 @@ class ViewListeners(SlackBase):
             return
         user = body.get("user") or {}
         actor = self.actor(team_of(body), str(user.get("id", "")), str(metadata.get("channel", "")),
-                           private=True, name=str(user.get("username") or user.get("name") or ""))
+                           private=True, name=str(user.get("username") or user.get("name") or ""),
+                           user_team=user_team_of(body))
 
         async def in_a_dm(reply: Reply) -> None:  # the modal closed before the store answered
             await self.send_reply(Reply(reply.result, private=True), dataclasses.replace(actor, channel_id=""),

@@ -134,8 +134,25 @@ async def test_an_external_user_acts_as_themselves_with_their_own_role(connect: 
                           "event_ts": str(time.time())}, team=TEAM, is_ext_shared_channel=True)
     async with connect.store.unit_of_work(read_only=True) as uow:
         pat = (await uow.members.by_name("pat"))[0]
-        voters = (await uow.session.execute(select(VoteRow.member_id).where(VoteRow.indicator_id == 1))).scalars()
-        assert list(voters) == [pat.id]
+        voters = (await uow.session.execute(select(VoteRow.member_id, VoteRow.verdict)
+                                            .where(VoteRow.indicator_id == 1))).all()
+        assert [tuple(v) for v in voters] == [(pat.id, "confirm")]
+    # a button on the card: Slack names the workspace of the app's message (`team`) and pat's own (`user.team_id`)
+    status, _, _ = await connect.interaction({
+        "type": "block_actions", "team": {"id": TEAM, "domain": "coalition"},
+        "user": {"id": "UPAT", "username": "pat", "name": "pat", "team_id": PARTNER}, "api_app_id": "A0COAL",
+        "trigger_id": "trigger-pat", "response_url": connect.mock.response_url("pat-button"),
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": SHARED,
+                      "is_ephemeral": False},
+        "channel": {"id": SHARED, "name": "shared"}, "message": {"ts": "1700000000.000100", "type": "message"},
+        "actions": [{"type": "button", "action_id": "ioc:vote:1:false_positive", "block_id": "b",
+                     "value": "ioc:vote:1:false_positive", "action_ts": str(time.time())}]})
+    assert status == 200
+    await connect.settle()
+    async with connect.store.unit_of_work(read_only=True) as uow:
+        voters = (await uow.session.execute(select(VoteRow.member_id, VoteRow.verdict)
+                                            .where(VoteRow.indicator_id == 1))).all()
+        assert [tuple(v) for v in voters] == [(pat.id, "false_positive")]  # pat's vote, changed by pat
 
 
 async def test_channel_set_in_a_shared_channel_gives_clear_unless_a_ceiling_is_given(connect: SlackWorld) -> None:
