@@ -5,6 +5,12 @@ key. Used by tests/e2e/test_crash_delivery.py (CI) and bench/crash.py (more card
 The fakes keep every message, and after each kill the conversations go on (people write in the feed channels and
 in the DM channels): a retry must find its earlier post behind hundreds of newer messages, more than any fixed
 "look at the last N messages" window would cover.
+
+The random kill points fall while every process is busy (between 2% and 70% of the posts, so that the killed
+rows' leases run out while the others still deliver): a killed process holds a claimed batch whose rows are
+delivered concurrently, some recorded, some posted but not recorded, some not posted yet. One more point is not
+left to chance (`mid_post`): the fake Discord holds the response to a feed post it has stored, and every running
+process is killed while it is held, so a successor must find that post by its key instead of posting it again.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Outcome:
     backend: str
     cards: int
     kills: int = 0
+    killed_mid_post: int = 0  # processes killed at once while the fake held a stored post's response
     processes: int = 0
     seconds: float = 0.0  # from the first process's start until the outbox is empty
     prepared: float = 0.0  # of which writing the submissions and approvals took this long
@@ -81,7 +88,8 @@ class Outcome:
     def summary(self) -> str:
         total = sum(sum(c.values()) for c in (self.slack_feed, self.slack_dm, self.discord_feed, self.discord_dm))
         return (f"{self.backend}: {self.cards} cards on both platforms + {self.cards} DM notices ({total} posts), "
-                f"{self.kills} kill -9 over {self.processes} processes, {self.seconds:.1f}s "
+                f"{self.kills} kill -9 ({self.killed_mid_post} of them while a post was held) over "
+                f"{self.processes} processes, {self.seconds:.1f}s "
                 f"({self.prepared:.1f}s of them approving): "
                 + ("; ".join(self.problems()) or "0 lost, 0 duplicated"))
 
@@ -159,6 +167,15 @@ class Fleet:
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
 
+    async def kill_all(self) -> int:
+        killed = list(self.running)
+        self.running.clear()
+        for process in killed:
+            process.send_signal(signal.SIGKILL)
+        for process in killed:
+            await process.wait()
+        return len(killed)
+
     async def stop(self) -> None:
         for process in self.running:
             process.send_signal(signal.SIGKILL)  # everything is delivered and checked by now
@@ -196,9 +213,12 @@ def _discord_keys(discord: FakeDiscord, channel_id: int) -> tuple[Counter, int]:
 
 
 async def crash_run(url: str, logs: Path, *, cards: int = 1000, kills: int = 20, processes: int = 3,
-                    lease: float = 2.0, seed: int | None = None, limit: float = 240.0) -> Outcome:
+                    lease: float = 2.0, seed: int | None = None, limit: float = 240.0,
+                    mid_post: bool = False) -> Outcome:
     """Deliver `cards` approvals with `processes` processes at a time, killing one (and starting its successor)
-    at `kills` random points of the progress; returns what the platforms show once the outbox is empty."""
+    at `kills` random points of the progress and, with `mid_post`, every running process once while the fake
+    Discord holds the response to a feed post it stored (the poster never hears back, so it never records it);
+    returns what the platforms show once the outbox is empty."""
     rng = random.Random(seed)
     backend = "postgresql" if url.startswith("postgres") else "sqlite"
     outcome = Outcome(backend, cards)
@@ -232,12 +252,40 @@ async def crash_run(url: str, logs: Path, *, cards: int = 1000, kills: int = 20,
                 outcome.pending = await uow.outbox.pending_stats(datetime.now(UTC))
             return not outcome.pending
 
-        points = sorted(rng.sample(range(expected // 50, expected * 9 // 10), kills))
+        points = sorted(rng.sample(range(expected // 50, expected * 7 // 10), kills))
+        held_at = points[len(points) // 2] if mid_post and points else None
+
+        async def kill_everyone_mid_post() -> None:
+            """Hold the next feed post the fake Discord stores; kill every process while it is held."""
+            stored, release = asyncio.Event(), asyncio.Event()
+
+            async def hold(call) -> None:
+                if not stored.is_set() and call.method == "POST" and call.path == f"/channels/{D_FEED}/messages":
+                    stored.set()
+                    await release.wait()
+
+            discord.before_response = hold
+            try:
+                async with asyncio.timeout(60):
+                    await stored.wait()
+                killed = await fleet.kill_all()
+            finally:
+                discord.before_response = None
+                release.set()
+            outcome.kills += killed
+            outcome.killed_mid_post += killed
+            outcome.timeline.append((round(time.perf_counter() - began, 1), bot_posts()))
+            await chatter()
+            for _ in range(killed):
+                await fleet.start()
 
         async def kill_at_points() -> None:
             for point in points:
                 while bot_posts() < point:  # noqa: ASYNC110 - other processes post: poll what the fakes hold
                     await asyncio.sleep(0.01)
+                if point == held_at:
+                    await kill_everyone_mid_post()
+                    continue
                 await fleet.kill(rng)
                 outcome.kills += 1
                 outcome.timeline.append((round(time.perf_counter() - began, 1), bot_posts()))
