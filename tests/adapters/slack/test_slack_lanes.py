@@ -12,6 +12,7 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
@@ -64,8 +65,9 @@ class Lanes:
         async with self.http.post(self.service.url, data=body.encode(), headers=headers) as response:
             return response.status
 
-    async def command(self, who: str, text: str) -> dict[str, Any]:
-        """`who` types `/ioc text` in their workspace; returns the answer (through response_url) once delivered."""
+    async def command(self, who: str, text: str, *, settle: bool = True) -> dict[str, Any] | None:
+        """`who` types `/ioc text` in their workspace; returns the answer (through response_url) once delivered
+        (`settle`: and the outbox rows of this process's lanes too)."""
         team, user = PEOPLE[who]
         key = f"{who}-{time.monotonic_ns()}"
         fields = {"token": "legacy", "team_id": team, "team_domain": team.lower(), "channel_id": f"D{user[1:]}",
@@ -73,6 +75,8 @@ class Lanes:
                   "text": text, "api_app_id": "A0COAL", "is_enterprise_install": "false",
                   "response_url": self.mock.response_url(key), "trigger_id": f"trigger-{key}"}
         assert await self.post(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded") == 200
+        if not settle:
+            return None
         await self.settle()
         return next(c.body for c in self.mock.responses() if c.body.get("url_key") == key)
 
@@ -228,3 +232,29 @@ async def test_a_single_token_process_leaves_the_other_workspaces_lane_waiting(l
     await lanes.command("alice", "submit after[.]example tlp:green")
     assert [w for w, _, _ in await lanes.outbox()][2:] == [None]
     assert all(done for _, done, _ in await lanes.outbox()) and mock.cross_team == []
+
+
+async def test_a_refused_dm_is_logged_with_its_workspace_and_a_refused_token_is_retried_in_single_token_mode(
+        lanes: Lanes, caplog: pytest.LogCaptureFixture) -> None:
+    mock = lanes.mock
+    code = workspace_of_mock(mock, A)
+    token_a = mock.install_codes[code]["access_token"]
+    await lanes.start(slack_settings(mock, bot_token=token_a))
+    caplog.set_level("INFO")
+    await lanes.command("alice", "submit told[.]example tlp:green")
+    mock.fail("conversations.open", status=200, error="user_not_found")  # alice left the workspace
+    assert "Approved" in all_text(await lanes.command("admin", "approve #1"))
+    assert f"UALICE of workspace {A} cannot be told (user_not_found)" in caplog.text
+    assert all(done for w, done, _ in await lanes.outbox() if w is None)  # nothing else can be done about it
+
+    # Slack refuses the configured token itself: never counted delivered; retried (then parked for an admin)
+    mock.fail("chat.postMessage", times=50, status=200, error="token_revoked")
+    await lanes.command("alice", "submit refused-token[.]example tlp:green", settle=False)
+    for _ in range(200):
+        rows = [r for r in await lanes.outbox() if r[0] is None]
+        if rows[-1][2]:
+            break
+        await asyncio.sleep(0.05)
+    assert rows[-1][1] is False and rows[-1][2] == "DeliveryError: Slack: token_revoked", rows
+    assert f"Slack refused the bot token of workspace {A} (token_revoked)" in caplog.text
+    assert await lanes.audit("delivery.dropped") == []
