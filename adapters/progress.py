@@ -2,6 +2,7 @@
 callback (`progress(what, done, total)`, see bot.exchange.Progress): on a terminal a rich bar with the count, the
 rate and the time left; otherwise (a pipe, a log file, systemd) one log line every few seconds; and in both a line
 with the totals at the end. Everything goes to standard error: standard output may be the export itself.
+Rich is imported only to draw a bar (a command's start-up does not pay for it otherwise).
 
     with ProgressReport("import bundle.json", unit="indicators") as progress:
         await exchange.import_as_organization(..., progress=progress)
@@ -10,24 +11,15 @@ with the totals at the end. Everything goes to standard error: standard output m
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 #: Seconds between two progress lines when standard error is not a terminal.
 LOG_EVERY = 5.0
@@ -36,12 +28,32 @@ log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)  # progress lines are wanted even where a command keeps other INFO lines out
 
 
-class RateColumn(ProgressColumn):
-    """Items per second (rich's own speed column counts bytes)."""
+def _bar(console: Console) -> Progress:
+    """A rich bar: spinner, label, bar, done/total, items per second, time left, time spent."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+    class RateColumn(ProgressColumn):
+        """Items per second (rich's own speed column counts bytes)."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), RateColumn(), TextColumn("eta"), TimeRemainingColumn(), TimeElapsedColumn(),
+                    console=console, transient=False,
+                    redirect_stdout=False, redirect_stderr=False)  # standard output may be the export
 
 
 class ProgressReport:
@@ -49,14 +61,19 @@ class ProgressReport:
 
     def __init__(self, title: str, *, unit: str, console: Console | None = None, every: float | None = None,
                  totals: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
-        """`totals=False` for a command that prints its own totals line (with `elapsed`)."""
+        """`console`: where to draw and write (default: standard error, through rich only if it is a terminal).
+        `totals=False` for a command that prints its own totals line (with `elapsed`)."""
         self.title = title
         self.totals = totals
         self.unit = unit
-        self.console = console if console is not None else Console(stderr=True)
+        if console is None and sys.stderr.isatty():
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console
         self.every = LOG_EVERY if every is None else every
         self.clock = clock
-        self.terminal = self.console.is_terminal
+        self.terminal = console is not None and console.is_terminal
         self.bar: Progress | None = None
         self.tasks: dict[str, TaskID] = {}
         self.phase = ""
@@ -67,11 +84,8 @@ class ProgressReport:
 
     def __enter__(self) -> ProgressReport:
         self.started = self.phase_started = self.last_line = self.clock()
-        if self.terminal:
-            self.bar = Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
-                                MofNCompleteColumn(), RateColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                TimeElapsedColumn(), console=self.console, transient=False,
-                                redirect_stdout=False, redirect_stderr=False)  # stdout may be the export
+        if self.terminal and self.console is not None:
+            self.bar = _bar(self.console)
             self.bar.start()
         return self
 
@@ -93,7 +107,7 @@ class ProgressReport:
             if log.hasHandlers():
                 log.info("%s", self.line(now))
             else:  # logging not set up (a bench script): the line goes to standard error as it is
-                self.console.print(self.line(now), highlight=False, markup=False)
+                self._write(self.line(now))
 
     @property
     def elapsed(self) -> float:
@@ -124,5 +138,11 @@ class ProgressReport:
         elapsed = self.elapsed
         rate = self.done / elapsed if elapsed > 0 else 0.0
         state = "stopped after" if kind is not None else "done:"
-        self.console.print(f"{self.title} {state} {self.done:,} {self.unit} in {elapsed:,.1f} s"
-                           + (f" ({rate:,.0f}/s)" if rate else "") + ".", highlight=False, markup=False)
+        self._write(f"{self.title} {state} {self.done:,} {self.unit} in {elapsed:,.1f} s"
+                    + (f" ({rate:,.0f}/s)" if rate else "") + ".")
+
+    def _write(self, line: str) -> None:
+        if self.console is not None:
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+        else:
+            print(line, file=sys.stderr, flush=True)

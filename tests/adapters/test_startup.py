@@ -155,6 +155,7 @@ def test_commands_import_only_what_they_use(tmp_path):
     assert done.returncode == 0 and "2" in done.stdout, done.stderr
     assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
     assert cache_files(tmp_path / "wl"), "import matches values: the index is built and cached"
+    assert "rich.progress" not in modules  # standard error is a pipe: progress lines, no bar to draw
 
     done, modules = probe(tmp_path, "console", "--database", url, stdin="/ioc help\n")
     assert done.returncode == 0 and "/ioc" in done.stdout, done.stderr
