@@ -165,7 +165,8 @@ def console(
             async with open_runtime(settings, database_url=url, migrate=True if demo else None,
                                     delivery_platforms=(Platform.CONSOLE,)) as rt:
                 deliverer = Deliverer(rt.store.unit_of_work, ConsoleSink(typer.echo), clock=rt.dispatcher.clock)
-                channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker, deliverer)
+                charts = Path(tempfile.gettempdir()) / "coalition-bot-charts"
+                channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker, deliverer, charts)
                 if demo:
                     for line in await seed(rt.store, rt.dispatcher, samples=interactive):
                         typer.echo(line)
@@ -238,6 +239,46 @@ def extract(
     gc.enable()  # start-up is over (see main): what follows reads input of any size
     raise typer.Exit(run_extract(sys.stdin, sys.stdout, jsonl=jsonl, warn=warn, include=include, exclude=exclude,
                                  cache_dir=cache_dir))
+
+
+@app.command()
+def stats(
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the picture into this PNG file")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="What this organization may see (default: the "
+                                            "coalition-wide view, CLEAR to AMBER)")] = None,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """What the store holds, and the last 12 weeks: submissions, approvals, time to decision, tags, contributors."""
+    from datetime import UTC, datetime
+
+    from adapters.runtime import open_runtime
+    from bot.results import StatsResult
+    from bot.rules import coalition_visibility, organization_visibility
+    from bot.text import render
+
+    settings = _settings(config)
+
+    async def main() -> StatsResult | None:
+        async with open_runtime(settings, database_url=database, warninglists=False) as rt, \
+                rt.store.unit_of_work(read_only=True) as uow:
+            found = await uow.organizations.by_name(org) if org else None
+            if org and found is None:
+                return None
+            view = organization_visibility(found.id) if found else coalition_visibility()
+            return StatsResult(await uow.indicators.stats(view),
+                               await uow.statistics.trends(view, found.id if found else -1, datetime.now(UTC)))
+
+    result = _run_with_store(main, database or settings.database.url.get_secret_value())
+    if result is None:
+        typer.echo(f'There is no organization called "{org}" (see `/ioc admin org list`).', err=True)
+        raise typer.Exit(2)
+    typer.echo(render(result))
+    if chart is not None and result.trends is not None:
+        from adapters.charts import stats_png
+
+        chart.write_bytes(stats_png(result.trends))
+        typer.echo(f"Chart: {chart}")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bot.ioc import IOCType, Observable
@@ -279,6 +279,20 @@ class PostedCard:
 
 
 @dataclass(frozen=True)
+class StatsTrends:
+    """What `/ioc stats` draws (issue 14), only over what the asker may see: per week (oldest first, the current
+    week last), submissions and approvals; the median time from submission to decision; the most used tags; and
+    how many indicators each organization contributed (anonymous items of others under ANONYMOUS_ORG)."""
+
+    week_starts: tuple[date, ...] = ()
+    submitted: tuple[int, ...] = ()
+    approved: tuple[int, ...] = ()
+    median_decision_hours: float | None = None
+    top_tags: tuple[tuple[str, int], ...] = ()
+    by_organization: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class StoreStats:
     by_status: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
@@ -307,6 +321,7 @@ __all__ = [
     "Role",
     "SearchFilter",
     "SightingSummary",
+    "StatsTrends",
     "Status",
     "StoreStats",
     "Submission",

@@ -30,6 +30,7 @@ from bot.domain import (
     SearchFilter,
     SightingRecord,
     SightingSummary,
+    StatsTrends,
     Status,
     StoreStats,
     Tally,
@@ -288,6 +289,7 @@ class UnitOfWork(Protocol):
     secrets: SecretRepository  # per-deployment secrets (appended below)
     watches: WatchRepository  # members' watches (appended below)
     blocklists: BlocklistRepository  # the approved values an organization's key may see (appended below)
+    statistics: StatisticsRepository  # the numbers behind /ioc stats's chart (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -415,3 +417,12 @@ class BlocklistRepository(Protocol):
     async def version(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         """(the latest change of an approved, revoked or expired item, the next valid_until to come of an approved
         one): it changes whenever any list may have changed."""
+
+
+# ---------------------------------------------------------------- statistics (/ioc stats)
+
+class StatisticsRepository(Protocol):
+    async def trends(self, view: Visibility, viewer_org_id: int, now: datetime, weeks: int = 12,
+                     top: int = 8) -> StatsTrends:
+        """Over what `view` may see: weekly submissions and approvals, the median time to decision, top tags,
+        contributions per organization (others' anonymous items under the anonymous name)."""

@@ -20,6 +20,7 @@ from bot.domain import (
     Organization,
     OutboxEvent,
     SightingSummary,
+    StatsTrends,
     Status,
     StoreStats,
     Tally,
@@ -145,6 +146,7 @@ class Joined:
 @dataclass(frozen=True)
 class StatsResult:
     stats: StoreStats
+    trends: StatsTrends | None = None  # what the chart draws (adapters.charts)
 
 
 @dataclass(frozen=True)

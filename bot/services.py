@@ -558,8 +558,10 @@ async def link_identity(ctx: Context, code: str) -> Done:
 
 
 async def stats(ctx: Context, _: commands.Stats) -> StatsResult:
-    ctx.require_member()
-    return StatsResult(await ctx.uow.indicators.stats(ctx.view))  # only what the asker may see
+    member = ctx.require_member()
+    view = ctx.view  # only what the asker may see, in the totals and in the chart's numbers
+    return StatsResult(await ctx.uow.indicators.stats(view),
+                       await ctx.uow.statistics.trends(view, member.org_id, ctx.now))
 
 
 def help_for(_: Context | None, cmd: commands.Help) -> HelpResult:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import singledispatch
 
 from bot import results as r
-from bot.domain import Status, Tally
+from bot.domain import StatsTrends, Status, Tally
 from bot.ports import OutboxLane
 from bot.watch_index import Watch
 
@@ -243,8 +243,30 @@ def _(result: r.StatsResult, esc: Escape = plain) -> str:
     s = result.stats
     by_status = ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items())) or "none"
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(s.by_type.items())) or "none"
-    return (f"Indicators by status: {by_status}\nBy type: {by_type}\n"
+    text = (f"Indicators by status: {by_status}\nBy type: {by_type}\n"
             f"{s.organizations} organizations, {s.members} members, {s.votes} votes, {s.sightings} sightings")
+    return text + "".join(f"\n{line}" for line in trend_lines(result.trends, esc))
+
+
+def trend_lines(trends: StatsTrends | None, esc: Escape = plain) -> list[str]:
+    """The chart's numbers as text (for a reader who cannot see the picture)."""
+    if trends is None or not trends.week_starts:
+        return []
+    lines = [f"Last {len(trends.week_starts)} weeks (from {trends.week_starts[0].isoformat()}): "
+             f"{sum(trends.submitted):,} submitted, {sum(trends.approved):,} approved; this week "
+             f"{trends.submitted[-1]:,} submitted, {trends.approved[-1]:,} approved"]
+    if trends.median_decision_hours is not None:
+        lines.append(f"Median time to a decision: {_hours(trends.median_decision_hours)}")
+    if trends.top_tags:
+        lines.append("Top tags: " + ", ".join(f"{esc(t)} {n:,}" for t, n in trends.top_tags))
+    if trends.by_organization:
+        lines.append("Contributions: " + ", ".join(f"{esc(o)} {n:,}" for o, n in trends.by_organization))
+    return lines
+
+
+def _hours(hours: float) -> str:
+    return f"{hours * 60:.0f} minutes" if hours < 1 else f"{hours:.1f} hours" if hours < 48 else \
+        f"{hours / 24:.1f} days"
 
 
 @render.register

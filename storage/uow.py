@@ -32,6 +32,7 @@ from storage.repositories import (
 )
 from storage.repositories.blocklists import SqlBlocklistRepository
 from storage.repositories.secrets import SqlSecretRepository
+from storage.repositories.statistics import SqlStatisticsRepository
 from storage.repositories.watches import SqlWatchRepository
 
 OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
@@ -122,6 +123,7 @@ class SqlUnitOfWork:
         self.secrets = SqlSecretRepository(session, clock)
         self.watches = SqlWatchRepository(session, clock)
         self.blocklists = SqlBlocklistRepository(session, clock)
+        self.statistics = SqlStatisticsRepository(session, clock)
         return self
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.delivery import Deliverer
 from bot.dispatcher import Dispatcher
-from bot.domain import Actor, Platform
+from bot.domain import Actor, Platform, StatsTrends
+from bot.results import StatsResult
 from bot.text import plain, render
 
 WORKSPACE = "local"
@@ -29,12 +32,13 @@ CONSOLE_HELP = """Console commands:
 
 class ConsoleChannel:
     def __init__(self, dispatcher: Dispatcher, write: Callable[[str], None], speaker: str = "",
-                 deliverer: Deliverer | None = None) -> None:
+                 deliverer: Deliverer | None = None, charts: Path | None = None) -> None:
         self.dispatcher = dispatcher
         self.write = write
         self.speaker = speaker
         self.channel = DIRECT
         self.deliverer = deliverer
+        self.charts = charts  # where `/ioc stats` pictures are written (None: text only)
 
     @property
     def prompt(self) -> str:
@@ -80,11 +84,26 @@ class ConsoleChannel:
                 answer = await self.dispatcher.handle_text(rest, self.actor())
                 private_in_channel = answer.private and self.channel != DIRECT
                 self.write(("(only you see this) " if private_in_channel else "") + render(answer.result))
+                if isinstance(answer.result, StatsResult) and answer.result.trends and self.charts is not None:
+                    self.write(f"Chart: {await write_chart(answer.result.trends, self.charts)}")
                 if self.deliverer is not None:  # what the bot posts in the demo's channels, right after
                     await self.deliverer.drain()
         else:
             self.write("Commands start with /ioc (try /ioc help); /help lists the console's own commands.")
         return True
+
+
+async def write_chart(trends: StatsTrends, directory: Path) -> Path:
+    """The stats picture (adapters.charts), drawn off the event loop, as a new PNG file in `directory`."""
+    from adapters.charts import stats_png
+
+    def draw() -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"coalition-stats-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}.png"
+        path.write_bytes(stats_png(trends))
+        return path
+
+    return await asyncio.to_thread(draw)
 
 
 async def run_script(channel: ConsoleChannel, stdin: TextIO) -> None:
