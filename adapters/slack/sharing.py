@@ -54,9 +54,9 @@ class SharingNotices(SlackBase):
             log.info("Slack channel %s of %s is %s shared with other organizations' workspaces%s", channel,
                      change.channel.workspace_id, "now" if shared else "no longer",
                      f": ceiling lowered from {change.lowered_from.value} to CLEAR" if change.lowered_from else "")
-            if change.lowered_from is None:
-                continue
-            message = self.renderer.message(change)
+        lowered = [c for c in changes if c.lowered_from is not None]
+        if lowered:  # one line, however many registrations the channel had (made before it was one channel)
+            message = self.renderer.message(max(lowered, key=lambda c: c.lowered_from.rank))  # type: ignore[union-attr]
             try:
                 await self.client.chat_postMessage(channel=channel, **message.payload(), unfurl_links=False,
                                                    unfurl_media=False)

@@ -312,6 +312,20 @@ async def test_oauth_two_workspaces_a_connect_channel_registered_from_both_recei
         await mock.stop()
 
 
+async def test_a_channel_registered_twice_before_it_was_one_channel_is_lowered_everywhere_and_said_once(
+        connect: SlackWorld) -> None:
+    """Registrations made from both sides before this version: channel_shared lowers both; one line is posted."""
+    async with connect.store.unit_of_work() as uow:
+        await uow.channels.upsert(Channel(Platform.SLACK, PARTNER, "CFEED", TLP.GREEN))
+        await uow.commit()
+    await event(connect, {"type": "channel_shared", "channel": "CFEED", "connected_team_id": PARTNER,
+                          "event_ts": str(time.time())}, team=TEAM)
+    assert {(c.workspace_id, c.ceiling, c.shared_externally) for c in await registrations(connect.store, "CFEED")} \
+        == {(TEAM, TLP.CLEAR, True), (PARTNER, TLP.CLEAR, True)}
+    (line,) = connect.mock.posts("CFEED")
+    assert "lowered from TLP:AMBER to TLP:CLEAR" in line["text"]
+
+
 def test_the_manifest_and_the_install_scopes_ask_for_what_slack_connect_needs() -> None:
     """conversations.info and the channel_shared/unshared events need channels:read and groups:read."""
     from pathlib import Path
