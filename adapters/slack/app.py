@@ -4,7 +4,9 @@ Built on slack-bolt's `AsyncApp`; the same app serves HTTP mode and Socket Mode 
 The adapter is organised by surface, as bolt's own examples are: `commands` (the slash command), `actions`
 (buttons, shortcuts), `views` (modals), `events` (reactions, messages, App Home, files) and `installation`
 (OAuth distribution: install page, redirect, uninstalls); `replies` holds what they share, above all
-`send_reply`, the one way a reply leaves the adapter. This module only builds the bolt app and registers them.
+`send_reply`, the one way a reply leaves the adapter; `channels` where each channel is registered (Slack Connect:
+one registration whatever workspace a request names) and `sharing` what Slack says of a channel being shared with
+other organizations' workspaces. This module only builds the bolt app and registers them.
 
 Privacy: every reply to a person leaves through `send_reply`, which honours the core's `Reply.private`; the
 contract test (tests/adapters/slack/test_slack_private_contract.py) walks every listener registered here.
