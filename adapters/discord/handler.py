@@ -38,10 +38,10 @@ from bot.audience import Reply, cards_of
 from bot.commands import FormError, IdRef, UsageError
 from bot.delivery import remember_posted
 from bot.dispatcher import Dispatcher
-from bot.domain import Actor, Platform, PostedCard, Verdict
+from bot.domain import Actor, Platform, PostedCard, StatsTrends, Verdict
 from bot.ioc import extract
 from bot.ports import UnitOfWorkFactory
-from bot.results import InternalError, PassiveResult, UserError
+from bot.results import InternalError, PassiveResult, StatsResult, UserError
 from bot.text import plain
 
 from .render import MENTIONS, Message, card_embed, esc, indicator_id_of, passive_text, to_message
@@ -105,14 +105,17 @@ class Handler:
         options."""
         actor = self.actor(interaction)
 
-        async def work() -> Reply:
+        async def work() -> Reply | tuple[Reply, Message]:
             try:
                 command = commands.parse(text)
                 if amend:
                     command = dataclasses.replace(command, **{k: v for k, v in amend.items() if v})  # type: ignore[type-var]
             except UsageError as e:
                 return Reply(UserError(e.problem, e.usage), private=True)
-            return await self.dispatcher.handle(command, actor)
+            reply = await self.dispatcher.handle(command, actor)
+            if isinstance(reply.result, StatsResult) and reply.result.trends is not None:
+                return reply, await self._with_chart(reply.result, reply.result.trends)
+            return reply
 
         await self.answer(interaction, work(), public=verb in PUBLIC_VERBS, defer_now=defer_now)
 
@@ -121,8 +124,17 @@ class Handler:
         await self.answer(interaction, self.dispatcher.handle(command, self.actor(interaction)), public=public,
                           defer_now=defer_now)
 
-    async def answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *, public: bool,
-                     defer_now: bool = False, component: bool = False) -> None:
+    @staticmethod
+    async def _with_chart(result: StatsResult, trends: StatsTrends) -> Message:
+        """`/ioc stats` answers with its picture attached (drawn off the event loop, within the deferral)."""
+        from adapters.charts import stats_png
+
+        msg = to_message(result)
+        msg.files.append(("coalition-stats.png", await asyncio.to_thread(stats_png, trends)))
+        return msg
+
+    async def answer(self, interaction: discord.Interaction, work: Awaitable[Reply | tuple[Reply, Message]], *,
+                     public: bool, defer_now: bool = False, component: bool = False) -> None:
         task = asyncio.ensure_future(work)
         self._answering += 1
         if self._answering > self.busy:
@@ -135,7 +147,8 @@ class Handler:
             if self._answering <= self.busy:
                 self._pressure.clear()
 
-    async def _answer(self, interaction: discord.Interaction, task: asyncio.Future[Reply], *, public: bool,
+    async def _answer(self, interaction: discord.Interaction, task: asyncio.Future[Reply | tuple[Reply, Message]], *,
+                      public: bool,
                       defer_now: bool, component: bool) -> None:
         if not defer_now:  # until the answer is ready, the deadline nears, or load arrives: then acknowledge
             pressure = asyncio.ensure_future(self._pressure.wait())
@@ -148,9 +161,10 @@ class Handler:
             else:
                 deferred_public = public and interaction.guild_id is not None
                 await interaction.response.defer(ephemeral=not deferred_public, thinking=True)
-        reply = await task
+        done = await task
+        reply, msg = done if isinstance(done, tuple) else (done, None)
         try:
-            await self.send(interaction, reply, deferred_public=deferred_public, component=component)
+            await self.send(interaction, reply, deferred_public=deferred_public, component=component, msg=msg)
         except discord.HTTPException:
             log.exception("discord: could not answer interaction %s", interaction.id)
 
