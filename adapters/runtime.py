@@ -108,7 +108,9 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None, m
         dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(),
                                 warninglists=await load_warninglists(settings) if warninglists else None,
                                 delivery_platforms=delivery_platforms)
-        gc.enable()  # start-up is over (`coalition-bot` keeps the collector off until here: adapters.cli.main)
+        if not gc.isenabled():  # `coalition-bot`'s start-up is over (the collector was off: adapters.cli.main);
+            gc.freeze()  # what it built lives on: no collection need walk it (nor walk it now, all at once)
+            gc.enable()
         yield Runtime(settings, store, dispatcher)
     finally:
         await store.close()
