@@ -40,9 +40,9 @@ from bot import commands
 from bot.audience import Reply, cards_of
 from bot.delivery import remember_posted
 from bot.dispatcher import Dispatcher
-from bot.domain import Actor, Platform, PostedCard, Verdict
+from bot.domain import Actor, Platform, PostedCard, StatsTrends, Verdict
 from bot.ports import UnitOfWorkFactory
-from bot.results import FileResult, InternalError, UserError
+from bot.results import FileResult, InternalError, StatsResult, UserError
 
 from .blocks import Message, Renderer, section
 from .channels import ChannelDirectory, PlacingDispatcher
@@ -276,6 +276,8 @@ class SlackBase:
                                                    unfurl_links=False, unfurl_media=False)
             else:
                 await self.private(actor, message, response_url, replace_original=replace_original)
+            if isinstance(result, StatsResult) and result.trends is not None:
+                await self.send_chart(result.trends, actor)
             return
         if message is not None:
             await self.client.chat_postMessage(channel=actor.channel_id, **message.payload(), thread_ts=thread_ts,
@@ -315,6 +317,20 @@ class SlackBase:
                 self.remember_card(actor.channel_id, ts, card.indicator.id)
         finally:
             await remember_posted(self.uow_factory, posted)
+
+    async def send_chart(self, trends: StatsTrends, actor: Actor) -> None:
+        """`/ioc stats`'s picture (adapters.charts, drawn off the event loop) in the person's direct message with
+        the bot: it shows what they may see in private."""
+        from adapters.charts import stats_png
+
+        try:
+            png = await asyncio.to_thread(stats_png, trends)
+            dm = await self.dm_channel(actor.user_id)
+            await self.client.files_upload_v2(channel=dm, content=png, filename="coalition-stats.png",
+                                              title="Coalition indicators, the last 12 weeks",
+                                              initial_comment="The last 12 weeks, counting only what you may see.")
+        except SlackApiError as e:
+            log.info("the stats chart could not be uploaded to %s (%s)", actor.user_id, e.response.get("error"))
 
     async def send_file(self, result: FileResult, actor: Actor, response_url: str | None) -> None:
         """An export goes to the person's direct message with the bot, never to a channel: it holds what they
