@@ -44,7 +44,8 @@ def _parse_since(text: str | None) -> datetime | None:
 
 def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default standard output)")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="stix, csv or txt")] = "stix",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="stix, csv, txt, or misp-feed (a MISP feed folder: "
+                                     "give --output DIR)")] = "stix",
     status: Annotated[str, typer.Option(help="Statuses, comma-separated")] = "approved",
     tlp: Annotated[str | None, typer.Option("--tlp", help="TLP ceiling (clear, green, amber, amber+strict)")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="IOC types, comma-separated")] = None,
@@ -55,7 +56,8 @@ def export(
     config: ConfigOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Write a STIX 2.1 bundle (or CSV, or one value a line) of the indicators, filtered. Never RED."""
+    """Write a STIX 2.1 bundle (or CSV, one value a line, or a MISP feed folder) of the indicators, filtered.
+    Never RED."""
     from adapters.progress import ProgressReport
     from adapters.runtime import open_runtime
     from bot import exchange
@@ -65,8 +67,10 @@ def export(
     from bot.tlp import TLP
 
     settings = _settings(config)
-    if fmt not in exchange.MEDIA_TYPES:
-        raise typer.BadParameter("--format takes stix, csv or txt")
+    if fmt not in exchange.MEDIA_TYPES and fmt != "misp-feed":
+        raise typer.BadParameter("--format takes stix, csv, txt or misp-feed")
+    if fmt == "misp-feed" and (output is None or output.is_file()):
+        raise typer.BadParameter("--format misp-feed writes a folder: give --output DIR")
     try:
         flt = ExportFilter(statuses=tuple(Status(s.strip()) for s in status.split(",") if s.strip()),
                            max_tlp=TLP.parse(tlp) if tlp else None,
@@ -79,6 +83,10 @@ def export(
         async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
                     rt.store.unit_of_work(read_only=True) as uow):
             view, viewer = _view_of(await uow.organizations.by_name(org) if org else None, org)
+            if fmt == "misp-feed" and output is not None:
+                from adapters.misp_files import export_feed
+
+                return await export_feed(uow, view, flt, output, now=datetime.now(UTC), progress=progress)
             out = output.open("w", encoding="utf-8") if output else sys.stdout
             try:
                 return await exchange.write_export(uow, view, flt, fmt, out.write, viewer_org_id=viewer,
@@ -101,11 +109,13 @@ def export(
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="STIX 2.1 bundle (.json), CSV or text file", exists=True,
-                                         dir_okay=False)],
+    file: Annotated[Path, typer.Argument(help="STIX 2.1 bundle (.json), MISP event JSON, CSV or text file, or a "
+                                         "MISP feed folder", exists=True)],
     org: Annotated[str, typer.Option("--org", help="The importing organization")],
     member: Annotated[str, typer.Option("--member", help="Name of the organization's member the submissions are "
                                         "recorded under (created if new)")] = "cli import",
+    context: Annotated[bool, typer.Option("--context", help="MISP: also the attributes marked to_ids false "
+                                          "(context; skipped and counted otherwise)")] = False,
     config: ConfigOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -118,7 +128,16 @@ def import_(
     from bot.text import render
 
     settings = _settings(config)
-    data = file.read_bytes()
+    if file.is_dir():
+        from adapters.misp_files import FeedFolderError, read_feed_folder
+
+        try:
+            data = read_feed_folder(file)
+        except FeedFolderError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(1) from None
+    else:
+        data = file.read_bytes()
 
     async def main(progress: exchange.Progress):  # type: ignore[no-untyped-def]
         async with open_runtime(settings, database_url=database,
@@ -127,7 +146,7 @@ def import_(
             return await exchange.import_as_organization(
                 rt.store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
                 now=d.clock(), policy=d.policy, warninglists=d.warninglists,
-                delivery_platforms=d.delivery_platforms, data=data, progress=progress)
+                delivery_platforms=d.delivery_platforms, data=data, progress=progress, context=context)
 
     try:
         with ProgressReport(f"import {file.name}", unit="indicators") as progress:

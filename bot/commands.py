@@ -256,10 +256,12 @@ class Export:
 
 @dataclass(frozen=True)
 class ImportFile:
-    """A file shared to the bot (built by the adapters from the attachment): STIX 2.1 JSON, CSV or text."""
+    """A file shared to the bot (built by the adapters from the attachment): STIX 2.1 JSON, MISP event JSON, CSV
+    or text. `context`: also MISP attributes marked `to_ids: false` (skipped and counted otherwise)."""
 
     filename: str
     data: bytes
+    context: bool = False
 
 
 @dataclass(frozen=True)

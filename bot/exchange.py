@@ -33,6 +33,7 @@ from bot.domain import (
     Visibility,
     VoteRecord,
 )
+from bot.misp import reader as misp_reader
 from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
@@ -151,9 +152,11 @@ IMPORT_CHUNK = 1000  # indicators per transaction of a big import (see import_da
 
 
 def plan_import(filename: str, data: bytes | None, objects: list[Any] | None, *, policy: Policy,
-                now: datetime) -> stix.ImportPlan:
+                now: datetime, context: bool = False) -> stix.ImportPlan:
     """Read and check a whole file (or TAXII objects): pure CPU work, run in a worker thread by import_data so
-    that a 50 MB file does not stall the event loop. Raises UsageError for a file that stores nothing."""
+    that a 50 MB file does not stall the event loop. Raises UsageError for a file that stores nothing. The
+    format is read from the content: MISP event JSON (`bot.misp.reader`; `context` takes its to_ids-false
+    attributes too), a STIX bundle, or CSV and text."""
     valid_until = now + policy.default_valid_for if policy.default_valid_for else None
     try:
         if objects is not None:
@@ -163,9 +166,14 @@ def plan_import(filename: str, data: bytes | None, objects: list[Any] | None, *,
         else:
             if not data or len(data) > MAX_IMPORT_BYTES:
                 raise UsageError(f"the file is empty or larger than {MAX_IMPORT_BYTES // 2**20} MB", "import")
-            plan = stix.read_file(data, filename, default_tlp=policy.default_tlp,
-                                  default_confidence=policy.default_confidence, now=now,
-                                  default_valid_until=valid_until)
+            if misp_reader.is_misp(data):
+                plan = misp_reader.read_misp(data, default_tlp=policy.default_tlp,
+                                             default_confidence=policy.default_confidence, now=now,
+                                             default_valid_until=valid_until, context=context)
+            else:
+                plan = stix.read_file(data, filename, default_tlp=policy.default_tlp,
+                                      default_confidence=policy.default_confidence, now=now,
+                                      default_valid_until=valid_until)
     except stix.ImportFormatError as e:
         raise UsageError(f"nothing was imported from {filename}: {e}", "import") from None
     except RecursionError:  # something nested deeper than any STIX object is, past the JSON reader
@@ -188,7 +196,8 @@ def _blocked_first(items: list[Submission], warninglists: Matcher) -> list[Submi
 
 
 async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
-                      objects: list[Any] | None = None, progress: Progress = _no_progress) -> ImportReport:
+                      objects: list[Any] | None = None, progress: Progress = _no_progress,
+                      context: bool = False) -> ImportReport:
     """Read a file (or, for TAXII, already-decoded objects: the list is emptied once read) and submit its
     indicators for moderation.
 
@@ -206,7 +215,8 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     filename = limits.storable(filename, 200) or "file"  # it goes into audit rows: nothing a store cannot keep
     await ctx.uow.commit()  # nothing written yet: end the transaction (and SQLite's write lock) while we read
     progress("reading", 0, None)
-    plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now)
+    plan = await asyncio.to_thread(plan_import, filename, data, objects, policy=ctx.policy, now=ctx.now,
+                                   context=context)
     if objects is not None:
         objects.clear()  # read: 50 MB of decoded objects need not live on (every full GC pass would walk them)
     total = plan.count
@@ -267,7 +277,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:
     """A file shared to the bot in chat."""
-    return await import_data(ctx, cmd.filename, cmd.data)
+    return await import_data(ctx, cmd.filename, cmd.data, context=cmd.context)
 
 
 async def import_as_organization(uow_factory: UnitOfWorkFactory, *, org_name: str | None = None,
@@ -275,14 +285,14 @@ async def import_as_organization(uow_factory: UnitOfWorkFactory, *, org_name: st
                                  now: datetime, policy: Policy, warninglists: Matcher | None = None,
                                  delivery_platforms: Sequence[Platform] = (), data: bytes | None = None,
                                  objects: list[Any] | None = None, progress: Progress = _no_progress,
-                                 ) -> ImportReport:
+                                 context: bool = False) -> ImportReport:
     """An import by an organization with no person speaking (the CLI, a TAXII POST): the submissions belong to
     the organization's service member `member_name` (created on first use, role member). One transaction."""
     async with uow_factory() as uow:
         member = await service_member(uow, member_name, org_name=org_name, org_id=org_id)
         actor = Actor(platform, "", f"m{member.id}", "", private=True, display_name=member.name)
         ctx = Context(uow, actor, member, None, now, policy, warninglists, tuple(delivery_platforms))
-        report = await import_data(ctx, filename, data, objects=objects, progress=progress)
+        report = await import_data(ctx, filename, data, objects=objects, progress=progress, context=context)
         await uow.commit()
     return report
 

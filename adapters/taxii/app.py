@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.config import TaxiiSettings
-from adapters.taxii import feeds
+from adapters.taxii import feeds, misp_feed
 from adapters.taxii.auth import bearer
 from bot import exchange, limits
 from bot.commands import UsageError
@@ -118,7 +118,7 @@ class TaxiiServer:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(feeds.PREFIX):  # the blocklists answer in plain text, with their own checks
+        if request.path.startswith((feeds.PREFIX, misp_feed.PREFIX)):  # blocklists, MISP feed: their own checks
             return await handler(request)
         try:
             key = bearer(request)
@@ -318,6 +318,8 @@ def create_app(uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings:
     app.router.add_get(root + "status/{status}/", server.status)
     if settings.feeds_enabled:
         app.router.add_get(feeds.PREFIX + "{name}", feeds.FeedServer(uow_factory, dispatcher, settings).handle)
+        app.router.add_get(misp_feed.PREFIX + "{name}",
+                           misp_feed.MispFeedServer(uow_factory, dispatcher, settings).handle)
     return app
 
 
