@@ -1,6 +1,10 @@
 """Lookup latency at scale: fill a store with N indicators, then time `/ioc lookup` in-process
-(parse with the one grammar, dispatcher, store, plain-text render), one value at a time and as a paste of
+(parse with the one grammar, dispatcher, store, pivots, plain-text render), one value at a time and as a paste of
 1,000 values, on SQLite and on PostgreSQL.
+
+The mix is realistic for pivots (issue 12): IPv4 addresses, CIDRs (/16, /24, /29) that contain some of them,
+URLs on those IPs, domains under held parent domains, URLs on domains, e-mail addresses on the parent domains,
+SHA-256 hashes; every lookup answers the related section (the networks an IP is inside, what is on a domain...).
 
     .venv/bin/python bench/lookup.py                       # both backends, 1,000,000 indicators
     .venv/bin/python bench/lookup.py --backend sqlite --rows 100000
@@ -33,6 +37,7 @@ from bot.text import render
 from bot.tlp import TLP
 from storage.migrate import upgrade
 from storage.models import IndicatorRow, IndicatorTagRow, VoteRow
+from storage.pivot_keys import pivot_keys
 from storage.uow import Store, create_store
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -42,10 +47,26 @@ CHUNK = 20_000
 ANALYST = Identity(Platform.CONSOLE, "bench", "analyst1")  # the member the lookups speak as
 
 
+def _ip(i: int) -> str:
+    return f"{10 + (i >> 24) % 200}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
 def value_of(i: int) -> tuple[str, str]:
+    slot = i % 20
+    if slot == 17:  # a URL on an IP
+        return "url", f"http://{_ip(i)}/p/{i}/payload.bin"
+    if slot == 18:  # a network around the IPs: one /16 per 65,536, one /24 per 256, else a /29 (each unique)
+        a, b, c = 10 + (i >> 24) % 200, (i >> 16) & 255, (i >> 8) & 255
+        if i & 0xFFFF < 20:
+            return "cidr", f"{a}.{b}.0.0/16"
+        if i & 0xFF < 20:
+            return "cidr", f"{a}.{b}.{c}.0/24"
+        return "cidr", f"{a}.{b}.{c}.{i & 0xF8}/29"
+    if slot == 19:  # the parent domains of the hosts below (bench-0 ... bench-996 among them), and mailboxes
+        return ("domain", f"bench-{i // 40}.example") if (i // 20) % 2 else ("email", f"u{i}@bench-{i % 997}.example")
     kind = i % 4
     if kind == 0:
-        return "ipv4", f"{10 + (i >> 24) % 200}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+        return "ipv4", _ip(i)
     if kind == 1:
         return "domain", f"host-{i}.bench-{i % 997}.example"
     if kind == 2:
@@ -57,6 +78,7 @@ def rows(start: int, stop: int, org_ids: list[int], member_ids: list[int], now: 
     out = []
     for i in range(start, stop):
         kind, value = value_of(i)
+        net_first, net_last, host_rev = pivot_keys(kind, value)
         tlp = TLPS[i % len(TLPS)]
         out.append({
             "id": i + 1, "stix_id": f"indicator--{uuid.UUID(int=i + 1)}", "type": kind, "value": value,
@@ -64,7 +86,7 @@ def rows(start: int, stop: int, org_ids: list[int], member_ids: list[int], now: 
             "note": "", "submitter_id": member_ids[i % len(member_ids)], "org_id": org_ids[i % len(org_ids)],
             "anonymous": i % 10 == 0, "first_seen": now, "last_seen": now,
             "valid_until": now + timedelta(days=365), "created_at": now - timedelta(seconds=i), "modified_at": now,
-            "status_reason": "",
+            "status_reason": "", "net_first": net_first, "net_last": net_last, "host_rev": host_rev,
         })
     return out
 
@@ -139,19 +161,21 @@ async def measure(store: Store, identity: Identity, n: int, queries: int, pastes
 
     for _ in range(50):  # warm-up: connections, statement caches
         await timed("lookup " + value_of(rng.randrange(n))[1])
-    single, found = [], 0
+    single, found, related = [], 0, 0
     for q in range(queries):
         i = rng.randrange(n) if q % 10 else n + rng.randrange(n)  # one in ten is unknown
         ms, out = await timed("lookup " + value_of(i)[1])
         single.append(ms)
         found += out.startswith("#")
+        related += "\nRelated to " in f"\n{out}"
     paste = []
     for _ in range(pastes):
         values = [value_of(rng.randrange(n))[1] for _ in range(1000)]
         ms, out = await timed("lookup " + " ".join(values))
         paste.append(ms)
     return {"single_p50_ms": round(pct(single, 50), 3), "single_p99_ms": round(pct(single, 99), 3),
-            "single_found": found, "queries": queries, "paste1000_p50_ms": round(pct(paste, 50), 1),
+            "single_found": found, "single_with_related": related, "queries": queries,
+            "paste1000_p50_ms": round(pct(paste, 50), 1),
             "paste1000_p99_ms": round(pct(paste, 99), 1), "pastes": pastes}
 
 
@@ -205,13 +229,24 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--pastes", type=int, default=30)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--without-pivots", action="store_true",
+                        help="leave out the related section (issue 12), to see what the pivots cost")
     args = parser.parse_args()
+    if args.without_pivots:
+        from bot import services
+
+        async def no_pivots(*_: object) -> tuple[()]:
+            return ()
+
+        services._related = no_pivots  # type: ignore[assignment]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = [asyncio.run(run_backend(b, args.rows, args)) for b in backends]
-    print(f"\n{'backend':<11} {'rows':>10} {'lookup p50':>11} {'lookup p99':>11} {'paste p50':>10} {'paste p99':>10}")
+    print(f"\n{'backend':<11} {'rows':>10} {'lookup p50':>11} {'lookup p99':>11} {'paste p50':>10} {'paste p99':>10} "
+          f"{'with related':>13}")
     for r in results:
         print(f"{r['backend']:<11} {r['rows']:>10,} {r['single_p50_ms']:>9.2f}ms {r['single_p99_ms']:>9.2f}ms "
-              f"{r['paste1000_p50_ms']:>8.1f}ms {r['paste1000_p99_ms']:>8.1f}ms")
+              f"{r['paste1000_p50_ms']:>8.1f}ms {r['paste1000_p99_ms']:>8.1f}ms "
+              f"{r['single_with_related']:>6} of {r['queries']}")
     OUT.mkdir(exist_ok=True)
     (OUT / "lookup.json").write_text(json.dumps(results, indent=2))
 

@@ -3,7 +3,7 @@
 An IP is inside CIDRs and URLs are on it; a CIDR contains IPs and smaller CIDRs; a domain has parent domains,
 subdomains, and URLs and e-mail addresses on it or under it; a URL and an e-mail address have a host. `plan`
 says which of these a lookup of one value asks the store for (`Pivot`s); the store answers each with a count
-and the newest few, of the items the viewer may see only (bot.rules; visibility_clause in the query), so an
+and the first few, of the items the viewer may see only (bot.rules; visibility_clause in the query), so an
 item the viewer may not see is neither shown nor counted.
 """
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from bot.ioc import IOCType, Observable
 from bot.watch_index import Subject, _host_of, _network_of
 
-SHOWN = 5  # items shown per kind; the count is of all
+SHOWN = 5  # items shown per kind (the first in address or name order); the count is of all...
+COUNT_MAX = 1000  # ...exactly up to this many: the store counts at most one more ("more than 1,000")
 
 
 class Relation(enum.StrEnum):
@@ -77,4 +78,4 @@ def plan(obs: Observable) -> tuple[Pivot, ...]:
     return (Pivot(Relation.HOST, ip.compressed, IPS, "host"),)
 
 
-__all__ = ["SHOWN", "Pivot", "Relation", "plan"]
+__all__ = ["COUNT_MAX", "SHOWN", "Pivot", "Relation", "plan"]

@@ -120,9 +120,10 @@ class IndicatorRepository(Protocol):
     async def search(self, flt: SearchFilter, view: Visibility, page: Page) -> tuple[Sequence[Indicator], int]:
         """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
 
-    async def related(self, pivot: Pivot, view: Visibility, limit: int) -> tuple[Sequence[Indicator], int]:
-        """The newest `limit` items in the pivot's relation to its target that `view` may see, and how many
-        there are (only what `view` may see is counted)."""
+    async def related(self, pivots: Sequence[Pivot], view: Visibility,
+                      limit: int) -> list[tuple[list[Indicator], int]]:
+        """Per pivot: the first `limit` items in its relation to its target that `view` may see, and how many
+        there are, up to bot.pivots.COUNT_MAX + 1 (only what `view` may see is counted)."""
 
     async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
                          reason: str, at: datetime) -> bool:

@@ -77,10 +77,10 @@ class RelatedItem:
 @dataclass(frozen=True)
 class RelatedGroup:
     """Items of one kind around a value ("inside", "subdomains", "URLs on it"...): how many the viewer may see,
-    the newest few of them, and the search that lists them all."""
+    the first few of them (in address or name order), and the search that lists them all."""
 
     label: str
-    count: int
+    count: int  # exact up to bot.pivots.COUNT_MAX; more is "more than" that
     items: tuple[RelatedItem, ...]
     search: str = ""
 

@@ -34,7 +34,6 @@ from bot.domain import (
     Visibility,
 )
 from bot.ioc import IOCType, Observable, extract
-from bot.pivots import Pivot
 from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, UnitOfWork
 from bot.results import (
@@ -301,13 +300,12 @@ PIVOTED_VALUES = 10  # the related sections of a lookup: for its first ten value
 
 async def _related(ctx: Context, values: Sequence[Observable], view: Visibility) -> tuple[Related, ...]:
     """Issue 12's pivots: for each value, the items around it (bot.pivots.plan) that `view` may see, counted by
-    the store with the same visibility, the newest few shown; a value with nothing related has no section."""
-    asked: list[tuple[Observable, Pivot, Sequence[Indicator], int]] = []
-    for obs in values:
-        for pivot in pivots.plan(obs):
-            rows, total = await ctx.uow.indicators.related(pivot, view, pivots.SHOWN)
-            if total:
-                asked.append((obs, pivot, [r for r in rows if can_see(r, view)], total))
+    the store with the same visibility (two statements for them all), the first few shown; a value with nothing
+    related has no section."""
+    planned = [(obs, pivot) for obs in values for pivot in pivots.plan(obs)]
+    answers = await ctx.uow.indicators.related([p for _, p in planned], view, pivots.SHOWN)
+    asked = [(obs, pivot, [r for r in rows if can_see(r, view)], total)
+             for (obs, pivot), (rows, total) in zip(planned, answers, strict=True) if total]
     if not asked:
         return ()
     activity = await ctx.uow.votes.activity({r.id for _, _, rows, _ in asked for r in rows})

@@ -13,6 +13,7 @@ from functools import singledispatch
 
 from bot import results as r
 from bot.domain import StatsTrends, Status, Tally
+from bot.pivots import COUNT_MAX
 from bot.ports import OutboxLane
 from bot.watch_index import Watch
 
@@ -135,14 +136,15 @@ def _(result: r.Submitted, esc: Escape = plain) -> str:
 
 def related_lines(related: tuple[r.Related, ...], esc: Escape, value: Escape | None = None) -> list[str]:
     """A lookup's related section (issue 12's pivots), on every platform: per looked-up value, each kind of item
-    around it counted, the newest few shown, and the search that lists them all. `value` formats a value (a code
-    span on the chat platforms); `esc` everything else a person wrote."""
+    around it counted, the first few shown (in address or name order), and the search that lists them all.
+    `value` formats a value (a code span on the chat platforms); `esc` everything else a person wrote."""
     shown = value or esc
     lines: list[str] = []
     for rel in related:
         lines.append(f"Related to {shown(rel.value)}:")
         for group in rel.groups:
-            lines.append(f"   {group.label} ({group.count}):")
+            counted = f"more than {COUNT_MAX:,}" if group.count > COUNT_MAX else str(group.count)
+            lines.append(f"   {group.label} ({counted}):")
             for item in group.items:
                 ind = item.indicator
                 orgs = f"{item.confirm_orgs} org{'s' if item.confirm_orgs != 1 else ''}"
@@ -150,7 +152,8 @@ def related_lines(related: tuple[r.Related, ...], esc: Escape, value: Escape | N
                              f"confirmed by {orgs})")
             more = group.count - len(group.items)
             if more > 0:
-                lines.append(f"      and {more} more" + (f": /ioc search {esc(group.search)}" if group.search else ""))
+                counted = "more" if group.count > COUNT_MAX else f"{more} more"
+                lines.append(f"      and {counted}" + (f": /ioc search {esc(group.search)}" if group.search else ""))
     return lines
 
 

@@ -212,8 +212,10 @@ class IndicatorRow(Base):
         # TAXII paging (0003): the keyset (modified_at, id) of approved rows, covering the visibility columns.
         Index("ix_indicators_feed", "status", "modified_at", "id", "tlp_rank", "org_id"),
         # Pivots (0010): networks by address range, names by reversed host (storage.pivot_keys).
-        Index("ix_indicators_net_first", "net_first", "net_last"),
-        Index("ix_indicators_host_rev", "host_rev", "type"),
+        # Each covers what a pivot's count and order read (the visibility columns too): no table row is read.
+        Index("ix_indicators_type_net", "type", "net_first", "net_last", "id", "tlp_rank", "org_id",
+              "submitter_id"),
+        Index("ix_indicators_type_host", "type", "host_rev", "id", "tlp_rank", "org_id", "submitter_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     and_,
@@ -17,8 +18,11 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
+    not_,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +38,7 @@ from bot.domain import (
     Visibility,
 )
 from bot.ioc import IOCType
+from bot.pivots import COUNT_MAX as RELATED_COUNT_MAX
 from bot.pivots import Pivot, Relation
 from bot.ports import Conflict
 from bot.tlp import TLP
@@ -46,7 +51,7 @@ from storage.models import (
     VoteRow,
     indicator_scope,
 )
-from storage.pivot_keys import network_keys, parse_network, reversed_host, supernet_firsts
+from storage.pivot_keys import network_keys, parse_network, pivot_keys, reversed_host, supernet_firsts
 from storage.repositories.base import _TAG_SEPARATOR, _chunks, _is_unique_violation, _Repository
 
 _SHAREABLE_MAX = TLP.AMBER.rank
@@ -139,7 +144,7 @@ def within_network(text: str) -> ColumnElement[bool]:
     network = parse_network(text)
     if network is None:
         return false()
-    return or_(_inside(network), _containing(network))
+    return and_(IndicatorRow.type.in_(_NETWORK_TYPES), or_(_inside(network), _containing(network)))
 
 
 def _inside(network: Any) -> ColumnElement[bool]:
@@ -158,31 +163,116 @@ def on_domain(host: str) -> ColumnElement[bool]:
     """A domain, its subdomains, and the URLs and e-mail addresses on them: host_rev is R, or starts with R + "."
     (the index range [R + ".", R + "/"), '/' following '.' in ASCII)."""
     rev = reversed_host(host)
-    return or_(IndicatorRow.host_rev == rev, _under(rev))
+    return and_(IndicatorRow.type.in_(_HOST_TYPES), or_(IndicatorRow.host_rev == rev, _under(rev)))
+
+
+# The types that have network keys, and host keys: the indexes on pivot keys lead with the type.
+_NETWORK_TYPES = ("ipv4", "ipv6", "cidr", "url")
+_HOST_TYPES = ("domain", "url", "email")
 
 
 def _under(rev: str) -> ColumnElement[bool]:
     return and_(IndicatorRow.host_rev >= rev + ".", IndicatorRow.host_rev < rev + "/")
 
 
-def _pivot_condition(pivot: Pivot) -> ColumnElement[bool]:
-    if pivot.relation in (Relation.CONTAINING, Relation.INSIDE):
-        network = parse_network(pivot.target)
-        if network is None:
-            return false()
-        return _containing(network) if pivot.relation is Relation.CONTAINING else _inside(network)
+# ---------------------------------------------------------------- pivots (issue 12)
+#
+# A lookup asks for every pivot of its values at once: one statement counts them all, one more fetches the first
+# items of those that found any. Each statement is built once per shape (which relations, which exclusion) with
+# bound parameters, so a lookup binds values and builds no SQL; the visibility is bound too (`_VISIBLE`: the rule
+# of visibility_clause with its switches as parameters). Every column read is in the pivot's covering index.
+
+def _flag(name: str) -> ColumnElement[bool]:
+    return bindparam(name, type_=Integer) == 1
+
+
+def _visible(n: int) -> ColumnElement[bool]:
+    rank = IndicatorRow.tlp_rank
+    return or_(
+        rank <= bindparam(f"p{n}_shared_max", type_=Integer),
+        and_(_flag(f"p{n}_strict_own"), rank == TLP.AMBER_STRICT.rank, IndicatorRow.org_id == bindparam(f"p{n}_org")),
+        and_(rank == TLP.RED.rank, or_(_flag(f"p{n}_red_all"), and_(
+            _flag(f"p{n}_red_own"), IndicatorRow.submitter_id == bindparam(f"p{n}_member")))),
+    )
+
+
+def _view_params(n: int, view: Visibility) -> dict[str, Any]:
+    return {f"p{n}_shared_max": min(view.max_shared_tlp.rank, _SHAREABLE_MAX),
+            f"p{n}_strict_own": int(view.amber_strict_own_org), f"p{n}_org": view.org_id,
+            f"p{n}_red_all": int(view.red_all), f"p{n}_red_own": int(view.red_own), f"p{n}_member": view.member_id}
+
+
+def _shape(pivot: Pivot) -> tuple[str, str]:
+    """(relation as queried, exclusion): "net-host" is a URL's IP host, "name-host" its DNS name."""
+    relation = pivot.relation.value
     if pivot.relation is Relation.HOST:
-        network = parse_network(pivot.target)
-        if network is not None:
-            first, last = network_keys(network)
-            return and_(IndicatorRow.net_first == first, IndicatorRow.net_last == last)
-        return IndicatorRow.host_rev == reversed_host(pivot.target)
-    rev = reversed_host(pivot.target)
-    if pivot.relation is Relation.PARENTS:
+        relation = "net-host" if parse_network(pivot.target) is not None else "name-host"
+    excluded = "none"
+    if pivot.exclude is not None:
+        excluded = "net" if pivot_keys(*pivot.exclude)[2] is None else "name"
+    return relation, excluded
+
+
+def _shaped_conditions(n: int, shape: tuple[str, str]) -> list[ColumnElement[bool]]:
+    relation, excluded = shape
+    first, last, rev = IndicatorRow.net_first, IndicatorRow.net_last, IndicatorRow.host_rev
+    p = functools.partial(lambda n, name, **kw: bindparam(f"p{n}_{name}", **kw), n)
+    where = {
+        "containing": lambda: and_(first.in_(p("firsts", expanding=True)), last >= p("last")),
+        "inside": lambda: and_(first >= p("first"), first <= p("last"), last <= p("last")),
+        "net-host": lambda: and_(first == p("first"), last == p("last")),
+        "name-host": lambda: rev == p("rev"),
+        "parents": lambda: rev.in_(p("parents", expanding=True)),
+        "under": lambda: or_(rev == p("rev"), and_(rev >= p("lo"), rev < p("hi"))),
+    }[relation]()
+    conditions = [where, IndicatorRow.type.in_(p("types", expanding=True)), _visible(n)]
+    if excluded != "none":
+        same = rev == p("x_rev") if excluded == "name" else and_(first == p("x_first"), last == p("x_last"))
+        conditions.append(not_(and_(IndicatorRow.type == p("x_type"), same)))
+    return conditions
+
+
+def _pivot_params(n: int, pivot: Pivot, view: Visibility) -> dict[str, Any]:
+    params = {f"p{n}_types": [IOCType(t).value for t in pivot.types], **_view_params(n, view)}
+    network = parse_network(pivot.target)
+    if network is not None:
+        params[f"p{n}_first"], params[f"p{n}_last"] = network_keys(network)
+        if pivot.relation is Relation.CONTAINING:
+            params[f"p{n}_firsts"] = supernet_firsts(network)
+    else:
+        rev = reversed_host(pivot.target)
         labels = rev.split(".")
-        parents = [".".join(labels[:n]) for n in range(1, len(labels))]
-        return IndicatorRow.host_rev.in_(parents) if parents else false()
-    return or_(IndicatorRow.host_rev == rev, _under(rev))
+        params.update({f"p{n}_rev": rev, f"p{n}_lo": rev + ".", f"p{n}_hi": rev + "/",
+                       f"p{n}_parents": [".".join(labels[:k]) for k in range(1, len(labels))] or [""]})
+    if pivot.exclude is not None:
+        x_first, x_last, x_rev = pivot_keys(*pivot.exclude)
+        params.update({f"p{n}_x_type": IOCType(pivot.exclude[0]).value, f"p{n}_x_first": x_first,
+                       f"p{n}_x_last": x_last, f"p{n}_x_rev": x_rev})
+    return params
+
+
+@functools.cache
+def _counts_statement(shapes: tuple[tuple[str, str], ...]) -> Select[Any]:
+    """Every pivot's count, each stopping at RELATED_COUNT_MAX + 1 rows of its covering index."""
+    return select(*(
+        select(func.count()).select_from(
+            select(literal(1)).select_from(IndicatorRow).where(*_shaped_conditions(n, shape))
+            .limit(RELATED_COUNT_MAX + 1).subquery())
+        .scalar_subquery() for n, shape in enumerate(shapes)))
+
+
+@functools.cache
+def _items_statement(shapes: tuple[tuple[int, tuple[str, str]], ...], limit: int) -> Any:
+    """The first `limit` items of each pivot (by type, then address or host name: the index's order), tagged with
+    the pivot's number."""
+    parts = []
+    for n, shape in shapes:
+        order = ((IndicatorRow.type, IndicatorRow.host_rev, IndicatorRow.id) if shape[0] in ("parents", "under",
+                                                                                              "name-host")
+                 else (IndicatorRow.type, IndicatorRow.net_first, IndicatorRow.net_last, IndicatorRow.id))
+        page = _indicators().where(*_shaped_conditions(n, shape)).order_by(*order).limit(limit).subquery()
+        parts.append(select(literal(n).label("pivot"), *page.c))
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def _normal_tags(tags: Iterable[str]) -> list[str]:
@@ -299,15 +389,27 @@ class SqlIndicatorRepository(_Repository):
             ))
         return await self._counted_page(conditions, page, oldest_first=flt.oldest_first, needs_org=needs_org)
 
-    async def related(self, pivot: Pivot, view: Visibility, limit: int) -> tuple[Sequence[Indicator], int]:
-        """The newest `limit` items of `pivot.types` in `pivot.relation` to its target that `view` may see, and
-        how many there are (an item the viewer may not see is not counted)."""
-        conditions = [visibility_clause(view), _pivot_condition(pivot),
-                      IndicatorRow.type.in_([IOCType(t).value for t in pivot.types])]
-        if pivot.exclude is not None:
-            type_, value = pivot.exclude
-            conditions.append(or_(IndicatorRow.type != IOCType(type_).value, IndicatorRow.value != value))
-        return await self._counted_page(conditions, Page(1, limit))
+    async def related(self, pivots: Sequence[Pivot], view: Visibility,
+                      limit: int) -> list[tuple[list[Indicator], int]]:
+        """For each pivot, the first `limit` items (in address or host order) of `pivot.types` in its relation to
+        its target that `view` may see, and how many there are, counted up to RELATED_COUNT_MAX + 1 (an item the
+        viewer may not see is not counted). Two statements at most: every count in one, the items of the pivots
+        that found any in another."""
+        if not pivots:
+            return []
+        shapes = tuple(_shape(p) for p in pivots)
+        params: dict[str, Any] = {}
+        for n, pivot in enumerate(pivots):
+            params.update(_pivot_params(n, pivot, view))
+        counts = (await self._execute(_counts_statement(shapes), params)).one()
+        found: list[tuple[list[Indicator], int]] = [([], int(total)) for total in counts]
+        wanted = tuple((n, shapes[n]) for n, total in enumerate(counts) if total)
+        if wanted:
+            for row in await self._execute(_items_statement(wanted, limit), params):
+                found[row[0]][0].append(_indicator(row[1:]))
+            for items, _ in found:
+                items.sort(key=lambda ind: (ind.type.value, pivot_keys(ind.type, ind.value), ind.id))
+        return found
 
     async def _counted_page(self, conditions: list[ColumnElement[bool]], page: Page, *, oldest_first: bool = False,
                             needs_org: bool = False) -> tuple[Sequence[Indicator], int]:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, text
 
 from bot.domain import Page, SearchFilter, Visibility
-from bot.ioc import IOCType
-from bot.pivots import Pivot, Relation, plan
+from bot.ioc import IOCType, Observable
+from bot.pivots import COUNT_MAX, Pivot, Relation, plan
 from bot.tlp import TLP
 from storage.migrate import downgrade, upgrade
 from storage.models import IndicatorRow
@@ -107,12 +107,12 @@ async def test_within_matches_what_ipaddress_says_overlaps(store: Store, seed: S
             expected = {v for v, n in held.items() if n.version == target.version and n.overlaps(target)}
             assert {r.value for r in rows} == expected and total == len(expected), asked
             # the pivots of a lookup: networks containing it, and what lies inside it
-            containing, _ = await uow.indicators.related(
-                Pivot(Relation.CONTAINING, target.compressed, (IOCType.CIDR,), "inside"), EVERYTHING, 100)
+            [(containing, _)] = await uow.indicators.related(
+                [Pivot(Relation.CONTAINING, target.compressed, (IOCType.CIDR,), "inside")], EVERYTHING, 100)
             assert {r.value for r in containing} == {
                 v for v in NETWORKS if held[v].version == target.version and target.subnet_of(held[v])}, asked
-            inside, _ = await uow.indicators.related(
-                Pivot(Relation.INSIDE, target.compressed, tuple(IOCType), "inside"), EVERYTHING, 100)
+            [(inside, _)] = await uow.indicators.related(
+                [Pivot(Relation.INSIDE, target.compressed, tuple(IOCType), "inside")], EVERYTHING, 100)
             assert {r.value for r in inside} == {
                 v for v, n in held.items() if n.version == target.version and n.subnet_of(target)}, asked
 
@@ -139,10 +139,10 @@ async def test_domain_is_the_domain_and_everything_under_it(store: Store, seed: 
                                               Page(1, 50))
         assert {r.value for r in rows} == {"login.northbank.example", "a.b.login.northbank.example",
                                            "https://login.northbank.example/x"}
-        parents, total = await uow.indicators.related(
-            Pivot(Relation.PARENTS, "a.b.login.northbank.example", (IOCType.DOMAIN,), "parent domains"),
+        [(parents, total)] = await uow.indicators.related(
+            [Pivot(Relation.PARENTS, "a.b.login.northbank.example", (IOCType.DOMAIN,), "parent domains")],
             EVERYTHING, 5)
-        assert {r.value for r in parents} == {"example", "login.northbank.example", "northbank.example"}
+        assert [r.value for r in parents] == ["example", "northbank.example", "login.northbank.example"]  # by name
         assert total == 3
 
 
@@ -154,16 +154,27 @@ async def test_related_counts_only_what_the_viewer_may_see(store: Store, seed: S
                                                tlp=TLP.RED))
         await uow.indicators.add(new_indicator(seed.alice, "vpn.northbank.example", tlp=TLP.RED))
         await uow.commit()
-    urls, subdomains = plan(new_indicator(seed.alice, "northbank.example"))[2], \
-        plan(new_indicator(seed.alice, "northbank.example"))[1]
+    _, subdomains, urls, _ = plan(Observable(IOCType.DOMAIN, "northbank.example"))
     async with store.unit_of_work(read_only=True) as uow:
-        rows, total = await uow.indicators.related(urls, SHARED_ONLY, 5)
-        assert total == 8 and [r.value for r in rows] == [f"https://northbank.example/{n}" for n in (7, 6, 5, 4, 3)]
-        rows, total = await uow.indicators.related(urls, EVERYTHING, 5)
-        assert total == 9 and rows[0].value == "https://northbank.example/red"
-        assert await uow.indicators.related(subdomains, SHARED_ONLY, 5) == ([], 0)
-        rows, total = await uow.indicators.related(subdomains, EVERYTHING, 5)
-        assert total == 1 and rows[0].value == "vpn.northbank.example"
+        (rows, total), (none, zero) = await uow.indicators.related([urls, subdomains], SHARED_ONLY, 5)
+        assert total == 8 and [r.value for r in rows] == [f"https://northbank.example/{n}" for n in range(5)]
+        assert (none, zero) == ([], 0)
+        (rows, total), (subs, one) = await uow.indicators.related([urls, subdomains], EVERYTHING, 5)
+        assert total == 9 and [r.value for r in rows] == [f"https://northbank.example/{n}" for n in range(5)]
+        assert one == 1 and [r.value for r in subs] == ["vpn.northbank.example"]
+
+
+async def test_counts_stop_past_the_most_shown(store: Store, seed: Seed) -> None:
+    async with store.unit_of_work() as uow:
+        await uow.exchange.add_indicators([new_indicator(seed.alice, f"10.0.{n >> 8}.{n & 255}", type=IOCType.IPV4)
+                                           for n in range(COUNT_MAX + 5)])
+        await uow.commit()
+    async with store.unit_of_work(read_only=True) as uow:
+        [(rows, total)] = await uow.indicators.related(
+            [Pivot(Relation.INSIDE, "10.0.0.0/16", (IOCType.IPV4,), "contains")], EVERYTHING, 5)
+        assert total == COUNT_MAX + 1 and [r.value for r in rows] == [f"10.0.0.{n}" for n in range(5)]
+        assert (await uow.indicators.search(SearchFilter(within="10.0.0.0/16"), EVERYTHING, Page(1, 1)))[1] == \
+            COUNT_MAX + 5  # a search counts them all
 
 
 async def test_keys_compare_bytewise_whatever_the_locale(store: Store, seed: Seed, backend: str) -> None:
