@@ -404,6 +404,8 @@ DESCRIPTIONS = {
     "taxii.submissions_enabled": "accept POSTed submissions",
     "taxii.page_size": "objects per page at most",
     "taxii.max_content_length": "largest POST body, bytes",
+    "taxii.feeds_enabled": "serve the blocklists at /feeds/ to organizations' keys",
+    "taxii.feed_key_in_query": "also take a blocklist key as ?key= (it then shows in logs and proxies)",
     "delivery.lease_seconds": "a claimed outbox row returns to the queue after this long if its deliverer died",
     "delivery.poll_seconds": "how often deliverers look for rows other processes wrote",
     "delivery.max_attempts": "failures before a row is parked for admins (/ioc admin deliveries)",
