@@ -78,10 +78,15 @@ READ_PROBES = [
     Probe("export_txt", "chat", "export format:txt status:pending,approved"),
     Probe("passive", "passive", "is {v} bad? also #{id}"),
     Probe("button_lookup", "action", "ioc:lookup:{id}"),
+    # issue 12's pivots: A's items found through what is around them (the related section, within:, domain:)
+    Probe("lookup_in_net", "chat", f"lookup {w.NET_ADDRESS}"),
+    Probe("lookup_parent", "chat", f"lookup {w.PARENT}"),
+    Probe("search_within", "chat", f"search within:{w.NET}"),
+    Probe("search_domain", "chat", f"search domain:{w.PARENT}"),
 ]
 # What a channel may see answered publicly (lookups are answered in the channel there: ephemeral_lookups off).
 AUDIENCE_PROBES = ("lookup_value", "bare_value", "lookup_id", "lookup_stix", "search_text", "search_tag",
-                   "search_all", "passive")
+                   "search_all", "passive", "lookup_in_net", "lookup_parent", "search_within")
 MUTATING_PROBES = [
     Probe("vote_id", "chat", "vote #{id} confirm", mutates=True),
     Probe("vote_stix", "chat", "vote {stix} fp looks benign", mutates=True),
@@ -255,9 +260,10 @@ ALL_PROBES = READ_PROBES + MUTATING_PROBES + TAXII_PROBES + CREATING_PROBES + OR
 # the cards), an anonymous one by what shows or filters by organization; everything is probed on a pending one.
 APPROVED_PROBES = ("lookup_value", "search_status", "search_all", "stats", "export_stix", "export_csv", "export_txt",
                    "passive", "vote_id", "sighting_id", "revoke_id", "taxii_objects", "taxii_manifest",
-                   "taxii_object", "taxii_versions", "cli_export_stix", "cli_export_csv")
+                   "taxii_object", "taxii_versions", "cli_export_stix", "cli_export_csv", "lookup_in_net",
+                   "lookup_parent")
 ANON_PROBES = ("lookup_value", "search_org", "search_all", "stats", "home", "export_stix", "export_csv", "passive",
-               "vote_id", "submit", "cli_import", "taxii_objects", "cli_export_csv")
+               "vote_id", "submit", "cli_import", "taxii_objects", "cli_export_csv", "lookup_in_net")
 
 
 def _places(probe: Probe, viewer: str, listeners: list[str]) -> tuple[str, ...]:
