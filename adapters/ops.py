@@ -28,8 +28,8 @@ from adapters.contract import AdapterRuntime as Runtime
 from bot import services
 from bot.alerts import write_digests
 from bot.dispatcher import Handled
-from bot.domain import OutboxEvent
-from bot.ports import StoreUnavailable
+from bot.domain import OutboxEvent, Platform
+from bot.ports import StoreUnavailable, UnitOfWork
 from storage.engine import unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -159,43 +159,38 @@ class OpsService:
             await asyncio.sleep(self.expire_every)
 
 
-async def digest_once(runtime: Runtime) -> int:
-    """Write the daily digests that are due (bot.alerts.write_digests); a failure is logged and tried again at the
-    next round."""
+async def maintenance_step(runtime: Runtime, doing: str, done: str,
+                           work: Callable[[UnitOfWork, datetime, Sequence[Platform]], Awaitable[int]]) -> int:
+    """One step of the maintenance loop in its own transaction: how many things it did. A failure is logged (an
+    outage in one line, no traceback) and tried again at the next round; what it announced is delivered now."""
     try:
         async with runtime.store.unit_of_work() as uow:
-            written = await write_digests(uow, runtime.dispatcher.clock(), runtime.dispatcher.delivery_platforms)
+            count = await work(uow, runtime.dispatcher.clock(), runtime.dispatcher.delivery_platforms)
             await uow.commit()
     except StoreUnavailable as e:
-        log.warning("watch digests: the store is unavailable (%s)", e.reason)
+        log.warning("%s: the store is unavailable (%s)", doing, e.reason)
         return 0
     except Exception:
-        log.exception("watch digests failed")
+        log.exception("%s failed", doing)
         return 0
-    if written:
-        log.info("wrote %d watch digests", written)
+    if count:
+        log.info(done, count)
         for listener in runtime.dispatcher.after_commit:
             listener()
-    return written
+    return count
 
 
 async def expire_once(runtime: Runtime) -> int:
-    """Expire what is due; a failure is logged and tried again at the next round."""
-    try:
-        async with runtime.store.unit_of_work() as uow:
-            ids = await services.expire_due(uow, runtime.dispatcher.clock(), runtime.dispatcher.delivery_platforms)
-            await uow.commit()
-    except StoreUnavailable as e:  # an outage: one line, no traceback; the next round tries again
-        log.warning("expiring indicators: the store is unavailable (%s)", e.reason)
-        return 0
-    except Exception:
-        log.exception("expiring indicators failed")
-        return 0
-    if ids:
-        log.info("expired %d indicators", len(ids))
-        for listener in runtime.dispatcher.after_commit:
-            listener()
-    return len(ids)
+    """Expire the indicators whose valid_until has passed (bot.services.expire_due)."""
+    async def expire(uow: UnitOfWork, now: datetime, platforms: Sequence[Platform]) -> int:
+        return len(await services.expire_due(uow, now, platforms))
+
+    return await maintenance_step(runtime, "expiring indicators", "expired %d indicators", expire)
+
+
+async def digest_once(runtime: Runtime) -> int:
+    """Write the daily digests of watches that are due (bot.alerts.write_digests)."""
+    return await maintenance_step(runtime, "watch digests", "wrote %d watch digests", write_digests)
 
 
 class JsonFormatter(logging.Formatter):
