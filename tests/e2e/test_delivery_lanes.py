@@ -283,3 +283,20 @@ async def test_admin_deliveries_shows_a_waiting_lane_and_why(store, clock, lanes
 
     text = render(listing)
     assert "slack, workspace T2: 1 waiting (oldest 180s)" in text and "no running process serves" in text
+
+
+async def test_a_watch_alert_for_a_person_in_another_workspace_goes_out_in_that_lane(store, clock, lanes) -> None:
+    """bob (T2) watches; alice (T1) submits: the T1 deliverer plans the alert, leaves it in the T2 lane, and the T2
+    deliverer sends it there once (the alert's mark is the origin row's, so the lane row is not coalesced away)."""
+    _, cloud, say = lanes
+    one = LaneSink("one", cloud, frozenset({T1}))
+    two = LaneSink("two", cloud, frozenset({T2}))
+    first, second = deliverer(store, one, clock), deliverer(store, two, clock)
+    await say("bob", "watch add brand:northbank")
+    await say("alice", "submit n0rthbank-pay[.]example tlp:green")
+    await first.drain()
+    assert [d for d in cloud.dms if "Your watch" in d[3].message] == []  # not by one: bob is in T2
+    await second.drain()
+    await second.drain()
+    alerts = [(s, w, u) for s, w, u, notice in cloud.dms if "Your watch W1" in notice.message]
+    assert alerts == [("two", T2, "U-bob")] and cloud.cross == []
