@@ -25,6 +25,22 @@ Decisions (free-text extraction)
   ideographic and half-width dots are mapped to ASCII; Slack ``<url|label>``, ``<mailto:..|..>``,
   ``<@U..>``, ``&amp;``; Discord ``||spoilers||``, code spans and blocks, ``<url>`` (no embed);
   Markdown ``[label](url)``, ``_x_``/``__x__`` emphasis (also before ``,.;:!?)``).
+* Word forms: ``[d0t]``, ``(punto)``/``(ponto)``/``(punkt)``, ``(arroba)`` in brackets count everywhere, like
+  ``[dot]``/``(at)``. Without brackets (``evil dot com``, ``evil-dot-com``, ``www DOT evil DOT co DOT uk``,
+  ``evil punto com``; ``user at evil dot com``, ``usuario arroba evil punto com``, ``admin AT evil.com``) they
+  are read only where they make an address, because prose uses the same words: the name must end in a real
+  public suffix (not ``example``/``test``); its first word must not be a function word (``the dot com``, ``a
+  dot in``); a name of two words with a spaced ``dot`` must end in a classic gTLD (``com``, ``net``, ``org``,
+  ``info``, ``xyz``...) or a country code that is not an English word (``red dot is``, ``blue dot app`` are
+  prose); ``dot com`` before ``bubble``/``boom``/``era``... is the idiom; numbers only as a whole IPv4
+  (``1 dot 2 dot 3 dot 4``, not ``10 dot 30`` or after ``version``). A spaced lower-case ``at`` makes an
+  e-mail only before a domain written with word dots and after a word that can be a mailbox (``john at evil
+  dot com``), not a verb, pronoun or common noun (``look at``, ``hosted at``, ``me at``, ``traffic at``: then
+  only the domain is reported); ``arroba`` always, ``AT`` with the same word rule. Title-case ``Punto`` and
+  ``Arroba`` without brackets are not read.
+* Defanged e-mail local parts: ``first[.]last[@]company[.]com``, ``first(dot)last(at)company(dot)com``,
+  ``first dot last at company dot com``; a local part that would start with a dot or hold two in a row is not
+  an address, and nothing is reported from it.
 * A URL is reported once, as a URL, and its host (domain or IP) is not reported again; an e-mail's domain
   is not reported again either. What a URL's path and query name is reported too: a hash on a sandbox
   page, a CVE in an advisory link, a domain or address in a path segment (``/domain/evil.com/``,
@@ -66,7 +82,8 @@ Decisions (free-text extraction)
 * Indicators start and end at token boundaries: ``words68b3...c940words`` and ``<hash>hash`` are
   not hashes.
 * Not supported (by design): base64- or hex-encoded URLs, decimal/hex IPs (``http://3628126748``),
-  ``fooDOTcom`` without brackets, e-mail local parts with quotes or comments.
+  ``fooDOTcom`` and ``fooATbar.com`` glued without brackets or blanks, e-mail local parts with quotes or
+  comments.
 * Warninglists never walk up past a public suffix (PSL, private section included): a listed
   ``github.io`` / ``s3.amazonaws.com`` / ``workers.dev`` matches only itself, not ``evil.github.io``.
 * Trailing punctuation and unbalanced closing brackets are stripped (``(evil.com)``, ``"evil.com",``,

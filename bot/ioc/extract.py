@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from bot.ioc.btc import is_btc_address
-from bot.ioc.refang import DOTMARK, normalize
+from bot.ioc.refang import DOTMARK, has_word_forms, normalize
 from bot.ioc.tlds import known_tlds
 from bot.ioc.types import IOCType, Observable
 from bot.limits import value_problem
@@ -28,7 +28,7 @@ _ALTERNATIVES: list[tuple[str, str]] = [
     ("url", r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}+://" + _URLC + r"++"),
     (
         "email",
-        r"(?<![\w.%+@/])(?<![\w.%+@/]-)\w[\w.%+\-]{0,63}+@(?:[\w\-]++" + _D + r")+[\w\-]++(?!@)",
+        r"(?<![\w.%+@/\ue000])(?<![\w.%+@/\ue000]-)\w[\w.%+\-\ue000]{0,63}+@(?:[\w\-]++" + _D + r")+[\w\-]++(?!@)",
     ),
     (
         "ipv4",
@@ -419,8 +419,12 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
 # start with 1 or 3, bech32 with bc1) or are a hash, which without a digit is a run of 32+ a-f
 # letters. An ASCII message with none of these holds no indicator and skips normalization and
 # scanning (most chat lines): a few substring tests and at most one short regex search.
+# A word form ("evil dot com", "user arroba evil punto com") has none of these signs but a word that says it.
+# The hex-letter run is found with one bytes.translate (a-f -> "x", the rest -> blank) and one substring test:
+# a quarter of the cost of a regular-expression search, which restarts at every a-f letter of the prose.
 _SIGNS = (".", ":", "@", "[", "(", "{", "\\", "%", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
-_HEX_LETTERS = re.compile(r"[a-fA-F]{32}")
+_HEX_TABLE = bytes(0x78 if chr(i) in "abcdefABCDEF" else 0x20 for i in range(256))
+_HEX_RUN = b"x" * 32
 
 
 def _nothing_to_find(text: str) -> bool:
@@ -429,7 +433,9 @@ def _nothing_to_find(text: str) -> bool:
     for c in _SIGNS:
         if c in text:
             return False
-    return len(text) < 32 or _HEX_LETTERS.search(text) is None
+    if has_word_forms(text):
+        return False
+    return len(text) < 32 or _HEX_RUN not in text.encode("ascii").translate(_HEX_TABLE)
 
 
 Rejected = list[tuple[Observable, str]]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from bot.ioc.tlds import SPECIAL_TLDS, known_tlds
+
 #: Private-use character that stands for a dot that was written defanged (``[.]``, ``(dot)``...).
 #: The extractor treats it as a dot and knows the writer meant an indicator.
 DOTMARK = "\ue000"
@@ -63,10 +65,11 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&a
 # brackets and up to three blanks inside and around ("example  [  .  ]  com"). The pattern starts with
 # a blank or a bracket, so the regex engine skips quickly to the next candidate.
 _BRACKET_RE = re.compile(
-    r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO0][tT])|(@|[aA][tT])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
-    # colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1
-    r"|(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[])"
+    r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO0][tT]|[pP][uU][nN][tT][oO]|[pP][oO][nN][tT][oO]|[pP][uU][nN][kK][tT])"
+    r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
 )
+# Colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1
+_BRACKET_SEP_RE = re.compile(r"(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[])")
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
 _HALF_RE = re.compile(
@@ -92,7 +95,7 @@ _SCHEME_GAP_RE = re.compile(r"(?<=\b[hH][tT][tT][pP]://)\x20{1,2}(?=[\w\[])|(?<=
 # ioc-fanger's four/five x's for http/https: xxxx://, xXxXx://, xxxxs://
 _SCHEME_XXXX_RE = re.compile(r"(?<![\w.+\-])[xX]{4}([xXsS]?)(?=://)")
 # a scheme written in brackets: [http]://, (hxxps)://
-_SCHEME_BRACKETED_RE = re.compile(r"[\[(]((?:[hH][tTxX]{2}[pP]|[fF][tTxX][pP])[sS]?)[\])](?=\x20?:)")
+_SCHEME_BRACKETED_RE = re.compile(r"[\[(]((?:[hH][tTxX]{2}[pP]|[fF][tTxX][pP])[sS]?)[\])](?=://)")
 # the separator broken apart or without its colon: http//host, https :// host, http: //host, http:/ /host
 _SCHEME_SEP_RE = re.compile(
     r"\b((?:[hH][tT][tT][pP]|[fF][tT][pP])[sS]?)(?:\x20{1,2}:\x20{0,2}/\x20{0,2}/|:\x20{1,2}/\x20{0,2}/|:/\x20{1,2}/"
@@ -117,6 +120,129 @@ _PCT_SLASH_RE = re.compile(r"(?<![^" + _URL_CHARS_NOT + r"])%2[fF](?=\w)")
 _IPV6_TAG_RE = re.compile(r"\b[iI][pP][vV]6:(?=[0-9A-Fa-f]{0,4}:)")
 
 
+# Word forms without brackets: "evil dot com", "evil-dot-com", "www DOT evil DOT ru", Spanish/Portuguese/German
+# "punto"/"ponto"/"punkt", and an address "user at evil dot com", "usuario arroba evil punto com",
+# "admin AT evil.com". Prose uses the same words ("at the end of the day", "the meeting at 10 dot 30", "the dot
+# com bubble"), so a match is only rewritten when what it makes is a valid name on a real public suffix and its
+# surroundings look like an address (see _word_name and _word_at_ok).
+_WORD_DOTS = "dot|DOT|Dot|punto|PUNTO|ponto|PONTO|punkt|PUNKT"
+_WSEP = r"(?:\x20{1,2}(?:" + _WORD_DOTS + r")\x20{1,2}|-(?:dot|DOT|Dot)-)"
+# A label is a maximal run of letters and digits joined by hyphens, never through "-dot-"; every repetition is
+# possessive and bounded, so a candidate is read once, left to right, without backtracking.
+_WLABEL = r"[^\W_]++(?:-(?!(?:dot|DOT|Dot)-)[^\W_]++)*+"
+_WSEG = r"[^\W_](?:[\w+]|-(?!(?:dot|DOT|Dot)-))*+"
+_WLOCAL = _WSEG + r"(?:(?:[.\ue000]|" + _WSEP + r")" + _WSEG + r"){0,8}+"
+_WORD_RE = re.compile(
+    r"(?<![\w.\-@\ue000])(?:"
+    r"(?P<local>" + _WLOCAL + r")(?P<at>\x20{1,2}(?:at|AT|At|arroba|ARROBA)\x20{1,2})"
+    r"(?P<dom>" + _WLABEL + r"(?:(?:" + _WSEP + r"|[.\ue000])" + _WLABEL + r"){1,30}+)"
+    r"|(?P<name>" + _WLABEL + r"(?:[.\ue000]" + _WLABEL + r"){0,30}+(?:" + _WSEP + _WLABEL
+    + r"(?:[.\ue000]" + _WLABEL + r"){0,30}+){1,30}+))(?![\w\-])"
+)
+_WSEP_RE = re.compile(_WSEP)
+#: Words that do not start a host name written with word dots ("the dot com bubble", "a dot in").
+_NOT_A_LABEL = frozenset({
+    "a", "an", "the", "and", "or", "but", "nor", "if", "of", "at", "in", "on", "to", "by", "for", "with",
+    "from", "as", "into", "onto", "than", "then", "so", "too", "very", "not", "no", "yes", "is", "are", "was",
+    "were", "be", "been", "am", "it", "its", "this", "that", "these", "those", "there", "here", "which", "what",
+    "who", "whom", "whose", "where", "when", "why", "how", "can", "will", "just", "do", "does", "did", "has",
+    "have", "had", "my", "your", "our", "their", "his", "her", "him", "she", "he", "we", "they", "you", "me",
+    "us", "them", "i", "also", "only", "even", "still", "over", "under", "about", "after", "before", "between",
+    "each", "every", "some", "any", "all", "both", "such", "same", "other", "another", "more", "most", "less",
+    "few", "many", "much", "one", "two", "per", "via", "big", "small", "red", "blue", "green", "black", "white",
+    "new", "old", "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "en", "y", "que", "es",
+    "por", "para", "con", "se", "lo", "le", "al", "su", "sus", "este", "esta", "ese", "esa", "os", "um", "uma",
+    "da", "dos", "das", "na", "nas", "em", "ou", "com", "der", "die", "und", "ist", "ein", "eine",
+})
+#: A host name with a single spaced word dot must end in one of these or in a two-letter country code that is
+#: not an English word: "red dot is", "the dot in", "a dot app" are prose.
+_WORD_GTLDS = frozenset({"com", "net", "org", "info", "biz", "edu", "gov", "mil", "int", "xyz", "top", "onion",
+                         "online", "site", "icu", "club", "mobi", "tech", "asia", "pro"})
+_ENGLISH_2 = frozenset({"am", "an", "as", "at", "be", "by", "do", "go", "he", "hi", "id", "if", "in", "is", "it",
+                        "me", "my", "no", "of", "oh", "ok", "on", "or", "so", "to", "up", "us", "we"})
+#: "the whole dot com bubble": words after "dot com" that make it the idiom.
+_DOTCOM_IDIOM = frozenset({"bubble", "boom", "bust", "crash", "era", "company", "companies", "startup", "startups",
+                           "days", "mania", "millionaire", "millionaires", "age", "business", "businesses",
+                           "economy", "world", "style", "domain", "domains"})
+#: Words before a spaced "at" that make it prose ("look at", "hosted at", "me at"), not a mailbox.
+_AT_PROSE = _NOT_A_LABEL | frozenset({
+    "look", "looks", "stare", "stares", "arrive", "arrives", "live", "lives", "point", "points", "aim", "aims",
+    "hit", "hits", "meet", "met", "see", "saw", "stop", "start", "starts", "stay", "stays", "based", "born",
+    "home", "work", "back", "out", "up", "down", "now", "today", "tonight", "right", "left", "directly",
+    "again", "later", "once", "reach", "reachable", "available", "online", "offline", "active", "visible",
+    "run", "runs", "ran", "target", "targets", "attack", "attacks", "traffic", "activity", "beacon", "beacons",
+    "callback", "callbacks", "request", "requests", "connection", "connections", "download", "downloads",
+    "payload", "payloads", "server", "servers", "site", "sites", "page", "pages", "panel", "login", "portal",
+    "file", "files", "spike", "spikes",
+})
+_VERSION_BEFORE_RE = re.compile(r"(?:\b(?:version|ver|v|build|release|rev)\.?\x20?:?\x20?)$", re.IGNORECASE)
+_FOLLOWING_WORD_RE = re.compile(r"\x20{1,3}([A-Za-z]{2,20})")
+
+
+def _word_name(name: str, text: str, start: int, end: int) -> str | None:
+    """``name`` with its word dots as :data:`DOTMARK`, or None when it is not a host name (prose)."""
+    pieces = _WSEP_RE.split(name)
+    labels = [lab for piece in pieces for lab in piece.replace(DOTMARK, ".").split(".")]
+    if all(lab.isdigit() for lab in labels):  # "1 dot 2 dot 3 dot 4" is an address, "10 dot 30" a time
+        if _VERSION_BEFORE_RE.search(text, max(0, start - 12), start):
+            return None
+        if len(labels) == 4 and all(lab.isascii() and len(lab) <= 3 and int(lab) <= 255 for lab in labels):
+            return DOTMARK.join(pieces)
+        return None
+    tld = labels[-1].lower()
+    if tld not in known_tlds() or (tld in SPECIAL_TLDS and tld != "onion"):
+        return None
+    if labels[0].lower() in _NOT_A_LABEL:
+        return None
+    spaced = "-" not in name[len(labels[0]) : len(labels[0]) + 1]
+    if len(labels) == 2 and spaced and not (tld in _WORD_GTLDS or (len(tld) == 2 and tld not in _ENGLISH_2)):
+        return None
+    if tld == "com":
+        nxt = _FOLLOWING_WORD_RE.match(text, end)
+        if nxt and nxt.group(1).lower() in _DOTCOM_IDIOM:
+            return None
+    return DOTMARK.join(pieces)
+
+
+def _word_at_ok(local: str, at: str, worded_domain: bool) -> bool:
+    """Whether ``local at domain`` is a mailbox: "arroba" always; "AT" unless it follows a prose word; a spaced
+    lower-case "at" only before a domain written with word dots and after a word that looks like a mailbox
+    ("john", "first dot last", "abuse-desk", "x99"), not like a verb or a pronoun ("look", "hosted", "me")."""
+    word = at.strip().lower()
+    if word == "arroba":
+        return True
+    if at.strip() == "at" and not worded_domain:
+        return False
+    low = local.lower()
+    if any(c.isdigit() or c in "._+-" + DOTMARK for c in low) or _WSEP_RE.search(local):
+        return True
+    if low in _AT_PROSE:
+        return False
+    return not (len(low) >= 5 and low.endswith(("ed", "ing")))
+
+
+def _word_sub(m: re.Match[str]) -> str:
+    name = m.group("name")
+    if name is not None:
+        conv = _word_name(name, m.string, m.start(), m.end())
+        return m.group(0) if conv is None else conv
+    local, at, dom = m.group("local"), m.group("at"), m.group("dom")
+    worded = _WSEP_RE.search(dom) is not None
+    conv = _word_name(dom, m.string, m.start("dom"), m.end()) if worded else dom
+    if conv is not None and _word_at_ok(local, at, worded):
+        return _WSEP_RE.sub(DOTMARK, local) + "@" + conv
+    if worded and _WSEP_RE.search(local):  # "first dot last at home" -> leave the whole line alone
+        return m.group(0)
+    return local + at + (dom if conv is None else conv)
+
+
+def has_word_forms(text: str) -> bool:
+    """Whether ``text`` may hold a word form ("evil dot com", "user arroba evil.com"). One lower-casing and five
+    substring tests: this runs on every message, and most have none of these words."""
+    low = text.lower()
+    return "dot" in low or "pun" in low or "pont" in low or "rroba" in low or " AT " in text
+
+
 def _bracket_sub(m: re.Match[str]) -> str:
     if m.group(1) is not None:
         return DOTMARK
@@ -126,9 +252,7 @@ def _bracket_sub(m: re.Match[str]) -> str:
         return "://"
     if m.group(4) is not None:
         return ":"
-    if m.group(5) is not None:
-        return "/"
-    return m.group(6)
+    return "/"
 
 
 def _half_sub(m: re.Match[str]) -> str:
@@ -161,6 +285,8 @@ def _defang_pass(text: str) -> str:
                 text = text.replace(old, new)
         if "[" in text or "(" in text or "{" in text:
             text = _BRACKET_RE.sub(_bracket_sub, text)
+            if "/]" in text or "/)" in text or "/}" in text or "::]" in text or "::)" in text:
+                text = _BRACKET_SEP_RE.sub(r"\1", text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
     if "]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text:
@@ -169,11 +295,13 @@ def _defang_pass(text: str) -> str:
         text = _DOT_BLANKS_RE.sub(DOTMARK, text)
     # every defanged scheme form has a colon (brackets already refanged) or "__" (http__host)
     has_colon = ":" in text
-    if has_colon and ("]:" in text or "):" in text or "] :" in text or ") :" in text):
-        text = _SCHEME_BRACKETED_RE.sub(r"\1", text)
-    if has_colon and ("xxxx" in text or "XXXX" in text or "xX" in text or "Xx" in text):
-        text = _SCHEME_XXXX_RE.sub(_scheme_xxxx_sub, text)
-    if has_colon or "__" in text or "//" in text:
+    has_slash = "/" in text
+    if has_slash and "://" in text:
+        if "]://" in text or ")://" in text:
+            text = _SCHEME_BRACKETED_RE.sub(r"\1", text)
+        if "xxxx" in text or "XXXX" in text or "xX" in text or "Xx" in text:
+            text = _SCHEME_XXXX_RE.sub(_scheme_xxxx_sub, text)
+    if has_colon or "__" in text or has_slash:
         if ("xp" in text or "XP" in text or "xP" in text or "Xp" in text or "*p" in text or "*P" in text
                 or "0p" in text or "0P" in text):
             text = _SCHEME_RE.sub(_scheme_sub, text)
@@ -182,8 +310,8 @@ def _defang_pass(text: str) -> str:
             text = _SCHEME_WORD_RE.sub(_scheme_word_sub, text)
         if "__" in text:
             text = _SCHEME_US_RE.sub("://", text)
-        if ("p//" in text or "P//" in text or "s//" in text or "S//" in text or " ://" in text or ": /" in text
-                or ":/ /" in text):
+        if has_slash and ("p//" in text or "P//" in text or "s//" in text or "S//" in text or " ://" in text
+                          or ": /" in text or ":/ /" in text):
             text = _SCHEME_SEP_RE.sub(r"\1://", text)
             has_colon = True
         if has_colon and (":// " in text or ":///" in text):
@@ -222,6 +350,7 @@ def _md_link_sub(m: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """Refang ``text`` but keep defanged dots as :data:`DOTMARK` (for the extractor)."""
+    words = has_word_forms(text)  # on the text as written: mostly ASCII, where lower() and "in" are fastest
     if not text.isascii():
         text = text.translate(_TRANSLATE)
     if "<" in text:
@@ -245,7 +374,10 @@ def normalize(text: str) -> str:
             text = _PCT_SLASH_RE.sub(" ", text)
     if "6:" in text:
         text = _IPV6_TAG_RE.sub(" ", text)
-    return _defang_pass(text)
+    text = _defang_pass(text)
+    if words:
+        text = _WORD_RE.sub(_word_sub, text)
+    return text
 
 
 def refang(text: str) -> str:

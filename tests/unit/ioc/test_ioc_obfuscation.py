@@ -75,3 +75,113 @@ def test_scheme_prose_yields_nothing(text: str) -> None:
 def test_refang_rewrites_schemes() -> None:
     assert refang("hxxps//evil[.]com/a") == "https://evil.com/a"
     assert refang("[http]://evil.com") == "http://evil.com"
+
+
+# --- word forms ------------------------------------------------------------------------------------------
+
+WORDS: list[Row] = [
+    ("evil dot com", {"domain": ["evil.com"]}),
+    ("EVIL DOT COM and evil DOT ru", {"domain": ["evil.com", "evil.ru"]}),
+    ("evil(dot)com evil[dot]net evil{dot}org", {"domain": ["evil.com", "evil.net", "evil.org"]}),
+    ("evil-dot-com", {"domain": ["evil.com"]}),
+    ("evil[d0t]com and evil(D0T)net", {"domain": ["evil.com", "evil.net"]}),
+    ("evil{.}com", {"domain": ["evil.com"]}),
+    ("www dot evil dot co dot uk", {"domain": ["www.evil.co.uk"]}),
+    ("mail.evil dot com", {"domain": ["mail.evil.com"]}),
+    ("evil punto com and evil ponto com dot br", {"domain": ["evil.com", "evil.com.br"]}),
+    ("böse punkt de", {"domain": ["xn--bse-sna.de"]}),
+    ("evil-dot-com/gate.php", {"url": ["evil.com/gate.php"]}),
+    ("hxxp://evil dot com/gate", {"url": ["http://evil.com/gate"]}),
+    ("Visit google dot com today", {"domain": ["google.com"]}),
+    ("1 dot 2 dot 3 dot 4", {"ipv4": ["1.2.3.4"]}),
+    ("user at evil dot com", {"email": ["user@evil.com"]}),
+    ("John at evil dot com", {"email": ["john@evil.com"]}),
+    ("first dot last at company dot com", {"email": ["first.last@company.com"]}),
+    ("user(at)evil.com user[at]evil.net user{at}evil.org",
+     {"email": ["user@evil.com", "user@evil.net", "user@evil.org"]}),
+    ("user (at) evil (dot) com", {"email": ["user@evil.com"]}),
+    ("admin AT evil.com and admin AT evil DOT net", {"email": ["admin@evil.com", "admin@evil.net"]}),
+    ("usuario arroba dominio punto com", {"email": ["usuario@dominio.com"]}),
+    ("usuario arroba dominio.com.br", {"email": ["usuario@dominio.com.br"]}),
+    ("me(arroba)example(punto)com and me [arroba] example [ponto] net",
+     {"email": ["me@example.com", "me@example.net"]}),
+    # OURS: a spaced "at" after a verb or a pronoun is prose; the domain written with word dots still counts
+    ("look at evil dot com", {"domain": ["evil.com"]}),
+    ("it is hosted at evil dot com now", {"domain": ["evil.com"]}),
+    ("beacons at evil dot com every minute", {"domain": ["evil.com"]}),
+    # OURS: a spaced lower-case "at" before a plainly written domain is prose ("we saw it at evil.com")
+    ("we saw it at evil.com", {"domain": ["evil.com"]}),
+    ("look at evil[.]com", {"domain": ["evil.com"]}),
+]
+
+WORD_PROSE = [
+    "at the end of the day",
+    "dot matrix printers are loud",
+    "a dot matrix printer",
+    "the meeting at 10 dot 30",
+    "we arrived at 10 dot 30 at the office",
+    "meet me at noon",
+    "the dot com bubble",
+    "a whole dot com bubble burst in 2000",
+    "the red dot in the middle",
+    "polka dot dress",
+    "the dot is red",
+    "click the blue dot app",
+    "connect the dots at the end",
+    "version 1 dot 2 dot 3 dot 4",
+    "evil dot example and evil dot test",
+    "LOOK AT THE END",
+    "nos vemos en la oficina arroba de la semana",
+    "ese punto es importante",
+    "the AT command set",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), WORDS, ids=[t for t, _ in WORDS])
+def test_word_forms(text: str, expected: dict[str, list[str]]) -> None:
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text", WORD_PROSE)
+def test_word_form_prose_yields_nothing(text: str) -> None:
+    _check(text, {})
+
+
+def test_refang_rewrites_word_forms_only_where_they_make_an_address() -> None:
+    assert refang("user at evil dot com") == "user@evil.com"
+    assert refang("the meeting at 10 dot 30") == "the meeting at 10 dot 30"
+    assert refang("the dot com bubble") == "the dot com bubble"
+
+
+# --- defanged e-mail local parts -------------------------------------------------------------------------
+
+EMAILS: list[Row] = [
+    ("first[.]last[@]company[.]com", {"email": ["first.last@company.com"]}),
+    ("first(.)last(at)company(.)com", {"email": ["first.last@company.com"]}),
+    ("first{.}last{at}company{.}com", {"email": ["first.last@company.com"]}),
+    ("first[dot]last[at]company[dot]com", {"email": ["first.last@company.com"]}),
+    ("j[.]doe[.]1990[@]mail[.]evil[.]ru", {"email": ["j.doe.1990@mail.evil.ru"]}),
+    ("a[.]b[.]c@evil.com", {"email": ["a.b.c@evil.com"]}),
+    ("First[.]Last [@] Company[.]com", {"email": ["first.last@company.com"]}),
+    ("contact: first[.]last@company[.]com, second[.]one(at)company(dot)com",
+     {"email": ["first.last@company.com", "second.one@company.com"]}),
+    # OURS: a local part that would start with a dot or hold two in a row is no address, and its domain is not
+    # reported on its own either (what was written is one broken value, not a domain)
+    ("first[.][.]last[@]company[.]com", {}),
+    ("[.]first[@]company[.]com", {}),
+]
+
+EMAIL_PROSE = [
+    "first[.]last is not a mailbox",
+    "send it [@] the team",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EMAILS, ids=[t for t, _ in EMAILS])
+def test_defanged_local_parts(text: str, expected: dict[str, list[str]]) -> None:
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text", EMAIL_PROSE)
+def test_local_part_prose_yields_nothing(text: str) -> None:
+    _check(text, {})
