@@ -16,7 +16,8 @@ Decisions (free-text extraction)
   ``[dot]`` ``(dot)`` ``[,]`` (any case, up to three blanks inside/around, repeated brackets:
   ``example  [  .  ]  com``), half and repeated brackets glued between two words (``1.2.3.]]]4``,
   ``10[[[.10``, ``111[.111.]111``, ``exampledot]com``, ``example[dotcom``, ``host.com[/path``),
-  runs of backslashes before a dot (``10\\.10``), ``[:]``, ``[://]``, ``[/]``, ``[@]`` ``[at]``
+  runs of backslashes before a dot (``10\\.10``), ``[:]``, ``[::]`` (IPv6: ``2001[:]db8[::]1``, ``fe80(::)1``,
+  also in ``::ffff[:]192[.]0[.]2[.]128``), ``[://]``, ``[/]``, ``[@]`` ``[at]``
   ``(at)`` and ``user @ host``; a URL written percent-encoded where a URL may start
   (``"http%3A%2F%2Fexample%2Ecom"``) is decoded, and ``%2F`` before a name at a token start
   (``%2Fevil.com`` -> ``evil.com``), but nothing inside a URL is decoded (``?u=http%3A%2F%2F..``

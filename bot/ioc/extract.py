@@ -38,7 +38,7 @@ _ALTERNATIVES: list[tuple[str, str]] = [
     (
         "ipv6",
         r"(?<![\w:.\ue000])(?:[0-9A-Fa-f]{1,4}|(?=::))(?::[0-9A-Fa-f]{0,4}){2,7}"
-        r"(?:(?<=[0-9A-Fa-f])(?:\.[0-9]{1,3}){3})?(?P<ipv6_cidr>/[0-9]{1,3})?(?![\w:])",
+        r"(?:(?<=[0-9A-Fa-f])(?:" + _D + r"[0-9]{1,3}){3})?(?P<ipv6_cidr>/[0-9]{1,3})?(?![\w:])",
     ),
     (
         "host",
@@ -293,7 +293,7 @@ def _h_ipv4(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | Non
 
 def _h_ipv6(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
     cidr = m.group("ipv6_cidr") or ""
-    core = m.group()[: len(m.group()) - len(cidr)]
+    core = m.group()[: len(m.group()) - len(cidr)].replace(DOTMARK, ".")
     ip = _ipv6(core)
     if ip is None:
         if cidr and core.endswith("::"):

@@ -69,7 +69,7 @@ _BRACKET_RE = re.compile(
     r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
 )
 # Colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1
-_BRACKET_SEP_RE = re.compile(r"(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[])")
+_BRACKET_SEP_RE = re.compile(r"(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[]|(?<=::[\])}]))")
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
 _HALF_RE = re.compile(
@@ -285,7 +285,7 @@ def _defang_pass(text: str) -> str:
                 text = text.replace(old, new)
         if "[" in text or "(" in text or "{" in text:
             text = _BRACKET_RE.sub(_bracket_sub, text)
-            if "/]" in text or "/)" in text or "/}" in text or "::]" in text or "::)" in text:
+            if "/]" in text or "/)" in text or "/}" in text or "::]" in text or "::)" in text or "::}" in text:
                 text = _BRACKET_SEP_RE.sub(r"\1", text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")

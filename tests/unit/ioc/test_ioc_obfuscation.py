@@ -185,3 +185,48 @@ def test_defanged_local_parts(text: str, expected: dict[str, list[str]]) -> None
 @pytest.mark.parametrize("text", EMAIL_PROSE)
 def test_local_part_prose_yields_nothing(text: str) -> None:
     _check(text, {})
+
+
+# --- IPv6 defangs and IPv4 separators other than [.] -----------------------------------------------------
+
+ADDRESSES: list[Row] = [
+    ("2001[:]db8[:]85a3[::]1", {"ipv6": ["2001:db8:85a3::1"]}),
+    ("2001[:]db8[::]1 and fe80[::]1", {"ipv6": ["2001:db8::1", "fe80::1"]}),
+    ("[2001[:]db8[::]1]", {"ipv6": ["2001:db8::1"]}),
+    ("2001[:]0db8[:]0000[:]0000[:]0000[:]ff00[:]0042[:]8329", {"ipv6": ["2001:db8::ff00:42:8329"]}),
+    ("2001(:)db8(::)1 2001{:}db8{::}2", {"ipv6": ["2001:db8::1", "2001:db8::2"]}),
+    ("2001:db8[:]:3 and 2001:db8[:][:]4", {"ipv6": ["2001:db8::3", "2001:db8::4"]}),
+    ("2001[::] is the prefix host", {"ipv6": ["2001::"]}),
+    ("::ffff[:]192[.]0[.]2[.]128", {"ipv6": ["::ffff:192.0.2.128"]}),
+    ("2001[:]db8[::]/32", {"cidr": ["2001:db8::/32"]}),
+    ("hxxp://[2001[:]db8[::]1]:8080/x", {"url": ["http://[2001:db8::1]:8080/x"]}),
+    ("1(.)2(.)3(.)4", {"ipv4": ["1.2.3.4"]}),
+    ("1[dot]2[dot]3[dot]4 and 5(dot)6(dot)7(dot)8", {"ipv4": ["1.2.3.4", "5.6.7.8"]}),
+    ("1{.}2{.}3{.}4 and 5[,]6[,]7[,]8", {"ipv4": ["1.2.3.4", "5.6.7.8"]}),
+    ("1 [.] 2 [.] 3 [.] 4", {"ipv4": ["1.2.3.4"]}),
+    ("1[d0t]2[d0t]3[d0t]4", {"ipv4": ["1.2.3.4"]}),
+    ("1-dot-2-dot-3-dot-4 and 5 dot 6 dot 7 dot 8", {"ipv4": ["1.2.3.4", "5.6.7.8"]}),
+    ("1[.]2.3(.)4", {"ipv4": ["1.2.3.4"]}),
+    ("1(.)2(.)3(.)0/24", {"cidr": ["1.2.3.0/24"]}),
+    ("1\\.2\\.3\\.4", {"ipv4": ["1.2.3.4"]}),
+    # OURS: host:port is the host (as for plain addresses)
+    ("10[.]0[.]0[.]1[:]8080", {"ipv4": ["10.0.0.1"]}),
+]
+
+ADDRESS_PROSE = [
+    "listening on [::]:8080",
+    "std[::]vector and Foo(::)bar",
+    "chapter 1(.)2 of the book",
+    "the score was 1 dot 2",
+    "release 1[.]2[.]3",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ADDRESSES, ids=[t for t, _ in ADDRESSES])
+def test_address_defangs(text: str, expected: dict[str, list[str]]) -> None:
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text", ADDRESS_PROSE)
+def test_address_prose_yields_nothing(text: str) -> None:
+    _check(text, {})
