@@ -44,6 +44,7 @@ ALERTING = {
     "indicator.revoked": "was revoked",
     "indicator.expired": "expired",
     "indicator.voted": "was confirmed by another organization",  # only when the payload says so
+    "indicator.edited": "was edited",
 }
 
 
@@ -134,7 +135,7 @@ async def plan_alerts(uow: UnitOfWork, events: Sequence[OutboxEvent], cards: dic
     for event in sorted(wanted, key=lambda e: (e.created_at, e.id)):
         card = cards[int(event.payload["indicator_id"])]
         ind = card.indicator
-        what = ALERTING[event.event]
+        what = "was reopened" if event.payload.get("reopened") else ALERTING[event.event]
         for watch_id in sorted(matched[ind.id]):
             watch = cache.watches[watch_id]
             owner = people.get(watch.member_id)

@@ -324,6 +324,54 @@ class WatchRemove:
 Command = Command | WatchAdd | WatchList | WatchRemove  # type: ignore[misc]
 
 
+# -- Lifecycle (issue 13): editing, reopening, and administration the day someone leaves --
+
+@dataclass(frozen=True)
+class Edit:
+    """`/ioc edit #ID ...`: what to change (None or empty: unchanged). `tags` replaces the tags; `tags_add` and
+    `tags_remove` change them (`tags:+a,-b`)."""
+
+    ref: Ref
+    confidence: int | None = None
+    tags: tuple[str, ...] | None = None
+    tags_add: tuple[str, ...] = ()
+    tags_remove: tuple[str, ...] = ()
+    valid_for: timedelta | None = None
+    tlp: TLP | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Reopen:
+    ref: Ref
+    reason: str
+
+
+@dataclass(frozen=True)
+class MemberRemove:
+    member: MemberRef
+
+
+@dataclass(frozen=True)
+class InviteList:
+    pass
+
+
+@dataclass(frozen=True)
+class InviteRevoke:
+    invite_id: int | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgDisable:
+    name: str
+    disabled: bool = True  # False: `org enable`
+
+
+Command = Command | Edit | Reopen | MemberRemove | InviteList | InviteRevoke | OrgDisable  # type: ignore[misc]
+
+
 # ---------------------------------------------------------------- help table (one source for usage and help)
 
 VERBS: dict[str, tuple[str, str]] = {
@@ -341,6 +389,13 @@ VERBS: dict[str, tuple[str, str]] = {
                "URLs on such IPs; domain: a domain, its subdomains, and URLs and e-mail addresses on them; text: "
                "a word in the notes and tags; org:NAME an organization (org:Sentinel Security or "
                "org:\"Sentinel Security\")."),
+    "edit": ("/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]",
+             "Correct an indicator of your organization (moderators: any they may see): `tags:+a,-b` adds and "
+             "removes tags, `tags:a,b` replaces them; the note replaces its description. Your organization may make "
+             "the TLP more restrictive; only a moderator may make it less restrictive. Every copy of its card is "
+             "updated and its watchers are told."),
+    "reopen": ("/ioc reopen #ID REASON...",
+               "Moderators: put a rejected or revoked indicator back to pending, with a reason."),
     "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
     "approve": ("/ioc approve #ID [#ID...] [note...]", "Moderators: approve indicators for the coalition feed."),
     "reject": ("/ioc reject #ID [#ID...] REASON...", "Moderators: reject pending indicators, with a reason."),
@@ -366,16 +421,25 @@ VERBS: dict[str, tuple[str, str]] = {
     "import": ("/ioc import   (attach a STIX 2.1 .json bundle, a .csv or a .txt file)",
                "Submit the indicators in a file for moderation, as your organization; what is not an indicator is "
                "reported as skipped. A malformed file stores nothing."),
-    "admin": ("/ioc admin org add NAME [sector:S] [trust:0-100] | org list | member list [ORG] | "
-              "member role m7|@user member|moderator|admin | invite create ORG [role:member] [uses:1] "
-              "[expires:7d] | channel set [ceiling:green] [purpose:feed|moderation|general] "
-              "[passive:on|off] [ephemeral:on|off] | channel show | deliveries | retry ID",
-              "Admins: organizations, members and roles, invite codes, this channel's settings."),
+    "admin": ("/ioc admin org add NAME [sector:S] [trust:0-100] | org list | org disable NAME | org enable NAME | "
+              "member list [ORG] | member role m7|@user member|moderator|admin | member remove m7|@user | "
+              "invite create ORG [role:member] [uses:1] [expires:7d] | invite list | invite revoke ID | "
+              "channel set [ceiling:green] [purpose:feed|moderation|general] "
+              "[passive:on|off] [ephemeral:on|off] | channel show | deliveries | retry ID | "
+              "apikey create ORG [key name...] | apikey list | apikey revoke ID",
+              "Admins: organizations (disable one whose members must no longer act; its items stay), members and "
+              "roles (remove someone who left: their votes and submissions stay), invite codes, this channel's "
+              "settings, deliveries, API keys for the TAXII feed."),
 }
 
 ADMIN_FORMS = {
     "org add": "/ioc admin org add NAME [sector:S] [trust:0-100]",
     "org list": "/ioc admin org list",
+    "org disable": "/ioc admin org disable NAME",
+    "org enable": "/ioc admin org enable NAME",
+    "member remove": "/ioc admin member remove m7|@user",
+    "invite list": "/ioc admin invite list",
+    "invite revoke": "/ioc admin invite revoke ID   (an id from /ioc admin invite list, or the code itself)",
     "member list": "/ioc admin member list [ORG]",
     "member role": "/ioc admin member role m7|@user member|moderator|admin",
     "invite create": "/ioc admin invite create ORG [role:member] [uses:1] [expires:7d]",
@@ -895,6 +959,9 @@ def _admin(args: list[str]) -> Command:
         org = " ".join(opts.rest).strip()
         if not org:
             raise UsageError("say for which organization", form)
+        if (m := _DURATION.fullmatch((opts.get("expires") or "").strip())) and int(m.group(1)) == 0:
+            raise UsageError(f"expires: at least 1m (a code that expires at once could never be used), not "
+                             f"'{_shown(opts.get('expires') or '')}'", form)
         return InviteCreate(
             _text("the organization name", org, form, limits.ORG_NAME_MAX, multiline=False),
             _enum_option(Role, "role", opts.get("role"), form) if opts.get("role") else Role.MEMBER,
@@ -919,7 +986,88 @@ def _admin(args: list[str]) -> Command:
         return ChannelShow()
     if form.startswith("apikey "):
         return _apikey(form, rest)
+    if form in ("member remove", "invite list", "invite revoke", "org disable", "org enable"):
+        return _admin_lifecycle(form, rest)
     raise UsageError(f"'admin {form}' is not an admin command", "admin")
+
+
+_INVITE_ID = re.compile(r"[Ii#]?([0-9]{1,18})")  # fullmatch
+
+
+def _admin_lifecycle(form: str, rest: list[str]) -> Command:
+    if form == "member remove":
+        if len(rest) != 1:
+            raise UsageError("give the one member to remove", form)
+        return MemberRemove(_member_ref(rest[0], form))
+    if form == "invite list":
+        if rest:
+            raise UsageError("invite list takes no arguments", form)
+        return InviteList()
+    if form == "invite revoke":
+        if len(rest) != 1:
+            raise UsageError("give the id of one invite (see `/ioc admin invite list`) or its code", form)
+        if m := _INVITE_ID.fullmatch(rest[0].strip()):
+            return InviteRevoke(invite_id=_int_option("id", m.group(1), form, 1, limits.ID_MAX))
+        return InviteRevoke(code=_text("code", rest[0].strip(), form, limits.INVITE_CODE_MAX, multiline=False))
+    name = " ".join(rest).strip()
+    if not name:
+        raise UsageError("give the organization's name", form)
+    return OrgDisable(_text("the organization name", name, form, limits.ORG_NAME_MAX, multiline=False),
+                      disabled=form == "org disable")
+
+
+def _edit(args: list[str]) -> Edit:
+    verb = "edit"
+    opts = _Options(args, {"conf", "confidence", "tags", "tag", "valid", "tlp", "note"}, verb)
+    if not opts.rest:
+        raise UsageError("say which indicator, e.g. #42", verb)
+    ref = parse_ref(opts.rest[0], verb)
+    if opts.get("conf") and opts.get("confidence"):
+        raise UsageError("conf: is given twice; give it once", verb)
+    confidence = opts.get("conf") or opts.get("confidence")
+    if opts.get("tags") is not None and opts.get("tag") is not None:
+        raise UsageError("tags: is given twice; give it once", verb)
+    tags_raw = opts.get("tags") if opts.get("tags") is not None else opts.get("tag")
+    tags: tuple[str, ...] | None = None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    if tags_raw is not None:
+        words = _split_list(tags_raw)
+        if not words:
+            raise UsageError("tags: needs tags: tags:+add,-remove to change them, tags:a,b to replace them", verb)
+        signed = [w for w in words if w[:1] in "+-"]
+        if signed and len(signed) != len(words):
+            raise UsageError(f"tags: either changes the tags (every one with + or -: tags:+add,-remove) or "
+                             f"replaces them (none with: tags:a,b), not '{_shown(tags_raw)}'", verb)
+        if signed:
+            added = _valid_tags(tuple(dict.fromkeys(w[1:] for w in words if w[0] == "+")), verb)
+            removed = _valid_tags(tuple(dict.fromkeys(w[1:] for w in words if w[0] == "-")), verb)
+            if both := set(added) & set(removed):
+                raise UsageError(f"tag '{sorted(both)[0]}' is both added and removed; give it once", verb)
+        else:
+            tags = _valid_tags(words, verb)
+    note_text = " ".join(filter(None, [opts.get("note") or "", " ".join(opts.rest[1:])])).strip()
+    edit = Edit(
+        ref=ref,
+        confidence=_int_option("conf", confidence, verb, 0, 100) if confidence else None,
+        tags=tags, tags_add=added, tags_remove=removed,
+        valid_for=parse_duration(opts.get("valid"), verb, "valid") if opts.get("valid") else None,
+        tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
+        note=_text("note", note_text, verb, limits.NOTE_MAX) if note_text else None,
+    )
+    if edit == Edit(ref):
+        raise UsageError("say what to change: conf:, tags:, valid:, tlp: or a note", verb)
+    return edit
+
+
+def _reopen(args: list[str]) -> Reopen:
+    if not args:
+        raise UsageError("say which indicator, e.g. #42, and why", "reopen")
+    ref = parse_ref(args[0], "reopen")
+    reason = " ".join(args[1:]).strip()
+    if not reason:
+        raise UsageError("reopening needs a reason, so the submitter and the moderators learn why", "reopen")
+    return Reopen(ref, _text("reason", reason, "reopen", limits.REASON_MAX))
 
 
 _PARSERS = {
@@ -934,6 +1082,8 @@ _PARSERS = {
     "approve": _approve,
     "reject": _reject,
     "revoke": _revoke,
+    "edit": _edit,
+    "reopen": _reopen,
     "join": _join,
     "whoami": _no_args(WhoAmI, "whoami"),
     "link": _link,

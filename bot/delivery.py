@@ -183,6 +183,11 @@ _HEADLINES = {
     ("indicator.approved", ChannelPurpose.FEED): "Approved for the coalition",
 }
 _NOTICES = ("indicator.approved", "indicator.rejected", "indicator.revoked")  # the submitter is told of these
+REOPENED_NOTICE = "indicator.reopened"  # an `indicator.submitted` with `reopened` (bot.lifecycle): told too
+
+
+def _tells_submitter(event: OutboxEvent) -> bool:
+    return event.event in _NOTICES or (event.event == "indicator.submitted" and bool(event.payload.get("reopened")))
 LANE_OF = "lane_of"  # in a lane row's payload: the id of the row it was split from (its delivery keys are that row's)
 LANE_RETRIED = "lane_retried"  # ... and whether that row had been tried before (its notices may be out already)
 
@@ -213,6 +218,8 @@ def kind_of(delivery: Delivery) -> str:
 def notice_text(event: str, indicator: Indicator) -> str:
     """What the submitter is told: what actually happened, for this TLP."""
     ref, reason = indicator.ref, indicator.status_reason or "-"
+    if event == REOPENED_NOTICE:
+        return f"Your indicator {ref} was reopened and waits for moderation again: {reason}"
     if event == "indicator.rejected":
         return f"Your indicator {ref} was rejected: {reason}"
     if event == "indicator.revoked":
@@ -257,7 +264,7 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
     for copy in await uow.posted_cards.of_indicators(indicators, platform):
         posted.setdefault(copy.indicator_id, []).append(copy)
     told = {indicators[int(e.payload["indicator_id"])].submitter_id for e in events
-            if e.event in _NOTICES and int(e.payload.get("indicator_id", 0)) in indicators}
+            if _tells_submitter(e) and int(e.payload.get("indicator_id", 0)) in indicators}
     submitters = await uow.members.many(told)
     # New AMBER+STRICT and RED submissions never reach shared moderation channels: the people who may decide
     # them (bot.rules.can_decide) are told in a direct message instead.
@@ -364,14 +371,17 @@ def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
             if channel.purpose is purpose and can_feed(indicator, channel.ceiling):
                 key = f"{origin_id(event)}:{channel.workspace_id}:{channel.channel_id}"
                 deliveries.append(PostCard(channel, for_purpose(card, channel.purpose.value), headline, key))
-    deliveries += [UpdateCard(copy, for_purpose(card, copy.purpose)) for copy in posted.get(indicator.id, [])]
-    if event.event in _NOTICES and indicator.submitter_id in submitters:
+    # a copy is kept up to date only where the item may still be shown (an edit may have raised its TLP)
+    ceilings = {(c.workspace_id, c.channel_id): c.ceiling for c in channels}
+    deliveries += [UpdateCard(copy, for_purpose(card, copy.purpose)) for copy in posted.get(indicator.id, [])
+                   if can_feed(indicator, ceilings.get((copy.workspace_id, copy.channel_id), TLP.AMBER))]
+    if _tells_submitter(event) and indicator.submitter_id in submitters:
         submitter, identities = submitters[indicator.submitter_id]
         here = _dm_identity(identities, platform)
         if here is not None:
             mine = dataclasses.replace(card, org_shown=indicator.org_name,
                                        buttons=buttons_for(indicator.id, card.status, can_moderate(submitter)))
-            message = notice_text(event.event, indicator)
+            message = notice_text(REOPENED_NOTICE if event.payload.get("reopened") else event.event, indicator)
             deliveries.append(Notify(here, Notice(message, mine), f"{origin_id(event)}:dm"))
     return deliveries
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import commands, exchange, services, watches
+from bot import commands, exchange, lifecycle, services, watches
 from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Platform
@@ -73,6 +73,17 @@ SERVICES.update({
     commands.WatchAdd: watches.watch_add,
     commands.WatchList: watches.watch_list,
     commands.WatchRemove: watches.watch_remove,
+})
+
+# -- lifecycle (issue 13) --
+READ_ONLY += (commands.InviteList,)
+SERVICES.update({
+    commands.Edit: lifecycle.edit,
+    commands.Reopen: lifecycle.reopen,
+    commands.MemberRemove: lifecycle.member_remove,
+    commands.InviteList: lifecycle.invite_list,
+    commands.InviteRevoke: lifecycle.invite_revoke,
+    commands.OrgDisable: lifecycle.org_disable,
 })
 
 # -- STIX/TAXII exchange --

@@ -92,6 +92,7 @@ class Organization:
     name: str
     sector: str = ""
     trust_level: int = 50
+    disabled: bool = False  # `admin org disable`: its members can no longer act; its items stay
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Member:
     role: Role
     org_id: int
     org_name: str
+    org_disabled: bool = False  # their organization is disabled: they can no longer act
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,20 @@ class Invite:
     max_uses: int
     uses: int
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class InviteRecord:
+    """An invite code as `admin invite list` shows it: never the code (only its hash is stored)."""
+
+    id: int
+    org_name: str
+    role: Role
+    max_uses: int
+    uses: int
+    expires_at: datetime
+    created_by: str  # the creating member's name, or "" when unknown
+    revoked: bool = False
 
 
 @dataclass(frozen=True)

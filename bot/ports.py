@@ -19,6 +19,7 @@ from bot.domain import (
     Identity,
     Indicator,
     Invite,
+    InviteRecord,
     Member,
     NewIndicator,
     Organization,
@@ -40,6 +41,7 @@ from bot.domain import (
 )
 from bot.ioc import IOCType
 from bot.pivots import Pivot
+from bot.tlp import TLP
 from bot.watch_index import Watch
 
 
@@ -56,6 +58,9 @@ class OrganizationRepository(Protocol):
     async def get(self, org_id: int) -> Organization | None: ...
 
     async def list(self) -> Sequence[Organization]: ...
+
+    async def set_disabled(self, org_id: int, at: datetime | None) -> None:
+        """Disable the organization as of `at` (its members can no longer act), or enable it again (None)."""
 
 
 class MemberRepository(Protocol):
@@ -82,6 +87,10 @@ class MemberRepository(Protocol):
 
     async def set_role(self, member_id: int, role: Role) -> None: ...
 
+    async def remove(self, member_id: int, at: datetime) -> Sequence[Identity]:
+        """Mark the member removed (no longer found by any lookup; votes and submissions kept), delete their
+        identities and link code; the identities unlinked."""
+
     async def list(self, org_id: int | None = None) -> Sequence[Member]: ...
 
     async def set_link_code(self, member_id: int, code: str, expires_at: datetime, now: datetime) -> None:
@@ -99,6 +108,13 @@ class InviteRepository(Protocol):
 
     async def redeem(self, code: str, now: datetime) -> Invite | None:
         """Atomically use the invite once (uses < max_uses and not expired); None when it cannot be used."""
+
+    async def list(self) -> Sequence[InviteRecord]:
+        """Every invite, newest first, without its code (only the hash is stored)."""
+
+    async def revoke(self, *, invite_id: int | None = None, code: str | None = None,
+                     at: datetime) -> InviteRecord | None:
+        """Revoke an invite by id or by code; None when there is none such that is not revoked yet."""
 
 
 class IndicatorRepository(Protocol):
@@ -128,6 +144,12 @@ class IndicatorRepository(Protocol):
     async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
                          reason: str, at: datetime) -> bool:
         """Compare-and-set of the status; False when the row was not in one of from_statuses."""
+
+    async def edit(self, indicator_id: int, *, at: datetime, tlp: TLP | None = None, confidence: int | None = None,
+                   tags: Sequence[str] | None = None, valid_until: datetime | None = None,
+                   note: str | None = None) -> None:
+        """Change what is given (None: unchanged; `tags` replace). A new TLP moves the item to its scope: Conflict
+        when the value is held there already."""
 
     async def touch(self, indicator_id: int, seen_at: datetime) -> None:
         """Move last_seen forward (never back)."""

@@ -19,6 +19,8 @@ Anonymous submissions show "a coalition member" to everyone outside the submitti
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain import Indicator, Member, NewIndicator, Role, Visibility
 from bot.tlp import TLP
 
@@ -65,6 +67,29 @@ def can_decide(member: Member, indicator: Indicator | NewIndicator) -> bool:
     other than its submitter."""
     return (can_moderate(member) and member.id != indicator.submitter_id
             and can_see(indicator, visibility(member, private=True, ceiling=TLP.CLEAR)))
+
+
+def can_edit(member: Member, indicator: Indicator) -> bool:
+    """May this member edit this item (`/ioc edit`)? Any member of the submitting organization, or a moderator or
+    admin (who must also may see it: the service resolves it for them first)."""
+    return member.org_id == indicator.org_id or can_moderate(member)
+
+
+def tlp_change_problem(member: Member, indicator: Indicator, new: TLP) -> str | None:
+    """Why this member may not give this item the TLP `new` (None: they may). The submitting organization may
+    only make it more restrictive; a moderator or admin may change it either way. Nobody gives an item a TLP under
+    which they could no longer see it themselves (AMBER+STRICT of another organization; RED of someone else, for
+    a member who is not a moderator)."""
+    if new is indicator.tlp:
+        return None
+    if not can_moderate(member) and not (member.org_id == indicator.org_id and new > indicator.tlp):
+        return (f"your organization may only make {indicator.ref} more restrictive than {indicator.tlp.label}; "
+                "ask a moderator to make it less restrictive")
+    if not can_see(replace(indicator, tlp=new), visibility(member, private=True, ceiling=TLP.CLEAR)):
+        who = (f"only {indicator.org_name}" if new is TLP.AMBER_STRICT
+               else "only its submitter and the moderators")
+        return f"as {new.label} {who} could see {indicator.ref}, and you could no longer see it; ask one of them"
+    return None
 
 
 def moderated_in_channels(indicator: Indicator | NewIndicator) -> bool:

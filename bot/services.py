@@ -104,6 +104,9 @@ class Context:
         if self.member is None:
             raise UsageError("you are not a member of the coalition yet; ask an admin of your organization "
                              "for an invite code, then run `/ioc join CODE`", "join")
+        if self.member.org_disabled:  # `admin org disable`: its members can no longer act
+            raise UsageError(f"your organization {self.member.org_name} is disabled in the coalition, so you can no "
+                             "longer act here; ask an admin of the coalition if this is a mistake")
         return self.member
 
     @property

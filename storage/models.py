@@ -101,6 +101,7 @@ class OrganizationRow(Base):
     sector: Mapped[str] = mapped_column(String(100), default="", server_default="")
     trust_level: Mapped[int] = mapped_column(SmallInteger, default=50, server_default="50")
     created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]  # 0011: its members can no longer act; its items stay
 
 
 class MemberRow(Base):
@@ -112,6 +113,7 @@ class MemberRow(Base):
     name_key: Mapped[str] = mapped_column(String(200), index=True)
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]  # 0011: identities unlinked; votes and submissions kept
 
 
 class IdentityRow(Base):
@@ -138,6 +140,7 @@ class InviteRow(Base):
     expires_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]  # 0011
 
 
 class LinkCodeRow(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    delete,
     exists,
     false,
     func,
@@ -436,6 +437,36 @@ class SqlIndicatorRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+    async def edit(self, indicator_id: int, *, at: datetime, tlp: TLP | None = None, confidence: int | None = None,
+                   tags: Sequence[str] | None = None, valid_until: datetime | None = None,
+                   note: str | None = None) -> None:
+        """`/ioc edit`: change what is given (None: unchanged), `tags` replacing the item's tags. A new TLP moves the
+        item to that TLP's visibility scope: Conflict when the value is held there already (nothing is changed)."""
+        values: dict[str, Any] = {"modified_at": at}
+        if tlp is not None:
+            row = (await self._execute(select(IndicatorRow.org_id, IndicatorRow.submitter_id)
+                                       .where(IndicatorRow.id == indicator_id))).one()
+            values.update(tlp=tlp.value, tlp_rank=tlp.rank, scope=scope_of(tlp, row.org_id, row.submitter_id))
+        if confidence is not None:
+            values["confidence"] = confidence
+        if valid_until is not None:
+            values["valid_until"] = valid_until
+        if note is not None:
+            values["note"] = note
+        try:
+            async with self._session.begin_nested():
+                await self._execute(update(IndicatorRow).where(IndicatorRow.id == indicator_id).values(**values)
+                                    .execution_options(synchronize_session=False))
+                if tags is not None:
+                    await self._execute(delete(IndicatorTagRow).where(IndicatorTagRow.indicator_id == indicator_id))
+                    if clean := _normal_tags(tags):
+                        await self._execute(insert(IndicatorTagRow),
+                                            [{"indicator_id": indicator_id, "tag": t} for t in clean])
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict("the value is held in that scope already") from exc
+            raise
 
     async def touch(self, indicator_id: int, seen_at: datetime) -> None:
         await self._execute(

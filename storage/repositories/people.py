@@ -22,6 +22,7 @@ from bot.domain import (
     Channel,
     Identity,
     Invite,
+    InviteRecord,
     Member,
     Organization,
     Platform,
@@ -40,7 +41,8 @@ from storage.repositories.channels import _channel
 
 
 def _org(row: Any) -> Organization:
-    return Organization(id=row.id, name=row.name, sector=row.sector, trust_level=row.trust_level)
+    return Organization(id=row.id, name=row.name, sector=row.sector, trust_level=row.trust_level,
+                        disabled=row.disabled_at is not None)
 
 
 class SqlOrganizationRepository(_Repository):
@@ -72,14 +74,21 @@ class SqlOrganizationRepository(_Repository):
         rows = await self._execute(stmt)
         return [_org(row) for row in rows]
 
+    async def set_disabled(self, org_id: int, at: datetime | None) -> None:
+        """Disable (`at`) or enable again (None) an organization: its members can no longer act meanwhile."""
+        await self._execute(update(OrganizationRow).where(OrganizationRow.id == org_id).values(disabled_at=at))
+
 
 _MEMBER_COLUMNS = (
     MemberRow.id, MemberRow.name, MemberRow.role, MemberRow.org_id, OrganizationRow.name.label("org_name"),
+    OrganizationRow.disabled_at.label("org_disabled_at"),
 )
 
 
 def _members() -> Select[Any]:
-    return select(*_MEMBER_COLUMNS).join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
+    """Members who were not removed (a removed member's votes and submissions stay, under their name)."""
+    return (select(*_MEMBER_COLUMNS).join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
+            .where(MemberRow.removed_at.is_(None)))
 
 
 class _Prefixed:
@@ -94,7 +103,8 @@ class _Prefixed:
 
 
 def _member(row: Any) -> Member:
-    return Member(id=row.id, name=row.name, role=Role(row.role), org_id=row.org_id, org_name=row.org_name)
+    return Member(id=row.id, name=row.name, role=Role(row.role), org_id=row.org_id, org_name=row.org_name,
+                  org_disabled=row.org_disabled_at is not None)
 
 
 def _speaker_statement() -> Select[Any]:
@@ -195,6 +205,16 @@ class SqlMemberRepository(_Repository):
             update(MemberRow).where(MemberRow.id == member_id).values(role=role.value)
         )
 
+    async def remove(self, member_id: int, at: datetime) -> Sequence[Identity]:
+        """`admin member remove`: the member is marked removed (their votes and submissions stay), their identities
+        and link code deleted, so none of them can act as the member any more. Returns the identities unlinked."""
+        unlinked = await self.identities(member_id)
+        await self._execute(update(MemberRow).where(MemberRow.id == member_id, MemberRow.removed_at.is_(None))
+                            .values(removed_at=at))
+        await self._execute(delete(IdentityRow).where(IdentityRow.member_id == member_id))
+        await self._execute(delete(LinkCodeRow).where(LinkCodeRow.member_id == member_id))
+        return unlinked
+
     async def list(self, org_id: int | None = None) -> Sequence[Member]:
         stmt = _members().order_by(OrganizationRow.name_key, MemberRow.name_key, MemberRow.id)
         if org_id is not None:
@@ -210,8 +230,10 @@ class SqlMemberRepository(_Repository):
 
     async def redeem_link_code(self, code: str, now: datetime) -> int | None:
         # One conditional DELETE: two identities racing with the same code cannot both get it.
+        removed = select(MemberRow.id).where(MemberRow.removed_at.is_not(None))
         stmt = (delete(LinkCodeRow)
-                .where(LinkCodeRow.code_sha256 == link_code_digest(code), LinkCodeRow.expires_at > now)
+                .where(LinkCodeRow.code_sha256 == link_code_digest(code), LinkCodeRow.expires_at > now,
+                       LinkCodeRow.member_id.not_in(removed))
                 .returning(LinkCodeRow.member_id))
         return (await self._execute(stmt)).scalar_one_or_none()
 
@@ -253,6 +275,8 @@ class SqlInviteRepository(_Repository):
                 InviteRow.code_sha256 == invite_digest(code),
                 InviteRow.uses < InviteRow.max_uses,
                 InviteRow.expires_at > now,
+                InviteRow.revoked_at.is_(None),
+                InviteRow.org_id.not_in(select(OrganizationRow.id).where(OrganizationRow.disabled_at.is_not(None))),
             )
             .values(uses=InviteRow.uses + 1)
             .returning(InviteRow.org_id, InviteRow.role, InviteRow.max_uses, InviteRow.uses,
@@ -265,3 +289,27 @@ class SqlInviteRepository(_Repository):
                       max_uses=row.max_uses, uses=row.uses, expires_at=row.expires_at)
 
 
+
+    async def list(self) -> Sequence[InviteRecord]:
+        """Every invite code but never the code (only its hash is stored), newest first."""
+        creator = select(MemberRow.name).where(MemberRow.id == InviteRow.created_by).scalar_subquery()
+        rows = await self._execute(
+            select(InviteRow.id, OrganizationRow.name.label("org_name"), InviteRow.role, InviteRow.max_uses,
+                   InviteRow.uses, InviteRow.expires_at, creator.label("creator"), InviteRow.revoked_at)
+            .join(OrganizationRow, OrganizationRow.id == InviteRow.org_id)
+            .order_by(InviteRow.id.desc()))
+        return [InviteRecord(r.id, r.org_name, Role(r.role), r.max_uses, r.uses, r.expires_at, r.creator or "",
+                             r.revoked_at is not None) for r in rows]
+
+    async def revoke(self, *, invite_id: int | None = None, code: str | None = None,
+                     at: datetime) -> InviteRecord | None:
+        """Revoke an invite code (by its id, or by the code itself): it can no longer be used. None when there is
+        no such code or it was revoked already."""
+        where = InviteRow.id == invite_id if invite_id is not None else InviteRow.code_sha256 == invite_digest(
+            code or "")
+        revoked = (await self._execute(
+            update(InviteRow).where(where, InviteRow.revoked_at.is_(None)).values(revoked_at=at)
+            .returning(InviteRow.id))).scalar_one_or_none()
+        if revoked is None:
+            return None
+        return next((r for r in await self.list() if r.id == revoked), None)

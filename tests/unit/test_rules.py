@@ -145,3 +145,46 @@ def test_the_reason_of_an_unmoderated_item_says_who_sees_it():
     assert "not moderated" in strict and "visible to Northbank only" in strict
     red = unmoderated_reason(TLP.RED, "Northbank")
     assert "not moderated" in red and "its submitter and the moderators only" in red
+
+
+# -- /ioc edit (issue 13): who may edit, and who may change the TLP which way --
+# (editor, item's TLP, new TLP) -> None (allowed) or the start of the problem. The item is Northbank's (alice's).
+EDIT_TLP_TABLE = [
+    (SUBMITTER, TLP.GREEN, TLP.AMBER, None),  # more restrictive: the submitting organization may
+    (SUBMITTER, TLP.GREEN, TLP.RED, None),
+    (COLLEAGUE, TLP.AMBER, TLP.AMBER_STRICT, None),  # any member of it
+    (SUBMITTER, TLP.GREEN, TLP.GREEN, None),  # no change
+    (SUBMITTER, TLP.AMBER, TLP.GREEN, "your organization may only make"),  # less restrictive: moderators only
+    (COLLEAGUE, TLP.RED, TLP.CLEAR, "your organization may only make"),
+    (OTHER, TLP.GREEN, TLP.AMBER, "your organization may only make"),  # another organization's member
+    (MODERATOR, TLP.AMBER, TLP.CLEAR, None),  # moderators: either way
+    (MODERATOR, TLP.GREEN, TLP.RED, None),
+    (MODERATOR, TLP.RED, TLP.GREEN, None),
+    (ADMIN, TLP.AMBER, TLP.GREEN, None),
+    (MODERATOR, TLP.GREEN, TLP.AMBER_STRICT, "as TLP:AMBER+STRICT only Northbank"),  # they could not see it
+    (COLLEAGUE, TLP.GREEN, TLP.RED, "as TLP:RED only its submitter"),  # RED: the submitter's, not a colleague's
+    (ORG_MODERATOR, TLP.AMBER, TLP.RED, None),  # a moderator sees every RED item
+    (ORG_MODERATOR, TLP.GREEN, TLP.AMBER_STRICT, None),
+    (ORG_ADMIN, TLP.AMBER_STRICT, TLP.CLEAR, None),
+]
+
+
+@pytest.mark.parametrize(("editor", "tlp", "new", "problem"), EDIT_TLP_TABLE,
+                         ids=[f"{e.name}-{t.value}-{n.value}" for e, t, n, _ in EDIT_TLP_TABLE])
+def test_who_may_change_the_tlp_which_way(editor, tlp, new, problem):
+    from bot.rules import tlp_change_problem
+
+    found = tlp_change_problem(editor, indicator(tlp), new)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(problem), found
+
+
+@pytest.mark.parametrize(("editor", "allowed"), [
+    (SUBMITTER, True), (COLLEAGUE, True), (ORG_MODERATOR, True), (OTHER, False), (MODERATOR, True), (ADMIN, True),
+], ids=lambda v: v.name if isinstance(v, Member) else str(v))
+def test_who_may_edit(editor, allowed):
+    from bot.rules import can_edit
+
+    assert can_edit(editor, indicator(TLP.GREEN)) is allowed
