@@ -25,7 +25,11 @@ Decisions (free-text extraction)
   zero-width and bidi controls are deleted; full-width ASCII,
   ideographic and half-width dots are mapped to ASCII; Slack ``<url|label>``, ``<mailto:..|..>``,
   ``<@U..>``, ``&amp;``; Discord ``||spoilers||``, code spans and blocks, ``<url>`` (no embed);
-  Markdown ``[label](url)``, ``_x_``/``__x__`` emphasis (also before ``,.;:!?)``).
+  Markdown ``[label](url)`` (the label may hold brackets, ``[evil[.]com](..)``; the URL a defanged separator,
+  one level of parentheses, ``<..>`` and a title), ``_x_``/``__x__`` emphasis (also before ``,.;:!?)``).
+  A link whose label names the link itself or its host, however defanged (``<https://evil.com/a|evil[.]com>``,
+  ``[evil[.]com](hxxp://evil[.]com/a)``), is one indicator: its URL.
+* Ports and query punctuation in brackets, glued: ``evil[.]com[:8443]/x``, ``/a[?]x=1[&]y[=]2[#]top``.
 * Word forms: ``[d0t]``, ``(punto)``/``(ponto)``/``(punkt)``, ``(arroba)`` in brackets count everywhere, like
   ``[dot]``/``(at)``. Without brackets (``evil dot com``, ``evil-dot-com``, ``www DOT evil DOT co DOT uk``,
   ``evil punto com``; ``user at evil dot com``, ``usuario arroba evil punto com``, ``admin AT evil.com``) they

@@ -52,7 +52,14 @@ _ANGLE_RE = re.compile(
 )
 
 # Markdown link [label](url): keep the URL, and the label only if it says something else.
-_MD_LINK_RE = re.compile(r"\[([^\[\]\n]{1,500})\]\(([A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s()]{1,4000})\)")
+# The label may hold one level of brackets ("[evil[.]com](..)", "[**hxxp://evil[.]com**](..)"), the URL a
+# defanged separator ("hxxp[:]//", "hxxp[://]"), one level of parentheses ("/wiki/a_(b)"), angle brackets and
+# a title; every repetition is possessive.
+_MD_LINK_RE = re.compile(
+    r"\[((?:[^\[\]\n]|\[[^\[\]\n]{0,40}\]){1,500}+)\]"
+    r"\(<?([A-Za-z][A-Za-z0-9+.\-]{0,15}(?:://|\[:\]//|\[://\]|:(?=[^/\s]))"
+    r"(?:[^\s()<>]|\([^\s()<>]{0,200}\)){1,4000}+)>?(?:\x20{1,4}\"[^\"\n]{0,200}\")?\)"
+)
 
 # Markdown emphasis with underscores around a token: _evil.com_ / __evil.com__
 _MD_UNDERSCORE_RE = re.compile(
@@ -68,8 +75,13 @@ _BRACKET_RE = re.compile(
     r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO0][tT]|[pP][uU][nN][tT][oO]|[pP][oO][nN][tT][oO]|[pP][uU][nN][kK][tT])"
     r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
 )
-# Colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1
-_BRACKET_SEP_RE = re.compile(r"(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[]|(?<=::[\])}]))")
+# Colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1; a
+# port (evil[.]com[:8443]/x) and the punctuation of a query (/a[?]x=1[&]y=2, [=], [#]) likewise.
+_BRACKET_SEP_RE = re.compile(
+    r"(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[]|(?<=::[\])}]))"
+    r"|(?<=\w)[\[({](:[0-9]{1,5})[\])}](?![\w])"
+    r"|(?<=[\w/.=\ue000])[\[({]([?&=#])[\])}](?=[\w%/.\-])"
+)
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
 _HALF_RE = re.compile(
@@ -255,6 +267,10 @@ def _bracket_sub(m: re.Match[str]) -> str:
     return "/"
 
 
+def _bracket_sep_sub(m: re.Match[str]) -> str:
+    return m.group(1) or m.group(2) or m.group(3)
+
+
 def _half_sub(m: re.Match[str]) -> str:
     return "/" if m.group(0)[-1] == "/" else DOTMARK
 
@@ -285,8 +301,9 @@ def _defang_pass(text: str) -> str:
                 text = text.replace(old, new)
         if "[" in text or "(" in text or "{" in text:
             text = _BRACKET_RE.sub(_bracket_sub, text)
-            if "/]" in text or "/)" in text or "/}" in text or "::]" in text or "::)" in text or "::}" in text:
-                text = _BRACKET_SEP_RE.sub(r"\1", text)
+            if ("/]" in text or "/)" in text or "/}" in text or "::" in text or "[:" in text or "(:" in text
+                    or "?]" in text or "&]" in text or "=]" in text or "#]" in text):
+                text = _BRACKET_SEP_RE.sub(_bracket_sep_sub, text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
     if "]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text:
@@ -337,13 +354,23 @@ def _angle_sub(m: re.Match[str]) -> str:
     bare = target.split("://", 1)[-1]
     if label in (target, bare, bare.rstrip("/")) or label.rstrip("/") == bare.rstrip("/"):
         return " " + label + " "
+    if _names_the_link(label, target):  # <https://evil.com/a|evil[.]com>: one link, reported as its URL
+        return " " + target + " "
     return " " + target + " " + label + " "
+
+
+def _names_the_link(label: str, url: str) -> bool:
+    """Whether a link's label is the link itself, its host or what is left without the scheme, however each is
+    defanged ("[evil[.]com](hxxp://evil[.]com/a)"): then the label is not another indicator."""
+    label, url = refang(label).strip().strip("*_~`").lower().rstrip("/"), refang(url).lower()
+    bare = url.split("://", 1)[-1] if "://" in url else url.partition(":")[2]
+    host = bare.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    return label in (url.rstrip("/"), bare.rstrip("/"), host)
 
 
 def _md_link_sub(m: re.Match[str]) -> str:
     label, url = m.group(1).strip(), m.group(2)
-    bare = url.split("://", 1)[-1]
-    if label in (url, bare) or label.rstrip("/") == bare.rstrip("/"):
+    if _names_the_link(label, url):
         return " " + url + " "
     return " " + label + " " + url + " "
 

@@ -230,3 +230,53 @@ def test_address_defangs(text: str, expected: dict[str, list[str]]) -> None:
 @pytest.mark.parametrize("text", ADDRESS_PROSE)
 def test_address_prose_yields_nothing(text: str) -> None:
     _check(text, {})
+
+
+# --- URLs with defanged ports and paths, URLs wrapped in markup --------------------------------------------
+
+URLS: list[Row] = [
+    ("hxxps://evil[.]com[:]8443/gate[.]php?id=1", {"url": ["https://evil.com:8443/gate.php?id=1"]}),
+    ("hxxps://evil[.]com(:)8443(/)gate.php", {"url": ["https://evil.com:8443/gate.php"]}),
+    ("hxxps://evil[.]com{:}8443{/}gate.php", {"url": ["https://evil.com:8443/gate.php"]}),
+    ("hxxps://evil[.]com[:8443]/gate.php", {"url": ["https://evil.com:8443/gate.php"]}),
+    ("hxxps://1[.]2[.]3[.]4[:]8443/x", {"url": ["https://1.2.3.4:8443/x"]}),
+    ("evil[.]com[:]8080[/]login", {"url": ["evil.com:8080/login"]}),
+    ("hxxp://evil[.]com/a[/]b(/)c[.]exe", {"url": ["http://evil.com/a/b/c.exe"]}),
+    ("hxxp://evil[.]com/a[.]b[?]x=1[&]y[=]2[#]top", {"url": ["http://evil.com/a.b?x=1&y=2#top"]}),
+    ("hxxp://user:pass[@]evil[.]com[:]21/x", {"url": ["http://user:pass@evil.com:21/x"]}),
+    ("hxxp[:]//evil[.]com[:]443[/]", {"url": ["http://evil.com:443/"]}),
+    # Slack
+    ("<hxxp://evil[.]com/a|label>", {"url": ["http://evil.com/a"]}),
+    ("*<http://evil.com/a|evil>* and _<hxxp://evil[.]net/b|here>_", {"url": ["http://evil.com/a", "http://evil.net/b"]}),
+    ("<https://evil.com/a?b=1&amp;c=2|click>", {"url": ["https://evil.com/a?b=1&c=2"]}),
+    ("&lt;hxxp://evil[.]com/a&gt;", {"url": ["http://evil.com/a"]}),
+    # OURS: a label that names the link's own host is the same link: its URL only
+    ("<https://evil.com/a|evil[.]com>", {"url": ["https://evil.com/a"]}),
+    ("<https://evil.com/a|other[.]net>", {"url": ["https://evil.com/a"], "domain": ["other.net"]}),
+    # Markdown
+    ("[click here](hxxp://evil[.]com/a)", {"url": ["http://evil.com/a"]}),
+    ("[x](hxxp[:]//evil[.]com/a) [y](hxxp[://]evil[.]net/b)", {"url": ["http://evil.com/a", "http://evil.net/b"]}),
+    ("[x](hxxp://evil[.]com/wiki/a_(b)c)", {"url": ["http://evil.com/wiki/a_(b)c"]}),
+    ("[x](<http://evil.com/a>) [y](http://evil.net/b \"title\")", {"url": ["http://evil.com/a", "http://evil.net/b"]}),
+    ("[**hxxp://evil[.]com/a**](hxxp://evil[.]com/a)", {"url": ["http://evil.com/a"]}),
+    ("[evil[.]com](hxxp://evil[.]com/a)", {"url": ["http://evil.com/a"]}),
+    ("[other.com](http://evil.com/a)", {"url": ["http://evil.com/a"], "domain": ["other.com"]}),
+    ("[mail me](mailto:bob@evil.com)", {"email": ["bob@evil.com"]}),
+    ("![img](http://evil.com/i.png) [ref]: http://evil.net/r", {"url": ["http://evil.com/i.png", "http://evil.net/r"]}),
+]
+
+URL_PROSE = [
+    "see [1](2) and array[i](x)",
+    "[note](#section) and [x]( y )",
+    "answer [?] and [=] signs, port [:80] alone",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), URLS, ids=[t for t, _ in URLS])
+def test_url_ports_paths_and_markup(text: str, expected: dict[str, list[str]]) -> None:
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text", URL_PROSE)
+def test_url_markup_prose_yields_nothing(text: str) -> None:
+    _check(text, {})
