@@ -36,7 +36,7 @@ from bot.domain import Actor, Identity, Platform, Role
 from bot.text import render
 from bot.tlp import TLP
 from storage.migrate import upgrade
-from storage.models import IndicatorRow, IndicatorTagRow, VoteRow
+from storage.models import IndicatorRow, IndicatorTagRow, VoteRow, indicator_scope
 from storage.pivot_keys import pivot_keys
 from storage.uow import Store, create_store
 
@@ -87,6 +87,7 @@ def rows(start: int, stop: int, org_ids: list[int], member_ids: list[int], now: 
             "anonymous": i % 10 == 0, "first_seen": now, "last_seen": now,
             "valid_until": now + timedelta(days=365), "created_at": now - timedelta(seconds=i), "modified_at": now,
             "status_reason": "", "net_first": net_first, "net_last": net_last, "host_rev": host_rev,
+            "scope": indicator_scope(tlp.rank, org_ids[i % len(org_ids)], member_ids[i % len(member_ids)]),
         })
     return out
 

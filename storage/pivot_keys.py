@@ -7,9 +7,10 @@
   (`net_first BETWEEN first(N) AND last(N)`); "the CIDRs containing N" is at most 33 (IPv4) or 129 (IPv6)
   index probes, one per shorter prefix (`net_first IN (mask(N, L)...) AND net_last >= last(N)`), since
   networks are aligned: a CIDR whose first address is a mask of N and whose last is past N's contains N.
-* `host_rev`: the host of a domain, URL or e-mail address reversed by labels (`example.northbank.login` for
-  `login.northbank.example`), so that "this domain and everything under it" is `host_rev = R` or the range
-  `[R + ".", R + "/")` ('/' follows '.' in ASCII).
+* `host_rev`: the host of a domain, URL or e-mail address reversed by labels, each label followed by a dot
+  (`example.northbank.login.` for `login.northbank.example`), so that "this domain and everything under it" is
+  the one index range `[R, R without its last dot + "/")` ('/' follows '.' in ASCII): every key that starts with
+  `example.northbank.`, and not `example.northbank-login.`.
 
 Why text and not PostgreSQL's `inet`: one representation and one set of queries on SQLite and PostgreSQL (the
 same SQL is tested on both), and B-tree equality and range probes are as selective as a GiST `inet_ops` index
@@ -53,7 +54,19 @@ def supernet_firsts(network: Network) -> list[str]:
 
 
 def reversed_host(host: str) -> str:
-    return ".".join(reversed(host.rstrip(".").lower().split(".")))
+    """`login.northbank.example` -> `example.northbank.login.`"""
+    return "".join(label + "." for label in reversed(host.rstrip(".").lower().split(".")))
+
+
+def under_range(rev: str) -> tuple[str, str]:
+    """[low, high): the keys of the host `rev` is the key of, and of every host under it."""
+    return rev, rev[:-1] + "/"
+
+
+def parent_keys(rev: str) -> list[str]:
+    """The keys of the domains above this host (`example.`, `example.northbank.` for `login.northbank.example`)."""
+    labels = rev.split(".")[:-1]
+    return ["".join(label + "." for label in labels[:k]) for k in range(1, len(labels))]
 
 
 def parse_network(text: str) -> Network | None:
@@ -86,10 +99,11 @@ def pivot_keys(type_: IOCType | str, value: str) -> tuple[str | None, str | None
     first, last = network_keys(network) if network is not None else (None, None)
     host = host_of(type_, value)
     host_rev = reversed_host(host) if host else None
-    if host_rev is not None and (len(host_rev) > HOST_KEY_LENGTH or not host_rev):
+    if host_rev is not None and (len(host_rev) > HOST_KEY_LENGTH or host_rev == "."):
         host_rev = None
     return first, last, host_rev
 
 
 __all__ = ["HOST_KEY_LENGTH", "NET_KEY_LENGTH", "Network", "address_key", "host_of", "network_keys",
-           "network_of", "parse_network", "pivot_keys", "reversed_host", "supernet_firsts"]
+           "network_of", "parent_keys", "parse_network", "pivot_keys", "reversed_host", "supernet_firsts",
+           "under_range"]

@@ -52,7 +52,15 @@ from storage.models import (
     VoteRow,
     indicator_scope,
 )
-from storage.pivot_keys import network_keys, parse_network, pivot_keys, reversed_host, supernet_firsts
+from storage.pivot_keys import (
+    network_keys,
+    parent_keys,
+    parse_network,
+    pivot_keys,
+    reversed_host,
+    supernet_firsts,
+    under_range,
+)
 from storage.repositories.base import _TAG_SEPARATOR, _chunks, _is_unique_violation, _Repository
 
 _SHAREABLE_MAX = TLP.AMBER.rank
@@ -74,7 +82,8 @@ _INDICATOR_COLUMNS = (
     IndicatorRow.tlp, IndicatorRow.confidence, _tags_column(), IndicatorRow.note, IndicatorRow.submitter_id,
     MemberRow.name.label("submitter_name"), IndicatorRow.org_id, OrganizationRow.name.label("org_name"),
     IndicatorRow.anonymous, IndicatorRow.first_seen, IndicatorRow.last_seen, IndicatorRow.valid_until,
-    IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason,
+    IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason, IndicatorRow.origin_created_by,
+    IndicatorRow.origin_name, IndicatorRow.origin_created,
 )
 
 
@@ -101,11 +110,13 @@ def _by_values_statement(types: int) -> Select[Any]:
 
 def _indicator(row: Row[Any]) -> Indicator:
     (id_, stix_id, type_, value, status, tlp, confidence, tags, note, submitter_id, submitter_name, org_id, org_name,
-     anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason) = row
+     anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason, origin_created_by,
+     origin_name, origin_created) = row
     return Indicator(
         id_, stix_id, _IOC_TYPES[type_], value, _STATUSES[status], _TLPS[tlp], confidence,
         tuple(sorted(tags.split(_TAG_SEPARATOR))) if tags else (), note, submitter_id, submitter_name, org_id,
         org_name, anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason,
+        origin_created_by or "", origin_name or "", origin_created,
     )
 
 
@@ -162,18 +173,14 @@ def _containing(network: Any) -> ColumnElement[bool]:
 
 def on_domain(host: str) -> ColumnElement[bool]:
     """A domain, its subdomains, and the URLs and e-mail addresses on them: host_rev is R, or starts with R + "."
-    (the index range [R + ".", R + "/"), '/' following '.' in ASCII)."""
-    rev = reversed_host(host)
-    return and_(IndicatorRow.type.in_(_HOST_TYPES), or_(IndicatorRow.host_rev == rev, _under(rev)))
+    (one index range: storage.pivot_keys.under_range)."""
+    low, high = under_range(reversed_host(host))
+    return and_(IndicatorRow.type.in_(_HOST_TYPES), IndicatorRow.host_rev >= low, IndicatorRow.host_rev < high)
 
 
 # The types that have network keys, and host keys: the indexes on pivot keys lead with the type.
 _NETWORK_TYPES = ("ipv4", "ipv6", "cidr", "url")
 _HOST_TYPES = ("domain", "url", "email")
-
-
-def _under(rev: str) -> ColumnElement[bool]:
-    return and_(IndicatorRow.host_rev >= rev + ".", IndicatorRow.host_rev < rev + "/")
 
 
 # ---------------------------------------------------------------- pivots (issue 12)
@@ -224,7 +231,7 @@ def _shaped_conditions(n: int, shape: tuple[str, str]) -> list[ColumnElement[boo
         "net-host": lambda: and_(first == p("first"), last == p("last")),
         "name-host": lambda: rev == p("rev"),
         "parents": lambda: rev.in_(p("parents", expanding=True)),
-        "under": lambda: or_(rev == p("rev"), and_(rev >= p("lo"), rev < p("hi"))),
+        "under": lambda: and_(rev >= p("lo"), rev < p("hi")),
     }[relation]()
     conditions = [where, IndicatorRow.type.in_(p("types", expanding=True)), _visible(n)]
     if excluded != "none":
@@ -242,9 +249,8 @@ def _pivot_params(n: int, pivot: Pivot, view: Visibility) -> dict[str, Any]:
             params[f"p{n}_firsts"] = supernet_firsts(network)
     else:
         rev = reversed_host(pivot.target)
-        labels = rev.split(".")
-        params.update({f"p{n}_rev": rev, f"p{n}_lo": rev + ".", f"p{n}_hi": rev + "/",
-                       f"p{n}_parents": [".".join(labels[:k]) for k in range(1, len(labels))] or [""]})
+        low, high = under_range(rev)
+        params.update({f"p{n}_rev": rev, f"p{n}_lo": low, f"p{n}_hi": high, f"p{n}_parents": parent_keys(rev) or [""]})
     if pivot.exclude is not None:
         x_first, x_last, x_rev = pivot_keys(*pivot.exclude)
         params.update({f"p{n}_x_type": IOCType(pivot.exclude[0]).value, f"p{n}_x_first": x_first,
@@ -285,6 +291,12 @@ def _normal_tags(tags: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def provenance(new: NewIndicator) -> dict[str, Any]:
+    """The provenance columns of a new item (NULL when it has none: a submission made here)."""
+    return {"origin_created_by": new.origin_created_by or None, "origin_name": new.origin_name or None,
+            "origin_created": new.origin_created}
+
+
 class SqlIndicatorRepository(_Repository):
     async def add(self, new: NewIndicator) -> Indicator:
         now = new.seen_at  # the core's clock: submission time is creation time
@@ -297,7 +309,7 @@ class SqlIndicatorRepository(_Repository):
                 tlp=new.tlp.value, tlp_rank=new.tlp.rank, confidence=new.confidence, note=new.note,
                 submitter_id=new.submitter_id, org_id=new.org_id, anonymous=new.anonymous,
                 first_seen=new.seen_at, last_seen=new.seen_at, valid_until=new.valid_until,
-                created_at=now, modified_at=now, status_reason="",
+                created_at=now, modified_at=now, status_reason="", **provenance(new),
             )
             .returning(IndicatorRow.id)
         )
@@ -329,6 +341,14 @@ class SqlIndicatorRepository(_Repository):
     async def by_stix_id(self, stix_id: str) -> Indicator | None:
         row = (await self._execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
         return _indicator(row) if row else None
+
+    async def by_stix_ids(self, stix_ids: Iterable[str]) -> Sequence[Indicator]:
+        """The items stored under these STIX ids (imports recognise an object they hold already by its id)."""
+        found: list[Indicator] = []
+        for chunk in _chunks(list(dict.fromkeys(stix_ids))):
+            found.extend(_indicator(r) for r in await self._execute(
+                _indicators().where(IndicatorRow.stix_id.in_(chunk))))
+        return found
 
     async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
         pairs = list(dict.fromkeys((IOCType(t).value, v) for t, v in values))
@@ -392,12 +412,23 @@ class SqlIndicatorRepository(_Repository):
 
     async def related(self, pivots: Sequence[Pivot], view: Visibility,
                       limit: int) -> list[tuple[list[Indicator], int]]:
-        """For each pivot, the first `limit` items (in address or host order) of `pivot.types` in its relation to
-        its target that `view` may see, and how many there are, counted up to RELATED_COUNT_MAX + 1 (an item the
-        viewer may not see is not counted). Two statements at most: every count in one, the items of the pivots
-        that found any in another."""
-        if not pivots:
-            return []
+        """For each pivot, the first `limit` items (by type, then address or host name) of `pivot.types` in its
+        relation to its target that `view` may see, and how many there are, counted up to RELATED_COUNT_MAX + 1 (an
+        item the viewer may not see is not counted). Per target (a looked-up value), two statements at most: its
+        counts in one, the items of the pivots that found any in another (statements are cached per shape, and a
+        value has few shapes; several values in one statement would make a new shape of nearly every paste)."""
+        found: list[tuple[list[Indicator], int]] = [([], 0)] * len(pivots)
+        by_target: dict[str, list[int]] = {}
+        for n, pivot in enumerate(pivots):
+            by_target.setdefault(pivot.target, []).append(n)
+        for numbers in by_target.values():
+            for n, answer in zip(numbers, await self._related_of([pivots[n] for n in numbers], view, limit),
+                                 strict=True):
+                found[n] = answer
+        return found
+
+    async def _related_of(self, pivots: Sequence[Pivot], view: Visibility,
+                          limit: int) -> list[tuple[list[Indicator], int]]:
         shapes = tuple(_shape(p) for p in pivots)
         params: dict[str, Any] = {}
         for n, pivot in enumerate(pivots):

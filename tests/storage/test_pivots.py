@@ -51,10 +51,10 @@ async def test_every_insert_path_writes_the_keys(store: Store, seed: Seed) -> No
         ])
         await uow.commit()
     assert await _keys(store) == {
-        "login.northbank.example": (None, None, "example.northbank.login"),
+        "login.northbank.example": (None, None, "example.northbank.login."),
         "198.51.100.0/24": ("4c6336400", "4c63364ff", None),
         "http://198.51.100.7:8080/x": ("4c6336407", "4c6336407", None),
-        "ceo@mail.northbank.example": (None, None, "example.northbank.mail"),
+        "ceo@mail.northbank.example": (None, None, "example.northbank.mail."),
         "2001:db8::1": ("6" + "20010db8" + "0" * 23 + "1",) * 2 + (None,),
         "44d88612fea8a8f36de82e1278abb02f": (None, None, None),
     }
@@ -82,7 +82,7 @@ async def test_the_migration_backfills_existing_rows(database_url: str, seed: Se
     finally:
         await store.close()
     assert backfilled == expected and len(backfilled) == len(values)
-    assert backfilled["h2099.northbank.example"] == (None, None, "example.northbank.h2099")
+    assert backfilled["h2099.northbank.example"] == (None, None, "example.northbank.h2099.")
     assert backfilled["https://[2001:db8::1]/p"][0] == "620010db8" + "0" * 23 + "1"
 
 
@@ -193,5 +193,5 @@ async def test_keys_compare_bytewise_whatever_the_locale(store: Store, seed: See
             for n, v in enumerate(["a-b.example", "a.example", "A.example"])])
         rows = await conn.execute(select(IndicatorRow.host_rev).where(IndicatorRow.host_rev.is_not(None))
                                   .order_by(IndicatorRow.host_rev))
-        assert [r[0] for r in rows] == ["example.a", "example.a", "example.a-b"]
+        assert [r[0] for r in rows] == ["example.a-b.", "example.a.", "example.a."]
     assert pivot_keys("ipv4", "10.0.0.10")[0] < pivot_keys("ipv4", "10.0.0.255")[0] < pivot_keys("ipv4", "10.0.1.0")[0]

@@ -64,8 +64,8 @@ def test_the_keys_of_each_type() -> None:
     assert pivot_keys("cidr", "198.51.100.0/24") == ("4c6336400", "4c63364ff", None)
     assert pivot_keys("url", "http://198.51.100.7:8080/a") == ("4c6336407", "4c6336407", None)
     assert pivot_keys("url", "https://user@Login.Northbank.example:443/a?b#c") == (
-        None, None, "example.northbank.login")
-    assert pivot_keys("email", "ceo@northbank.example") == (None, None, "example.northbank")
-    assert pivot_keys("domain", "northbank.example") == (None, None, "example.northbank")
+        None, None, "example.northbank.login.")
+    assert pivot_keys("email", "ceo@northbank.example") == (None, None, "example.northbank.")
+    assert pivot_keys("domain", "northbank.example") == (None, None, "example.northbank.")
     assert pivot_keys("sha256", "a" * 64) == (None, None, None)
-    assert reversed_host("A.b.C.") == "c.b.a"
+    assert reversed_host("A.b.C.") == "c.b.a."
