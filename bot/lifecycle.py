@@ -24,8 +24,19 @@ REOPENED = "reopened"  # the flag in an `indicator.submitted` payload: a reopene
 # ---------------------------------------------------------------- /ioc edit
 
 
+def _within_limits(verb: str, field: str, text: str | None, max_len: int) -> None:
+    """Free text set verbatim by an adapter (a Discord option) within the store's limits, as the grammar's."""
+    if text is None:
+        return
+    try:
+        limits.check_text(field, text, max_len)
+    except limits.LimitError as e:
+        raise UsageError(str(e), verb) from None
+
+
 async def edit(ctx: Context, cmd: commands.Edit) -> Moderated:
     member = ctx.require_member()
+    _within_limits("edit", "note", cmd.note, limits.NOTE_MAX)  # set verbatim by a form, perhaps
     ind = await resolve(ctx, cmd.ref, "edit")
     if not can_edit(member, ind):
         raise UsageError(f"only the organization that submitted {ind.ref} or a moderator may edit it; to add what "
@@ -98,6 +109,7 @@ _REOPENABLE = (Status.REJECTED, Status.REVOKED)
 async def reopen(ctx: Context, cmd: commands.Reopen) -> Moderated:
     member = ctx.require_member()
     require_role(member, Role.MODERATOR, "reopen indicators")
+    _within_limits("reopen", "reason", cmd.reason, limits.REASON_MAX)
     ind = await resolve(ctx, cmd.ref, "reopen")
     status = effective_status(ind, ctx.now)
     if status not in _REOPENABLE:

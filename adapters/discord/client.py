@@ -279,6 +279,29 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
         text = _join("revoke", refs(indicators), "-" if reason.strip() else "")
         await handler.run_text(interaction, text, verb="revoke", amend={"reason": reason.strip()})
 
+    @ioc.command(name="edit", description="Correct an indicator of your organization (moderators: any they see)")
+    @app_commands.describe(indicator="#ID or value", confidence="0-100",
+                           tags="+a,-b adds and removes tags; a,b replaces them", valid="Valid from now on, e.g. 30d",
+                           tlp="Your organization may only make it more restrictive", note="Replaces its description")
+    @app_commands.choices(tlp=TLP_CHOICES)
+    @app_commands.autocomplete(indicator=indicator_autocomplete)
+    async def edit(interaction: discord.Interaction, indicator: str,
+                   confidence: app_commands.Range[int, 0, 100] | None = None, tags: str | None = None,
+                   valid: str | None = None, tlp: str | None = None,
+                   note: app_commands.Range[str, 0, 2000] | None = None) -> None:
+        # "-" stands for the note in the grammar's text; the note itself is set verbatim
+        text = _join("edit", _q(indicator), _opt("conf", confidence), _opt("tags", (tags or "").replace(" ", ",")),
+                     _opt("valid", valid), _opt("tlp", tlp), "-" if (note or "").strip() else "")
+        await handler.run_text(interaction, text, verb="edit", amend={"note": (note or "").strip()})
+
+    @ioc.command(name="reopen", description="Moderators: put a rejected or revoked indicator back to pending")
+    @app_commands.describe(indicator="#ID or value", reason="Why (the submitter and the moderators are told)")
+    @app_commands.autocomplete(indicator=indicator_autocomplete)
+    async def reopen(interaction: discord.Interaction, indicator: str,
+                     reason: app_commands.Range[str, 1, 500]) -> None:
+        text = _join("reopen", _q(indicator), "-" if reason.strip() else "")
+        await handler.run_text(interaction, text, verb="reopen", amend={"reason": reason.strip()})
+
     @ioc.command(name="join", description="Join your organization with an invite code")
     async def join(interaction: discord.Interaction, code: str) -> None:
         await handler.run_text(interaction, _join("join", _q(code)), verb="join")
@@ -336,7 +359,8 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
         await handler.run_command(interaction, commands.ImportFile(file.filename, data), public=False)
 
     @ioc.command(name="admin", description="Admins: organizations, members, invites, this channel's settings")
-    @app_commands.describe(command="e.g. org add NAME · member role m7 moderator · channel set passive:on")
+    @app_commands.describe(command="e.g. org add NAME · member role m7 moderator · member remove m7 · invite list · "
+                                   "org disable NAME · channel set passive:on")
     async def admin(interaction: discord.Interaction, command: str) -> None:
         await handler.run_text(interaction, _join("admin", command), verb="admin")
 
