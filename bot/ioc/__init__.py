@@ -69,8 +69,12 @@ Decisions (free-text extraction)
 * File-extension TLDs (``.zip``, ``.mov``, ``.py``, ``.md``, ``.rs``...; ``.zip``/``.mov`` are real
   TLDs abused by attackers): a bare two-label ``invoice.zip`` in prose is a file name and dropped;
   it is a domain when written defanged (``invoice[.]zip``), inside a URL (``http://invoice.zip/x``),
-  with a path (``docs.rs/serde``), with three or more labels (``cdn.github-release.zip``), or typed
-  as an explicit argument (:func:`classify`).
+  with a path (``docs.rs/serde``), with three or more labels (``cdn.github-release.zip``), typed
+  as an explicit argument (:func:`classify`), or where the context says domain: a pipe-table cell
+  (``| evil.pl | 1.2.3.4 |``), a CSV/TSV field glued to its separator (``evil.pl,1.2.3.4``), a DNS record
+  (``evil.sh. 300 IN A ..``, ``CNAME cdn.sh.``), after a ``domain:``/``host:``/``fqdn``/``"domain": "`` key.
+  Common file names (``setup.py``, ``install.sh``, ``README.md``...) in a table or a CSV line stay files; a
+  key or a DNS record still makes them domains.
 * Code: two-label names whose first label is a code word (``self.name``, ``os.environ``) are dropped;
   a name glued to ``(`` is a call (``logging.info(``, ``socket.io(``) unless its TLD is never a method
   name (``evil.ru(x)``, ``evil.com(the C2)`` are domains); ``evil.com (the C2)`` and ``(evil.com)``

@@ -69,6 +69,12 @@ _HASH_TYPES = {32: IOCType.MD5, 40: IOCType.SHA1, 64: IOCType.SHA256, 128: IOCTy
 FILE_EXT_TLDS = frozenset(
     {"py", "md", "sh", "rs", "so", "zip", "mov", "ps", "pm", "tf", "java", "cab", "one", "pl", "cc", "cs"}
 )
+#: Names of files that a table or a CSV line lists as files: only a key or a DNS record makes ``setup.py`` a domain.
+FILE_STEMS = frozenset({
+    "setup", "install", "build", "main", "index", "readme", "config", "test", "tests", "run", "start", "deploy",
+    "bootstrap", "manage", "app", "lib", "mod", "init", "__init__", "changelog", "license", "contributing", "todo",
+    "notes", "script", "update", "upgrade", "configure", "entrypoint", "docker-entrypoint", "conftest", "utils",
+})
 #: TLDs that are never a method name: ``evil.ru(`` is a host name glued to a parenthesis, while
 #: ``logging.info(`` / ``socket.io(`` / ``window.open(`` are calls.
 NOT_METHOD_TLDS = frozenset({"com", "net", "org", "ru", "su", "cn", "xyz", "top", "uk", "de", "fr", "nl", "br", "jp",
@@ -328,14 +334,65 @@ def _h_host(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | Non
             return None, m.end()  # function call: logging.info(
         if _version_context(text, m.start()) and any(c.isdigit() for c in host):
             return None, m.end()
-    # a path makes a file-extension TLD a host: docs.rs/serde, invoice.zip/pay
-    canon = _domain(host, strict=strict, defanged=defanged or "/" in tail)
+    # a path makes a file-extension TLD a host: docs.rs/serde, invoice.zip/pay; so does a context that says
+    # domain (a table cell, a CSV field, a DNS record, a "domain:"/"host:" key)
+    named = defanged or "/" in tail
+    if (strict and not named and len(labels) == 2 and labels[1].lower() in FILE_EXT_TLDS
+            and _domain_context(text, m.start(), core_end)):
+        named = True
+    canon = _domain(host, strict=strict, defanged=named)
     if canon is None:
         return None, m.end()
     end = core_end + len(tail)
     if tail and "/" in tail:
         return Observable(IOCType.URL, canon + tail.replace(DOTMARK, ".")), end
     return Observable(IOCType.DOMAIN, canon), end
+
+
+# What says "this bare name.ext is a domain", read around a two-label name on a file-extension TLD only.
+_DOMAIN_KEY_RE = re.compile(
+    r"\b(?:domains?|hosts?|hostname|fqdn|dns|qname|query|rrname|sni|server_name|c2|cnc)[\"']?\x20{0,3}[:=]"
+    r"\x20{0,3}[\"']?$",
+    re.IGNORECASE,
+)
+_DNS_AFTER_RE = re.compile(
+    r"\.?[\x20\t]{1,8}(?:[0-9]{1,10}[\x20\t]{1,8})?(?:IN[\x20\t]{1,8})?"
+    r"(?:A|AAAA|CNAME|MX|NS|TXT|SOA|PTR|SRV|CAA|DNAME|HTTPS|SVCB)(?![\w.])"
+)
+_DNS_BEFORE_RE = re.compile(
+    r"\b(?:CNAME|NS|PTR|DNAME|MX[\x20\t]{1,4}[0-9]{1,5}|SRV(?:[\x20\t]{1,4}[0-9]{1,5}){3})[\x20\t]{1,8}$"
+)
+
+
+def _domain_context(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (``evil.sh``) stands where a domain stands: a pipe-table cell, a CSV/TSV
+    field glued to its separator, a DNS record, after a ``domain:``/``host:``/``"fqdn": "`` key."""
+    before = text[max(0, start - 40) : start]
+    after = text[end : end + 40]
+    if _DOMAIN_KEY_RE.search(before) or _DNS_AFTER_RE.match(after) or _DNS_BEFORE_RE.search(before):
+        return True
+    if text[start:end].partition(".")[0].lower() in FILE_STEMS:
+        return False  # "| setup.py | 12 |", "setup.py,install.sh": a table or a list of files
+    # CSV/TSV: "evil.pl,1.2.3.4", "1.2.3.4;evil.pl", '"evil.pl","x"', a tab on either side
+    b = before[-1:]
+    if b in "\"'":
+        b = before[-2:-1]
+    a = after[:1]
+    if a in "\"'":
+        a = after[1:2]
+    if b == "\t" or a == "\t":
+        return True
+    glued_after = a != "" and a in ",;" and after[1:2] not in ("", " ", "\n")
+    if glued_after or (b != "" and b in ",;" and before[-2:-1] not in (" ", "\n")):
+        return True
+    # a pipe-table cell: "| evil.pl |", "evil.pl | 1.2.3.4 |" (a line with two pipes or more)
+    left = before.rstrip(" \t")[-1:]
+    right = after.lstrip(" \t")[:1]
+    if "|" not in (left, right) or left not in ("|", "", "\n") or right not in ("|", "", "\n"):
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return text.count("|", line_start, len(text) if line_end == -1 else line_end) >= 2
 
 
 def _h_hash(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:

@@ -280,3 +280,52 @@ def test_url_ports_paths_and_markup(text: str, expected: dict[str, list[str]]) -
 @pytest.mark.parametrize("text", URL_PROSE)
 def test_url_markup_prose_yields_nothing(text: str) -> None:
     _check(text, {})
+
+
+# --- domains on a TLD that is also a source-file extension -------------------------------------------------
+
+FILE_TLDS: list[Row] = [
+    ("| evil.pl | 1.2.3.4 |", {"domain": ["evil.pl"], "ipv4": ["1.2.3.4"]}),
+    ("|evil.cc|c2|", {"domain": ["evil.cc"]}),
+    ("evil.pl | 1.2.3.4 | c2", {"domain": ["evil.pl"], "ipv4": ["1.2.3.4"]}),
+    ("evil.pl,1.2.3.4,malware", {"domain": ["evil.pl"], "ipv4": ["1.2.3.4"]}),
+    ("1.2.3.4;evil.sh", {"ipv4": ["1.2.3.4"], "domain": ["evil.sh"]}),
+    ('"evil.py","c2"', {"domain": ["evil.py"]}),
+    ("evil.rs\t1.2.3.4", {"domain": ["evil.rs"], "ipv4": ["1.2.3.4"]}),
+    ("evil.sh. 300 IN A 1.2.3.4", {"domain": ["evil.sh"], "ipv4": ["1.2.3.4"]}),
+    ("evil.sh IN A 1.2.3.4 and evil.md AAAA 2001:db8::1",
+     {"domain": ["evil.sh", "evil.md"], "ipv4": ["1.2.3.4"], "ipv6": ["2001:db8::1"]}),
+    ("www.evil.com. CNAME cdn.sh.", {"domain": ["www.evil.com", "cdn.sh"]}),
+    ("evil.com. MX 10 mail.cc.", {"domain": ["evil.com", "mail.cc"]}),
+    ("domain: evil.py", {"domain": ["evil.py"]}),
+    ("host: evil.rs and Host: evil.md", {"domain": ["evil.rs", "evil.md"]}),
+    ('{"domain": "evil.pl", "fqdn":"x.cc"}', {"domain": ["evil.pl", "x.cc"]}),
+    ("domain=evil.sh", {"domain": ["evil.sh"]}),
+    ("http://evil.md/x and evil.rs/serde", {"url": ["http://evil.md/x", "evil.rs/serde"]}),
+    ("user@evil.cc", {"email": ["user@evil.cc"]}),
+    ("evil[.]py", {"domain": ["evil.py"]}),
+    # OURS: a key or a DNS record makes even a common file name a domain; a table or a CSV line does not
+    ("host: setup.py", {"domain": ["setup.py"]}),
+]
+
+FILE_TLD_PROSE = [
+    "please run install.sh and setup.py",
+    "run setup.py, then install.sh",
+    "curl x | sh install.sh",
+    "cat setup.py | grep x",
+    "see README.md and main.rs",
+    "python setup.py install",
+    "| setup.py | 12 |",
+    "files: setup.py,install.sh",
+    "the perl script evil.pl crashed",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FILE_TLDS, ids=[t for t, _ in FILE_TLDS])
+def test_file_extension_tlds_in_domain_context(text: str, expected: dict[str, list[str]]) -> None:
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text", FILE_TLD_PROSE)
+def test_bare_file_names_yield_nothing(text: str) -> None:
+    _check(text, {})
