@@ -104,20 +104,19 @@ def _postgres_database(request: pytest.FixtureRequest) -> Iterator[URL]:
         asyncio.run(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-_SEQUENCES = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-              "WHERE c.relkind = 'S' AND n.nspname = current_schema() ORDER BY c.relname")
+# Every sequence of the schema back to its start (what ALTER SEQUENCE ... RESTART does, in one statement and
+# without its lock and catalog write: half the cost of emptying the database).
+RESTART_SEQUENCES = ("SELECT setval(s.seqrelid::regclass, s.seqstart, false) FROM pg_sequence s "
+                     "JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE n.nspname = current_schema()")
+_EMPTY = "; ".join(["BEGIN", *(f'DELETE FROM "{t.name}"' for t in reversed(ALL_TABLES)), RESTART_SEQUENCES,
+                    "COMMIT"])
 
 
 async def _pg_empty(url: URL) -> None:
     """Every table emptied and every sequence restarted (as TRUNCATE ... RESTART IDENTITY would), in one
     transaction and one round trip: children before parents (``ALL_TABLES`` is sorted parents first)."""
-    conn = await _pg_connect(url)
-    try:
-        sequences = [r["relname"] for r in await conn.fetch(_SEQUENCES)]
-        await conn.execute("; ".join([f'DELETE FROM "{t.name}"' for t in reversed(ALL_TABLES)]
-                                     + [f'ALTER SEQUENCE "{s}" RESTART' for s in sequences]))
-    finally:
-        await conn.close()
+    await _pg_execute(url, _EMPTY)
 
 
 @pytest.fixture

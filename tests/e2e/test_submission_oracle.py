@@ -32,6 +32,7 @@ from bot.text import render
 from bot.tlp import STIX_MARKING_IDS, TLP
 from storage.models import ALL_TABLES, AuditRow, IndicatorRow, SightingRow
 from storage.uow import Store
+from tests.conftest import RESTART_SEQUENCES
 
 X, Y = "held.example", "other.example"
 
@@ -55,12 +56,10 @@ async def seed(store: Store) -> None:
 async def reset(store: Store) -> None:
     """Empty every table and restart the ids, so that a parallel world starts where the first one did."""
     async with store.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in ALL_TABLES)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:  # INTEGER PRIMARY KEY without AUTOINCREMENT: ids start again at max + 1
-            for table in reversed(ALL_TABLES):
-                await conn.execute(delete(table))
+        for table in reversed(ALL_TABLES):  # children first (DELETE: ten times faster than TRUNCATE here)
+            await conn.execute(delete(table))
+        if conn.dialect.name == "postgresql":  # (SQLite: INTEGER PRIMARY KEY without AUTOINCREMENT starts again)
+            await conn.execute(text(RESTART_SEQUENCES))
 
 
 def stix_objects(value: str, tlp: TLP | None) -> list[dict[str, Any]]:
