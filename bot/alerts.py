@@ -139,7 +139,7 @@ async def plan_alerts(uow: UnitOfWork, events: Sequence[OutboxEvent], cards: dic
         for watch_id in sorted(matched[ind.id]):
             watch = cache.watches[watch_id]
             owner = people.get(watch.member_id)
-            if owner is None or watch.digest:
+            if owner is None or watch.digest or owner[0].org_disabled:  # a disabled organization is told nothing
                 continue
             member, identities = owner
             if not _may_alert(watch, member, ind, by_channel):
@@ -207,7 +207,7 @@ async def plan_digest(uow: UnitOfWork, event: OutboxEvent, cards: Callable[[Sequ
     if watch is None:
         return []  # removed since
     owner = (await uow.members.many({watch.member_id})).get(watch.member_id)
-    if owner is None:
+    if owner is None or owner[0].org_disabled:  # removed, or of a disabled organization
         return []
     member, identities = owner
     by_channel = {(c.platform.value, c.workspace_id, c.channel_id): c for c in channels}

@@ -14,7 +14,15 @@ from bot.commands import UsageError
 from bot.domain import Identity, Indicator, Member, Role, Status
 from bot.ports import Conflict
 from bot.results import Done, Moderated
-from bot.rules import can_edit, can_moderate, can_see, require_role, tlp_change_problem
+from bot.rules import (
+    can_decide,
+    can_edit,
+    can_moderate,
+    can_see,
+    require_role,
+    tlp_change_problem,
+    unmoderated_reason,
+)
 from bot.services import Context, _no_orphans_after, _scope, announce, cards_for, effective_status, resolve
 from bot.tlp import TLP
 
@@ -72,7 +80,25 @@ async def edit(ctx: Context, cmd: commands.Edit) -> Moderated:
     await announce(ctx, EDITED, ind, changed=sorted(changes))
     edited = await ctx.uow.indicators.get(ind.id)
     assert edited is not None
+    if "tlp" in changes:
+        edited = await _none_left_pending(ctx, edited)
     return Moderated("edited", await cards_for(ctx, [edited]))
+
+
+async def _none_left_pending(ctx: Context, ind: Indicator) -> Indicator:
+    """A pending item made AMBER+STRICT or RED that nobody but its submitter may decide is not left pending: it is
+    stored approved with the reason, as such a submission is (bot.services._leave_none_pending)."""
+    if ind.status is not Status.PENDING or ind.tlp.shareable_in_channels:
+        return ind
+    everyone = ind.tlp is TLP.RED
+    if any(can_decide(m, ind) for m in await ctx.uow.members.list(None if everyone else ind.org_id)):
+        return ind
+    reason = unmoderated_reason(ind.tlp, ind.org_name)
+    if not await ctx.uow.indicators.transition(ind.id, [Status.PENDING], Status.APPROVED, reason, ctx.now):
+        return ind
+    await ctx.audit("approve", ind.id, rule="no_moderator", reason=reason)
+    await announce(ctx, "indicator.approved", ind, status=Status.APPROVED.value)
+    return replace(ind, status=Status.APPROVED, status_reason=reason)
 
 
 def _new_tags(ind: Indicator, cmd: commands.Edit) -> tuple[str, ...] | None:
@@ -95,10 +121,11 @@ async def _no_clash(ctx: Context, ind: Indicator, tlp: TLP) -> None:
     scope = _scope(tlp, ind.org_id, ind.submitter_id)
     for other in await ctx.uow.indicators.by_values([(ind.type, ind.value)]):
         if other.id != ind.id and _scope(other.tlp, other.org_id, other.submitter_id) == scope:
-            held = f"{other.ref} ({other.tlp.label})" if can_see(other, ctx.view) else "another item"
-            raise UsageError(f"{ind.value} is held already as {held}, and a value is held once per TLP scope: "
-                             f"{ind.ref} cannot become {tlp.label}. Edit {held.split(' ')[0]} instead, or revoke "
-                             "one of them", "edit")
+            if not can_see(other, ctx.view):  # cannot happen (see above); say nothing of it if it did
+                raise UsageError(f"{ind.ref} cannot become {tlp.label}", "edit")
+            raise UsageError(f"{ind.value} is held already as {other.ref} ({other.tlp.label}), and a value is held "
+                             f"once per TLP scope: {ind.ref} cannot become {tlp.label}. Edit {other.ref} instead, "
+                             "or revoke one of them", "edit")
 
 
 # ---------------------------------------------------------------- /ioc reopen
@@ -204,8 +231,11 @@ async def org_disable(ctx: Context, cmd: commands.OrgDisable) -> Done:
             raise UsageError("you cannot disable your own organization; ask an admin of another one", form)
         if not [m for m in await _acting_admins(ctx) if m.org_id != org.id]:
             raise UsageError(f"every admin left would be of {org.name}: make an admin elsewhere first", form)
+    deciders = [m for m in await ctx.uow.members.list(org.id) if can_moderate(m)] if cmd.disabled else []
     await ctx.uow.organizations.set_disabled(org.id, ctx.now if cmd.disabled else None)
     await ctx.audit("org.disable" if cmd.disabled else "org.enable", None, org=org.name)
+    for former in deciders:  # its moderators no longer decide: what only they could decide is not left pending
+        await _no_orphans_after(ctx, former)
     if cmd.disabled:
         return Done(f"{org.name} is disabled: its members can no longer act (every command tells them so); its "
                     "indicators, votes and sightings stay, visible as their TLP says. Undo: "

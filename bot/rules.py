@@ -37,7 +37,8 @@ def require_role(member: Member, role: Role, doing: str) -> None:
 
 
 def can_moderate(member: Member) -> bool:
-    return member.role.at_least(Role.MODERATOR)
+    """A moderator or admin whose organization is not disabled (`admin org disable`)."""
+    return member.role.at_least(Role.MODERATOR) and not member.org_disabled
 
 
 def visibility(member: Member, *, private: bool, ceiling: TLP) -> Visibility:

@@ -49,9 +49,11 @@ class SqlApiKeyRepository(_Repository):
         return _api_key(row)
 
     async def by_digest(self, key_sha256: str) -> tuple[ApiKey, str] | None:
-        """The active (not revoked) key with this SHA-256, and the stored digest (for a constant-time check)."""
+        """The active (not revoked) key with this SHA-256, and the stored digest (for a constant-time check). The
+        keys of a disabled organization (`admin org disable`) are not active meanwhile."""
         row = (await self._execute(
-            _api_keys().where(ApiKeyRow.key_sha256 == key_sha256, ApiKeyRow.revoked_at.is_(None)))).first()
+            _api_keys().where(ApiKeyRow.key_sha256 == key_sha256, ApiKeyRow.revoked_at.is_(None),
+                              OrganizationRow.disabled_at.is_(None)))).first()
         return (_api_key(row), row.key_sha256) if row else None
 
     async def list(self, org_id: int | None = None) -> Sequence[ApiKey]:

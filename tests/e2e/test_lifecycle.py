@@ -368,3 +368,28 @@ async def test_help_admin_lists_every_form(world):
         assert form in out, form
     out = await world.say("alice", "/ioc help edit")
     assert "/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]" in out
+
+
+async def test_a_pending_item_made_restricted_that_nobody_else_may_decide_is_not_left_pending(world):
+    await world.say("bob", "/ioc submit 198.51.100.50 tlp:green")
+    await world.say("bob", "/ioc edit #1 tlp:amber+strict")  # Sentinel's moderator may decide it
+    assert (await world.indicator(1)).status.value == "pending"
+    await world.say("mod", "/ioc submit 198.51.100.51 tlp:green")
+    out = await world.say("mod", "/ioc edit #2 tlp:amber+strict")  # nobody in Sentinel but mod may
+    ind = await world.indicator(2)
+    assert ind.status.value == "approved" and ind.status_reason.startswith("not moderated")
+    assert "status approved" in reply_of(out) and "no longer waits for moderation" in dms(out)["mod"]
+
+
+async def test_a_disabled_organization_moderator_decides_nothing_and_its_watchers_are_told_nothing(world, clock):
+    await world.say("bob", "/ioc watch add 198.51.100.0/24")
+    await world.say("nina", "/ioc submit 198.51.100.52 tlp:red")  # mod and admin may decide it
+    await world.say("admin", "/ioc admin org disable Sentinel Security")
+    clock.advance(timedelta(hours=2))
+    out = await world.say("alice", "/ioc submit 198.51.100.53 tlp:green")
+    assert "[to bob]" not in out  # a watcher of a disabled organization is told nothing
+    assert (await world.indicator(1)).status.value == "pending"  # admin may still decide it
+    await world.say("admin", "/ioc admin org enable Sentinel Security")
+    clock.advance(timedelta(hours=2))
+    out = await world.say("alice", "/ioc submit 198.51.100.54 tlp:green")
+    assert "198.51.100.54" in dms(out)["bob"]

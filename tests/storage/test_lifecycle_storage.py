@@ -88,7 +88,10 @@ async def test_invites_are_listed_without_code_revoked_and_stop_with_a_disabled_
         assert cert is not None and cert.disabled
         assert (await uow.members.get(seed.bob.id)).org_disabled  # type: ignore[union-attr]
         assert not (await uow.members.get(seed.alice.id)).org_disabled  # type: ignore[union-attr]
+        key = await uow.api_keys.add(seed.cert.id, "feed", "d" * 64, "cb_d", None, T0)
+        assert await uow.api_keys.by_digest("d" * 64) is None  # a disabled organization's keys pull nothing
         await uow.organizations.set_disabled(seed.cert.id, None)
+        assert (await uow.api_keys.by_digest("d" * 64))[0].id == key.id  # type: ignore[index]
         assert (await uow.invites.redeem("code-two", T0)) is not None
         assert (await uow.invites.revoke(code="code-two", at=T0)) is not None
         await uow.commit()

@@ -188,3 +188,11 @@ def test_who_may_edit(editor, allowed):
     from bot.rules import can_edit
 
     assert can_edit(editor, indicator(TLP.GREEN)) is allowed
+
+
+def test_a_moderator_of_a_disabled_organization_moderates_nothing():
+    from dataclasses import replace
+
+    disabled = replace(MODERATOR, org_disabled=True)
+    assert can_decide(MODERATOR, indicator(TLP.GREEN)) and not can_decide(disabled, indicator(TLP.GREEN))
+    assert not can_decide(replace(ADMIN, org_disabled=True), indicator(TLP.RED))
