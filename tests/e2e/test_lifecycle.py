@@ -393,3 +393,18 @@ async def test_a_disabled_organization_moderator_decides_nothing_and_its_watcher
     clock.advance(timedelta(hours=2))
     out = await world.say("alice", "/ioc submit 198.51.100.54 tlp:green")
     assert "198.51.100.54" in dms(out)["bob"]
+
+
+ADMIN_FORMS = ("member remove <@bob>", "invite list", "invite revoke 1", "org disable Northbank",
+               "org enable Northbank")
+
+
+@pytest.mark.parametrize("form", ADMIN_FORMS)
+async def test_only_admins_administer_and_a_refusal_stores_nothing(world, form):
+    await world.say("admin", "/ioc admin invite create Northbank")
+    for who in ("alice", "nina", "mod"):  # a member and moderators, of either organization
+        before = await world.counts()
+        out = reply_of(await world.say(who, f"/ioc admin {form}"))
+        assert out.startswith("Sorry: Only admins can "), (who, out)
+        assert await world.counts() == before
+    assert not reply_of(await world.say("admin", f"/ioc admin {form}")).startswith("Sorry: Only admins")
