@@ -426,7 +426,7 @@ async def scale_run(dbs: Databases, slack: FakeSlack, rows: int, processes: int,
     """One measured run: `processes` deliverer processes drain a fresh copy of the set-up."""
     await dbs.fresh_run()
     slack.ask("reset")
-    busy_before = await quiet(quiet_below, 300)
+    busy_before = await quiet(quiet_below, 60)
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     children = [ctx.Process(target=deliverer_process, args=(dbs.run, slack.api_url, concurrency, batch, ready,
@@ -525,7 +525,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50, help="rows a deliverer claims at once (its default: 50)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration (the median is shown)")
     parser.add_argument("--quiet-below", type=float, default=1.0,
-                        help="before each run wait (up to 5 min) until the CPUs are less busy than this share "
+                        help="before each run wait (up to 60 s) until the CPUs are less busy than this share "
                              "(e.g. 0.2) over 3 s: a shared machine's other work")
     parser.add_argument("--skip-latency", action="store_true", help="measure the throughput only")
     args = parser.parse_args()
