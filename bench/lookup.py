@@ -140,7 +140,8 @@ async def _fill_rows(store: Store, n: int, org_ids: list[int], member_ids: list[
     if pg:
         async with store.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql("ANALYZE")
+            # VACUUM too, as autovacuum would have by then: index-only scans need the visibility map
+            await conn.exec_driver_sql("VACUUM ANALYZE")
     else:
         async with store.engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")

@@ -259,27 +259,24 @@ def _pivot_params(n: int, pivot: Pivot, view: Visibility) -> dict[str, Any]:
 
 
 @functools.cache
-def _counts_statement(shapes: tuple[tuple[str, str], ...]) -> Select[Any]:
-    """Every pivot's count, each stopping at RELATED_COUNT_MAX + 1 rows of its covering index."""
-    return select(*(
-        select(func.count()).select_from(
-            select(literal(1)).select_from(IndicatorRow).where(*_shaped_conditions(n, shape))
-            .limit(RELATED_COUNT_MAX + 1).subquery())
-        .scalar_subquery() for n, shape in enumerate(shapes)))
-
-
-@functools.cache
-def _items_statement(shapes: tuple[tuple[int, tuple[str, str]], ...], limit: int) -> Any:
-    """The first `limit` items of each pivot (by type, then address or host name: the index's order), tagged with
-    the pivot's number."""
+def _pivots_statement(shapes: tuple[tuple[str, str], ...], limit: int) -> Any:
+    """For each pivot of one value, its first `limit` items (by type, then address or host name: the index's
+    order), each with the pivot's number and its count (an uncorrelated sub-query, run once, stopping at
+    RELATED_COUNT_MAX + 1 rows of the covering index); a pivot that finds nothing has no row, and its count is 0.
+    The ids are picked from the covering indexes, and the items read once for them all (a short plan to make)."""
     parts = []
-    for n, shape in shapes:
+    for n, shape in enumerate(shapes):
+        conditions = _shaped_conditions(n, shape)
+        total = select(func.count()).select_from(
+            select(literal(1)).select_from(IndicatorRow).where(*conditions).limit(RELATED_COUNT_MAX + 1).subquery())
         order = ((IndicatorRow.type, IndicatorRow.host_rev, IndicatorRow.id) if shape[0] in ("parents", "under",
                                                                                               "name-host")
                  else (IndicatorRow.type, IndicatorRow.net_first, IndicatorRow.net_last, IndicatorRow.id))
-        page = _indicators().where(*_shaped_conditions(n, shape)).order_by(*order).limit(limit).subquery()
-        parts.append(select(literal(n).label("pivot"), *page.c))
-    return parts[0] if len(parts) == 1 else union_all(*parts)
+        page = select(IndicatorRow.id).where(*conditions).order_by(*order).limit(limit).subquery()
+        parts.append(select(literal(n).label("pivot"), total.scalar_subquery().label("total"), page.c.id))
+    picked = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("picked")
+    return (_indicators().add_columns(picked.c.pivot, picked.c.total)
+            .join(picked, picked.c.id == IndicatorRow.id))
 
 
 def _normal_tags(tags: Iterable[str]) -> list[str]:
@@ -414,33 +411,25 @@ class SqlIndicatorRepository(_Repository):
                       limit: int) -> list[tuple[list[Indicator], int]]:
         """For each pivot, the first `limit` items (by type, then address or host name) of `pivot.types` in its
         relation to its target that `view` may see, and how many there are, counted up to RELATED_COUNT_MAX + 1 (an
-        item the viewer may not see is not counted). Per target (a looked-up value), two statements at most: its
-        counts in one, the items of the pivots that found any in another (statements are cached per shape, and a
-        value has few shapes; several values in one statement would make a new shape of nearly every paste)."""
-        found: list[tuple[list[Indicator], int]] = [([], 0)] * len(pivots)
+        item the viewer may not see is not counted). One statement per target (a looked-up value): statements are
+        cached per shape, and a value has few shapes (all values in one statement would make a new shape of
+        nearly every paste)."""
+        found: list[tuple[list[Indicator], int]] = [([], 0) for _ in pivots]
         by_target: dict[str, list[int]] = {}
         for n, pivot in enumerate(pivots):
             by_target.setdefault(pivot.target, []).append(n)
         for numbers in by_target.values():
-            for n, answer in zip(numbers, await self._related_of([pivots[n] for n in numbers], view, limit),
-                                 strict=True):
-                found[n] = answer
-        return found
-
-    async def _related_of(self, pivots: Sequence[Pivot], view: Visibility,
-                          limit: int) -> list[tuple[list[Indicator], int]]:
-        shapes = tuple(_shape(p) for p in pivots)
-        params: dict[str, Any] = {}
-        for n, pivot in enumerate(pivots):
-            params.update(_pivot_params(n, pivot, view))
-        counts = (await self._execute(_counts_statement(shapes), params)).one()
-        found: list[tuple[list[Indicator], int]] = [([], int(total)) for total in counts]
-        wanted = tuple((n, shapes[n]) for n, total in enumerate(counts) if total)
-        if wanted:
-            for row in await self._execute(_items_statement(wanted, limit), params):
-                found[row[0]][0].append(_indicator(row[1:]))
-            for items, _ in found:
-                items.sort(key=lambda ind: (ind.type.value, pivot_keys(ind.type, ind.value), ind.id))
+            params: dict[str, Any] = {}
+            for k, n in enumerate(numbers):
+                params.update(_pivot_params(k, pivots[n], view))
+            statement = _pivots_statement(tuple(_shape(pivots[n]) for n in numbers), limit)
+            for row in await self._execute(statement, params):
+                pivot, total = row[-2], row[-1]
+                items, _ = found[numbers[pivot]]
+                items.append(_indicator(row[:-2]))
+                found[numbers[pivot]] = (items, int(total))
+        for items, _ in found:
+            items.sort(key=lambda ind: (ind.type.value, pivot_keys(ind.type, ind.value), ind.id))
         return found
 
     async def _counted_page(self, conditions: list[ColumnElement[bool]], page: Page, *, oldest_first: bool = False,
