@@ -73,14 +73,10 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&a
 # a blank or a bracket, so the regex engine skips quickly to the next candidate.
 _BRACKET_RE = re.compile(
     r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO0][tT]|[pP][uU][nN][tT][oO]|[pP][oO][nN][tT][oO]|[pP][uU][nN][kK][tT])"
-    r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/))\x20{0,3}[\])}]{1,4}\x20{0,3}"
-)
-# Colons and slashes of a scheme or an IPv6 address in brackets, glued: http[:/]/, http:[//], 2001:db8[::]1; a
-# port (evil[.]com[:8443]/x) and the punctuation of a query (/a[?]x=1[&]y=2, [=], [#]) likewise.
-_BRACKET_SEP_RE = re.compile(
-    r"(?<=[\w:])[\[({](::|:?/{1,3})[\])}](?=[\w/\[]|(?<=::[\])}]))"
-    r"|(?<=\w)[\[({](:[0-9]{1,5})[\])}](?![\w])"
-    r"|(?<=[\w/.=\ue000])[\[({]([?&=#])[\])}](?=[\w%/.\-])"
+    r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/)"
+    # glued only (checked in _bracket_sub): the colons and slashes of a scheme or an IPv6 address (http[:/]/,
+    # http:[//], 2001:db8[::]1), a port (evil[.]com[:8443]/x), the punctuation of a query (/a[?]x=1[&]y[=]2[#]t)
+    r"|(::|:?/{1,3}|:[0-9]{1,5}|[?&=#]))\x20{0,3}[\])}]{1,4}\x20{0,3}"
 )
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
@@ -264,11 +260,26 @@ def _bracket_sub(m: re.Match[str]) -> str:
         return "://"
     if m.group(4) is not None:
         return ":"
-    return "/"
+    if m.group(5) is not None:
+        return "/"
+    return _glued_sep(m)
 
 
-def _bracket_sep_sub(m: re.Match[str]) -> str:
-    return m.group(1) or m.group(2) or m.group(3)
+def _glued_sep(m: re.Match[str]) -> str:
+    """``[::]``, ``[:/]``, ``[//]``, ``[:8443]``, ``[?]``... count only glued between the parts they join."""
+    whole, sep, text = m.group(0), m.group(6), m.string
+    start, end = m.start(), m.end()
+    if whole[0] == " " or start == 0:
+        return whole
+    trail = whole[len(whole.rstrip(" ")) :]  # blanks the pattern took after the bracket
+    before, after = text[start - 1], (" " if trail else text[end : end + 1])
+    if sep[0] in "?&=#":
+        ok = (before.isalnum() or before in "_/.=" + DOTMARK) and (after.isalnum() or after in "_%/.-")
+    elif sep[1:2].isdigit():  # a port
+        ok = (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+    else:
+        ok = (before.isalnum() or before in "_:") and (after.isalnum() or after in "_/[" or sep == "::")
+    return sep + trail if ok else whole
 
 
 def _half_sub(m: re.Match[str]) -> str:
@@ -301,9 +312,6 @@ def _defang_pass(text: str) -> str:
                 text = text.replace(old, new)
         if "[" in text or "(" in text or "{" in text:
             text = _BRACKET_RE.sub(_bracket_sub, text)
-            if ("/]" in text or "/)" in text or "/}" in text or "::" in text or "[:" in text or "(:" in text
-                    or "?]" in text or "&]" in text or "=]" in text or "#]" in text):
-                text = _BRACKET_SEP_RE.sub(_bracket_sep_sub, text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
     if "]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text:
