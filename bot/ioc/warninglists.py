@@ -207,12 +207,15 @@ class WarningLists:
         names = suffix.get(host)
         if names:
             out.extend(n for n in names if n not in out)
+        parents: list[str] = []  # the host's proper suffixes, longest first
         h = host
-        while True:
-            dot = h.find(".")
-            if dot == -1:
-                break
+        while (dot := h.find(".")) != -1:
             h = h[dot + 1 :]
+            parents.append(h)
+        last = max((i for i, p in enumerate(parents) if p in suffix), default=-1)
+        # Only a listed parent needs the public-suffix walk (and the PSL, a fifth of a second to read the first
+        # time): most values have none, and a command that matches only those never reads the PSL.
+        for h in parents[: last + 1]:
             if is_public_suffix(h):
                 break
             names = suffix.get(h)
