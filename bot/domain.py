@@ -161,6 +161,9 @@ class Submission:
     valid_until: datetime | None
     anonymous: bool = False
     source_id: str = ""  # the id it had in an imported file
+    origin_created_by: str = ""  # an imported object's author (its STIX created_by_ref)
+    origin_name: str = ""  # that author identity's name, when the file or feed named it
+    origin_created: datetime | None = None  # the object's STIX `created`
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,9 @@ class NewIndicator:
     seen_at: datetime
     valid_until: datetime | None
     stix_id: str
+    origin_created_by: str = ""  # provenance of an imported object (see Submission)
+    origin_name: str = ""
+    origin_created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,9 @@ class Indicator:
     created_at: datetime
     modified_at: datetime
     status_reason: str = ""
+    origin_created_by: str = ""  # provenance of an imported object: its author's STIX identity id,
+    origin_name: str = ""  # that identity's name,
+    origin_created: datetime | None = None  # and the object's own `created` (exports re-emit it)
 
     @property
     def ref(self) -> str:

@@ -231,6 +231,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
     anonymous = False
     unmoderated_ids: set[int] = set()
     known = not_applied = updated = warninglisted = unmoderated = 0
+    other_ids: list[tuple[str, str]] = []  # (the file's id, the id its value is held under)
     stopped = ""
     for start in range(0, total, IMPORT_CHUNK):
         try:
@@ -260,6 +261,7 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
         updated += len(done.sightings_updated)
         warninglisted += len(done.warninglisted)
         unmoderated += len(done.unmoderated)
+        other_ids += done.held_under_other_id
         progress("indicators", min(start + IMPORT_CHUNK, total), total)
         await asyncio.sleep(0)  # let other commands in between chunks
     await submission_notices(ctx, created, tlps, anonymous, unmoderated_ids, source)
@@ -271,8 +273,15 @@ async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
                         created=tuple(f"#{i}" for i in created[:50]), created_count=len(created),
                         known_count=known, skipped=skipped, warninglisted=warninglisted,
                         not_applied_count=not_applied, sightings_updated=updated,
-                        notes=tuple(plan.notes), notes_count=plan.notes_count, read_as_red=plan.read_as_red,
+                        notes=tuple(plan.notes + _held_notes(other_ids, stix.importer.MAX_NOTES - len(plan.notes))),
+                        notes_count=plan.notes_count + len(other_ids), read_as_red=plan.read_as_red,
                         stopped=stopped, unmoderated_count=unmoderated)
+
+
+def _held_notes(other_ids: list[tuple[str, str]], room: int) -> list[str]:
+    """The objects whose value is held already under another STIX id: one indicator, kept under the held id."""
+    return [f"{source[:80]}: its value is held already as {held} (one indicator, kept under that id)"
+            for source, held in other_ids[:max(room, 0)]]
 
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:
@@ -405,6 +414,7 @@ async def feed_supporting(uow: UnitOfWork, view: Visibility, coalition_name: str
     for org_id, name in sorted((await uow.exchange.organization_names()).items()):
         found.append(((identities, FEED_SUPPORTING, org_id), stix.identity_object(stix.org_identity_id(org_id), name)))
     found.append(((markings, FEED_SUPPORTING, 0), stix.TLP2_EXTENSION_DEFINITION))
+    found.append(((markings, FEED_SUPPORTING, 100), stix.ORIGIN_EXTENSION_DEFINITION))  # x_coalition_origin's
     found += [((markings, FEED_SUPPORTING, 1 + t.rank), stix.TLP2_MARKINGS[t]) for t in visible_tlps(view)]
     return found
 

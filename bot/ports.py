@@ -40,7 +40,6 @@ from bot.domain import (
     VoteRecord,
 )
 from bot.ioc import IOCType
-from bot.misp.types import MispRow
 from bot.pivots import Pivot
 from bot.tlp import TLP
 from bot.watch_index import Watch
@@ -129,6 +128,8 @@ class IndicatorRepository(Protocol):
         """The stored ones among these ids, in one round trip (order not guaranteed)."""
 
     async def by_stix_id(self, stix_id: str) -> Indicator | None: ...
+
+    async def by_stix_ids(self, stix_ids: Iterable[str]) -> Sequence[Indicator]: ...
 
     async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
         """Every stored indicator among these (type, value) pairs, in one round trip: a value may be held several
@@ -314,7 +315,6 @@ class UnitOfWork(Protocol):
     watches: WatchRepository  # members' watches (appended below)
     blocklists: BlocklistRepository  # the approved values an organization's key may see (appended below)
     statistics: StatisticsRepository  # the numbers behind /ioc stats's chart (appended below)
-    misp: MispRepository  # the MISP feed's lean read (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -370,6 +370,11 @@ class ExchangeRepository(Protocol):
     async def audit_many(self, entries: Sequence[dict[str, Any]]) -> None: ...
 
     async def organization_names(self) -> dict[int, str]: ...
+
+    async def pull_state(self, url: str, collection: str) -> str | None:
+        """The last date_added `taxii pull` read from that collection, as the server wrote it."""
+
+    async def save_pull_state(self, url: str, collection: str, last_added: str, at: datetime) -> None: ...
 
 
 class ApiKeyRepository(Protocol):
@@ -451,15 +456,3 @@ class StatisticsRepository(Protocol):
                      top: int = 8) -> StatsTrends:
         """Over what `view` may see: weekly submissions and approvals, the median time to decision, top tags,
         contributions per organization (others' anonymous items under the anonymous name)."""
-
-
-# ---------------------------------------------------------------- the MISP feed (bot.misp.feed)
-
-class MispRepository(Protocol):
-    async def rows(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
-                   size: int) -> Sequence[MispRow]:
-        """The next `size` indicators of `flt` that `view` may see, unexpired, with id > after_id, by id."""
-
-    async def acts(self, after_id: int, last_id: int) -> tuple[dict[int, list[VoteRecord]],
-                                                                 dict[int, list[SightingRecord]]]:
-        """The votes and sightings of the indicators with after_id < id <= last_id, by indicator id."""

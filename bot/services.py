@@ -768,6 +768,8 @@ class Stored:
     not_applied: dict[int, tuple[str, ...]] = field(default_factory=dict)  # by known id: what was not applied
     sightings_updated: set[int] = field(default_factory=set)  # known ids whose sighting of today was replaced
     unmoderated: set[int] = field(default_factory=set)  # created ids stored approved: nobody else could decide
+    # (an imported object's id, the id its value is held under): the same value arrived under another STIX id
+    held_under_other_id: list[tuple[str, str]] = field(default_factory=list)
 
 
 ALL_FIELDS = frozenset({"tlp", "confidence", "tags", "note", "valid"})
@@ -810,25 +812,33 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
     for ind in await ctx.uow.indicators.by_values((it.observable.type, it.observable.value) for it in items):
         if can_see(ind, view):  # what the submitter may not see plays no part, whatever it is
             visible.setdefault((ind.type.value, ind.value), []).append(ind)
+    # An imported object keeps its STIX id: one held under that id (and visible) is that object again.
+    by_id = {ind.stix_id: ind for ind in await ctx.uow.indicators.by_stix_ids(
+        it.source_id for it in items if it.source_id and not it.anonymous)} if any(
+        it.source_id for it in items) else {}
+    taken = set(by_id)
     stored = Stored([], [], [], hits)
     held: list[tuple[Submission, Indicator]] = []
     planned: dict[tuple[str, str, tuple[str, int]], Submission] = {}
     for item in items:
         obs = item.observable
+        if (ind := _same_object(item, by_id, view)) is not None:
+            held.append((item, ind))
+            continue
         if (ind := _held_for(item, member, visible.get((obs.type.value, obs.value), ()))) is not None:
             held.append((item, ind))
+            if item.source_id and not item.anonymous and ind.stix_id != item.source_id:
+                stored.held_under_other_id.append((item.source_id, ind.stix_id))
             continue
         key = (obs.type.value, obs.value, _scope(item.tlp, member.org_id, member.id))
         if key in planned:
             continue  # the same value twice for one scope in one submission: the first counts
         planned[key] = item
-        stored.created.append(NewIndicator(
-            type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags,
-            note=item.note, submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous,
-            seen_at=ctx.now, valid_until=item.valid_until, stix_id=f"indicator--{uuid.uuid4()}"))
+        stored.created.append(new := _new_indicator(ctx, member, item, taken))
+        taken.add(new.stix_id)  # two values of one object (a MISP composite): the first keeps the id
     try:
         stored.created_ids = await ctx.uow.exchange.add_indicators(stored.created)
-    except Conflict:  # someone submitted one of them in the same scope meanwhile: that one is known now
+    except Conflict:  # someone submitted one of them in the same scope (or under its id) meanwhile: known now
         news, stored.created = stored.created, []
         for new, item in zip(news, planned.values(), strict=True):
             try:
@@ -836,8 +846,15 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
                 stored.created.append(new)
             except Conflict:
                 scope = _scope(new.tlp, new.org_id, new.submitter_id)
-                ind = next(r for r in await ctx.uow.indicators.by_values([(new.type, new.value)])
-                           if _scope(r.tlp, r.org_id, r.submitter_id) == scope)  # the submitter's own scope
+                ind = next((r for r in await ctx.uow.indicators.by_values([(new.type, new.value)])
+                            if _scope(r.tlp, r.org_id, r.submitter_id) == scope), None)  # the submitter's scope
+                if ind is None:  # its STIX id was taken meanwhile: that object, or (unseen) a new id for this one
+                    found = await ctx.uow.indicators.by_stix_id(new.stix_id)
+                    if (ind := _same_object(item, {new.stix_id: found} if found else {}, view)) is None:
+                        new = replace(new, stix_id=f"indicator--{uuid.uuid4()}")
+                        stored.created_ids.append((await ctx.uow.indicators.add(new)).id)
+                        stored.created.append(new)
+                        continue
                 held.append((item, ind))
     await ctx.uow.exchange.audit_many([{
         "action": "submit", "at": ctx.now, "platform": ctx.actor.platform, "member_id": member.id,
@@ -882,6 +899,29 @@ def _scope(tlp: TLP, org_id: int, member_id: int) -> tuple[str, int]:
     if tlp is TLP.AMBER_STRICT:
         return ("org", org_id)
     return ("member", member_id)
+
+
+def _same_object(item: Submission, by_id: dict[str, Indicator], view: Visibility) -> Indicator | None:
+    """The item an imported object is (the same STIX id, the same value), when the submitter may see it."""
+    ind = by_id.get(item.source_id) if item.source_id and not item.anonymous else None
+    if ind is None or not can_see(ind, view) or (ind.type, ind.value) != (item.observable.type, item.observable.value):
+        return None
+    return ind
+
+
+def _new_indicator(ctx: Context, member: Member, item: Submission, taken: set[str]) -> NewIndicator:
+    """A new item of the submitter. An imported object keeps its STIX id (unless that id is held already, by an
+    item they may not see or for another value: then a new one) and its provenance. An anonymous submission
+    keeps neither: its source's id and author could name the submitter's organization."""
+    obs = item.observable
+    keep = bool(item.source_id) and not item.anonymous
+    stix_id = item.source_id if keep and item.source_id not in taken else f"indicator--{uuid.uuid4()}"
+    return NewIndicator(
+        type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags, note=item.note,
+        submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous, seen_at=ctx.now,
+        valid_until=item.valid_until, stix_id=stix_id,
+        origin_created_by=item.origin_created_by if keep else "", origin_name=item.origin_name if keep else "",
+        origin_created=item.origin_created if keep else None)
 
 
 def _held_for(item: Submission, member: Member, visible: Sequence[Indicator]) -> Indicator | None:

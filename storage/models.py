@@ -243,6 +243,10 @@ class IndicatorRow(Base):
     net_first: Mapped[str | None] = mapped_column(NetKey, default=_pivot_default(0))
     net_last: Mapped[str | None] = mapped_column(NetKey, default=_pivot_default(1))
     host_rev: Mapped[str | None] = mapped_column(HostKey, default=_pivot_default(2))
+    # Provenance of an imported STIX object (0012): its author's identity id and name, and its own `created`.
+    origin_created_by: Mapped[str | None] = mapped_column(String(100))
+    origin_name: Mapped[str | None] = mapped_column(String(200))
+    origin_created: Mapped[datetime | None]
 
 
 class IndicatorTagRow(Base):
@@ -437,6 +441,18 @@ class ApiKeyRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class TaxiiPullRow(Base):
+    """`coalition-bot taxii pull` (0012): the last date_added read from a (server, collection), so that the next
+    pull asks only for what was added after it (TAXII `added_after`). Kept as the server wrote it."""
+
+    __tablename__ = "taxii_pulls"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_added: Mapped[str] = mapped_column(String(40))
+    pulled_at: Mapped[datetime]
 
 
 class DeploymentSecretRow(Base):

@@ -27,10 +27,14 @@ from bot.stix.ids import (
 from bot.stix.importer import ImportFormatError, ImportPlan, plan_objects, read_file, stix_objects
 from bot.stix.markings import TLP2_CREATED, TLP2_EXTENSION_DEFINITION, TLP2_EXTENSION_ID, TLP2_MARKINGS
 from bot.stix.patterns import UnsupportedPattern, escape, parse_pattern, pattern_for
+from bot.stix.provenance import ORIGIN_EXTENSION_DEFINITION, ORIGIN_EXTENSION_ID, ORIGIN_PROPERTY
 
 __all__ = [
     "COALITION_IDENTITY",
     "IDENTITY_CREATED",
+    "ORIGIN_EXTENSION_DEFINITION",
+    "ORIGIN_EXTENSION_ID",
+    "ORIGIN_PROPERTY",
     "STIX_IDS_SECRET",
     "STIX_MEDIA_TYPE",
     "TLP2_CREATED",

@@ -2,6 +2,12 @@
 
 * indicator -> `indicator` (CVE -> `vulnerability`: a vulnerability is not patternable);
   `created_by_ref` the organization's identity, or the coalition's when the submitter chose anonymity;
+* an imported object is re-emitted under its own id and `created`, its first author in `x_coalition_origin`
+  ({created_by_ref, name}): `created_by_ref` stays the coalition's side (the organization that brought it in, or
+  the coalition), because what is published is the coalition's version of it (moderated, with its TLP,
+  confidence, tags and revocation), vouched for by whoever shared it here, and the bundle can carry that
+  identity; the original author is said, not impersonated. An anonymous item carries no provenance (bot.services
+  keeps none for it; this module would not emit it either);
 * vote -> `opinion` (confirm: agree, false positive: disagree; a vote is not graded, so never "strongly"),
   `created_by_ref` the voter's organization, never the voter;
 * sighting -> `sighting` sighted where the organization is;
@@ -37,6 +43,7 @@ from bot.stix.ids import (
 )
 from bot.stix.markings import TLP2_EXTENSION_DEFINITION, TLP2_MARKINGS
 from bot.stix.patterns import pattern_for
+from bot.stix.provenance import ORIGIN_EXTENSION_DEFINITION, add_origin, has_origin
 from bot.tlp import STIX_MARKING_IDS, TLP
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -69,8 +76,9 @@ def _indicator_types(tags: tuple[str, ...]) -> list[str]:
 
 def indicator_object(ind: Indicator) -> dict[str, Any]:
     """The hot path of every export and TAXII page: a plain dict built in one go (no library objects)."""
-    created = timestamp(ind.created_at)
-    modified = timestamp(ind.modified_at) if ind.modified_at > ind.created_at else created
+    created_at = ind.origin_created or ind.created_at
+    created = timestamp(created_at)
+    modified = timestamp(ind.modified_at) if ind.modified_at > created_at else created
     author = COALITION_IDENTITY if ind.anonymous else org_identity_id(ind.org_id)
     type_ = ind.type
     if type_ is IOCType.CVE:
@@ -100,6 +108,8 @@ def indicator_object(ind: Indicator) -> dict[str, Any]:
     if ind.status is Status.REVOKED:
         obj["revoked"] = True
     obj["object_marking_refs"] = [STIX_MARKING_IDS[ind.tlp]]
+    if has_origin(ind):
+        add_origin(obj, ind)
     return obj
 
 
@@ -149,6 +159,7 @@ class BundleBuilder:
         self.tlps: set[TLP] = set()
         self.orgs: set[int] = set()
         self.coalition = False
+        self.origin = False  # an object carries x_coalition_origin: its extension-definition goes in too
         self.count = 0
 
     def objects_for(self, indicators: Iterable[Indicator], votes: Mapping[int, list[VoteRecord]] | None = None,
@@ -161,6 +172,8 @@ class BundleBuilder:
         for ind in indicators:
             append(indicator_object(ind))
             tlps.add(ind.tlp)
+            if not self.origin and has_origin(ind):
+                self.origin = True
             if ind.anonymous:
                 self.coalition = True
             else:
@@ -186,8 +199,10 @@ class BundleBuilder:
 
     def supporting_objects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        if self.coalition:
+        if self.coalition or self.origin:  # (the coalition's identity made the provenance extension)
             found.append(coalition_identity(self.coalition_name))
+        if self.origin:
+            found.append(ORIGIN_EXTENSION_DEFINITION)
         for org_id in sorted(self.orgs):
             found.append(identity_object(org_identity_id(org_id), self.org_names.get(org_id, f"organization {org_id}")))
         if self.tlps:

@@ -21,7 +21,7 @@ from typing import Any
 from bot import limits
 from bot.domain import Submission
 from bot.ioc import IOCType, Observable, classify, extract
-from bot.stix.ids import parse_timestamp
+from bot.stix.ids import parse_timestamp, stable_uuid
 from bot.stix.markings import TLP_BY_MARKING_ID, Marking, read_label, read_marking_definition
 from bot.stix.patterns import UnsupportedPattern, parse_pattern
 from bot.tlp import TLP
@@ -40,10 +40,12 @@ class ImportFormatError(ValueError):
 
 
 # What an import will submit, one plain tuple per value: (type, value, tlp, confidence, tags, note, valid_until,
-# source id), all atoms, so that the garbage collector stops tracking them: a 50 MB file's 100,000 Submission
+# source id, and its provenance: author id, author name, created), all atoms, so that the garbage collector
+# stops tracking them: a 50 MB file's 100,000 Submission
 # objects would make every full collection walk them (each one a pause of the whole event loop) while the
 # import is written; Submissions are made a chunk at a time (`ImportPlan.submissions`).
-Row = tuple[str, str, str, int, tuple[str, ...], str, datetime | None, str]
+Row = tuple[str, str, str, int, tuple[str, ...], str, datetime | None, str, str, str, datetime | None]
+MAX_ORIGIN_NAME = 200  # an author identity's name is cut to this
 
 
 @dataclass
@@ -57,8 +59,10 @@ class ImportPlan:
     read_as_red: int = 0  # objects whose marking was not understood
 
     def add(self, obs: Observable, tlp: TLP, confidence: int, tags: tuple[str, ...], note: str,
-            valid_until: datetime | None, source_id: str = "") -> None:
-        self.rows.append((obs.type.value, obs.value, tlp.value, confidence, tags, note, valid_until, source_id))
+            valid_until: datetime | None, source_id: str = "",
+            origin: tuple[str, str, datetime | None] = ("", "", None)) -> None:
+        self.rows.append((obs.type.value, obs.value, tlp.value, confidence, tags, note, valid_until, source_id,
+                          *origin))
 
     @property
     def count(self) -> int:
@@ -66,8 +70,9 @@ class ImportPlan:
 
     def submissions(self, start: int = 0, stop: int | None = None) -> list[Submission]:
         return [Submission(Observable(IOCType(t), v), TLP(tlp), confidence, tags, note, valid_until,
-                           source_id=source_id)
-                for t, v, tlp, confidence, tags, note, valid_until, source_id in self.rows[start:stop]]
+                           source_id=source_id, origin_created_by=by, origin_name=name, origin_created=created)
+                for t, v, tlp, confidence, tags, note, valid_until, source_id, by, name, created
+                in self.rows[start:stop]]
 
     @property
     def items(self) -> list[Submission]:
@@ -229,6 +234,7 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
             if earlier is not None and earlier != found:
                 found = Marking(None, "it is defined twice, differently")
             markings[obj["id"]] = found
+    names = _identity_names(objects)
     seen: set[Observable] = set()
     for n, obj in enumerate(objects):
         plan.objects += 1
@@ -265,13 +271,48 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
         if problems:
             plan.read_as_red += 1
             plan.note(n, obj["id"], "read as RED: " + "; ".join(dict.fromkeys(problems)))
+        origin = _origin(obj, names)
         for obs in observables:
             if obs in seen:
                 plan.skipped["duplicate in the file"] += 1
                 continue
             seen.add(obs)
-            plan.add(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until, obj["id"])
+            plan.add(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until,
+                     stored_id(obj["id"], obs, len(observables)), origin)
     return plan
+
+
+def stored_id(object_id: str, obs: Observable, values: int) -> str:
+    """The id an imported object's value is stored under, so that the export gives the object's id back: its own
+    (`indicator--` for a vulnerability: bot.stix.ids.vulnerability_id maps it back); for each value of an object
+    that has several (`[a] OR [b]`), one derived from the object's id and the value (the same on every import)."""
+    if values > 1:
+        return f"indicator--{stable_uuid(f'{object_id}/{obs.type.value}/{obs.value}')}"
+    return "indicator--" + object_id.partition("--")[2]
+
+
+def _identity_names(objects: list[Any]) -> dict[str, str]:
+    return {obj["id"]: obj["name"] for obj in objects
+            if obj["type"] == "identity" and isinstance(obj.get("name"), str)}
+
+
+def _origin(obj: dict[str, Any], names: dict[str, str]) -> tuple[str, str, datetime | None]:
+    """Who made the object and when: (author identity id, its name, `created`). The first author wins: an object
+    that passed through another coalition says so in its `x_coalition_origin`, which is kept over the
+    `created_by_ref` of the coalition that passed it on. Anything malformed is left out, never refused."""
+    relayed = obj.get("x_coalition_origin")
+    ref = obj.get("created_by_ref")
+    name: Any = names.get(ref, "") if isinstance(ref, str) else ""
+    if isinstance(relayed, dict) and isinstance(relayed.get("created_by_ref"), str):
+        ref, name = relayed["created_by_ref"], relayed.get("name")
+    if not isinstance(ref, str) or not ref.startswith("identity--") or not _STIX_ID.match(ref):
+        ref = ""
+    name = limits.storable(" ".join(name.split()), MAX_ORIGIN_NAME) if isinstance(name, str) else ""
+    try:
+        created = parse_timestamp(obj["created"]) if isinstance(obj.get("created"), str) else None
+    except (ValueError, OverflowError):
+        created = None
+    return ref, name, created
 
 
 def _indicator_observables(obj: dict[str, Any], n: int) -> list[Observable]:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -34,6 +35,7 @@ from storage.models import (
     IndicatorTagRow,
     OrganizationRow,
     SightingRow,
+    TaxiiPullRow,
     VoteRow,
 )
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
@@ -42,6 +44,7 @@ from storage.repositories.indicators import (
     _indicator,
     _indicators,
     _normal_tags,
+    provenance,
     scope_of,
     visibility_clause,
 )
@@ -228,7 +231,7 @@ class SqlExchangeRepository(_Repository):
                         "tlp": n.tlp.value, "tlp_rank": n.tlp.rank, "confidence": n.confidence, "note": n.note,
                         "submitter_id": n.submitter_id, "org_id": n.org_id, "anonymous": n.anonymous,
                         "first_seen": n.seen_at, "last_seen": n.seen_at, "valid_until": n.valid_until,
-                        "created_at": n.seen_at, "modified_at": n.seen_at, "status_reason": "",
+                        "created_at": n.seen_at, "modified_at": n.seen_at, "status_reason": "", **provenance(n),
                     } for n in chunk]
                     if self._dialect == "postgresql":  # one multi-row INSERT ... RETURNING, in parameter order
                         result = await self._execute(
@@ -258,6 +261,19 @@ class SqlExchangeRepository(_Repository):
         for chunk in _chunks(entries, 2000):
             await self._execute(insert(AuditRow), [
                 {**e, "platform": Platform(e["platform"]).value, "detail": e.get("detail") or {}} for e in chunk])
+
+    async def pull_state(self, url: str, collection: str) -> str | None:
+        """The last date_added `taxii pull` read from this server's collection (as the server wrote it)."""
+        return (await self._execute(select(TaxiiPullRow.last_added).where(
+            TaxiiPullRow.url == url, TaxiiPullRow.collection == collection))).scalar_one_or_none()
+
+    async def save_pull_state(self, url: str, collection: str, last_added: str, at: datetime) -> None:
+        done = await self._execute(update(TaxiiPullRow).where(TaxiiPullRow.url == url,
+                                                              TaxiiPullRow.collection == collection)
+                                   .values(last_added=last_added, pulled_at=at))
+        if done.rowcount == 0:
+            await self._execute(insert(TaxiiPullRow).values(url=url, collection=collection, last_added=last_added,
+                                                            pulled_at=at))
 
     async def organization_names(self) -> dict[int, str]:
         rows = await self._execute(select(OrganizationRow.id, OrganizationRow.name))

@@ -82,7 +82,8 @@ _INDICATOR_COLUMNS = (
     IndicatorRow.tlp, IndicatorRow.confidence, _tags_column(), IndicatorRow.note, IndicatorRow.submitter_id,
     MemberRow.name.label("submitter_name"), IndicatorRow.org_id, OrganizationRow.name.label("org_name"),
     IndicatorRow.anonymous, IndicatorRow.first_seen, IndicatorRow.last_seen, IndicatorRow.valid_until,
-    IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason,
+    IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason, IndicatorRow.origin_created_by,
+    IndicatorRow.origin_name, IndicatorRow.origin_created,
 )
 
 
@@ -109,11 +110,13 @@ def _by_values_statement(types: int) -> Select[Any]:
 
 def _indicator(row: Row[Any]) -> Indicator:
     (id_, stix_id, type_, value, status, tlp, confidence, tags, note, submitter_id, submitter_name, org_id, org_name,
-     anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason) = row
+     anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason, origin_created_by,
+     origin_name, origin_created) = row
     return Indicator(
         id_, stix_id, _IOC_TYPES[type_], value, _STATUSES[status], _TLPS[tlp], confidence,
         tuple(sorted(tags.split(_TAG_SEPARATOR))) if tags else (), note, submitter_id, submitter_name, org_id,
         org_name, anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason,
+        origin_created_by or "", origin_name or "", origin_created,
     )
 
 
@@ -285,6 +288,12 @@ def _normal_tags(tags: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def provenance(new: NewIndicator) -> dict[str, Any]:
+    """The provenance columns of a new item (NULL when it has none: a submission made here)."""
+    return {"origin_created_by": new.origin_created_by or None, "origin_name": new.origin_name or None,
+            "origin_created": new.origin_created}
+
+
 class SqlIndicatorRepository(_Repository):
     async def add(self, new: NewIndicator) -> Indicator:
         now = new.seen_at  # the core's clock: submission time is creation time
@@ -297,7 +306,7 @@ class SqlIndicatorRepository(_Repository):
                 tlp=new.tlp.value, tlp_rank=new.tlp.rank, confidence=new.confidence, note=new.note,
                 submitter_id=new.submitter_id, org_id=new.org_id, anonymous=new.anonymous,
                 first_seen=new.seen_at, last_seen=new.seen_at, valid_until=new.valid_until,
-                created_at=now, modified_at=now, status_reason="",
+                created_at=now, modified_at=now, status_reason="", **provenance(new),
             )
             .returning(IndicatorRow.id)
         )
@@ -329,6 +338,14 @@ class SqlIndicatorRepository(_Repository):
     async def by_stix_id(self, stix_id: str) -> Indicator | None:
         row = (await self._execute(_indicators().where(IndicatorRow.stix_id == stix_id))).first()
         return _indicator(row) if row else None
+
+    async def by_stix_ids(self, stix_ids: Iterable[str]) -> Sequence[Indicator]:
+        """The items stored under these STIX ids (imports recognise an object they hold already by its id)."""
+        found: list[Indicator] = []
+        for chunk in _chunks(list(dict.fromkeys(stix_ids))):
+            found.extend(_indicator(r) for r in await self._execute(
+                _indicators().where(IndicatorRow.stix_id.in_(chunk))))
+        return found
 
     async def by_values(self, values: Iterable[tuple[IOCType, str]]) -> Sequence[Indicator]:
         pairs = list(dict.fromkeys((IOCType(t).value, v) for t, v in values))

@@ -117,7 +117,8 @@ async def test_discovery_collections_and_paging_with_added_after(taxii) -> None:
     assert_valid_bundle({"type": "bundle", "id": "bundle--" + str(uuid.uuid4()), "objects": objects})
     supporting = {"identity", "marking-definition", "extension-definition"}
     kinds = [o["type"] in supporting for o in objects]
-    assert kinds == sorted(kinds, reverse=True) and kinds.count(True) == 1 + 2 + 1 + 4
+    assert kinds == sorted(kinds, reverse=True) and kinds.count(True) == 1 + 2 + 1 + 1 + 4
+    # (identities: the coalition's, two organizations'; the TLP 2.0 and the x_coalition_origin extensions)
     # (the markings of the labels this key may see: CLEAR, GREEN, AMBER and its own AMBER+STRICT; never RED)
     assert "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1" not in {o["id"] for o in objects}
 
