@@ -100,7 +100,8 @@ async def test_ioc_import_in_chat_reads_misp_json_and_takes_context_when_asked(w
     assert isinstance(reply.result, ImportReport), reply.result
     assert reply.result.format == "misp" and reply.result.created_count == 9
     assert dict(reply.result.skipped)[CONTEXT_SKIPPED] == 1 and reply.result.read_as_red == 1
-    reply = await world.dispatcher.handle(ImportFile("export.json", data, context=True), alice)
+    rest = json.dumps({"response": [event()]}).encode()  # MISP's REST answer to a search
+    reply = await world.dispatcher.handle(ImportFile("search.txt", rest, context=True), alice)
     assert isinstance(reply.result, ImportReport) and reply.result.created_count == 1
     assert CONTEXT_SKIPPED not in dict(reply.result.skipped)
 
