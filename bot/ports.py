@@ -40,6 +40,7 @@ from bot.domain import (
     VoteRecord,
 )
 from bot.ioc import IOCType
+from bot.misp.types import MispRow
 from bot.pivots import Pivot
 from bot.tlp import TLP
 from bot.watch_index import Watch
@@ -315,6 +316,7 @@ class UnitOfWork(Protocol):
     watches: WatchRepository  # members' watches (appended below)
     blocklists: BlocklistRepository  # the approved values an organization's key may see (appended below)
     statistics: StatisticsRepository  # the numbers behind /ioc stats's chart (appended below)
+    misp: MispRepository  # the MISP feed's lean read (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -456,3 +458,15 @@ class StatisticsRepository(Protocol):
                      top: int = 8) -> StatsTrends:
         """Over what `view` may see: weekly submissions and approvals, the median time to decision, top tags,
         contributions per organization (others' anonymous items under the anonymous name)."""
+
+
+# ---------------------------------------------------------------- the MISP feed (bot.misp.feed)
+
+class MispRepository(Protocol):
+    async def rows(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
+                   size: int) -> Sequence[MispRow]:
+        """The next `size` indicators of `flt` that `view` may see, unexpired, with id > after_id, by id."""
+
+    async def acts(self, after_id: int, last_id: int) -> tuple[dict[int, list[VoteRecord]],
+                                                                 dict[int, list[SightingRecord]]]:
+        """The votes and sightings of the indicators with after_id < id <= last_id, by indicator id."""

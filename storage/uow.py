@@ -31,6 +31,7 @@ from storage.repositories import (
     SqlVoteRepository,
 )
 from storage.repositories.blocklists import SqlBlocklistRepository
+from storage.repositories.misp import SqlMispRepository
 from storage.repositories.secrets import SqlSecretRepository
 from storage.repositories.statistics import SqlStatisticsRepository
 from storage.repositories.watches import SqlWatchRepository
@@ -123,6 +124,7 @@ class SqlUnitOfWork:
         self.secrets = SqlSecretRepository(session, clock)
         self.watches = SqlWatchRepository(session, clock)
         self.blocklists = SqlBlocklistRepository(session, clock)
+        self.misp = SqlMispRepository(session, clock)
         self.statistics = SqlStatisticsRepository(session, clock)
         return self
 

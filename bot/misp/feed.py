@@ -34,8 +34,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot import stix
-from bot.domain import ExportFilter, Indicator, SightingRecord, Status, Verdict, Visibility, VoteRecord
-from bot.misp.types import DISTRIBUTION, INHERIT_EVENT, MISP_TYPES, TLP_COLOURS, TLP_TAGS, misp_value
+from bot.domain import ExportFilter, SightingRecord, Status, Verdict, Visibility, VoteRecord
+from bot.ioc import IOCType
+from bot.misp.types import DISTRIBUTION, INHERIT_EVENT, MISP_TYPES, TLP_COLOURS, TLP_TAGS, MispRow, misp_value
 from bot.ports import UnitOfWork
 from bot.rules import ANONYMOUS_ORG, can_see
 from bot.stix.ids import stable_uuid
@@ -54,7 +55,25 @@ EventKey = tuple[date, int | None, TLP]
 
 
 def attribute_uuid(stix_id: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, stix_id))
+    """uuid5(NAMESPACE, stix_id), formatted without the uuid module's objects (the export's hot path)."""
+    h = hashlib.sha1(_NAMESPACE_BYTES + stix_id.encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122: the variant bits 10
+_INHERIT = str(INHERIT_EVENT)
+_ISO: dict[datetime, str] = {}
+
+
+def _iso(moment: datetime) -> str:
+    """datetime.isoformat(), as PyMISP writes first_seen and last_seen, each distinct moment formatted once."""
+    found = _ISO.get(moment)
+    if found is None:
+        if len(_ISO) >= 65_536:
+            _ISO.clear()
+        found = _ISO[moment] = moment.isoformat()
+    return found
 
 
 def event_uuid(key: EventKey) -> str:
@@ -63,7 +82,7 @@ def event_uuid(key: EventKey) -> str:
                                      f"{tlp.value}"))
 
 
-def event_key(ind: Indicator) -> EventKey:
+def event_key(ind: MispRow) -> EventKey:
     """The event an indicator belongs to: its creation day's, of its author, at its TLP. (When cases exist, an
     indicator in a case belongs to the case's event instead: decide it here.)"""
     return ind.created_at.astimezone(UTC).date(), None if ind.anonymous else ind.org_id, ind.tlp
@@ -119,58 +138,79 @@ class FeedBuilder:
         self._tags: dict[str, dict[str, Any]] = {}
         self._orgs: dict[int | None, dict[str, str]] = {None: coalition_org(coalition_name)}
         self._categories: dict[str, str] = {}
+        self._tag_lists: dict[tuple[TLP, tuple[str, ...]], list[dict[str, Any]]] = {}
 
-    def wanted(self, ind: Indicator) -> bool:
-        """Never RED, never expired (a feed is for blocking)."""
-        return ind.tlp is not TLP.RED and (ind.valid_until is None or ind.valid_until > self.now)
+    @staticmethod
+    def wanted(ind: MispRow) -> bool:
+        """Never RED (whatever the view: the store's read leaves out what is expired)."""
+        return ind.tlp is not TLP.RED
 
-    def add(self, indicators: Iterable[Indicator], votes: Mapping[int, list[VoteRecord]],
+    def add(self, indicators: Iterable[MispRow], votes: Mapping[int, list[VoteRecord]],
             sightings: Mapping[int, list[SightingRecord]]) -> None:
+        """One batch: each event's new attributes are encoded as JSON text in one encoder call."""
+        batch: dict[EventKey, list[dict[str, Any]]] = {}
+        no_acts: tuple[()] = ()
         for ind in indicators:
             if not self.wanted(ind):
                 continue
             key = event_key(ind)
+            attribute, stamp = self.attribute(ind, votes.get(ind.id, no_acts), sightings.get(ind.id, no_acts))
+            found = batch.get(key)
+            if found is None:
+                found = batch[key] = []
+            found.append(attribute)
             event = self.events.get(key)
             if event is None:
                 event = self.events[key] = _Event()
-            attribute, stamp = self.attribute(ind, votes.get(ind.id, ()), sightings.get(ind.id, ()))
-            event.attributes.append(_DUMPS(attribute))
             event.hashes.append(hashlib.md5(attribute["value"].encode(), usedforsecurity=False).hexdigest())
-            event.timestamp = max(event.timestamp, stamp)
-            self.attributes += 1
+            if stamp > event.timestamp:
+                event.timestamp = stamp
+        for key, attributes in batch.items():
+            self.events[key].attributes.append(_DUMPS(attributes)[1:-1])
+            self.attributes += len(attributes)
 
-    def attribute(self, ind: Indicator, votes: Sequence[VoteRecord], sightings: Sequence[SightingRecord],
+    def attribute(self, ind: MispRow, votes: Sequence[VoteRecord], sightings: Sequence[SightingRecord],
                   ) -> tuple[dict[str, Any], int]:
         """The attribute of one indicator (keys as MISPAttribute._to_feed orders them) and its timestamp: its
         last change or the last vote or sighting on it, whichever is later."""
         misp_type = MISP_TYPES[ind.type]
         stamp = _unix(ind.modified_at)
-        acts: list[dict[str, Any]] = []
-        target = stix.object_id(ind)
-        for vote in votes:
-            acts.append(self._sighting(ind, vote.org_id, _SIGHTING_TYPES[vote.verdict], vote.updated_at,
-                                       self.ids.opinion_id(target, vote.member_id)))
-        for s in sightings:
-            acts.append(self._sighting(ind, s.org_id, SIGHTING, s.seen_at, self.ids.sighting_id(target, s.id)))
-        for act in acts:
-            stamp = max(stamp, int(act["date_sighting"]))
-        for moment in [v.updated_at for v in votes] + [s.seen_at for s in sightings]:
-            if self.latest_act is None or moment > self.latest_act:
-                self.latest_act = moment
-        self.sightings += len(acts)
         found: dict[str, Any] = {
-            "category": self._category(misp_type), "comment": ind.note, "disable_correlation": False,
-            "distribution": str(INHERIT_EVENT), "first_seen": ind.first_seen.isoformat(),
-            "last_seen": max(ind.last_seen, ind.first_seen).isoformat(), "timestamp": str(stamp),
-            "to_ids": ind.status is Status.APPROVED, "type": misp_type, "uuid": attribute_uuid(ind.stix_id),
-            "value": misp_value(ind.type, ind.value),
-            "Tag": [self._tag(TLP_TAGS[ind.tlp], TLP_COLOURS[ind.tlp])] + [self._tag(t) for t in ind.tags],
+            "category": self._categories.get(misp_type) or self._category(misp_type), "comment": ind.note,
+            "disable_correlation": False, "distribution": _INHERIT, "first_seen": _iso(ind.first_seen),
+            "last_seen": _iso(ind.last_seen if ind.last_seen > ind.first_seen else ind.first_seen),
+            "timestamp": "", "to_ids": ind.status is Status.APPROVED, "type": misp_type,
+            "uuid": attribute_uuid(ind.stix_id),
+            "value": misp_value(ind.type, ind.value) if ind.type is IOCType.ASN else ind.value,
+            "Tag": self._tag_list(ind.tlp, ind.tags),
         }
-        if acts:
+        if votes or sightings:
+            acts: list[dict[str, Any]] = []
+            target = stix.object_id(ind)  # type: ignore[arg-type] - it reads type and stix_id
+            for vote in votes:
+                acts.append(self._sighting(ind, vote.org_id, _SIGHTING_TYPES[vote.verdict], vote.updated_at,
+                                           self.ids.opinion_id(target, vote.member_id)))
+            for s in sightings:
+                acts.append(self._sighting(ind, s.org_id, SIGHTING, s.seen_at, self.ids.sighting_id(target, s.id)))
+            for moment in [v.updated_at for v in votes] + [s.seen_at for s in sightings]:
+                stamp = max(stamp, _unix(moment))
+                if self.latest_act is None or moment > self.latest_act:
+                    self.latest_act = moment
+            self.sightings += len(acts)
             found["Sighting"] = acts
+        found["timestamp"] = str(stamp)
         return found, stamp
 
-    def _sighting(self, ind: Indicator, org_id: int, kind: str, at: datetime, act_id: str) -> dict[str, Any]:
+    def _tag_list(self, tlp: TLP, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+        key = (tlp, tags)
+        found = self._tag_lists.get(key)
+        if found is None:
+            found = [self._tag(TLP_TAGS[tlp], TLP_COLOURS[tlp])] + [self._tag(t) for t in tags]
+            if len(self._tag_lists) < 4096:
+                self._tag_lists[key] = found
+        return found
+
+    def _sighting(self, ind: MispRow, org_id: int, kind: str, at: datetime, act_id: str) -> dict[str, Any]:
         return {"Organisation": self._org(None if ind.anonymous else org_id), "date_sighting": str(_unix(at)),
                 "source": "", "type": kind, "uuid": act_id.partition("--")[2]}
 
@@ -243,23 +283,33 @@ class FeedBuilder:
 async def build_feed(uow: UnitOfWork, view: Visibility, flt: ExportFilter, *, now: datetime,
                      coalition_name: str = "Coalition", batch: int = BATCH,
                      progress: Callable[[str, int, int | None], None] | None = None) -> MispFeed:
-    """The feed of what `view` may see of `flt` (approved by default), read by id in batches."""
+    """The feed of what `view` may see of `flt` (approved by default; unexpired), read by id in batches.
+
+    Pipelined: while a batch's attributes are built in a worker thread, the store reads the next one (the
+    database driver works in its own thread), so the two take the time of the longer, not of both."""
     ids = stix.ActIds(await uow.secrets.get_or_create(stix.STIX_IDS_SECRET))
     builder = FeedBuilder(await uow.exchange.organization_names(), ids, coalition_name=coalition_name, now=now)
-    after = read = 0
-    while True:
-        found = await uow.exchange.export_batch(flt, view, after, batch)
-        if not found:
-            break
-        after = found[-1].id
-        rows = [r for r in found if can_see(r, view) and builder.wanted(r)]
-        votes, sightings = await uow.exchange.activity_records([r.id for r in rows]) if rows else ({}, {})
-        builder.add(rows, votes, sightings)
-        read += len(rows)
-        if progress is not None:
-            progress("indicators", read, None)
-        if len(found) < batch:
-            break
+
+    async def read(after: int) -> tuple[Sequence[MispRow], Mapping[int, list[VoteRecord]],
+                                        Mapping[int, list[SightingRecord]]]:
+        found = await uow.misp.rows(flt, view, now, after, batch)
+        acts = await uow.misp.acts(after, found[-1].id) if found else ({}, {})
+        return found, *acts
+
+    done = 0
+    pending: asyncio.Future[Any] | None = asyncio.ensure_future(read(0))
+    try:
+        while pending is not None:
+            found, votes, sightings = await pending
+            pending = asyncio.ensure_future(read(found[-1].id)) if len(found) == batch else None
+            rows = [r for r in found if can_see(r, view) and builder.wanted(r)]  # type: ignore[arg-type]
+            await asyncio.to_thread(builder.add, rows, votes, sightings)
+            done += len(rows)
+            if progress is not None:
+                progress("indicators", done, None)
+    finally:
+        if pending is not None:  # an error above: the read in flight is not left behind
+            pending.cancel()
     return await asyncio.to_thread(builder.finish)  # the event shells and the text: off the event loop
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
+from bot.domain import Status
 from bot.ioc import IOCType
 from bot.tlp import TLP
 
@@ -56,3 +60,24 @@ def our_candidate(misp_type: str, value: str) -> str:
     if misp_type == "AS":
         return value if value[:2].upper() == "AS" else "AS" + value
     return value
+
+
+class MispRow(NamedTuple):
+    """What the feed needs of an indicator (the store's lean read, `MispRepository.rows`): the fields named as
+    `bot.domain.Indicator`'s, so that `bot.rules.can_see` reads it as it reads an indicator."""
+
+    id: int
+    stix_id: str
+    type: IOCType
+    value: str
+    status: Status
+    tlp: TLP
+    note: str
+    submitter_id: int
+    org_id: int
+    anonymous: bool
+    first_seen: datetime
+    last_seen: datetime
+    created_at: datetime
+    modified_at: datetime
+    tags: tuple[str, ...]
