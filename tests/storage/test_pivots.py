@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text
 
+from bot import rules
 from bot.domain import Page, SearchFilter, Visibility
 from bot.ioc import IOCType, Observable
 from bot.pivots import COUNT_MAX, Pivot, Relation, plan
@@ -195,3 +196,30 @@ async def test_keys_compare_bytewise_whatever_the_locale(store: Store, seed: See
                                   .order_by(IndicatorRow.host_rev))
         assert [r[0] for r in rows] == ["example.a-b.", "example.a.", "example.a."]
     assert pivot_keys("ipv4", "10.0.0.10")[0] < pivot_keys("ipv4", "10.0.0.255")[0] < pivot_keys("ipv4", "10.0.1.0")[0]
+
+
+async def test_pivots_see_exactly_what_search_sees_for_every_viewer_and_place(store: Store, seed: Seed) -> None:
+    """The pivots bind the visibility rule as parameters (one cached statement for every viewer); search applies
+    visibility_clause. For every member, in private and in channels of each ceiling, both find the same items."""
+    async with store.unit_of_work() as uow:
+        for who in (seed.alice, seed.bob, seed.mod):
+            for tlp in TLP:
+                await uow.indicators.add(new_indicator(
+                    who, f"https://{tlp.value.lower().replace('+', '-')}.{who.name.lower()}.northbank.example/",
+                    type=IOCType.URL, tlp=tlp))
+                await uow.indicators.add(new_indicator(who, f"10.9.{who.id}.{tlp.rank}", type=IOCType.IPV4, tlp=tlp))
+        await uow.commit()
+    urls = Pivot(Relation.UNDER, "northbank.example", (IOCType.URL,), "URLs on it")
+    ips = Pivot(Relation.INSIDE, "10.9.0.0/16", (IOCType.IPV4,), "contains")
+    seen = set()
+    async with store.unit_of_work(read_only=True) as uow:
+        for member in (seed.alice, seed.amy, seed.bob, seed.mod, seed.admin):
+            for private, ceiling in [(True, TLP.CLEAR), *((False, c) for c in (TLP.CLEAR, TLP.GREEN, TLP.AMBER))]:
+                view = rules.visibility(member, private=private, ceiling=ceiling)
+                (by_url, n_url), (by_ip, n_ip) = await uow.indicators.related([urls, ips], view, 50)
+                searched, _ = await uow.indicators.search(SearchFilter(domain="northbank.example"), view, Page(1, 50))
+                within, _ = await uow.indicators.search(SearchFilter(within="10.9.0.0/16"), view, Page(1, 50))
+                assert sorted(i.id for i in by_url) == sorted(i.id for i in searched) and n_url == len(searched)
+                assert sorted(i.id for i in by_ip) == sorted(i.id for i in within) and n_ip == len(within)
+                seen.add(n_url)
+    assert len(seen) >= 4  # the views differ: the comparison is not between empty answers
