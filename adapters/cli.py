@@ -432,7 +432,7 @@ from adapters import exchange_cli  # noqa: E402
 
 app.command("export")(exchange_cli.export)
 app.command("import")(exchange_cli.import_)
-app.command("taxii")(exchange_cli.taxii)
+app.add_typer(exchange_cli.taxii_app, name="taxii")
 app.add_typer(exchange_cli.apikey_app, name="apikey")
 
 

@@ -172,6 +172,7 @@ class TaxiiSettings(Section):
                                 "rpz.zone, ...) to organizations' API keys")
     feed_key_in_query: bool = Field(False, description="also take the key as ?key= for devices that cannot send "
                                     "an Authorization header (the key then shows in logs and proxies)")
+    pull_key: SecretStr | None = None  # COALITION_TAXII_PULL_KEY: `taxii pull`'s key for the other server
 
 
 class DeliverySettings(Section):
@@ -321,7 +322,7 @@ def config_report(settings: Settings, path: Path | None) -> list[tuple[str, str,
     return rows
 
 
-_SECRETS = {"bot_token", "app_token", "signing_secret", "token", "client_secret", "token_key"}
+_SECRETS = {"bot_token", "app_token", "signing_secret", "token", "client_secret", "token_key", "pull_key"}
 
 
 def _file_keys(path: Path) -> set[tuple[str, str]]:
@@ -406,6 +407,7 @@ DESCRIPTIONS = {
     "taxii.max_content_length": "largest POST body, bytes",
     "taxii.feeds_enabled": "serve the blocklists at /feeds/ to organizations' keys",
     "taxii.feed_key_in_query": "also take a blocklist key as ?key= (it then shows in logs and proxies)",
+    "taxii.pull_key": "`coalition-bot taxii pull`: the other server's API key (secret), unless --key gives one",
     "delivery.lease_seconds": "a claimed outbox row returns to the queue after this long if its deliverer died",
     "delivery.poll_seconds": "how often deliverers look for rows other processes wrote",
     "delivery.max_attempts": "failures before a row is parked for admins (/ioc admin deliveries)",

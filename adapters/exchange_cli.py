@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file")]
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the settings)")]
 apikey_app = typer.Typer(no_args_is_help=True, help="Organizations' TAXII API keys.")
+taxii_app = typer.Typer(invoke_without_command=True,
+                        help="Serve the TAXII 2.1 feed (no sub-command), or pull another server's collection.")
 
 
 def _settings(path: Path | None) -> Settings:
@@ -157,10 +160,13 @@ def import_(
     typer.echo(render(report))
 
 
-def taxii(config: ConfigOption = None, database: DatabaseOption = None,
+@taxii_app.callback()
+def taxii(ctx: typer.Context, config: ConfigOption = None, database: DatabaseOption = None,
           host: Annotated[str | None, typer.Option(help="Listen address (default taxii.host)")] = None,
           port: Annotated[int | None, typer.Option(help="Port (default taxii.port)")] = None) -> None:
     """Serve the TAXII 2.1 feed until interrupted."""
+    if ctx.invoked_subcommand is not None:
+        return
     from adapters.runtime import delivery_platforms, open_runtime
     from adapters.taxii import serve
 
@@ -182,6 +188,88 @@ def taxii(config: ConfigOption = None, database: DatabaseOption = None,
                 await runner.cleanup()
 
     asyncio.run(main())
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set `stop` (where signals can be handled: the main thread; not a command run in a
+    worker thread, as tests do)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+@taxii_app.command("pull")
+def taxii_pull(
+    url: Annotated[str, typer.Argument(help="The other server's API root, such as https://cti.example/api/")],
+    collection: Annotated[str, typer.Option("--collection", help="The collection's id (or alias)")],
+    as_org: Annotated[str | None, typer.Option("--as", help="The organization here the pulled indicators are "
+                                               "submitted as (they wait for moderation as its submissions)")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="API key of that server (sent as a Bearer token); "
+                                            "default the setting taxii.pull_key (COALITION_TAXII_PULL_KEY)")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="Pull again at this interval (15m, 1h) until "
+                                              "interrupted; default once")] = None,
+    config: ConfigOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Import what another TAXII 2.1 server's collection added since the last pull, as submissions of ORG."""
+    from adapters.runtime import delivery_platforms, open_runtime
+    from adapters.taxii.pull import PullError, PullResult, pull_once, shown_url
+    from bot.commands import UsageError, parse_duration
+    from bot.ports import StoreUnavailable
+    from bot.text import render
+
+    if not as_org:
+        raise typer.BadParameter("give --as ORG, the organization the pulled indicators are submitted as")
+    try:
+        interval = parse_duration(every, "taxii pull").total_seconds() if every else None
+    except UsageError as e:
+        raise typer.BadParameter(f"--every: {e.problem}") from None
+    settings = _settings(config)
+    shown = shown_url(url)
+    if not key and settings.taxii.pull_key is not None:
+        key = settings.taxii.pull_key.get_secret_value()
+
+    def tell(result: PullResult) -> None:
+        since = f"added after {result.since}" if result.since else "from the start"
+        if result.report is None:
+            typer.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z pull {shown} {collection}: nothing new ({since}).")
+            return
+        typer.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z pull {shown} {collection}: {result.fetched} objects "
+                   f"({since}), as {as_org}:")
+        typer.echo(render(result.report))
+
+    async def main() -> int:
+        failed = 0
+        async with open_runtime(settings, database_url=database,
+                                delivery_platforms=delivery_platforms(settings)) as rt:
+            d = rt.dispatcher
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            while not stop.is_set():
+                try:
+                    tell(await pull_once(rt.store.unit_of_work, url=url, collection=collection, key=key or "",
+                                         org_name=as_org, now=d.clock(), policy=d.policy,
+                                         warninglists=d.warninglists, delivery_platforms=d.delivery_platforms))
+                    failed = 0
+                except (PullError, UsageError, StoreUnavailable) as e:
+                    failed = 1
+                    why = (e.problem if isinstance(e, UsageError) else f"the store is unavailable ({e.reason})"
+                           if isinstance(e, StoreUnavailable) else str(e))
+                    later = " Trying again at the next round." if interval else ""
+                    typer.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z pull {shown} {collection}: {why}.{later}",
+                               err=True)
+                if interval is None:
+                    break
+                try:
+                    await asyncio.wait_for(stop.wait(), interval)
+                except TimeoutError:
+                    continue
+        return failed if interval is None else 0  # --every: stopped by a signal, as asked
+
+    if asyncio.run(main()):
+        raise typer.Exit(1)
 
 
 @apikey_app.command("create")
