@@ -268,12 +268,18 @@ class SqlExchangeRepository(_Repository):
             TaxiiPullRow.url == url, TaxiiPullRow.collection == collection))).scalar_one_or_none()
 
     async def save_pull_state(self, url: str, collection: str, last_added: str, at: datetime) -> None:
-        done = await self._execute(update(TaxiiPullRow).where(TaxiiPullRow.url == url,
-                                                              TaxiiPullRow.collection == collection)
-                                   .values(last_added=last_added, pulled_at=at))
-        if done.rowcount == 0:
-            await self._execute(insert(TaxiiPullRow).values(url=url, collection=collection, last_added=last_added,
-                                                            pulled_at=at))
+        change = (update(TaxiiPullRow).where(TaxiiPullRow.url == url, TaxiiPullRow.collection == collection)
+                  .values(last_added=last_added, pulled_at=at))
+        if (await self._execute(change)).rowcount:
+            return
+        try:
+            async with self._session.begin_nested():
+                await self._execute(insert(TaxiiPullRow).values(url=url, collection=collection,
+                                                                last_added=last_added, pulled_at=at))
+        except IntegrityError as exc:  # another pull of the same collection saved first: this one is later
+            if not _is_unique_violation(exc):
+                raise
+            await self._execute(change)
 
     async def organization_names(self) -> dict[int, str]:
         rows = await self._execute(select(OrganizationRow.id, OrganizationRow.name))

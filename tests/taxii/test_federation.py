@@ -306,3 +306,19 @@ async def test_an_object_held_where_the_importer_may_not_see_it_stays_unseen(sto
                     for r in rows)
     assert by_org == [("shared.example", "Northbank", True), ("strict.example", "Northbank", True),
                       ("strict.example", "Sentinel Security", False)]
+
+
+async def test_the_point_reached_is_kept_per_server_and_collection(store: Store) -> None:
+    at = datetime.now(UTC)
+    async with store.unit_of_work() as uow:
+        assert await uow.exchange.pull_state("http://a.example/api", "c1") is None
+        await uow.exchange.save_pull_state("http://a.example/api", "c1", "2026-11-01T09:00:00.000001Z", at)
+        await uow.exchange.save_pull_state("http://a.example/api", "c2", "2026-11-02T09:00:00.000001Z", at)
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        await uow.exchange.save_pull_state("http://a.example/api", "c1", "2026-11-03T09:00:00.123456Z", at)
+        await uow.commit()
+    async with store.unit_of_work(read_only=True) as uow:
+        assert await uow.exchange.pull_state("http://a.example/api", "c1") == "2026-11-03T09:00:00.123456Z"
+        assert await uow.exchange.pull_state("http://a.example/api", "c2") == "2026-11-02T09:00:00.000001Z"
+        assert await uow.exchange.pull_state("http://b.example/api", "c1") is None
