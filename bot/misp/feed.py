@@ -49,6 +49,7 @@ THREAT_LEVEL_UNDEFINED = 4
 SIGHTING, FALSE_POSITIVE = "0", "1"
 _SIGHTING_TYPES = {Verdict.CONFIRM: SIGHTING, Verdict.FALSE_POSITIVE: FALSE_POSITIVE}
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[assignment] - a JSON string literal
 
 #: (day, author organization id or None for the coalition, TLP): one event each.
 EventKey = tuple[date, int | None, TLP]
@@ -63,17 +64,6 @@ def attribute_uuid(stix_id: str) -> str:
 _NAMESPACE_BYTES = NAMESPACE.bytes
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122: the variant bits 10
 _INHERIT = str(INHERIT_EVENT)
-_ISO: dict[datetime, str] = {}
-
-
-def _iso(moment: datetime) -> str:
-    """datetime.isoformat(), as PyMISP writes first_seen and last_seen, each distinct moment formatted once."""
-    found = _ISO.get(moment)
-    if found is None:
-        if len(_ISO) >= 65_536:
-            _ISO.clear()
-        found = _ISO[moment] = moment.isoformat()
-    return found
 
 
 def event_uuid(key: EventKey) -> str:
@@ -85,7 +75,9 @@ def event_uuid(key: EventKey) -> str:
 def event_key(ind: MispRow) -> EventKey:
     """The event an indicator belongs to: its creation day's, of its author, at its TLP. (When cases exist, an
     indicator in a case belongs to the case's event instead: decide it here.)"""
-    return ind.created_at.astimezone(UTC).date(), None if ind.anonymous else ind.org_id, ind.tlp
+    created = ind.created_at
+    day = (created if created.tzinfo is UTC else created.astimezone(UTC)).date()
+    return day, None if ind.anonymous else ind.org_id, ind.tlp
 
 
 def coalition_org(name: str) -> dict[str, str]:
@@ -138,7 +130,8 @@ class FeedBuilder:
         self._tags: dict[str, dict[str, Any]] = {}
         self._orgs: dict[int | None, dict[str, str]] = {None: coalition_org(coalition_name)}
         self._categories: dict[str, str] = {}
-        self._tag_lists: dict[tuple[TLP, tuple[str, ...]], list[dict[str, Any]]] = {}
+        self._tag_lists: dict[tuple[TLP, tuple[str, ...]], str] = {}
+        self._heads: dict[tuple[str, bool], tuple[str, str, str]] = {}
 
     @staticmethod
     def wanted(ind: MispRow) -> bool:
@@ -147,65 +140,74 @@ class FeedBuilder:
 
     def add(self, indicators: Iterable[MispRow], votes: Mapping[int, list[VoteRecord]],
             sightings: Mapping[int, list[SightingRecord]]) -> None:
-        """One batch: each event's new attributes are encoded as JSON text in one encoder call."""
-        batch: dict[EventKey, list[dict[str, Any]]] = {}
         no_acts: tuple[()] = ()
+        events = self.events
+        md5 = hashlib.md5
         for ind in indicators:
             if not self.wanted(ind):
                 continue
             key = event_key(ind)
-            attribute, stamp = self.attribute(ind, votes.get(ind.id, no_acts), sightings.get(ind.id, no_acts))
-            found = batch.get(key)
-            if found is None:
-                found = batch[key] = []
-            found.append(attribute)
-            event = self.events.get(key)
+            text, value, stamp = self.attribute_json(ind, votes.get(ind.id, no_acts), sightings.get(ind.id, no_acts))
+            event = events.get(key)
             if event is None:
-                event = self.events[key] = _Event()
-            event.hashes.append(hashlib.md5(attribute["value"].encode(), usedforsecurity=False).hexdigest())
+                event = events[key] = _Event()
+            event.attributes.append(text)
+            event.hashes.append(md5(value.encode(), usedforsecurity=False).hexdigest())
             if stamp > event.timestamp:
                 event.timestamp = stamp
-        for key, attributes in batch.items():
-            self.events[key].attributes.append(_DUMPS(attributes)[1:-1])
-            self.attributes += len(attributes)
+            self.attributes += 1
 
-    def attribute(self, ind: MispRow, votes: Sequence[VoteRecord], sightings: Sequence[SightingRecord],
-                  ) -> tuple[dict[str, Any], int]:
-        """The attribute of one indicator (keys as MISPAttribute._to_feed orders them) and its timestamp: its
-        last change or the last vote or sighting on it, whichever is later."""
+    def attribute(self, ind: MispRow, votes: Sequence[VoteRecord] = (), sightings: Sequence[SightingRecord] = (),
+                  ) -> dict[str, Any]:
+        """The attribute of one indicator, as a dict."""
+        return json.loads(self.attribute_json(ind, votes, sightings)[0])  # type: ignore[no-any-return]
+
+    def attribute_json(self, ind: MispRow, votes: Sequence[VoteRecord], sightings: Sequence[SightingRecord],
+                       ) -> tuple[str, str, int]:
+        """The attribute of one indicator as JSON text, its value and its timestamp (its last change or the last
+        vote or sighting on it, whichever is later).
+
+        The text is written from a template, not a dict through the encoder (the export's hot path): the fields
+        of `MISPAttribute._to_feed()` in its (sorted) order, compact separators, each string through json's own
+        escaping; the tests load it back with PyMISP and compare."""
         misp_type = MISP_TYPES[ind.type]
-        stamp = _unix(ind.modified_at)
-        found: dict[str, Any] = {
-            "category": self._categories.get(misp_type) or self._category(misp_type), "comment": ind.note,
-            "disable_correlation": False, "distribution": _INHERIT, "first_seen": _iso(ind.first_seen),
-            "last_seen": _iso(ind.last_seen if ind.last_seen > ind.first_seen else ind.first_seen),
-            "timestamp": "", "to_ids": ind.status is Status.APPROVED, "type": misp_type,
-            "uuid": attribute_uuid(ind.stix_id),
-            "value": misp_value(ind.type, ind.value) if ind.type is IOCType.ASN else ind.value,
-            "Tag": self._tag_list(ind.tlp, ind.tags),
-        }
+        value = misp_value(ind.type, ind.value) if ind.type is IOCType.ASN else ind.value
+        stamp = int(ind.modified_at.timestamp())
+        acts = ""
         if votes or sightings:
-            acts: list[dict[str, Any]] = []
+            found: list[dict[str, Any]] = []
             target = stix.object_id(ind)  # type: ignore[arg-type] - it reads type and stix_id
             for vote in votes:
-                acts.append(self._sighting(ind, vote.org_id, _SIGHTING_TYPES[vote.verdict], vote.updated_at,
-                                           self.ids.opinion_id(target, vote.member_id)))
+                found.append(self._sighting(ind, vote.org_id, _SIGHTING_TYPES[vote.verdict], vote.updated_at,
+                                            self.ids.opinion_id(target, vote.member_id)))
             for s in sightings:
-                acts.append(self._sighting(ind, s.org_id, SIGHTING, s.seen_at, self.ids.sighting_id(target, s.id)))
+                found.append(self._sighting(ind, s.org_id, SIGHTING, s.seen_at, self.ids.sighting_id(target, s.id)))
             for moment in [v.updated_at for v in votes] + [s.seen_at for s in sightings]:
                 stamp = max(stamp, _unix(moment))
                 if self.latest_act is None or moment > self.latest_act:
                     self.latest_act = moment
-            self.sightings += len(acts)
-            found["Sighting"] = acts
-        found["timestamp"] = str(stamp)
-        return found, stamp
+            self.sightings += len(found)
+            acts = ',"Sighting":' + _DUMPS(found)
+        first, last = ind.first_seen, ind.last_seen
+        head = self._heads.get((misp_type, ind.status is Status.APPROVED))
+        if head is None:
+            head = self._head(misp_type, ind.status is Status.APPROVED)
+        return (f'{{"category":{head[0]},"comment":{_string(ind.note)},"disable_correlation":false,'
+                f'"distribution":"{_INHERIT}","first_seen":"{first.isoformat()}",'
+                f'"last_seen":"{(last if last > first else first).isoformat()}","timestamp":"{stamp}",'
+                f'"to_ids":{head[1]},"type":{head[2]},"uuid":"{attribute_uuid(ind.stix_id)}",'
+                f'"value":{_string(value)},"Tag":{self._tag_list(ind.tlp, ind.tags)}{acts}}}'), value, stamp
 
-    def _tag_list(self, tlp: TLP, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+    def _head(self, misp_type: str, to_ids: bool) -> tuple[str, str, str]:
+        found = self._heads[(misp_type, to_ids)] = (_string(self._category(misp_type)), "true" if to_ids else "false",
+                                                    _string(misp_type))
+        return found
+
+    def _tag_list(self, tlp: TLP, tags: tuple[str, ...]) -> str:
         key = (tlp, tags)
         found = self._tag_lists.get(key)
         if found is None:
-            found = [self._tag(TLP_TAGS[tlp], TLP_COLOURS[tlp])] + [self._tag(t) for t in tags]
+            found = _DUMPS([self._tag(TLP_TAGS[tlp], TLP_COLOURS[tlp])] + [self._tag(t) for t in tags])
             if len(self._tag_lists) < 4096:
                 self._tag_lists[key] = found
         return found
@@ -274,6 +276,7 @@ class FeedBuilder:
             event_id = shell["uuid"]
             head = _DUMPS({"Event": shell})[:-2]  # ...}} : the attributes go last, spliced in as text
             events[event_id] = (head + ',"Attribute":[' + ",".join(event.attributes) + "]}}").encode()
+            event.attributes.clear()
             manifest.update(entry)
             hashes += [f"{h},{event_id}\n" for h in event.hashes]
         return MispFeed(events, _DUMPS(manifest).encode(), "".join(hashes).encode(), self.attributes,
