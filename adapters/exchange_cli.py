@@ -214,6 +214,7 @@ def taxii_pull(
     database: DatabaseOption = None,
 ) -> None:
     """Import what another TAXII 2.1 server's collection added since the last pull, as submissions of ORG."""
+    from adapters.progress import ProgressReport
     from adapters.runtime import delivery_platforms, open_runtime
     from adapters.taxii.pull import PullError, PullResult, pull_once, shown_url
     from bot.commands import UsageError, parse_duration
@@ -249,9 +250,12 @@ def taxii_pull(
             _stop_on_signals(stop)
             while not stop.is_set():
                 try:
-                    tell(await pull_once(rt.store.unit_of_work, url=url, collection=collection, key=key or "",
-                                         org_name=as_org, now=d.clock(), policy=d.policy,
-                                         warninglists=d.warninglists, delivery_platforms=d.delivery_platforms))
+                    with ProgressReport(f"pull {collection}", unit="indicators") as progress:
+                        result = await pull_once(rt.store.unit_of_work, url=url, collection=collection,
+                                                 key=key or "", org_name=as_org, now=d.clock(), policy=d.policy,
+                                                 warninglists=d.warninglists,
+                                                 delivery_platforms=d.delivery_platforms, progress=progress)
+                    tell(result)
                     failed = 0
                 except (PullError, UsageError, StoreUnavailable) as e:
                     failed = 1

@@ -138,7 +138,8 @@ class ProgressReport:
         elapsed = self.elapsed
         rate = self.done / elapsed if elapsed > 0 else 0.0
         state = "stopped after" if kind is not None else "done:"
-        self._write(f"{self.title} {state} {self.done:,} {self.unit} in {elapsed:,.1f} s"
+        what = self.unit if self.phase in ("", self.unit) else self.phase  # e.g. "objects fetched" when stopped there
+        self._write(f"{self.title} {state} {self.done:,} {what} in {elapsed:,.1f} s"
                     + (f" ({rate:,.0f}/s)" if rate else "") + ".")
 
     def _write(self, line: str) -> None:

@@ -60,7 +60,7 @@ SUPPORTING_TYPES = frozenset({"identity", "marking-definition", "extension-defin
 Progress = Callable[[str, int, int | None], None]
 
 
-def _no_progress(what: str, done: int, total: int | None) -> None:
+def no_progress(what: str, done: int, total: int | None) -> None:
     return None
 
 
@@ -80,7 +80,7 @@ class ExportStats:
 
 async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt: str, write: Callable[[str], Any],
                        *, viewer_org_id: int | None, limit: int | None = None, batch: int = EXPORT_BATCH,
-                       coalition_name: str = "Coalition", progress: Progress = _no_progress) -> ExportStats:
+                       coalition_name: str = "Coalition", progress: Progress = no_progress) -> ExportStats:
     """Stream the export in `fmt` (stix | csv | txt) to `write`, batch by batch (constant memory); `progress` is
     told the indicators written after each batch."""
     stats = ExportStats()
@@ -196,7 +196,7 @@ def _blocked_first(items: list[Submission], warninglists: Matcher) -> list[Submi
 
 
 async def import_data(ctx: Context, filename: str, data: bytes | None = None, *,
-                      objects: list[Any] | None = None, progress: Progress = _no_progress,
+                      objects: list[Any] | None = None, progress: Progress = no_progress,
                       context: bool = False) -> ImportReport:
     """Read a file (or, for TAXII, already-decoded objects: the list is emptied once read) and submit its
     indicators for moderation.
@@ -293,7 +293,7 @@ async def import_as_organization(uow_factory: UnitOfWorkFactory, *, org_name: st
                                  org_id: int | None = None, member_name: str, platform: Platform, filename: str,
                                  now: datetime, policy: Policy, warninglists: Matcher | None = None,
                                  delivery_platforms: Sequence[Platform] = (), data: bytes | None = None,
-                                 objects: list[Any] | None = None, progress: Progress = _no_progress,
+                                 objects: list[Any] | None = None, progress: Progress = no_progress,
                                  context: bool = False) -> ImportReport:
     """An import by an organization with no person speaking (the CLI, a TAXII POST): the submissions belong to
     the organization's service member `member_name` (created on first use, role member). One transaction."""

@@ -120,7 +120,8 @@ def _collection(url: str, collection: str, auth: _BearerAuth) -> Collection:
     return found
 
 
-def _pages(coll: Collection, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+def _pages(coll: Collection, progress: exchange.Progress = exchange.no_progress,
+           **filters: Any) -> tuple[list[dict[str, Any]], int]:
     objects: list[dict[str, Any]] = []
     cursor = None
     for page in range(1, MAX_PAGES + 1):
@@ -131,19 +132,22 @@ def _pages(coll: Collection, **filters: Any) -> tuple[list[dict[str, Any]], int]
         if not isinstance(got, list):
             raise PullError("the server's envelope has no list of objects")
         objects += [o for o in got if isinstance(o, dict)]
+        progress("objects fetched", len(objects), None)
         cursor = envelope.get("next")
         if not envelope.get("more") or not isinstance(cursor, str) or not cursor:
             return objects, page
     return objects, MAX_PAGES
 
 
-def fetch(url: str, collection: str, key: str, added_after: str | None) -> Fetched:
+def fetch(url: str, collection: str, key: str, added_after: str | None,
+          progress: exchange.Progress = exchange.no_progress) -> Fetched:
     """Everything the collection added after `added_after` (all of it when None), with the identities its
-    indicators name as authors. Blocking (HTTP): run it in a worker thread. Raises PullError."""
+    indicators name as authors. Blocking (HTTP): run it in a worker thread. Raises PullError. `progress` is told
+    the objects fetched after each page (from that thread)."""
     auth = _BearerAuth(key)
     try:
         coll = _collection(url, collection, auth)
-        objects, pages = _pages(coll, added_after=added_after)
+        objects, pages = _pages(coll, progress, added_after=added_after)
         last_added = auth.last_added
         named = {o["id"] for o in objects if o.get("type") == "identity" and isinstance(o.get("id"), str)}
         authors = {ref for o in objects if o.get("type") in AUTHORED
@@ -175,7 +179,8 @@ def fetch(url: str, collection: str, key: str, added_after: str | None) -> Fetch
 
 async def pull_once(uow_factory: UnitOfWorkFactory, *, url: str, collection: str, key: str, org_name: str,
                     now: datetime, policy: Policy, warninglists: Matcher | None = None,
-                    delivery_platforms: tuple[Platform, ...] = ()) -> PullResult:
+                    delivery_platforms: tuple[Platform, ...] = (),
+                    progress: exchange.Progress = exchange.no_progress) -> PullResult:
     """One pull: what was added since the last one, imported as submissions of `org_name`; the point reached is
     remembered only once the import is stored (a failed import is asked for again next time). Raises PullError
     (the server) or UsageError (nothing imported: an unknown organization, a refused file)."""
@@ -185,14 +190,14 @@ async def pull_once(uow_factory: UnitOfWorkFactory, *, url: str, collection: str
         if await uow.organizations.by_name(org_name) is None:
             raise UsageError(f"there is no organization named '{org_name}' (see `/ioc admin org list`)", "import")
         since = await uow.exchange.pull_state(state_key, collection[:200])
-    fetched = await asyncio.to_thread(fetch, url, collection, key, since)
+    fetched = await asyncio.to_thread(fetch, url, collection, key, since, progress)
     result = PullResult(shown, collection, since, len(fetched.objects), fetched.last_added, None)
     if fetched.objects:
         host = urlsplit(shown).hostname or "server"
         result.report = await exchange.import_as_organization(
             uow_factory, org_name=org_name, member_name=f"TAXII pull {host}"[:100], platform=Platform.TAXII,
             filename=f"taxii pull {host} {collection}"[:200], now=now, policy=policy, warninglists=warninglists,
-            delivery_platforms=delivery_platforms, objects=fetched.objects)
+            delivery_platforms=delivery_platforms, objects=fetched.objects, progress=progress)
     stopped = result.report is not None and bool(result.report.stopped)  # the rest is asked for again
     if fetched.last_added and fetched.last_added != since and not stopped:
         async with uow_factory() as uow:

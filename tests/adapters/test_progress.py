@@ -4,9 +4,11 @@ Driven by the real import, export and backup, on a real SQLite store."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -130,3 +132,35 @@ async def test_the_export_tells_its_progress_batch_by_batch(sqlite_store: Store)
                                             viewer_org_id=org.id, batch=200, progress=lambda *a: told.append(a))
     assert stats.indicators == 450
     assert told == [("indicators", 200, None), ("indicators", 400, None), ("indicators", 450, None)]
+
+
+async def test_taxii_pull_without_a_terminal_logs_the_pages_fetched_and_the_indicators_stored(
+        sqlite_url: str, _sqlite_template: Path, tmp_path: Path) -> None:
+    from bot.dispatcher import Dispatcher
+    from storage.uow import create_store
+    from tests.taxii.test_federation import COLLECTION, Clock, free_port, seed_upstream, start_server
+
+    up_path = tmp_path / "upstream.db"
+    shutil.copyfile(_sqlite_template, up_path)
+    upstream = create_store(f"sqlite:///{up_path}")
+    key = await seed_upstream(upstream, Dispatcher(upstream.unit_of_work, clock=Clock()))
+    await upstream.close()
+    server = await asyncio.to_thread(start_server, f"sqlite:///{up_path}", port := free_port())
+    here = create_store(sqlite_url)
+    try:
+        async with here.unit_of_work() as uow:
+            await uow.organizations.add("Partner CERT", "government", 60)
+            await uow.commit()
+        done = await asyncio.to_thread(cli, tmp_path, "taxii", "pull", f"http://127.0.0.1:{port}/coalition/",
+                                       "--collection", COLLECTION, "--as", "Partner CERT", "--key", key,
+                                       "--database", sqlite_url)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        await here.close()
+    assert done.returncode == 0, done.stderr
+    fetched = re.search(rf"pull {COLLECTION}: objects fetched (\d+)", done.stderr)
+    assert fetched and int(fetched.group(1)) >= 5, done.stderr  # the five indicators, identities, markings
+    assert f"pull {COLLECTION}: indicators 5 of 5 (100%)" in done.stderr
+    assert re.search(rf"^pull {COLLECTION} done: 5 indicators in [\d.]+ s", done.stderr, re.MULTILINE)
+    assert "5 submitted for moderation" in done.stdout and key not in done.stdout + done.stderr
