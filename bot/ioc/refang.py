@@ -148,6 +148,16 @@ _WORD_RE = re.compile(
     + r"(?:[.\ue000]" + _WLABEL + r"){0,30}+){1,30}+))(?![\w\-])"
 )
 _WSEP_RE = re.compile(_WSEP)
+# The word pass reads only around these (found with str.find on the lower-cased text, or with this expression
+# when lower-casing changes the length): a spaced or hyphenated word dot, a spaced "arroba" or "AT".
+_WORD_TRIGGERS = (" dot ", "-dot-", " punto ", " ponto ", " punkt ", " arroba ")
+_WORD_TRIGGER_RE = re.compile(
+    r"[\x20\-](?:dot|DOT|Dot|punto|PUNTO|ponto|PONTO|punkt|PUNKT)[\x20\-]|\x20(?:arroba|ARROBA|AT)\x20"
+)
+# The run of name characters that ends where a trigger starts (the first label, or a whole "a.b.c"), and an
+# "at" word before it (then the mailbox before that is part of the candidate).
+_RUN_BEFORE_RE = re.compile(r"(?<![\w+.\-\ue000])[\w+.\-\ue000]{1,700}+\Z")
+_AT_BEFORE_RE = re.compile(r"\x20{1,2}(?:at|AT|At|arroba|ARROBA)\x20{1,2}\Z")
 #: Words that do not start a host name written with word dots ("the dot com bubble", "a dot in").
 _NOT_A_LABEL = frozenset({
     "a", "an", "the", "and", "or", "but", "nor", "if", "of", "at", "in", "on", "to", "by", "for", "with",
@@ -244,6 +254,59 @@ def _word_sub(m: re.Match[str]) -> str:
     return local + at + (dom if conv is None else conv)
 
 
+def _word_trigger_positions(text: str) -> list[int]:
+    low = text.lower()
+    if len(low) != len(text):
+        return [t.start() for t in _WORD_TRIGGER_RE.finditer(text)]
+    found: list[int] = []
+    for word in _WORD_TRIGGERS:
+        i = low.find(word)
+        while i != -1:
+            found.append(i)
+            i = low.find(word, i + 1)
+    i = text.find(" AT ")
+    while i != -1:
+        found.append(i)
+        i = text.find(" AT ", i + 1)
+    found.sort()
+    return found
+
+
+def _word_pass(text: str) -> str:
+    """Rewrite the word forms of ``text`` (see :data:`_WORD_RE`), reading only around their trigger words, so
+    a long document that merely contains "dot" somewhere costs a few substring searches, not a regex pass."""
+    parts: list[str] = []
+    done = floor = 0  # nothing before `floor` can start a candidate for a later trigger
+    for i in _word_trigger_positions(text):
+        if i < done:
+            continue
+        lo = max(done, floor, i - 700)
+        floor = i + 1 if text[i] == " " else i  # a blank ends every run; a failed "-dot-" chain is not re-read
+        prev = text[i - 1 : i]
+        if not prev or not (prev.isalnum() or prev in "_+.-" + DOTMARK):
+            continue
+        run = _RUN_BEFORE_RE.search(text, lo, i)
+        if run is None:
+            continue
+        m = None
+        at = _AT_BEFORE_RE.search(text, max(done, run.start() - 12), run.start())
+        if at is not None:
+            local = _RUN_BEFORE_RE.search(text, max(done, at.start() - 700), at.start())
+            if local is not None:
+                m = _WORD_RE.match(text, local.start())
+        if m is None or m.end() <= i:
+            m = _WORD_RE.match(text, run.start())
+        if m is None or m.end() <= i:
+            continue
+        parts.append(text[done : m.start()])
+        parts.append(_word_sub(m))
+        done = m.end()
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 def has_word_forms(text: str) -> bool:
     """Whether ``text`` may hold a word form ("evil dot com", "user arroba evil.com"). One lower-casing and five
     substring tests: this runs on every message, and most have none of these words."""
@@ -318,32 +381,32 @@ def _defang_pass(text: str) -> str:
         text = _HALF_RE.sub(_half_sub, text)
     if DOTMARK in text and (" " + DOTMARK in text or DOTMARK + " " in text):
         text = _DOT_BLANKS_RE.sub(DOTMARK, text)
-    # every defanged scheme form has a colon (brackets already refanged) or "__" (http__host)
+    # every defanged scheme form has a colon (brackets already refanged), "__" (http__host) or a slash (http//);
+    # the case-blind tests run on one lower-cased copy (a substring test costs a pass over the text)
     has_colon = ":" in text
     has_slash = "/" in text
-    if has_slash and "://" in text:
-        if "]://" in text or ")://" in text:
-            text = _SCHEME_BRACKETED_RE.sub(r"\1", text)
-        if "xxxx" in text or "XXXX" in text or "xX" in text or "Xx" in text:
-            text = _SCHEME_XXXX_RE.sub(_scheme_xxxx_sub, text)
-    if has_colon or "__" in text or has_slash:
-        if ("xp" in text or "XP" in text or "xP" in text or "Xp" in text or "*p" in text or "*P" in text
-                or "0p" in text or "0P" in text):
+    has_under = "_" in text and "__" in text
+    if has_colon or has_under or has_slash:
+        low = text.lower()
+        if has_slash and "://" in text:
+            if "]://" in text or ")://" in text:
+                text = _SCHEME_BRACKETED_RE.sub(r"\1", text)
+            if "xxxx" in low:
+                text = _SCHEME_XXXX_RE.sub(_scheme_xxxx_sub, text)
+        if "xp" in low or "*p" in low or "0p" in low:
             text = _SCHEME_RE.sub(_scheme_sub, text)
-        if has_colon and ("tx" in text or "tX" in text or "TX" in text or "Tx" in text or "eow" in text
-                          or "EOW" in text):
+        if has_colon and ("tx" in low or "eow" in low):
             text = _SCHEME_WORD_RE.sub(_scheme_word_sub, text)
-        if "__" in text:
+        if has_under:
             text = _SCHEME_US_RE.sub("://", text)
-        if has_slash and ("p//" in text or "P//" in text or "s//" in text or "S//" in text or " ://" in text
-                          or ": /" in text or ":/ /" in text):
+        if has_slash and ("p//" in low or "s//" in low or " ://" in text or ": /" in text or ":/ /" in text):
             text = _SCHEME_SEP_RE.sub(r"\1://", text)
             has_colon = True
         if has_colon and (":// " in text or ":///" in text):
             text = _SCHEME_GAP_RE.sub("", text)
-    if "*." in text:
+    if "*" in text and "*." in text:
         text = _WILD_RE.sub("", text)
-    if " @" in text or "@ " in text:
+    if "@" in text and (" @" in text or "@ " in text):
         text = _SPACED_AT_RE.sub("@", text)
     return text
 
@@ -396,22 +459,22 @@ def normalize(text: str) -> str:
                 text = text.replace(ent, ch)
     if "`" in text:
         text = text.replace("`", " ")
-    if "](" in text:
+    if "]" in text and "](" in text:  # a one-character test first: memchr, the cheapest test there is
         text = _MD_LINK_RE.sub(_md_link_sub, text)
     if "_" in text:
         text = _MD_UNDERSCORE_RE.sub(r"\2", text)
-    if "||" in text:
+    if "|" in text and "||" in text:
         text = text.replace("||", " ")
     if "%" in text:
         if "%3" in text:
             text = _PCT_URL_RE.sub(_pct_sub, text)
         if "%2" in text:
             text = _PCT_SLASH_RE.sub(" ", text)
-    if "6:" in text:
+    if ":" in text and "6:" in text:
         text = _IPV6_TAG_RE.sub(" ", text)
     text = _defang_pass(text)
     if words:
-        text = _WORD_RE.sub(_word_sub, text)
+        text = _word_pass(text)
     return text
 
 
