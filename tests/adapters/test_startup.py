@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bot.ioc import IOCType, Observable
 from bot.ioc import warninglists as wl_module
@@ -168,3 +169,15 @@ def test_commands_import_only_what_they_use(tmp_path):
     done, modules = probe(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout.startswith("coalition-bot ")
     assert "pydantic" not in modules and "sqlalchemy" not in modules
+
+
+async def test_a_schema_at_head_is_checked_with_one_query_on_both_backends(database_url: str) -> None:
+    engine = make_engine(database_url)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        assert await upgrade_if_behind(engine, database_url) is False
+    finally:
+        await engine.dispose()
+    assert [s for s in statements if not s.startswith(("PRAGMA", "BEGIN"))] == [
+        "SELECT version_num FROM alembic_version"]
