@@ -9,9 +9,10 @@ and what the TAXII server serves at `/misp/feed/`, in the layout of MISP's own f
   coalition, and so is every sighting on its attributes). Cases do not exist yet; when they do, a case becomes
   an event of its own and its indicators leave the day events (see `event_key`, the one place that decides).
 * The event shell (Orgc, `tlp:` tag, info, date, distribution, timestamps) and the manifest entry are made with
-  PyMISP. The attributes are plain dicts of exactly the shape `MISPAttribute._to_feed()` gives (the same fields,
-  category from PyMISP's describeTypes): PyMISP takes about 250 µs an attribute, which would make 100k
-  indicators a 25-second export; the tests load every event back with PyMISP and compare.
+  PyMISP (`MISPEvent.to_feed(with_meta=True)`, `MISPTag`, the categories of its describeTypes). Each attribute is
+  written as the JSON text `MISPAttribute._to_feed()` gives, from a template (same fields, same order): PyMISP
+  takes about 250 µs to make an attribute, which would make 100k indicators a 25-second export; the tests load
+  every event back with PyMISP and compare.
 * Attribute: type mapped from ours (`bot.misp.types`), `to_ids` true when approved, comment the note, tags
   `tlp:<label>` and the indicator's tags, first/last seen; distribution 5 (the event's). The event's
   distribution follows its TLP (CLEAR 3, GREEN 2, AMBER 1, AMBER+STRICT 0). RED is never written.
@@ -156,11 +157,6 @@ class FeedBuilder:
             if stamp > event.timestamp:
                 event.timestamp = stamp
             self.attributes += 1
-
-    def attribute(self, ind: MispRow, votes: Sequence[VoteRecord] = (), sightings: Sequence[SightingRecord] = (),
-                  ) -> dict[str, Any]:
-        """The attribute of one indicator, as a dict."""
-        return json.loads(self.attribute_json(ind, votes, sightings)[0])  # type: ignore[no-any-return]
 
     def attribute_json(self, ind: MispRow, votes: Sequence[VoteRecord], sightings: Sequence[SightingRecord],
                        ) -> tuple[str, str, int]:

@@ -37,6 +37,12 @@ def load(files: dict[str, bytes]) -> dict[str, MISPEvent]:
         event.load(files[f"{event_id}.json"].decode())
         assert event.uuid == event_id and event.info == entry["info"] and event.Orgc.name == entry["Orgc"]["name"]
         assert [t.name for t in event.tags] == [t["name"] for t in entry["Tag"]]
+        written = json.loads(files[f"{event_id}.json"])["Event"]
+        again = event.to_feed(with_meta=True, with_distribution=True)["Event"]  # PyMISP writes the event back
+        assert again["_manifest"] == {event_id: entry}
+        assert again["Attribute"] == [{k: v for k, v in a.items() if k != "Sighting"} for a in written["Attribute"]]
+        assert {k: v for k, v in again.items() if not k.startswith("_")} == \
+            {k: v for k, v in written.items() if k != "Attribute"} | {"Attribute": again["Attribute"]}
         events[event_id] = event
     hashes = list(csv.reader(io.StringIO(files["hashes.csv"].decode())))
     assert sorted(hashes) == sorted([hashlib.md5(a.value.encode()).hexdigest(), e.uuid]
