@@ -338,6 +338,7 @@ def _h_host(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | Non
     # domain (a table cell, a CSV field, a DNS record, a "domain:"/"host:" key)
     named = defanged or "/" in tail
     if (strict and not named and len(labels) == 2 and labels[1].lower() in FILE_EXT_TLDS
+            and "_" not in host and labels[0].lower() not in CODE_PREFIXES
             and _domain_context(text, m.start(), core_end)):
         named = True
     canon = _domain(host, strict=strict, defanged=named)
@@ -373,17 +374,13 @@ def _domain_context(text: str, start: int, end: int) -> bool:
         return True
     if text[start:end].partition(".")[0].lower() in FILE_STEMS:
         return False  # "| setup.py | 12 |", "setup.py,install.sh": a table or a list of files
-    # CSV/TSV: "evil.pl,1.2.3.4", "1.2.3.4;evil.pl", '"evil.pl","x"', a tab on either side
-    b = before[-1:]
-    if b in "\"'":
-        b = before[-2:-1]
-    a = after[:1]
-    if a in "\"'":
-        a = after[1:2]
-    if b == "\t" or a == "\t":
+    # CSV/TSV: "evil.pl,1.2.3.4", "1.2.3.4;evil.pl", '"evil.pl","x"', "evil.rs<TAB>1.2.3.4": a separator glued to
+    # the field with another field right behind it (not "setup.py, then", not an indented line)
+    lead = before[:-1] if before[-1:] in "\"'" and before[-1:] else before
+    trail = after[1:] if after[:1] in "\"'" and after[:1] else after
+    if lead[-1:] and lead[-1:] in ",;\t" and lead[-2:-1] not in ("", " ", "\t", "\n"):
         return True
-    glued_after = a != "" and a in ",;" and after[1:2] not in ("", " ", "\n")
-    if glued_after or (b != "" and b in ",;" and before[-2:-1] not in (" ", "\n")):
+    if trail[:1] and trail[:1] in ",;\t" and trail[1:2] not in ("", " ", "\t", "\n"):
         return True
     # a pipe-table cell: "| evil.pl |", "evil.pl | 1.2.3.4 |" (a line with two pipes or more)
     left = before.rstrip(" \t")[-1:]

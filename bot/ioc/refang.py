@@ -441,7 +441,9 @@ def _names_the_link(label: str, url: str) -> bool:
 
 def _md_link_sub(m: re.Match[str]) -> str:
     label, url = m.group(1).strip(), m.group(2)
-    if _names_the_link(label, url):
+    if "](" in label:  # a badge: [![alt](image-url)](link-url)
+        label = _MD_LINK_RE.sub(_md_link_sub, label)
+    elif _names_the_link(label, url):
         return " " + url + " "
     return " " + label + " " + url + " "
 

@@ -263,6 +263,8 @@ URLS: list[Row] = [
     ("[other.com](http://evil.com/a)", {"url": ["http://evil.com/a"], "domain": ["other.com"]}),
     ("[mail me](mailto:bob@evil.com)", {"email": ["bob@evil.com"]}),
     ("![img](http://evil.com/i.png) [ref]: http://evil.net/r", {"url": ["http://evil.com/i.png", "http://evil.net/r"]}),
+    ("[![Chat at https://gitter.im/a/b](https://badges.gitter.im/a/b.svg)](https://gitter.im/a/b)",
+     {"url": ["https://gitter.im/a/b", "https://badges.gitter.im/a/b.svg"]}),
 ]
 
 URL_PROSE = [
@@ -318,6 +320,8 @@ FILE_TLD_PROSE = [
     "| setup.py | 12 |",
     "files: setup.py,install.sh",
     "the perl script evil.pl crashed",
+    "\t_g_l_y_f.py",
+    "\tsetup.py\tinstall.sh",
 ]
 
 
