@@ -185,10 +185,11 @@ _HOST_TYPES = ("domain", "url", "email")
 
 # ---------------------------------------------------------------- pivots (issue 12)
 #
-# A lookup asks for every pivot of its values at once: one statement counts them all, one more fetches the first
-# items of those that found any. Each statement is built once per shape (which relations, which exclusion) with
-# bound parameters, so a lookup binds values and builds no SQL; the visibility is bound too (`_VISIBLE`: the rule
-# of visibility_clause with its switches as parameters). Every column read is in the pivot's covering index.
+# A lookup asks for the pivots of each of its values in one statement (`_pivots_statement`): each pivot's count
+# and first items. A statement is built once per shape (which relations, which exclusion) with bound parameters,
+# so a lookup binds values and builds no SQL; the visibility is bound too (`_visible`: the rule of
+# visibility_clause with its switches as parameters, one statement for every viewer). Every column a count or an
+# order reads is in the pivot's covering index.
 
 def _flag(name: str) -> ColumnElement[bool]:
     return bindparam(name, type_=Integer) == 1
