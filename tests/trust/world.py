@@ -175,6 +175,7 @@ class Databases:
         self.n = 0
         self.snapshots: dict[Any, tuple[Any, dict[str, Member], Indicator | None]] = {}
         self.stores: dict[str, Store] = {}
+        self.sequence_names: list[str] | None = None  # PostgreSQL: the schema's sequences (read once)
 
     def store(self, url: str) -> Store:
         """The Store of `url`, one for the session (see the class)."""
@@ -228,16 +229,19 @@ class Databases:
         assert self.pg_connect is not None
         conn = await self.pg_connect()
         try:
-            async with conn.transaction():
-                for table in reversed(ALL_TABLES):
-                    await conn.execute(f'DELETE FROM "{table.name}"')
+            if self.sequence_names is None:
+                self.sequence_names = await self._sequences(conn)
+            async with conn.transaction():  # one round trip to empty, one COPY per table, one to set the ids
+                await conn.execute("; ".join(f'DELETE FROM "{table.name}"' for table in reversed(ALL_TABLES)))
                 for table in ALL_TABLES:
                     if table.name in rows:
                         columns, records = rows[table.name]
                         await conn.copy_records_to_table(table.name, records=records, columns=columns)
-                for name in await self._sequences(conn):
-                    value, called = sequences.get(name, (1, False))
-                    await conn.execute(f"SELECT setval('\"{name}\"', {int(value)}, {'true' if called else 'false'})")
+                settings = [(name, *sequences.get(name, (1, False))) for name in self.sequence_names]
+                if settings:
+                    await conn.execute("SELECT " + ", ".join(
+                        f"setval('\"{name}\"', {int(value)}, {'true' if called else 'false'})"
+                        for name, value, called in settings))
         finally:
             await conn.close()
 
