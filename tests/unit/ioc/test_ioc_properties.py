@@ -49,7 +49,8 @@ def test_extract_never_raises(text: str) -> None:
 
 _ALPHABET = st.sampled_from(
     [*list("a1.:@/[](){}-_ \n|<>`*\\hxtp"), "[.]", "hxxp://", "<http://", "|", "\u200b", "．", "。", "dot",
-     "@", "CVE-", "AS"]
+     "@", "CVE-", "AS", " dot ", "-dot-", " at ", " AT ", " arroba ", " punto ", "com", "[::]", "[:8080]", "[?]",
+     "](", "hxxp//", "xxxx://", "\t", ",", "| ", "domain: ", " IN A ", "İ"]
 )
 
 
