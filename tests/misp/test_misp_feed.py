@@ -86,6 +86,9 @@ async def test_the_exported_feed_loads_with_pymisp_with_types_tags_and_sightings
     again = await world.cli("export", "--format", "misp-feed", "--output", str(tmp_path / "again"))
     assert again.exit_code == 0 and feed_files(tmp_path / "again") == files  # the same bytes, uuids and all
 
+    no_folder = await world.cli("export", "--format", "misp-feed")
+    assert no_folder.exit_code == 2 and "give --output DIR" in no_folder.output, no_folder.output
+
 
 async def test_an_anonymous_items_event_names_no_organization(world: World, tmp_path: Path) -> None:
     result = await world.cli("export", "--format", "misp-feed", "--output", str(tmp_path), "--org", "Northbank")
