@@ -7,7 +7,7 @@ Feed", URL `https://HOST/misp/feed`, the key in the feed's headers: `Authorizati
 * Built on request from the store and kept per organization while nothing changed: the blocklists' version
   (approvals, revocations, expiries, edits: a few index seeks) and no vote or sighting after the latest one the
   feed holds (one keyset read of at most one row). MISP asks for the manifest, then every event it lists: one
-  build serves them all.
+  build serves them all. Up to CACHE_BYTES of feeds are kept, the most recently asked for.
 * Each file answers with an `ETag` (its content's SHA-256); `If-None-Match` that still holds is a 304.
 * The key as for the blocklists: `Authorization: Bearer KEY`, HTTP Basic with the key as the password, or
   `?key=` where the operator enabled `taxii.feed_key_in_query`. An unknown or revoked key is 401.
@@ -38,7 +38,7 @@ from bot.rules import organization_visibility
 log = logging.getLogger(__name__)
 
 PREFIX = "/misp/feed/"
-CACHED_ORGANIZATIONS = 8  # feeds kept in memory (the most recently asked for)
+CACHE_BYTES = 256 * 2**20  # feeds kept in memory, the most recently asked for first (at least the last built)
 _EVENT = re.compile(r"^([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})\.json$")
 _APPROVED = ExportFilter(statuses=(Status.APPROVED,))
 _ACTS = frozenset({exchange.FEED_OPINION, exchange.FEED_SIGHTING})
@@ -58,6 +58,10 @@ class _Built:
     latest_act: datetime | None
     feed: MispFeed
     etags: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = len(self.feed.manifest) + len(self.feed.hashes) + sum(map(len, self.feed.events.values()))
 
     def file(self, name: str) -> tuple[bytes, str] | None:
         if name == "manifest.json":
@@ -143,7 +147,7 @@ class MispFeedServer:
                 feed = await build_feed(uow, view, _APPROVED, now=now)
             built = self.built[org_id] = _Built(version, feed.latest_act, feed)
             self.built.move_to_end(org_id)
-            while len(self.built) > CACHED_ORGANIZATIONS:
+            while len(self.built) > 1 and sum(b.size for b in self.built.values()) > CACHE_BYTES:
                 self.built.popitem(last=False)
             return built
 
