@@ -19,6 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -289,20 +290,21 @@ class WarningLists:
         self._human = {str(k): str(v) for k, v in data["human"].items()}
         known = set(self.names)
 
-        def fill(index: dict[Any, list[str]], groups: list[list[Any]], kind: type) -> None:
+        def fill(index: dict[Any, list[str]], groups: list[list[Any]]) -> None:
             for names, values in groups:
                 shared = list(_strings(names))
-                if not shared or not known.issuperset(shared) or not all(type(v) is kind for v in values):
-                    raise ValueError("a group of values with no list, an unknown list or values of the wrong type")
-                index.update(dict.fromkeys(values, tuple(shared)))  # shared: nothing changes an index once built
+                if not shared or not known.issuperset(shared) or not isinstance(values, list):
+                    raise ValueError("a group of values with no list or an unknown list")
+                # A value of another type than the index's keys could never match: not worth a check per value.
+                index.update(zip(values, repeat(tuple(shared))))  # shared: nothing changes an index once built
 
-        fill(self._exact, data["exact"], str)
-        fill(self._suffix, data["suffix"], str)
+        fill(self._exact, data["exact"])
+        fill(self._suffix, data["suffix"])
         for net, field_ in ((self._v4, "v4"), (self._v6, "v6")):
             for plen, groups in data[field_]:
                 if type(plen) is not int or not 0 <= plen <= (32 if field_ == "v4" else 128):
                     raise ValueError(f"prefix length {plen!r}")
-                fill(net.by_len.setdefault(plen, {}), groups, int)
+                fill(net.by_len.setdefault(plen, {}), groups)
         if not known.issuperset(self._human):
             raise ValueError("a name for a list that is not loaded")
         self._v4.freeze(32)
