@@ -229,7 +229,7 @@ def _word_at_ok(local: str, at: str, worded_domain: bool) -> bool:
     word = at.strip().lower()
     if word == "arroba":
         return True
-    if at.strip() == "at" and not worded_domain:
+    if at.strip() in ("at", "At") and not worded_domain:
         return False
     low = local.lower()
     if any(c.isdigit() or c in "._+-" + DOTMARK for c in low) or _WSEP_RE.search(local):

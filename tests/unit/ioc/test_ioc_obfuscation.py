@@ -112,6 +112,7 @@ WORDS: list[Row] = [
     # OURS: a spaced lower-case "at" before a plainly written domain is prose ("we saw it at evil.com")
     ("we saw it at evil.com", {"domain": ["evil.com"]}),
     ("look at evil[.]com", {"domain": ["evil.com"]}),
+    ("Look At evil.com", {"domain": ["evil.com"]}),
 ]
 
 WORD_PROSE = [

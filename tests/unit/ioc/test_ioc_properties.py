@@ -71,7 +71,7 @@ def _elapsed(text: str) -> float:
 
 def test_pathological_inputs_are_linear() -> None:
     for unit in (".", "7", "a.", "1.", "ab", "[.]", "1:", " ", "a@", "a-", "<", "http://", "1.1.", "a" * 63 + ".",
-                 "a dot ", "x-dot-", "a at b dot ", "a-dot", "http//", " AT ", "a AT b.c "):
+                 "a dot ", "x-dot-", "a at b dot ", "a-dot", "http//", " AT ", "a AT b "):
         small = _elapsed(unit * (250_000 // len(unit)))
         big = _elapsed(unit * (1_000_000 // len(unit)))
         assert big < 3.0, unit
