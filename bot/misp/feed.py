@@ -14,7 +14,9 @@ and what the TAXII server serves at `/misp/feed/`, in the layout of MISP's own f
   takes about 250 µs to make an attribute, which would make 100k indicators a 25-second export; the tests load
   every event back with PyMISP and compare.
 * Attribute: type mapped from ours (`bot.misp.types`), `to_ids` true when approved, comment the note, tags
-  `tlp:<label>` and the indicator's tags, first/last seen; distribution 5 (the event's). The event's
+  `tlp:<label>` and the indicator's tags, first/last seen; distribution 5 (the event's). An approved indicator
+  that was revoked, or passed its valid_until, stays in its event as a deleted attribute (`deleted` true, `to_ids`
+  false, timestamped when it went, out of hashes.csv): MISP fetches the changed event and deletes it too. The event's
   distribution follows its TLP (CLEAR 3, GREEN 2, AMBER 1, AMBER+STRICT 0). RED is never written.
 * Votes are sightings (confirm type 0, false positive type 1), sightings type 0, each named by the voter's
   organization (never the person; on an anonymous item, the coalition: see `bot.stix.export`).
@@ -65,6 +67,7 @@ def attribute_uuid(stix_id: str) -> str:
 _NAMESPACE_BYTES = NAMESPACE.bytes
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122: the variant bits 10
 _INHERIT = str(INHERIT_EVENT)
+_DELETED = '"deleted":true,'
 
 
 def event_uuid(key: EventKey) -> str:
@@ -153,7 +156,8 @@ class FeedBuilder:
             if event is None:
                 event = events[key] = _Event()
             event.attributes.append(text)
-            event.hashes.append(md5(value.encode(), usedforsecurity=False).hexdigest())
+            if ind.withdrawn is None:  # hashes.csv: what the feed holds (MISP correlates on it)
+                event.hashes.append(md5(value.encode(), usedforsecurity=False).hexdigest())
             if stamp > event.timestamp:
                 event.timestamp = stamp
             self.attributes += 1
@@ -169,6 +173,9 @@ class FeedBuilder:
         misp_type = MISP_TYPES[ind.type]
         value = misp_value(ind.type, ind.value) if ind.type is IOCType.ASN else ind.value
         stamp = int(ind.modified_at.timestamp())
+        gone = ind.withdrawn
+        if gone is not None:  # a deleted attribute, timestamped when it went: MISP fetches the event and drops it
+            stamp = max(stamp, int(gone.timestamp()))
         acts = ""
         if votes or sightings:
             found: list[dict[str, Any]] = []
@@ -185,10 +192,12 @@ class FeedBuilder:
             self.sightings += len(found)
             acts = ',"Sighting":' + _DUMPS(found)
         first, last = ind.first_seen, ind.last_seen
-        head = self._heads.get((misp_type, ind.status is Status.APPROVED))
+        to_ids = ind.status is Status.APPROVED and gone is None
+        head = self._heads.get((misp_type, to_ids))
         if head is None:
-            head = self._head(misp_type, ind.status is Status.APPROVED)
-        return (f'{{"category":{head[0]},"comment":{_string(ind.note)},"disable_correlation":false,'
+            head = self._head(misp_type, to_ids)
+        return (f'{{"category":{head[0]},"comment":{_string(ind.note)},{_DELETED if gone else ""}'
+                f'"disable_correlation":false,'
                 f'"distribution":"{_INHERIT}","first_seen":"{first.isoformat()}",'
                 f'"last_seen":"{(last if last > first else first).isoformat()}","timestamp":"{stamp}",'
                 f'"to_ids":{head[1]},"type":{head[2]},"uuid":"{attribute_uuid(ind.stix_id)}",'

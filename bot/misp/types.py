@@ -64,7 +64,8 @@ def our_candidate(misp_type: str, value: str) -> str:
 
 class MispRow(NamedTuple):
     """What the feed needs of an indicator (the store's lean read, `MispRepository.rows`): the fields named as
-    `bot.domain.Indicator`'s, so that `bot.rules.can_see` reads it as it reads an indicator."""
+    `bot.domain.Indicator`'s, so that `bot.rules.can_see` reads it as it reads an indicator. `withdrawn`: when an
+    approved indicator was revoked or passed its valid_until (the feed marks it deleted, so that MISP drops it)."""
 
     id: int
     stix_id: str
@@ -81,3 +82,4 @@ class MispRow(NamedTuple):
     created_at: datetime
     modified_at: datetime
     tags: tuple[str, ...]
+    withdrawn: datetime | None = None  # revoked (when) or past its valid_until (then): a deleted attribute

@@ -5,6 +5,7 @@ feed of 100k indicators is read in a few seconds)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from bot.tlp import TLP
 from storage.models import IndicatorRow, IndicatorTagRow, SightingRow, VoteRow
 from storage.repositories.base import _Repository
 from storage.repositories.blocklists import _live
+from storage.repositories.exchange import _export_conditions
 
 _TYPES = {t.value: t for t in IOCType}
 _STATUSES = {s.value: s for s in Status}
@@ -24,14 +26,21 @@ _VERDICTS = {v.value: v for v in Verdict}
 _COLUMNS = (IndicatorRow.id, IndicatorRow.stix_id, IndicatorRow.type, IndicatorRow.value, IndicatorRow.status,
             IndicatorRow.tlp_rank, IndicatorRow.note, IndicatorRow.submitter_id, IndicatorRow.org_id,
             IndicatorRow.anonymous, IndicatorRow.first_seen, IndicatorRow.last_seen, IndicatorRow.created_at,
-            IndicatorRow.modified_at)
+            IndicatorRow.modified_at, IndicatorRow.valid_until)
 
 
 class SqlMispRepository(_Repository):
     async def rows(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
                    size: int) -> Sequence[MispRow]:
-        """The next `size` indicators of `flt` that `view` may see, unexpired, with id > after_id, by id."""
-        found = (await self._execute(select(*_COLUMNS).where(*_live(flt, view, now), IndicatorRow.id > after_id)
+        """The next `size` indicators of `flt` that `view` may see, unexpired, with id > after_id, by id; when
+        `flt` asks for approved ones, also the revoked ones and the approved ones past their valid_until, with
+        `withdrawn` set (when they were revoked, or expired)."""
+        withdrawn = Status.APPROVED in flt.statuses
+        if withdrawn:
+            conditions = _export_conditions(replace(flt, statuses=(*flt.statuses, Status.REVOKED)), view)
+        else:
+            conditions = _live(flt, view, now)
+        found = (await self._execute(select(*_COLUMNS).where(*conditions, IndicatorRow.id > after_id)
                                      .order_by(IndicatorRow.id).limit(size))).all()
         if not found:
             return []
@@ -40,10 +49,17 @@ class SqlMispRepository(_Repository):
                 select(IndicatorTagRow.indicator_id, IndicatorTagRow.tag)
                 .where(IndicatorTagRow.indicator_id.in_([r[0] for r in found]))):
             tags.setdefault(indicator_id, []).append(tag)
-        return [MispRow(i, stix_id, _TYPES[kind], value, _STATUSES[status], _TLPS[rank], note, submitter, org,
-                        anonymous, first, last, created, modified, tuple(sorted(tags[i])) if i in tags else ())
-                for (i, stix_id, kind, value, status, rank, note, submitter, org, anonymous, first, last, created,
-                     modified) in found]
+        out = []
+        for (i, stix_id, kind, value, status, rank, note, submitter, org, anonymous, first, last, created, modified,
+             valid_until) in found:
+            state = _STATUSES[status]
+            gone = modified if state is Status.REVOKED else valid_until if (
+                valid_until is not None and valid_until <= now) else None
+            if gone is not None and (not withdrawn or state not in (Status.APPROVED, Status.REVOKED)):
+                continue  # an expired item of another status: not in the feed (as before the sweep)
+            out.append(MispRow(i, stix_id, _TYPES[kind], value, state, _TLPS[rank], note, submitter, org, anonymous,
+                               first, last, created, modified, tuple(sorted(tags[i])) if i in tags else (), gone))
+        return out
 
     async def acts(self, after_id: int, last_id: int) -> tuple[dict[int, list[VoteRecord]],
                                                                  dict[int, list[SightingRecord]]]:

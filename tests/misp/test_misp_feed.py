@@ -46,7 +46,7 @@ def load(files: dict[str, bytes]) -> dict[str, MISPEvent]:
         events[event_id] = event
     hashes = list(csv.reader(io.StringIO(files["hashes.csv"].decode())))
     assert sorted(hashes) == sorted([hashlib.md5(a.value.encode()).hexdigest(), e.uuid]
-                                    for e in events.values() for a in e.attributes)
+                                    for e in events.values() for a in e.attributes if not a.get("deleted"))
     return events
 
 
@@ -143,3 +143,21 @@ async def test_an_organization_gets_its_feed_over_http_with_a_key(world: World) 
         assert (await world.get("/misp/feed/passwords.txt"))[0] == 404
     finally:
         await runner.cleanup()
+
+
+async def test_a_revoked_indicator_stays_in_its_event_as_a_deleted_attribute(world: World, tmp_path: Path) -> None:
+    before = await world.cli("export", "--format", "misp-feed", "--output", str(tmp_path / "before"))
+    assert before.exit_code == 0, before.output
+    event_before, _ = attributes(load(feed_files(tmp_path / "before")))["evil-one.example"]
+    world.clock.advance(hours=1)
+    await world.say("mod", "revoke #4 a sinkhole now")
+    after = await world.cli("export", "--format", "misp-feed", "--output", str(tmp_path / "after"))
+    assert after.exit_code == 0, after.output
+    files = feed_files(tmp_path / "after")
+    found = attributes(load(files))
+    event, gone = found["evil-one.example"]
+    assert gone.deleted is True and gone.to_ids is False and event.uuid == event_before.uuid
+    assert event.timestamp > event_before.timestamp  # MISP sees the event changed, fetches it, deletes the attribute
+    assert json.loads(files["manifest.json"])[event.uuid]["timestamp"] == int(event.timestamp.timestamp())
+    assert all(not a.get("deleted") for v, (_, a) in found.items() if v != "evil-one.example")
+    assert hashlib.md5(b"evil-one.example").hexdigest().encode() not in files["hashes.csv"]
