@@ -100,7 +100,7 @@ def _alerts_on(event: OutboxEvent) -> bool:
 
 def _subject(indicator: Indicator, watcher_org_id: int | None) -> Subject:
     shows_org = not indicator.anonymous or indicator.org_id == watcher_org_id
-    return Subject(indicator.type, indicator.value, indicator.tags, None,
+    return Subject(indicator.type, indicator.value, indicator.tags, indicator.malware or None,
                    indicator.org_name if shows_org else None)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot import limits
+from bot import context, limits
 from bot.domain import ChannelPurpose, Role, Status, Verdict
 from bot.ioc import IOCType, Observable, classify, extract
 from bot.tlp import TLP
@@ -82,6 +84,9 @@ class Submit:
     anonymous: bool = False
     valid_for: timedelta | None = None
     override: bool = False
+    threat_type: str = ""  # context (issue 13): bot.context
+    malware: str = ""
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class Search:
     within: str = ""  # a network (CIDR or IP), canonical
     domain: str = ""  # a domain, canonical
     notes_text: str = ""  # text:WORD, over notes and tags
+    threat_types: tuple[str, ...] = ()  # threat:botnet_cc (issue 13)
+    malware: tuple[str, ...] = ()  # malware:emotet
 
 
 @dataclass(frozen=True)
@@ -339,6 +346,9 @@ class Edit:
     valid_for: timedelta | None = None
     tlp: TLP | None = None
     note: str | None = None
+    threat_type: str | None = None  # context (issue 13); "" removes it (threat:none)
+    malware: str | None = None  # "" removes it (malware:none)
+    references: tuple[str, ...] | None = None  # replaces them; () removes them (ref:none)
 
 
 @dataclass(frozen=True)
@@ -375,25 +385,30 @@ Command = Command | Edit | Reopen | MemberRemove | InviteList | InviteRevoke | O
 # ---------------------------------------------------------------- help table (one source for usage and help)
 
 VERBS: dict[str, tuple[str, str]] = {
-    "submit": ("/ioc submit VALUE [VALUE...] [tlp:green] [conf:80] [tags:a,b] [valid:30d] [anon] [override] [note...]",
+    "submit": ("/ioc submit VALUE [VALUE...] [tlp:green] [conf:80] [tags:a,b] [valid:30d] [threat:botnet_cc] "
+               "[malware:emotet] [ref:https://...] [anon] [override] [note...]",
                "Share one or many indicators (defanged is fine). They wait for moderation. `anon` hides your "
-               "organization from others; `override` submits a value on a warninglist (the note is the reason)."),
+               "organization from others; `override` submits a value on a warninglist (the note is the reason). "
+               f"threat: one of {context.threat_types_text()}; malware: a family name (spaces and hyphens become "
+               f"_); ref: a reference URL (up to {context.REFERENCES_MAX})."),
     "lookup": ("/ioc lookup VALUE|#ID [...]   (or just /ioc VALUE)",
                "Look up indicators: status, TLP, tally of votes, sightings."),
     "vote": ("/ioc vote #ID confirm|fp|withdraw [reason...]",
              "Confirm an indicator or call it a false positive; a new vote replaces your previous one."),
     "sighting": ("/ioc sighting #ID [count:N] [note...]", "Say that your organization saw this indicator too."),
     "search": ("/ioc search [type:url] [tag:emotet] [status:approved] [org:NAME] [since:7d] [tlp:amber] "
+               "[threat:botnet_cc] [malware:emotet] "
                "[within:198.51.100.0/24] [domain:northbank.example] [text:WORD] [page:N] [part of a value]",
                "Search the indicators you may see, newest first. within: IPs and CIDRs overlapping a network and "
                "URLs on such IPs; domain: a domain, its subdomains, and URLs and e-mail addresses on them; text: "
                "a word in the notes and tags; org:NAME an organization (org:Sentinel Security or "
                "org:\"Sentinel Security\")."),
-    "edit": ("/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]",
+    "edit": ("/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]   (and [threat:TYPE|none] "
+             "[malware:NAME|none] [ref:URL|none])",
              "Correct an indicator of your organization (moderators: any they may see): `tags:+a,-b` adds and "
              "removes tags, `tags:a,b` replaces them; the note replaces its description. Your organization may make "
              "the TLP more restrictive; only a moderator may make it less restrictive. Every copy of its card is "
-             "updated and its watchers are told."),
+             "updated and its watchers are told. threat:, malware: and ref: replace the context (none removes it)."),
     "reopen": ("/ioc reopen #ID REASON...",
                "Moderators: put a rejected or revoked indicator back to pending, with a reason."),
     "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
@@ -612,7 +627,7 @@ def parse(text: str) -> Command:
 _OPTION_KEYS = frozenset({"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "count", "type", "status",
                           "org", "since", "page", "sector", "trust", "role", "uses", "expires", "ceiling", "purpose",
                           "passive", "ephemeral", "format", "digest", "self", "within", "domain",
-                          "text"})
+                          "text", "threat", "malware", "ref"})
 
 
 def _where_bad(text: str) -> str:
@@ -626,9 +641,32 @@ def _where_bad(text: str) -> str:
     return "the command"
 
 
+@contextmanager
+def _context_error(verb: str) -> Iterator[None]:
+    """bot.context's errors as this verb's usage errors."""
+    try:
+        yield
+    except context.ContextError as e:
+        raise UsageError(str(e), verb) from None
+
+
+def _refs_apart(args: list[str]) -> tuple[list[str], list[str]]:
+    """`ref:URL` may be given more than once: (the other tokens, the references given)."""
+    rest: list[str] = []
+    refs: list[str] = []
+    for token in args:
+        m = _OPTION.match(token)
+        if m and m.group(1).lower() == "ref":
+            refs.append(m.group(2))
+        else:
+            rest.append(token)
+    return rest, refs
+
+
 def _submit(args: list[str]) -> Submit:
     verb = "submit"
-    opts = _Options(args, {"tlp", "conf", "confidence", "tags", "tag", "valid", "note"}, verb)
+    args, refs = _refs_apart(args)
+    opts = _Options(args, {"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "threat", "malware"}, verb)
     values: list[Observable] = []
     note_words: list[str] = []
     flags = {"anon": False, "override": False}
@@ -655,6 +693,12 @@ def _submit(args: list[str]) -> Submit:
                  limits.NOTE_MAX)
     tags_raw = ",".join(v for v in (opts.get("tags"), opts.get("tag")) if v)
     confidence = opts.get("conf") or opts.get("confidence")
+    with _context_error(verb):
+        threat = context.threat_type(opts.get("threat") or "") if opts.get("threat") is not None else ""
+        malware = context.malware_name(opts.get("malware") or "") if opts.get("malware") is not None else ""
+        references = context.references(refs) if refs else ()
+    if refs and not references:
+        raise UsageError("ref: needs a URL, e.g. ref:https://example.org/report", verb)
     return Submit(
         values=tuple(dict.fromkeys(values)),
         tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
@@ -664,6 +708,7 @@ def _submit(args: list[str]) -> Submit:
         anonymous=flags["anon"],
         valid_for=parse_duration(opts.get("valid"), verb, "valid") if opts.get("valid") else None,
         override=flags["override"],
+        threat_type=threat, malware=malware, references=references,
     )
 
 
@@ -729,7 +774,8 @@ _STATUS_ALIASES = {"pending": "pending", "open": "pending"}
 _TYPE_ALIASES = {"ip": "ipv4", "hash": "", "hostname": "domain", "cve-id": "cve"}
 
 
-_SEARCH_KEYS = frozenset({"type", "tag", "tags", "status", "org", "since", "tlp", "page", "within", "domain", "text"})
+_SEARCH_KEYS = frozenset({"type", "tag", "tags", "status", "org", "since", "tlp", "page", "within", "domain", "text",
+                          "threat", "malware"})
 
 
 ORG_WORDS_MAX = 8  # an organization's name continued after org: is at most this many more words
@@ -794,7 +840,16 @@ def _search(args: list[str]) -> Search:
         within=_search_network(opts.get("within") or "", verb) if opts.get("within") is not None else "",
         domain=_search_domain(opts.get("domain") or "", verb) if opts.get("domain") is not None else "",
         notes_text=_text("text", opts.get("text") or "", verb, limits.SEARCH_TEXT_MAX, multiline=False),
+        **_search_context(opts, verb),
     )
+
+
+def _search_context(opts: _Options, verb: str) -> dict[str, tuple[str, ...]]:
+    """threat:botnet_cc,phishing and malware:emotet filters (issue 13): an unknown threat type is an error."""
+    with _context_error(verb):
+        return {"threat_types": tuple(context.threat_type(t) for t in _split_list(opts.get("threat") or "")),
+                "malware": tuple(dict.fromkeys(context.malware_name(m)
+                                               for m in _split_list(opts.get("malware") or "")))}
 
 
 def _search_tags(tags: tuple[str, ...], verb: str) -> tuple[str, ...]:
@@ -1018,7 +1073,8 @@ def _admin_lifecycle(form: str, rest: list[str]) -> Command:
 
 def _edit(args: list[str]) -> Edit:
     verb = "edit"
-    opts = _Options(args, {"conf", "confidence", "tags", "tag", "valid", "tlp", "note"}, verb)
+    args, refs = _refs_apart(args)
+    opts = _Options(args, {"conf", "confidence", "tags", "tag", "valid", "tlp", "note", "threat", "malware"}, verb)
     if not opts.rest:
         raise UsageError("say which indicator, e.g. #42", verb)
     ref = parse_ref(opts.rest[0], verb)
@@ -1054,10 +1110,26 @@ def _edit(args: list[str]) -> Edit:
         valid_for=parse_duration(opts.get("valid"), verb, "valid") if opts.get("valid") else None,
         tlp=_tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
         note=_text("note", note_text, verb, limits.NOTE_MAX) if note_text else None,
+        **_edit_context(opts, refs, verb),
     )
     if edit == Edit(ref):
-        raise UsageError("say what to change: conf:, tags:, valid:, tlp: or a note", verb)
+        raise UsageError("say what to change: conf:, tags:, valid:, tlp:, threat:, malware:, ref: or a note", verb)
     return edit
+
+
+def _edit_context(opts: _Options, refs: list[str], verb: str) -> dict[str, object]:
+    """threat:, malware: and ref: of an edit: each replaces what the item has, `none` removes it."""
+    found: dict[str, object] = {}
+    with _context_error(verb):
+        if (threat := opts.get("threat")) is not None:
+            found["threat_type"] = "" if threat.lower() == "none" else context.threat_type(threat)
+        if (malware := opts.get("malware")) is not None:
+            found["malware"] = "" if malware.lower() == "none" else context.malware_name(malware)
+        if refs:
+            found["references"] = () if [r.lower() for r in refs] == ["none"] else context.references(refs)
+            if refs != ["none"] and not found["references"]:
+                raise UsageError("ref: needs a URL (or ref:none to remove them)", verb)
+    return found
 
 
 def _reopen(args: list[str]) -> Reopen:
@@ -1103,7 +1175,8 @@ class FormError(Exception):
 
 
 def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | None = None, tags: str | None = None,
-                     note: str | None = None, anonymous: bool = False, valid: str | None = None) -> Submit:
+                     note: str | None = None, anonymous: bool = False, valid: str | None = None,
+                     threat: str | None = None, malware: str | None = None, references: str | None = None) -> Submit:
     """The same Submit as `/ioc submit`, from a form's fields. `values` is free text: every indicator the IOC
     engine finds in it is submitted. Raises FormError naming each field that is wrong and how to fix it."""
     errors: dict[str, str] = {}
@@ -1122,6 +1195,9 @@ def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | N
         ("confidence", confidence, lambda v: _int_option("conf", v, "submit", 0, 100)),
         ("tags", tags, lambda v: _valid_tags(_split_list(v), "submit")),
         ("valid", valid, lambda v: parse_duration(v, "submit", "valid")),
+        ("threat", threat, lambda v: _form_context(context.threat_type, v)),
+        ("malware", malware, lambda v: _form_context(context.malware_name, v)),
+        ("references", references, lambda v: _form_context(context.references, v.split())),
     ):
         if raw is None or not str(raw).strip():
             continue
@@ -1138,7 +1214,14 @@ def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | N
         raise FormError(errors)
     return Submit(values=tuple(dict.fromkeys(found)), tlp=parsed.get("tlp"),  # type: ignore[arg-type]
                   confidence=parsed.get("confidence"), tags=parsed.get("tags", ()),  # type: ignore[arg-type]
-                  note=note, anonymous=anonymous, valid_for=parsed.get("valid"))  # type: ignore[arg-type]
+                  note=note, anonymous=anonymous, valid_for=parsed.get("valid"),  # type: ignore[arg-type]
+                  threat_type=parsed.get("threat", ""), malware=parsed.get("malware", ""),  # type: ignore[arg-type]
+                  references=parsed.get("references", ()))  # type: ignore[arg-type]
+
+
+def _form_context(check, raw):
+    with _context_error("submit"):
+        return check(raw)
 
 
 # -- STIX/TAXII exchange (bot.exchange) --

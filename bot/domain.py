@@ -164,6 +164,9 @@ class Submission:
     origin_created_by: str = ""  # an imported object's author (its STIX created_by_ref)
     origin_name: str = ""  # that author identity's name, when the file or feed named it
     origin_created: datetime | None = None  # the object's STIX `created`
+    threat_type: str = ""  # context (issue 13): ThreatFox's threat type (bot.context.THREAT_TYPES)
+    malware: str = ""  # a malware family, normalised (bot.context.malware_name)
+    references: tuple[str, ...] = ()  # reference URLs
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,9 @@ class NewIndicator:
     origin_created_by: str = ""  # provenance of an imported object (see Submission)
     origin_name: str = ""
     origin_created: datetime | None = None
+    threat_type: str = ""  # context (see Submission)
+    malware: str = ""
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,10 @@ class Indicator:
     origin_created_by: str = ""  # provenance of an imported object: its author's STIX identity id,
     origin_name: str = ""  # that identity's name,
     origin_created: datetime | None = None  # and the object's own `created` (exports re-emit it)
+    threat_type: str = ""  # context (issue 13): ThreatFox's threat type, a malware family, reference URLs
+    malware: str = ""
+    references: tuple[str, ...] = ()
+    decided_at: datetime | None = None  # the last moderation decision (approved, rejected, revoked)
 
     @property
     def ref(self) -> str:
@@ -263,6 +273,8 @@ class SearchFilter:
     within: str = ""  # a network: IPs and CIDRs overlapping it, URLs on such IPs (issue 12)
     domain: str = ""  # a domain: it, its subdomains, URLs and e-mail addresses on them
     notes_text: str = ""  # a substring of the note or of a tag
+    threat_types: tuple[str, ...] = ()  # context (issue 13)
+    malware: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,12 @@ async def edit(ctx: Context, cmd: commands.Edit) -> Moderated:
         await _no_clash(ctx, ind, cmd.tlp)
     if cmd.note is not None and cmd.note != ind.note:
         changes["note"] = [ind.note, cmd.note]
+    if cmd.threat_type is not None and cmd.threat_type != ind.threat_type:  # context (issue 13)
+        changes["threat"] = [ind.threat_type, cmd.threat_type]
+    if cmd.malware is not None and cmd.malware != ind.malware:
+        changes["malware"] = [ind.malware, cmd.malware]
+    if cmd.references is not None and cmd.references != ind.references:
+        changes["references"] = [list(ind.references), list(cmd.references)]
     if not changes:
         raise UsageError(f"nothing to change: {ind.ref} is so already", "edit")
     try:
@@ -72,7 +78,10 @@ async def edit(ctx: Context, cmd: commands.Edit) -> Moderated:
             ind.id, at=ctx.now, tlp=cmd.tlp if "tlp" in changes else None,
             confidence=cmd.confidence if "confidence" in changes else None,
             tags=tags if "tags" in changes else None, valid_until=valid_until,
-            note=cmd.note if "note" in changes else None)
+            note=cmd.note if "note" in changes else None,
+            threat_type=cmd.threat_type if "threat" in changes else None,
+            malware=cmd.malware if "malware" in changes else None,
+            references=cmd.references if "references" in changes else None)
     except Conflict:  # submitted in that scope at this very moment
         raise UsageError(f"{ind.ref} cannot become {cmd.tlp.label if cmd.tlp else ''}: its value was just "
                          "submitted there; look it up and try again", "edit") from None

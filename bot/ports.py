@@ -150,7 +150,8 @@ class IndicatorRepository(Protocol):
 
     async def edit(self, indicator_id: int, *, at: datetime, tlp: TLP | None = None, confidence: int | None = None,
                    tags: Sequence[str] | None = None, valid_until: datetime | None = None,
-                   note: str | None = None) -> None:
+                   note: str | None = None, threat_type: str | None = None, malware: str | None = None,
+                   references: Sequence[str] | None = None) -> None:
         """Change what is given (None: unchanged; `tags` replace). A new TLP moves the item to its scope: Conflict
         when the value is held there already."""
 

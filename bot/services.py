@@ -251,10 +251,12 @@ async def submit(ctx: Context, cmd: commands.Submit) -> Submitted:
     valid_for = cmd.valid_for or policy.default_valid_for
     items = [Submission(obs, cmd.tlp or policy.default_tlp,
                         cmd.confidence if cmd.confidence is not None else policy.default_confidence, cmd.tags,
-                        cmd.note, ctx.now + valid_for if valid_for else None, cmd.anonymous)
+                        cmd.note, ctx.now + valid_for if valid_for else None, cmd.anonymous,
+                        threat_type=cmd.threat_type, malware=cmd.malware, references=cmd.references)
              for obs in cmd.values]
     given = {"tlp": cmd.tlp is not None, "confidence": cmd.confidence is not None, "tags": bool(cmd.tags),
-             "note": bool(cmd.note), "valid": cmd.valid_for is not None}
+             "note": bool(cmd.note), "valid": cmd.valid_for is not None, "threat": bool(cmd.threat_type),
+             "malware": bool(cmd.malware), "ref": bool(cmd.references)}
     stored = await store_submissions(ctx, items, source=ctx.actor.platform.value, override=cmd.override,
                                      explicit=frozenset(k for k, v in given.items() if v))
     # By id, never by value: the same value may be held in other scopes, which this person may not see.
@@ -380,7 +382,8 @@ async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
     org_name, text = await _search_org(ctx, cmd)
     flt = SearchFilter(types=cmd.types, tags=cmd.tags, statuses=cmd.statuses, org_name=org_name,
                        since=ctx.now - cmd.since if cmd.since else None, tlp=cmd.tlp, text=text,
-                       within=cmd.within, domain=cmd.domain, notes_text=cmd.notes_text)
+                       within=cmd.within, domain=cmd.domain, notes_text=cmd.notes_text,
+                       threat_types=cmd.threat_types, malware=cmd.malware)
     return await _list(ctx, flt, cmd.page, "Search results", next_action=None, view=ctx.view_for(cmd))
 
 
@@ -921,7 +924,8 @@ def _new_indicator(ctx: Context, member: Member, item: Submission, taken: set[st
         submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous, seen_at=ctx.now,
         valid_until=item.valid_until, stix_id=stix_id,
         origin_created_by=item.origin_created_by if keep else "", origin_name=item.origin_name if keep else "",
-        origin_created=item.origin_created if keep else None)
+        origin_created=item.origin_created if keep else None,
+        threat_type=item.threat_type, malware=item.malware, references=item.references)
 
 
 def _held_for(item: Submission, member: Member, visible: Sequence[Indicator]) -> Indicator | None:
@@ -949,6 +953,12 @@ def _not_applied(item: Submission, ind: Indicator, explicit: frozenset[str]) -> 
             out.append("tags " + ", ".join(new_tags))
     if "note" in explicit and item.note and item.note != ind.note:
         out.append("the note (kept with your sighting)")
+    if "threat" in explicit and item.threat_type != ind.threat_type:
+        out.append(f"threat {item.threat_type}" + (f" (it is {ind.threat_type})" if ind.threat_type else ""))
+    if "malware" in explicit and item.malware != ind.malware:
+        out.append(f"malware {item.malware}" + (f" (it is {ind.malware})" if ind.malware else ""))
+    if "ref" in explicit and set(item.references) - set(ind.references):
+        out.append("references " + ", ".join(sorted(set(item.references) - set(ind.references))))
     if ("valid" in explicit and item.valid_until is not None
             and (ind.valid_until is None or item.valid_until.date() != ind.valid_until.date())):
         held = f"until {ind.valid_until:%Y-%m-%d}" if ind.valid_until else "without end"

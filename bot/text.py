@@ -12,7 +12,8 @@ from collections.abc import Callable
 from functools import singledispatch
 
 from bot import results as r
-from bot.domain import StatsTrends, Status, Tally
+from bot.context import shown_reference
+from bot.domain import Indicator, StatsTrends, Status, Tally
 from bot.pivots import COUNT_MAX
 from bot.ports import OutboxLane
 from bot.watch_index import Watch
@@ -66,6 +67,9 @@ def card_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
              f"{card.sightings.count} ({card.sightings.orgs} org{'s' if card.sightings.orgs != 1 else ''})"]
     if ind.note:
         lines.append(f"   note: {esc(ind.note)}")
+    if context := context_line(ind, esc):
+        lines.append(f"   {context}")
+    lines.append(f"   {dates_line(card)}")
     if ind.status_reason:
         lines.append(f"   reason: {esc(ind.status_reason)}")
     if card.warnings:
@@ -73,6 +77,32 @@ def card_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
     if card.also_restricted:
         lines.append(f"   {ALSO_RESTRICTED}")
     return lines
+
+
+def context_line(ind: Indicator, esc: Escape, url: Escape | None = None) -> str:
+    """Issue 13's context on one line: threat type, malware family, references (defanged, through `url`: code
+    on chat platforms), or "" when there is none."""
+    parts = []
+    if ind.threat_type:
+        parts.append(f"threat {esc(ind.threat_type)}")
+    if ind.malware:
+        parts.append(f"malware {esc(ind.malware)}")
+    if ind.references:
+        parts.append("refs " + " ".join((url or esc)(shown_reference(u)) for u in ind.references))
+    return " · ".join(parts)
+
+
+def dates_line(card: r.IndicatorCard) -> str:
+    """Every card's dates on one line: submitted, decided, first seen, last seen (the latest sighting or
+    submission), valid until."""
+    ind = card.indicator
+    last = max(d for d in (ind.last_seen, card.sightings.last_seen) if d is not None)
+    parts = [f"submitted {ind.created_at:%Y-%m-%d}"]
+    if ind.decided_at is not None:
+        parts.append(f"decided {ind.decided_at:%Y-%m-%d}")
+    parts += [f"first seen {ind.first_seen:%Y-%m-%d}", f"last seen {last:%Y-%m-%d}",
+              f"valid until {ind.valid_until:%Y-%m-%d}" if ind.valid_until else "no expiry"]
+    return " · ".join(parts)
 
 
 ALSO_RESTRICTED = "also held at a restricted TLP (another item you may see: look the value up)"

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.context import ContextError, malware_name
 from bot.ioc.extract import classify
 from bot.ioc.types import IOCType
 
@@ -122,6 +123,11 @@ def parse_target(text: str, org: str | None = None) -> WatchTarget:
             except ValueError:
                 known = ", ".join(t.value for t in IOCType)
                 raise TargetError(f"`{shown}` is not an indicator type; one of: {known}") from None
+        if kind == "malware":  # one family however written (bot.context.malware_name): Cobalt-Strike, cobalt_strike
+            try:
+                word = malware_name(word)
+            except ContextError as e:
+                raise TargetError(str(e)) from None
         return WatchTarget(WatchKind(kind), word, org)
     found = classify(raw)
     if found is not None and found.type in (IOCType.IPV4, IOCType.IPV6, IOCType.CIDR):

@@ -247,6 +247,12 @@ class IndicatorRow(Base):
     origin_created_by: Mapped[str | None] = mapped_column(String(100))
     origin_name: Mapped[str | None] = mapped_column(String(200))
     origin_created: Mapped[datetime | None]
+    # Context (0013): ThreatFox's threat type, a malware family (normalised), reference URLs (one a line), and
+    # when a moderator last decided it (approved, rejected, revoked).
+    threat_type: Mapped[str | None] = mapped_column(String(40))
+    malware: Mapped[str | None] = mapped_column(String(64), index=True)
+    refs: Mapped[str] = mapped_column(Text, default="", server_default="")
+    decided_at: Mapped[datetime | None]
 
 
 class IndicatorTagRow(Base):
@@ -259,6 +265,43 @@ class IndicatorTagRow(Base):
         ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class CommentRow(Base):
+    """`/ioc comment #ID text` (0013): read by whoever may see the indicator."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class CaseRow(Base):
+    """A case (0013): a campaign, an incident, a takedown, with its own TLP."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    tlp: Mapped[str] = mapped_column(String(20))
+    tlp_rank: Mapped[int] = mapped_column(SmallInteger)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+
+
+class CaseIndicatorRow(Base):
+    __tablename__ = "case_indicators"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
+                                              autoincrement=False, index=True)
 
 
 class VoteRow(Base):

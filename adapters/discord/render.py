@@ -16,6 +16,8 @@ import discord
 from bot import results as r
 from bot.text import (
     ALSO_RESTRICTED,
+    context_line,
+    dates_line,
     known_text,
     not_applied_lines,
     plain,
@@ -86,6 +88,9 @@ def card_embed(card: r.IndicatorCard, *, headline: str = "", key: str = "") -> d
         embed.add_field(name="Tags", value=_clip(esc(", ".join(ind.tags)), 1024), inline=False)
     if ind.note:
         embed.add_field(name="Note", value=_clip(esc(ind.note), 1024), inline=False)
+    if about := context_line(ind, esc, url=lambda u: code(u, 300)):
+        embed.add_field(name="Context", value=_clip(about, 1024), inline=False)
+    embed.add_field(name="Dates", value=dates_line(card), inline=False)
     if ind.status_reason:
         embed.add_field(name="Reason", value=_clip(esc(ind.status_reason), 1024), inline=False)
     if card.warnings:

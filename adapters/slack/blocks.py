@@ -20,6 +20,8 @@ from bot.domain import Status, Tally
 from bot.ioc import IOCType
 from bot.text import (
     ALSO_RESTRICTED,
+    context_line,
+    dates_line,
     known_text,
     not_applied_lines,
     related_lines,
@@ -141,6 +143,8 @@ class Renderer:
         ]
         if ind.tags:
             fields.append(f"*Tags*\n{esc(', '.join(ind.tags))}")
+        if about := context_line(ind, esc, url=lambda u: code(u, 300)):
+            fields.append(f"*Context*\n{about}")
         blocks: list[dict[str, Any]] = [section(head, block_id=f"card-{ind.id}",
                                                 fields=[mrkdwn(truncate(f, 1900)) for f in fields])]
         notes = []
@@ -152,6 +156,7 @@ class Renderer:
             notes.append(f":warning: On a warninglist of known-benign values: {esc('; '.join(card.warnings))}")
         if card.also_restricted:
             notes.append(f":lock: {ALSO_RESTRICTED}")
+        notes.append(f":date: {dates_line(card)}")
         if notes:
             blocks.append(context(*notes))
         if buttons and card.buttons:

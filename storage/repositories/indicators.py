@@ -83,7 +83,8 @@ _INDICATOR_COLUMNS = (
     MemberRow.name.label("submitter_name"), IndicatorRow.org_id, OrganizationRow.name.label("org_name"),
     IndicatorRow.anonymous, IndicatorRow.first_seen, IndicatorRow.last_seen, IndicatorRow.valid_until,
     IndicatorRow.created_at, IndicatorRow.modified_at, IndicatorRow.status_reason, IndicatorRow.origin_created_by,
-    IndicatorRow.origin_name, IndicatorRow.origin_created,
+    IndicatorRow.origin_name, IndicatorRow.origin_created, IndicatorRow.threat_type, IndicatorRow.malware,
+    IndicatorRow.refs, IndicatorRow.decided_at,
 )
 
 
@@ -111,12 +112,13 @@ def _by_values_statement(types: int) -> Select[Any]:
 def _indicator(row: Row[Any]) -> Indicator:
     (id_, stix_id, type_, value, status, tlp, confidence, tags, note, submitter_id, submitter_name, org_id, org_name,
      anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason, origin_created_by,
-     origin_name, origin_created) = row
+     origin_name, origin_created, threat_type, malware, refs, decided_at) = row
     return Indicator(
         id_, stix_id, _IOC_TYPES[type_], value, _STATUSES[status], _TLPS[tlp], confidence,
         tuple(sorted(tags.split(_TAG_SEPARATOR))) if tags else (), note, submitter_id, submitter_name, org_id,
         org_name, anonymous, first_seen, last_seen, valid_until, created_at, modified_at, status_reason,
-        origin_created_by or "", origin_name or "", origin_created,
+        origin_created_by or "", origin_name or "", origin_created, threat_type or "", malware or "",
+        tuple(refs.split("\n")) if refs else (), decided_at,
     )
 
 
@@ -290,9 +292,16 @@ def _normal_tags(tags: Iterable[str]) -> list[str]:
 
 
 def provenance(new: NewIndicator) -> dict[str, Any]:
-    """The provenance columns of a new item (NULL when it has none: a submission made here)."""
+    """The provenance columns of a new item (NULL when it has none: a submission made here), and its context
+    (issue 13: threat type, malware family, references one a line)."""
     return {"origin_created_by": new.origin_created_by or None, "origin_name": new.origin_name or None,
-            "origin_created": new.origin_created}
+            "origin_created": new.origin_created, "threat_type": new.threat_type or None,
+            "malware": new.malware or None, "refs": "\n".join(new.references)}
+
+
+def _decided(to: Status, at: datetime) -> dict[str, Any]:
+    """A moderator's decision is dated (cards show it); expiry is not a decision."""
+    return {"decided_at": at} if to in (Status.APPROVED, Status.REJECTED, Status.REVOKED) else {}
 
 
 class SqlIndicatorRepository(_Repository):
@@ -388,6 +397,10 @@ class SqlIndicatorRepository(_Repository):
             conditions.append(IndicatorRow.submitter_id == flt.submitter_id)
         if flt.tlp is not None:
             conditions.append(IndicatorRow.tlp_rank == flt.tlp.rank)
+        if flt.threat_types:
+            conditions.append(IndicatorRow.threat_type.in_(flt.threat_types))
+        if flt.malware:
+            conditions.append(IndicatorRow.malware.in_(flt.malware))
         text = flt.text.strip().lower()
         if text:
             # A substring of the value (values are stored normalized, mostly lower-case already).
@@ -454,14 +467,15 @@ class SqlIndicatorRepository(_Repository):
             update(IndicatorRow)
             .where(IndicatorRow.id == indicator_id,
                    IndicatorRow.status.in_([Status(s).value for s in from_statuses]))
-            .values(status=to.value, status_reason=reason, modified_at=at)
+            .values(status=to.value, status_reason=reason, modified_at=at, **_decided(to, at))
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
 
     async def edit(self, indicator_id: int, *, at: datetime, tlp: TLP | None = None, confidence: int | None = None,
                    tags: Sequence[str] | None = None, valid_until: datetime | None = None,
-                   note: str | None = None) -> None:
+                   note: str | None = None, threat_type: str | None = None, malware: str | None = None,
+                   references: Sequence[str] | None = None) -> None:
         """`/ioc edit`: change what is given (None: unchanged), `tags` replacing the item's tags. A new TLP moves the
         item to that TLP's visibility scope: Conflict when the value is held there already (nothing is changed)."""
         values: dict[str, Any] = {"modified_at": at}
@@ -475,6 +489,12 @@ class SqlIndicatorRepository(_Repository):
             values["valid_until"] = valid_until
         if note is not None:
             values["note"] = note
+        if threat_type is not None:  # context (issue 13): "" removes it
+            values["threat_type"] = threat_type or None
+        if malware is not None:
+            values["malware"] = malware or None
+        if references is not None:
+            values["refs"] = "\n".join(references)
         try:
             async with self._session.begin_nested():
                 await self._execute(update(IndicatorRow).where(IndicatorRow.id == indicator_id).values(**values)
@@ -561,7 +581,7 @@ class SqlIndicatorRepository(_Repository):
             rows = await self._execute(
                 update(IndicatorRow)
                 .where(IndicatorRow.id.in_(chunk), IndicatorRow.status.in_(froms))
-                .values(status=to.value, status_reason=reason, modified_at=at)
+                .values(status=to.value, status_reason=reason, modified_at=at, **_decided(to, at))
                 .returning(IndicatorRow.id)
                 .execution_options(synchronize_session=False)
             )
