@@ -154,18 +154,21 @@ def test_json_logs_are_one_object_per_line():
     assert entry["level"] == "WARNING" and entry["logger"] == "bot.delivery" and entry["message"] == "row 7 failed"
 
 
-def test_db_backup_copies_a_sqlite_store(tmp_path: Path):
+def test_db_backup_copies_a_sqlite_store(tmp_path: Path, sqlite_url: str):
+    """The backup through the installed command once; the refusal to overwrite in-process (the same typer app:
+    an interpreter's start costs about two seconds here), on a migrated file as `db upgrade` leaves it."""
+    from typer.testing import CliRunner
+
+    from adapters.cli import app
+
     exe = str(Path(sys.executable).with_name("coalition-bot"))
-    url = f"sqlite:///{tmp_path / 'live.db'}"
-    subprocess.run([exe, "db", "upgrade", "--database", url], check=True, capture_output=True, cwd=tmp_path)
-    done = subprocess.run([exe, "db", "backup", str(tmp_path / "copy.db"), "--database", url],
+    done = subprocess.run([exe, "db", "backup", str(tmp_path / "copy.db"), "--database", sqlite_url],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     tables = {r[0] for r in sqlite3.connect(tmp_path / "copy.db").execute("select name from sqlite_master")}
     assert {"indicators", "votes", "outbox", "alembic_version"} <= tables
-    again = subprocess.run([exe, "db", "backup", str(tmp_path / "copy.db"), "--database", url],
-                           capture_output=True, text=True, cwd=tmp_path)
-    assert again.returncode == 2 and "exists already" in again.stderr
+    again = CliRunner().invoke(app, ["db", "backup", str(tmp_path / "copy.db"), "--database", sqlite_url])
+    assert again.exit_code == 2 and "exists already" in again.output, again.output
 
 
 async def test_health_asks_the_real_slack_socket_whether_it_is_connected(sqlite_store):
