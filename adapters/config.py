@@ -21,7 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from bot.ioc import IOCType
 from bot.policy import Policy, WarninglistAction
+from bot.score import LIFETIMES_DAYS, ScoreModel
 from bot.tlp import TLP
 
 DEFAULT_CONFIG_PATH = Path("coalition.toml")
@@ -54,7 +56,8 @@ class PolicySettings(Section):
     def _tlp(cls, value: str) -> str:
         return TLP.parse(value).value
 
-    def to_policy(self) -> Policy:
+    def to_policy(self, score: ScoreSettings | None = None) -> Policy:
+        """The policy; `score` the `[score]` section (None: its defaults)."""
         ceiling = TLP.parse(self.default_channel_ceiling)
         if not ceiling.shareable_in_channels:
             raise ValueError("policy.default_channel_ceiling is clear, green or amber")
@@ -67,7 +70,33 @@ class PolicySettings(Section):
             warninglist_action=self.warninglist_action,
             max_values_per_command=self.max_values_per_command,
             page_size=self.page_size,
+            **(score.to_policy_fields() if score is not None else {}),
         )
+
+
+class ScoreSettings(Section):
+    """`[score]`: how indicators' scores decay (bot.score) and whether a low score expires an approved item."""
+
+    lifetimes: dict[str, float] = Field(default_factory=dict, description="days per type, over OpenCTI's defaults")
+    decay_speed: float = Field(0.5, gt=0, le=10)
+    threshold: float = Field(20.0, ge=0, le=100)
+    expire_below: float | None = Field(None, ge=0, le=100)
+
+    @field_validator("lifetimes")
+    @classmethod
+    def _lifetimes(cls, value: dict[str, float]) -> dict[str, float]:
+        types = {t.value for t in IOCType}
+        for kind, days in value.items():
+            if kind.lower() not in types:
+                raise ValueError(f"score.lifetimes: '{kind}' is not a type; types: {', '.join(sorted(types))}")
+            if not 0 < days <= 36_500:
+                raise ValueError(f"score.lifetimes: {kind} lives 0 < days <= 36500, not {days}")
+        return {k.lower(): float(v) for k, v in value.items()}
+
+    def to_policy_fields(self) -> dict[str, Any]:
+        lifetimes = {**LIFETIMES_DAYS, **{IOCType(k): v for k, v in self.lifetimes.items()}}
+        model = ScoreModel(lifetimes_days=lifetimes, decay_speed=self.decay_speed, threshold=self.threshold)
+        return {"score_model": model, "score_expire_below": self.expire_below}
 
 
 class WarninglistSettings(Section):
@@ -203,6 +232,7 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    score: ScoreSettings = Field(default_factory=ScoreSettings)
     warninglists: WarninglistSettings = Field(default_factory=WarninglistSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
@@ -357,6 +387,14 @@ DESCRIPTIONS = {
     "policy.warninglist_action": "warn (store and flag) or block (refuse unless override and a reason)",
     "policy.max_values_per_command": "values in one submission or lookup",
     "policy.page_size": "results per page of search and queue",
+    "score.lifetimes": "days an indicator's score takes to decay to 0 after its last sighting or confirmation, by "
+                       "type, over OpenCTI's defaults (ipv4, ipv6, cidr, url, email 47; domain, asn, btc 300; hashes "
+                       "and cve 460), e.g. `{ ipv4 = 30, domain = 200 }`",
+    "score.decay_speed": "MISP's polynomial decay `1 - (t / lifetime)^(1 / decay_speed)`: 0.5 slow at first then "
+                         "faster, 1 linear",
+    "score.threshold": "the score `/ioc why` says an item reaches on a given day",
+    "score.expire_below": "expire an approved indicator once its score falls below this (announced like any "
+                          "expiry); empty = off",
     "warninglists.enabled": "flag values on MISP warninglists (public resolvers, RFC 1918, top sites, ...)",
     "warninglists.include": "MISP list names to use; empty = the default subset",
     "warninglists.exclude": "MISP list names to leave out",

@@ -5,8 +5,9 @@ database answers and every chat adapter is connected, 503 otherwise, with a smal
 dependency is down (`{"status": "unavailable", "down": ["database"], "database": "unreachable", "slack": "ok"}`);
 `GET /metrics` serves Prometheus text from a registry of this process's own
 (commands handled by verb, platform and outcome; command latency; outbox depth and age of the oldest row per
-platform; deliveries by outcome). The maintenance loop expires indicators whose valid_until has passed and writes
-the daily digests of `digest:daily` watches that are due.
+platform; deliveries by outcome). The maintenance loop expires indicators whose valid_until has passed (and, when
+`[score] expire_below` is set, approved ones whose score fell below it) and writes the daily digests of
+`digest:daily` watches that are due.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from adapters.contract import AdapterRuntime as Runtime
-from bot import services
+from bot import scoring, services
 from bot.alerts import write_digests
 from bot.dispatcher import Handled
 from bot.domain import OutboxEvent, Platform
@@ -155,6 +156,7 @@ class OpsService:
     async def _expire_loop(self) -> None:
         while True:
             await expire_once(self.runtime)
+            await expire_by_score_once(self.runtime)
             await digest_once(self.runtime)
             await asyncio.sleep(self.expire_every)
 
@@ -186,6 +188,20 @@ async def expire_once(runtime: Runtime) -> int:
         return len(await services.expire_due(uow, now, platforms))
 
     return await maintenance_step(runtime, "expiring indicators", "expired %d indicators", expire)
+
+
+async def expire_by_score_once(runtime: Runtime) -> int:
+    """Expire the approved indicators whose score fell below `[score] expire_below`, when it is set
+    (bot.scoring.expire_below_threshold); nothing at all when it is not."""
+    policy = runtime.dispatcher.policy
+    if policy.score_expire_below is None:
+        return 0
+
+    async def expire(uow: UnitOfWork, now: datetime, platforms: Sequence[Platform]) -> int:
+        return len(await scoring.expire_below_threshold(uow, now, platforms, policy))
+
+    return await maintenance_step(runtime, "expiring indicators by score", "expired %d indicators whose score fell "
+                                  f"below {policy.score_expire_below:g}", expire)
 
 
 async def digest_once(runtime: Runtime) -> int:

@@ -105,7 +105,7 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None, m
     try:
         if settings.database.upgrade_on_start if migrate is None else migrate:
             await upgrade_if_behind(store.engine, url)
-        dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(),
+        dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(settings.score),
                                 warninglists=await load_warninglists(settings) if warninglists else None,
                                 delivery_platforms=delivery_platforms)
         if not gc.isenabled():  # `coalition-bot`'s start-up is over (the collector was off: adapters.cli.main);

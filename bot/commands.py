@@ -126,6 +126,7 @@ class Search:
     within: str = ""  # a network (CIDR or IP), canonical
     domain: str = ""  # a domain, canonical
     notes_text: str = ""  # text:WORD, over notes and tags
+    min_score: int | None = None  # min_score:N (issue 13): only items scoring at least N
     threat_types: tuple[str, ...] = ()  # threat:botnet_cc (issue 13)
     malware: tuple[str, ...] = ()  # malware:emotet
 
@@ -165,7 +166,7 @@ class WhoAmI:
 
 @dataclass(frozen=True)
 class Stats:
-    pass
+    orgs: bool = False  # `/ioc stats orgs`: each organization's standing (issue 13)
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ class Export:
     types: tuple[IOCType, ...] = ()
     tags: tuple[str, ...] = ()
     since: timedelta | None = None
+    min_score: int | None = None  # only items scoring at least this (issue 13)
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,16 @@ class OrgDisable:
 Command = Command | Edit | Reopen | MemberRemove | InviteList | InviteRevoke | OrgDisable  # type: ignore[misc]
 
 
+# -- Score (issue 13): why an indicator scores what it does --
+
+@dataclass(frozen=True)
+class Why:
+    ref: Ref
+
+
+Command = Command | Why  # type: ignore[misc]
+
+
 # ---------------------------------------------------------------- help table (one source for usage and help)
 
 VERBS: dict[str, tuple[str, str]] = {
@@ -398,11 +410,12 @@ VERBS: dict[str, tuple[str, str]] = {
     "sighting": ("/ioc sighting #ID [count:N] [note...]", "Say that your organization saw this indicator too."),
     "search": ("/ioc search [type:url] [tag:emotet] [status:approved] [org:NAME] [since:7d] [tlp:amber] "
                "[threat:botnet_cc] [malware:emotet] "
-               "[within:198.51.100.0/24] [domain:northbank.example] [text:WORD] [page:N] [part of a value]",
+               "[within:198.51.100.0/24] [domain:northbank.example] [text:WORD] [min_score:50] "
+               "[page:N] [part of a value]",
                "Search the indicators you may see, newest first. within: IPs and CIDRs overlapping a network and "
                "URLs on such IPs; domain: a domain, its subdomains, and URLs and e-mail addresses on them; text: "
                "a word in the notes and tags; org:NAME an organization (org:Sentinel Security or "
-               "org:\"Sentinel Security\")."),
+               "org:\"Sentinel Security\"); min_score:N only those whose score is at least N (see /ioc why)."),
     "edit": ("/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]   (and [threat:TYPE|none] "
              "[malware:NAME|none] [ref:URL|none])",
              "Correct an indicator of your organization (moderators: any they may see): `tags:+a,-b` adds and "
@@ -428,11 +441,16 @@ VERBS: dict[str, tuple[str, str]] = {
               "malware:NAME or type:TYPE; `org:NAME` only that organization's items; `channel` (moderators) "
               "alerts this channel instead; `digest:daily` one message a day; `self:on` your own organization's "
               "items too. You are told only of what you may see."),
-    "stats": ("/ioc stats", "What the coalition's store holds."),
+    "stats": ("/ioc stats [orgs]", "What the coalition's store holds; `orgs`: each organization's standing "
+              "(submitted, approved, confirmed by others, false-positive rate, median time to decision) over what "
+              "you may see."),
+    "why": ("/ioc why #ID", "How an indicator's score was reached, step by step: confidence, confirmations and "
+            "false positives by organization (weighted by trust), sightings, and decay since the last sign of life."),
     "help": ("/ioc help [VERB]", "This help, or the help of one verb."),
     "export": ("/ioc export [format:stix|csv|txt] [status:approved] [tlp:amber] [type:url,domain] [tag:emotet] "
-               "[since:7d]", "A file of the indicators you may see: a STIX 2.1 bundle (default), CSV or one value a "
-               "line. Approved ones unless you say status:."),
+               "[since:7d] [min_score:50]", "A file of the indicators you may see: a STIX 2.1 bundle (default), CSV or "
+               "one value a line. Approved ones unless you say status:. Each carries its score (STIX "
+               "x_coalition_score, the CSV score column); min_score:N only those scoring at least N."),
     "import": ("/ioc import   (attach a STIX 2.1 .json bundle, a .csv or a .txt file)",
                "Submit the indicators in a file for moderation, as your organization; what is not an indicator is "
                "reported as skipped. A malformed file stores nothing."),
@@ -777,6 +795,8 @@ _TYPE_ALIASES = {"ip": "ipv4", "hash": "", "hostname": "domain", "cve-id": "cve"
 _SEARCH_KEYS = frozenset({"type", "tag", "tags", "status", "org", "since", "tlp", "page", "within", "domain", "text",
                           "threat", "malware"})
 
+_SEARCH_KEYS |= {"min_score"}  # issue 13's score
+
 
 ORG_WORDS_MAX = 8  # an organization's name continued after org: is at most this many more words
 
@@ -840,6 +860,7 @@ def _search(args: list[str]) -> Search:
         within=_search_network(opts.get("within") or "", verb) if opts.get("within") is not None else "",
         domain=_search_domain(opts.get("domain") or "", verb) if opts.get("domain") is not None else "",
         notes_text=_text("text", opts.get("text") or "", verb, limits.SEARCH_TEXT_MAX, multiline=False),
+        min_score=_min_score(opts, verb),
         **_search_context(opts, verb),
     )
 
@@ -850,6 +871,11 @@ def _search_context(opts: _Options, verb: str) -> dict[str, tuple[str, ...]]:
         return {"threat_types": tuple(context.threat_type(t) for t in _split_list(opts.get("threat") or "")),
                 "malware": tuple(dict.fromkeys(context.malware_name(m)
                                                for m in _split_list(opts.get("malware") or "")))}
+
+
+def _min_score(opts: _Options, verb: str) -> int | None:
+    raw = opts.get("min_score")
+    return _int_option("min_score", raw, verb, 0, 100) if raw is not None else None
 
 
 def _search_tags(tags: tuple[str, ...], verb: str) -> tuple[str, ...]:
@@ -964,6 +990,20 @@ def _no_args(cls, verb: str):
             raise UsageError(f"{verb} takes no arguments", verb)
         return cls()
     return parse_it
+
+
+def _stats(args: list[str]) -> Stats:
+    if not args:
+        return Stats()
+    if len(args) == 1 and args[0].lower() == "orgs":
+        return Stats(orgs=True)
+    raise UsageError(f"stats takes nothing or `orgs`, not '{_shown(' '.join(args))}'", "stats")
+
+
+def _why(args: list[str]) -> Why:
+    if len(args) != 1:
+        raise UsageError("say which one indicator, e.g. /ioc why #42", "why")
+    return Why(parse_ref(args[0], "why"))
 
 
 def _help(args: list[str]) -> Help:
@@ -1159,7 +1199,8 @@ _PARSERS = {
     "join": _join,
     "whoami": _no_args(WhoAmI, "whoami"),
     "link": _link,
-    "stats": _no_args(Stats, "stats"),
+    "stats": lambda args: _stats(args),
+    "why": lambda args: _why(args),
     "watch": _watch,
     "help": _help,
     "admin": _admin,
@@ -1228,7 +1269,7 @@ def _form_context(check, raw):
 
 def _export(args: list[str]) -> Export:
     verb = "export"
-    opts = _Options(args, {"format", "status", "tlp", "type", "tag", "tags", "since"}, verb)
+    opts = _Options(args, {"format", "status", "tlp", "type", "tag", "tags", "since", "min_score"}, verb)
     if opts.rest:
         raise UsageError(f"unexpected '{opts.rest[0]}'", verb)
     fmt = (opts.get("format") or "stix").lower().replace("text", "txt").replace("json", "stix")
@@ -1244,6 +1285,7 @@ def _export(args: list[str]) -> Export:
                     for raw in _split_list(opts.get("type") or "")),
         tags=_split_list(",".join(v for v in (opts.get("tag"), opts.get("tags")) if v)),
         since=parse_duration(opts.get("since"), verb, "since") if opts.get("since") else None,
+        min_score=_min_score(opts, verb),
     )
 
 

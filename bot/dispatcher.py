@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import commands, exchange, lifecycle, services, watches
+from bot import commands, exchange, lifecycle, scoring, services, watches
 from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Platform
@@ -84,6 +84,12 @@ SERVICES.update({
     commands.InviteList: lifecycle.invite_list,
     commands.InviteRevoke: lifecycle.invite_revoke,
     commands.OrgDisable: lifecycle.org_disable,
+})
+
+# -- score (issue 13) --
+READ_ONLY += (commands.Why,)
+SERVICES.update({
+    commands.Why: scoring.why,
 })
 
 # -- STIX/TAXII exchange --

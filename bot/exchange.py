@@ -38,6 +38,7 @@ from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
 from bot.rules import can_see, require_role
+from bot.score import ScoreModel, compute, inputs_for
 from bot.services import Context, Matcher, store_submissions, submission_notices
 from bot.tlp import TLP
 
@@ -80,9 +81,11 @@ class ExportStats:
 
 async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt: str, write: Callable[[str], Any],
                        *, viewer_org_id: int | None, limit: int | None = None, batch: int = EXPORT_BATCH,
-                       coalition_name: str = "Coalition", progress: Progress = no_progress) -> ExportStats:
+                       coalition_name: str = "Coalition", progress: Progress = no_progress,
+                       scoring: tuple[datetime, ScoreModel] | None = None, min_score: int | None = None) -> ExportStats:
     """Stream the export in `fmt` (stix | csv | txt) to `write`, batch by batch (constant memory); `progress` is
-    told the indicators written after each batch."""
+    told the indicators written after each batch. With `scoring` (now, model) each indicator carries its score
+    (STIX `x_coalition_score`, the CSV `score` column), and `min_score` keeps only those scoring at least that."""
     stats = ExportStats()
     builder = stix.BundleBuilder(await uow.exchange.organization_names(), coalition_name,
                                  ids=await act_ids(uow)) if fmt == "stix" else None
@@ -100,29 +103,39 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
         if not rows:
             break
         after = rows[-1].id
+        fetched = len(rows)
+        scores = await scores_of(uow, rows, *scoring) if scoring is not None else None
+        if scores is not None and min_score is not None:
+            rows = [r for r in rows if scores[r.id] >= min_score]
         if limit is not None and stats.indicators + len(rows) > limit:
             rows = rows[:limit - stats.indicators]
             stats.truncated = True
         stats.indicators += len(rows)
         if builder is not None and stream is not None:
             votes, sightings = await uow.exchange.activity_records([r.id for r in rows])
-            objects = builder.objects_for(rows, votes, sightings)
+            objects = builder.objects_for(rows, votes, sightings, scores)
             stats.objects += len(objects)
             write(stream.write(objects))
         elif fmt == "csv":
-            write(stix.csv_rows(rows, viewer_org_id))
+            write(stix.csv_rows(rows, viewer_org_id, scores=scores))
             stats.objects += len(rows)
         else:
             write(stix.text_lines(rows))
             stats.objects += len(rows)
         progress("indicators", stats.indicators, None)
-        if stats.truncated or len(rows) < size:
+        if stats.truncated or fetched < size:
             break
     if builder is not None and stream is not None:
         supporting = builder.supporting_objects()
         stats.objects += len(supporting)
         write(stream.write(supporting) + "]}")
     return stats
+
+
+async def scores_of(uow: UnitOfWork, rows: Sequence[Indicator], now: datetime, model: ScoreModel) -> dict[int, int]:
+    """The scores of a batch (bot.score), from one read of their votes and sightings."""
+    evidence = await uow.votes.evidence([r.id for r in rows])
+    return {r.id: compute(inputs_for(r, evidence[r.id][2], evidence[r.id][1]), now, model).value for r in rows}
 
 
 def export_filter(cmd: commands.Export, now: datetime) -> ExportFilter:
@@ -135,9 +148,10 @@ async def export(ctx: Context, cmd: commands.Export) -> FileResult:
     member = ctx.require_member()
     parts: list[str] = []
     stats = await write_export(ctx.uow, ctx.view, export_filter(cmd, ctx.now), cmd.format, parts.append,
-                               viewer_org_id=member.org_id, limit=CHAT_EXPORT_LIMIT)
+                               viewer_org_id=member.org_id, limit=CHAT_EXPORT_LIMIT,
+                               scoring=(ctx.now, ctx.policy.score_model), min_score=cmd.min_score)
     filename = f"coalition-{ctx.now:%Y%m%d-%H%M}.{EXTENSIONS[cmd.format]}"
-    what = ", ".join(s.value for s in cmd.statuses)
+    what = ", ".join(s.value for s in cmd.statuses) + (f" scoring {cmd.min_score}+" if cmd.min_score else "")
     summary = (f"{stats.indicators} {what} indicator{'s' if stats.indicators != 1 else ''} you may see"
                + (f" ({stats.objects} STIX objects with votes, sightings, identities and markings)"
                   if cmd.format == "stix" else "")

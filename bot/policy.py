@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
+from bot.score import ScoreModel
 from bot.tlp import TLP
 
 
@@ -24,3 +25,5 @@ class Policy:
     warninglist_action: WarninglistAction = WarninglistAction.WARN
     max_values_per_command: int = 1000
     page_size: int = 10
+    score_model: ScoreModel = field(default_factory=ScoreModel)  # how scores decay (issue 13, `[score]`)
+    score_expire_below: float | None = None  # expire an approved item whose score fell below this; None = off

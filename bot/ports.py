@@ -42,6 +42,8 @@ from bot.domain import (
 from bot.ioc import IOCType
 from bot.misp.types import MispRow
 from bot.pivots import Pivot
+from bot.score import OrgVerdict
+from bot.standing import OrgStanding
 from bot.tlp import TLP
 from bot.watch_index import Watch
 
@@ -164,6 +166,9 @@ class IndicatorRepository(Protocol):
     async def expire_due(self, now: datetime) -> Sequence[int]:
         """Set every pending/approved row whose valid_until has passed to expired; return their ids."""
 
+    async def approved_after(self, after_id: int, size: int, now: datetime) -> Sequence[Indicator]:
+        """The next `size` approved items with id > after_id still within their valid_until, by id."""
+
     async def stats(self, view: Visibility | None = None) -> StoreStats:
         """Only what `view` may see (everything without one)."""
 
@@ -188,6 +193,10 @@ class VoteRepository(Protocol):
 
     async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
         """Tallies and sightings of many indicators in one round trip (what a card shows)."""
+
+    async def evidence(self, indicator_ids: Iterable[int]) -> dict[
+            int, tuple[Tally, SightingSummary, tuple[OrgVerdict, ...]]]:
+        """`activity` and each organization's verdict with its trust and latest vote (the score), one round trip."""
 
 
 class SightingRepository(Protocol):
@@ -459,6 +468,10 @@ class StatisticsRepository(Protocol):
                      top: int = 8) -> StatsTrends:
         """Over what `view` may see: weekly submissions and approvals, the median time to decision, top tags,
         contributions per organization (others' anonymous items under the anonymous name)."""
+
+    async def standing(self, view: Visibility, viewer_org_id: int) -> Sequence[OrgStanding]:
+        """`/ioc stats orgs`: per organization, over what `view` may see (others' anonymous items under the
+        anonymous name): submitted, approved, confirmed by others, called a false positive, time to decision."""
 
 
 # ---------------------------------------------------------------- the MISP feed (bot.misp.feed)

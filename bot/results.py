@@ -28,6 +28,8 @@ from bot.domain import (
 from bot.domain import Invite as InviteValue
 from bot.ioc import Observable
 from bot.ports import OutboxLane
+from bot.score import Score
+from bot.standing import OrgStanding
 from bot.tlp import TLP
 from bot.watch_index import Watch
 
@@ -51,6 +53,7 @@ class IndicatorCard:
     # The viewer may also see another item of the same value at AMBER+STRICT or RED (another visibility scope).
     # Only ever set for a private reply to someone who may see both (bot.services.cards_for).
     also_restricted: bool = False
+    score: Score | None = None  # bot.score: from the item's own votes and sightings, never from other items
 
 
 @dataclass(frozen=True)
@@ -308,3 +311,24 @@ class ApiKeyListResult:
 
 
 Result = Result | FileResult | ImportReport | ApiKeyCreated | ApiKeyListResult  # type: ignore[misc]
+
+
+# -- Score (issue 13) --
+
+@dataclass(frozen=True)
+class ScoreExplained:
+    """`/ioc why #ID`: an item's score and the whole computation in plain words (bot.score.explain)."""
+
+    indicator: Indicator
+    score: Score
+    explanation: str
+
+
+@dataclass(frozen=True)
+class OrgStandings:
+    """`/ioc stats orgs`: each organization's standing over what the asker may see."""
+
+    rows: tuple[OrgStanding, ...]
+
+
+Result = Result | ScoreExplained | OrgStandings  # type: ignore[misc]

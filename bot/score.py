@@ -16,9 +16,11 @@ submitting organization's own confirmations not at all (it vouched by submitting
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain import Indicator, SightingSummary, Verdict
 from bot.ioc import IOCType
 
 CONFIRM_POINTS = 8.0  # per confirming organization of trust 100
@@ -139,9 +141,35 @@ def compute(inputs: ScoreInputs, now: datetime, model: ScoreModel | None = None)
     return Score(value, trend, tuple(steps), reaches)
 
 
+@dataclass(frozen=True)
+class OrgVerdict:
+    """One organization's verdict on an indicator as the store counts it: its trust and its latest such vote."""
+
+    org_id: int
+    verdict: str  # a bot.domain.Verdict value
+    trust: int  # the organization's trust, 0-100
+    latest: datetime
+
+
+def inputs_for(indicator: Indicator, verdicts: Iterable[OrgVerdict], sightings: SightingSummary) -> ScoreInputs:
+    """What the store knows of an indicator, as the score's inputs: the submitting organization's own
+    confirmations count for nothing (it vouched by submitting), nor as a sign of life."""
+    confirming = [v for v in verdicts if v.verdict == Verdict.CONFIRM.value and v.org_id != indicator.org_id]
+    false_positive = [v for v in verdicts if v.verdict == Verdict.FALSE_POSITIVE.value]
+    return ScoreInputs(
+        type=indicator.type, confidence=indicator.confidence, submitted_at=indicator.created_at,
+        confirming_trust=tuple(v.trust for v in sorted(confirming, key=lambda v: v.org_id)),
+        false_positive_trust=tuple(v.trust for v in sorted(false_positive, key=lambda v: v.org_id)),
+        sighting_orgs=sightings.orgs,
+        last_confirmed=max((v.latest for v in confirming), default=None),
+        last_sighted=sightings.last_seen,
+    )
+
+
 def explain(score: Score) -> str:
     """`/ioc why`: the computation as one sentence."""
     return "; ".join(score.steps) + f": score {score.value}."
 
 
-__all__ = ["LIFETIMES_DAYS", "Score", "ScoreInputs", "ScoreModel", "compute", "decay", "explain", "last_activity"]
+__all__ = ["LIFETIMES_DAYS", "OrgVerdict", "Score", "ScoreInputs", "ScoreModel", "compute", "decay", "explain",
+           "inputs_for", "last_activity"]

@@ -52,6 +52,7 @@ from bot.results import (
     MemberListResult,
     Moderated,
     OrganizationList,
+    OrgStandings,
     PassiveResult,
     Related,
     RelatedGroup,
@@ -72,6 +73,7 @@ from bot.rules import (
     unmoderated_reason,
     visibility,
 )
+from bot.score import ScoreModel, compute, inputs_for
 from bot.tlp import TLP
 
 
@@ -153,15 +155,16 @@ def buttons_for(indicator_id: int, status: Status, moderator: bool) -> tuple[But
 
 async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewer: Member | None, now: datetime,
                       moderator_buttons: bool | None = None,
-                      warnings: dict[int, tuple[str, ...]] | None = None) -> tuple[IndicatorCard, ...]:
-    """Cards for these indicators, their tallies and sightings fetched in one query.
+                      warnings: dict[int, tuple[str, ...]] | None = None,
+                      model: ScoreModel | None = None) -> tuple[IndicatorCard, ...]:
+    """Cards for these indicators, their tallies, sightings and scores (bot.score) fetched in one query.
 
     `viewer` None renders for a shared channel: no organization behind an anonymous item, vote buttons only
     (unless `moderator_buttons`)."""
     if not indicators:
         return ()
     ids = [i.id for i in indicators]
-    activity = await uow.votes.activity(ids)
+    activity = await uow.votes.evidence(ids)
     moderator = moderator_buttons if moderator_buttons is not None else bool(viewer and can_moderate(viewer))
     cards = []
     for ind in indicators:
@@ -174,6 +177,7 @@ async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewe
             sightings=activity[ind.id][1],
             buttons=buttons_for(ind.id, status, moderator),
             warnings=(warnings or {}).get(ind.id, ()),
+            score=compute(inputs_for(ind, activity[ind.id][2], activity[ind.id][1]), now, model),
         ))
     return tuple(cards)
 
@@ -188,7 +192,8 @@ async def cards_for(ctx: Context, indicators: Sequence[Indicator]) -> tuple[Indi
         for ind in indicators:
             if names := ctx.warninglists.match(Observable(ind.type, ind.value)):
                 warnings[ind.id] = tuple(names)
-    cards = await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings)
+    cards = await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings,
+                              model=ctx.policy.score_model)
     also = await _also_restricted(ctx, indicators)
     return tuple(replace(c, also_restricted=True) if c.indicator.id in also else c for c in cards)
 
@@ -384,6 +389,8 @@ async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
                        since=ctx.now - cmd.since if cmd.since else None, tlp=cmd.tlp, text=text,
                        within=cmd.within, domain=cmd.domain, notes_text=cmd.notes_text,
                        threat_types=cmd.threat_types, malware=cmd.malware)
+    if cmd.min_score is not None:  # the score is computed, not stored: it filters here (issue 13)
+        return await _scored_list(ctx, flt, cmd.page, cmd.min_score, view=ctx.view_for(cmd))
     return await _list(ctx, flt, cmd.page, "Search results", next_action=None, view=ctx.view_for(cmd))
 
 
@@ -426,6 +433,29 @@ async def _list(ctx: Context, flt: SearchFilter, page_number: int, title: str,
     )
 
 
+SCORED_SCAN_MAX = 5000  # search min_score: the newest matches it scores at most
+SCORED_BATCH = 500
+
+
+async def _scored_list(ctx: Context, flt: SearchFilter, page_number: int, min_score: int,
+                       view: Visibility) -> IndicatorList:
+    """Search results scoring at least `min_score`: the newest SCORED_SCAN_MAX matches, scored a batch at a time
+    (one read of votes and sightings per batch), then paged."""
+    page = Page(page_number, ctx.policy.page_size)
+    kept: list[Indicator] = []
+    for number in range(1, SCORED_SCAN_MAX // SCORED_BATCH + 1):
+        rows, total = await ctx.uow.indicators.search(flt, view, Page(number, SCORED_BATCH))
+        rows = [r for r in rows if can_see(r, view)]
+        evidence = await ctx.uow.votes.evidence([r.id for r in rows])
+        kept += [r for r in rows if compute(inputs_for(r, evidence[r.id][2], evidence[r.id][1]), ctx.now,
+                                            ctx.policy.score_model).value >= min_score]
+        if number * SCORED_BATCH >= total:
+            break
+    shown = kept[page.offset:page.offset + page.size]
+    return IndicatorList(title=f"Search results scoring {min_score} or more", cards=await cards_for(ctx, shown),
+                         total=len(kept), page=page.number, page_size=page.size, next_action=None)
+
+
 async def home(ctx: Context, _: commands.Home) -> HomeResult:
     member = ctx.require_member()
     recent = await _list(ctx, SearchFilter(submitter_id=member.id), 1, "Your latest submissions", next_action=None)
@@ -447,7 +477,8 @@ async def passive(ctx: Context, cmd: commands.Passive) -> PassiveResult:
     rows = {(i.type, i.value): i for i in await ctx.uow.indicators.by_values((o.type, o.value) for o in found)
             if can_feed(i, ctx.ceiling)}
     shown = list(rows.values())
-    cards = {c.indicator.id: c for c in await build_cards(ctx.uow, shown, viewer=None, now=ctx.now)}
+    cards = {c.indicator.id: c for c in await build_cards(ctx.uow, shown, viewer=None, now=ctx.now,
+                                                            model=ctx.policy.score_model)}
     items = []
     for obs in found:
         ind = rows.get((obs.type, obs.value))
@@ -561,9 +592,11 @@ async def link_identity(ctx: Context, code: str) -> Done:
                 + (f" Decisions and notices reach you on {where}." if where else "") + " See `/ioc whoami`.")
 
 
-async def stats(ctx: Context, _: commands.Stats) -> StatsResult:
+async def stats(ctx: Context, cmd: commands.Stats) -> StatsResult | OrgStandings:
     member = ctx.require_member()
     view = ctx.view  # only what the asker may see, in the totals and in the chart's numbers
+    if cmd.orgs:  # issue 13's standing, over the same view
+        return OrgStandings(tuple(await ctx.uow.statistics.standing(view, member.org_id)))
     return StatsResult(await ctx.uow.indicators.stats(view),
                        await ctx.uow.statistics.trends(view, member.org_id, ctx.now))
 

@@ -62,7 +62,8 @@ def card_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
     ind = card.indicator
     lines = [f"{ind.ref} {ind.type.value} {esc(ind.value)}",
              f"   status {card.status.value} · {ind.tlp.label} · confidence {ind.confidence}"
-             + (f" · tags {esc(', '.join(ind.tags))}" if ind.tags else ""),
+             + (f" · tags {esc(', '.join(ind.tags))}" if ind.tags else "")
+             + (f" · score {card.score}" if card.score is not None else ""),
              f"   from {esc(card.org_shown)} · votes {tally_text(card.tally)} · sightings "
              f"{card.sightings.count} ({card.sightings.orgs} org{'s' if card.sightings.orgs != 1 else ''})"]
     if ind.note:
@@ -295,6 +296,27 @@ def trend_lines(trends: StatsTrends | None, esc: Escape = plain) -> list[str]:
     if trends.by_organization:
         lines.append("Contributions: " + ", ".join(f"{esc(o)} {n:,}" for o, n in trends.by_organization))
     return lines
+
+
+@render.register
+def _(result: r.ScoreExplained, esc: Escape = plain) -> str:
+    ind = result.indicator
+    return (f"{ind.ref} {ind.type.value} {esc(ind.value)}: score {result.score}\n{result.explanation}\n"
+            "(↑ confirmed or sighted in the last week, ↓ lost a point or more over it, → steady)")
+
+
+@render.register
+def _(result: r.OrgStandings, esc: Escape = plain) -> str:
+    if not result.rows:
+        return "No organization has submitted anything you may see yet."
+    lines = ["Standing of each organization (over what you may see): submitted, approved, confirmed by others, "
+             "false-positive rate, median time to decision"]
+    for s in result.rows:
+        median = _hours(s.median_decision_hours) if s.median_decision_hours is not None else "none decided"
+        lines.append(f"{esc(s.name)}: {s.submitted:,} submitted · {s.approved:,} approved · "
+                     f"{s.confirmed_by_others:,} confirmed by others · {s.false_positive_rate:.0%} false positive · "
+                     f"median decision {median}")
+    return "\n".join(lines)
 
 
 def _hours(hours: float) -> str:

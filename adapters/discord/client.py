@@ -241,10 +241,11 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
     async def search(interaction: discord.Interaction, text: str | None = None, type: str | None = None,
                      tag: str | None = None, status: str | None = None, org: str | None = None,
                      since: str | None = None, tlp: str | None = None,
-                     page: app_commands.Range[int, 1, 10_000] | None = None) -> None:
+                     page: app_commands.Range[int, 1, 10_000] | None = None,
+                     min_score: app_commands.Range[int, 0, 100] | None = None) -> None:
         await handler.run_text(interaction, _join("search", _opt("type", type), _opt("tag", tag),
                                                   _opt("status", status), _opt("org", org), _opt("since", since),
-                                                  _opt("tlp", tlp), _opt("page", page),
+                                                  _opt("tlp", tlp), _opt("page", page), _opt("min_score", min_score),
                                                   (text or "").replace('"', "")), verb="search")
 
     @ioc.command(name="queue", description="Moderators: the indicators waiting for a decision")
@@ -302,6 +303,12 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
         text = _join("reopen", _q(indicator), "-" if reason.strip() else "")
         await handler.run_text(interaction, text, verb="reopen", amend={"reason": reason.strip()})
 
+    @ioc.command(name="why", description="How an indicator's score was reached, step by step")
+    @app_commands.describe(indicator="#ID or value")
+    @app_commands.autocomplete(indicator=indicator_autocomplete)
+    async def why(interaction: discord.Interaction, indicator: str) -> None:
+        await handler.run_text(interaction, _join("why", _q(indicator)), verb="why")
+
     @ioc.command(name="join", description="Join your organization with an invite code")
     async def join(interaction: discord.Interaction, code: str) -> None:
         await handler.run_text(interaction, _join("join", _q(code)), verb="join")
@@ -330,8 +337,10 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
         await handler.run_text(interaction, _join("watch", action, _q(target or ""), options or ""), verb="watch")
 
     @ioc.command(name="stats", description="What the coalition's store holds")
-    async def stats(interaction: discord.Interaction) -> None:
-        await handler.run_text(interaction, "stats", verb="stats")
+    @app_commands.describe(view="orgs: each organization's standing (submitted, approved, confirmed by others...)")
+    @app_commands.choices(view=[app_commands.Choice(name="orgs", value="orgs")])
+    async def stats(interaction: discord.Interaction, view: str | None = None) -> None:
+        await handler.run_text(interaction, _join("stats", view or ""), verb="stats")
 
     @ioc.command(name="help", description="The commands, or one verb's help")
     async def help_(interaction: discord.Interaction, verb: str | None = None) -> None:
@@ -342,10 +351,11 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
     @app_commands.autocomplete(tag=tag_autocomplete)
     async def export(interaction: discord.Interaction, format: str = "stix", status: str | None = None,
                      tlp: str | None = None, type: str | None = None, tag: str | None = None,
-                     since: str | None = None) -> None:
+                     since: str | None = None, min_score: app_commands.Range[int, 0, 100] | None = None) -> None:
         await handler.run_text(interaction, _join("export", _opt("format", format), _opt("status", status),
                                                   _opt("tlp", tlp), _opt("type", type), _opt("tag", tag),
-                                                  _opt("since", since)), verb="export", defer_now=True)
+                                                  _opt("since", since), _opt("min_score", min_score)), verb="export",
+                               defer_now=True)
 
     @ioc.command(name="import", description="Submit the indicators in a file (STIX 2.1 JSON, CSV or text)")
     async def import_(interaction: discord.Interaction, file: discord.Attachment) -> None:

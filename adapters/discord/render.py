@@ -78,7 +78,8 @@ def card_embed(card: r.IndicatorCard, *, headline: str = "", key: str = "") -> d
     ind = card.indicator
     embed = discord.Embed(title=_clip(f"{ind.ref} · {ind.type.value}" + (f" · {headline}" if headline else ""), 256),
                           description=code(ind.value), colour=TLP_COLOURS.get(ind.tlp, 0x99AAB5))
-    embed.add_field(name="Status", value=card.status.value)
+    embed.add_field(name="Status", value=card.status.value
+                    + (f" · score {card.score}" if card.score is not None else ""))
     embed.add_field(name="TLP", value=ind.tlp.label)
     embed.add_field(name="Confidence", value=str(ind.confidence))
     embed.add_field(name="From", value=_clip(esc(card.org_shown) or "a coalition member", 1024))

@@ -134,7 +134,8 @@ class Renderer:
         ind = card.indicator
         head = f"*{ind.ref}* · {TYPE_LABELS.get(ind.type, ind.type.value)}\n{code(ind.value)}"
         fields = [
-            f"*Status*\n{STATUS_EMOJI.get(card.status, '')} {card.status.value}",
+            f"*Status*\n{STATUS_EMOJI.get(card.status, '')} {card.status.value}"
+            + (f" · score {card.score}" if card.score is not None else ""),
             f"*TLP*\n{TLP_EMOJI[ind.tlp]} {ind.tlp.label}",
             f"*Confidence*\n{ind.confidence}",
             f"*Submitted by*\n{esc(card.org_shown)}",
@@ -176,7 +177,8 @@ class Renderer:
         ind, t = card.indicator, card.tally
         return (f"*{ind.ref}* {code(ind.value, 300)} · {card.status.value} · {ind.tlp.label} · "
                 f":{self.confirm_emoji}: {t.confirm} ({plural(t.confirm_orgs, 'org')}) "
-                f":{self.false_positive_emoji}: {t.false_positive} ({plural(t.false_positive_orgs, 'org')})")
+                f":{self.false_positive_emoji}: {t.false_positive} ({plural(t.false_positive_orgs, 'org')})"
+                + (f" · score {card.score}" if card.score is not None else ""))
 
     def cards(self, cards: Sequence[r.IndicatorCard], *, buttons: bool = True,
               full: int = MAX_FULL_CARDS) -> list[dict[str, Any]]:

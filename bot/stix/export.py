@@ -44,6 +44,7 @@ from bot.stix.ids import (
 from bot.stix.markings import TLP2_EXTENSION_DEFINITION, TLP2_MARKINGS
 from bot.stix.patterns import pattern_for
 from bot.stix.provenance import ORIGIN_EXTENSION_DEFINITION, add_origin, has_origin
+from bot.stix.score import SCORE_EXTENSION_DEFINITION, add_score
 from bot.tlp import STIX_MARKING_IDS, TLP
 
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -160,10 +161,13 @@ class BundleBuilder:
         self.orgs: set[int] = set()
         self.coalition = False
         self.origin = False  # an object carries x_coalition_origin: its extension-definition goes in too
+        self.scored = False  # ... x_coalition_score (bot.stix.score): its extension-definition too
         self.count = 0
 
     def objects_for(self, indicators: Iterable[Indicator], votes: Mapping[int, list[VoteRecord]] | None = None,
-                    sightings: Mapping[int, list[SightingRecord]] | None = None) -> list[dict[str, Any]]:
+                    sightings: Mapping[int, list[SightingRecord]] | None = None,
+                    scores: Mapping[int, int] | None = None) -> list[dict[str, Any]]:
+        """`scores` (by indicator id): each indicator carries its `x_coalition_score` (bot.stix.score)."""
         out: list[dict[str, Any]] = []
         tlps, orgs = self.tlps, self.orgs
         votes = votes or {}
@@ -171,6 +175,9 @@ class BundleBuilder:
         append = out.append
         for ind in indicators:
             append(indicator_object(ind))
+            if scores is not None:
+                add_score(out[-1], scores[ind.id])
+                self.scored = True
             tlps.add(ind.tlp)
             if not self.origin and has_origin(ind):
                 self.origin = True
@@ -199,10 +206,12 @@ class BundleBuilder:
 
     def supporting_objects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        if self.coalition or self.origin:  # (the coalition's identity made the provenance extension)
+        if self.coalition or self.origin or self.scored:  # (the coalition's identity made these extensions)
             found.append(coalition_identity(self.coalition_name))
         if self.origin:
             found.append(ORIGIN_EXTENSION_DEFINITION)
+        if self.scored:
+            found.append(SCORE_EXTENSION_DEFINITION)
         for org_id in sorted(self.orgs):
             found.append(identity_object(org_identity_id(org_id), self.org_names.get(org_id, f"organization {org_id}")))
         if self.tlps:
@@ -246,14 +255,16 @@ def bundle(indicators: Iterable[Indicator], org_names: Mapping[int, str], *, ids
 # ---------------------------------------------------------------- CSV and plain text
 
 CSV_COLUMNS = ("id", "stix_id", "type", "value", "status", "tlp", "confidence", "tags", "organization",
-               "first_seen", "last_seen", "valid_until", "created", "modified")
+               "first_seen", "last_seen", "valid_until", "created", "modified", "score")
 
 
 def shown_org(ind: Indicator, viewer_org_id: int | None) -> str:
     return ANONYMOUS_ORG if ind.anonymous and viewer_org_id != ind.org_id else ind.org_name
 
 
-def csv_rows(indicators: Iterable[Indicator], viewer_org_id: int | None, *, header: bool = False) -> str:
+def csv_rows(indicators: Iterable[Indicator], viewer_org_id: int | None, *, header: bool = False,
+             scores: Mapping[int, int] | None = None) -> str:
+    """CSV lines; the `score` column (bot.score, at the export) from `scores` by indicator id, else empty."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if header:
@@ -264,7 +275,7 @@ def csv_rows(indicators: Iterable[Indicator], viewer_org_id: int | None, *, head
             ind.confidence, " ".join(ind.tags), _csv_safe(shown_org(ind, viewer_org_id)),
             timestamp(ind.first_seen), timestamp(ind.last_seen),
             timestamp(ind.valid_until) if ind.valid_until else "", timestamp(ind.created_at),
-            timestamp(ind.modified_at),
+            timestamp(ind.modified_at), scores.get(ind.id, "") if scores is not None else "",
         ))
     return buf.getvalue()
 

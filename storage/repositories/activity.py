@@ -22,7 +22,9 @@ from bot.domain import (
     Tally,
     Verdict,
 )
+from bot.score import OrgVerdict
 from storage.models import (
+    OrganizationRow,
     SightingRow,
     VoteRow,
 )
@@ -84,17 +86,25 @@ class SqlVoteRepository(_Repository):
 
     async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
         """Tallies and sightings of many indicators in one round trip (a UNION ALL of two GROUP BYs)."""
+        return {i: (tally, sightings) for i, (tally, sightings, _) in (await self.evidence(indicator_ids)).items()}
+
+    async def evidence(self, indicator_ids: Iterable[int]) -> dict[
+            int, tuple[Tally, SightingSummary, tuple[OrgVerdict, ...]]]:
+        """`activity` and, for the score (bot.score), each organization's verdict with its trust and latest vote:
+        still one round trip for a batch (the votes grouped by organization too)."""
         ids = list(dict.fromkeys(indicator_ids))
         votes: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
+        verdicts: dict[int, list[OrgVerdict]] = {i: [] for i in ids}
         sightings = {i: SightingSummary() for i in ids}
         for chunk in _chunks(ids):
-            stmt = _ACTIVITY
-            for indicator_id, kind, n, orgs, last in await self._execute(stmt, {"ids": list(chunk)}):
+            for indicator_id, kind, n, org, trust, last in await self._execute(_ACTIVITY, {"ids": list(chunk)}):
                 if kind == _SIGHTING:
-                    sightings[indicator_id] = SightingSummary(count=int(n), orgs=orgs, last_seen=last)
+                    sightings[indicator_id] = SightingSummary(count=int(n), orgs=org, last_seen=last)
                 else:
-                    votes[indicator_id][kind] = (n, orgs)
-        return {i: (_tally(votes[i]), sightings[i]) for i in ids}
+                    count, orgs = votes[indicator_id].get(kind, (0, 0))
+                    votes[indicator_id][kind] = (count + n, orgs + 1)
+                    verdicts[indicator_id].append(OrgVerdict(org, kind, int(trust), last))
+        return {i: (_tally(votes[i]), sightings[i], tuple(verdicts[i])) for i in ids}
 
 
 _SIGHTING = "sighting"
@@ -102,14 +112,16 @@ _SIGHTING = "sighting"
 
 def _activity_statement() -> Any:
     ids = bindparam("ids", expanding=True)
-    return union_all(
+    return union_all(  # votes by (verdict, organization): an organization's row carries its trust and latest vote
         select(VoteRow.indicator_id, VoteRow.verdict.label("kind"), func.count().label("n"),
-               func.count(VoteRow.org_id.distinct()).label("orgs"),
-               type_coerce(null(), SightingRow.seen_at.type).label("last"))
+               VoteRow.org_id.label("org"), OrganizationRow.trust_level.label("trust"),
+               func.max(VoteRow.updated_at).label("last"))
+        .join(OrganizationRow, OrganizationRow.id == VoteRow.org_id)
         .where(VoteRow.indicator_id.in_(ids))
-        .group_by(VoteRow.indicator_id, VoteRow.verdict),
+        .group_by(VoteRow.indicator_id, VoteRow.verdict, VoteRow.org_id, OrganizationRow.trust_level),
         select(SightingRow.indicator_id, literal(_SIGHTING).label("kind"), func.sum(SightingRow.count),
-               func.count(SightingRow.org_id.distinct()), func.max(SightingRow.seen_at))
+               func.count(SightingRow.org_id.distinct()), type_coerce(null(), OrganizationRow.trust_level.type),
+               func.max(SightingRow.seen_at))
         .where(SightingRow.indicator_id.in_(ids))
         .group_by(SightingRow.indicator_id),
     )

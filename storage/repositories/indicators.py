@@ -542,6 +542,16 @@ class SqlIndicatorRepository(_Repository):
         )
         return sorted(rows.scalars())
 
+    async def approved_after(self, after_id: int, size: int, now: datetime) -> Sequence[Indicator]:
+        """The next `size` approved items with id > after_id still within their valid_until (keyset by id): what
+        the maintenance loop scores to expire those below `[score] expire_below`."""
+        rows = await self._execute(
+            _indicators()
+            .where(IndicatorRow.status == Status.APPROVED.value, IndicatorRow.id > after_id,
+                   or_(IndicatorRow.valid_until.is_(None), IndicatorRow.valid_until > now))
+            .order_by(IndicatorRow.id).limit(size))
+        return [_indicator(row) for row in rows]
+
     async def stats(self, view: Visibility | None = None) -> StoreStats:
         """Counts by status and type, and the votes and sightings on those indicators: only what `view` may
         see (everything without one: operators and benches). Organizations and members are counted whole."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 import statistics
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
-from bot.domain import StatsTrends, Visibility
+from bot.domain import StatsTrends, Status, Verdict, Visibility
 from bot.rules import ANONYMOUS_ORG
-from storage.models import AuditRow, IndicatorRow, IndicatorTagRow, OrganizationRow
+from bot.standing import OrgStanding
+from storage.models import AuditRow, IndicatorRow, IndicatorTagRow, OrganizationRow, VoteRow
 from storage.repositories.base import _Repository
 from storage.repositories.indicators import visibility_clause
 
@@ -66,3 +67,47 @@ class SqlStatisticsRepository(_Repository):
             week_starts=tuple(starts), submitted=tuple(submitted), approved=tuple(approved),
             median_decision_hours=statistics.median(durations) if durations else None,
             top_tags=tuple((t, int(n)) for t, n in tags), by_organization=tuple(by_org[:top]))
+
+    async def standing(self, view: Visibility, viewer_org_id: int) -> list[OrgStanding]:
+        """`/ioc stats orgs` in two statements over what `view` may see: the counts grouped by organization, and
+        each decided item's first decision (the median of a sample of them per organization)."""
+        visible = visibility_clause(view)
+
+        def shown(name: str, org_id: int, anonymous: bool) -> str:
+            return ANONYMOUS_ORG if anonymous and org_id != viewer_org_id else name
+
+        def voted(verdict: Verdict, *others: object) -> object:
+            return exists().where(VoteRow.indicator_id == IndicatorRow.id, VoteRow.verdict == verdict.value, *others)
+
+        def flag(condition: object) -> object:
+            return func.sum(case((condition, 1), else_=0))
+
+        approved = or_(IndicatorRow.status == Status.APPROVED.value, exists().where(
+            AuditRow.indicator_id == IndicatorRow.id, AuditRow.action == "approve"))
+        counts: dict[str, list[int]] = {}
+        for name, org_id, anonymous, n, ok, confirmed, false_positive in await self._execute(
+                select(OrganizationRow.name, IndicatorRow.org_id, IndicatorRow.anonymous, func.count(), flag(approved),
+                       flag(voted(Verdict.CONFIRM, VoteRow.org_id != IndicatorRow.org_id)),
+                       flag(voted(Verdict.FALSE_POSITIVE)))
+                .join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
+                .where(visible).group_by(OrganizationRow.name, IndicatorRow.org_id, IndicatorRow.anonymous)):
+            row = counts.setdefault(shown(name, org_id, anonymous), [0, 0, 0, 0])
+            for k, v in enumerate((n, ok, confirmed, false_positive)):
+                row[k] += int(v or 0)
+        durations: dict[str, list[float]] = {}
+        first = func.min(AuditRow.at)
+        for name, org_id, anonymous, created, decided in await self._execute(
+                select(OrganizationRow.name, IndicatorRow.org_id, IndicatorRow.anonymous, IndicatorRow.created_at,
+                       first)
+                .join(OrganizationRow, OrganizationRow.id == IndicatorRow.org_id)
+                .join(AuditRow, and_(AuditRow.indicator_id == IndicatorRow.id, AuditRow.action.in_(DECISIONS)))
+                .where(visible)
+                .group_by(IndicatorRow.id, OrganizationRow.name, IndicatorRow.org_id, IndicatorRow.anonymous,
+                          IndicatorRow.created_at)
+                .order_by(IndicatorRow.id.desc()).limit(SAMPLE * 4)):
+            durations.setdefault(shown(name, org_id, anonymous), []).append(
+                max(0.0, (decided - created).total_seconds() / 3600))
+        found = [OrgStanding(name, *row, median_decision_hours=(
+                    statistics.median(durations[name]) if durations.get(name) else None))
+                 for name, row in counts.items()]
+        return sorted(found, key=lambda s: (-s.submitted, s.name))

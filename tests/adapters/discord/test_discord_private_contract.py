@@ -36,11 +36,11 @@ DM_CHANNEL = 990000000000000077
 ENTRY_POINTS = {
     **{f"/ioc {verb}": f"slash {verb}" for verb in (
         "submit", "lookup", "vote", "sighting", "search", "queue", "approve", "reject", "revoke", "join", "whoami",
-        "link", "home", "stats", "help", "export", "import", "admin", "watch", "edit", "reopen")},
+        "link", "home", "stats", "help", "export", "import", "admin", "watch", "edit", "reopen", "why")},
     **{f"autocomplete /ioc {verb} {option}": f"autocomplete {verb} {option}" for verb, option in (
         ("submit", "tags"), ("lookup", "values"), ("vote", "indicator"), ("sighting", "indicator"),
         ("search", "tag"), ("approve", "indicators"), ("reject", "indicators"), ("revoke", "indicators"),
-        ("export", "tag"), ("edit", "indicator"), ("reopen", "indicator"))},
+        ("export", "tag"), ("edit", "indicator"), ("reopen", "indicator"), ("why", "indicator"))},
     "context menu Submit indicators": "context menu",
     "button CardButton": "button",
     "modal ReasonModal": "reason modal",
@@ -181,6 +181,7 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
         "watch": ({"action": "list"}, "alice"),  # what alice watches is hers
         "edit": ({"indicator": "#99", "confidence": 80}, "alice"),
         "reopen": ({"indicator": "#99", "reason": "second look"}, "alice"),
+        "why": ({"indicator": "#99"}, "alice"),
     }
     for verb, (options, user) in slashes.items():
         await step(f"slash {verb}", lambda v=verb, o=options, u=user: slash(v, o, u))
