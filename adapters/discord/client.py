@@ -21,6 +21,7 @@ from discord.http import Route
 
 from adapters.config import DiscordSettings
 from bot import commands
+from bot.context import THREAT_TYPES
 from bot.dispatcher import Dispatcher
 from bot.ports import UnitOfWorkFactory
 
@@ -42,6 +43,7 @@ STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in
                   ("pending", "approved", "rejected", "revoked", "expired")]
 TYPE_CHOICES = [app_commands.Choice(name=t, value=t) for t in
                 ("ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "cve", "asn", "btc")]
+THREAT_CHOICES = [app_commands.Choice(name=t, value=t) for t in THREAT_TYPES][:25]  # issue 13's context
 FORMAT_CHOICES = [app_commands.Choice(name=n, value=v) for n, v in
                   (("STIX 2.1 bundle", "stix"), ("CSV", "csv"), ("Text, one value a line", "txt"))]
 
@@ -76,6 +78,11 @@ def _opt(key: str, value: Any) -> str:
 
 def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
+
+
+def _refs(value: str | None) -> str:
+    """Reference URLs typed space-separated, as the grammar's ref: options (one each)."""
+    return _join(*(_opt("ref", url) for url in (value or "").split()))
 
 
 class CoalitionClient(discord.Client):
@@ -197,19 +204,27 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
         return [app_commands.Choice(name=(head + "," if head else "") + t, value=(head + "," if head else "") + t)
                 for t in await handler.suggest_tags(interaction, last)]
 
+    async def malware_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=m, value=m) for m in await handler.suggest_malware(interaction, current)]
+
     @ioc.command(name="submit", description="Share indicators (defanged is fine); they wait for moderation")
     @app_commands.describe(values="One or many values, separated by spaces", tlp="Who may see them",
                            confidence="0-100", tags="Comma separated", valid="How long they are valid, e.g. 30d",
                            anonymous="Hide your organization from the others", note="Context for the coalition",
-                           override="Submit a value that is on a warninglist (the note says why)")
-    @app_commands.choices(tlp=TLP_CHOICES)
-    @app_commands.autocomplete(tags=tag_autocomplete)
+                           override="Submit a value that is on a warninglist (the note says why)",
+                           threat="What it is (ThreatFox's threat types)", malware="The malware family, e.g. emotet",
+                           ref="Reference URLs, separated by spaces (at most 3)")
+    @app_commands.choices(tlp=TLP_CHOICES, threat=THREAT_CHOICES)
+    @app_commands.autocomplete(tags=tag_autocomplete, malware=malware_autocomplete)
     async def submit(interaction: discord.Interaction, values: str, tlp: str | None = None,
                      confidence: app_commands.Range[int, 0, 100] | None = None, tags: str | None = None,
                      valid: str | None = None, anonymous: bool = False, override: bool = False,
-                     note: app_commands.Range[str, 0, 2000] | None = None) -> None:
+                     note: app_commands.Range[str, 0, 2000] | None = None, threat: str | None = None,
+                     malware: app_commands.Range[str, 0, 100] | None = None,
+                     ref: app_commands.Range[str, 0, 1600] | None = None) -> None:
         text = _join("submit", values.replace('"', ""), _opt("tlp", tlp), _opt("conf", confidence),
                      _opt("tags", (tags or "").replace(" ", ",")), _opt("valid", valid),
+                     _opt("threat", threat), _opt("malware", malware), _refs(ref),
                      "anon" if anonymous else "", "override" if override else "")
         await handler.run_text(interaction, text, verb="submit", amend={"note": (note or "").strip()})
 
@@ -283,16 +298,22 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
     @ioc.command(name="edit", description="Correct an indicator of your organization (moderators: any they see)")
     @app_commands.describe(indicator="#ID or value", confidence="0-100",
                            tags="+a,-b adds and removes tags; a,b replaces them", valid="Valid from now on, e.g. 30d",
-                           tlp="Your organization may only make it more restrictive", note="Replaces its description")
+                           tlp="Your organization may only make it more restrictive", note="Replaces its description",
+                           threat="What it is (none removes it)", malware="The malware family (none removes it)",
+                           ref="Reference URLs separated by spaces: replace them (none removes them)")
     @app_commands.choices(tlp=TLP_CHOICES)
-    @app_commands.autocomplete(indicator=indicator_autocomplete)
+    @app_commands.autocomplete(indicator=indicator_autocomplete, malware=malware_autocomplete)
     async def edit(interaction: discord.Interaction, indicator: str,
                    confidence: app_commands.Range[int, 0, 100] | None = None, tags: str | None = None,
                    valid: str | None = None, tlp: str | None = None,
-                   note: app_commands.Range[str, 0, 2000] | None = None) -> None:
+                   note: app_commands.Range[str, 0, 2000] | None = None,
+                   threat: app_commands.Range[str, 0, 40] | None = None,
+                   malware: app_commands.Range[str, 0, 100] | None = None,
+                   ref: app_commands.Range[str, 0, 1600] | None = None) -> None:
         # "-" stands for the note in the grammar's text; the note itself is set verbatim
         text = _join("edit", _q(indicator), _opt("conf", confidence), _opt("tags", (tags or "").replace(" ", ",")),
-                     _opt("valid", valid), _opt("tlp", tlp), "-" if (note or "").strip() else "")
+                     _opt("valid", valid), _opt("tlp", tlp), _opt("threat", threat), _opt("malware", malware),
+                     _refs(ref), "-" if (note or "").strip() else "")
         await handler.run_text(interaction, text, verb="edit", amend={"note": (note or "").strip()})
 
     @ioc.command(name="reopen", description="Moderators: put a rejected or revoked indicator back to pending")

@@ -319,6 +319,18 @@ class Handler:
         tags = dict.fromkeys(t for card in cards_of(reply.result) for t in card.indicator.tags if t.startswith(prefix))
         return list(tags)[:25]
 
+    async def suggest_malware(self, interaction: discord.Interaction, current: str) -> list[str]:
+        """Malware families already named on the newest indicators this person may see, starting with what was
+        typed (normalised as the grammar stores them: Cobalt-Strike finds cobalt_strike)."""
+        prefix = "_".join(current.strip().lower().replace("-", " ").split())
+        try:
+            reply = await asyncio.wait_for(self.dispatcher.handle(commands.Search(), self.actor(interaction)), 2.0)
+        except TimeoutError:
+            return []
+        names = dict.fromkeys(card.indicator.malware for card in cards_of(reply.result)
+                              if card.indicator.malware and card.indicator.malware.startswith(prefix))
+        return list(names)[:25]
+
     # ------------------------------------------------------------------ messages: files and passive mode
 
     async def on_message(self, message: discord.Message) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from bot import actions
 from bot import results as r
 from bot.audience import cards_of
+from bot.context import THREAT_TYPES
 from bot.domain import Status, Tally
 from bot.ioc import IOCType
 from bot.text import (
@@ -435,6 +436,15 @@ class Renderer:
                 "type": "plain_text_input", "action_id": "tags", "placeholder": plain("phishing, emotet")}},
             {"type": "input", "block_id": "valid", "label": plain("Valid for"), "optional": True, "element": {
                 "type": "plain_text_input", "action_id": "valid", "placeholder": plain("e.g. 30d (default: policy)")}},
+            {"type": "input", "block_id": "threat", "label": plain("Threat type"), "optional": True, "element": {
+                "type": "static_select", "action_id": "threat", "placeholder": plain("What it is"),
+                "options": [{"text": plain(t), "value": t} for t in THREAT_TYPES]}},
+            {"type": "input", "block_id": "malware", "label": plain("Malware family"), "optional": True, "element": {
+                "type": "plain_text_input", "action_id": "malware", "max_length": 100,
+                "placeholder": plain("emotet, cobalt_strike")}},
+            {"type": "input", "block_id": "references", "label": plain("References"), "optional": True, "element": {
+                "type": "plain_text_input", "action_id": "references", "multiline": True, "max_length": 1600,
+                "placeholder": plain("https://… one a line, at most 3")}},
             {"type": "input", "block_id": "note", "label": plain("Note"), "optional": True, "element": {
                 "type": "plain_text_input", "action_id": "note", "multiline": True, "max_length": 2000}},
             {"type": "input", "block_id": "anonymity", "label": plain("Anonymity"), "optional": True, "element": {

@@ -20,7 +20,7 @@ from .replies import SlackBase, state_value, team_of, user_team_of
 log = logging.getLogger(__name__)
 
 _FORM_BLOCKS = {"values": "values", "tlp": "tlp", "confidence": "confidence", "tags": "tags", "valid": "valid",
-                "note": "note"}
+                "note": "note", "threat": "threat", "malware": "malware", "references": "references"}
 
 
 class ViewListeners(SlackBase):
@@ -72,6 +72,9 @@ class ViewListeners(SlackBase):
                 note=state_value(view, "note", "note"),
                 anonymous="anon" in (state_value(view, "anonymity", "anonymous") or []),
                 valid=state_value(view, "valid", "valid"),
+                threat=state_value(view, "threat", "threat"),
+                malware=state_value(view, "malware", "malware"),
+                references=state_value(view, "references", "references"),
             )
         except FormError as e:
             await ack(response_action="errors",

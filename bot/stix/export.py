@@ -29,15 +29,18 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bot.context import indicator_types as threat_indicator_types
 from bot.domain import Indicator, SightingRecord, Status, Verdict, VoteRecord
 from bot.ioc import IOCType
 from bot.rules import ANONYMOUS_ORG
 from bot.stix.ids import (
     COALITION_IDENTITY,
+    IDENTITY_CREATED,
     ActIds,
     coalition_identity,
     identity_object,
     org_identity_id,
+    stable_uuid,
     timestamp,
     vulnerability_id,
 )
@@ -96,7 +99,8 @@ def indicator_object(ind: Indicator) -> dict[str, Any]:
             "type": "indicator", "spec_version": "2.1", "id": ind.stix_id, "created": created,
             "modified": modified, "created_by_ref": author, "name": name if len(name) <= 250 else name[:250],
             "description": ind.note or _DESCRIPTIONS[type_],
-            "indicator_types": _indicator_types(ind.tags) if ind.tags else ["malicious-activity"],
+            "indicator_types": (threat_indicator_types(ind.threat_type) if ind.threat_type
+                                else _indicator_types(ind.tags) if ind.tags else ["malicious-activity"]),
             "pattern": pattern_for(type_, ind.value), "pattern_type": "stix", "pattern_version": "2.1",
             "valid_from": timestamp(first_seen),
         }
@@ -115,6 +119,30 @@ def indicator_object(ind: Indicator) -> dict[str, Any]:
 
 
 _DESCRIPTIONS = {t: f"{t.value} shared in the coalition" for t in IOCType}
+
+
+def malware_id(name: str) -> str:
+    """A malware family's id: the same family is one object in every export (bot.context.malware_name)."""
+    return f"malware--{stable_uuid(f'malware/{name}')}"
+
+
+def malware_object(name: str, tlp: TLP) -> dict[str, Any]:
+    """A malware family (issue 13), marked with the least restrictive TLP of the exported items naming it."""
+    return {"type": "malware", "spec_version": "2.1", "id": malware_id(name), "created": IDENTITY_CREATED,
+            "modified": IDENTITY_CREATED, "created_by_ref": COALITION_IDENTITY, "name": name, "is_family": True,
+            "object_marking_refs": [STIX_MARKING_IDS[tlp]]}
+
+
+def indicates_object(ind: Indicator, indicator: dict[str, Any]) -> dict[str, Any]:
+    """The `indicates` relationship from an exported indicator to its malware family."""
+    target = malware_id(ind.malware)
+    source = indicator["id"]
+    return {"type": "relationship", "spec_version": "2.1",
+            "id": f"relationship--{stable_uuid(f'{source}/indicates/{target}')}",
+            "created": indicator["created"], "modified": indicator["modified"],
+            "created_by_ref": indicator["created_by_ref"], "relationship_type": "indicates",
+            "source_ref": indicator["id"], "target_ref": target,
+            "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]]}
 
 
 def _activity_author(ind: Indicator, org_id: int) -> str:
@@ -161,6 +189,7 @@ class BundleBuilder:
         self.orgs: set[int] = set()
         self.coalition = False
         self.origin = False  # an object carries x_coalition_origin: its extension-definition goes in too
+        self.malware: dict[str, TLP] = {}  # malware families named (issue 13): the least restrictive TLP naming each
         self.scored = False  # ... x_coalition_score (bot.stix.score): its extension-definition too
         self.count = 0
 
@@ -175,6 +204,8 @@ class BundleBuilder:
         append = out.append
         for ind in indicators:
             append(indicator_object(ind))
+            if ind.malware and ind.type is not IOCType.CVE:
+                self._indicates(ind, out)
             if scores is not None:
                 add_score(out[-1], scores[ind.id])
                 self.scored = True
@@ -198,6 +229,17 @@ class BundleBuilder:
         self.count += len(out)
         return out
 
+    def _indicates(self, ind: Indicator, out: list[dict[str, Any]]) -> None:
+        """The indicator just appended indicates its malware family; the family goes in with the supporting
+        objects."""
+        indicator = out[-1]
+        out.append(indicates_object(ind, indicator))
+        out[-1], out[-2] = out[-2], out[-1]  # the indicator stays last (callers may add to it)
+        known = self.malware.get(ind.malware)
+        if known is None or ind.tlp.rank < known.rank:
+            self.malware[ind.malware] = ind.tlp
+        self.coalition = True  # the coalition's identity made the malware objects
+
     def _author(self, ref: str, org_id: int) -> None:
         if ref == COALITION_IDENTITY:
             self.coalition = True
@@ -212,6 +254,9 @@ class BundleBuilder:
             found.append(ORIGIN_EXTENSION_DEFINITION)
         if self.scored:
             found.append(SCORE_EXTENSION_DEFINITION)
+        for name, tlp in sorted(self.malware.items()):
+            found.append(malware_object(name, tlp))
+            self.tlps.add(tlp)
         for org_id in sorted(self.orgs):
             found.append(identity_object(org_identity_id(org_id), self.org_names.get(org_id, f"organization {org_id}")))
         if self.tlps:
@@ -254,7 +299,8 @@ def bundle(indicators: Iterable[Indicator], org_names: Mapping[int, str], *, ids
 
 # ---------------------------------------------------------------- CSV and plain text
 
-CSV_COLUMNS = ("id", "stix_id", "type", "value", "status", "tlp", "confidence", "tags", "organization",
+CSV_COLUMNS = ("id", "stix_id", "type", "value", "status", "tlp", "confidence", "tags", "threat_type", "malware",
+               "references", "organization",
                "first_seen", "last_seen", "valid_until", "created", "modified", "score")
 
 
@@ -272,7 +318,8 @@ def csv_rows(indicators: Iterable[Indicator], viewer_org_id: int | None, *, head
     for ind in indicators:
         writer.writerow((
             ind.id, ind.stix_id, ind.type.value, _csv_safe(ind.value), ind.status.value, ind.tlp.value,
-            ind.confidence, " ".join(ind.tags), _csv_safe(shown_org(ind, viewer_org_id)),
+            ind.confidence, " ".join(ind.tags), ind.threat_type, ind.malware, " ".join(ind.references),
+            _csv_safe(shown_org(ind, viewer_org_id)),
             timestamp(ind.first_seen), timestamp(ind.last_seen),
             timestamp(ind.valid_until) if ind.valid_until else "", timestamp(ind.created_at),
             timestamp(ind.modified_at), scores.get(ind.id, "") if scores is not None else "",

@@ -40,7 +40,8 @@ ENTRY_POINTS = {
     **{f"autocomplete /ioc {verb} {option}": f"autocomplete {verb} {option}" for verb, option in (
         ("submit", "tags"), ("lookup", "values"), ("vote", "indicator"), ("sighting", "indicator"),
         ("search", "tag"), ("approve", "indicators"), ("reject", "indicators"), ("revoke", "indicators"),
-        ("export", "tag"), ("edit", "indicator"), ("reopen", "indicator"), ("why", "indicator"))},
+        ("export", "tag"), ("edit", "indicator"), ("reopen", "indicator"), ("why", "indicator"),
+        ("submit", "malware"), ("edit", "malware"))},
     "context menu Submit indicators": "context menu",
     "button CardButton": "button",
     "modal ReasonModal": "reason modal",

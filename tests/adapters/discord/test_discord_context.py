@@ -1,0 +1,60 @@
+"""Issue 13's context through Discord: /ioc submit's threat, malware and ref options joined back into the one
+grammar, malware autocompleted from the families already named, /ioc edit's, and the card's context and dates."""
+
+from __future__ import annotations
+
+from tests.adapters.discord.test_discord_adapter import indicator, submit
+from tests.adapters.discord.world import GENERAL, GUILD, World
+
+
+async def test_slash_submit_takes_threat_malware_and_references_and_the_card_shows_them(world: World) -> None:
+    mark = len(world.fake.calls)
+    sub = await world.slash("submit", {"values": "203.0.113[.]7", "tlp": "green", "threat": "botnet_cc",
+                                       "malware": "Cobalt-Strike",
+                                       "ref": "https://reports.example/cs hxxps://blog[.]example/x"}, user="alice")
+    data = (await world.callback(sub, mark)).json["data"]
+    fields = {f["name"]: f["value"] for f in data["embeds"][0]["fields"]}
+    assert "threat botnet\\_cc" in fields["Context"] and "malware cobalt\\_strike" in fields["Context"]
+    assert "`hxxps://reports[.]example/cs`" in fields["Context"]  # defanged, in code: never a link
+    assert fields["Dates"].startswith("submitted ") and "valid until" in fields["Dates"]
+    ind, _ = await indicator(world, 1)
+    assert (ind.threat_type, ind.malware, ind.references) == (
+        "botnet_cc", "cobalt_strike", ("https://reports.example/cs", "https://blog.example/x"))
+    world.assert_running()
+
+
+async def test_bad_context_on_slash_submit_says_what_was_wrong_and_stores_nothing(world: World) -> None:
+    mark = len(world.fake.calls)
+    sub = await world.slash("submit", {"values": "203.0.113.8", "malware": "emo/tet"}, user="alice")
+    content = (await world.callback(sub, mark)).json["data"]["content"]
+    assert "is not a family name" in content and "/ioc submit VALUE" in content
+    mark = len(world.fake.calls)
+    sub = await world.slash("submit", {"values": "203.0.113.8", "ref": "ftp://x.example/a"}, user="alice")
+    assert "is not a reference URL" in (await world.callback(sub, mark)).json["data"]["content"]
+    assert (await indicator(world, 1))[0] is None
+    world.assert_running()
+
+
+async def test_malware_is_autocompleted_from_families_already_named(world: World) -> None:
+    await submit(world, "203.0.113.9", malware="emotet")
+    await submit(world, "203.0.113.10", malware="cobalt_strike")
+    mark = len(world.fake.calls)
+    auto = world.fake.autocomplete("ioc", "submit", {"values": "x", "malware": "Cob"}, "malware",
+                                   user=world.users["bob"], guild_id=GUILD, channel_id=GENERAL)
+    await world.fake.dispatch("INTERACTION_CREATE", auto)
+    call = await world.callback(auto, mark)
+    assert call.json["type"] == 8
+    assert [c["value"] for c in call.json["data"]["choices"]] == ["cobalt_strike"]
+    world.assert_running()
+
+
+async def test_slash_edit_changes_the_context(world: World) -> None:
+    await submit(world, "203.0.113.11")
+    mark = len(world.fake.calls)
+    edit = await world.slash("edit", {"indicator": "#1", "threat": "phishing", "malware": "qakbot",
+                                      "ref": "https://a.example/q"}, user="alice")
+    data = (await world.callback(edit, mark)).json["data"]
+    assert data["content"].startswith("Edited: #1")
+    ind, _ = await indicator(world, 1)
+    assert (ind.threat_type, ind.malware, ind.references) == ("phishing", "qakbot", ("https://a.example/q",))
+    world.assert_running()

@@ -1,0 +1,63 @@
+"""Issue 13's context in exports: a STIX `malware` object per family (one id however many items name it) with an
+`indicates` relationship from each indicator, `indicator_types` from the threat type and CSV columns (with the
+references); validated with the project's STIX validator helper."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from bot import commands
+from bot.domain import Actor, Platform
+from bot.results import FileResult
+from tests.stix_helpers import assert_valid_bundle
+
+
+def actor(name: str) -> Actor:
+    return Actor(Platform.CONSOLE, "local", name, "direct", private=True, display_name=name)
+
+
+async def _export(coalition, who: str, line: str = "export status:pending,approved") -> FileResult:
+    reply = await coalition.dispatcher.handle(commands.parse(line), actor(who))
+    assert isinstance(reply.result, FileResult), reply.result
+    return reply.result
+
+
+async def test_stix_export_has_malware_families_indicates_relationships_and_indicator_types(coalition):
+    await coalition.say("alice", "/ioc submit 198.51.100.7 tlp:green threat:botnet_cc malware:Emotet "
+                                 "ref:https://reports.example/emotet")
+    await coalition.say("bob", "/ioc submit 203.0.113.9 tlp:amber threat:scanner malware:emotet")
+    await coalition.say("carol", "/ioc submit 192.0.2.44 tlp:green")
+    await coalition.say("alice", "/ioc submit evil-cdn[.]example tlp:amber+strict malware:secret_family")
+    doc = assert_valid_bundle((await _export(coalition, "bob")).data.decode())
+    objects = doc["objects"]
+    indicators = {o["pattern"]: o for o in objects if o["type"] == "indicator"}
+    assert set(indicators) == {"[ipv4-addr:value = '198.51.100.7']", "[ipv4-addr:value = '203.0.113.9']",
+                               "[ipv4-addr:value = '192.0.2.44']"}  # not alice's AMBER+STRICT item
+    emotet_c2 = indicators["[ipv4-addr:value = '198.51.100.7']"]
+    assert emotet_c2["indicator_types"] == ["malicious-activity"]
+    assert indicators["[ipv4-addr:value = '203.0.113.9']"]["indicator_types"] == ["anomalous-activity"]
+    malware = [o for o in objects if o["type"] == "malware"]
+    assert [(m["name"], m["is_family"]) for m in malware] == [("emotet", True)]  # one family, not the hidden one
+    assert malware[0]["object_marking_refs"] == [indicators["[ipv4-addr:value = '198.51.100.7']"]
+                                                 ["object_marking_refs"][0]]  # the least restrictive naming it
+    relationships = [o for o in objects if o["type"] == "relationship"]
+    assert sorted((r["relationship_type"], r["source_ref"], r["target_ref"]) for r in relationships) == sorted(
+        ("indicates", indicators[p]["id"], malware[0]["id"])
+        for p in ("[ipv4-addr:value = '198.51.100.7']", "[ipv4-addr:value = '203.0.113.9']"))
+    assert "secret_family" not in (await _export(coalition, "bob")).data.decode()
+    # deterministic: the same ids in a second export; alice sees her own family too
+    again = assert_valid_bundle((await _export(coalition, "bob")).data.decode())
+    assert {o["id"] for o in again["objects"] if o["type"] in ("malware", "relationship")} == {
+        o["id"] for o in objects if o["type"] in ("malware", "relationship")}
+    mine = assert_valid_bundle((await _export(coalition, "alice")).data.decode())
+    assert sorted(o["name"] for o in mine["objects"] if o["type"] == "malware") == ["emotet", "secret_family"]
+
+
+async def test_csv_export_has_the_context_columns(coalition):
+    await coalition.say("alice", "/ioc submit 198.51.100.7 tlp:green threat:payload_delivery malware:qakbot "
+                                 "ref:https://a.example/1 ref:https://b.example/2")
+    rows = list(csv.DictReader(io.StringIO((await _export(coalition, "bob", "export format:csv status:pending"))
+                                           .data.decode())))
+    assert [(r["value"], r["threat_type"], r["malware"], r["references"]) for r in rows] == [
+        ("198.51.100.7", "payload_delivery", "qakbot", "https://a.example/1 https://b.example/2")]
