@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from bot.ioc.btc import is_btc_address
-from bot.ioc.refang import DOTMARK, has_word_forms, normalize
+from bot.ioc.refang import DOTMARK, normalize
 from bot.ioc.tlds import known_tlds
 from bot.ioc.types import IOCType, Observable
 from bot.limits import value_problem
@@ -468,28 +468,41 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
                     yield inner, start + s, start + e
 
 
-# Cheap pre-filter. Every indicator, refanged or not, has a dot, a colon or an "@", or is written
-# with a bracket/backslash/percent defang; the others have a digit (CVE, ASN, Base58 BTC addresses
-# start with 1 or 3, bech32 with bc1) or are a hash, which without a digit is a run of 32+ a-f
-# letters. An ASCII message with none of these holds no indicator and skips normalization and
-# scanning (most chat lines): a few substring tests and at most one short regex search.
-# A word form ("evil dot com", "user arroba evil punto com") has none of these signs but a word that says it.
-# The hex-letter run is found with one bytes.translate (a-f -> "x", the rest -> blank) and one substring test:
-# a quarter of the cost of a regular-expression search, which restarts at every a-f letter of the prose.
-_SIGNS = (".", ":", "@", "[", "(", "{", "\\", "%", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
-_HEX_TABLE = bytes(0x78 if chr(i) in "abcdefABCDEF" else 0x20 for i in range(256))
-_HEX_RUN = b"x" * 32
+# Cheap pre-filter: what an indicator needs, not any digit or bracket (a chat line "[09:14] <nick> ..." has
+# both and, most of the time, no indicator). After normalization every indicator is one of:
+# * a name or an address with a dot (domain, URL, e-mail, IPv4, CIDR; a URL's host is one of these or IPv6):
+#   written as a dot glued to what follows ("evil.com", "1.2.3.]]]4", "evil[.]com"), a bracket or a
+#   backslash before a blank dot ("evil ( . ) com", "evil \\. com"), or a word/bracket form ("dot", "d0t",
+#   "punto", "[,]", "%2E");
+# * an IPv6 address: "::" (also "[::]"), a bracketed colon ("2001[:]db8"), or seven colons;
+# * a hash or a Base58 BTC address: a run of 26 or more letters and digits (one bytes.translate and one
+#   substring test); a bech32 address starts with "bc1";
+# * a CVE ("cve") or an ASN ("as"/"asn", maybe ":" and a blank, then a digit).
+# An ASCII message with none of these holds no indicator and skips normalization and scanning (most chat
+# lines): substring tests and at most a few short regex searches. Non-ASCII text (full-width dots, zero-width
+# characters) always goes through.
+_DOT_SIGN_RE = re.compile(r"\.[^\s]|[\[({\\]\x20{0,3}\.")
+_BRACKET_SIGN_RE = re.compile(r"[\[({]\x20{0,3}[,:]")
+_ASN_SIGN_RE = re.compile(r"asn?:?\x20?[0-9]")
+_ALNUM_TABLE = bytes(0x78 if chr(i).isascii() and chr(i).isalnum() else 0x20 for i in range(256))
+_ALNUM_RUN = b"x" * 26
 
 
 def _nothing_to_find(text: str) -> bool:
     if not text.isascii():
         return False
-    for c in _SIGNS:
-        if c in text:
-            return False
-    if has_word_forms(text):
+    if "." in text and _DOT_SIGN_RE.search(text):
         return False
-    return len(text) < 32 or _HEX_RUN not in text.encode("ascii").translate(_HEX_TABLE)
+    if ":" in text and ("::" in text or text.count(":") >= 7):
+        return False
+    if ("[" in text or "(" in text or "{" in text) and _BRACKET_SIGN_RE.search(text):
+        return False
+    low = text.lower()
+    if "dot" in low or "d0t" in low or "pun" in low or "pont" in low or "rroba" in low or "%2e" in low:
+        return False
+    if "cve" in low or "bc1" in low or ("as" in low and _ASN_SIGN_RE.search(low)):
+        return False
+    return len(text) < 26 or _ALNUM_RUN not in text.encode("ascii").translate(_ALNUM_TABLE)
 
 
 Rejected = list[tuple[Observable, str]]

@@ -66,6 +66,10 @@ _MD_UNDERSCORE_RE = re.compile(
     r"(?:(?<=[\s(\[\"'])|^)(__?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=[\s.,;:!?)\]\"']|$)", re.MULTILINE
 )
 
+# Where an underscore can open emphasis (the pattern itself starts with a look-behind, which the regex engine
+# tries at every position: this gate starts with a character set, which it skips to).
+_MD_UNDERSCORE_GATE_RE = re.compile(r"[\s(\[\"']_")
+
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 
 # Bracketed defangs: [.] (.) {.} [dot] [,] [@] [at] [:] [://] [/], any bracket mix, repeated
@@ -78,12 +82,19 @@ _BRACKET_RE = re.compile(
     # http:[//], 2001:db8[::]1), a port (evil[.]com[:8443]/x), the punctuation of a query (/a[?]x=1[&]y[=]2[#]t)
     r"|(::|:?/{1,3}|:[0-9]{1,5}|[?&=#]))\x20{0,3}[\])}]{1,4}\x20{0,3}"
 )
+# What _BRACKET_RE needs after its optional leading blanks: an opening bracket and, after up to three blanks,
+# one of the characters its alternatives start with. The pattern itself starts with optional blanks, so the
+# regex engine tries it at every position; this gate starts with a character set, which it skips to, so a
+# chat line whose only brackets are "[09:14]" and "<nick>" costs one quick search.
+_BRACKET_GATE_RE = re.compile(r"[\[({]{1,4}\x20{0,3}[.,:/@?&=#dDpPaA]")
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
 _HALF_RE = re.compile(
     r"(?<=\w)(?:[\[({]{1,8}[.\ue000][\])}]{0,8}|[.\ue000][\])}]{1,8}|[\[({]{1,8}[dD][oO][tT]|[dD][oO][tT][\])}]{1,8})"
     r"(?=\w)|(?<=\w)[\[(]/(?=\w)"
 )
+# What _HALF_RE needs, starting with a character (its own look-behind start is tried at every position).
+_HALF_GATE_RE = re.compile(r"[\[({][.\ue000/dD]|[.\ue000tT][\])}]")
 _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]", "\ue001"), ("[:]", ":"),
                     ("[://]", "://"), ("[/]", "/"))
 _DOT_BLANKS_RE = re.compile(r"(?<=\w)\x20{1,3}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
@@ -373,11 +384,13 @@ def _defang_pass(text: str) -> str:
         for old, new in _SIMPLE_BRACKETS:
             if old in text:
                 text = text.replace(old, new)
-        if "[" in text or "(" in text or "{" in text:
+        if ("[" in text or "(" in text or "{" in text) and _BRACKET_GATE_RE.search(text):
             text = _BRACKET_RE.sub(_bracket_sub, text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
-    if "]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text:
+    if ("]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text) and (
+        _HALF_GATE_RE.search(text)
+    ):
         text = _HALF_RE.sub(_half_sub, text)
     if DOTMARK in text and (" " + DOTMARK in text or DOTMARK + " " in text):
         text = _DOT_BLANKS_RE.sub(DOTMARK, text)
@@ -463,7 +476,7 @@ def normalize(text: str) -> str:
         text = text.replace("`", " ")
     if "]" in text and "](" in text:  # a one-character test first: memchr, the cheapest test there is
         text = _MD_LINK_RE.sub(_md_link_sub, text)
-    if "_" in text:
+    if "_" in text and (text[0] == "_" or _MD_UNDERSCORE_GATE_RE.search(text)):
         text = _MD_UNDERSCORE_RE.sub(r"\2", text)
     if "|" in text and "||" in text:
         text = text.replace("||", " ")
