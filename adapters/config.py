@@ -25,6 +25,7 @@ from bot.ioc import IOCType
 from bot.policy import Policy, WarninglistAction
 from bot.score import LIFETIMES_DAYS, ScoreModel
 from bot.tlp import TLP
+from bot.weekly_schedule import DAYS, WeeklySchedule, day_number
 
 DEFAULT_CONFIG_PATH = Path("coalition.toml")
 
@@ -213,6 +214,23 @@ class DeliverySettings(Section):
     max_attempts: int = Field(8, ge=1, description="failures before a row is parked for admins")
 
 
+class DigestSettings(Section):
+    """`[digest]`: the weekly digest (the chart and the week's numbers) in every feed channel (bot.weekly)."""
+
+    weekly: bool = False
+    day: str = "monday"
+    hour: int = Field(9, ge=0, le=23, description="UTC")
+
+    @field_validator("day")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        return DAYS[day_number(value)]
+
+    def schedule(self) -> WeeklySchedule | None:
+        """When the maintenance loop writes the digest; None when it is off."""
+        return WeeklySchedule(day_number(self.day), self.hour) if self.weekly else None
+
+
 class OpsSettings(Section):
     """Health (`/healthz`) and Prometheus metrics (`/metrics`) of `coalition-bot run`."""
 
@@ -240,6 +258,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = Field(default_factory=OpsSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     taxii: TaxiiSettings = Field(default_factory=TaxiiSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     def missing(self) -> list[str]:
         """Settings an enabled adapter needs and does not have."""
@@ -452,6 +471,10 @@ DESCRIPTIONS = {
     "ops.enabled": "serve /healthz and /metrics in `coalition-bot run`",
     "ops.host": "address to listen on",
     "ops.port": "port",
+    "digest.weekly": "post a weekly digest (the stats chart and the week's numbers, counting only what each channel "
+                     "may see) in every feed channel",
+    "digest.day": "the digest's day of the week (monday ... sunday)",
+    "digest.hour": "the digest's hour, UTC (0-23); a digest not written within a day of it is skipped",
 }
 
 

@@ -31,6 +31,7 @@ from bot.alerts import write_digests
 from bot.dispatcher import Handled
 from bot.domain import OutboxEvent, Platform
 from bot.ports import StoreUnavailable, UnitOfWork
+from bot.weekly import write_weekly
 from storage.engine import unavailable_reason
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ class OpsService:
             await expire_once(self.runtime)
             await expire_by_score_once(self.runtime)
             await digest_once(self.runtime)
+            await weekly_digest_once(self.runtime)
             await asyncio.sleep(self.expire_every)
 
 
@@ -207,6 +209,19 @@ async def expire_by_score_once(runtime: Runtime) -> int:
 async def digest_once(runtime: Runtime) -> int:
     """Write the daily digests of watches that are due (bot.alerts.write_digests)."""
     return await maintenance_step(runtime, "watch digests", "wrote %d watch digests", write_digests)
+
+
+async def weekly_digest_once(runtime: Runtime) -> int:
+    """Write the week's digest for every feed channel when `[digest] weekly` is on and it is due
+    (bot.weekly.write_weekly: once per week, whichever process gets there first); nothing when it is off."""
+    schedule = runtime.settings.digest.schedule()
+    if schedule is None:
+        return 0
+
+    async def write(uow: UnitOfWork, now: datetime, platforms: Sequence[Platform]) -> int:
+        return await write_weekly(uow, now, platforms, schedule)
+
+    return await maintenance_step(runtime, "weekly digest", "wrote the weekly digest (%d)", write)
 
 
 class JsonFormatter(logging.Formatter):

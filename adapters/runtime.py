@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from adapters.charts import stats_png
 from adapters.config import Settings
 from adapters.contract import AdapterRuntime, Service
 from bot.delivery import Deliverer, DeliverySink
@@ -41,7 +42,7 @@ class Runtime:
         cfg = self.settings.delivery
         deliverer = Deliverer(self.store.unit_of_work, sink, clock=self.dispatcher.clock,
                               lease=timedelta(seconds=cfg.lease_seconds), poll_interval=cfg.poll_seconds,
-                              max_attempts=cfg.max_attempts)
+                              max_attempts=cfg.max_attempts, chart=stats_png)
         deliverer.observers.extend(self.delivery_observers)
         return deliverer
 

@@ -55,6 +55,7 @@ from bot.domain import (
     OutboxEvent,
     Platform,
     PostedCard,
+    StatsTrends,
     Status,
 )
 from bot.ports import Clock, StoreUnavailable, UnitOfWork, UnitOfWorkFactory
@@ -70,6 +71,7 @@ from bot.rules import (
 )
 from bot.services import build_cards, buttons_for
 from bot.tlp import TLP
+from bot.weekly import WEEKLY_EVENT, plan_weekly
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,10 @@ class DeliverySink(Protocol):
 
     async def post_text(self, channel: Channel, text: str, *, key: str) -> str:
         """Post a short plain message (no user-supplied text in it) carrying `key`; return its message id."""
+
+    async def post_file(self, channel: Channel, filename: str, data: bytes, text: str, *, key: str) -> str:
+        """Post a file (the weekly digest's chart) in the channel with `text` (plain: the sink escapes it),
+        carrying `key` where `find_posted` can read it; return its message id."""
 
     async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
         """Which of these delivery keys an earlier attempt (whose process died before recording it) posted in the
@@ -176,7 +182,22 @@ class PostText:
         return self.channel.workspace_id
 
 
-Delivery = PostCard | UpdateCard | Notify | PostText
+@dataclass(frozen=True)
+class PostFile:
+    """The weekly digest in one feed channel (bot.weekly): its chart, drawn by the deliverer, and its text."""
+
+    channel: Channel
+    trends: StatsTrends
+    text: str
+    filename: str
+    key: str
+
+    @property
+    def workspace_id(self) -> str:
+        return self.channel.workspace_id
+
+
+Delivery = PostCard | UpdateCard | Notify | PostText | PostFile
 
 _HEADLINES = {
     ("indicator.submitted", ChannelPurpose.MODERATION): "New submission waiting for moderation",
@@ -278,6 +299,11 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
         deciders = await uow.members.many(may)
     plans: dict[int, list[Delivery]] = {}
     for event in events:
+        if event.event == WEEKLY_EVENT:
+            plans[event.id] = [PostFile(p.channel, p.trends, p.text, p.filename,
+                                        f"{origin_id(event)}:{p.channel.workspace_id}:{p.channel.channel_id}")
+                               for p in await plan_weekly(uow, event, channels)]
+            continue
         if event.event == "indicators.submitted":
             plans[event.id] = [*await _plan_many_submitted(uow, event, channels),
                                *await _tell_deciders_of_batch(uow, event, now)]
@@ -501,7 +527,8 @@ class Deliverer:
     def __init__(self, uow_factory: UnitOfWorkFactory, sink: DeliverySink, *, clock: Clock,
                  lease: timedelta = timedelta(seconds=60), batch: int = 50, max_attempts: int = 8,
                  poll_interval: float = 1.0, max_backoff: float = 300.0, concurrency: int = 16,
-                 clock_skew: timedelta = timedelta(seconds=30)) -> None:
+                 clock_skew: timedelta = timedelta(seconds=30),
+                 chart: Callable[[StatsTrends], bytes] | None = None) -> None:
         self.uow_factory = uow_factory
         self.sink = sink
         self.platform = sink.platform
@@ -516,6 +543,7 @@ class Deliverer:
         self.wakeup = asyncio.Event()
         self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
         self.watches = WatchCache()  # every watch, reloaded when they change: alerts are planned with the rows
+        self.chart = chart  # draws the weekly digest's picture (adapters.charts.stats_png); None: its text only
 
     def nudge(self) -> None:
         """Something was just committed: deliver now rather than at the next poll."""
@@ -706,7 +734,7 @@ class Deliverer:
                 # lane row came from) posted them, if at all, after the event was written
                 elif isinstance(d, Notify) and retried(event):
                     want(d.identity, d.key, event.created_at)
-                elif isinstance(d, PostText) and retried(event):
+                elif isinstance(d, PostText | PostFile) and retried(event):
                     want(d.channel, d.key, event.created_at)
         found: dict[str, str] = {}
         for where, keys, since in wanted.values():
@@ -728,6 +756,14 @@ class Deliverer:
         elif isinstance(delivery, PostText):
             if delivery.key not in found:
                 await self.sink.post_text(delivery.channel, delivery.text, key=delivery.key)
+        elif isinstance(delivery, PostFile):
+            if delivery.key in found:
+                return
+            if self.chart is None:
+                await self.sink.post_text(delivery.channel, delivery.text, key=delivery.key)
+                return
+            data = await asyncio.to_thread(self.chart, delivery.trends)  # a few hundred ms: off the event loop
+            await self.sink.post_file(delivery.channel, delivery.filename, data, delivery.text, key=delivery.key)
         else:
             posted, _ = reserved[delivery.key]
             if posted.message_id is not None:  # posted and recorded by an earlier attempt: bring it up to date

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, Self
 
 from bot.domain import (
@@ -327,6 +327,7 @@ class UnitOfWork(Protocol):
     blocklists: BlocklistRepository  # the approved values an organization's key may see (appended below)
     statistics: StatisticsRepository  # the numbers behind /ioc stats's chart (appended below)
     misp: MispRepository  # the MISP feed's lean read (appended below)
+    weekly_digests: WeeklyDigestRepository  # the weeks whose digest was written (appended below)
 
     async def __aenter__(self) -> Self: ...
 
@@ -472,6 +473,16 @@ class StatisticsRepository(Protocol):
     async def standing(self, view: Visibility, viewer_org_id: int) -> Sequence[OrgStanding]:
         """`/ioc stats orgs`: per organization, over what `view` may see (others' anonymous items under the
         anonymous name): submitted, approved, confirmed by others, called a false positive, time to decision."""
+
+
+# ---------------------------------------------------------------- the weekly digest (bot.weekly)
+
+class WeeklyDigestRepository(Protocol):
+    async def claim(self, week: date, at: datetime) -> bool:
+        """True when this transaction is the first to write that week's digest (it commits with the events)."""
+
+    async def last(self) -> date | None:
+        """The latest week whose digest was written."""
 
 
 # ---------------------------------------------------------------- the MISP feed (bot.misp.feed)

@@ -138,3 +138,10 @@ def coalition_visibility() -> Visibility:
     """The coalition-wide view (an operator's export with no organization named): CLEAR, GREEN and AMBER only."""
     return Visibility(max_shared_tlp=TLP.AMBER, org_id=-1, member_id=-1, amber_strict_own_org=False,
                       red_own=False, red_all=False)
+
+
+def channel_visibility(ceiling: TLP) -> Visibility:
+    """What a shared channel's audience may see (the weekly digest's numbers): a channel is no member and no
+    organization, so the coalition-wide view capped at its ceiling (never AMBER+STRICT or RED)."""
+    shared = ceiling if ceiling.shareable_in_channels else TLP.AMBER
+    return replace(coalition_visibility(), max_shared_tlp=min(shared, TLP.AMBER))

@@ -507,6 +507,16 @@ class DeploymentSecretRow(Base):
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
 
+class WeeklyDigestRow(Base):
+    """A week whose digest was written to the outbox (bot.weekly, migration 0014): one row per week, by whichever
+    maintenance loop got there first."""
+
+    __tablename__ = "weekly_digests"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)  # the Monday (UTC) of the week
+    written_at: Mapped[datetime]
+
+
 # --- Slack OAuth distribution (migration 0006): slack_sdk's layout, described in storage.slack_installations ----
 SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES = slack_tables(Base.metadata)
 

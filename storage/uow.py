@@ -35,6 +35,7 @@ from storage.repositories.misp import SqlMispRepository
 from storage.repositories.secrets import SqlSecretRepository
 from storage.repositories.statistics import SqlStatisticsRepository
 from storage.repositories.watches import SqlWatchRepository
+from storage.repositories.weekly_digests import SqlWeeklyDigestRepository
 
 OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class SqlUnitOfWork:
         self.blocklists = SqlBlocklistRepository(session, clock)
         self.misp = SqlMispRepository(session, clock)
         self.statistics = SqlStatisticsRepository(session, clock)
+        self.weekly_digests = SqlWeeklyDigestRepository(session, clock)
         return self
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
+import tempfile
 from collections.abc import Callable, Collection
 from datetime import datetime
+from pathlib import Path
 
 from bot.domain import Channel, Identity, Platform, PostedCard
 from bot.results import IndicatorCard, Notice
@@ -14,8 +17,9 @@ from bot.text import plain, render, tally_text
 class ConsoleSink:
     platform = Platform.CONSOLE
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str], None], files: Path | None = None) -> None:
         self.write = write
+        self.files = files or Path(tempfile.gettempdir()) / "coalition-bot-charts"  # where posted files go
         self._ids = itertools.count(1)
 
     async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str) -> str:
@@ -31,6 +35,15 @@ class ConsoleSink:
 
     async def post_text(self, channel: Channel, text: str, *, key: str) -> str:
         self.write(f"[#{plain(channel.channel_id)}] {text}")
+        return f"console-{next(self._ids)}"
+
+    async def post_file(self, channel: Channel, filename: str, data: bytes, text: str, *, key: str) -> str:
+        """The file is written under `files` (one per channel) and its path printed with the text."""
+        self.files.mkdir(parents=True, exist_ok=True)
+        path = self.files / re.sub(r"[^\w.-]", "_", f"{channel.channel_id}-{filename}")
+        path.write_bytes(data)
+        lines = "\n".join(plain(line) for line in text.splitlines())  # tags and names are members' words
+        self.write(f"[#{plain(channel.channel_id)}] {lines}\n(chart: {path})")
         return f"console-{next(self._ids)}"
 
     async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:

@@ -10,6 +10,7 @@ business (it waits and retries); when it gives up, a 429 becomes `DeliveryError(
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import re
 from collections.abc import Collection
@@ -26,6 +27,7 @@ from .render import MENTIONS, card_embed, card_view, esc, indicator_id_of, to_me
 log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"delivery (\S+)$")
+MAX_CONTENT = 2000  # characters of a message's content
 
 
 def _keys(message: dict) -> set[str]:
@@ -124,6 +126,18 @@ class DiscordSink:
         try:
             # the key in a small last line: Discord does not keep a message's nonce in the channel's history
             message = await target.send(f"{esc(text)}\n-# delivery {key}", nonce=key[:25], allowed_mentions=MENTIONS)
+        except discord.HTTPException as e:
+            raise _delivery_error(e) from e
+        return str(message.id)
+
+    async def post_file(self, channel: Channel, filename: str, data: bytes, text: str, *, key: str) -> str:
+        """The file attached to a message of the text, the key in its small last line as on a plain line."""
+        target = self.client.get_partial_messageable(int(channel.channel_id))
+        footer = f"\n-# delivery {key}"
+        try:
+            message = await target.send(esc(text)[:MAX_CONTENT - len(footer)] + footer, nonce=key[:25],
+                                        file=discord.File(io.BytesIO(data), filename=filename),
+                                        allowed_mentions=MENTIONS)
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
         return str(message.id)

@@ -28,6 +28,7 @@ workspace and not retried: nothing else can be done about them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
@@ -233,12 +234,29 @@ class SlackSink:
             raise self._error(e, channel.workspace_id, client) from e
         return str(response["ts"])
 
+    async def post_file(self, channel: Channel, filename: str, data: bytes, text: str, *, key: str) -> str:
+        """`files_upload_v2` into the channel, the text as its comment. An upload carries no message metadata:
+        the key goes in the file's name (`file_key`), where `find_posted` reads it on a file of the bot's."""
+        client = await self._client(channel.workspace_id)
+        stem, dot, suffix = filename.rpartition(".")
+        try:
+            response = await client.files_upload_v2(
+                channel=channel.channel_id, content=data, filename=f"{stem}-{file_key(key)}{dot}{suffix}",
+                title=stem or filename, initial_comment=esc(text))
+        except SlackApiError as e:
+            raise self._error(e, channel.workspace_id, client) from e
+        shared = response.get("file") or {}
+        return str(shared.get("id") or key)
+
     async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
         """The ts of each message the bot posted under one of `keys` since `since` (every message of the channel
-        newer than that, page after page, until all are found or none is left)."""
+        newer than that, page after page, until all are found or none is left): a card or a line by its metadata,
+        a file (the weekly digest) by its name and its uploader, the bot's user."""
         missing, found = set(keys), {}
         cursor: str | None = None
         client = await self._client(where.workspace_id)
+        by_file = {file_key(key): key for key in missing}
+        me: str | None = None
         try:
             if isinstance(where, Channel):
                 channel_id, event_type = where.channel_id, CARD_EVENT
@@ -257,6 +275,13 @@ class SlackSink:
                         found[key] = str(message["ts"])
                         if indicator_id := (metadata.get("event_payload") or {}).get("indicator_id"):
                             self.remember(channel_id, found[key], int(indicator_id))  # its reactions are votes
+                    for shared in (message.get("files") or []) if isinstance(where, Channel) else []:
+                        key = by_file.get(str(shared.get("name") or "").rpartition(".")[0][-FILE_KEY_LENGTH:])
+                        if key in missing:
+                            me = me or str((await client.auth_test()).get("user_id"))
+                            if shared.get("user") == me:
+                                missing.discard(key)
+                                found[key] = str(message["ts"])
                 cursor = (history.get("response_metadata") or {}).get("next_cursor") or None
                 if not history.get("has_more") or not cursor:
                     break
@@ -265,5 +290,13 @@ class SlackSink:
         return found
 
 
+FILE_KEY_LENGTH = 16
+
+
+def file_key(key: str) -> str:
+    """What a file posted under a delivery key carries at the end of its name (a digest of the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:FILE_KEY_LENGTH]
+
+
 __all__ = ["CARD_EVENT", "NOTICE_EVENT", "InstalledWorkspaces", "OneWorkspace", "SlackSink", "WorkspaceClients",
-           "delivery_error"]
+           "delivery_error", "file_key"]

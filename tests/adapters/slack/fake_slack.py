@@ -593,7 +593,12 @@ class MockSlack:
 
     def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
         files = body.get("files") or []
-        return {"ok": True, "files": [{**self.files.get(f["id"], {}), "title": f.get("title")} for f in files]}
+        shared = [{**self.files.get(f["id"], {}), "title": f.get("title")} for f in files]
+        if channel := body.get("channel_id"):  # shared in the channel: one message with the files, as Slack does
+            self.messages.setdefault(str(channel), []).append(
+                {"type": "message", "ts": self._next_ts(), "user": self.bot_user_id, "upload": True,
+                 "text": body.get("initial_comment", ""), "files": shared})
+        return {"ok": True, "files": shared}
 
     def _apps_connections_open(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"{self.base_url.replace('http', 'ws')}/socket"}
