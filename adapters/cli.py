@@ -149,6 +149,7 @@ def console(
     """Talk to the bot in the terminal; with standard input not a terminal, run one message per line."""
     import tempfile
 
+    from adapters.charts import stats_png
     from adapters.console.channel import ConsoleChannel, run_interactive, run_script
     from adapters.console.delivery import ConsoleSink
     from adapters.console.demo import seed
@@ -164,7 +165,8 @@ def console(
             url = database or (f"sqlite+aiosqlite:///{tmp}/demo.db" if demo else None)
             async with open_runtime(settings, database_url=url, migrate=True if demo else None,
                                     delivery_platforms=(Platform.CONSOLE,)) as rt:
-                deliverer = Deliverer(rt.store.unit_of_work, ConsoleSink(typer.echo), clock=rt.dispatcher.clock)
+                deliverer = Deliverer(rt.store.unit_of_work, ConsoleSink(typer.echo), clock=rt.dispatcher.clock,
+                                      chart=stats_png)
                 charts = Path(tempfile.gettempdir()) / "coalition-bot-charts"
                 channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker, deliverer, charts)
                 if demo:

@@ -6,8 +6,8 @@ dependency is down (`{"status": "unavailable", "down": ["database"], "database":
 `GET /metrics` serves Prometheus text from a registry of this process's own
 (commands handled by verb, platform and outcome; command latency; outbox depth and age of the oldest row per
 platform; deliveries by outcome). The maintenance loop expires indicators whose valid_until has passed (and, when
-`[score] expire_below` is set, approved ones whose score fell below it) and writes the daily digests of
-`digest:daily` watches that are due.
+`[score] expire_below` is set, approved ones whose score fell below it), writes the daily digests of
+`digest:daily` watches that are due and, when `[digest] weekly` is on, the week's digest of the feed channels.
 """
 
 from __future__ import annotations
