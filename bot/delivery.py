@@ -69,6 +69,7 @@ from bot.rules import (
     shown_org_name,
     tlp_in_channel,
 )
+from bot.score import ScoreModel
 from bot.services import build_cards, buttons_for
 from bot.tlp import TLP
 from bot.weekly import WEEKLY_EVENT, plan_weekly
@@ -269,7 +270,7 @@ def _dm_identity(identities: Sequence[Identity], platform: Platform) -> Identity
 
 
 async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
-               watches: WatchCache | None = None) -> dict[int, list[Delivery]]:
+               watches: WatchCache | None = None, model: ScoreModel | None = None) -> dict[int, list[Delivery]]:
     """What each of these events (of one platform) means there, given the store as it is now: for a row of every
     workspace, the deliveries in all of them; for a lane row (`workspace_id` set), its workspace's only. A batch
     costs the same few queries as one event: indicators, channels, posted cards, tallies, submitters."""
@@ -279,7 +280,7 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
     ids = {int(e.payload["indicator_id"]) for e in events if "indicator_id" in e.payload}
     indicators = {i.id: i for i in await uow.indicators.by_ids(ids)}
     cards = {c.indicator.id: c for c in await build_cards(uow, list(indicators.values()), viewer=None, now=now,
-                                                            moderator_buttons=False)}
+                                                            moderator_buttons=False, model=model)}
     channels = [c for c in await uow.channels.list() if c.platform is platform]
     posted: dict[int, list[PostedCard]] = {}
     for copy in await uow.posted_cards.of_indicators(indicators, platform):
@@ -306,7 +307,7 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
             continue
         if event.event == "indicators.submitted":
             plans[event.id] = [*await _plan_many_submitted(uow, event, channels),
-                               *await _tell_deciders_of_batch(uow, event, now)]
+                               *await _tell_deciders_of_batch(uow, event, now, model)]
             continue
         card = cards.get(int(event.payload.get("indicator_id", 0)))
         plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
@@ -317,7 +318,7 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
         for event in events:
             if event.event == DIGEST_EVENT:
                 alerts_of[event.id] = await plan_digest(uow, event, lambda listed: build_cards(
-                    uow, listed, viewer=None, now=now, moderator_buttons=False), channels)
+                    uow, listed, viewer=None, now=now, moderator_buttons=False, model=model), channels)
         for event_id, alerts in alerts_of.items():
             plans[event_id] += _alert_deliveries(next(e for e in events if e.id == event_id), alerts)
     for event in events:  # a lane row: only its workspace's part (the rest went out with the row it came from)
@@ -355,7 +356,8 @@ def _tell_deciders(event: OutboxEvent, card: IndicatorCard,
     return told
 
 
-async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: datetime) -> list[Delivery]:
+async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: datetime,
+                                  model: ScoreModel | None = None) -> list[Delivery]:
     """A big submission's AMBER+STRICT and RED items: one direct message to each person who may decide some of
     them, counting only those, with the first one's card (dressed for them)."""
     ids = [int(i) for i in event.payload.get("indicator_ids", [])]
@@ -366,7 +368,7 @@ async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: date
     may = {m.id for m in await uow.members.list() if any(can_decide(m, i) for i in restricted)}
     reach = await uow.members.many(may)
     cards = {c.indicator.id: c for c in await build_cards(uow, restricted, viewer=None, now=now,
-                                                            moderator_buttons=True)}
+                                                            moderator_buttons=True, model=model)}
     told: list[Delivery] = []
     for member, identities in reach.values():
         identity = _dm_identity(identities, event.platform)
@@ -528,7 +530,7 @@ class Deliverer:
                  lease: timedelta = timedelta(seconds=60), batch: int = 50, max_attempts: int = 8,
                  poll_interval: float = 1.0, max_backoff: float = 300.0, concurrency: int = 16,
                  clock_skew: timedelta = timedelta(seconds=30),
-                 chart: Callable[[StatsTrends], bytes] | None = None) -> None:
+                 chart: Callable[[StatsTrends], bytes] | None = None, score_model: ScoreModel | None = None) -> None:
         self.uow_factory = uow_factory
         self.sink = sink
         self.platform = sink.platform
@@ -544,6 +546,7 @@ class Deliverer:
         self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
         self.watches = WatchCache()  # every watch, reloaded when they change: alerts are planned with the rows
         self.chart = chart  # draws the weekly digest's picture (adapters.charts.stats_png); None: its text only
+        self.score_model = score_model  # the cards' scores (`[score]`, bot.policy.Policy.score_model)
 
     def nudge(self) -> None:
         """Something was just committed: deliver now rather than at the next poll."""
@@ -571,7 +574,7 @@ class Deliverer:
     async def _deliver(self, events: Sequence[OutboxEvent], lease: _Lease) -> int:
         try:
             async with self.uow_factory(read_only=True) as uow:
-                plans = await plan(uow, events, self.clock(), self.watches)
+                plans = await plan(uow, events, self.clock(), self.watches, self.score_model)
             routes = await self._route(events, plans)
             intents = [PostedCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.indicator.id,
                                   d.channel.purpose.value, delivery_key=d.key)

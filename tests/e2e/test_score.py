@@ -28,6 +28,7 @@ from bot import commands
 from bot.delivery import Deliverer
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Identity, Platform, Role
+from bot.ioc import IOCType
 from bot.policy import Policy
 from bot.score import ScoreModel
 from storage.models import AuditRow, OutboxRow
@@ -63,7 +64,8 @@ class World:
 async def _world(store: Store, clock, policy: Policy) -> World:
     dispatcher = Dispatcher(store.unit_of_work, policy=policy, clock=clock, delivery_platforms=(Platform.CONSOLE,))
     output: list[str] = []
-    deliverer = Deliverer(store.unit_of_work, ConsoleSink(output.append), clock=clock)
+    deliverer = Deliverer(store.unit_of_work, ConsoleSink(output.append), clock=clock,
+                          score_model=policy.score_model)  # as adapters.runtime builds it
     await seed(store, dispatcher, samples=False)
     built = World(store, dispatcher, ConsoleChannel(dispatcher, output.append, "", deliverer), output)
     await built.add("anna", "Northbank", Role.MEMBER)
@@ -258,3 +260,15 @@ async def test_search_and_exports_filter_by_min_score_and_exports_carry_it(world
     clock.advance(timedelta(days=10))
     reply = await world.dispatcher.handle(commands.parse("export format:txt min_score:31"), actor("bob"))
     assert reply.result.data == b""  # 50 x 0.59 = 30, 47 x 0.59 = 28
+
+
+async def test_configured_lifetimes_score_lookups_and_the_cards_posted_in_channels_alike(store, clock):
+    model = ScoreModel(lifetimes_days={IOCType.IPV4: 10}, decay_speed=1.0)  # linear over 10 days
+    world = await _world(store, clock, Policy(score_model=model))
+    await world.say("alice", "/ioc submit 198.51.100.31 tlp:green conf:80")
+    clock.advance(timedelta(days=5))
+    out = await world.say("mod", "/ioc approve #1")  # the feed channel's card, posted by the deliverer
+    posted = [block for block in re.split(r"\n(?=\[)", out) if "feed" in block.splitlines()[0]]
+    assert posted and all("score 20 ↓" in block for block in posted), out  # 40 x (1 - 5/10)
+    out = reply_of(await world.say("bob", "/ioc why #1"))
+    assert "×0.50 for 5 days since it was submitted (a ipv4 lives 10 days)" in out and "score 20 ↓" in out
