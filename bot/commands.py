@@ -87,6 +87,7 @@ class Submit:
     threat_type: str = ""  # context (issue 13): bot.context
     malware: str = ""
     references: tuple[str, ...] = ()
+    case: str = ""  # case:NAME adds the new items to that case (bot.cases)
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,43 @@ class Reopen:
     reason: str
 
 
+# -- Context (issue 13): comments and cases --
+
+@dataclass(frozen=True)
+class Comment:
+    ref: Ref
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseNew:
+    name: str
+    tlp: TLP | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CaseAdd:
+    name: str
+    refs: tuple[Ref, ...]
+
+
+@dataclass(frozen=True)
+class CaseRemove:
+    name: str
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class CaseShow:
+    name: str
+
+
+@dataclass(frozen=True)
+class CaseList:
+    pass
+
+
 @dataclass(frozen=True)
 class MemberRemove:
     member: MemberRef
@@ -398,7 +436,7 @@ Command = Command | Why  # type: ignore[misc]
 
 VERBS: dict[str, tuple[str, str]] = {
     "submit": ("/ioc submit VALUE [VALUE...] [tlp:green] [conf:80] [tags:a,b] [valid:30d] [threat:botnet_cc] "
-               "[malware:emotet] [ref:https://...] [anon] [override] [note...]",
+               "[malware:emotet] [ref:https://...] [case:NAME] [anon] [override] [note...]",
                "Share one or many indicators (defanged is fine). They wait for moderation. `anon` hides your "
                "organization from others; `override` submits a value on a warninglist (the note is the reason). "
                f"threat: one of {context.threat_types_text()}; malware: a family name (spaces and hyphens become "
@@ -424,6 +462,13 @@ VERBS: dict[str, tuple[str, str]] = {
              "updated and its watchers are told. threat:, malware: and ref: replace the context (none removes it)."),
     "reopen": ("/ioc reopen #ID REASON...",
                "Moderators: put a rejected or revoked indicator back to pending, with a reason."),
+    "comment": ("/ioc comment #ID TEXT...",
+                "Comment on an indicator; lookups show the latest three. Whoever may see the indicator may comment "
+                "and read the comments (its TLP applies)."),
+    "case": ("/ioc case new NAME [tlp:amber] [description...] | case add NAME #ID [#ID...] | case remove NAME #ID | "
+             "case show NAME | case list",
+             "Cases group indicators (a campaign, an incident, a takedown); `case:NAME` on submit adds to one. A case "
+             "has its own TLP; its card lists the indicators you may see, counted by status."),
     "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
     "approve": ("/ioc approve #ID [#ID...] [note...]", "Moderators: approve indicators for the coalition feed."),
     "reject": ("/ioc reject #ID [#ID...] REASON...", "Moderators: reject pending indicators, with a reason."),
@@ -645,7 +690,7 @@ def parse(text: str) -> Command:
 _OPTION_KEYS = frozenset({"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "count", "type", "status",
                           "org", "since", "page", "sector", "trust", "role", "uses", "expires", "ceiling", "purpose",
                           "passive", "ephemeral", "format", "digest", "self", "within", "domain",
-                          "text", "threat", "malware", "ref"})
+                          "text", "threat", "malware", "ref", "case"})
 
 
 def _where_bad(text: str) -> str:
@@ -684,7 +729,8 @@ def _refs_apart(args: list[str]) -> tuple[list[str], list[str]]:
 def _submit(args: list[str]) -> Submit:
     verb = "submit"
     args, refs = _refs_apart(args)
-    opts = _Options(args, {"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "threat", "malware"}, verb)
+    opts = _Options(args, {"tlp", "conf", "confidence", "tags", "tag", "valid", "note", "threat", "malware", "case"},
+                    verb)
     values: list[Observable] = []
     note_words: list[str] = []
     flags = {"anon": False, "override": False}
@@ -727,6 +773,7 @@ def _submit(args: list[str]) -> Submit:
         valid_for=parse_duration(opts.get("valid"), verb, "valid") if opts.get("valid") else None,
         override=flags["override"],
         threat_type=threat, malware=malware, references=references,
+        case=_case_name(opts.get("case") or "", verb) if opts.get("case") is not None else "",
     )
 
 
@@ -1172,6 +1219,58 @@ def _edit_context(opts: _Options, refs: list[str], verb: str) -> dict[str, objec
     return found
 
 
+def _comment(args: list[str]) -> Comment:
+    verb = "comment"
+    if not args:
+        raise UsageError("say which indicator and what to say, e.g. /ioc comment #42 seen in our mail gateway", verb)
+    ref = parse_ref(args[0], verb)
+    text = " ".join(args[1:]).strip()
+    if not text:
+        raise UsageError(f"say what to comment on {ref}, after it", verb)
+    return Comment(ref, _text("comment", text, verb, limits.NOTE_MAX))
+
+
+CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch
+
+
+def _case_name(raw: str, verb: str) -> str:
+    if not CASE_NAME.fullmatch(raw):
+        raise UsageError(f"'{_shown(raw)}' is not a case name; use letters, digits, . _ and - (up to 64), e.g. "
+                         "operation-nightfall", verb)
+    return raw
+
+
+def _case(args: list[str]) -> Command:
+    verb = "case"
+    form = args[0].lower() if args else ""
+    rest = args[1:]
+    if form == "list":
+        if rest:
+            raise UsageError(f"unexpected '{_shown(rest[0])}'", verb)
+        return CaseList()
+    if form not in {"new", "add", "remove", "show"}:
+        raise UsageError("say new, add, remove, show or list" + (f", not '{_shown(args[0])}'" if args else ""), verb)
+    if not rest:
+        raise UsageError(f"case {form} needs the case's name", verb)
+    name = _case_name(rest[0], verb)
+    if form == "new":
+        opts = _Options(rest[1:], {"tlp"}, verb)
+        return CaseNew(name, _tlp_option(opts.get("tlp"), verb) if opts.get("tlp") else None,
+                       _text("description", " ".join(opts.rest).strip(), verb, limits.NOTE_MAX))
+    if form == "show":
+        if len(rest) > 1:
+            raise UsageError(f"unexpected '{_shown(rest[1])}'", verb)
+        return CaseShow(name)
+    if len(rest) < 2:
+        raise UsageError(f"case {form} needs the case's name and an indicator, e.g. case {form} {name} #42", verb)
+    refs = tuple(dict.fromkeys(parse_ref(t, verb) for t in rest[1:]))
+    if form == "remove":
+        if len(refs) != 1:
+            raise UsageError("remove one indicator at a time: case remove NAME #ID", verb)
+        return CaseRemove(name, refs[0])
+    return CaseAdd(name, refs)
+
+
 def _reopen(args: list[str]) -> Reopen:
     if not args:
         raise UsageError("say which indicator, e.g. #42, and why", "reopen")
@@ -1196,6 +1295,8 @@ _PARSERS = {
     "revoke": _revoke,
     "edit": _edit,
     "reopen": _reopen,
+    "comment": lambda args: _comment(args),
+    "case": lambda args: _case(args),
     "join": _join,
     "whoami": _no_args(WhoAmI, "whoami"),
     "link": _link,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import commands, exchange, lifecycle, scoring, services, watches
+from bot import cases, commands, comments, exchange, lifecycle, scoring, services, watches
 from bot.audience import Reply, reply
 from bot.commands import UsageError
 from bot.domain import Actor, Platform
@@ -90,6 +90,18 @@ SERVICES.update({
 READ_ONLY += (commands.Why,)
 SERVICES.update({
     commands.Why: scoring.why,
+})
+
+# -- context (issue 13): comments and cases --
+READ_ONLY += (commands.CaseShow, commands.CaseList)
+SERVICES.update({
+    commands.Submit: cases.submit,  # case:NAME; otherwise services.submit
+    commands.Comment: comments.comment,
+    commands.CaseNew: cases.case_new,
+    commands.CaseAdd: cases.case_add,
+    commands.CaseRemove: cases.case_remove,
+    commands.CaseShow: cases.case_show,
+    commands.CaseList: cases.case_list,
 })
 
 # -- STIX/TAXII exchange --

@@ -244,6 +244,34 @@ class SightingSummary:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """`/ioc comment #ID text` (issue 13): read by whoever may see the indicator."""
+
+    id: int
+    indicator_id: int
+    member_id: int
+    org_id: int
+    org_name: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case (issue 13): a campaign, an incident, a takedown, grouping indicators. It has its own TLP, seen as an
+    item is (bot.rules.can_see: `submitter_id` is the member who opened it)."""
+
+    id: int
+    name: str
+    tlp: TLP
+    description: str
+    org_id: int
+    org_name: str
+    submitter_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Visibility:
     """The rows a viewer may see, as the store must filter them (computed by bot.rules)."""
 

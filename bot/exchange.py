@@ -114,6 +114,9 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
         if builder is not None and stream is not None:
             votes, sightings = await uow.exchange.activity_records([r.id for r in rows])
             objects = builder.objects_for(rows, votes, sightings, scores)
+            ids = [r.id for r in rows]  # issue 13: comments as notes, cases as groupings (at the end)
+            objects += builder.context_objects(rows, await uow.context.comments_of(ids),
+                                               await uow.context.cases_of(ids))
             stats.objects += len(objects)
             write(stream.write(objects))
         elif fmt == "csv":
@@ -126,7 +129,9 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
         if stats.truncated or fetched < size:
             break
     if builder is not None and stream is not None:
-        supporting = builder.supporting_objects()
+        cases = [c for c in [await uow.context.case_by_id(i) for i in builder.case_ids()]
+                 if c is not None and can_see(c, view)]  # type: ignore[arg-type]  (a case is seen as an item is)
+        supporting = builder.groupings(cases) + builder.supporting_objects()
         stats.objects += len(supporting)
         write(stream.write(supporting) + "]}")
     return stats

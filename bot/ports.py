@@ -13,8 +13,10 @@ from typing import Any, Protocol, Self
 
 from bot.domain import (
     ApiKey,
+    Case,
     Channel,
     ChannelPurpose,
+    Comment,
     ExportFilter,
     Identity,
     Indicator,
@@ -327,6 +329,7 @@ class UnitOfWork(Protocol):
     blocklists: BlocklistRepository  # the approved values an organization's key may see (appended below)
     statistics: StatisticsRepository  # the numbers behind /ioc stats's chart (appended below)
     misp: MispRepository  # the MISP feed's lean read (appended below)
+    context: ContextRepository  # issue 13: comments and cases (appended below)
     weekly_digests: WeeklyDigestRepository  # the weeks whose digest was written (appended below)
 
     async def __aenter__(self) -> Self: ...
@@ -486,6 +489,35 @@ class WeeklyDigestRepository(Protocol):
 
 
 # ---------------------------------------------------------------- the MISP feed (bot.misp.feed)
+
+class ContextRepository(Protocol):
+    """Comments on indicators and cases grouping them (issue 13); who may see them is the caller's rule."""
+
+    async def add_comment(self, indicator_id: int, member_id: int, text: str, at: datetime) -> int: ...
+
+    async def latest_comments(self, indicator_ids: Iterable[int], limit: int) -> dict[int, tuple[int, list[Comment]]]:
+        """For each indicator with comments: how many, and the latest `limit` (newest first)."""
+
+    async def comments_of(self, indicator_ids: Iterable[int]) -> dict[int, list[Comment]]: ...
+
+    async def add_case(self, name: str, tlp: TLP, description: str, org_id: int, member_id: int,
+                       at: datetime) -> Case:
+        """Conflict when a case of that name (case-insensitively) exists already."""
+
+    async def case_by_id(self, case_id: int) -> Case | None: ...
+
+    async def case_by_name(self, name: str) -> Case | None: ...
+
+    async def cases(self) -> Sequence[Case]: ...
+
+    async def case_indicator_ids(self, case_id: int) -> list[int]: ...
+
+    async def cases_of(self, indicator_ids: Iterable[int]) -> dict[int, list[int]]: ...
+
+    async def add_to_case(self, case_id: int, indicator_ids: Iterable[int]) -> list[int]: ...
+
+    async def remove_from_case(self, case_id: int, indicator_id: int) -> bool: ...
+
 
 class MispRepository(Protocol):
     async def rows(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,

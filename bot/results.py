@@ -13,7 +13,9 @@ from bot.domain import (
     ApiKey as ApiKeyValue,
 )
 from bot.domain import (
+    Case,
     Channel,
+    Comment,
     Identity,
     Indicator,
     Member,
@@ -53,6 +55,8 @@ class IndicatorCard:
     # The viewer may also see another item of the same value at AMBER+STRICT or RED (another visibility scope).
     # Only ever set for a private reply to someone who may see both (bot.services.cards_for).
     also_restricted: bool = False
+    comments: tuple[Comment, ...] = ()  # issue 13: the latest comments (lookups only), newest first
+    comment_count: int = 0
     score: Score | None = None  # bot.score: from the item's own votes and sightings, never from other items
 
 
@@ -311,6 +315,26 @@ class ApiKeyListResult:
 
 
 Result = Result | FileResult | ImportReport | ApiKeyCreated | ApiKeyListResult  # type: ignore[misc]
+
+
+# -- Context (issue 13): cases --
+
+@dataclass(frozen=True)
+class CaseCard:
+    """A case and the indicators in it that the viewer may see (counted by status; the others are not mentioned)."""
+
+    case: Case
+    cards: tuple[IndicatorCard, ...]
+    by_status: tuple[tuple[str, int], ...]
+    headline: str = ""
+
+
+@dataclass(frozen=True)
+class CaseListResult:
+    cases: tuple[tuple[Case, int], ...]  # each case the viewer may see, with how many of its items they may see
+
+
+Result = Result | CaseCard | CaseListResult  # type: ignore[misc]
 
 
 # -- Score (issue 13) --

@@ -301,8 +301,18 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
             pivoted.setdefault((ref.observable.type, ref.observable.value), ref.observable)
         elif shown:
             pivoted.setdefault((shown[0].type, shown[0].value), Observable(shown[0].type, shown[0].value))
-    return LookupResult(await cards_for(ctx, list(found.values())), tuple(unknown), cmd.invalid,
-                        await _related(ctx, list(pivoted.values())[:PIVOTED_VALUES], view))
+    return LookupResult(await _with_comments(ctx, await cards_for(ctx, list(found.values()))), tuple(unknown),
+                        cmd.invalid, await _related(ctx, list(pivoted.values())[:PIVOTED_VALUES], view))
+
+
+COMMENTS_SHOWN = 3  # issue 13: a lookup's card shows the latest comments, newest first, with their count
+
+
+async def _with_comments(ctx: Context, cards: Sequence[IndicatorCard]) -> tuple[IndicatorCard, ...]:
+    """The cards (of items the viewer may see) with their latest comments and how many there are."""
+    found = await ctx.uow.context.latest_comments([c.indicator.id for c in cards], COMMENTS_SHOWN) if cards else {}
+    return tuple(replace(c, comments=tuple(found[c.indicator.id][1]), comment_count=found[c.indicator.id][0])
+                 if c.indicator.id in found else c for c in cards)
 
 
 PIVOTED_VALUES = 10  # the related sections of a lookup: for its first ten values

@@ -71,6 +71,7 @@ def card_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
     if context := context_line(ind, esc):
         lines.append(f"   {context}")
     lines.append(f"   {dates_line(card)}")
+    lines += [f"   {line}" for line in comment_lines(card, esc)]
     if ind.status_reason:
         lines.append(f"   reason: {esc(ind.status_reason)}")
     if card.warnings:
@@ -104,6 +105,15 @@ def dates_line(card: r.IndicatorCard) -> str:
     parts += [f"first seen {ind.first_seen:%Y-%m-%d}", f"last seen {last:%Y-%m-%d}",
               f"valid until {ind.valid_until:%Y-%m-%d}" if ind.valid_until else "no expiry"]
     return " · ".join(parts)
+
+
+def comment_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
+    """A lookup's comments: how many, and the latest few (newest first), each dated with its organization."""
+    if not card.comment_count:
+        return []
+    latest = f", the latest {len(card.comments)}" if card.comment_count > len(card.comments) else ""
+    return [f"comments ({card.comment_count}{latest}):"] + [
+        f"  {c.created_at:%Y-%m-%d} {esc(c.org_name)}: {esc(c.text)}" for c in card.comments]
 
 
 ALSO_RESTRICTED = "also held at a restricted TLP (another item you may see: look the value up)"
@@ -492,6 +502,30 @@ def _(result: r.ApiKeyCreated, esc: Escape = plain) -> str:
             "It is shown this once; only its hash is stored. Use it as `Authorization: Bearer KEY` (or as the "
             "password of HTTP Basic) on the TAXII server. Revoke it with `/ioc admin apikey revoke "
             f"{k.id}`.")
+
+
+@render.register
+def _(result: r.CaseCard, esc: Escape = plain) -> str:
+    case = result.case
+    lines = [f"{esc(result.headline)}." if result.headline else "",
+             f"Case {esc(case.name)} · {case.tlp.label} · opened by {esc(case.org_name)} {case.created_at:%Y-%m-%d}",
+             *([f"   {esc(case.description)}"] if case.description else [])]
+    total = sum(n for _, n in result.by_status)
+    counts = ", ".join(f"{n} {status}" for status, n in result.by_status)
+    lines.append(f"{total} indicator{'s' if total != 1 else ''} you may see" + (f": {counts}" if counts else ""))
+    for card in result.cards:
+        lines += card_lines(card, esc)
+    if total > len(result.cards):
+        lines.append(f"… and {total - len(result.cards)} older ones")
+    return "\n".join(line for line in lines if line)
+
+
+@render.register
+def _(result: r.CaseListResult, esc: Escape = plain) -> str:
+    if not result.cases:
+        return "No cases you may see: `/ioc case new NAME [tlp:amber] [description...]` opens one."
+    return "\n".join(f"{esc(case.name)} · {case.tlp.label} · {esc(case.org_name)} · {n} indicator"
+                     f"{'s' if n != 1 else ''}" for case, n in result.cases)
 
 
 @render.register

@@ -31,6 +31,7 @@ from storage.repositories import (
     SqlVoteRepository,
 )
 from storage.repositories.blocklists import SqlBlocklistRepository
+from storage.repositories.context import SqlContextRepository
 from storage.repositories.misp import SqlMispRepository
 from storage.repositories.secrets import SqlSecretRepository
 from storage.repositories.statistics import SqlStatisticsRepository
@@ -126,6 +127,7 @@ class SqlUnitOfWork:
         self.watches = SqlWatchRepository(session, clock)
         self.blocklists = SqlBlocklistRepository(session, clock)
         self.misp = SqlMispRepository(session, clock)
+        self.context = SqlContextRepository(session, clock)
         self.statistics = SqlStatisticsRepository(session, clock)
         self.weekly_digests = SqlWeeklyDigestRepository(session, clock)
         return self

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.context import indicator_types as threat_indicator_types
-from bot.domain import Indicator, SightingRecord, Status, Verdict, VoteRecord
+from bot.domain import Case, Comment, Indicator, SightingRecord, Status, Verdict, VoteRecord
 from bot.ioc import IOCType
 from bot.rules import ANONYMOUS_ORG
 from bot.stix.ids import (
@@ -190,6 +190,7 @@ class BundleBuilder:
         self.coalition = False
         self.origin = False  # an object carries x_coalition_origin: its extension-definition goes in too
         self.malware: dict[str, TLP] = {}  # malware families named (issue 13): the least restrictive TLP naming each
+        self.cases: dict[int, list[str]] = {}  # case id -> the exported objects in it (issue 13)
         self.scored = False  # ... x_coalition_score (bot.stix.score): its extension-definition too
         self.count = 0
 
@@ -228,6 +229,50 @@ class BundleBuilder:
                 self._author(obj["created_by_ref"], s.org_id)
         self.count += len(out)
         return out
+
+    def context_objects(self, indicators: Iterable[Indicator], comments: Mapping[int, list[Comment]],
+                        cases: Mapping[int, list[int]]) -> list[dict[str, Any]]:
+        """Issue 13: each comment as a STIX `note` on its indicator (the indicator's TLP; an anonymous item's
+        comments are the coalition's), and each indicator remembered in its cases for `groupings`."""
+        out: list[dict[str, Any]] = []
+        for ind in indicators:
+            target = object_id(ind)
+            for comment in comments.get(ind.id, ()):
+                at = timestamp(comment.created_at)
+                author = _activity_author(ind, comment.org_id)
+                out.append({"type": "note", "spec_version": "2.1", "id": self.ids.note_id(target, comment.id),
+                            "created": at, "modified": at, "created_by_ref": author, "content": comment.text,
+                            "object_refs": [target], "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]]})
+                self._author(author, comment.org_id)
+            for case_id in cases.get(ind.id, ()):
+                self.cases.setdefault(case_id, []).append(target)
+        self.count += len(out)
+        return out
+
+    def groupings(self, cases: Iterable[Case]) -> list[dict[str, Any]]:
+        """A STIX `grouping` per case (those the consumer may see: the caller's rule) over its exported objects;
+        before `supporting_objects`, which closes the bundle with the identities and markings they name."""
+        out: list[dict[str, Any]] = []
+        for case in cases:
+            refs = sorted(set(self.cases.get(case.id, ())))
+            if not refs:
+                continue
+            at = timestamp(case.created_at)
+            obj: dict[str, Any] = {
+                "type": "grouping", "spec_version": "2.1", "id": f"grouping--{stable_uuid(f'case/{case.id}')}",
+                "created": at, "modified": at, "created_by_ref": org_identity_id(case.org_id), "name": case.name,
+                "context": "suspicious-activity", "object_refs": refs,
+                "object_marking_refs": [STIX_MARKING_IDS[case.tlp]]}
+            if case.description:
+                obj["description"] = case.description
+            out.append(obj)
+            self.orgs.add(case.org_id)
+            self.tlps.add(case.tlp)
+        self.count += len(out)
+        return out
+
+    def case_ids(self) -> list[int]:
+        return sorted(self.cases)
 
     def _indicates(self, ind: Indicator, out: list[dict[str, Any]]) -> None:
         """The indicator just appended indicates its malware family; the family goes in with the supporting

@@ -60,6 +60,10 @@ class ActIds:
     def sighting_id(self, object_id: str, sighting_row_id: int) -> str:
         return f"sighting--{self._uuid(f'{object_id}/sighting/{sighting_row_id}')}"
 
+    def note_id(self, object_id: str, comment_id: int) -> str:
+        """A comment's STIX note (issue 13)."""
+        return f"note--{self._uuid(f'{object_id}/comment/{comment_id}')}"
+
     def __repr__(self) -> str:  # never the secret
         return "ActIds(<secret>)"
 

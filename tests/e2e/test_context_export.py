@@ -1,11 +1,13 @@
 """Issue 13's context in exports: a STIX `malware` object per family (one id however many items name it) with an
 `indicates` relationship from each indicator, `indicator_types` from the threat type and CSV columns (with the
-references); validated with the project's STIX validator helper."""
+references); comments as STIX `note`s and cases as `grouping`s of what the consumer may see; validated with the
+project's STIX validator helper."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 
 from bot import commands
 from bot.domain import Actor, Platform
@@ -61,3 +63,25 @@ async def test_csv_export_has_the_context_columns(coalition):
                                            .data.decode())))
     assert [(r["value"], r["threat_type"], r["malware"], r["references"]) for r in rows] == [
         ("198.51.100.7", "payload_delivery", "qakbot", "https://a.example/1 https://b.example/2")]
+
+
+async def test_comments_are_stix_notes_and_cases_groupings_of_what_the_consumer_may_see(coalition):
+    await coalition.say("alice", "/ioc case new op-nightfall tlp:green Phishing wave")
+    await coalition.say("alice", "/ioc case new northbank-ir tlp:amber+strict ours")
+    await coalition.say("alice", "/ioc submit 198.51.100.7 tlp:green case:op-nightfall")
+    await coalition.say("alice", "/ioc submit 198.51.100.8 tlp:amber+strict case:northbank-ir")
+    await coalition.say("alice", "/ioc case add op-nightfall #2")
+    await coalition.say("bob", "/ioc comment #1 seen on our gateway")
+    await coalition.say("alice", "/ioc comment #2 internal only")
+    doc = assert_valid_bundle((await _export(coalition, "bob")).data.decode())
+    indicator_ids = {o["id"] for o in doc["objects"] if o["type"] == "indicator"}
+    (note,) = [o for o in doc["objects"] if o["type"] == "note"]
+    assert note["content"] == "seen on our gateway" and note["object_refs"] == sorted(indicator_ids)
+    (grouping,) = [o for o in doc["objects"] if o["type"] == "grouping"]  # not alice's AMBER+STRICT case
+    assert grouping["name"] == "op-nightfall" and grouping["description"] == "Phishing wave"
+    assert grouping["object_refs"] == sorted(indicator_ids)  # only the item bob may see
+    assert "internal only" not in json.dumps(doc) and "northbank-ir" not in json.dumps(doc)
+    mine = assert_valid_bundle((await _export(coalition, "alice")).data.decode())
+    groupings = {o["name"]: o for o in mine["objects"] if o["type"] == "grouping"}
+    assert set(groupings) == {"op-nightfall", "northbank-ir"} and len(groupings["op-nightfall"]["object_refs"]) == 2
+    assert len([o for o in mine["objects"] if o["type"] == "note"]) == 2
