@@ -6,10 +6,11 @@ channel. The who-may-see-what rules are the core's, exactly as for a lookup:
 
 * a personal watch alerts only if its owner may see the item in private (bot.rules.can_see), with the card
   dressed for them (an anonymous item names no organization unless it is theirs);
-* a channel watch alerts only if the item may be shown in that channel (its TLP within the ceiling), dressed for
-  the channel's audience;
+* a channel watch alerts only of decided items (approved, revoked, expired: what the coalition relays; never a
+  pending submission) that may be shown in that channel (its TLP within the ceiling), dressed for the channel's
+  audience;
 * a watch limited to an organization (`org:NAME`) matches an anonymous item only for a watcher of that same
-  organization (anyone else learns nothing of who is behind it);
+  organization, and never in a channel (anyone else learns nothing of who is behind it);
 * a watcher's own organization's items alert them only with `self:on`.
 
 What is not sent leaves no trace: no count, no placeholder, no mark. Alerts are coalesced by the events' times:
@@ -26,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain import Channel, Identity, Indicator, Member, OutboxEvent, Platform
+from bot.domain import Channel, Identity, Indicator, Member, OutboxEvent, Platform, Status
 from bot.ioc.refang import defang
 from bot.ports import UnitOfWork
 from bot.results import IndicatorCard
@@ -233,11 +234,12 @@ async def plan_digest(uow: UnitOfWork, event: OutboxEvent, cards: Callable[[Sequ
 
 def _may_alert(watch: Watch, member: Member, indicator: Indicator,
                channels: dict[tuple[str, str, str], Channel]) -> bool:
-    if watch.target.org and indicator.anonymous and member.org_id != indicator.org_id:
-        return False  # the organization behind an anonymous item is not the watcher's to learn
-    if watch.channel is not None:
+    if watch.target.org and indicator.anonymous and (watch.channel is not None or member.org_id != indicator.org_id):
+        return False  # the organization behind an anonymous item is not the watcher's (nor a channel's) to learn
+    if watch.channel is not None:  # a channel is told of what the coalition relays: decided items, within its ceiling
         channel = channels.get(watch.channel)
-        return channel is not None and can_feed(indicator, channel.ceiling)
+        return (channel is not None and can_feed(indicator, channel.ceiling)
+                and indicator.status in (Status.APPROVED, Status.REVOKED, Status.EXPIRED))
     if not watch.include_own and indicator.org_id == member.org_id:
         return False
     return can_see(indicator, visibility(member, private=True, ceiling=TLP.CLEAR))

@@ -165,6 +165,8 @@ async def test_every_tlp_and_watcher_is_told_exactly_what_they_may_see(coalition
         assert "n0rthbank-pay.example" in block
         named = "Northbank" in alerts[0] + block
         assert named is (not anonymous or watcher == "alice"), (watcher, alerts[0] + block)
+    assert not [line for line in out.splitlines() if line.startswith("[#general] Watch")]  # pending: not relayed
+    out = await coalition.say("admin", "/ioc approve #1")
     in_channel = [line for line in out.splitlines() if line.startswith("[#general] Watch W5")]
     assert len(in_channel) == (1 if tlp in ("clear", "green") else 0), out
     if in_channel and anonymous:
@@ -199,3 +201,13 @@ async def test_a_digest_watch_is_told_once_a_day_of_what_it_may_still_see(coalit
     assert (await digest()).startswith("0\n")  # done for the day
     coalition.clock.advance(timedelta(hours=25))
     assert _told(await digest(), "bob") == []  # nothing new: no message
+
+
+async def test_a_channel_watch_limited_to_an_organization_never_names_who_is_behind_an_anonymous_item(coalition):
+    await coalition.say("admin", '/ioc watch add tag:phishing org:Northbank channel', where="general")
+    await coalition.say("alice", "/ioc submit phish-anon.example tlp:green tags:phishing anon")
+    out = await coalition.say("mod", "/ioc approve #1")
+    assert not [line for line in out.splitlines() if line.startswith("[#general] Watch")], out
+    await coalition.say("alice", "/ioc submit phish-named.example tlp:green tags:phishing")
+    out = await coalition.say("mod", "/ioc approve #2")
+    assert len([line for line in out.splitlines() if line.startswith("[#general] Watch W1")]) == 1, out

@@ -24,6 +24,9 @@ async def test_a_watcher_is_told_in_a_direct_message_and_a_channel_watch_posts_i
     told = _dm_texts(slack, "UBOB", mark)
     assert len(told) == 1 and "Your watch W1 (brand:northbank) matched: #1 was submitted." in told[0]
     assert "n0rthbank" in told[0]
+    assert not [c for c in slack.mock.posts("CGENERAL") if "Watch W2" in all_text(c.body)]  # pending: not relayed
+    await slack.command("mod", "approve #1")
+    await slack.settle()
     posts = [all_text(c.body) for c in slack.mock.posts("CGENERAL") if "Watch W2" in all_text(c.body)]
     assert len(posts) == 1
     mark = slack.mock.mark()
