@@ -505,6 +505,28 @@ def _nothing_to_find(text: str) -> bool:
     return len(text) < 26 or _ALNUM_RUN not in text.encode("ascii").translate(_ALNUM_TABLE)
 
 
+def _lines_worth_reading(text: str) -> str:
+    """``text`` without the lines that hold no indicator (see :func:`_nothing_to_find`), so a long document or a
+    pasted log pays the refang and the scan only for its lines with indicators. What is found is the same:
+    nothing the engine reads crosses a line break except the "version" look-back before an address, so a
+    skipped line that ends in a version word is kept in front of the line after it."""
+    lines = text.split("\n")
+    keep = [not _nothing_to_find(line) for line in lines]
+    if all(keep):
+        return text
+    out: list[str] = []
+    prev = ""
+    for line, kept in zip(lines, keep, strict=True):
+        if kept:
+            if prev and _VERSION_BEFORE.search(prev[-24:] + "\n"):
+                out.append(prev)
+            out.append(line)
+            prev = ""
+        else:
+            prev = line
+    return "\n".join(out)
+
+
 Rejected = list[tuple[Observable, str]]
 
 
@@ -524,7 +546,13 @@ def extract(text: str, *, rejected: Rejected | None = None) -> list[Observable]:
 
     Values the store cannot keep (see :mod:`bot.limits`: a URL over 2,048 characters...) are left out and,
     when ``rejected`` is a list, appended to it with the reason."""
-    if not text or _nothing_to_find(text):
+    if not text:
+        return []
+    if "\n" in text:
+        text = _lines_worth_reading(text)
+        if not text:
+            return []
+    elif _nothing_to_find(text):
         return []
     seen: dict[Observable, None] = {}
     for obs, _, _ in _scan(normalize(text)):

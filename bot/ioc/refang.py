@@ -63,7 +63,7 @@ _MD_LINK_RE = re.compile(
 
 # Markdown emphasis with underscores around a token: _evil.com_ / __evil.com__
 _MD_UNDERSCORE_RE = re.compile(
-    r"(?:(?<=[\s(\[\"'])|^)(__?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=[\s.,;:!?)\]\"']|$)", re.MULTILINE
+    r"(_(?:(?<=[\s(\[\"']_)|(?<=^_))_?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=[\s.,;:!?)\]\"']|$)", re.MULTILINE
 )
 
 # Where an underscore can open emphasis (the pattern itself starts with a look-behind, which the regex engine
@@ -76,7 +76,7 @@ _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&a
 # brackets and up to three blanks inside and around ("example  [  .  ]  com"). The pattern starts with
 # a blank or a bracket, so the regex engine skips quickly to the next candidate.
 _BRACKET_RE = re.compile(
-    r"\x20{0,3}[\[({]{1,4}\x20{0,3}(?:(\.|,|[dD][oO0][tT]|[pP][uU][nN][tT][oO]|[pP][oO][nN][tT][oO]|[pP][uU][nN][kK][tT])"
+    r"(?:\x20(?=\x20{0,2}[\[({])\x20{0,2}[\[({]|[\[({])[\[({]{0,3}\x20{0,3}(?:(\.|,|[dD][oO0][tT]|[pP][uU][nN][tT][oO]|[pP][oO][nN][tT][oO]|[pP][uU][nN][kK][tT])"
     r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/)"
     # glued only (checked in _bracket_sub): the colons and slashes of a scheme or an IPv6 address (http[:/]/,
     # http:[//], 2001:db8[::]1), a port (evil[.]com[:8443]/x), the punctuation of a query (/a[?]x=1[&]y[=]2[#]t)
@@ -89,19 +89,21 @@ _BRACKET_RE = re.compile(
 _BRACKET_GATE_RE = re.compile(r"[\[({]{1,4}\x20{0,3}[.,:/@?&=#dDpPaA]")
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
+# Every pattern from here on starts with one character or character set and checks what stands before it
+# with a look-behind after it: the regex engine then skips to the candidates instead of trying every position.
 _HALF_RE = re.compile(
-    r"(?<=\w)(?:[\[({]{1,8}[.\ue000][\])}]{0,8}|[.\ue000][\])}]{1,8}|[\[({]{1,8}[dD][oO][tT]|[dD][oO][tT][\])}]{1,8})"
-    r"(?=\w)|(?<=\w)[\[(]/(?=\w)"
+    r"[\[({.\ue000dD](?<=\w.)(?:(?<=[\[({])(?:[\[({]{0,7}[.\ue000][\])}]{0,8}|[\[({]{0,7}[dD][oO][tT]|(?<=[\[(])/)"
+    r"|(?<=[.\ue000])[\])}]{1,8}|(?<=[dD])[oO][tT][\])}]{1,8})(?=\w)"
 )
 # What _HALF_RE needs, starting with a character (its own look-behind start is tried at every position).
 _HALF_GATE_RE = re.compile(r"[\[({][.\ue000/dD]|[.\ue000tT][\])}]")
 _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]", "\ue001"), ("[:]", ":"),
                     ("[://]", "://"), ("[/]", "/"))
-_DOT_BLANKS_RE = re.compile(r"(?<=\w)\x20{1,3}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
+_DOT_BLANKS_RE = re.compile(r"\x20(?<=\w\x20)\x20{0,2}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
 # h**p / hxxp / hXXp / h00p / fxp / sfxp / fxps: only the letters after the h/f are replaced
 _SCHEME_RE = re.compile(
-    r"(?<=\b[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?\x20{0,2}(?:\[?:|__|\[?/))|(?<=\b[fF])[xX](?=[pP][sS]?\[?:)"
-    r"|(?<=\b[sS][fF])[xX](?=[pP]\[?:)"
+    r"[hHfFsS](?<=\b.)(?:(?<=[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?\x20{0,2}(?:\[?:|__|\[?/))"
+    r"|(?<=[fF])[xX](?=[pP][sS]?\[?:)|(?<=[sS])[fF][xX](?=[pP]\[?:))"
 )
 # iocextract's ftx:// and meow://
 _SCHEME_WORD_RE = re.compile(r"\b(?:[fF][tT][xX]|[mM][eE][oO][wW])(?=[sS]?(?:\[?:|\[://))")
@@ -125,7 +127,7 @@ _SCHEME_SEP_RE = re.compile(
 _BACKSLASH_RE = re.compile(r"(?<!\\)\\{1,64}(\.)|(?<!\\)\\{1,64}(?=[\[\]()/])")
 _WILD_RE = re.compile(r"(?<![\w*])\*\.(?=\w)")
 _SPACED_AT_RE = re.compile(
-    r"(?<=\w)(?:\x20{1,2}@\x20{0,2}|@\x20{1,2})(?=[\w\-]+\x20?[\[({]?\x20?[.\ue000])"
+    r"(?:\x20(?<=\w\x20)\x20?@\x20{0,2}|@(?<=\w@)\x20{1,2})(?=[\w\-]+\x20?[\[({]?\x20?[.\ue000])"
 )
 _ATMARK = "\ue001"
 # A URL written percent-encoded where a URL may start ("http%3A%2F%2Fexample%2Ecom"), and "%2F" before a
@@ -136,7 +138,7 @@ _PCT_URL_RE = re.compile(
 )
 _PCT_SLASH_RE = re.compile(r"(?<![^" + _URL_CHARS_NOT + r"])%2[fF](?=\w)")
 # "[IPv6:2001:db8::1]" (e-mail address literal), "ipv6:2001:db8::1"
-_IPV6_TAG_RE = re.compile(r"\b[iI][pP][vV]6:(?=[0-9A-Fa-f]{0,4}:)")
+_IPV6_TAG_RE = re.compile(r"[iI](?<=\b[iI])[pP][vV]6:(?=[0-9A-Fa-f]{0,4}:)")
 
 
 # Word forms without brackets: "evil dot com", "evil-dot-com", "www DOT evil DOT ru", Spanish/Portuguese/German
@@ -361,7 +363,11 @@ def _half_sub(m: re.Match[str]) -> str:
 
 
 def _scheme_sub(m: re.Match[str]) -> str:
-    return "t" if len(m.group(0)) == 1 else "tt"
+    found = m.group(0)
+    first = found[0]
+    if first in "hH":
+        return first + "tt"
+    return first + "t" if first in "fF" else found[:2] + "t"
 
 
 def _scheme_word_sub(m: re.Match[str]) -> str:

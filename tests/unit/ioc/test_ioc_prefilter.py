@@ -2,7 +2,7 @@
 
 The pre-filter skips a message that cannot hold an indicator: every message of the corpora and of the
 obfuscation tables that yields something must pass it, and chat lines with a timestamp and a nick but no
-indicator must not.
+indicator must not. A document is read line by line through the same filter and gives what the full pass gives.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.ioc.extract import _nothing_to_find, _scan
+from bot.ioc import Observable, extract
+from bot.ioc.extract import _lines_worth_reading, _nothing_to_find, _scan, _storable
 from bot.ioc.refang import normalize
 from tests.unit.ioc import test_ioc_obfuscation as obf
 from tests.unit.ioc.corpus import load_corpus
@@ -73,3 +74,21 @@ _SOUP = st.sampled_from(
 def test_prefilter_agrees_with_the_full_pass_on_soup(text: str) -> None:
     if _nothing_to_find(text):
         assert _full_pass(text) == [], text
+
+
+def _full_extract(text: str) -> list[Observable]:
+    seen: dict[Observable, None] = {}
+    for obs, _, _ in _scan(normalize(text)):
+        if obs not in seen and _storable(obs, None):
+            seen[obs] = None
+    return list(seen)
+
+
+def test_a_document_reads_only_its_lines_with_indicators_and_finds_the_same() -> None:
+    doc = "\n".join(
+        [f"[09:{i % 60:02d}] <nick{i % 7}> {text}" if i % 2 else text for i, text in enumerate(TEXTS)]
+        + ["firmware version", "1.2.3.4", "build v", "10.0.0.1 seen", "version:", " 8.8.8.8", "ok", "9.9.9.9"]
+    )
+    assert _lines_worth_reading(doc) != doc  # lines were skipped
+    assert extract(doc) == _full_extract(doc)
+    assert [o.value for o in extract("firmware version\n1.2.3.4\nok\n5.6.7.8")] == ["5.6.7.8"]
