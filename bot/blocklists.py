@@ -92,16 +92,17 @@ def _since(text: str, now: datetime) -> datetime:
 
 
 def etag(org_id: int, blocklist: Blocklist, flt: ExportFilter,
-         version: tuple[datetime | None, datetime | None], now: datetime) -> str:
+         version: tuple[datetime | None, datetime | None, int], now: datetime) -> str:
     """A validator of one list as one organization gets it with these filters. It changes whenever the list
     may have: an approval, a revocation, an expiry (swept, or an item's valid_until passing: the next one to come
-    is part of it), an edit. Coarse (a change to an item outside this list changes it too, costing one download)
-    but never stale, and a few index seeks to compute. `since=` in durations is read as a time, so such a list
-    is revalidated by time too."""
-    latest, upcoming = version
+    is part of it), an edit, a TLP raised out of the organization's sight. Computed over what the organization
+    may see only, so nothing it may not see ever changes it. Coarse (a change to one of its items outside this
+    list changes it too, costing one download) but never stale. `since=` in durations is read as a time, so such
+    a list is revalidated by time too."""
+    latest, upcoming, count = version
     horizon = flt.since.isoformat() if flt.since else "-"
     raw = (f"{org_id}|{blocklist.name}|{flt.types}|{flt.tags}|{horizon}|{latest.isoformat() if latest else '-'}|"
-           f"{upcoming.isoformat() if upcoming and upcoming > now else '-'}")
+           f"{upcoming.isoformat() if upcoming and upcoming > now else '-'}|{count}")
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 
 

@@ -460,9 +460,9 @@ class BlocklistRepository(Protocol):
                      size: int) -> Sequence[tuple[int, str, str, int]]:
         """The next `size` approved, unexpired, visible (id, type, value, tlp rank) with id > after_id, by id."""
 
-    async def version(self, now: datetime) -> tuple[datetime | None, datetime | None]:
-        """(the latest change of an approved, revoked or expired item, the next valid_until to come of an approved
-        one): it changes whenever any list may have changed."""
+    async def version(self, view: Visibility, now: datetime) -> tuple[datetime | None, datetime | None, int]:
+        """(the latest change, the next valid_until to come, how many) of the live approved items `view` may see:
+        it changes whenever a list of that viewer may have, and never with items it may not see."""
 
 
 # ---------------------------------------------------------------- statistics (/ioc stats)

@@ -83,7 +83,7 @@ class FeedServer:
             except blocklists.FilterError as e:
                 return _text(400, str(e))
             view = organization_visibility(api_key.org_id)
-            version = await uow.blocklists.version(now)
+            version = await uow.blocklists.version(view, now)
             org = await uow.organizations.get(api_key.org_id)
         tag = blocklists.etag(api_key.org_id, blocklist, flt, version, now)
         latest = version[0]

@@ -138,7 +138,7 @@ class MispFeedServer:
         async with lock:  # MISP fetches many events at once: one build serves them
             now = self.dispatcher.clock()
             async with self.uow_factory(read_only=True) as uow:
-                version = await uow.blocklists.version(now)
+                version = await uow.blocklists.version(view, now)
                 built = self.built.get(org_id)
                 if built is not None and built.version == version and \
                         not await self._acts_after(uow, view, built.latest_act):

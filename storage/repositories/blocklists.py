@@ -12,6 +12,7 @@ from bot.domain import ExportFilter, Status, Visibility
 from storage.models import IndicatorRow
 from storage.repositories.base import _Repository
 from storage.repositories.exchange import _export_conditions
+from storage.repositories.indicators import visibility_clause
 
 
 def _live(flt: ExportFilter, view: Visibility, now: datetime) -> list[ColumnElement[bool]]:
@@ -30,18 +31,17 @@ class SqlBlocklistRepository(_Repository):
             .order_by(IndicatorRow.id).limit(size))
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
-    async def version(self, now: datetime) -> tuple[datetime | None, datetime | None]:
-        """What changes whenever any list may have changed, in a few index seeks however big the store: the
-        latest change of an approved, revoked or expired item (an approval, a revocation, an expiry swept, an
-        edit all set `modified_at`; storage index (status, modified_at)), and the next `valid_until` to come of
-        an approved item (an item past it leaves the lists before the sweep marks it expired)."""
-        latest: datetime | None = None
-        for status in (Status.APPROVED, Status.REVOKED, Status.EXPIRED):
-            found = (await self._execute(select(func.max(IndicatorRow.modified_at))
-                                         .where(IndicatorRow.status == status.value))).scalar_one_or_none()
-            if found is not None and (latest is None or found > latest):
-                latest = found
+    async def version(self, view: Visibility, now: datetime) -> tuple[datetime | None, datetime | None, int]:
+        """What changes whenever a list of this viewer may have changed, computed over what the viewer may see
+        only (so that nothing about items it may not see, not even when they change, shows in a validator):
+        the latest change of a live approved item it may see (an approval, an edit), the next `valid_until` to
+        come among them (an item past it leaves the lists before the sweep marks it expired), and how many there
+        are (a revocation, an expiry or a TLP raised out of its sight makes one fewer). One pass over the
+        (status, modified_at, id, tlp_rank, org_id) index and one index range."""
+        visible = [IndicatorRow.status == Status.APPROVED.value, visibility_clause(view)]
+        count, latest = (await self._execute(
+            select(func.count(), func.max(IndicatorRow.modified_at))
+            .where(*visible, or_(IndicatorRow.valid_until.is_(None), IndicatorRow.valid_until > now)))).one()
         upcoming = (await self._execute(
-            select(func.min(IndicatorRow.valid_until))
-            .where(IndicatorRow.valid_until > now, IndicatorRow.status == Status.APPROVED.value))).scalar_one()
-        return latest, upcoming
+            select(func.min(IndicatorRow.valid_until)).where(*visible, IndicatorRow.valid_until > now))).scalar_one()
+        return latest, upcoming, int(count)

@@ -215,3 +215,26 @@ def test_rpz_ipv6_triggers_read_back_to_the_address(address: str) -> None:
         at = groups.index("zz")
         groups = [*groups[:at], *["0"] * (8 - len(groups) + 1), *groups[at + 1:]]
     assert ipaddress.IPv6Address(":".join(groups)) == ipaddress.IPv6Address(address)
+
+
+async def test_what_another_organization_does_out_of_sight_never_changes_a_validator(feeds: Feeds) -> None:
+    """Sentinel's validators (ETag, Last-Modified, the zone's serial) stay as they are while Northbank approves,
+    edits or revokes what only it may see, or a moderator handles a RED item: they would date activity it may
+    not see."""
+    def validators(headers, body: str) -> tuple[str, str, str]:
+        soa = next((line for line in body.splitlines() if " SOA " in line), "")
+        return headers["ETag"], headers.get("Last-Modified", ""), soa
+
+    _, body, headers = await feeds.get("/feeds/rpz.zone")
+    before = validators(headers, body)
+    feeds.clock.advance(minutes=7)
+    await feeds.say("alice", "submit strict-two.example tlp:amber+strict")
+    await feeds.say("mod2", "approve #13")
+    feeds.clock.advance(minutes=7)
+    await feeds.say("mod2", "revoke #10 moved")  # Northbank's AMBER+STRICT
+    await feeds.say("alice", "submit red-two.example tlp:red")
+    await feeds.say("mod", "approve #14")  # a RED item approved by a moderator
+    _, body, headers = await feeds.get("/feeds/rpz.zone")
+    assert validators(headers, body) == before
+    status, _, _ = await feeds.get("/feeds/rpz.zone", headers={"If-None-Match": before[0]})
+    assert status == 304
