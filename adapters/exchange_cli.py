@@ -56,6 +56,8 @@ def export(
     since: Annotated[str | None, typer.Option(help="Changed since: 7d, 24h or a timestamp")] = None,
     org: Annotated[str | None, typer.Option("--org", help="Export what this organization may see (with its "
                                             "AMBER+STRICT); default: the coalition-wide view, up to AMBER")] = None,
+    min_score: Annotated[int | None, typer.Option("--min-score", min=0, max=100,
+                                                  help="Only indicators scoring at least this (0-100)")] = None,
     config: ConfigOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -93,7 +95,8 @@ def export(
             out = output.open("w", encoding="utf-8") if output else sys.stdout
             try:
                 return await exchange.write_export(uow, view, flt, fmt, out.write, viewer_org_id=viewer,
-                                                   progress=progress)
+                                                   progress=progress, min_score=min_score,
+                                                   scoring=(datetime.now(UTC), rt.dispatcher.policy.score_model))
             finally:
                 if output:
                     out.close()
