@@ -43,6 +43,7 @@ STATUS_CHOICES = [app_commands.Choice(name=s, value=s) for s in
                   ("pending", "approved", "rejected", "revoked", "expired")]
 TYPE_CHOICES = [app_commands.Choice(name=t, value=t) for t in
                 ("ipv4", "ipv6", "domain", "url", "email", "md5", "sha1", "sha256", "cve", "asn", "btc")]
+CASE_CHOICES = [app_commands.Choice(name=a, value=a) for a in ("new", "add", "remove", "show", "list")]
 THREAT_CHOICES = [app_commands.Choice(name=t, value=t) for t in THREAT_TYPES][:25]  # issue 13's context
 FORMAT_CHOICES = [app_commands.Choice(name=n, value=v) for n, v in
                   (("STIX 2.1 bundle", "stix"), ("CSV", "csv"), ("Text, one value a line", "txt"))]
@@ -329,6 +330,29 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
     @app_commands.autocomplete(indicator=indicator_autocomplete)
     async def why(interaction: discord.Interaction, indicator: str) -> None:
         await handler.run_text(interaction, _join("why", _q(indicator)), verb="why")
+
+    @ioc.command(name="comment", description="Comment on an indicator (whoever may see it reads the comments)")
+    @app_commands.describe(indicator="#ID or value", text="Your comment")
+    @app_commands.autocomplete(indicator=indicator_autocomplete)
+    async def comment(interaction: discord.Interaction, indicator: str,
+                      text: app_commands.Range[str, 1, 2000]) -> None:
+        # "-" stands for the text in the grammar's text; the comment itself is set verbatim
+        await handler.run_text(interaction, _join("comment", _q(indicator), "-" if text.strip() else ""),
+                               verb="comment", amend={"text": text.strip()})
+
+    @ioc.command(name="case", description="Cases group indicators: new, add, remove, show, list")
+    @app_commands.describe(action="What to do", name="The case's name, e.g. op-nightfall",
+                           indicators="#IDs separated by spaces (add; remove takes one)",
+                           tlp="Who may see the case (new)", description="What the case is (new)")
+    @app_commands.choices(action=CASE_CHOICES, tlp=TLP_CHOICES)
+    @app_commands.autocomplete(indicators=indicator_autocomplete)
+    async def case(interaction: discord.Interaction, action: str, name: str | None = None,
+                   indicators: str | None = None, tlp: str | None = None,
+                   description: app_commands.Range[str, 0, 2000] | None = None) -> None:
+        text = _join("case", action, _q(name or ""), (indicators or "").replace('"', ""), _opt("tlp", tlp),
+                     "-" if (description or "").strip() and action == "new" else "")
+        amend = {"description": (description or "").strip()} if action == "new" else None
+        await handler.run_text(interaction, text, verb="case", amend=amend)
 
     @ioc.command(name="join", description="Join your organization with an invite code")
     async def join(interaction: discord.Interaction, code: str) -> None:

@@ -16,6 +16,7 @@ import discord
 from bot import results as r
 from bot.text import (
     ALSO_RESTRICTED,
+    comment_lines,
     context_line,
     dates_line,
     known_text,
@@ -92,6 +93,8 @@ def card_embed(card: r.IndicatorCard, *, headline: str = "", key: str = "") -> d
     if about := context_line(ind, esc, url=lambda u: code(u, 300)):
         embed.add_field(name="Context", value=_clip(about, 1024), inline=False)
     embed.add_field(name="Dates", value=dates_line(card), inline=False)
+    if card.comment_count:
+        embed.add_field(name="Comments", value=_clip("\n".join(comment_lines(card, esc)), 1024), inline=False)
     if ind.status_reason:
         embed.add_field(name="Reason", value=_clip(esc(ind.status_reason), 1024), inline=False)
     if card.warnings:

@@ -21,6 +21,7 @@ from bot.domain import Status, Tally
 from bot.ioc import IOCType
 from bot.text import (
     ALSO_RESTRICTED,
+    comment_lines,
     context_line,
     dates_line,
     known_text,
@@ -159,6 +160,8 @@ class Renderer:
         if card.also_restricted:
             notes.append(f":lock: {ALSO_RESTRICTED}")
         notes.append(f":date: {dates_line(card)}")
+        if card.comment_count:
+            notes.append(":speech_balloon: " + truncate("\n".join(comment_lines(card, esc)), 1900))
         if notes:
             blocks.append(context(*notes))
         if buttons and card.buttons:

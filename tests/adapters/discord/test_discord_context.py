@@ -58,3 +58,29 @@ async def test_slash_edit_changes_the_context(world: World) -> None:
     ind, _ = await indicator(world, 1)
     assert (ind.threat_type, ind.malware, ind.references) == ("phishing", "qakbot", ("https://a.example/q",))
     world.assert_running()
+
+
+async def test_slash_comment_and_case_reach_the_one_grammar_and_answer_privately(world: World) -> None:
+    await submit(world, "203.0.113.12")
+    mark = len(world.fake.calls)
+    text = "seen in our gateway; tlp:red and case:x are words here <@&1>"
+    com = await world.slash("comment", {"indicator": "#1", "text": text}, user="bob")
+    data = (await world.callback(com, mark)).json["data"]
+    assert data["flags"] & 64 and "Comment added to \\#1 \\(1 comment\\)" in data["content"]
+    mark = len(world.fake.calls)
+    look = await world.slash("lookup", {"values": "#1"}, user="alice")
+    fields = {f["name"]: f["value"] for f in (await world.callback(look, mark)).json["data"]["embeds"][0]["fields"]}
+    assert "Sentinel Security: seen in our gateway" in fields["Comments"] and "<@&1>" not in fields["Comments"]
+    mark = len(world.fake.calls)
+    new = await world.slash("case", {"action": "new", "name": "op-nightfall", "tlp": "green",
+                                     "description": "Phishing wave; tlp:red is a word"}, user="alice")
+    content = (await world.callback(new, mark)).json["data"]["content"]
+    assert "Case op\\-nightfall opened" in content and "tlp\\:red is a word" in content
+    mark = len(world.fake.calls)
+    add = await world.slash("case", {"action": "add", "name": "op-nightfall", "indicators": "#1"}, user="alice")
+    assert "Added \\#1 to case op\\-nightfall" in (await world.callback(add, mark)).json["data"]["content"]
+    mark = len(world.fake.calls)
+    bad = await world.slash("case", {"action": "show"}, user="alice")
+    content = (await world.callback(bad, mark)).json["data"]["content"]
+    assert "case show needs the case's name" in content and "/ioc case new NAME" in content
+    world.assert_running()

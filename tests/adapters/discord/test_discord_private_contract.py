@@ -36,12 +36,13 @@ DM_CHANNEL = 990000000000000077
 ENTRY_POINTS = {
     **{f"/ioc {verb}": f"slash {verb}" for verb in (
         "submit", "lookup", "vote", "sighting", "search", "queue", "approve", "reject", "revoke", "join", "whoami",
-        "link", "home", "stats", "help", "export", "import", "admin", "watch", "edit", "reopen", "why")},
+        "link", "home", "stats", "help", "export", "import", "admin", "watch", "edit", "reopen", "why", "comment",
+        "case")},
     **{f"autocomplete /ioc {verb} {option}": f"autocomplete {verb} {option}" for verb, option in (
         ("submit", "tags"), ("lookup", "values"), ("vote", "indicator"), ("sighting", "indicator"),
         ("search", "tag"), ("approve", "indicators"), ("reject", "indicators"), ("revoke", "indicators"),
         ("export", "tag"), ("edit", "indicator"), ("reopen", "indicator"), ("why", "indicator"),
-        ("submit", "malware"), ("edit", "malware"))},
+        ("submit", "malware"), ("edit", "malware"), ("comment", "indicator"), ("case", "indicators"))},
     "context menu Submit indicators": "context menu",
     "button CardButton": "button",
     "modal ReasonModal": "reason modal",
@@ -183,6 +184,8 @@ async def test_no_private_reply_reaches_a_channel_on_any_entry_point(world: Worl
         "edit": ({"indicator": "#99", "confidence": 80}, "alice"),
         "reopen": ({"indicator": "#99", "reason": "second look"}, "alice"),
         "why": ({"indicator": "#99"}, "alice"),
+        "comment": ({"indicator": "#99", "text": "seen it"}, "alice"),
+        "case": ({"action": "list"}, "alice"),
     }
     for verb, (options, user) in slashes.items():
         await step(f"slash {verb}", lambda v=verb, o=options, u=user: slash(v, o, u))

@@ -58,3 +58,20 @@ async def test_bad_context_in_the_modal_is_shown_beside_its_field_and_stores_not
     assert "is not a reference URL" in answer["errors"]["references"]
     async with slack.store.unit_of_work() as uow:
         assert not await uow.indicators.by_values([(IOCType.IPV4, "203.0.113.8")])
+
+
+async def test_comments_and_cases_through_slash_commands(slack: SlackWorld) -> None:
+    await slack.command("alice", "submit 203.0.113[.]9 tlp:green")
+    await slack.mock.wait_for("chat.postMessage")
+    await slack.settle()
+    await slack.command("bob", "comment #1 seen in our gateway <!channel> *bold*", key="com")
+    (reply,) = await slack.mock.wait_for("response_url", where=lambda c: c["url_key"] == "com")
+    assert reply["response_type"] == "ephemeral" and "Comment added to #1 (1 comment)" in all_text(reply.body)
+    await slack.command("carol", "lookup #1", key="look")
+    (reply,) = await slack.mock.wait_for("response_url", where=lambda c: c["url_key"] == "look")
+    text = all_text(reply.body)
+    assert "comments (1):" in text and "Sentinel Security: seen in our gateway" in text
+    assert "<!channel>" not in text  # escaped: never a mention
+    await slack.command("alice", "case new op-nightfall tlp:green Phishing wave", key="case")
+    (reply,) = await slack.mock.wait_for("response_url", where=lambda c: c["url_key"] == "case")
+    assert reply["response_type"] == "ephemeral" and "Case op-nightfall opened" in all_text(reply.body)
