@@ -122,7 +122,7 @@ def compute(inputs: ScoreInputs, now: datetime, model: ScoreModel | None = None)
     value = round(raw * factor)
     days = age.days
     what = "the last sighting or confirmation" if since != inputs.submitted_at else "it was submitted"
-    if factor < 1:
+    if round(factor, 2) < 1:  # a decay that rounds to ×1.00 is no step worth reading
         steps.append(f"×{factor:.2f} for {days} day{'s' if days != 1 else ''} since {what} "
                      f"(a {inputs.type.value} lives {model.lifetime(inputs.type).days} days)")
     reaches = None

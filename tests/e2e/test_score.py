@@ -108,8 +108,7 @@ async def test_every_card_carries_its_score_and_why_says_how_it_was_reached(worl
     # reaches 20 when 35.6 x (1 - (t/47 days)^2) = 20: t = 47 x sqrt(1 - 20/35.6) = 31.1 days after bob's vote
     assert why == ("#1 ipv4 198.51.100.7: score 36 ↑\n"
                    "base 40 from confidence 80; +6 for confirmations by 1 organization; -11 for one false-positive "
-                   "vote; ×1.00 for 0 days since the last sighting or confirmation (a ipv4 lives 47 days); reaches "
-                   "20 on 2026-12-02: score 36.\n"
+                   "vote; reaches 20 on 2026-12-02: score 36.\n"
                    "(↑ confirmed or sighted in the last week, ↓ lost a point or more over it, → steady)")
     # three weeks later with no sign of life: decayed, and falling
     clock.advance(timedelta(days=21))

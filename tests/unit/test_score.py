@@ -58,6 +58,13 @@ def test_the_explanation_says_every_step_in_plain_words() -> None:
         "47 days); reaches 20 on 2026-12-11: score 53.")
 
 
+def test_a_decay_that_rounds_to_nothing_is_not_a_step() -> None:
+    inputs = ScoreInputs(IOCType.IPV4, 80, T0)
+    assert explain(compute(inputs, T0 + timedelta(hours=2))) == ("base 40 from confidence 80; reaches 20 on "
+                                                                  "2026-12-04: score 40.")
+    assert "×0.99 for 4 days since it was submitted" in explain(compute(inputs, days(4)))
+
+
 def test_reaches_the_threshold_on_the_day_it_says() -> None:
     inputs = ScoreInputs(IOCType.URL, 90, T0, (100,), last_confirmed=T0)
     score = compute(inputs, T0)
