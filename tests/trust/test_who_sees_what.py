@@ -375,13 +375,16 @@ CASES = generate()
 # ---------------------------------------------------------------- running a group once, comparing per case
 
 _observed: dict[tuple[Any, ...], dict[w.Job, tuple[dict[str, Any], dict[str, Any]]]] = {}
+_GROUPS: dict[tuple[Any, ...], list[Case]] = {}  # the cases of each group, in order (found once, not per case)
+for _c in CASES:
+    _GROUPS.setdefault(_c.group, []).append(_c)
 
 
 def _observe_group(case: Case, databases: w.Databases) -> dict[w.Job, tuple[dict[str, Any], dict[str, Any]]]:
     if case.group not in _observed:
         _observed.clear()  # cases come group by group: keep only the current one
-        jobs = list(dict.fromkeys(c.job for c in CASES if c.group == case.group))
-        compared = {c.job for c in CASES if c.group == case.group and set(c.checks) - {"anonymity"}}
+        jobs = list(dict.fromkeys(c.job for c in _GROUPS[case.group]))
+        compared = {c.job for c in _GROUPS[case.group] if set(c.checks) - {"anonymity"}}
         extra = {"tlp": w.tlp_token(case.tlp), "status": case.status}
         fresh = case.family == "create"
 
