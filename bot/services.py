@@ -862,7 +862,7 @@ async def store_submissions(ctx: Context, items: Sequence[Submission], *, source
     by_id = {ind.stix_id: ind for ind in await ctx.uow.indicators.by_stix_ids(
         it.source_id for it in items if it.source_id and not it.anonymous)} if any(
         it.source_id for it in items) else {}
-    taken = set(by_id)
+    taken = {stix_id for stix_id, ind in by_id.items() if can_see(ind, view)}  # what it may not see plays no part
     stored = Stored([], [], [], hits)
     held: list[tuple[Submission, Indicator]] = []
     planned: dict[tuple[str, str, tuple[str, int]], Submission] = {}
@@ -958,10 +958,17 @@ def _same_object(item: Submission, by_id: dict[str, Indicator], view: Visibility
 def _new_indicator(ctx: Context, member: Member, item: Submission, taken: set[str]) -> NewIndicator:
     """A new item of the submitter. An imported object keeps its STIX id (unless that id is held already, by an
     item they may not see or for another value: then a new one) and its provenance. An anonymous submission
-    keeps neither: its source's id and author could name the submitter's organization."""
+    keeps neither: its source's id and author could name the submitter's organization.
+
+    The id depends only on the source's id, the item's visibility scope and what the submitter may see: a shared
+    item (CLEAR to AMBER) keeps the source's id; an AMBER+STRICT or RED one gets an id derived from it and its
+    scope (uuid5), so that a restricted item never holds a source's id that a shared import would then find
+    taken, which would tell the importer that someone holds that object where they may not see it."""
     obs = item.observable
     keep = bool(item.source_id) and not item.anonymous
-    stix_id = item.source_id if keep and item.source_id not in taken else f"indicator--{uuid.uuid4()}"
+    scope = _scope(item.tlp, member.org_id, member.id)
+    own = item.source_id if item.tlp.shareable_in_channels else         f"indicator--{uuid.uuid5(uuid.NAMESPACE_URL, f'{item.source_id}|{scope}')}"
+    stix_id = own if keep and own not in taken else f"indicator--{uuid.uuid4()}"
     return NewIndicator(
         type=obs.type, value=obs.value, tlp=item.tlp, confidence=item.confidence, tags=item.tags, note=item.note,
         submitter_id=member.id, org_id=member.org_id, anonymous=item.anonymous, seen_at=ctx.now,

@@ -276,7 +276,9 @@ async def test_an_anonymous_submission_keeps_neither_the_source_id_nor_its_autho
 
 async def test_an_object_held_where_the_importer_may_not_see_it_stays_unseen(store: Store) -> None:
     """The same object (one STIX id) imported by two organizations: at AMBER+STRICT by one, the other's import
-    neither finds nor touches it (its item is new, under an id of its own); shared at GREEN, it is one indicator."""
+    neither finds nor touches it, and its id does not tell that it is held (the restricted item's id is derived
+    from the source's and its scope; the shared import keeps the source's, as it would were nobody holding it);
+    shared at GREEN, it is one indicator."""
     async with store.unit_of_work() as uow:
         for name in ("Northbank", "Sentinel Security"):
             await uow.organizations.add(name, "finance", 70)
@@ -304,8 +306,8 @@ async def test_an_object_held_where_the_importer_may_not_see_it_stays_unseen(sto
         rows = await uow.indicators.by_values([(IOCType.DOMAIN, "strict.example"), (IOCType.DOMAIN, "shared.example")])
     by_org = sorted((r.value, r.org_name, r.stix_id == (strict if r.value.startswith("strict") else shared))
                     for r in rows)
-    assert by_org == [("shared.example", "Northbank", True), ("strict.example", "Northbank", True),
-                      ("strict.example", "Sentinel Security", False)]
+    assert by_org == [("shared.example", "Northbank", True), ("strict.example", "Northbank", False),
+                      ("strict.example", "Sentinel Security", True)]
 
 
 async def test_the_point_reached_is_kept_per_server_and_collection(store: Store) -> None:
