@@ -96,7 +96,9 @@ _HALF_RE = re.compile(
     r"|(?<=[.\ue000])[\])}]{1,8}|(?<=[dD])[oO][tT][\])}]{1,8})(?=\w)"
 )
 # What _HALF_RE needs, starting with a character (its own look-behind start is tried at every position).
-_HALF_GATE_RE = re.compile(r"[\[({][.\ue000/dD]|[.\ue000tT][\])}]")
+# (two searches: each starts with one character set, which the engine skips to; an alternation does not)
+_HALF_GATE_OPEN_RE = re.compile(r"[\[({][.\ue000/dD]")
+_HALF_GATE_CLOSE_RE = re.compile(r"[\])}](?<=[.\ue000tT].)")
 _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]", "\ue001"), ("[:]", ":"),
                     ("[://]", "://"), ("[/]", "/"))
 _DOT_BLANKS_RE = re.compile(r"\x20(?<=\w\x20)\x20{0,2}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
@@ -395,7 +397,7 @@ def _defang_pass(text: str) -> str:
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
     if ("]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text) and (
-        _HALF_GATE_RE.search(text)
+        _HALF_GATE_OPEN_RE.search(text) or _HALF_GATE_CLOSE_RE.search(text)
     ):
         text = _HALF_RE.sub(_half_sub, text)
     if DOTMARK in text and (" " + DOTMARK in text or DOTMARK + " " in text):
@@ -491,7 +493,7 @@ def normalize(text: str) -> str:
             text = _PCT_URL_RE.sub(_pct_sub, text)
         if "%2" in text:
             text = _PCT_SLASH_RE.sub(" ", text)
-    if ":" in text and "6:" in text:
+    if ":" in text and ("v6:" in text or "V6:" in text):
         text = _IPV6_TAG_RE.sub(" ", text)
     text = _defang_pass(text)
     if words:
