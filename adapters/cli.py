@@ -166,7 +166,8 @@ def console(
             async with open_runtime(settings, database_url=url, migrate=True if demo else None,
                                     delivery_platforms=(Platform.CONSOLE,)) as rt:
                 deliverer = Deliverer(rt.store.unit_of_work, ConsoleSink(typer.echo), clock=rt.dispatcher.clock,
-                                      chart=stats_png, score_model=rt.dispatcher.policy.score_model)
+                                      chart=stats_png, score_model=rt.dispatcher.policy.score_model,
+                                      default_ceiling=rt.dispatcher.policy.default_channel_ceiling)
                 charts = Path(tempfile.gettempdir()) / "coalition-bot-charts"
                 channel = ConsoleChannel(rt.dispatcher, typer.echo, speaker, deliverer, charts)
                 if demo:

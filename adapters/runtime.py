@@ -43,7 +43,8 @@ class Runtime:
         deliverer = Deliverer(self.store.unit_of_work, sink, clock=self.dispatcher.clock,
                               lease=timedelta(seconds=cfg.lease_seconds), poll_interval=cfg.poll_seconds,
                               max_attempts=cfg.max_attempts, chart=stats_png,
-                              score_model=self.dispatcher.policy.score_model)
+                              score_model=self.dispatcher.policy.score_model,
+                              default_ceiling=self.dispatcher.policy.default_channel_ceiling)
         deliverer.observers.extend(self.delivery_observers)
         return deliverer
 

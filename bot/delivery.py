@@ -270,7 +270,8 @@ def _dm_identity(identities: Sequence[Identity], platform: Platform) -> Identity
 
 
 async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
-               watches: WatchCache | None = None, model: ScoreModel | None = None) -> dict[int, list[Delivery]]:
+               watches: WatchCache | None = None, model: ScoreModel | None = None,
+               default_ceiling: TLP = TLP.GREEN) -> dict[int, list[Delivery]]:
     """What each of these events (of one platform) means there, given the store as it is now: for a row of every
     workspace, the deliveries in all of them; for a lane row (`workspace_id` set), its workspace's only. A batch
     costs the same few queries as one event: indicators, channels, posted cards, tallies, submitters."""
@@ -310,7 +311,8 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
                                *await _tell_deciders_of_batch(uow, event, now, model)]
             continue
         card = cards.get(int(event.payload.get("indicator_id", 0)))
-        plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters)
+        plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters,
+                                                            default_ceiling)
         if card is not None and card.indicator.id in restricted_ids:
             plans[event.id] += _tell_deciders(event, card, deciders)
     if watches is not None:  # the watchers these events concern (bot.alerts)
@@ -387,7 +389,7 @@ async def _tell_deciders_of_batch(uow: UnitOfWork, event: OutboxEvent, now: date
 
 def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
               posted: dict[int, list[PostedCard]],
-              submitters: dict[int, tuple[Member, tuple[Identity, ...]]]) -> list[Delivery]:
+              submitters: dict[int, tuple[Member, tuple[Identity, ...]]], default_ceiling: TLP) -> list[Delivery]:
     indicator, platform = card.indicator, event.platform
     deliveries: list[Delivery] = []
     for purpose in (ChannelPurpose.MODERATION, ChannelPurpose.FEED):
@@ -399,11 +401,13 @@ def _plan_one(event: OutboxEvent, card: IndicatorCard, channels: list[Channel],
             if channel.purpose is purpose and can_feed(indicator, channel.ceiling):
                 key = f"{origin_id(event)}:{channel.workspace_id}:{channel.channel_id}"
                 deliveries.append(PostCard(channel, for_purpose(card, channel.purpose.value), headline, key))
-    # a copy is kept up to date only where the item may still be shown (an edit may have raised its TLP)
+    # a copy is kept up to date only where the item may still be shown (an edit may have raised its TLP): a
+    # channel no admin registered has the policy's default ceiling, as its public replies had
     ceilings = {(c.workspace_id, c.channel_id): c.ceiling for c in channels}
     deliveries += [UpdateCard(copy, for_purpose(card, copy.purpose)) for copy in posted.get(indicator.id, [])
-                   if can_feed(indicator, ceilings.get((copy.workspace_id, copy.channel_id), TLP.AMBER))]
-    if _tells_submitter(event) and indicator.submitter_id in submitters:
+                   if can_feed(indicator, ceilings.get((copy.workspace_id, copy.channel_id), default_ceiling))]
+    told = submitters.get(indicator.submitter_id)
+    if _tells_submitter(event) and told is not None and not told[0].org_disabled:  # a disabled org hears nothing
         submitter, identities = submitters[indicator.submitter_id]
         here = _dm_identity(identities, platform)
         if here is not None:
@@ -530,7 +534,8 @@ class Deliverer:
                  lease: timedelta = timedelta(seconds=60), batch: int = 50, max_attempts: int = 8,
                  poll_interval: float = 1.0, max_backoff: float = 300.0, concurrency: int = 16,
                  clock_skew: timedelta = timedelta(seconds=30),
-                 chart: Callable[[StatsTrends], bytes] | None = None, score_model: ScoreModel | None = None) -> None:
+                 chart: Callable[[StatsTrends], bytes] | None = None, score_model: ScoreModel | None = None,
+                 default_ceiling: TLP = TLP.GREEN) -> None:
         self.uow_factory = uow_factory
         self.sink = sink
         self.platform = sink.platform
@@ -542,6 +547,7 @@ class Deliverer:
         self.max_backoff = max_backoff
         self.concurrency = concurrency  # indicators delivered at once (each one's events stay in order)
         self.clock_skew = clock_skew  # how far the platform's clock may be behind ours: searches start this early
+        self.default_ceiling = default_ceiling  # of channels no admin registered (the policy's)
         self.wakeup = asyncio.Event()
         self.observers: list[Callable[[str, OutboxEvent], None]] = []  # (delivered | retry | parked, event)
         self.watches = WatchCache()  # every watch, reloaded when they change: alerts are planned with the rows
@@ -574,7 +580,7 @@ class Deliverer:
     async def _deliver(self, events: Sequence[OutboxEvent], lease: _Lease) -> int:
         try:
             async with self.uow_factory(read_only=True) as uow:
-                plans = await plan(uow, events, self.clock(), self.watches, self.score_model)
+                plans = await plan(uow, events, self.clock(), self.watches, self.score_model, self.default_ceiling)
             routes = await self._route(events, plans)
             intents = [PostedCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.indicator.id,
                                   d.channel.purpose.value, delivery_key=d.key)
