@@ -77,7 +77,8 @@ def _clip(text: str, limit: int) -> str:
 
 def card_embed(card: r.IndicatorCard, *, headline: str = "", key: str = "") -> discord.Embed:
     ind = card.indicator
-    embed = discord.Embed(title=_clip(f"{ind.ref} · {ind.type.value}" + (f" · {headline}" if headline else ""), 256),
+    embed = discord.Embed(title=_clip(f"{ind.ref} · {ind.type.value}" + (f" · {esc(headline)}" if headline else ""),
+                                      256),
                           description=code(ind.value), colour=TLP_COLOURS.get(ind.tlp, 0x99AAB5))
     embed.add_field(name="Status", value=card.status.value
                     + (f" · score {card.score}" if card.score is not None else ""))

@@ -204,7 +204,7 @@ class Renderer:
             blocks.append(context(f"Vote with the buttons, or react :{self.confirm_emoji}: (confirm) or "
                                   f":{self.false_positive_emoji}: (false positive)."))
         ind = card.indicator
-        text = f"{top + ': ' if top else ''}{ind.ref} {ind.type.value} {code(ind.value, 500)} " \
+        text = f"{esc(top) + ': ' if top else ''}{ind.ref} {ind.type.value} {code(ind.value, 500)} " \
                f"({card.status.value}, {ind.tlp.label})"
         return Message(truncate(text, FALLBACK_LIMIT), blocks)
 

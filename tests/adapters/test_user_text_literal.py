@@ -214,3 +214,22 @@ def test_every_discord_field_of_a_card_formats_nothing_written_by_a_person(text:
             value = field["value"].removeprefix("on warninglist ")
             assert not DISCORD_SPECIAL & set(discord_unescaped(value)), field
             assert [ch for ch in value if unicodedata.category(ch) in {"Cc", "Cf"}] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(user_text.filter(bool))
+def test_a_headline_with_user_text_formats_nothing(text: str) -> None:
+    """A channel watch's headline names its target (an admin's org: text): the Slack fallback text and the Discord
+    embed title show it literally, like every other user text."""
+    from adapters.discord.render import card_embed
+    from adapters.slack.blocks import Renderer
+
+    card = card_with("y")
+    message = Renderer().card_message(card, headline=f"Watch W1 ({text})")
+    assert slack_formatting(message.text) == slack_formatting(
+        Renderer().card_message(card, headline="Watch W1 (y)").text)
+    title = card_embed(card, headline=f"Watch W1 ({text})").title or ""
+    head = "#7 · domain · "
+    assert title.startswith(head) and not DISCORD_SPECIAL & set(discord_unescaped(title[len(head):]).rstrip("…"))
+    if len(title) < 256:
+        assert discord_shown(title[len(head):]) == visible(f"Watch W1 ({text})")
