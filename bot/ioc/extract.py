@@ -11,6 +11,7 @@ To add a type: add a member to :class:`~bot.ioc.types.IOCType`, add an alternati
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
@@ -459,6 +460,8 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
             cut = min((i for i in (raw.find(c, authority_from) for c in "/?#") if i != -1), default=len(raw))
             start = m.start() + cut
             inside = norm[start:end]
+            if _path_holds_nothing(inside):
+                continue
             for inner, s, e in _scan(inside, strict=strict, inside_url=True):
                 if inner.type is not IOCType.URL or inner.value.partition("://")[0] in _SCHEMES_INSIDE:
                     yield inner, start + s, start + e
@@ -466,6 +469,24 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
             for inner, s, e in _scan(_SEGMENT_SLASH.sub(" ", inside), strict=strict, inside_url=True):
                 if inner.type in _FROM_SEGMENTS:
                     yield inner, start + s, start + e
+
+
+_PATH_LABEL_RE = re.compile(r"\.([^\W_][\w\-]*)")
+
+
+def _path_holds_nothing(path: str) -> bool:
+    """Whether a URL's path and query cannot name an indicator: no sign of one (see :func:`_nothing_to_find`),
+    where a dot counts only before a label that can end a host (a TLD or a number): "/a/b/login.php?id=3" holds
+    nothing, so the two scans of what a URL names are skipped for most URLs."""
+    if not path.isascii():
+        return False
+    if "." in path:
+        tlds = known_tlds()
+        for label in _PATH_LABEL_RE.findall(path):
+            if label.isdigit() or label.lower() in tlds:
+                return False
+        path = path.replace(".", " ")
+    return _nothing_to_find(path)
 
 
 # Cheap pre-filter: what an indicator needs, not any digit or bracket (a chat line "[09:14] <nick> ..." has
@@ -505,11 +526,38 @@ def _nothing_to_find(text: str) -> bool:
     return len(text) < 26 or _ALNUM_RUN not in text.encode("ascii").translate(_ALNUM_TABLE)
 
 
+# The same signs as _nothing_to_find, for RE2 over the UTF-8 bytes of a whole document (read as Latin-1, so any
+# non-ASCII byte is a sign): one match per line that has one, the whole line. RE2 scans in linear time without
+# a Python call per line; a line RE2 keeps that _nothing_to_find would skip (a vertical tab is not a blank to
+# RE2) only costs time.
+_SIGN_LINE_RE2 = (
+    rb"[^\n]*(?:\.[^\s]|[\[({\\] {0,3}\.|::|[\[({] {0,3}[,:]|(?i:dot|d0t|pun|pont|rroba|%2e|cve|bc1|asn?:? ?[0-9])"
+    rb"|[0-9A-Za-z]{26}|[\x80-\xff]|(?::[^\n:]*){6}:)[^\n]*"
+)
+#: Documents from this size on are filtered with RE2 (below it, the Python loop costs less than RE2's calls).
+_RE2_FROM = 64 * 1024
+
+
+@functools.cache
+def _sign_lines():  # type: ignore[no-untyped-def]
+    import re2
+
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    return re2.compile(_SIGN_LINE_RE2, options)
+
+
 def _lines_worth_reading(text: str) -> str:
     """``text`` without the lines that hold no indicator (see :func:`_nothing_to_find`), so a long document or a
     pasted log pays the refang and the scan only for its lines with indicators. What is found is the same:
     nothing the engine reads crosses a line break except the "version" look-back before an address, so a
     skipped line that ends in a version word is kept in front of the line after it."""
+    if len(text) >= _RE2_FROM:
+        return _lines_worth_reading_re2(text)
+    return _lines_worth_reading_py(text)
+
+
+def _lines_worth_reading_py(text: str) -> str:
     lines = text.split("\n")
     keep = [not _nothing_to_find(line) for line in lines]
     if all(keep):
@@ -525,6 +573,23 @@ def _lines_worth_reading(text: str) -> str:
         else:
             prev = line
     return "\n".join(out)
+
+
+def _lines_worth_reading_re2(text: str) -> str:
+    data = text.encode("utf-8", "surrogatepass")
+    out: list[bytes] = []
+    done = 0  # where the last kept line ended
+    for m in _sign_lines().finditer(data):
+        start = m.start()
+        if start > done + 1:  # a skipped line right before this one: its end may be a version word
+            prev_start = data.rfind(b"\n", 0, start - 1) + 1
+            tail = data[max(prev_start, start - 25) : start - 1].decode("ascii", "replace")
+            if _VERSION_BEFORE.search(tail + "\n"):
+                out.append(data[prev_start : start - 1])
+        out.append(m.group())
+        done = m.end()
+    kept = b"\n".join(out)
+    return text if len(kept) == len(data) else kept.decode("utf-8", "surrogatepass")
 
 
 Rejected = list[tuple[Observable, str]]

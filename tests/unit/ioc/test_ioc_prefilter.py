@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.ioc import Observable, extract
-from bot.ioc.extract import _lines_worth_reading, _nothing_to_find, _scan, _storable
+from bot.ioc.extract import (
+    _lines_worth_reading,
+    _lines_worth_reading_py,
+    _lines_worth_reading_re2,
+    _nothing_to_find,
+    _scan,
+    _storable,
+)
 from bot.ioc.refang import normalize
 from tests.unit.ioc import test_ioc_obfuscation as obf
 from tests.unit.ioc.corpus import load_corpus
@@ -92,3 +99,15 @@ def test_a_document_reads_only_its_lines_with_indicators_and_finds_the_same() ->
     assert _lines_worth_reading(doc) != doc  # lines were skipped
     assert extract(doc) == _full_extract(doc)
     assert [o.value for o in extract("firmware version\n1.2.3.4\nok\n5.6.7.8")] == ["5.6.7.8"]
+
+
+def test_re2_keeps_the_lines_the_python_filter_keeps() -> None:
+    doc = "\n".join(
+        [f"[09:{i % 60:02d}] <nick{i % 7}> {text}" if i % 2 else text for i, text in enumerate(TEXTS + LINES)]
+        + ["firmware version", "1.2.3.4", "", "", "ok", "lone \ud800 surrogate", "caf\u00e9 evil[.]com", "\u200bx"]
+    )
+    assert _lines_worth_reading_re2(doc) == _lines_worth_reading_py(doc)
+    big = (doc + "\n") * (70_000 // len(doc) + 1)
+    assert len(big) >= 64 * 1024  # read with RE2
+    assert _lines_worth_reading(big) == _lines_worth_reading_py(big)
+    assert extract(big) == _full_extract(big)
