@@ -3,7 +3,8 @@
 A case has its own TLP, seen as an item is (bot.rules.can_see): a case above what a viewer may see is unknown to
 them, answered exactly as a name nobody used. Its card lists only the indicators the viewer may see, counted by
 status; the others are neither shown nor counted. The organization that opened a case and the moderators change
-it; anyone who may see it reads it. `case:NAME` on submit adds the new (and the already held) items to it."""
+it; anyone who may see it reads it. `case:NAME` on submit adds the new (and the already held) items to it.
+Also the malware families already named, for Discord's autocomplete (`malware_names`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections import Counter
 
 from bot import commands, services
 from bot.commands import UsageError
+from bot.context import MALWARE_MAX_LEN
 from bot.domain import Case, Indicator
 from bot.ports import Conflict
-from bot.results import CaseCard, CaseListResult, Submitted
+from bot.results import CaseCard, CaseListResult, MalwareNamesResult, Submitted
 from bot.rules import can_moderate, can_see
 from bot.services import Context, cards_for, effective_status, resolve
 
@@ -113,3 +115,11 @@ async def _card(ctx: Context, case: Case, headline: str = "") -> CaseCard:
 
 def _refs(ids: list[int]) -> str:
     return ", ".join(f"#{i}" for i in ids)
+
+
+async def malware_names(ctx: Context, cmd: commands.MalwareNames) -> MalwareNamesResult:
+    """Families already named on items the asker may see, for an autocomplete (normalised as stored: a prefix
+    typed `Cobalt-S` finds cobalt_strike); a prefix that cannot start a name finds nothing."""
+    ctx.require_member()
+    prefix = "_".join(cmd.prefix.strip().lower().replace("-", " ").split())[:MALWARE_MAX_LEN]
+    return MalwareNamesResult(tuple(await ctx.uow.context.malware_names(ctx.view, prefix, 25)))

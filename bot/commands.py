@@ -398,6 +398,13 @@ class CaseList:
 
 
 @dataclass(frozen=True)
+class MalwareNames:
+    """Not typed: what an autocomplete asks (the families already named that the asker may see)."""
+
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
 class MemberRemove:
     member: MemberRef
 

@@ -93,7 +93,7 @@ SERVICES.update({
 })
 
 # -- context (issue 13): comments and cases --
-READ_ONLY += (commands.CaseShow, commands.CaseList)
+READ_ONLY += (commands.CaseShow, commands.CaseList, commands.MalwareNames)
 SERVICES.update({
     commands.Submit: cases.submit,  # case:NAME; otherwise services.submit
     commands.Comment: comments.comment,
@@ -102,6 +102,7 @@ SERVICES.update({
     commands.CaseRemove: cases.case_remove,
     commands.CaseShow: cases.case_show,
     commands.CaseList: cases.case_list,
+    commands.MalwareNames: cases.malware_names,
 })
 
 # -- STIX/TAXII exchange --

@@ -518,6 +518,9 @@ class ContextRepository(Protocol):
 
     async def remove_from_case(self, case_id: int, indicator_id: int) -> bool: ...
 
+    async def malware_names(self, view: Visibility, prefix: str, limit: int) -> list[str]:
+        """The malware families named on items `view` may see, starting with `prefix`, most used first."""
+
 
 class MispRepository(Protocol):
     async def rows(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,

@@ -334,7 +334,12 @@ class CaseListResult:
     cases: tuple[tuple[Case, int], ...]  # each case the viewer may see, with how many of its items they may see
 
 
-Result = Result | CaseCard | CaseListResult  # type: ignore[misc]
+@dataclass(frozen=True)
+class MalwareNamesResult:
+    names: tuple[str, ...]
+
+
+Result = Result | CaseCard | CaseListResult | MalwareNamesResult  # type: ignore[misc]
 
 
 # -- Score (issue 13) --

@@ -320,16 +320,14 @@ class Handler:
         return list(tags)[:25]
 
     async def suggest_malware(self, interaction: discord.Interaction, current: str) -> list[str]:
-        """Malware families already named on the newest indicators this person may see, starting with what was
-        typed (normalised as the grammar stores them: Cobalt-Strike finds cobalt_strike)."""
-        prefix = "_".join(current.strip().lower().replace("-", " ").split())
+        """Malware families already named on the indicators this person may see, most used first, starting with
+        what was typed (normalised as the grammar stores them: Cobalt-S finds cobalt_strike)."""
         try:
-            reply = await asyncio.wait_for(self.dispatcher.handle(commands.Search(), self.actor(interaction)), 2.0)
+            reply = await asyncio.wait_for(self.dispatcher.handle(commands.MalwareNames(limits.storable(current, 100)),
+                                                                  self.actor(interaction)), 2.0)
         except TimeoutError:
             return []
-        names = dict.fromkeys(card.indicator.malware for card in cards_of(reply.result)
-                              if card.indicator.malware and card.indicator.malware.startswith(prefix))
-        return list(names)[:25]
+        return list(getattr(reply.result, "names", ()))[:25]
 
     # ------------------------------------------------------------------ messages: files and passive mode
 

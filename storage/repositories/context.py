@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import Case, Comment
+from bot.domain import Case, Comment, Visibility
 from bot.ports import Conflict
 from bot.tlp import TLP
-from storage.models import CaseIndicatorRow, CaseRow, CommentRow, MemberRow, OrganizationRow
+from storage.models import CaseIndicatorRow, CaseRow, CommentRow, IndicatorRow, MemberRow, OrganizationRow
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
+from storage.repositories.indicators import _like_escape, visibility_clause
 
 _TLPS = {t.value: t for t in TLP}
 
@@ -124,3 +125,16 @@ class SqlContextRepository(_Repository):
         result = await self._execute(delete(CaseIndicatorRow).where(CaseIndicatorRow.case_id == case_id,
                                                                     CaseIndicatorRow.indicator_id == indicator_id))
         return bool(result.rowcount)
+
+    # ------------------------------------------------------------ malware families
+
+    async def malware_names(self, view: Visibility, prefix: str, limit: int) -> list[str]:
+        """The malware families named on items `view` may see, starting with `prefix`, most used first (Discord's
+        autocomplete)."""
+        conditions = [IndicatorRow.malware.is_not(None), visibility_clause(view)]
+        if prefix:
+            conditions.append(IndicatorRow.malware.like(f"{_like_escape(prefix)}%", escape="\\"))
+        rows = await self._execute(select(IndicatorRow.malware, func.count().label("n")).where(*conditions)
+                                   .group_by(IndicatorRow.malware).order_by(func.count().desc(), IndicatorRow.malware)
+                                   .limit(limit))
+        return [r[0] for r in rows]

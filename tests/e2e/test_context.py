@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot import commands
 from storage.models import AuditRow, IndicatorRow
 from tests.e2e import test_lifecycle
 from tests.e2e.test_lifecycle import reply_of
@@ -111,3 +112,20 @@ async def test_a_malware_watch_matches_the_family_however_written(world):
     assert len(told) == 1 and "matched: #1 was submitted" in told[0], out
     out = await world.say("alice", "/ioc submit 198.51.100.8 tlp:green malware:emotet")
     assert not [line for line in out.splitlines() if line.startswith("[to bob]")]
+
+
+async def test_malware_names_for_autocomplete_are_what_the_asker_may_see_most_used_first(world):
+    await world.say("alice", "/ioc submit 198.51.100.7 tlp:green malware:emotet")
+    await world.say("alice", "/ioc submit 198.51.100.8 tlp:green malware:emotet")
+    await world.say("bob", "/ioc submit 198.51.100.9 tlp:green malware:cobalt_strike")
+    await world.say("alice", "/ioc submit 198.51.100.10 tlp:amber+strict malware:secret_family")
+
+    async def names(who: str, typed: str) -> tuple[str, ...]:
+        world.channel.speaker = who
+        return (await world.channel.dispatcher.handle(commands.MalwareNames(typed), world.channel.actor())).result.names
+
+    assert await names("bob", "") == ("emotet", "cobalt_strike")
+    assert await names("bob", "Cobalt-S") == ("cobalt_strike",)
+    assert await names("bob", "secret") == ()
+    assert await names("anna", "secret") == ("secret_family",)  # alice's organization
+    assert await names("bob", "%") == ()  # a LIKE wildcard is a character, not a pattern

@@ -45,6 +45,15 @@ async def test_malware_is_autocompleted_from_families_already_named(world: World
     call = await world.callback(auto, mark)
     assert call.json["type"] == 8
     assert [c["value"] for c in call.json["data"]["choices"]] == ["cobalt_strike"]
+    await submit(world, "203.0.113.13", malware="emotet")
+    await submit(world, "203.0.113.14", malware="secret_family", tlp="amber+strict")  # bob may not see it
+    for typed, expected in (("", ["emotet", "cobalt_strike"]), ("sec", []), ("E", ["emotet"])):
+        mark = len(world.fake.calls)
+        auto = world.fake.autocomplete("ioc", "submit", {"values": "x", "malware": typed}, "malware",
+                                       user=world.users["bob"], guild_id=GUILD, channel_id=GENERAL)
+        await world.fake.dispatch("INTERACTION_CREATE", auto)
+        choices = (await world.callback(auto, mark)).json["data"]["choices"]
+        assert [c["value"] for c in choices] == expected, typed  # most used first, only what bob may see
     world.assert_running()
 
 
