@@ -41,9 +41,10 @@ class CommandListeners(SharingNotices):
         except commands.UsageError:
             command = None  # the dispatcher parses it again and says what is wrong
         about_channel = isinstance(command, commands.ChannelSet | commands.ChannelShow)
-        if not actor.private and (about_channel or await self.channels.registered(actor.channel_id) is None):
-            # an admin's channel set|show, or a channel no admin registered (its ceiling is the default one, unless
-            # it is shared): is it shared with other organizations' workspaces?
+        if not actor.private:
+            # is the channel shared with other organizations' workspaces (asked at most once a minute a channel; an
+            # admin's channel set|show asks now)? A registered one may have become shared while the bot missed the
+            # channel_shared event: its ceiling falls to CLEAR before this command is answered
             shared = await self.shared_externally(actor.channel_id, fresh=about_channel)
             if shared is not None and not isinstance(command, commands.ChannelSet):
                 await self.noticed_sharing(actor.channel_id, shared)  # as from the channel_shared event

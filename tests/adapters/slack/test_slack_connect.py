@@ -336,3 +336,17 @@ def test_the_manifest_and_the_install_scopes_ask_for_what_slack_connect_needs() 
     items = {line.split("#")[0].strip()[2:] for line in manifest.splitlines() if line.strip().startswith("- ")}
     assert {"channel_shared", "channel_unshared", "channels:read", "groups:read"} <= items
     assert {"channels:read", "groups:read"} <= set(SlackSettings().scopes)
+
+
+async def test_any_command_in_a_registered_channel_learns_that_it_became_shared(connect: SlackWorld) -> None:
+    """COPEN (GREEN, lookups answered in the channel) is shared while the bot missed the event; the next lookup
+    there, whatever it is, asks Slack first: the ceiling is CLEAR before the lookup is answered."""
+    await approved(connect, "green-item.example", "green")
+    connect.mock.share_channel("COPEN", TEAM, PARTNER)
+    mark = connect.mock.mark()
+    await command(connect, "bob", "lookup green-item.example", channel="COPEN")
+    (channel,) = await registrations(connect.store, "COPEN")
+    assert (channel.ceiling, channel.shared_externally) == (TLP.CLEAR, True)
+    shown = [all_text(c.body) for c in connect.mock.api_calls()[mark:]
+             if c.method == "chat.postMessage" and c.get("channel") == "COPEN"]
+    assert shown and all("green-item" not in text for text in shown)  # the lowering line, never the GREEN card
