@@ -66,9 +66,9 @@ _MD_UNDERSCORE_RE = re.compile(
     r"(_(?:(?<=[\s(\[\"']_)|(?<=^_))_?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=[\s.,;:!?)\]\"']|$)", re.MULTILINE
 )
 
-# Where an underscore can open emphasis (the pattern itself starts with a look-behind, which the regex engine
-# tries at every position: this gate starts with a character set, which it skips to).
-_MD_UNDERSCORE_GATE_RE = re.compile(r"[\s(\[\"']_")
+# Where an underscore can open emphasis (besides at the very start): this gate starts with a literal, which
+# the regex engine finds with a fast search.
+_MD_UNDERSCORE_GATE_RE = re.compile(r"_(?<=[\s(\[\"']_)")
 
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 
@@ -86,7 +86,9 @@ _BRACKET_RE = re.compile(
 # one of the characters its alternatives start with. The pattern itself starts with optional blanks, so the
 # regex engine tries it at every position; this gate starts with a character set, which it skips to, so a
 # chat line whose only brackets are "[09:14]" and "<nick>" costs one quick search.
-_BRACKET_GATE_RE = re.compile(r"[\[({]{1,4}\x20{0,3}[.,:/@?&=#dDpPaA]")
+# One search per kind of bracket, each starting with a literal, which the engine finds with a fast search (a
+# leading character set is tried character by character).
+_BRACKET_GATES = tuple(re.compile(re.escape(b) + r"[\[({]{0,3}\x20{0,3}[.,:/@?&=#dDpPaA]") for b in "[({")
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
 # Every pattern from here on starts with one character or character set and checks what stands before it
@@ -96,9 +98,10 @@ _HALF_RE = re.compile(
     r"|(?<=[.\ue000])[\])}]{1,8}|(?<=[dD])[oO][tT][\])}]{1,8})(?=\w)"
 )
 # What _HALF_RE needs, starting with a character (its own look-behind start is tried at every position).
-# (two searches: each starts with one character set, which the engine skips to; an alternation does not)
-_HALF_GATE_OPEN_RE = re.compile(r"[\[({][.\ue000/dD]")
-_HALF_GATE_CLOSE_RE = re.compile(r"[\])}](?<=[.\ue000tT].)")
+# (one search per bracket, each starting with a literal, like _BRACKET_GATES)
+_HALF_GATES = tuple(re.compile(re.escape(b) + r"[.\ue000/dD]") for b in "[({") + tuple(
+    re.compile(re.escape(b) + r"(?<=[.\ue000tT].)") for b in "])}"
+)
 _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]", "\ue001"), ("[:]", ":"),
                     ("[://]", "://"), ("[/]", "/"))
 _DOT_BLANKS_RE = re.compile(r"\x20(?<=\w\x20)\x20{0,2}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
@@ -108,7 +111,7 @@ _SCHEME_RE = re.compile(
     r"|(?<=[fF])[xX](?=[pP][sS]?\[?:)|(?<=[sS])[fF][xX](?=[pP]\[?:))"
 )
 # iocextract's ftx:// and meow://
-_SCHEME_WORD_RE = re.compile(r"\b(?:[fF][tT][xX]|[mM][eE][oO][wW])(?=[sS]?(?:\[?:|\[://))")
+_SCHEME_WORD_RE = re.compile(r"[fFmM](?<=\b[fFmM])(?:(?<=[fF])[tT][xX]|(?<=[mM])[eE][oO][wW])(?=[sS]?(?:\[?:|\[://))")
 _SCHEME_US_RE = re.compile(
     r"(?<=\b[hH][tT][tT][pP])__(?=\w)|(?<=\b[hH][tT][tT][pP][sS])__(?=\w)|(?<=\b[fF][tT][pP])__(?=\w)"
 )
@@ -329,6 +332,11 @@ def has_word_forms(text: str) -> bool:
     return "dot" in low or "pun" in low or "pont" in low or "rroba" in low or " AT " in text
 
 
+def _gate(patterns: tuple[re.Pattern[str], ...], firsts: str, text: str) -> bool:
+    """Whether one of ``patterns`` (each starting with the matching character of ``firsts``) is in ``text``."""
+    return any(first in text and pat.search(text) for first, pat in zip(firsts, patterns, strict=True))
+
+
 def _bracket_sub(m: re.Match[str]) -> str:
     if m.group(1) is not None:
         return DOTMARK
@@ -392,13 +400,11 @@ def _defang_pass(text: str) -> str:
         for old, new in _SIMPLE_BRACKETS:
             if old in text:
                 text = text.replace(old, new)
-        if ("[" in text or "(" in text or "{" in text) and _BRACKET_GATE_RE.search(text):
+        if _gate(_BRACKET_GATES, "[({", text):
             text = _BRACKET_RE.sub(_bracket_sub, text)
         if _ATMARK in text:
             text = text.replace(" " + _ATMARK + " ", "@").replace(" " + _ATMARK, "@").replace(_ATMARK, "@")
-    if ("]" in text or ")" in text or "}" in text or "[" in text or "(" in text or "{" in text) and (
-        _HALF_GATE_OPEN_RE.search(text) or _HALF_GATE_CLOSE_RE.search(text)
-    ):
+    if _gate(_HALF_GATES, "[({])}", text):
         text = _HALF_RE.sub(_half_sub, text)
     if DOTMARK in text and (" " + DOTMARK in text or DOTMARK + " " in text):
         text = _DOT_BLANKS_RE.sub(DOTMARK, text)
