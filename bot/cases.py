@@ -23,11 +23,14 @@ CARDS_SHOWN = 10  # a case's card shows its newest indicators in full; the count
 
 
 async def find(ctx: Context, name: str, verb: str = "case") -> Case:
-    """The case of that name if this viewer may see it; otherwise the same answer as for a name nobody used."""
-    case = await ctx.uow.context.case_by_name(name)
-    if case is None or not can_see(case, ctx.view):  # type: ignore[arg-type]  (a Case is seen as an item is)
+    """The case of that name this viewer may see; otherwise the same answer as for a name nobody used. A name is
+    held once per visibility scope (shared, an organization's AMBER+STRICT, a member's RED): when the viewer may
+    see several, the most restrictive is theirs (their own RED case, their organization's, then the shared one)."""
+    view = ctx.view
+    seen = [c for c in await ctx.uow.context.cases_by_name(name) if can_see(c, view)]  # type: ignore[arg-type]
+    if not seen:
         raise UsageError(f"there is no case {name} you can see (see /ioc case list)", verb)
-    return case
+    return max(seen, key=lambda c: (c.tlp.rank, c.id))
 
 
 def _may_change(ctx: Context, case: Case, verb: str) -> None:
@@ -45,9 +48,9 @@ async def case_new(ctx: Context, cmd: commands.CaseNew) -> CaseCard:
         raise UsageError(f"you could not see a case at {tlp.label} yourself here; choose another TLP", "case")
     try:
         case = await ctx.uow.context.add_case(cmd.name, tlp, cmd.description, member.org_id, member.id, ctx.now)
-    except Conflict:
-        raise UsageError(f"the name {cmd.name} is taken (case names are unique in the coalition); choose another",
-                         "case") from None
+    except Conflict:  # in the new case's own scope, which its creator sees: naming it tells them nothing new
+        raise UsageError(f"there is a case {cmd.name} already where a {tlp.label} case is held (see /ioc case show "
+                         f"{cmd.name}); choose another name", "case") from None
     await ctx.audit("case.new", None, case_id=case.id, name=case.name, tlp=tlp.value)
     return CaseCard(case, (), (), headline=f"Case {case.name} opened")
 

@@ -502,11 +502,12 @@ class ContextRepository(Protocol):
 
     async def add_case(self, name: str, tlp: TLP, description: str, org_id: int, member_id: int,
                        at: datetime) -> Case:
-        """Conflict when a case of that name (case-insensitively) exists already."""
+        """Conflict when a case of that name (case-insensitively) exists already in its visibility scope."""
 
     async def case_by_id(self, case_id: int) -> Case | None: ...
 
-    async def case_by_name(self, name: str) -> Case | None: ...
+    async def cases_by_name(self, name: str) -> list[Case]:
+        """The cases of that name (case-insensitively), one a visibility scope at most."""
 
     async def cases(self) -> Sequence[Case]: ...
 

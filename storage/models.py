@@ -283,12 +283,14 @@ class CaseRow(Base):
     """A case (0013): a campaign, an incident, a takedown, with its own TLP."""
 
     __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("name_key", "scope"),)  # a name once per visibility scope (scope_of)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    name_key: Mapped[str] = mapped_column(String(100))
     tlp: Mapped[str] = mapped_column(String(20))
     tlp_rank: Mapped[int] = mapped_column(SmallInteger)
+    scope: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))

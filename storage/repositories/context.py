@@ -16,7 +16,7 @@ from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.models import CaseIndicatorRow, CaseRow, CommentRow, IndicatorRow, MemberRow, OrganizationRow
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
-from storage.repositories.indicators import _like_escape, visibility_clause
+from storage.repositories.indicators import _like_escape, scope_of, visibility_clause
 
 _TLPS = {t.value: t for t in TLP}
 
@@ -73,11 +73,12 @@ class SqlContextRepository(_Repository):
 
     async def add_case(self, name: str, tlp: TLP, description: str, org_id: int, member_id: int,
                        at: datetime) -> Case:
-        """Conflict when a case of that name (case-insensitively) exists already."""
+        """Conflict when a case of that name (case-insensitively) exists already in its visibility scope."""
         try:
             async with self._session.begin_nested():
                 result = await self._execute(insert(CaseRow).values(
-                    name=name, name_key=name.lower(), tlp=tlp.value, tlp_rank=tlp.rank, description=description,
+                    name=name, name_key=name.lower(), tlp=tlp.value, tlp_rank=tlp.rank,
+                    scope=scope_of(tlp, org_id, member_id), description=description,
                     org_id=org_id, member_id=member_id, created_at=at).returning(CaseRow.id))
         except IntegrityError as exc:
             if _is_unique_violation(exc):
@@ -91,9 +92,10 @@ class SqlContextRepository(_Repository):
         row = (await self._execute(_cases().where(CaseRow.id == case_id))).first()
         return _case(row) if row else None
 
-    async def case_by_name(self, name: str) -> Case | None:
-        row = (await self._execute(_cases().where(CaseRow.name_key == name.lower()))).first()
-        return _case(row) if row else None
+    async def cases_by_name(self, name: str) -> list[Case]:
+        """The cases of that name (case-insensitively), one a visibility scope at most."""
+        return [_case(r) for r in await self._execute(_cases().where(CaseRow.name_key == name.lower())
+                                                       .order_by(CaseRow.id))]
 
     async def cases(self) -> Sequence[Case]:
         return [_case(r) for r in await self._execute(_cases().order_by(CaseRow.id))]

@@ -98,6 +98,11 @@ async def test_a_case_above_what_one_may_see_is_unknown_and_errors_show_the_form
     assert "northbank-ir" not in reply_of(await world.say("bob", "/ioc case list"))
     assert "northbank-ir" in reply_of(await world.say("anna", "/ioc case list"))
     assert await world.scalar(select(func.count()).select_from(IndicatorRow)) == 1  # the refused submit stored nothing
+    # a name is held once per visibility scope: bob opening "northbank-ir" learns nothing of alice's
+    out = reply_of(await world.say("bob", "/ioc case new northbank-ir tlp:green takedown"))
+    assert "Case northbank-ir opened" in out and "TLP:GREEN" in out
+    assert "TLP:AMBER+STRICT" in reply_of(await world.say("anna", "/ioc case show northbank-ir"))  # her own first
+    assert "TLP:GREEN" in reply_of(await world.say("carol", "/ioc case show northbank-ir"))
     await world.say("alice", "/ioc case new shared tlp:green")
     out = reply_of(await world.say("bob", "/ioc case add shared #1"))
     assert "only the organization that opened case shared (Northbank) or a moderator may change it" in out
@@ -106,11 +111,11 @@ async def test_a_case_above_what_one_may_see_is_unknown_and_errors_show_the_form
                           "/ioc case frob x": "say new, add, remove, show or list, not 'frob'",
                           "/ioc case new": "case new needs the case's name",
                           "/ioc case new a/b": "'a/b' is not a case name",
-                          "/ioc case new shared": "the name shared is taken",
+                          "/ioc case new shared": "there is a case shared already where a TLP:AMBER case is held",
                           "/ioc case add shared": "needs the case's name and an indicator",
                           "/ioc case remove shared #1 #2": "remove one indicator at a time",
                           "/ioc case remove shared #1": "#1 is not in case shared",
                           "/ioc case new x tlp:purple": "TLP"}.items():
         out = reply_of(await world.say("alice", line))
         assert problem in out and "Usage: /ioc case" in out, (line, out)
-    assert await _count(world, CaseRow) == 2
+    assert await _count(world, CaseRow) == 3

@@ -1,5 +1,7 @@
 """context (issue 13): what an indicator is (ThreatFox's threat type, a malware family, reference URLs), when it
-was decided, the comments on it, and cases (a campaign, an incident, a takedown) that group indicators.
+was decided, the comments on it, and cases (a campaign, an incident, a takedown) that group indicators. A case's
+name is unique within its visibility scope (as an indicator's value is: shared, one organization's AMBER+STRICT,
+one member's RED), so that nobody learns of a case they may not see by finding its name taken.
 
 Revision ID: 0013
 Revises: 0012
@@ -46,6 +48,7 @@ def upgrade() -> None:
         sa.Column("name_key", sa.String(length=100), nullable=False),
         sa.Column("tlp", sa.String(length=20), nullable=False),
         sa.Column("tlp_rank", sa.SmallInteger(), nullable=False),
+        sa.Column("scope", sa.String(length=40), nullable=False),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("org_id", ID, nullable=False),
         sa.Column("member_id", ID, nullable=False),
@@ -53,7 +56,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], name=op.f("fk_cases_org_id_organizations")),
         sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_cases_member_id_members")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
-        sa.UniqueConstraint("name_key", name=op.f("uq_cases_name_key")),
+        sa.UniqueConstraint("name_key", "scope", name=op.f("uq_cases_name_key_scope")),
     )
     op.create_table(
         "case_indicators",
