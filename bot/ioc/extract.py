@@ -456,9 +456,8 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
             # target) is reported too; its host is not. One level deep, so the scan stays linear.
             raw = norm[m.start():end]
             after = raw.find("://")
-            authority_from = after + 3 if after != -1 else 0
-            cut = min((i for i in (raw.find(c, authority_from) for c in "/?#") if i != -1), default=len(raw))
-            start = m.start() + cut
+            path = _PATH_START_RE.search(raw, after + 3 if after != -1 else 0)
+            start = m.start() + (path.start() if path else len(raw))
             inside = norm[start:end]
             if _path_holds_nothing(inside):
                 continue
@@ -471,6 +470,7 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
                     yield inner, start + s, start + e
 
 
+_PATH_START_RE = re.compile(r"[/?#]")
 _PATH_LABEL_RE = re.compile(r"\.([^\W_][\w\-]*)")
 
 
@@ -503,7 +503,7 @@ def _path_holds_nothing(path: str) -> bool:
 # lines): substring tests and at most a few short regex searches. Non-ASCII text (full-width dots, zero-width
 # characters) always goes through.
 _DOT_SIGN_RE = re.compile(r"\.[^\s]|[\[({\\]\x20{0,3}\.")
-_BRACKET_SIGN_RE = re.compile(r"[\[({]\x20{0,3}[,:]")
+_BRACKET_SIGNS = tuple(re.compile(re.escape(b) + r"\x20{0,3}[,:]") for b in "[({")  # one per bracket: literal starts
 _ASN_SIGN_RE = re.compile(r"asn?:?\x20?[0-9]")
 _ALNUM_TABLE = bytes(0x78 if chr(i).isascii() and chr(i).isalnum() else 0x20 for i in range(256))
 _ALNUM_RUN = b"x" * 26
@@ -516,8 +516,9 @@ def _nothing_to_find(text: str) -> bool:
         return False
     if ":" in text and ("::" in text or text.count(":") >= 7):
         return False
-    if ("[" in text or "(" in text or "{" in text) and _BRACKET_SIGN_RE.search(text):
-        return False
+    for bracket, sign in zip("[({", _BRACKET_SIGNS, strict=True):
+        if bracket in text and sign.search(text):
+            return False
     low = text.lower()
     if "dot" in low or "d0t" in low or "pun" in low or "pont" in low or "rroba" in low or "%2e" in low:
         return False

@@ -334,7 +334,10 @@ def has_word_forms(text: str) -> bool:
 
 def _gate(patterns: tuple[re.Pattern[str], ...], firsts: str, text: str) -> bool:
     """Whether one of ``patterns`` (each starting with the matching character of ``firsts``) is in ``text``."""
-    return any(first in text and pat.search(text) for first, pat in zip(firsts, patterns, strict=True))
+    for first, pat in zip(firsts, patterns, strict=True):  # noqa: SIM110 (a loop: any() and its generator cost more)
+        if first in text and pat.search(text):
+            return True
+    return False
 
 
 def _bracket_sub(m: re.Match[str]) -> str:
