@@ -78,6 +78,7 @@ def reference(raw: str) -> str:
     text = text.replace("[.]", ".").replace("(.)", ".").replace("[:]", ":")
     try:
         parts = urlsplit(text)
+        _ = parts.port  # a port out of range raises
         host_ok = bool(parts.hostname) and _HOST.fullmatch(parts.netloc.rpartition("@")[2]) is not None
     except ValueError:
         host_ok = False
