@@ -155,7 +155,7 @@ def import_(
                 delivery_platforms=d.delivery_platforms, data=data, progress=progress, context=context)
 
     try:
-        with ProgressReport(f"import {file.name}", unit="indicators") as progress:
+        with ProgressReport("import", unit="indicators") as progress:  # the file's name is logged only on failure
             report = asyncio.run(main(progress))
     except UsageError as e:
         typer.echo(f"Error: {e.problem}", err=True)
@@ -209,8 +209,10 @@ def taxii_pull(
     collection: Annotated[str, typer.Option("--collection", help="The collection's id (or alias)")],
     as_org: Annotated[str | None, typer.Option("--as", help="The organization here the pulled indicators are "
                                                "submitted as (they wait for moderation as its submissions)")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="API key of that server (sent as a Bearer token); "
-                                            "default the setting taxii.pull_key (COALITION_TAXII_PULL_KEY)")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="API key of that server (sent as a Bearer token, over "
+                                            "https only unless the server is this machine); default the setting "
+                                            "taxii.pull_key: prefer COALITION_TAXII_PULL_KEY, as --key shows in "
+                                            "the process list")] = None,
     every: Annotated[str | None, typer.Option("--every", help="Pull again at this interval (15m, 1h) until "
                                               "interrupted; default once")] = None,
     config: ConfigOption = None,

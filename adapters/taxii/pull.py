@@ -139,11 +139,18 @@ def _pages(coll: Collection, progress: exchange.Progress = exchange.no_progress,
     return objects, MAX_PAGES
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def fetch(url: str, collection: str, key: str, added_after: str | None,
           progress: exchange.Progress = exchange.no_progress) -> Fetched:
     """Everything the collection added after `added_after` (all of it when None), with the identities its
     indicators name as authors. Blocking (HTTP): run it in a worker thread. Raises PullError. `progress` is told
     the objects fetched after each page (from that thread)."""
+    host = urlsplit(url).hostname or ""
+    if key and urlsplit(url).scheme != "https" and host not in LOCAL_HOSTS:
+        raise PullError(f"the key is not sent over plain {urlsplit(url).scheme}:// to {host}: use the server's "
+                        "https:// address (plain http only to this machine)")
     auth = _BearerAuth(key)
     try:
         coll = _collection(url, collection, auth)

@@ -324,3 +324,10 @@ async def test_the_point_reached_is_kept_per_server_and_collection(store: Store)
         assert await uow.exchange.pull_state("http://a.example/api", "c1") == "2026-11-03T09:00:00.123456Z"
         assert await uow.exchange.pull_state("http://a.example/api", "c2") == "2026-11-02T09:00:00.000001Z"
         assert await uow.exchange.pull_state("http://b.example/api", "c1") is None
+
+
+def test_a_key_is_never_sent_over_plain_http_to_another_machine() -> None:
+    from adapters.taxii.pull import PullError, fetch
+
+    with pytest.raises(PullError, match="not sent over plain http:// to taxii.example.org: use the server's https"):
+        fetch("http://taxii.example.org/api/", "collection", "secret-key", None)
