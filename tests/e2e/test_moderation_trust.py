@@ -138,8 +138,8 @@ async def test_every_output_of_an_anonymous_item_to_outsiders_says_a_coalition_m
         for line in ("/ioc anon-c2.example", "/ioc #1", "/ioc search", "/ioc search anon-c2"):
             out = await world.say(who, line)
             assert "from a coalition member" in out and "Northbank" not in out, (who, line)
-        assert (await world.say(who, "/ioc search org:Northbank")
-                == await world.say(who, "/ioc search org:Nowhere") == "Search results: nothing found.")
+        assert (await world.say(who, "/ioc search org:Northbank")  # as for an organization with no item at all
+                == await world.say(who, '/ioc search org:"National Cyber Unit"') == "Search results: nothing found.")
     assert "from Northbank" in await world.say("alice", "/ioc search org:Northbank")  # its own org sees it
     # the vote's card update, the approval's feed card
     out = await world.say("mod", "/ioc vote #1 confirm", where="general")
