@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import limits
+from bot.context import ContextError, malware_name
 from bot.domain import Submission
 from bot.ioc import IOCType, Observable, classify, extract
 from bot.stix.ids import parse_timestamp, stable_uuid
@@ -57,6 +58,7 @@ class ImportPlan:
     notes: list[str] = field(default_factory=list)  # object by object: read as RED or skipped, and why
     notes_count: int = 0  # every note, also those beyond MAX_NOTES
     read_as_red: int = 0  # objects whose marking was not understood
+    malware: dict[int, str] = field(default_factory=dict)  # row -> the family its indicator `indicates` (issue 13)
 
     def add(self, obs: Observable, tlp: TLP, confidence: int, tags: tuple[str, ...], note: str,
             valid_until: datetime | None, source_id: str = "",
@@ -69,10 +71,13 @@ class ImportPlan:
         return len(self.rows)
 
     def submissions(self, start: int = 0, stop: int | None = None) -> list[Submission]:
+        first = start
+        malware = self.malware
         return [Submission(Observable(IOCType(t), v), TLP(tlp), confidence, tags, note, valid_until,
-                           source_id=source_id, origin_created_by=by, origin_name=name, origin_created=created)
-                for t, v, tlp, confidence, tags, note, valid_until, source_id, by, name, created
-                in self.rows[start:stop]]
+                           source_id=source_id, origin_created_by=by, origin_name=name, origin_created=created,
+                           malware=malware.get(first + k, "") if malware else "")
+                for k, (t, v, tlp, confidence, tags, note, valid_until, source_id, by, name, created)
+                in enumerate(self.rows[start:stop])]
 
     @property
     def items(self) -> list[Submission]:
@@ -235,6 +240,7 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
                 found = Marking(None, "it is defined twice, differently")
             markings[obj["id"]] = found
     names = _identity_names(objects)
+    families = _indicated_families(objects)
     seen: set[Observable] = set()
     for n, obj in enumerate(objects):
         plan.objects += 1
@@ -277,9 +283,31 @@ def plan_objects(objects: list[Any], *, default_tlp: TLP, default_confidence: in
                 plan.skipped["duplicate in the file"] += 1
                 continue
             seen.add(obs)
+            if family := families.get(obj["id"]):
+                plan.malware[plan.count] = family
             plan.add(obs, tlp, confidence, tags, note.strip()[:MAX_NOTE], valid_until,
                      stored_id(obj["id"], obs, len(observables)), origin)
     return plan
+
+
+def _indicated_families(objects: list[Any]) -> dict[str, str]:
+    """Indicator id -> the malware family (bot.context.malware_name of a `malware` object's name) it `indicates`,
+    the first such relationship in the file; a name that is no family name is left out."""
+    named: dict[str, str] = {}
+    for obj in objects:
+        if obj["type"] == "malware" and isinstance(obj.get("name"), str):
+            try:
+                named[obj["id"]] = malware_name(obj["name"])
+            except ContextError:
+                continue
+    found: dict[str, str] = {}
+    if not named:
+        return found
+    for obj in objects:
+        if (obj["type"] == "relationship" and obj.get("relationship_type") == "indicates"
+                and isinstance(obj.get("source_ref"), str) and obj.get("target_ref") in named):
+            found.setdefault(obj["source_ref"], named[obj["target_ref"]])
+    return found
 
 
 def stored_id(object_id: str, obs: Observable, values: int) -> str:

@@ -11,7 +11,7 @@ import json
 
 from bot import commands
 from bot.domain import Actor, Platform
-from bot.results import FileResult
+from bot.results import FileResult, ImportReport
 from tests.stix_helpers import assert_valid_bundle
 
 
@@ -85,3 +85,35 @@ async def test_comments_are_stix_notes_and_cases_groupings_of_what_the_consumer_
     groupings = {o["name"]: o for o in mine["objects"] if o["type"] == "grouping"}
     assert set(groupings) == {"op-nightfall", "northbank-ir"} and len(groupings["op-nightfall"]["object_refs"]) == 2
     assert len([o for o in mine["objects"] if o["type"] == "note"]) == 2
+
+
+async def test_an_imported_bundle_s_indicates_relationships_give_the_malware_family(coalition):
+    marking = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"  # TLP 2.0 GREEN
+    objects = [
+        {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{n}1111111-1111-4111-8111-111111111111",
+         "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z",
+         "pattern": f"[ipv4-addr:value = '198.51.100.{n}']", "pattern_type": "stix", "valid_from":
+         "2026-10-01T00:00:00.000Z", "object_marking_refs": [marking]} for n in (1, 2, 3)]
+    objects += [
+        {"type": "malware", "spec_version": "2.1", "id": "malware--22222222-2222-4222-8222-222222222222",
+         "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z", "name": "Cobalt Strike",
+         "is_family": True},
+        {"type": "malware", "spec_version": "2.1", "id": "malware--33333333-3333-4333-8333-333333333333",
+         "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z", "name": "not/a family",
+         "is_family": True},
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--44444444-4444-4444-8444-444444444444",
+         "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z",
+         "relationship_type": "indicates", "source_ref": objects[0]["id"],
+         "target_ref": "malware--22222222-2222-4222-8222-222222222222"},
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--55555555-5555-4555-8555-555555555555",
+         "created": "2026-10-01T00:00:00.000Z", "modified": "2026-10-01T00:00:00.000Z",
+         "relationship_type": "indicates", "source_ref": objects[1]["id"],
+         "target_ref": "malware--33333333-3333-4333-8333-333333333333"},
+    ]
+    data = json.dumps({"type": "bundle", "id": "bundle--66666666-6666-4666-8666-666666666666",
+                       "objects": objects}).encode()
+    reply = await coalition.dispatcher.handle(commands.ImportFile("fam.json", data), actor("alice"))
+    assert isinstance(reply.result, ImportReport) and reply.result.created_count == 3, reply.result
+    async with coalition.store.unit_of_work(read_only=True) as uow:
+        stored = {i.value: i.malware for i in await uow.indicators.by_ids([1, 2, 3])}
+    assert stored == {"198.51.100.1": "cobalt_strike", "198.51.100.2": "", "198.51.100.3": ""}
