@@ -48,16 +48,24 @@ class SqlContextRepository(_Repository):
         return int(result.scalar_one())
 
     async def latest_comments(self, indicator_ids: Iterable[int], limit: int) -> dict[int, tuple[int, list[Comment]]]:
-        """For each indicator with comments: how many, and the latest `limit` (newest first)."""
+        """For each indicator with comments: how many, and the latest `limit` (newest first); one statement per
+        chunk of ids (window functions on both backends)."""
         found: dict[int, tuple[int, list[Comment]]] = {}
         for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
-            counts = dict((await self._execute(
-                select(CommentRow.indicator_id, func.count()).where(CommentRow.indicator_id.in_(chunk))
-                .group_by(CommentRow.indicator_id))).all())
-            for indicator_id, count in counts.items():
-                rows = await self._execute(_comments().where(CommentRow.indicator_id == indicator_id)
-                                           .order_by(CommentRow.id.desc()).limit(limit))
-                found[indicator_id] = (int(count), [Comment(*r) for r in rows])
+            ranked = select(
+                CommentRow.id, CommentRow.indicator_id, CommentRow.member_id, CommentRow.text, CommentRow.created_at,
+                func.row_number().over(partition_by=CommentRow.indicator_id,
+                                       order_by=CommentRow.id.desc()).label("rn"),
+                func.count().over(partition_by=CommentRow.indicator_id).label("total"),
+            ).where(CommentRow.indicator_id.in_(chunk)).subquery()
+            rows = await self._execute(
+                select(ranked.c.id, ranked.c.indicator_id, ranked.c.member_id, MemberRow.org_id, OrganizationRow.name,
+                       ranked.c.text, ranked.c.created_at, ranked.c.total)
+                .join(MemberRow, MemberRow.id == ranked.c.member_id)
+                .join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
+                .where(ranked.c.rn <= limit).order_by(ranked.c.indicator_id, ranked.c.id.desc()))
+            for row in rows:
+                found.setdefault(row[1], (int(row[-1]), []))[1].append(Comment(*row[:-1]))
         return found
 
     async def comments_of(self, indicator_ids: Iterable[int]) -> dict[int, list[Comment]]:
