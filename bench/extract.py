@@ -1,21 +1,31 @@
 """Benchmark the IOC extraction engine against ioc-finder.
 
-    .venv/bin/python bench/extract.py                 # 5 MB seeded chat log, corpus scores
-    .venv/bin/python bench/extract.py --size-mb 1     # quicker
-    .venv/bin/python bench/extract.py --warninglists  # also time the warninglist index
+    .venv/bin/python bench/extract.py                        # 5 MB logs, a 20 MB document, 3 rounds
+    .venv/bin/python bench/extract.py --size-mb 1 --doc-mb 5 --rounds 2   # quicker
+    .venv/bin/python bench/extract.py --warninglists         # also time the warninglist index
 
-Prints: MB/s of bot.ioc.extract and of ioc_finder.find_iocs on the same generated log (one call
-per message), the time of bot.ioc on the whole log as one message and on pathological inputs
-(linearity), and micro precision/recall/F1 of both engines on tests/unit/ioc/data/chat_corpus.txt
-and on tests/unit/ioc/data/peer_cases.txt (cases adapted from other extractors' test suites).
+Three input shapes, each seeded: "clean" (one message a line, prose words, a third of the messages with 1-4
+indicators, 70 % of them defanged), "chat" (the same messages as a chat log really is: every line
+"[HH:MM] <nick> ..."), and one "document" (the chat log as one message of --doc-mb MB). For each shape,
+bot.ioc.extract (one call per message; the document in one call), `coalition-bot extract` (the CLI, in a
+child process: --jsonl for the logs, one JSON string a line; plain for the document) and ioc_finder.find_iocs
+(the library, one call per message / one call) run interleaved in the same rounds, so a load spike hits them
+alike; each figure is the best of the rounds. CPU time (time.process_time; the CLI's from the kernel's
+accounting of the child) is the figure compared, because this machine is shared; wall-clock time is printed
+beside it. Then the linearity checks (the document and half of it, 1 MB pathological inputs) and micro
+precision/recall/F1 of both engines on tests/unit/ioc/data/chat_corpus.txt and peer_cases.txt.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,15 +93,28 @@ def generate_log(size_bytes: int, seed: int = 1337) -> list[str]:
     return lines
 
 
+NICKS = ["alice", "bob_sec", "carol", "dave-cert", "eve", "mallory", "trent", "peggy", "victor", "walter",
+         "jp|away", "[ops]zed"]
+
+
+def generate_chat_log(size_bytes: int, seed: int = 1337) -> list[str]:
+    """The same seeded messages as :func:`generate_log`, as a chat log ("[HH:MM] <nick> message"), cut at
+    ``size_bytes`` (prefixes included)."""
+    rng = random.Random(seed + 1)
+    out: list[str] = []
+    minute = 8 * 60
+    total = 0
+    for line in generate_log(size_bytes, seed):
+        minute += rng.randint(0, 3)
+        out.append(f"[{minute // 60 % 24:02d}:{minute % 60:02d}] <{rng.choice(NICKS)}> {line}")
+        total += len(out[-1].encode()) + 1
+        if total >= size_bytes:
+            break
+    return out
+
+
 def _mbps(nbytes: int, seconds: float) -> float:
     return nbytes / 1e6 / seconds if seconds else float("inf")
-
-
-def _time(fn, *args) -> float:
-    gc.collect()
-    t = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t
 
 
 _FINDER_KEYS = {
@@ -118,25 +141,77 @@ def ioc_finder_grouped(text: str) -> dict[str, list[str]]:
     return out
 
 
-def bench_throughput(size_mb: float, with_finder: bool) -> None:
-    lines = generate_log(int(size_mb * 1_000_000))
-    nbytes = sum(len(s.encode()) + 1 for s in lines)
-    extract("warm up 1.2.3.4 evil.com")  # loads the PSL once
-    ours = _time(lambda: [extract(s) for s in lines])
-    print(f"log: {len(lines)} messages, {nbytes / 1e6:.2f} MB (seed 1337)")
-    print(f"bot.ioc.extract      : {ours:7.2f} s  {_mbps(nbytes, ours):7.2f} MB/s")
-    if with_finder:
-        from ioc_finder import find_iocs
+def _cpu(fn, *args) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one call."""
+    gc.collect()
+    c, w = time.process_time(), time.perf_counter()
+    fn(*args)
+    return time.process_time() - c, time.perf_counter() - w
 
-        theirs = _time(lambda: [find_iocs(s) for s in lines])
-        print(f"ioc_finder.find_iocs : {theirs:7.2f} s  {_mbps(nbytes, theirs):7.2f} MB/s")
-        print(f"speed-up             : {theirs / ours:7.1f} x")
-    whole = "\n".join(lines)
-    t_whole = _time(extract, whole)
-    print(f"one {len(whole) / 1e6:.1f} MB message    : {t_whole:7.2f} s  {_mbps(len(whole), t_whole):7.2f} MB/s")
-    half = whole[: len(whole) // 2]
-    t_half = _time(extract, half)
-    print(f"half of it           : {t_half:7.2f} s  (ratio {t_whole / t_half:.2f}, 2.0 = linear)")
+
+def _cli(args: list[str], stdin_path: Path) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one `coalition-bot extract` run, start-up included, output discarded."""
+    script = Path(sys.executable).parent / "coalition-bot"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-c", "from adapters.cli import main; main()"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w = time.perf_counter()
+    with stdin_path.open("rb") as fh:
+        subprocess.run([*cmd, "extract", *args], stdin=fh, stdout=subprocess.DEVNULL, check=True, cwd=ROOT)
+    wall = time.perf_counter() - w
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
+
+
+def bench_throughput(size_mb: float, doc_mb: float, rounds: int, with_finder: bool) -> None:
+    clean = generate_log(int(size_mb * 1_000_000))
+    chat = generate_chat_log(int(size_mb * 1_000_000))
+    doc_lines = generate_chat_log(int(doc_mb * 1_000_000), seed=4242)
+    doc = "\n".join(doc_lines)
+    extract("warm up 1.2.3.4 evil.com")  # loads the PSL once
+    tmp = Path(tempfile.mkdtemp(prefix="bench-extract-"))
+    shapes = []
+    for name, messages in (("clean", clean), ("chat", chat)):
+        path = tmp / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(m) + "\n" for m in messages), "utf-8")
+        shapes.append((name, messages, path, ["--jsonl"]))
+    doc_path = tmp / "document.txt"
+    doc_path.write_text(doc, "utf-8")
+    shapes.append((f"document ({len(doc.encode()) / 1e6:.0f} MB)", [doc], doc_path, []))
+    try:
+        if with_finder:
+            from ioc_finder import find_iocs
+        best: dict[tuple[str, str], tuple[float, float]] = {}
+
+        def keep(key: tuple[str, str], got: tuple[float, float]) -> None:
+            old = best.get(key)
+            best[key] = got if old is None else (min(old[0], got[0]), min(old[1], got[1]))
+
+        for r in range(rounds):
+            for name, messages, path, cli_args in shapes:  # interleaved: ours, the CLI, ioc-finder, same minute
+                keep((name, "bot.ioc"), _cpu(lambda ms=messages: [extract(m) for m in ms]))
+                keep((name, "cli"), _cli(cli_args, path))
+                if with_finder:
+                    keep((name, "ioc-finder"), _cpu(lambda ms=messages: [find_iocs(m) for m in ms]))
+            print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    finally:
+        for f in tmp.iterdir():
+            f.unlink()
+        tmp.rmdir()
+    print(f"throughput, best of {rounds} interleaved rounds (CPU s; wall s in brackets; x = ioc-finder CPU / ours):")
+    for name, messages, _, _ in shapes:
+        nbytes = sum(len(m.encode()) + 1 for m in messages)
+        lib_c, lib_w = best[(name, "bot.ioc")]
+        cli_c, cli_w = best[(name, "cli")]
+        line = (f"  {name:16} {nbytes / 1e6:5.1f} MB {len(messages):7} msg | bot.ioc {lib_c:6.2f} ({lib_w:6.2f}) "
+                f"{_mbps(nbytes, lib_c):5.1f} MB/s | CLI {cli_c:6.2f} ({cli_w:6.2f})")
+        if with_finder:
+            fc, fw = best[(name, "ioc-finder")]
+            line += f" | ioc-finder {fc:6.2f} ({fw:6.2f}) | library {fc / lib_c:5.1f}x  CLI {fc / cli_c:5.1f}x"
+        print(line)
+    half = doc[: len(doc) // 2]
+    t_doc = min(_cpu(extract, doc)[0] for _ in range(2))
+    t_half = min(_cpu(extract, half)[0] for _ in range(2))
+    print(f"document {t_doc:.2f} s, half of it {t_half:.2f} s (CPU; ratio {t_doc / t_half:.2f}, 2.0 = linear)")
     for name, text in (
         ("1 MB of dots", "." * 1_000_000),
         ("1 MB of digits", "7" * 1_000_000),
@@ -147,8 +222,9 @@ def bench_throughput(size_mb: float, with_finder: bool) -> None:
         ("1 MB of ':'", "1:" * 500_000),
         ("1 MB of spaces", " " * 1_000_000),
         ("1 MB of 'a@'", "a@" * 500_000),
+        ("1 MB of chat prefixes", "[09:14] <nick> ok\n" * 55_555),
     ):
-        print(f"{name:21}: {_time(extract, text):7.3f} s")
+        print(f"{name:21}: {_cpu(extract, text)[0]:7.3f} s CPU")
 
 
 PEER_PATH = ROOT / "tests" / "unit" / "ioc" / "data" / "peer_cases.txt"
@@ -206,7 +282,9 @@ print(json.dumps({"lists": len(wl.names), "build": build, "per": per, "n": n, "h
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size-mb", type=float, default=5.0)
+    ap.add_argument("--size-mb", type=float, default=5.0, help="size of the clean and the chat log")
+    ap.add_argument("--doc-mb", type=float, default=20.0, help="size of the one document")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each figure is the best")
     ap.add_argument("--no-ioc-finder", action="store_true", help="skip ioc-finder")
     ap.add_argument("--warninglists", action="store_true", help="also time the warninglist index")
     args = ap.parse_args()
@@ -218,7 +296,7 @@ def main() -> None:
             print("ioc-finder not installed: pip install '.[bench]'")
             with_finder = False
     bench_corpus(with_finder)
-    bench_throughput(args.size_mb, with_finder)
+    bench_throughput(args.size_mb, args.doc_mb, args.rounds, with_finder)
     if args.warninglists:
         bench_warninglists()
 
