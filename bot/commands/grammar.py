@@ -1,9 +1,4 @@
-"""The one command grammar, for every platform: `/ioc VERB ARGS...` parsed into frozen command objects.
-
-Adapters hand over the text after `/ioc` (Discord's typed options are joined back into that text), so a
-command means the same thing on Slack, Discord and the console. A bare value (or `#42`) is a lookup.
-Parse errors raise `UsageError` with what was wrong and the right form.
-"""
+"""Parsing: `parse(text)`, one function per verb, the admin forms included."""
 
 from __future__ import annotations
 
@@ -11,669 +6,84 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 from bot import context, limits
 from bot.domain import ChannelPurpose, Role, Status, Verdict
-from bot.ioc import IOCType, Observable, classify, extract
-from bot.tlp import TLP
-from bot.watch_index import HOW, TargetError, WatchKind, WatchTarget, parse_target
-
-
-class UsageError(Exception):
-    def __init__(self, problem: str, verb: str | None = None) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.verb = verb
-
-    @property
-    def usage(self) -> str:
-        return usage_of(self.verb) if self.verb else ""
-
-
-# ---------------------------------------------------------------- references
-
-@dataclass(frozen=True)
-class IdRef:
-    id: int
-
-    def __str__(self) -> str:
-        return f"#{self.id}"
-
-
-@dataclass(frozen=True)
-class StixRef:
-    stix_id: str
-
-    def __str__(self) -> str:
-        return self.stix_id
-
-
-@dataclass(frozen=True)
-class ValueRef:
-    observable: Observable
-
-    def __str__(self) -> str:
-        return self.observable.value
-
-
-Ref = IdRef | StixRef | ValueRef
-
-
-@dataclass(frozen=True)
-class MemberRef:
-    """`m7` (a member id), or a platform mention `<@U123>` resolved on the speaker's platform."""
-
-    member_id: int | None = None
-    user_id: str | None = None
-
-    def __str__(self) -> str:
-        return f"m{self.member_id}" if self.member_id is not None else f"<@{self.user_id}>"
-
-
-# ---------------------------------------------------------------- commands
-
-@dataclass(frozen=True)
-class Submit:
-    values: tuple[Observable, ...]
-    tlp: TLP | None = None
-    confidence: int | None = None
-    tags: tuple[str, ...] = ()
-    note: str = ""
-    anonymous: bool = False
-    valid_for: timedelta | None = None
-    override: bool = False
-    threat_type: str = ""  # context (issue 13): bot.context
-    malware: str = ""
-    references: tuple[str, ...] = ()
-    case: str = ""  # case:NAME adds the new items to that case (bot.cases)
-
-
-@dataclass(frozen=True)
-class Lookup:
-    refs: tuple[Ref, ...]
-    invalid: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Vote:
-    ref: Ref
-    verdict: Verdict | None  # None withdraws the vote
-    reason: str = ""
-    withdraw_only: Verdict | None = None  # withdraw only a vote with this verdict (a removed reaction)
-
-
-@dataclass(frozen=True)
-class Sighting:
-    ref: Ref
-    count: int = 1
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Search:
-    types: tuple[IOCType, ...] = ()
-    tags: tuple[str, ...] = ()
-    statuses: tuple[Status, ...] = ()
-    org: str | None = None
-    since: timedelta | None = None
-    tlp: TLP | None = None
-    text: str = ""
-    page: int = 1
-    # The words after org:NAME up to the next option: they continue the name when the longer name is an
-    # organization's (`org:Sentinel Security`), else they are search text (bot.services.search decides).
-    org_more: tuple[str, ...] = ()
-    within: str = ""  # a network (CIDR or IP), canonical
-    domain: str = ""  # a domain, canonical
-    notes_text: str = ""  # text:WORD, over notes and tags
-    min_score: int | None = None  # min_score:N (issue 13): only items scoring at least N
-    threat_types: tuple[str, ...] = ()  # threat:botnet_cc (issue 13)
-    malware: tuple[str, ...] = ()  # malware:emotet
-
-
-@dataclass(frozen=True)
-class Queue:
-    page: int = 1
-
-
-@dataclass(frozen=True)
-class Approve:
-    refs: tuple[Ref, ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Reject:
-    refs: tuple[Ref, ...]
-    reason: str
-
-
-@dataclass(frozen=True)
-class Revoke:
-    refs: tuple[Ref, ...]
-    reason: str
-
-
-@dataclass(frozen=True)
-class Join:
-    code: str
-
-
-@dataclass(frozen=True)
-class WhoAmI:
-    pass
-
-
-@dataclass(frozen=True)
-class Stats:
-    orgs: bool = False  # `/ioc stats orgs`: each organization's standing (issue 13)
-
-
-@dataclass(frozen=True)
-class Help:
-    topic: str | None = None
-
-
-@dataclass(frozen=True)
-class OrgAdd:
-    name: str
-    sector: str = ""
-    trust: int = 50
-
-
-@dataclass(frozen=True)
-class OrgList:
-    pass
-
-
-@dataclass(frozen=True)
-class MemberList:
-    org: str | None = None
-
-
-@dataclass(frozen=True)
-class MemberRole:
-    member: MemberRef
-    role: Role
-
-
-@dataclass(frozen=True)
-class InviteCreate:
-    org: str
-    role: Role = Role.MEMBER
-    uses: int = 1
-    expires_in: timedelta = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class ChannelSet:
-    ceiling: TLP | None = None
-    purpose: ChannelPurpose | None = None
-    passive: bool | None = None
-    ephemeral: bool | None = None
-
-
-@dataclass(frozen=True)
-class ChannelShow:
-    pass
-
-
-@dataclass(frozen=True)
-class Deliveries:
-    """Admins: deliveries that failed too often and wait for a decision."""
-
-
-@dataclass(frozen=True)
-class RetryDelivery:
-    event_id: int
-
-
-@dataclass(frozen=True)
-class Home:
-    """The person's overview (Slack's App Home): organization, role, recent submissions, the queue."""
-
-
-@dataclass(frozen=True)
-class Passive:
-    """A message seen in a channel with passive mode on: the status of the indicators in it, storing nothing."""
-
-    text: str
-
-
-Command = (
-    Submit | Lookup | Vote | Sighting | Search | Queue | Approve | Reject | Revoke | Join | WhoAmI | Stats
-    | Help | OrgAdd | OrgList | MemberList | MemberRole | InviteCreate | ChannelSet | ChannelShow | Home | Passive
-    | Deliveries | RetryDelivery
+from bot.ioc import IOCType, Observable, classify
+from bot.watch_index import HOW, TargetError, WatchKind, parse_target
+
+from .model import (
+    EXPORT_FORMATS,
+    ApiKeyCreate,
+    ApiKeyList,
+    ApiKeyRevoke,
+    Approve,
+    CaseAdd,
+    CaseList,
+    CaseNew,
+    CaseRemove,
+    CaseShow,
+    ChannelSet,
+    ChannelShow,
+    Command,
+    Comment,
+    Deliveries,
+    Edit,
+    Export,
+    Help,
+    InviteCreate,
+    InviteList,
+    InviteRevoke,
+    Join,
+    Link,
+    Lookup,
+    MemberList,
+    MemberRef,
+    MemberRemove,
+    MemberRole,
+    OrgAdd,
+    OrgDisable,
+    OrgList,
+    Queue,
+    Ref,
+    Reject,
+    Reopen,
+    RetryDelivery,
+    Revoke,
+    Search,
+    Sighting,
+    Stats,
+    Submit,
+    Vote,
+    WatchAdd,
+    WatchList,
+    WatchRemove,
+    WhoAmI,
+    Why,
 )
+from .tokens import (
+    _DURATION,
+    _ID,
+    _MEMBER_ID,
+    _MENTION,
+    _OPTION,
+    _TRAILING,
+    _VALUE_HINT,
+    _enum_option,
+    _int_option,
+    _on_off,
+    _Options,
+    _shown,
+    _split_list,
+    _text,
+    _tlp_option,
+    parse_duration,
+    parse_ref,
+    tokenize,
+)
+from .usage import VERBS, UsageError
 
-
-# -- STIX/TAXII exchange (bot.exchange) --
-
-EXPORT_FORMATS = ("stix", "csv", "txt")
-
-
-@dataclass(frozen=True)
-class Export:
-    format: str = "stix"  # stix | csv | txt
-    statuses: tuple[Status, ...] = (Status.APPROVED,)
-    max_tlp: TLP | None = None
-    types: tuple[IOCType, ...] = ()
-    tags: tuple[str, ...] = ()
-    since: timedelta | None = None
-    min_score: int | None = None  # only items scoring at least this (issue 13)
-
-
-@dataclass(frozen=True)
-class ImportFile:
-    """A file shared to the bot (built by the adapters from the attachment): STIX 2.1 JSON, MISP event JSON, CSV
-    or text. `context`: also MISP attributes marked `to_ids: false` (skipped and counted otherwise)."""
-
-    filename: str
-    data: bytes
-    context: bool = False
-
-
-@dataclass(frozen=True)
-class ApiKeyCreate:
-    org: str
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class ApiKeyList:
-    pass
-
-
-@dataclass(frozen=True)
-class ApiKeyRevoke:
-    key_id: int
-
-
-Command = Command | Export | ImportFile | ApiKeyCreate | ApiKeyList | ApiKeyRevoke  # type: ignore[misc]
-
-
-# -- People on several platforms (bot.services.link_start, link_identity) --
-
-LINK_CODE_LENGTH = 12
-LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # read back and typed by hand: no 0/O, 1/I
-
-
-@dataclass(frozen=True)
-class Link:
-    """`/ioc link [start]` makes a one-time code (None here); `/ioc link CODE` uses it from another identity."""
-
-    code: str | None = None
-
-
-Command = Command | Link  # type: ignore[misc]
-
-
-@dataclass(frozen=True)
-class WatchAdd:
-    """`/ioc watch add TARGET ...`: be told when an indicator matching TARGET is submitted, decided, confirmed,
-    sighted, revoked or expires; `channel` (moderators, admins) alerts the channel instead of the person."""
-
-    target: WatchTarget
-    note: str = ""
-    channel: bool = False
-    digest: bool = False
-    include_own: bool = False
-
-
-@dataclass(frozen=True)
-class WatchList:
-    pass
-
-
-@dataclass(frozen=True)
-class WatchRemove:
-    watch_id: int
-
-
-Command = Command | WatchAdd | WatchList | WatchRemove  # type: ignore[misc]
-
-
-# -- Lifecycle (issue 13): editing, reopening, and administration the day someone leaves --
-
-@dataclass(frozen=True)
-class Edit:
-    """`/ioc edit #ID ...`: what to change (None or empty: unchanged). `tags` replaces the tags; `tags_add` and
-    `tags_remove` change them (`tags:+a,-b`)."""
-
-    ref: Ref
-    confidence: int | None = None
-    tags: tuple[str, ...] | None = None
-    tags_add: tuple[str, ...] = ()
-    tags_remove: tuple[str, ...] = ()
-    valid_for: timedelta | None = None
-    tlp: TLP | None = None
-    note: str | None = None
-    threat_type: str | None = None  # context (issue 13); "" removes it (threat:none)
-    malware: str | None = None  # "" removes it (malware:none)
-    references: tuple[str, ...] | None = None  # replaces them; () removes them (ref:none)
-
-
-@dataclass(frozen=True)
-class Reopen:
-    ref: Ref
-    reason: str
-
-
-# -- Context (issue 13): comments and cases --
-
-@dataclass(frozen=True)
-class Comment:
-    ref: Ref
-    text: str
-
-
-@dataclass(frozen=True)
-class CaseNew:
-    name: str
-    tlp: TLP | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class CaseAdd:
-    name: str
-    refs: tuple[Ref, ...]
-
-
-@dataclass(frozen=True)
-class CaseRemove:
-    name: str
-    ref: Ref
-
-
-@dataclass(frozen=True)
-class CaseShow:
-    name: str
-
-
-@dataclass(frozen=True)
-class CaseList:
-    pass
-
-
-@dataclass(frozen=True)
-class MalwareNames:
-    """Not typed: what an autocomplete asks (the families already named that the asker may see)."""
-
-    prefix: str = ""
-
-
-@dataclass(frozen=True)
-class MemberRemove:
-    member: MemberRef
-
-
-@dataclass(frozen=True)
-class InviteList:
-    pass
-
-
-@dataclass(frozen=True)
-class InviteRevoke:
-    invite_id: int | None = None
-    code: str | None = None
-
-
-@dataclass(frozen=True)
-class OrgDisable:
-    name: str
-    disabled: bool = True  # False: `org enable`
-
-
-Command = Command | Edit | Reopen | MemberRemove | InviteList | InviteRevoke | OrgDisable  # type: ignore[misc]
-
-
-# -- Score (issue 13): why an indicator scores what it does --
-
-@dataclass(frozen=True)
-class Why:
-    ref: Ref
-
-
-Command = Command | Why  # type: ignore[misc]
-
-
-# ---------------------------------------------------------------- help table (one source for usage and help)
-
-VERBS: dict[str, tuple[str, str]] = {
-    "submit": ("/ioc submit VALUE [VALUE...] [tlp:green] [conf:80] [tags:a,b] [valid:30d] [threat:botnet_cc] "
-               "[malware:emotet] [ref:https://...] [case:NAME] [anon] [override] [note...]",
-               "Share one or many indicators (defanged is fine). They wait for moderation. `anon` hides your "
-               "organization from others; `override` submits a value on a warninglist (the note is the reason). "
-               f"threat: one of {context.threat_types_text()}; malware: a family name (spaces and hyphens become "
-               f"_); ref: a reference URL (up to {context.REFERENCES_MAX})."),
-    "lookup": ("/ioc lookup VALUE|#ID [...]   (or just /ioc VALUE)",
-               "Look up indicators: status, TLP, tally of votes, sightings."),
-    "vote": ("/ioc vote #ID confirm|fp|withdraw [reason...]",
-             "Confirm an indicator or call it a false positive; a new vote replaces your previous one."),
-    "sighting": ("/ioc sighting #ID [count:N] [note...]", "Say that your organization saw this indicator too."),
-    "search": ("/ioc search [type:url] [tag:emotet] [status:approved] [org:NAME] [since:7d] [tlp:amber] "
-               "[threat:botnet_cc] [malware:emotet] "
-               "[within:198.51.100.0/24] [domain:northbank.example] [text:WORD] [min_score:50] "
-               "[page:N] [part of a value]",
-               "Search the indicators you may see, newest first. within: IPs and CIDRs overlapping a network and "
-               "URLs on such IPs; domain: a domain, its subdomains, and URLs and e-mail addresses on them; text: "
-               "a word in the notes and tags; org:NAME an organization (org:Sentinel Security or "
-               "org:\"Sentinel Security\"); min_score:N only those whose score is at least N (see /ioc why)."),
-    "edit": ("/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]   (and [threat:TYPE|none] "
-             "[malware:NAME|none] [ref:URL|none])",
-             "Correct an indicator of your organization (moderators: any they may see): `tags:+a,-b` adds and "
-             "removes tags, `tags:a,b` replaces them; the note replaces its description. Your organization may make "
-             "the TLP more restrictive; only a moderator may make it less restrictive. Every copy of its card is "
-             "updated and its watchers are told. threat:, malware: and ref: replace the context (none removes it)."),
-    "reopen": ("/ioc reopen #ID REASON...",
-               "Moderators: put a rejected or revoked indicator back to pending, with a reason."),
-    "comment": ("/ioc comment #ID TEXT...",
-                "Comment on an indicator; lookups show the latest three. Whoever may see the indicator may comment "
-                "and read the comments (its TLP applies)."),
-    "case": ("/ioc case new NAME [tlp:amber] [description...] | case add NAME #ID [#ID...] | case remove NAME #ID | "
-             "case show NAME | case list",
-             "Cases group indicators (a campaign, an incident, a takedown); `case:NAME` on submit adds to one. A case "
-             "has its own TLP; its card lists the indicators you may see, counted by status."),
-    "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
-    "approve": ("/ioc approve #ID [#ID...] [note...]", "Moderators: approve indicators for the coalition feed."),
-    "reject": ("/ioc reject #ID [#ID...] REASON...", "Moderators: reject pending indicators, with a reason."),
-    "revoke": ("/ioc revoke #ID [#ID...] REASON...", "Moderators: withdraw approved indicators, with a reason."),
-    "join": ("/ioc join CODE", "Join your organization with the invite code an admin gave you."),
-    "whoami": ("/ioc whoami", "Your organization, role and linked identities."),
-    "link": ("/ioc link [start]   then, as yourself on the other platform: /ioc link CODE",
-             "Link your identity on another platform (or workspace) to you: `link` gives a one-time code, valid "
-             "10 minutes, which you run there, from an identity that is not a member yet."),
-    "watch": ("/ioc watch add TARGET [org:NAME] [channel] [digest:daily] [self:on] [note...] | watch list | "
-              "watch remove W7",
-              "Be told in a direct message when an indicator that concerns you is submitted, approved, confirmed, "
-              "sighted, revoked or expires. TARGET: an IP or CIDR (198.51.100.0/24), a domain (northbank.example: "
-              "with its subdomains, URLs and e-mail addresses), brand:WORD (lookalikes too), tag:TAG, "
-              "malware:NAME or type:TYPE; `org:NAME` only that organization's items; `channel` (moderators) "
-              "alerts this channel instead; `digest:daily` one message a day; `self:on` your own organization's "
-              "items too. You are told only of what you may see."),
-    "stats": ("/ioc stats [orgs]", "What the coalition's store holds; `orgs`: each organization's standing "
-              "(submitted, approved, confirmed by others, false-positive rate, median time to decision) over what "
-              "you may see."),
-    "why": ("/ioc why #ID", "How an indicator's score was reached, step by step: confidence, confirmations and "
-            "false positives by organization (weighted by trust), sightings, and decay since the last sign of life."),
-    "help": ("/ioc help [VERB]", "This help, or the help of one verb."),
-    "export": ("/ioc export [format:stix|csv|txt] [status:approved] [tlp:amber] [type:url,domain] [tag:emotet] "
-               "[since:7d] [min_score:50]", "A file of the indicators you may see: a STIX 2.1 bundle (default), CSV or "
-               "one value a line. Approved ones unless you say status:. Each carries its score (STIX "
-               "x_coalition_score, the CSV score column); min_score:N only those scoring at least N."),
-    "import": ("/ioc import   (attach a STIX 2.1 .json bundle, a .csv or a .txt file)",
-               "Submit the indicators in a file for moderation, as your organization; what is not an indicator is "
-               "reported as skipped. A malformed file stores nothing."),
-    "admin": ("/ioc admin org add NAME [sector:S] [trust:0-100] | org list | org disable NAME | org enable NAME | "
-              "member list [ORG] | member role m7|@user member|moderator|admin | member remove m7|@user | "
-              "invite create ORG [role:member] [uses:1] [expires:7d] | invite list | invite revoke ID | "
-              "channel set [ceiling:green] [purpose:feed|moderation|general] "
-              "[passive:on|off] [ephemeral:on|off] | channel show | deliveries | retry ID | "
-              "apikey create ORG [key name...] | apikey list | apikey revoke ID",
-              "Admins: organizations (disable one whose members must no longer act; its items stay), members and "
-              "roles (remove someone who left: their votes and submissions stay), invite codes, this channel's "
-              "settings, deliveries, API keys for the TAXII feed."),
-}
-
-ADMIN_FORMS = {
-    "org add": "/ioc admin org add NAME [sector:S] [trust:0-100]",
-    "org list": "/ioc admin org list",
-    "org disable": "/ioc admin org disable NAME",
-    "org enable": "/ioc admin org enable NAME",
-    "member remove": "/ioc admin member remove m7|@user",
-    "invite list": "/ioc admin invite list",
-    "invite revoke": "/ioc admin invite revoke ID   (an id from /ioc admin invite list, or the code itself)",
-    "member list": "/ioc admin member list [ORG]",
-    "member role": "/ioc admin member role m7|@user member|moderator|admin",
-    "invite create": "/ioc admin invite create ORG [role:member] [uses:1] [expires:7d]",
-    "channel set": "/ioc admin channel set [ceiling:green] [purpose:feed|moderation|general] "
-                   "[passive:on|off] [ephemeral:on|off]",
-    "channel show": "/ioc admin channel show",
-    "deliveries": "/ioc admin deliveries",
-    "retry": "/ioc admin retry ID   (an id from /ioc admin deliveries)",
-    "apikey create": "/ioc admin apikey create ORG [key name...]   (quote an ORG with spaces: \"ACME Bank\")",
-    "apikey list": "/ioc admin apikey list",
-    "apikey revoke": "/ioc admin apikey revoke ID",
-}
-
-
-def usage_of(verb: str) -> str:
-    if verb in ADMIN_FORMS:
-        return ADMIN_FORMS[verb]
-    return VERBS[verb][0] if verb in VERBS else ""
-
-
-# ---------------------------------------------------------------- tokens
-
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-_TOKEN = re.compile(r'[A-Za-z_]+:"[^"]*"|"[^"]*"|\S+')
-_OPTION = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
-_ID = re.compile(r"#?([0-9]{1,18})")  # fullmatch; ASCII digits only (str.isdigit() takes '²' and '٣')
-_STIX_ID = re.compile(r"^indicator--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_MEMBER_ID = re.compile(r"m([0-9]{1,18})", re.I)  # fullmatch
-_MENTION = re.compile(r"^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$")
-_DURATION = re.compile(r"([0-9]{1,7})([mhdw])", re.I)  # fullmatch
-_NUMBER = re.compile(r"[0-9]{1,20}")  # fullmatch: ASCII digits only, and not thousands of them
-_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_VALUE_HINT = re.compile(r"\[\.\]|\(\.\)|\[dot\]|hxxp|\[:\]|\[@\]|\[at\]|://|^\d{1,3}\.\d{1,3}\.|^[0-9a-f]{30,}$", re.I)
-_TRAILING = ",;"
-
-
-def tokenize(text: str) -> list[str]:
-    return [_unquote(t) for t in _TOKEN.findall(text.translate(_QUOTES))]
-
-
-def _unquote(token: str) -> str:
-    if token.startswith('"') and token.endswith('"') and len(token) >= 2:
-        return token[1:-1]
-    m = _OPTION.match(token)
-    if m and m.group(2).startswith('"') and m.group(2).endswith('"') and len(m.group(2)) >= 2:
-        return f"{m.group(1)}:{m.group(2)[1:-1]}"
-    return token
-
-
-def parse_duration(text: str, verb: str, key: str = "") -> timedelta:
-    """`30m`, `24h`, `7d`, `2w`: from one minute to ten years (`limits.DURATION_MAX`), so `now + d` never
-    overflows."""
-    m = _DURATION.fullmatch(text.strip())
-    if not m:
-        raise UsageError(f"{key + ': ' if key else ''}'{_shown(text)}' is not a duration; write a number and a unit "
-                         "such as 30m, 24h, 7d or 2w", verb)
-    delta = timedelta(**{_DURATION_UNITS[m.group(2).lower()]: int(m.group(1))})
-    try:
-        return limits.check_duration(key or "a duration", delta)
-    except limits.LimitError as e:
-        raise UsageError(f"{e}, not '{_shown(text)}'", verb) from None
-
-
-def _shown(text: str, width: int = 60) -> str:
-    """A piece of the person's own text, quoted back in an error: short, controls made visible."""
-    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def parse_ref(token: str, verb: str) -> Ref:
-    token = token.strip().rstrip(_TRAILING)
-    if m := _ID.fullmatch(token):
-        return IdRef(int(m.group(1)))
-    if _STIX_ID.match(token.lower()):
-        return StixRef(token.lower())
-    rejected: list[tuple[Observable, str]] = []
-    if obs := classify(token, rejected=rejected):
-        return ValueRef(obs)
-    if rejected:
-        raise UsageError(f"'{_shown(token)}' cannot be an indicator: {rejected[0][1]}", verb)
-    raise UsageError(f"'{_shown(token)}' is neither an indicator id like #42 nor an indicator value", verb)
-
-
-def _int_option(key: str, raw: str, verb: str, low: int, high: int) -> int:
-    """A whole number written in ASCII digits, from low to high (every number the grammar takes is bounded)."""
-    value = int(raw) if _NUMBER.fullmatch(raw) else low - 1
-    if not low <= value <= high:
-        raise UsageError(f"{key}: takes a whole number from {low:,} to {high:,}, not '{_shown(raw)}'", verb)
-    return value
-
-
-def _text(field: str, text: str, verb: str, max_len: int, *, multiline: bool = True) -> str:
-    """A free text the store keeps: within its limit and without what no backend can store."""
-    try:
-        return limits.check_text(field, text, max_len, multiline=multiline)
-    except limits.LimitError as e:
-        raise UsageError(str(e), verb) from None
-
-
-def _on_off(key: str, raw: str, verb: str) -> bool:
-    lowered = raw.lower()
-    if lowered in {"on", "yes", "true", "1"}:
-        return True
-    if lowered in {"off", "no", "false", "0"}:
-        return False
-    raise UsageError(f"{key}: takes on or off, not '{_shown(raw)}'", verb)
-
-
-def _enum_option(enum_type, key: str, raw: str, verb: str, aliases: dict[str, str] | None = None):
-    lowered = (aliases or {}).get(raw.lower(), raw.lower())
-    try:
-        return enum_type(lowered)
-    except ValueError:
-        choices = ", ".join(e.value for e in enum_type)
-        raise UsageError(f"{key}: takes one of {choices}, not '{_shown(raw)}'", verb) from None
-
-
-def _tlp_option(raw: str, verb: str) -> TLP:
-    try:
-        return TLP.parse(raw)
-    except ValueError as e:
-        raise UsageError(str(e), verb) from None
-
-
-def _split_list(raw: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(t.strip().lower() for t in re.split(r"[,\s]+", raw) if t.strip()))
-
-
-class _Options:
-    """Separates `key:value` options (only the keys a verb knows) from the other tokens."""
-
-    def __init__(self, tokens: list[str], known: set[str], verb: str) -> None:
-        self.values: dict[str, str] = {}
-        self.rest: list[str] = []
-        for token in tokens:
-            m = _OPTION.match(token)
-            key = m.group(1).lower() if m else ""
-            if m and key in known:
-                if key in self.values:
-                    raise UsageError(f"{key}: is given twice; give it once", verb)
-                self.values[key] = m.group(2)
-            else:
-                self.rest.append(token)
-
-    def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-
-# ---------------------------------------------------------------- verbs
 
 def parse(text: str) -> Command:
     """Parse the text after `/ioc`: a Command, or UsageError (and nothing else) for any text at all."""
@@ -843,11 +253,14 @@ def _sighting(args: list[str]) -> Sighting:
 
 
 _STATUS_ALIASES = {"pending": "pending", "open": "pending"}
+
+
 _TYPE_ALIASES = {"ip": "ipv4", "hash": "", "hostname": "domain", "cve-id": "cve"}
 
 
 _SEARCH_KEYS = frozenset({"type", "tag", "tags", "status", "org", "since", "tlp", "page", "within", "domain", "text",
                           "threat", "malware"})
+
 
 _SEARCH_KEYS |= {"min_score"}  # issue 13's score
 
@@ -1314,66 +727,6 @@ _PARSERS = {
     "admin": _admin,
 }
 
-
-class FormError(Exception):
-    """A submission form (Slack modal, Discord modal) with problems, by field, to show beside each field."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-def submit_from_form(*, values: str, tlp: str | None = None, confidence: str | None = None, tags: str | None = None,
-                     note: str | None = None, anonymous: bool = False, valid: str | None = None,
-                     threat: str | None = None, malware: str | None = None, references: str | None = None) -> Submit:
-    """The same Submit as `/ioc submit`, from a form's fields. `values` is free text: every indicator the IOC
-    engine finds in it is submitted. Raises FormError naming each field that is wrong and how to fix it."""
-    errors: dict[str, str] = {}
-    rejected: list[tuple[Observable, str]] = []
-    found = tuple(extract(values or "", rejected=rejected))
-    if rejected:
-        obs, problem = rejected[0]
-        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
-        errors["values"] = (f"'{_shown(obs.value, 40)}' cannot be stored{more}: {problem}. "
-                            "Shorten or remove it.")
-    elif not found:
-        errors["values"] = "No indicator found here: paste IPs, domains, URLs, e-mails, hashes, CVEs, ASNs or BTC."
-    parsed: dict[str, object] = {}
-    for field, raw, convert in (
-        ("tlp", tlp, lambda v: _tlp_option(v, "submit")),
-        ("confidence", confidence, lambda v: _int_option("conf", v, "submit", 0, 100)),
-        ("tags", tags, lambda v: _valid_tags(_split_list(v), "submit")),
-        ("valid", valid, lambda v: parse_duration(v, "submit", "valid")),
-        ("threat", threat, lambda v: _form_context(context.threat_type, v)),
-        ("malware", malware, lambda v: _form_context(context.malware_name, v)),
-        ("references", references, lambda v: _form_context(context.references, v.split())),
-    ):
-        if raw is None or not str(raw).strip():
-            continue
-        try:
-            parsed[field] = convert(str(raw).strip())
-        except UsageError as e:
-            errors[field] = e.problem[:1].upper() + e.problem[1:] + "."
-    note = (note or "").strip()
-    if problem := limits.text_problem(note):
-        errors["note"] = f"The note {problem}."
-    elif len(note) > limits.NOTE_MAX:
-        errors["note"] = f"The note has {len(note):,} characters, at most {limits.NOTE_MAX:,}; shorten it."
-    if errors:
-        raise FormError(errors)
-    return Submit(values=tuple(dict.fromkeys(found)), tlp=parsed.get("tlp"),  # type: ignore[arg-type]
-                  confidence=parsed.get("confidence"), tags=parsed.get("tags", ()),  # type: ignore[arg-type]
-                  note=note, anonymous=anonymous, valid_for=parsed.get("valid"),  # type: ignore[arg-type]
-                  threat_type=parsed.get("threat", ""), malware=parsed.get("malware", ""),  # type: ignore[arg-type]
-                  references=parsed.get("references", ()))  # type: ignore[arg-type]
-
-
-def _form_context(check, raw):
-    with _context_error("submit"):
-        return check(raw)
-
-
-# -- STIX/TAXII exchange (bot.exchange) --
 
 def _export(args: list[str]) -> Export:
     verb = "export"
