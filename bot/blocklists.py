@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,16 @@ LISTS: dict[str, Blocklist] = {b.name: b for b in (
 
 
 _TLP_BY_RANK = {t.rank: t for t in TLP}
+_TLP_NAME_BY_RANK = {t.rank: t.value.lower() for t in TLP}
+_CSV_QUOTED = re.compile(r'[,"\n\r]')
+_FORMULA = ("=", "+", "-", "@")
+
+
+def _needs_quoting(values: str) -> bool:
+    """Whether `_csv` may change one of these values, joined by NULs (never a miss; a NUL inside a value could
+    only make a false alarm, which costs the row-by-row path)."""
+    return (_CSV_QUOTED.search(values) is not None or values.startswith(_FORMULA)
+            or any("\x00" + c in values for c in _FORMULA))
 
 
 class FilterError(ValueError):
@@ -124,6 +135,26 @@ def lines(blocklist: Blocklist, rows: Iterable[tuple[int, str, str, int]]) -> It
                 yield value + "\n"
 
 
+def text(blocklist: Blocklist, rows: Sequence[tuple[int, str, str, int]]) -> bytes:
+    """The lines of a list for a batch of rows (id, type, value, tlp rank), as one encoded string: one join per
+    batch (the same lines as `lines`, without a generator step per row)."""
+    name = blocklist.name
+    if name == "all.csv":
+        ranks = _TLP_NAME_BY_RANK
+        if _needs_quoting("\x00".join([row[2] for row in rows])):  # one search for the batch
+            body = [f"{row_id},{kind},{_csv(value)},{ranks[rank]}" for row_id, kind, value, rank in rows]
+        else:  # nothing to quote (the usual case)
+            body = [f"{row_id},{kind},{value},{ranks[rank]}" for row_id, kind, value, rank in rows]
+    elif name == "rpz.zone":
+        return "".join(lines(blocklist, rows)).encode()
+    elif blocklist.version is None:
+        body = [row[2] for row in rows]
+    else:
+        v6 = blocklist.version == 6
+        body = [row[2] for row in rows if (":" in row[2]) is v6]
+    return ("\n".join(body) + "\n").encode() if body else b""
+
+
 def head(blocklist: Blocklist, org_name: str, latest: datetime | None, now: datetime) -> str:
     """What a list starts with: a CSV header, a zone's SOA and NS, nothing for the text lists (devices read
     every line as a value)."""
@@ -177,4 +208,4 @@ def _rpz_v6(address: ipaddress.IPv6Address) -> str:
     return ".".join(reversed(groups))
 
 
-__all__ = ["LISTS", "Blocklist", "FilterError", "etag", "head", "lines", "parse_filter"]
+__all__ = ["LISTS", "Blocklist", "FilterError", "etag", "head", "lines", "parse_filter", "text"]

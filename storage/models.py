@@ -219,6 +219,9 @@ class IndicatorRow(Base):
         Index("ix_indicators_type_net", "type", "net_first", "net_last", "id", "tlp_rank", "org_id",
               "submitter_id"),
         Index("ix_indicators_type_host", "type", "host_rev", "id", "tlp_rank", "org_id", "submitter_id"),
+        # Blocklists (0015): a list's rows in id order and its validators, read from the index alone.
+        Index("ix_indicators_blocklist", "status", "id", "tlp_rank", "org_id", "valid_until", "modified_at", "type",
+              "value"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -6,8 +6,9 @@
 * Revalidation: every answer carries an `ETag` and a `Last-Modified`; `If-None-Match` (or, without it,
   `If-Modified-Since`) that still holds is answered 304 with no body, so a device polling every minute fetches
   nothing while nothing changed.
-* The body is streamed in batches of rows read by id (memory stays flat however long the list), written with
-  the lists' formats (bot.blocklists).
+* The body is streamed from one read (one consistent snapshot: a server-side cursor on PostgreSQL), in batches
+  of rows in id order, each formatted (bot.blocklists) and written as one chunk: memory holds one batch however
+  long the list.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.rules import organization_visibility
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000  # rows read (and written out) at a time
+BATCH = 20_000  # rows read, formatted and written out at a time (a few MB at most)
 PREFIX = "/feeds/"
 
 
@@ -85,24 +86,21 @@ class FeedServer:
             view = organization_visibility(api_key.org_id)
             version = await uow.blocklists.version(view, now)
             org = await uow.organizations.get(api_key.org_id)
-        tag = blocklists.etag(api_key.org_id, blocklist, flt, version, now)
-        latest = version[0]
-        headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
-        if latest is not None:
-            headers["Last-Modified"] = _http_date(latest)
-        if _not_modified(request, tag, latest):
-            return web.Response(status=304, headers=headers)
-        response = web.StreamResponse(headers={**headers, "Content-Type": blocklist.media_type})
-        await response.prepare(request)
-        await response.write(blocklists.head(blocklist, org.name if org else "", latest, now).encode())
-        after = 0
-        while True:  # each batch in its own short read: a long download holds no transaction open
-            async with self.uow_factory(read_only=True) as uow:
-                rows = await uow.blocklists.values(flt, view, now, after, BATCH)
-            if not rows:
-                break
-            await response.write("".join(blocklists.lines(blocklist, rows)).encode())
-            after = rows[-1][0]
+            tag = blocklists.etag(api_key.org_id, blocklist, flt, version, now)
+            latest = version[0]
+            headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+            if latest is not None:
+                headers["Last-Modified"] = _http_date(latest)
+            if _not_modified(request, tag, latest):
+                return web.Response(status=304, headers=headers)
+            response = web.StreamResponse(headers={**headers, "Content-Type": blocklist.media_type})
+            await response.prepare(request)
+            await response.write(blocklists.head(blocklist, org.name if org else "", latest, now).encode())
+            # the rows from the same read as the validators, one statement: memory holds one batch
+            async for rows in uow.blocklists.stream(flt, view, now, BATCH):
+                chunk = blocklists.text(blocklist, rows)
+                if chunk:
+                    await response.write(chunk)
         await response.write_eof()
         return response
 

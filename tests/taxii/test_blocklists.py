@@ -238,3 +238,30 @@ async def test_what_another_organization_does_out_of_sight_never_changes_a_valid
     assert validators(headers, body) == before
     status, _, _ = await feeds.get("/feeds/rpz.zone", headers={"If-None-Match": before[0]})
     assert status == 304
+
+
+async def test_a_list_longer_than_a_batch_comes_whole_in_id_order(feeds: Feeds,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.taxii import feeds as feed_server
+
+    monkeypatch.setattr(feed_server, "BATCH", 3)  # 8 rows: three batches, the last one short
+    _, whole, _ = await feeds.get("/feeds/all.csv")
+    ids = [int(line.split(",")[0]) for line in whole.splitlines()[1:]]
+    assert ids == sorted(set(ids)) and len(ids) == 8
+    _, bank, _ = await feeds.get("/feeds/all.csv", org="Northbank")  # its AMBER+STRICT in the middle batch
+    assert len(bank.splitlines()) == 1 + 10 and "red-secret" not in bank
+    _, v6, _ = await feeds.get("/feeds/ipv6.txt")  # batches of IPv4 rows only write nothing
+    assert v6.splitlines() == ["2001:db8::1", "2001:db8:1::/48"]
+
+
+@pytest.mark.parametrize("name", ["all.csv", "ipv4.txt", "ipv6.txt", "domain.txt", "rpz.zone"])
+def test_a_batch_is_written_as_its_lines(name: str) -> None:
+    """The one-join-per-batch writer gives the lines `lines` gives, CSV quoting and formula guards included."""
+    from bot.blocklists import LISTS, lines, text
+
+    rows = [(1, "ipv4", "198.51.100.7", 1), (2, "ipv6", "2001:db8::1", 2), (3, "domain", "evil.example", 3),
+            (4, "url", 'http://x.example/a,b"c', 0), (5, "url", "=cmd|'/c calc'!A1", 1),
+            (6, "url", "-2+3", 2), (7, "url", "@SUM(1)", 1), (8, "url", "+1", 1), (9, "cidr", "10.0.0.0/8", 3),
+            (10, "url", "http://y.example/\r\nx", 1)]
+    assert text(LISTS[name], rows).decode() == "".join(lines(LISTS[name], rows))
+    assert text(LISTS[name], []) == b""
