@@ -15,23 +15,13 @@ from bot.domain import Platform
 from bot.ioc import WarningLists
 from bot.policy import Policy
 from storage.uow import Store
+from tests.e2e.console_world import ConsoleWorld
 
 
 @dataclass
-class Coalition:
-    store: Store
-    dispatcher: Dispatcher
-    clock: object
-    channel: ConsoleChannel
-    output: list[str]
-
-    async def say(self, speaker: str, line: str, *, where: str | None = None) -> str:
-        """`speaker` types `line` (in the private conversation, or in shared channel `where`)."""
-        self.output.clear()
-        self.channel.speaker = speaker
-        self.channel.channel = where or "direct"
-        await self.channel.line(line)
-        return "\n".join(self.output)
+class Coalition(ConsoleWorld):
+    dispatcher: Dispatcher | None = None
+    clock: object = None
 
 
 @pytest.fixture(scope="session")
@@ -51,4 +41,4 @@ async def coalition(sqlite_store: Store, warninglists: WarningLists, policy: Pol
     output: list[str] = []
     deliverer = Deliverer(sqlite_store.unit_of_work, ConsoleSink(output.append), clock=clock)
     await seed(sqlite_store, dispatcher, samples=False)
-    return Coalition(sqlite_store, dispatcher, clock, ConsoleChannel(dispatcher, output.append, "", deliverer), output)
+    return Coalition(sqlite_store, ConsoleChannel(dispatcher, output.append, "", deliverer), output, dispatcher, clock)

@@ -21,12 +21,13 @@ from adapters.console.delivery import ConsoleSink
 from adapters.console.demo import seed
 from bot.delivery import Deliverer
 from bot.dispatcher import Dispatcher
-from bot.domain import Identity, Platform, PostedCard, Role
+from bot.domain import Platform, PostedCard, Role
 from bot.policy import Policy
 from bot.results import IndicatorCard
 from bot.tlp import TLP
 from storage.models import AuditRow, IdentityRow, IndicatorRow, InviteRow, OutboxRow, VoteRow
 from storage.uow import Store
+from tests.e2e.console_world import ConsoleWorld
 
 
 class RecordingSink(ConsoleSink):
@@ -42,31 +43,13 @@ class RecordingSink(ConsoleSink):
 
 
 @dataclass
-class World:
-    store: Store
-    channel: ConsoleChannel
-    output: list[str]
-    sink: RecordingSink
+class World(ConsoleWorld):
+    sink: RecordingSink | None = None
 
-    async def say(self, speaker: str, line: str, *, where: str | None = None) -> str:
-        self.output.clear()
+    def before_saying(self) -> None:
+        super().before_saying()
+        assert self.sink is not None
         self.sink.updated.clear()
-        self.channel.speaker = speaker
-        self.channel.channel = where or "direct"
-        await self.channel.line(line)
-        return "\n".join(self.output)
-
-    async def add(self, name: str, org: str, role: Role) -> None:
-        async with self.store.unit_of_work() as uow:
-            found = await uow.organizations.by_name(org)
-            assert found is not None
-            member = await uow.members.add(found.id, name, role)
-            await uow.members.link_identity(member.id, Identity(Platform.CONSOLE, WORKSPACE, name))
-            await uow.commit()
-
-    async def indicator(self, indicator_id: int):
-        async with self.store.unit_of_work(read_only=True) as uow:
-            return await uow.indicators.get(indicator_id)
 
     async def scalar(self, stmt):
         async with self.store.engine.connect() as conn:

@@ -25,43 +25,15 @@ from bot.rules import can_see, visibility
 from bot.tlp import TLP
 from storage.models import AuditRow, IndicatorRow
 from storage.uow import Store
+from tests.e2e.console_world import ConsoleWorld
 
 RESTRICTED = (TLP.AMBER_STRICT, TLP.RED)
 OUTSIDERS = ("bob", "mod", "carol", "admin")  # every role, none of them in Northbank
 
 
 @dataclass
-class World:
-    store: Store
-    dispatcher: Dispatcher
-    channel: ConsoleChannel
-    output: list[str]
-
-    async def say(self, speaker: str, line: str, *, where: str | None = None) -> str:
-        """`speaker` types `line` in a private conversation (or in shared channel `where`); returns the reply
-        followed by everything the bot delivered because of it (channel posts `[#channel] ...`, direct messages
-        `[to name] ...`)."""
-        self.output.clear()
-        self.channel.speaker = speaker
-        self.channel.channel = where or "direct"
-        await self.channel.line(line)
-        return "\n".join(self.output)
-
-    async def add(self, name: str, org: str, role: Role) -> None:
-        async with self.store.unit_of_work() as uow:
-            found = await uow.organizations.by_name(org)
-            assert found is not None
-            member = await uow.members.add(found.id, name, role)
-            await uow.members.link_identity(member.id, Identity(Platform.CONSOLE, WORKSPACE, name))
-            await uow.commit()
-
-    async def member(self, name: str):
-        async with self.store.unit_of_work(read_only=True) as uow:
-            return await uow.members.by_identity(Identity(Platform.CONSOLE, WORKSPACE, name))
-
-    async def indicator(self, indicator_id: int):
-        async with self.store.unit_of_work(read_only=True) as uow:
-            return await uow.indicators.get(indicator_id)
+class World(ConsoleWorld):
+    dispatcher: Dispatcher | None = None
 
 
 @pytest.fixture
@@ -75,7 +47,7 @@ async def world(store: Store, policy: Policy, clock) -> World:
     output: list[str] = []
     deliverer = Deliverer(store.unit_of_work, ConsoleSink(output.append), clock=clock)
     await seed(store, dispatcher, samples=False)
-    return World(store, dispatcher, ConsoleChannel(dispatcher, output.append, "", deliverer), output)
+    return World(store, ConsoleChannel(dispatcher, output.append, "", deliverer), output, dispatcher)
 
 
 def dms(out: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from bot.domain import Platform, PostedCard
 from tests.e2e.test_lifecycle import World, dms, world  # noqa: F401 (the fixture)
 
 
-async def test_a_raised_tlp_is_not_pushed_into_an_unregistered_channels_copy(world: World) -> None:
+async def test_a_raised_tlp_is_not_pushed_into_an_unregistered_channels_copy(world: World) -> None:  # noqa: F811
     await world.say("alice", "/ioc submit 198.51.100.41 tlp:green")
     await world.say("mod", "/ioc approve #1")
     # a public reply in a channel no admin registered (the default ceiling, GREEN) is kept as a live card
@@ -25,7 +25,7 @@ async def test_a_raised_tlp_is_not_pushed_into_an_unregistered_channels_copy(wor
     assert "random" not in {channel for channel, _ in world.sink.updated}  # nor by any later event
 
 
-async def test_a_disabled_organizations_member_is_told_nothing_more(world: World) -> None:
+async def test_a_disabled_organizations_member_is_told_nothing_more(world: World) -> None:  # noqa: F811
     await world.say("alice", "/ioc submit 198.51.100.77 tlp:green")
     await world.say("mod", "/ioc approve #1")
     await world.say("admin", "/ioc admin org disable Northbank")

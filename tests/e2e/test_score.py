@@ -27,38 +27,21 @@ from adapters.ops import expire_by_score_once
 from bot import commands
 from bot.delivery import Deliverer
 from bot.dispatcher import Dispatcher
-from bot.domain import Actor, Identity, Platform, Role
+from bot.domain import Actor, Platform, Role
 from bot.ioc import IOCType
 from bot.policy import Policy
 from bot.score import ScoreModel
 from storage.models import AuditRow, OutboxRow
 from storage.uow import Store
+from tests.e2e.console_world import ConsoleWorld
 from tests.stix_helpers import assert_valid_bundle
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @dataclass
-class World:
-    store: Store
-    dispatcher: Dispatcher
-    channel: ConsoleChannel
-    output: list[str]
-
-    async def say(self, speaker: str, line: str, *, where: str | None = None) -> str:
-        self.output.clear()
-        self.channel.speaker = speaker
-        self.channel.channel = where or "direct"
-        await self.channel.line(line)
-        return "\n".join(self.output)
-
-    async def add(self, name: str, org: str, role: Role) -> None:
-        async with self.store.unit_of_work() as uow:
-            found = await uow.organizations.by_name(org)
-            assert found is not None
-            member = await uow.members.add(found.id, name, role)
-            await uow.members.link_identity(member.id, Identity(Platform.CONSOLE, WORKSPACE, name))
-            await uow.commit()
+class World(ConsoleWorld):
+    dispatcher: Dispatcher | None = None
 
 
 async def _world(store: Store, clock, policy: Policy) -> World:
@@ -67,7 +50,7 @@ async def _world(store: Store, clock, policy: Policy) -> World:
     deliverer = Deliverer(store.unit_of_work, ConsoleSink(output.append), clock=clock,
                           score_model=policy.score_model)  # as adapters.runtime builds it
     await seed(store, dispatcher, samples=False)
-    built = World(store, dispatcher, ConsoleChannel(dispatcher, output.append, "", deliverer), output)
+    built = World(store, ConsoleChannel(dispatcher, output.append, "", deliverer), output, dispatcher)
     await built.add("anna", "Northbank", Role.MEMBER)
     return built
 
