@@ -8,6 +8,7 @@ SHA-256 hashes; every lookup answers the related section (the networks an IP is 
 
     .venv/bin/python bench/lookup.py                       # both backends, 1,000,000 indicators
     .venv/bin/python bench/lookup.py --backend sqlite --rows 100000
+    .venv/bin/python bench/lookup.py --compare-pivots   # each lookup with and without the pivots, interleaved
 
 Targets (issue 2): p99 <= 5 ms on SQLite and <= 10 ms on PostgreSQL at 1M indicators; a paste of 1,000 values
 looked up in <= 150 ms. The filled SQLite file is kept in bench/out/ and reused when it holds the same count; so
@@ -152,6 +153,46 @@ def pct(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
 
 
+async def _no_pivots(*_: object) -> tuple[()]:
+    return ()
+
+
+async def compare_pivots(store: Store, identity: Identity, n: int, queries: int) -> dict:
+    """Each single lookup twice, with the related section and without it, in alternating order, so that both see
+    the same load (the machine is shared): wall time and this process's CPU time (process_time: the driver's
+    threads included, the database server's work not)."""
+    from bot import services
+
+    dispatcher = Dispatcher(store.unit_of_work)
+    actor = Actor(Platform.CONSOLE, identity.workspace_id, identity.user_id, "bench", private=True)
+    rng = random.Random(7)
+    related = services._related
+    samples: dict[bool, tuple[list[float], list[float]]] = {True: ([], []), False: ([], [])}
+
+    async def timed(text: str, pivots: bool) -> tuple[float, float]:
+        services._related = related if pivots else _no_pivots  # type: ignore[assignment]
+        t0, c0 = time.perf_counter(), time.process_time()
+        render((await dispatcher.handle_text(text, actor)).result)
+        return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+    try:
+        for q in range(-50, queries):  # 50 of each to warm up
+            i = rng.randrange(n) if q % 10 else n + rng.randrange(n)  # one in ten is unknown
+            for pivots in ((True, False) if q % 2 else (False, True)):
+                wall, cpu = await timed("lookup " + value_of(i)[1], pivots)
+                if q >= 0:
+                    samples[pivots][0].append(wall)
+                    samples[pivots][1].append(cpu)
+    finally:
+        services._related = related  # type: ignore[assignment]
+    out: dict = {"queries": queries}
+    for pivots, name in ((True, "with"), (False, "without")):
+        wall, cpu = samples[pivots]
+        out[name] = {"p50_ms": round(pct(wall, 50), 3), "p99_ms": round(pct(wall, 99), 3),
+                     "cpu_mean_ms": round(statistics.mean(cpu), 3), "cpu_p50_ms": round(pct(cpu, 50), 3)}
+    return out
+
+
 async def measure(store: Store, identity: Identity, n: int, queries: int, pastes: int) -> dict:
     dispatcher = Dispatcher(store.unit_of_work)
     actor = Actor(Platform.CONSOLE, identity.workspace_id, identity.user_id, "bench", private=True)
@@ -239,6 +280,8 @@ async def run_backend(backend: str, n: int, args: argparse.Namespace) -> dict:
             await conn.close()
     store = await filled_store(url, n, keep=keep)
     try:
+        if args.compare_pivots:
+            return {"backend": backend, "rows": n, **await compare_pivots(store, ANALYST, n, args.queries)}
         result = await measure(store, ANALYST, n, args.queries, args.pastes)
     finally:
         await store.close()
@@ -254,16 +297,27 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--without-pivots", action="store_true",
                         help="leave out the related section (issue 12), to see what the pivots cost")
+    parser.add_argument("--compare-pivots", action="store_true",
+                        help="time each single lookup with and without the related section, interleaved (wall "
+                             "and CPU time); no pastes")
     args = parser.parse_args()
     if args.without_pivots:
         from bot import services
 
-        async def no_pivots(*_: object) -> tuple[()]:
-            return ()
-
-        services._related = no_pivots  # type: ignore[assignment]
+        services._related = _no_pivots  # type: ignore[assignment]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = [asyncio.run(run_backend(b, args.rows, args)) for b in backends]
+    if args.compare_pivots:
+        print(f"\n{'backend':<11} {'rows':>10} {'pivots':>8} {'lookup p50':>11} {'lookup p99':>11} {'CPU mean':>9} "
+              f"{'CPU p50':>8}")
+        for r in results:
+            for name in ("with", "without"):
+                m = r[name]
+                print(f"{r['backend']:<11} {r['rows']:>10,} {name:>8} {m['p50_ms']:>9.2f}ms {m['p99_ms']:>9.2f}ms "
+                      f"{m['cpu_mean_ms']:>7.2f}ms {m['cpu_p50_ms']:>6.2f}ms")
+        OUT.mkdir(exist_ok=True)
+        (OUT / "lookup-pivots.json").write_text(json.dumps(results, indent=2))
+        return
     print(f"\n{'backend':<11} {'rows':>10} {'lookup p50':>11} {'lookup p99':>11} {'paste p50':>10} {'paste p99':>10} "
           f"{'with related':>13}")
     for r in results:

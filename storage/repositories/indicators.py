@@ -213,30 +213,53 @@ def _view_params(n: int, view: Visibility) -> dict[str, Any]:
             f"p{n}_red_all": int(view.red_all), f"p{n}_red_own": int(view.red_own), f"p{n}_member": view.member_id}
 
 
-def _shape(pivot: Pivot) -> tuple[str, str]:
-    """(relation as queried, exclusion): "net-host" is a URL's IP host, "name-host" its DNS name."""
-    relation = pivot.relation.value
+# A shape is (relation as queried, exclusion, how many types, how many keys in the relation's IN list). Its
+# statement has no expanding parameter: each list item is a parameter of its own and the lists have a fixed length
+# (a network's prefix lengths, padded with repeats; a host's parents, padded to a power of two), so the SQL text of
+# a shape never changes: no re-rendering per call (SQLAlchemy's post-compile step), the driver's statement cache
+# (sqlite3's, asyncpg's prepared statements) hits, and PostgreSQL can keep a generic plan.
+Shape = tuple[str, str, int, int]
+
+
+def _padded(keys: list[str], size: int) -> list[str]:
+    return keys + [keys[0] if keys else ""] * (size - len(keys))
+
+
+def _parents_size(count: int) -> int:
+    return max(4, 1 << (count - 1).bit_length())
+
+
+def _shape(pivot: Pivot) -> Shape:
+    """(relation as queried, exclusion, types, list length): "net-host" is a URL's IP host, "name-host" its DNS
+    name."""
+    relation, listed = pivot.relation.value, 0
+    network = parse_network(pivot.target)
     if pivot.relation is Relation.HOST:
-        relation = "net-host" if parse_network(pivot.target) is not None else "name-host"
+        relation = "net-host" if network is not None else "name-host"
+    elif pivot.relation is Relation.CONTAINING and network is not None:
+        listed = network.max_prefixlen + 1
+    elif pivot.relation is Relation.PARENTS:
+        listed = _parents_size(len(parent_keys(reversed_host(pivot.target))))
     excluded = "none"
     if pivot.exclude is not None:
         excluded = "net" if pivot_keys(*pivot.exclude)[2] is None else "name"
-    return relation, excluded
+    return relation, excluded, len(pivot.types), listed
 
 
-def _shaped_conditions(n: int, shape: tuple[str, str]) -> list[ColumnElement[bool]]:
-    relation, excluded = shape
+def _shaped_conditions(n: int, shape: Shape) -> list[ColumnElement[bool]]:
+    relation, excluded, types, listed = shape
     first, last, rev = IndicatorRow.net_first, IndicatorRow.net_last, IndicatorRow.host_rev
     p = functools.partial(lambda n, name, **kw: bindparam(f"p{n}_{name}", **kw), n)
+    keys = [p(f"k{k}") for k in range(listed)]
     where = {
-        "containing": lambda: and_(first.in_(p("firsts", expanding=True)), last >= p("last")),
+        "containing": lambda: and_(first.in_(keys), last >= p("last")),
         "inside": lambda: and_(first >= p("first"), first <= p("last"), last <= p("last")),
         "net-host": lambda: and_(first == p("first"), last == p("last")),
         "name-host": lambda: rev == p("rev"),
-        "parents": lambda: rev.in_(p("parents", expanding=True)),
+        "parents": lambda: rev.in_(keys),
         "under": lambda: and_(rev >= p("lo"), rev < p("hi")),
     }[relation]()
-    conditions = [where, IndicatorRow.type.in_(p("types", expanding=True)), _visible(n)]
+    conditions = [where, IndicatorRow.type.in_([p(f"t{k}") for k in range(types)]), _visible(n)]
     if excluded != "none":
         same = rev == p("x_rev") if excluded == "name" else and_(first == p("x_first"), last == p("x_last"))
         conditions.append(not_(and_(IndicatorRow.type == p("x_type"), same)))
@@ -244,16 +267,22 @@ def _shaped_conditions(n: int, shape: tuple[str, str]) -> list[ColumnElement[boo
 
 
 def _pivot_params(n: int, pivot: Pivot, view: Visibility) -> dict[str, Any]:
-    params = {f"p{n}_types": [IOCType(t).value for t in pivot.types], **_view_params(n, view)}
+    params = {f"p{n}_t{k}": IOCType(t).value for k, t in enumerate(pivot.types)}
+    params.update(_view_params(n, view))
     network = parse_network(pivot.target)
+    keys: list[str] = []
     if network is not None:
         params[f"p{n}_first"], params[f"p{n}_last"] = network_keys(network)
         if pivot.relation is Relation.CONTAINING:
-            params[f"p{n}_firsts"] = supernet_firsts(network)
+            keys = _padded(supernet_firsts(network), network.max_prefixlen + 1)
     else:
         rev = reversed_host(pivot.target)
         low, high = under_range(rev)
-        params.update({f"p{n}_rev": rev, f"p{n}_lo": low, f"p{n}_hi": high, f"p{n}_parents": parent_keys(rev) or [""]})
+        params.update({f"p{n}_rev": rev, f"p{n}_lo": low, f"p{n}_hi": high})
+        if pivot.relation is Relation.PARENTS:
+            parents = parent_keys(rev)
+            keys = _padded(parents, _parents_size(len(parents)))
+    params.update({f"p{n}_k{k}": key for k, key in enumerate(keys)})
     if pivot.exclude is not None:
         x_first, x_last, x_rev = pivot_keys(*pivot.exclude)
         params.update({f"p{n}_x_type": IOCType(pivot.exclude[0]).value, f"p{n}_x_first": x_first,
@@ -262,7 +291,7 @@ def _pivot_params(n: int, pivot: Pivot, view: Visibility) -> dict[str, Any]:
 
 
 @functools.cache
-def _pivots_statement(shapes: tuple[tuple[str, str], ...], limit: int) -> Any:
+def _pivots_statement(shapes: tuple[Shape, ...], limit: int) -> Any:
     """For each pivot of one value, its first `limit` items (by type, then address or host name: the index's
     order), each with the pivot's number and its count (an uncorrelated sub-query, run once, stopping at
     RELATED_COUNT_MAX + 1 rows of the covering index); a pivot that finds nothing has no row, and its count is 0.
@@ -278,7 +307,8 @@ def _pivots_statement(shapes: tuple[tuple[str, str], ...], limit: int) -> Any:
         page = select(IndicatorRow.id).where(*conditions).order_by(*order).limit(limit).subquery()
         parts.append(select(literal(n).label("pivot"), total.scalar_subquery().label("total"), page.c.id))
     picked = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("picked")
-    return (_indicators().add_columns(picked.c.pivot, picked.c.total)
+    return (_indicators().add_columns(IndicatorRow.net_first, IndicatorRow.net_last, IndicatorRow.host_rev,
+                                      picked.c.pivot, picked.c.total)
             .join(picked, picked.c.id == IndicatorRow.id))
 
 
@@ -427,23 +457,35 @@ class SqlIndicatorRepository(_Repository):
         relation to its target that `view` may see, and how many there are, counted up to RELATED_COUNT_MAX + 1 (an
         item the viewer may not see is not counted). One statement per target (a looked-up value): statements are
         cached per shape, and a value has few shapes (all values in one statement would make a new shape of
-        nearly every paste)."""
+        nearly every paste). On PostgreSQL the statements run with generic plans: a shape's statement is prepared
+        once per connection (asyncpg's statement cache) and planned once, where a custom plan per call cost 0.5-1 ms
+        of planning for 0.05-0.3 ms of execution; the generic plans use the same index scans (bench/README.md). The
+        setting is SET LOCAL: it ends with the unit of work's transaction (the lookup's last statements), and is not
+        set back here, as a round trip costs more than what it would spare."""
         found: list[tuple[list[Indicator], int]] = [([], 0) for _ in pivots]
         by_target: dict[str, list[int]] = {}
         for n, pivot in enumerate(pivots):
             by_target.setdefault(pivot.target, []).append(n)
+        if not by_target:
+            return found
+        connection = await self._session.connection()
+        if self._dialect == "postgresql":
+            await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        order: dict[int, tuple[Any, ...]] = {}
         for numbers in by_target.values():
             params: dict[str, Any] = {}
             for k, n in enumerate(numbers):
                 params.update(_pivot_params(k, pivots[n], view))
             statement = _pivots_statement(tuple(_shape(pivots[n]) for n in numbers), limit)
-            for row in await self._execute(statement, params):
+            for row in await connection.execute(statement, params):
                 pivot, total = row[-2], row[-1]
                 items, _ = found[numbers[pivot]]
-                items.append(_indicator(row[:-2]))
+                item = _indicator(row[:-5])
+                order[item.id] = (item.type.value, tuple(row[-5:-2]), item.id)  # the index's order
+                items.append(item)
                 found[numbers[pivot]] = (items, int(total))
         for items, _ in found:
-            items.sort(key=lambda ind: (ind.type.value, pivot_keys(ind.type, ind.value), ind.id))
+            items.sort(key=lambda ind: order[ind.id])
         return found
 
     async def _counted_page(self, conditions: list[ColumnElement[bool]], page: Page, *, oldest_first: bool = False,
