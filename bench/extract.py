@@ -3,6 +3,7 @@
     .venv/bin/python bench/extract.py                        # 5 MB logs, a 20 MB document, 3 rounds
     .venv/bin/python bench/extract.py --size-mb 1 --doc-mb 5 --rounds 2   # quicker
     .venv/bin/python bench/extract.py --warninglists         # also time the warninglist index
+    .venv/bin/python bench/extract.py --before /tmp/before   # also another checkout's bot.ioc, same rounds
 
 Three input shapes, each seeded: "clean" (one message a line, prose words, a third of the messages with 1-4
 indicators, 70 % of them defanged), "chat" (the same messages as a chat log really is: every line
@@ -162,7 +163,30 @@ def _cli(args: list[str], stdin_path: Path) -> tuple[float, float]:
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
 
 
-def bench_throughput(size_mb: float, doc_mb: float, rounds: int, with_finder: bool) -> None:
+_BEFORE_CODE = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from bot.ioc import extract
+extract("warm up 1.2.3.4 evil.com")
+with open(sys.argv[2], encoding="utf-8") as fh:
+    messages = [json.loads(line) for line in fh] if sys.argv[3] == "jsonl" else [fh.read()]
+c, w = time.process_time(), time.perf_counter()
+for m in messages:
+    extract(m)
+print(json.dumps([time.process_time() - c, time.perf_counter() - w]))
+"""
+
+
+def _before(code: Path, path: Path, jsonl: bool) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of another checkout's bot.ioc.extract on the same input, in a child process
+    (the same modules cannot be imported twice in one); only the extraction is timed."""
+    out = subprocess.run([sys.executable, "-c", _BEFORE_CODE, str(code), str(path), "jsonl" if jsonl else "text"],
+                         capture_output=True, text=True, check=True).stdout
+    cpu, wall = json.loads(out)
+    return cpu, wall
+
+
+def bench_throughput(size_mb: float, doc_mb: float, rounds: int, with_finder: bool, before: Path | None = None) -> None:
     clean = generate_log(int(size_mb * 1_000_000))
     chat = generate_chat_log(int(size_mb * 1_000_000))
     doc_lines = generate_chat_log(int(doc_mb * 1_000_000), seed=4242)
@@ -190,6 +214,8 @@ def bench_throughput(size_mb: float, doc_mb: float, rounds: int, with_finder: bo
             for name, messages, path, cli_args in shapes:  # interleaved: ours, the CLI, ioc-finder, same minute
                 keep((name, "bot.ioc"), _cpu(lambda ms=messages: [extract(m) for m in ms]))
                 keep((name, "cli"), _cli(cli_args, path))
+                if before is not None:
+                    keep((name, "before"), _before(before, path, bool(cli_args)))
                 if with_finder:
                     keep((name, "ioc-finder"), _cpu(lambda ms=messages: [find_iocs(m) for m in ms]))
             print(f"round {r + 1}/{rounds} done", file=sys.stderr)
@@ -207,6 +233,10 @@ def bench_throughput(size_mb: float, doc_mb: float, rounds: int, with_finder: bo
         if with_finder:
             fc, fw = best[(name, "ioc-finder")]
             line += f" | ioc-finder {fc:6.2f} ({fw:6.2f}) | library {fc / lib_c:5.1f}x  CLI {fc / cli_c:5.1f}x"
+        if before is not None:
+            bc, bw = best[(name, "before")]
+            line += f" | before {bc:6.2f} ({bw:6.2f})" + (f" {best[(name, 'ioc-finder')][0] / bc:5.1f}x" if with_finder
+                                                         else "")
         print(line)
     half = doc[: len(doc) // 2]
     t_doc = min(_cpu(extract, doc)[0] for _ in range(2))
@@ -285,6 +315,8 @@ def main() -> None:
     ap.add_argument("--size-mb", type=float, default=5.0, help="size of the clean and the chat log")
     ap.add_argument("--doc-mb", type=float, default=20.0, help="size of the one document")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each figure is the best")
+    ap.add_argument("--before", type=Path, help="another checkout (e.g. `git archive REV | tar -x -C DIR`): its "
+                    "bot.ioc.extract is timed in the same rounds, in a child process")
     ap.add_argument("--no-ioc-finder", action="store_true", help="skip ioc-finder")
     ap.add_argument("--warninglists", action="store_true", help="also time the warninglist index")
     args = ap.parse_args()
@@ -296,7 +328,7 @@ def main() -> None:
             print("ioc-finder not installed: pip install '.[bench]'")
             with_finder = False
     bench_corpus(with_finder)
-    bench_throughput(args.size_mb, args.doc_mb, args.rounds, with_finder)
+    bench_throughput(args.size_mb, args.doc_mb, args.rounds, with_finder, args.before)
     if args.warninglists:
         bench_warninglists()
 
