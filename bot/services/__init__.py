@@ -1,0 +1,91 @@
+"""The services: one small function per verb, each given a Context (the unit of work, who speaks, where, when,
+the policy) and a command, returning a result value; the dispatcher maps commands to them.
+
+The package: `context` (Context, cards, references, announcements), `analysts` (submit, lookup, vote, sighting,
+search, queue, home, passive, stats, help), `storing` (storing submissions from chat, files, TAXII and pulls),
+`moderation` (approve, reject, revoke), `membership` (join, whoami, link), `admin` (organizations, members,
+invites, channels, workspaces, deliveries, expiry). Every name is re-exported here: `services.submit` as before.
+"""
+
+from __future__ import annotations
+
+from .admin import (  # noqa: F401
+    SHARED_CEILING_NOTE,
+    _shown_sharing,
+    _within_limits,
+    channel_set,
+    channel_sharing_changed,
+    channel_show,
+    deliveries,
+    expire_due,
+    invite_create,
+    member_list,
+    member_role,
+    org_add,
+    org_list,
+    retry_delivery,
+    workspace_removed,
+)
+from .analysts import (  # noqa: F401
+    COMMENTS_SHOWN,
+    PIVOTED_VALUES,
+    SCORED_BATCH,
+    SCORED_SCAN_MAX,
+    _list,
+    _maybe_auto_approve,
+    _related,
+    _scored_list,
+    _search_org,
+    _with_comments,
+    help_for,
+    home,
+    lookup,
+    passive,
+    queue,
+    search,
+    sighting,
+    stats,
+    submit,
+    vote,
+)
+from .context import (  # noqa: F401
+    Context,
+    Matcher,
+    _also_restricted,
+    announce,
+    build_cards,
+    buttons_for,
+    card,
+    cards_for,
+    effective_status,
+    resolve,
+)
+from .membership import (  # noqa: F401
+    _LINK_NOT_FOUND,
+    LINK_CODE_VALID,
+    _identity,
+    join,
+    link,
+    link_identity,
+    link_start,
+    whoami,
+)
+from .moderation import (  # noqa: F401
+    _TRANSITIONS,
+    moderate,
+)
+from .storing import (  # noqa: F401
+    ALL_FIELDS,
+    BIG_SUBMISSION,
+    Stored,
+    _held_for,
+    _leave_none_pending,
+    _new_indicator,
+    _no_orphans_after,
+    _not_applied,
+    _same_object,
+    _scope,
+    _seen_again,
+    store_submissions,
+    submission_notices,
+)
