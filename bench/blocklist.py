@@ -3,9 +3,10 @@ three organizations, plus as many pending, rejected, RED and AMBER+STRICT rows t
 `coalition-bot taxii` process serving it, and one device downloading `/feeds/all.csv` (every type) and
 `/feeds/domain.txt` with its organization's key, then polling again with the ETag it got.
 
-Reported: the time to the first byte and to the last, the bytes, the values, and the server process's peak
-memory (VmHWM) before and after the download (flat: the list is streamed in batches by id). Targets: a list of
-1M values served in <= 2 s, memory flat; a revalidation (304) in a few milliseconds.
+Reported, best of 3 downloads each: the time to the first byte and to the last, the server process's CPU time
+for the download (/proc/PID/stat: on a shared machine the wall clock also counts waiting for a core), the bytes,
+the values, and the server's peak memory (VmHWM) before and after (flat: the list is streamed in batches).
+Targets: a list of 1M values served in <= 2 s, memory flat; a revalidation (304) in a few milliseconds.
 
     .venv/bin/python bench/blocklist.py                                  # SQLite, 1,000,000 values
     .venv/bin/python bench/blocklist.py --database postgresql://postgres@127.0.0.1:5432/coalition_bench_blocklist
@@ -43,6 +44,7 @@ from storage.uow import Store, create_store  # noqa: E402
 OUT = ROOT / "bench" / "out"
 EXE = str(Path(sys.executable).with_name("coalition-bot"))
 CHUNK = 20_000
+ROUNDS = 3
 LISTED = [TLP.CLEAR, TLP.GREEN, TLP.GREEN, TLP.AMBER]  # what a list carries
 HIDDEN = [("approved", TLP.RED), ("approved", TLP.AMBER_STRICT), ("pending", TLP.GREEN), ("revoked", TLP.AMBER)]
 
@@ -93,8 +95,14 @@ async def fill(store: Store, values: int) -> str:
     async with store.engine.connect() as conn:
         if pg:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.exec_driver_sql("ANALYZE")
+        await conn.exec_driver_sql("VACUUM ANALYZE" if pg else "ANALYZE")  # as autovacuum leaves a table
     return key
+
+
+def cpu_s(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far, in seconds (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_kb(pid: int) -> tuple[int, int]:
@@ -142,9 +150,21 @@ async def run(url: str, values: int) -> dict:
         before = memory_kb(server.pid)
         results = {"before_kb": {"rss": before[0], "peak": before[1]}}
         for path in ("/feeds/all.csv", "/feeds/domain.txt"):
-            got = await download(base, path, key)
-            again = await download(base, path, key, got["etag"])
-            results[path] = {**got, "revalidated": {k: again[k] for k in ("status", "total_s")}}
+            rounds = []
+            for _ in range(ROUNDS):  # best of 3: the machine may be shared
+                spent = cpu_s(server.pid)
+                got = await download(base, path, key)
+                got["server_cpu_s"] = round(cpu_s(server.pid) - spent, 3)
+                spent = cpu_s(server.pid)
+                again = await download(base, path, key, got["etag"])
+                got["revalidated"] = {"status": again["status"], "total_s": again["total_s"],
+                                      "server_cpu_s": round(cpu_s(server.pid) - spent, 3)}
+                rounds.append(got)
+            best = min(rounds, key=lambda r: r["total_s"])
+            results[path] = {**best, "best_server_cpu_s": min(r["server_cpu_s"] for r in rounds),
+                             "best_revalidated_s": min(r["revalidated"]["total_s"] for r in rounds),
+                             "all_total_s": [r["total_s"] for r in rounds],
+                             "all_server_cpu_s": [r["server_cpu_s"] for r in rounds]}
         after = memory_kb(server.pid)
         results["after_kb"] = {"rss": after[0], "peak": after[1]}
         return results
@@ -185,8 +205,10 @@ def main() -> None:
     for path in ("/feeds/all.csv", "/feeds/domain.txt"):
         r = results[path]
         print(f"  {path}: {r['lines']:,} lines, {r['bytes'] / 1e6:.1f} MB, "
-              f"first byte {r['first_byte_s'] * 1000:.0f} ms, all in {r['total_s']:.2f} s; "
-              f"revalidated: {r['revalidated']['status']} in {r['revalidated']['total_s'] * 1000:.1f} ms")
+              f"first byte {r['first_byte_s'] * 1000:.0f} ms, all in {r['total_s']:.2f} s wall, server CPU "
+              f"{r['best_server_cpu_s']:.2f} s (best of {ROUNDS}; wall {r['all_total_s']}, CPU "
+              f"{r['all_server_cpu_s']}); revalidated: {r['revalidated']['status']} in "
+              f"{r['best_revalidated_s'] * 1000:.1f} ms")
     b, a = results["before_kb"], results["after_kb"]
     print(f"  server memory: RSS {b['rss'] / 1024:.0f} MB before, {a['rss'] / 1024:.0f} MB after; peak "
           f"{b['peak'] / 1024:.0f} MB before, {a['peak'] / 1024:.0f} MB after")
