@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+import select
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
+
+import orjson
 
 from bot.ioc import WarningLists, extract
 
@@ -72,11 +75,12 @@ def run_extract(
         stdout.flush()
         return 0
 
+    pending = _more_waiting(stdin)
     for n, line in enumerate(stdin, start=1):
         line = line.rstrip("\r\n")
         try:
-            message = json.loads(line)
-        except ValueError as exc:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
             obj: dict[str, object] = {
                 "error": f"line {n} is not valid JSON ({exc.msg} at column {exc.colno}); "
                 "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\"",
@@ -89,6 +93,25 @@ def run_extract(
                     "error": f"line {n} is JSON {type(message).__name__}, not a string; "
                     "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\"",
                 }
-        stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        stdout.flush()
+        stdout.write(orjson.dumps(obj).decode() + "\n")
+        if not pending():  # the producer waits for this answer: out it goes; more input waiting: keep writing
+            stdout.flush()
+    stdout.flush()
     return 0
+
+
+def _more_waiting(stream: TextIO) -> Callable[[], bool]:
+    """A predicate: is more input already waiting on `stream` (so that flushing can wait for the batch)? Every
+    answer is flushed before the program waits for input, so a producer that waits for an answer gets it at once.
+    Streams without a file descriptor (tests' StringIO) are read whole: flushed once at the end."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return lambda: True
+
+    def waiting() -> bool:
+        try:
+            return bool(select.select([fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+    return waiting

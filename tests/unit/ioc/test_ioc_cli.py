@@ -56,3 +56,21 @@ def test_console_script_jsonl() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
     assert rows == [{"ipv4": ["198.51.100.7"], "url": ["https://evil.example/login"]}, {"cve": ["CVE-2024-3400"]}]
+
+
+def test_console_script_jsonl_answers_each_message_while_the_producer_waits() -> None:
+    """A producer that writes one message and waits for its answer gets it (the answers are flushed whenever no
+    more input is waiting), message after message."""
+    exe = Path(sys.executable).parent / "coalition-bot"
+    proc = subprocess.Popen([str(exe), "extract", "--jsonl"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, bufsize=1)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        for message, expected in (("see 198.51.100[.]7", {"ipv4": ["198.51.100.7"]}),
+                                  ("and CVE-2024-3400", {"cve": ["CVE-2024-3400"]})):
+            proc.stdin.write(json.dumps(message) + "\n")
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline()) == expected  # blocks until answered (the test's timeout)
+    finally:
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait(timeout=60)
