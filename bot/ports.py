@@ -456,8 +456,8 @@ class WatchRepository(Protocol):
 # ---------------------------------------------------------------- blocklists (bot.blocklists)
 
 class BlocklistRepository(Protocol):
-    async def values(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
-                     size: int) -> Sequence[tuple[int, str, str, int]]:
+    async def batch(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
+                    size: int) -> Sequence[tuple[int, str, str, int]]:
         """The next `size` approved, unexpired, visible (id, type, value, tlp rank) with id > after_id, by id."""
 
     async def version(self, view: Visibility, now: datetime) -> tuple[datetime | None, datetime | None, int]:

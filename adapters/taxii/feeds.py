@@ -93,14 +93,19 @@ class FeedServer:
                 headers["Last-Modified"] = _http_date(latest)
             if _not_modified(request, tag, latest):
                 return web.Response(status=304, headers=headers)
-            response = web.StreamResponse(headers={**headers, "Content-Type": blocklist.media_type})
-            await response.prepare(request)
-            await response.write(blocklists.head(blocklist, org.name if org else "", latest, now).encode())
-            # the rows from the same read as the validators, one statement: memory holds one batch
-            async for rows in uow.blocklists.stream(flt, view, now, BATCH):
-                chunk = blocklists.text(blocklist, rows)
-                if chunk:
-                    await response.write(chunk)
+        response = web.StreamResponse(headers={**headers, "Content-Type": blocklist.media_type})
+        await response.prepare(request)
+        await response.write(blocklists.head(blocklist, org.name if org else "", latest, now).encode())
+        after = 0
+        while True:  # each batch its own short read: a slow device holds no connection while it reads
+            async with self.uow_factory(read_only=True) as uow:
+                rows = await uow.blocklists.batch(flt, view, now, after, BATCH)
+            if not rows:
+                break
+            chunk = blocklists.text(blocklist, rows)
+            if chunk:
+                await response.write(chunk)
+            after = rows[-1][0]
         await response.write_eof()
         return response
 

@@ -3,8 +3,7 @@ a version of every list that costs a few index seeks, for HTTP revalidation (ETa
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -22,26 +21,16 @@ def _live(flt: ExportFilter, view: Visibility, now: datetime) -> list[ColumnElem
 
 
 class SqlBlocklistRepository(_Repository):
-    async def values(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
-                      size: int) -> Sequence[tuple[int, str, str, int]]:
-        """The next `size` (id, type, value, tlp rank) with id > after_id: only the columns a list needs, keyset
-        by id (constant cost per batch, however long the list)."""
-        rows = await self._execute(
-            select(IndicatorRow.id, IndicatorRow.type, IndicatorRow.value, IndicatorRow.tlp_rank)
-            .where(*_live(flt, view, now), IndicatorRow.id > after_id)
-            .order_by(IndicatorRow.id).limit(size))
-        return [tuple(r) for r in rows]  # type: ignore[misc]
-
-    async def stream(self, flt: ExportFilter, view: Visibility, now: datetime,
-                     size: int) -> AsyncIterator[Sequence[tuple[int, str, str, int]]]:
-        """Every (id, type, value, tlp rank) of a list in id order, `size` rows at a time, from one statement in
-        the unit of work's transaction: a server-side cursor on PostgreSQL (asyncpg), SQLite's statement stepped
-        a batch at a time (aiosqlite); memory holds one batch. The statement is built and compiled by SQLAlchemy
-        (the same conditions as every export) and run on the driver's own cursor: its rows (tuples, asyncpg
-        records) go to the writer as they are, without a result row object per value (these four columns need
-        no result processing on either database)."""
+    async def batch(self, flt: ExportFilter, view: Visibility, now: datetime, after_id: int,
+                    size: int) -> Sequence[tuple[int, str, str, int]]:
+        """The next `size` (id, type, value, tlp rank) of a list with id > after_id, in id order: keyset batches,
+        each the caller's own short read, so that a slow download holds no connection or snapshot between
+        batches. The statement is built and compiled by SQLAlchemy (the same conditions as every export) and
+        run on the driver's own connection: its rows (tuples, asyncpg records) come back as they are, without a
+        result row object per value (these four columns need no result processing on either database)."""
         statement = (select(IndicatorRow.id, IndicatorRow.type, IndicatorRow.value, IndicatorRow.tlp_rank)
-                     .where(*_live(flt, view, now)).order_by(IndicatorRow.id))
+                     .where(*_live(flt, view, now), IndicatorRow.id > after_id)
+                     .order_by(IndicatorRow.id).limit(size))
         connection = await self._session.connection()
         dialect = connection.dialect
         compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
@@ -53,18 +42,11 @@ class SqlBlocklistRepository(_Repository):
             process = bind.type.bind_processor(dialect)
             params.append(process(given[name]) if process else given[name])
         driver = (await connection.get_raw_connection()).driver_connection
-        if dialect.name == "postgresql":  # a cursor lives in a transaction: the unit of work's, or its own
-            async with contextlib.AsyncExitStack() as stack:
-                if not driver.is_in_transaction():
-                    await stack.enter_async_context(driver.transaction(readonly=True))
-                cursor = await driver.cursor(compiled.string, *params)
-                while batch := await cursor.fetch(size):
-                    yield batch
-            return
+        if dialect.name == "postgresql":
+            return await driver.fetch(compiled.string, *params)
         reader = await driver.execute(compiled.string, params)
         try:
-            while batch := await reader.fetchmany(size):
-                yield batch
+            return await reader.fetchall()
         finally:
             await reader.close()
 
