@@ -29,7 +29,7 @@ from bot.rules import organization_visibility
 
 log = logging.getLogger(__name__)
 
-BATCH = 20_000  # rows read, formatted and written out at a time (a few MB at most)
+BATCH = 50_000  # rows read, formatted and written out at a time: each its own short read (a few MB at most)
 PREFIX = "/feeds/"
 
 
