@@ -14,17 +14,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
-from adapters.config import TaxiiSettings
-from adapters.taxii.auth import bearer
+from adapters.taxii.auth import KeyedEndpoint, text_response
 from bot import blocklists, exchange
-from bot.dispatcher import Dispatcher
-from bot.ports import StoreUnavailable, UnitOfWorkFactory
 from bot.rules import organization_visibility
 
 log = logging.getLogger(__name__)
@@ -33,56 +29,31 @@ BATCH = 50_000  # rows read, formatted and written out at a time: each its own s
 PREFIX = "/feeds/"
 
 
-def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=message + "\n", content_type="text/plain", headers=headers)
-
-
 def _http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
-class FeedServer:
-    def __init__(self, uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings: TaxiiSettings) -> None:
-        self.uow_factory, self.dispatcher, self.settings = uow_factory, dispatcher, settings
-
-    def _key(self, request: web.Request) -> str:
-        key = bearer(request)
-        if not key and self.settings.feed_key_in_query:
-            key = request.query.get("key", "")
-        return key
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            return await self._handle(request)
-        except StoreUnavailable as e:
-            log.warning("feed %s: the store is unavailable (%s)", request.path, e.reason)
-            return _text(503, "The coalition's store is unavailable right now; try again in a minute.",
-                         {"Retry-After": "60"})
-        except (ConnectionResetError, web.HTTPException):
-            raise
-        except Exception:
-            ref = uuid.uuid4().hex[:8]
-            log.exception("feed %s failed (ref %s)", request.path, ref)
-            return _text(500, f"Internal error (reference {ref}).")
+class FeedServer(KeyedEndpoint):
+    what = "feed"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         blocklist = blocklists.LISTS.get(request.match_info["name"])
         if blocklist is None:
-            return _text(404, f"No such list. The lists: {', '.join(blocklists.LISTS)}.")
+            return text_response(404, f"No such list. The lists: {', '.join(blocklists.LISTS)}.")
         if "key" in request.query and not self.settings.feed_key_in_query:
-            return _text(400, "A key in the URL is not accepted here (it would end up in logs): send it as "
-                              "Authorization: Bearer KEY, or ask the operator to enable taxii.feed_key_in_query.")
+            return text_response(400, "A key in the URL is not accepted here (it would end up in logs): send it as "
+                                 "Authorization: Bearer KEY, or ask the operator to enable taxii.feed_key_in_query.")
         key = self._key(request)
         async with self.uow_factory(read_only=True) as uow:
             api_key = await exchange.authenticate(uow, key) if key else None
             if api_key is None:
-                return _text(401, "Give an organization's API key: Authorization: Bearer KEY.",
-                             {"WWW-Authenticate": 'Bearer realm="feeds"'})
+                return text_response(401, "Give an organization's API key: Authorization: Bearer KEY.",
+                                     {"WWW-Authenticate": 'Bearer realm="feeds"'})
             now = self.dispatcher.clock()
             try:
                 flt = blocklists.parse_filter(blocklist, dict(request.query), now)
             except blocklists.FilterError as e:
-                return _text(400, str(e))
+                return text_response(400, str(e))
             view = organization_visibility(api_key.org_id)
             version = await uow.blocklists.version(view, now)
             org = await uow.organizations.get(api_key.org_id)

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import logging
 import re
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,12 +26,12 @@ from datetime import datetime
 from aiohttp import web
 
 from adapters.config import TaxiiSettings
-from adapters.taxii.auth import bearer
+from adapters.taxii.auth import KeyedEndpoint, text_response
 from bot import exchange
 from bot.dispatcher import Dispatcher
 from bot.domain import ExportFilter, Status, Visibility
 from bot.misp.feed import MispFeed, build_feed
-from bot.ports import StoreUnavailable, UnitOfWork, UnitOfWorkFactory
+from bot.ports import UnitOfWork, UnitOfWorkFactory
 from bot.rules import organization_visibility
 
 log = logging.getLogger(__name__)
@@ -44,17 +43,13 @@ _APPROVED = ExportFilter(statuses=(Status.APPROVED,))
 _ACTS = frozenset({exchange.FEED_OPINION, exchange.FEED_SIGHTING})
 
 
-def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=message + "\n", content_type="text/plain", headers=headers)
-
-
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 @dataclass
 class _Built:
-    version: tuple[datetime | None, datetime | None]
+    version: tuple[datetime | None, datetime | None, int]
     latest_act: datetime | None
     feed: MispFeed
     etags: dict[str, str] = field(default_factory=dict)
@@ -80,50 +75,32 @@ class _Built:
         return body, tag
 
 
-class MispFeedServer:
+class MispFeedServer(KeyedEndpoint):
+    what = "MISP feed"
+
     def __init__(self, uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings: TaxiiSettings) -> None:
-        self.uow_factory, self.dispatcher, self.settings = uow_factory, dispatcher, settings
+        super().__init__(uow_factory, dispatcher, settings)
         self.built: OrderedDict[int, _Built] = OrderedDict()
         self.locks: dict[int, asyncio.Lock] = {}
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            return await self._handle(request)
-        except StoreUnavailable as e:
-            log.warning("MISP feed %s: the store is unavailable (%s)", request.path, e.reason)
-            return _text(503, "The coalition's store is unavailable right now; try again in a minute.",
-                         {"Retry-After": "60"})
-        except (ConnectionResetError, web.HTTPException):
-            raise
-        except Exception:
-            ref = uuid.uuid4().hex[:8]
-            log.exception("MISP feed %s failed (ref %s)", request.path, ref)
-            return _text(500, f"Internal error (reference {ref}).")
-
-    def _key(self, request: web.Request) -> str:
-        key = bearer(request)
-        if not key and self.settings.feed_key_in_query:
-            key = request.query.get("key", "")
-        return key
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         if name not in ("manifest.json", "hashes.csv") and not _EVENT.match(name):
-            return _text(404, "No such file. The feed: manifest.json, hashes.csv and the <uuid>.json events the "
-                              "manifest lists.")
+            return text_response(404, "No such file. The feed: manifest.json, hashes.csv and the <uuid>.json events "
+                                 "the manifest lists.")
         if "key" in request.query and not self.settings.feed_key_in_query:
-            return _text(400, "A key in the URL is not accepted here (it would end up in logs): send it as "
-                              "Authorization: Bearer KEY (in MISP: the feed's Headers field).")
+            return text_response(400, "A key in the URL is not accepted here (it would end up in logs): send it as "
+                                 "Authorization: Bearer KEY (in MISP: the feed's Headers field).")
         key = self._key(request)
         async with self.uow_factory(read_only=True) as uow:
             api_key = await exchange.authenticate(uow, key) if key else None
         if api_key is None:
-            return _text(401, "Give an organization's API key: Authorization: Bearer KEY (in MISP: the feed's "
-                              "Headers field).", {"WWW-Authenticate": 'Bearer realm="misp-feed"'})
+            return text_response(401, "Give an organization's API key: Authorization: Bearer KEY (in MISP: the feed's "
+                                 "Headers field).", {"WWW-Authenticate": 'Bearer realm="misp-feed"'})
         built = await self._feed(api_key.org_id)
         found = built.file(name)
         if found is None:
-            return _text(404, "No such event in your feed (see manifest.json).")
+            return text_response(404, "No such event in your feed (see manifest.json).")
         body, tag = found
         headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
         if any(t.strip() in (tag, "*", "W/" + tag) for t in request.headers.get("If-None-Match", "").split(",")):
