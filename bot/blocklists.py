@@ -83,10 +83,21 @@ def parse_filter(blocklist: Blocklist, query: dict[str, str], now: datetime) -> 
     if len(tags) > 20 or any(len(t) > 64 for t in tags):
         raise FilterError("tag: at most 20 tags of at most 64 characters, separated by commas")
     since = _since(query["since"], now) if query.get("since") else None
-    unknown = set(query) - {"type", "tag", "since", "key"}
+    unknown = set(query) - {"type", "tag", "since", "min_score", "key"}
     if unknown:
-        raise FilterError(f"{sorted(unknown)[0][:40]} is not a filter of the lists: type=, tag= or since=")
+        raise FilterError(f"{sorted(unknown)[0][:40]} is not a filter of the lists: type=, tag=, since= or "
+                          "min_score=")
     return ExportFilter(statuses=(Status.APPROVED,), types=types, tags=tags, since=since)
+
+
+def parse_min_score(query: dict[str, str]) -> int | None:
+    """`min_score=N` (0-100): only the items whose score (bot.score) is at least N, or None."""
+    raw = query.get("min_score")
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 <= int(raw) <= 100):
+        raise FilterError("min_score: a whole number from 0 to 100 (see /ioc why #ID for how a score is reached)")
+    return int(raw)
 
 
 def _since(text: str, now: datetime) -> datetime:
@@ -103,17 +114,19 @@ def _since(text: str, now: datetime) -> datetime:
 
 
 def etag(org_id: int, blocklist: Blocklist, flt: ExportFilter,
-         version: tuple[datetime | None, datetime | None, int], now: datetime) -> str:
+         version: tuple[datetime | None, datetime | None, int], now: datetime, min_score: int | None = None) -> str:
     """A validator of one list as one organization gets it with these filters. It changes whenever the list
     may have: an approval, a revocation, an expiry (swept, or an item's valid_until passing: the next one to come
     is part of it), an edit, a TLP raised out of the organization's sight. Computed over what the organization
     may see only, so nothing it may not see ever changes it. Coarse (a change to one of its items outside this
     list changes it too, costing one download) but never stale. `since=` in durations is read as a time, so such
-    a list is revalidated by time too."""
+    a list is revalidated by time too. A `min_score` list changes as scores decay, with nothing stored changing:
+    its validator changes every day as well."""
     latest, upcoming, count = version
     horizon = flt.since.isoformat() if flt.since else "-"
     raw = (f"{org_id}|{blocklist.name}|{flt.types}|{flt.tags}|{horizon}|{latest.isoformat() if latest else '-'}|"
-           f"{upcoming.isoformat() if upcoming and upcoming > now else '-'}|{count}")
+           f"{upcoming.isoformat() if upcoming and upcoming > now else '-'}|{count}"
+           f"{f'|{min_score}|{now.date().isoformat()}' if min_score is not None else ''}")
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 
 
@@ -208,4 +221,4 @@ def _rpz_v6(address: ipaddress.IPv6Address) -> str:
     return ".".join(reversed(groups))
 
 
-__all__ = ["LISTS", "Blocklist", "FilterError", "etag", "head", "lines", "parse_filter", "text"]
+__all__ = ["LISTS", "Blocklist", "FilterError", "etag", "head", "lines", "parse_filter", "parse_min_score", "text"]

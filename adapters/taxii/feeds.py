@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -21,10 +22,13 @@ from aiohttp import web
 
 from adapters.taxii.auth import KeyedEndpoint, text_response
 from bot import blocklists, exchange
+from bot.ports import UnitOfWork
 from bot.rules import organization_visibility
+from bot.score import ScoreModel
 
 log = logging.getLogger(__name__)
 
+SCORED = 1_000  # items scored at a time for min_score=
 BATCH = 50_000  # rows read, formatted and written out at a time: each its own short read (a few MB at most)
 PREFIX = "/feeds/"
 
@@ -52,12 +56,13 @@ class FeedServer(KeyedEndpoint):
             now = self.dispatcher.clock()
             try:
                 flt = blocklists.parse_filter(blocklist, dict(request.query), now)
+                min_score = blocklists.parse_min_score(dict(request.query))
             except blocklists.FilterError as e:
                 return text_response(400, str(e))
             view = organization_visibility(api_key.org_id)
             version = await uow.blocklists.version(view, now)
             org = await uow.organizations.get(api_key.org_id)
-            tag = blocklists.etag(api_key.org_id, blocklist, flt, version, now)
+            tag = blocklists.etag(api_key.org_id, blocklist, flt, version, now, min_score)
             latest = version[0]
             headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
             if latest is not None:
@@ -71,14 +76,30 @@ class FeedServer(KeyedEndpoint):
         while True:  # each batch its own short read: a slow device holds no connection while it reads
             async with self.uow_factory(read_only=True) as uow:
                 rows = await uow.blocklists.batch(flt, view, now, after, BATCH)
+                kept = await scoring_at_least(uow, rows, now, self.dispatcher.policy.score_model, min_score) \
+                    if rows and min_score is not None else None
             if not rows:
                 break
+            last = rows[-1][0]
+            if kept is not None:  # scored as every export is (bot.score), a batch at a time
+                rows = [r for r in rows if r[0] in kept]
             chunk = blocklists.text(blocklist, rows)
             if chunk:
                 await response.write(chunk)
-            after = rows[-1][0]
+            after = last
         await response.write_eof()
         return response
+
+
+async def scoring_at_least(uow: UnitOfWork, rows: Sequence[tuple[int, str, str, int]], now: datetime,
+                           model: ScoreModel, min_score: int) -> set[int]:
+    """The ids of these rows whose score is at least `min_score` (read back as indicators, SCORED a statement)."""
+    found: set[int] = set()
+    for start in range(0, len(rows), SCORED):
+        indicators = await uow.exchange.indicators_by_ids([r[0] for r in rows[start:start + SCORED]])
+        found |= {i for i, score in (await exchange.scores_of(uow, indicators, now, model)).items()
+                  if score >= min_score}
+    return found
 
 
 def _not_modified(request: web.Request, tag: str, latest: datetime | None) -> bool:

@@ -265,3 +265,16 @@ def test_a_batch_is_written_as_its_lines(name: str) -> None:
             (10, "url", "http://y.example/\r\nx", 1)]
     assert text(LISTS[name], rows).decode() == "".join(lines(LISTS[name], rows))
     assert text(LISTS[name], []) == b""
+
+
+async def test_min_score_keeps_the_items_scoring_at_least_that(feeds: Feeds) -> None:
+    await feeds.say("bob", "submit trusted-c2.example tlp:green conf:100")
+    await feeds.say("mod", "approve #13")
+    await feeds.say("alice", "vote #13 confirm")  # another organization confirms: the score rises
+    _, everything, _ = await feeds.get("/feeds/domain.txt?min_score=0")
+    assert everything.splitlines() == ["evil-one.example", "trusted-c2.example"]
+    status, high, headers = await feeds.get("/feeds/domain.txt?min_score=55")
+    assert status == 200 and high.splitlines() == ["trusted-c2.example"]  # 50 from confidence, +6 confirmed
+    assert headers["ETag"] != (await feeds.get("/feeds/domain.txt?min_score=0"))[2]["ETag"]
+    status, body, _ = await feeds.get("/feeds/domain.txt?min_score=high")
+    assert status == 400 and "min_score: a whole number from 0 to 100" in body
