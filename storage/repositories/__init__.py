@@ -1,7 +1,8 @@
 """The Protocols of ``bot.ports`` over one ``AsyncSession``: one module per aggregate.
 
 * ``people``: organizations, members and their identities, invite codes
-* ``indicators``: indicators, their search and visibility filter
+* ``indicators``: indicators and their search; ``indicator_rows``: how an indicator is read and the visibility
+  filter as SQL; ``pivots``: the SQL of the lookups' related sections and of ``within:``/``domain:``
 * ``activity``: votes and sightings
 * ``channels``, ``audit``: channel settings, the audit log
 * ``delivery``: the outbox and the posted cards
@@ -16,7 +17,8 @@ from storage.repositories.audit import SqlAuditLog
 from storage.repositories.channels import SqlChannelRepository
 from storage.repositories.delivery import SqlOutbox, SqlPostedCards
 from storage.repositories.exchange import SqlExchangeRepository
-from storage.repositories.indicators import SqlIndicatorRepository, visibility_clause
+from storage.repositories.indicator_rows import visibility_clause
+from storage.repositories.indicators import SqlIndicatorRepository
 from storage.repositories.people import (
     SqlInviteRepository,
     SqlMemberRepository,

@@ -12,7 +12,7 @@ from bot.domain import ExportFilter, Status, Visibility
 from storage.models import IndicatorRow
 from storage.repositories.base import _Repository
 from storage.repositories.exchange import _export_conditions
-from storage.repositories.indicators import visibility_clause
+from storage.repositories.indicator_rows import visibility_clause
 
 
 def _live(flt: ExportFilter, view: Visibility, now: datetime) -> list[ColumnElement[bool]]:

@@ -16,7 +16,7 @@ from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.models import CaseIndicatorRow, CaseRow, CommentRow, IndicatorRow, MemberRow, OrganizationRow
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
-from storage.repositories.indicators import _like_escape, scope_of, visibility_clause
+from storage.repositories.indicator_rows import _like_escape, scope_of, visibility_clause
 
 _TLPS = {t.value: t for t in TLP}
 

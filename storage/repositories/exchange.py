@@ -39,15 +39,8 @@ from storage.models import (
     VoteRow,
 )
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
-from storage.repositories.indicators import (
-    _VERDICTS,
-    _indicator,
-    _indicators,
-    _normal_tags,
-    provenance,
-    scope_of,
-    visibility_clause,
-)
+from storage.repositories.indicator_rows import _VERDICTS, _indicator, _indicators, scope_of, visibility_clause
+from storage.repositories.indicators import _normal_tags, provenance
 
 # Kinds of feed objects, in the order they sort at equal date_added.
 FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = 0, 1, 2

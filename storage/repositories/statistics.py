@@ -13,7 +13,7 @@ from bot.rules import ANONYMOUS_ORG
 from bot.standing import OrgStanding
 from storage.models import AuditRow, IndicatorRow, IndicatorTagRow, OrganizationRow, VoteRow
 from storage.repositories.base import _Repository
-from storage.repositories.indicators import visibility_clause
+from storage.repositories.indicator_rows import visibility_clause
 
 DECISIONS = ("approve", "reject")
 SAMPLE = 10_000  # decisions whose durations give the median

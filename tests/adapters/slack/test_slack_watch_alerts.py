@@ -16,6 +16,7 @@ def _dm_texts(slack: SlackWorld, user: str, since: int) -> list[str]:
 async def test_a_watcher_is_told_in_a_direct_message_and_a_channel_watch_posts_in_its_channel(
         slack: SlackWorld) -> None:
     await slack.command("bob", "watch add brand:northbank")
+    await slack.settle()  # commands run as they arrive: bob's watch is W1, the channel's W2
     await slack.command("mod", "watch add brand:northbank channel", channel="CGENERAL")  # ceiling GREEN
     await slack.settle()
     mark = slack.mock.mark()
