@@ -5,19 +5,26 @@ command means the same thing on Slack, Discord and the console. A bare value (or
 Parse errors raise `UsageError` with what was wrong and the right form.
 
 The package: `usage` (UsageError and the help table), `model` (the commands and references as values), `tokens`
-(reading words, options, durations, references), `grammar` (`parse`, one function per verb), `forms` (submission
-modals). Every name is re-exported here: `commands.parse`, `commands.Submit` as before.
+(reading words, options, durations, references), `grammar` (`parse`, one function per verb), `admin_grammar` (the
+admin forms), `forms` (submission modals). Every name is re-exported here: `commands.parse`, `commands.Submit` as
+before.
 """
 
 from __future__ import annotations
 
+from .admin_grammar import (  # noqa: F401
+    _INVITE_ID,
+    _admin,
+    _admin_lifecycle,
+    _apikey,
+    _member_ref,
+)
 from .forms import (  # noqa: F401
     FormError,
     _form_context,
     submit_from_form,
 )
 from .grammar import (  # noqa: F401
-    _INVITE_ID,
     _OPTION_KEYS,
     _PARSERS,
     _SEARCH_KEYS,
@@ -28,9 +35,6 @@ from .grammar import (  # noqa: F401
     _WATCH_ID,
     CASE_NAME,
     ORG_WORDS_MAX,
-    _admin,
-    _admin_lifecycle,
-    _apikey,
     _approve,
     _case,
     _case_name,
@@ -44,7 +48,6 @@ from .grammar import (  # noqa: F401
     _join,
     _link,
     _lookup,
-    _member_ref,
     _min_score,
     _no_args,
     _org_more,
