@@ -139,8 +139,9 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
             if event.event == DIGEST_EVENT:
                 alerts_of[event.id] = await plan_digest(uow, event, lambda listed: build_cards(
                     uow, listed, viewer=None, now=now, moderator_buttons=False, model=model), channels)
+        by_id = {e.id: e for e in events}
         for event_id, alerts in alerts_of.items():
-            plans[event_id] += _alert_deliveries(next(e for e in events if e.id == event_id), alerts)
+            plans[event_id] += _alert_deliveries(by_id[event_id], alerts)
     for event in events:  # a lane row: only its workspace's part (the rest went out with the row it came from)
         if event.workspace_id is not None:
             plans[event.id] = [d for d in plans[event.id] if d.workspace_id == event.workspace_id]
