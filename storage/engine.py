@@ -161,6 +161,10 @@ def make_engine(url: str | URL, *, echo: bool = False, foreign_keys: bool = True
     # A failed statement's error (logged with its traceback under a reference) never carries the values bound to
     # it: indicator values, notes and names are user content and stay out of the logs.
     kwargs.setdefault("hide_parameters", True)
+    if target.drivername == "sqlite+aiosqlite" and "module" not in kwargs:
+        from storage import sqlite_driver  # each statement one trip to aiosqlite's thread (see there)
+
+        kwargs["module"] = sqlite_driver.dbapi()
     engine = create_async_engine(target, echo=echo, **kwargs)
     log.debug("database engine for %s", safe_url(target))
     if target.get_backend_name() == "sqlite":
