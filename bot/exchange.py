@@ -28,11 +28,10 @@ from bot.domain import (
     Member,
     Platform,
     Role,
-    SightingRecord,
     Submission,
     Visibility,
-    VoteRecord,
 )
+from bot.ioc import IOCType
 from bot.misp import reader as misp_reader
 from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
@@ -50,9 +49,13 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MAX_IMPORT_ITEMS = 200_000
 MEDIA_TYPES = {"stix": "application/stix+json;version=2.1", "csv": "text/csv", "txt": "text/plain"}
 EXTENSIONS = {"stix": "json", "csv": "csv", "txt": "txt"}
+# The kinds of the TAXII feed's objects, in the order they sort at equal date_added (a family before the first
+# `indicates` naming it; notes and groupings after what they refer to).
 FEED_SUPPORTING, FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = -1, 0, 1, 2
+FEED_MALWARE, FEED_RELATIONSHIP, FEED_NOTE, FEED_GROUPING = 3, 4, 5, 6
 FEED_KINDS = {"indicator": FEED_INDICATOR, "vulnerability": FEED_INDICATOR, "opinion": FEED_OPINION,
-              "sighting": FEED_SIGHTING}
+              "sighting": FEED_SIGHTING, "malware": FEED_MALWARE, "relationship": FEED_RELATIONSHIP,
+              "note": FEED_NOTE, "grouping": FEED_GROUPING}
 SUPPORTING_TYPES = frozenset({"identity", "marking-definition", "extension-definition"})
 
 #: How far a long export or import is, told to whoever renders it (the command line draws a bar or logs a line):
@@ -405,12 +408,21 @@ async def apikey_revoke(ctx: Context, cmd: commands.ApiKeyRevoke) -> Done:
 
 # ---------------------------------------------------------------- the TAXII feed
 
-def feed_object(ind: Indicator, record: VoteRecord | SightingRecord | None, ids: stix.ActIds) -> dict[str, Any]:
-    if record is None:
+FeedRow = tuple[FeedKey, Any, Any]  # (key, the indicator or None, a record or an object made already)
+
+
+def feed_object(ind: Indicator, kind: int, record: Any, ids: stix.ActIds | None) -> dict[str, Any]:
+    """The STIX object of a feed row read from the store, as the exports make it (bot.stix)."""
+    if kind == FEED_INDICATOR:
         return stix.indicator_object(ind)
-    if isinstance(record, VoteRecord):
+    if kind == FEED_RELATIONSHIP:
+        return stix.indicates_object(ind, stix.indicator_object(ind))
+    assert ids is not None
+    if kind == FEED_OPINION:
         return stix.opinion_object(ind, record, ids)
-    return stix.sighting_object(ind, record, ids)
+    if kind == FEED_SIGHTING:
+        return stix.sighting_object(ind, record, ids)
+    return stix.note_object(ind, record, ids)
 
 
 def visible_tlps(view: Visibility) -> list[TLP]:
@@ -438,6 +450,71 @@ async def feed_supporting(uow: UnitOfWork, view: Visibility, coalition_name: str
     return found
 
 
+def malware_row_id(name: str) -> int:
+    """A family's place among the feed's malware objects of one date_added: stable, from its name (56 bits)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:7], "big")
+
+
+async def feed_malware(uow: UnitOfWork, view: Visibility) -> list[tuple[FeedKey, dict[str, Any]]]:
+    """A `malware` object per family named by an approved indicator this viewer may see (the object the exports
+    carry: marked with the least restrictive TLP of those indicators); date_added is the earliest date_added of
+    those indicators, so the family comes just before the first `indicates` naming it."""
+    tlps = {t.rank: t for t in TLP}
+    return [((first, FEED_MALWARE, malware_row_id(name)), stix.malware_object(name, tlps[rank]))
+            for name, first, rank in await uow.exchange.feed_malware(view)]
+
+
+async def feed_groupings(uow: UnitOfWork, view: Visibility) -> list[FeedRow]:
+    """The cases this viewer may see (their TLP: bot.rules.can_see) that hold an approved indicator it may see,
+    as rows whose object is made later (`_grouping_objects`, for the page's only). date_added (and the grouping's
+    `modified`) is the latest of the case's creation and of those indicators' date_added: a grouping comes again
+    when what this viewer sees in it changes (an indicator approved, edited, revoked) and never moves for what
+    it may not see."""
+    found: list[FeedRow] = []
+    for case, latest in await uow.exchange.feed_cases(view):
+        if can_see(case, view):  # type: ignore[arg-type]  (a case is seen as an item is)
+            found.append(((max(case.created_at, latest), FEED_GROUPING, case.id), None, case))
+    return found
+
+
+async def _grouping_objects(uow: UnitOfWork, view: Visibility, rows: list[FeedRow]) -> dict[int, dict[str, Any]]:
+    cases = {key[2]: case for key, _, case in rows if key[1] == FEED_GROUPING}
+    if not cases:
+        return {}
+    members = await uow.exchange.feed_case_members(cases, view)
+    found: dict[int, dict[str, Any]] = {}
+    for key, _, case in rows:
+        if key[1] != FEED_GROUPING:
+            continue
+        refs = sorted({stix.vulnerability_id(sid) if t is IOCType.CVE else sid for t, sid in members.get(case.id, ())})
+        if refs:  # (none: the case emptied between the two reads; STIX asks object_refs of at least one)
+            found[case.id] = stix.grouping_object(case, refs, stix.timestamp(key[0]))
+    return found
+
+
+async def _matching_by_scan(uow: UnitOfWork, view: Visibility, kind: int, wanted: set[str], cursor: FeedKey | None,
+                            added_after: datetime | None) -> list[FeedRow]:
+    """The rows of `kind` (relationship, note) whose object id is one of `wanted`: their ids are derived (a
+    relationship's from its ends, a note's keyed) and cannot be looked up, so the viewer's rows of that kind are
+    read through, a batch at a time (match[id] of these is rare: a client fetching one object)."""
+    found: list[FeedRow] = []
+    ids = await act_ids(uow) if kind == FEED_NOTE else None
+    after = cursor
+    while True:
+        rows = await uow.exchange.feed_page(view, cursor=after, added_after=added_after, kinds={kind}, stix_ids=[],
+                                            limit=SCAN_BATCH)
+        for key, ind, record in rows:
+            obj = feed_object(ind, kind, record, ids)
+            if obj["id"] in wanted and can_see(ind, view):
+                found.append((key, None, obj))
+        if len(rows) < SCAN_BATCH or len(found) >= len(wanted):
+            return found
+        after = rows[-1][0]
+
+
+SCAN_BATCH = 5000
+
+
 async def feed_page(uow: UnitOfWork, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
                     types: Sequence[str], stix_ids: Sequence[str], limit: int,
                     ) -> tuple[list[tuple[FeedKey, dict[str, Any]]], bool, FeedKey | None]:
@@ -445,41 +522,64 @@ async def feed_page(uow: UnitOfWork, view: Visibility, *, cursor: FeedKey | None
     the last row read (the next cursor, even when the type filter dropped that row).
 
     The feed: the supporting objects (identities, marking-definitions, the TLP 2.0 extension-definition), then
-    the approved indicators this viewer may see, their opinions (votes) and sightings, in (date_added, kind,
-    id) order. `stix_ids` match indicators, vulnerabilities and supporting objects."""
+    the approved indicators this viewer may see, their opinions (votes) and sightings, and their context as the
+    exports carry it (issue 13): each malware family they name (`malware`) and their `indicates` relationships,
+    their comments (`note`), the cases this viewer may see as `grouping`s over them; in (date_added, kind, id)
+    order. Nothing is read of what the viewer may not see: no object, no reference, no count, no key."""
     kinds = {FEED_KINDS[t] for t in types if t in FEED_KINDS} if types else set(FEED_KINDS.values())
     supporting_wanted = not types or bool(SUPPORTING_TYPES.intersection(types))
+    prefixes: dict[str, set[str]] = {}
+    for i in stix_ids:
+        prefixes.setdefault(i.split("--", 1)[0], set()).add(i)
     ids = [i for i in stix_ids if i.startswith(("indicator--", "vulnerability--"))]
-    support_ids = {i for i in stix_ids if i.split("--", 1)[0] in SUPPORTING_TYPES}
-    if stix_ids and not ids:
-        kinds = set()
-    supporting: list[tuple[FeedKey, Indicator | None, dict[str, Any] | None]] = []
+    support_ids = {i for t in SUPPORTING_TYPES for i in prefixes.get(t, ())}
+
+    def wanted(kind: int, type_: str) -> bool:  # this kind is asked for, by type and by id
+        return kind in kinds and (not stix_ids or type_ in prefixes)
+
+    def after(key: FeedKey) -> bool:
+        return not ((cursor is not None and key <= cursor) or (added_after is not None and key[0] <= added_after))
+
+    made: list[FeedRow] = []  # rows computed here (not read by the store's keyset), each kind in key order
     if supporting_wanted and (support_ids or not stix_ids):
         for key, obj in await feed_supporting(uow, view):
-            if (cursor is not None and key <= cursor) or (added_after is not None and key[0] <= added_after):
-                continue
-            if (types and obj["type"] not in types) or (support_ids and obj["id"] not in support_ids):
-                continue
-            supporting.append((key, None, obj))
-    if not kinds and not supporting:
-        return [], False, None
-    ids = [("indicator--" + i.partition("--")[2]) for i in ids]
-    rows: list[tuple[FeedKey, Indicator | None, Any]] = list(supporting[:limit + 1])
-    if kinds:
-        rows += await uow.exchange.feed_page(view, cursor=cursor, added_after=added_after, kinds=kinds,
-                                             stix_ids=ids, limit=limit + 1)
+            if after(key) and not (types and obj["type"] not in types) and not (support_ids and obj["id"]
+                                                                               not in support_ids):
+                made.append((key, None, obj))
+    if wanted(FEED_MALWARE, "malware"):
+        made += [(k, None, o) for k, o in await feed_malware(uow, view)
+                 if after(k) and (not stix_ids or o["id"] in prefixes["malware"])]
+    if wanted(FEED_GROUPING, "grouping"):
+        made += [r for r in await feed_groupings(uow, view)
+                 if after(r[0]) and (not stix_ids or stix.grouping_id(r[2].id) in prefixes["grouping"])]
+    for kind, type_ in ((FEED_RELATIONSHIP, "relationship"), (FEED_NOTE, "note")):
+        if stix_ids and wanted(kind, type_):
+            made += await _matching_by_scan(uow, view, kind, prefixes[type_], cursor, added_after)
+    made.sort(key=lambda r: r[0])
+    rows: list[FeedRow] = made[:limit + 1]
+    store_kinds = kinds & {FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING, FEED_RELATIONSHIP, FEED_NOTE}
+    if stix_ids:
+        store_kinds &= {FEED_INDICATOR} if ids else set()
+    if store_kinds:
+        rows += await uow.exchange.feed_page(view, cursor=cursor, added_after=added_after, kinds=store_kinds,
+                                             stix_ids=[("indicator--" + i.partition("--")[2]) for i in ids],
+                                             limit=limit + 1)
         rows.sort(key=lambda r: r[0])
+    if not rows:
+        return [], False, None
     more = len(rows) > limit
-    out = []
-    keyed = await act_ids(uow) if any(r[2] is not None and r[1] is not None for r in rows[:limit]) else None
-    for key, ind, record in rows[:limit]:
-        if ind is None:
-            out.append((key, record))
-            continue
-        if not can_see(ind, view):
-            continue
-        obj = feed_object(ind, record, keyed)  # type: ignore[arg-type] - set when a record is there
-        if types and obj["type"] not in types:
+    page = rows[:limit]
+    keyed = await act_ids(uow) if any(r[0][1] in (FEED_OPINION, FEED_SIGHTING, FEED_NOTE) for r in page) else None
+    groupings = await _grouping_objects(uow, view, page)
+    out: list[tuple[FeedKey, dict[str, Any]]] = []
+    for key, ind, record in page:
+        if key[1] == FEED_GROUPING:
+            obj = groupings.get(key[2])
+        elif ind is None:
+            obj = record
+        else:
+            obj = feed_object(ind, key[1], record, keyed) if can_see(ind, view) else None
+        if obj is None or (types and obj["type"] not in types):
             continue
         out.append((key, obj))
-    return out, more, rows[:limit][-1][0] if rows else None
+    return out, more, page[-1][0]

@@ -362,7 +362,7 @@ class StoreUnavailable(Exception):
 
 # ---------------------------------------------------------------- STIX/TAXII exchange (bot.exchange)
 
-FeedKey = tuple[datetime, int, int]  # (date_added, kind 0 indicator | 1 opinion | 2 sighting, row id)
+FeedKey = tuple[datetime, int, int]  # (date_added, kind (bot.exchange.FEED_KINDS), row id)
 
 
 class ExchangeRepository(Protocol):
@@ -375,8 +375,20 @@ class ExchangeRepository(Protocol):
 
     async def feed_page(self, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
                         kinds: Iterable[int], stix_ids: Sequence[str], limit: int,
-                        ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]]:
-        """The TAXII feed (approved, visible) in (date_added, kind, id) order after `cursor`."""
+                        ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | Comment | None]]:
+        """The TAXII feed (approved, visible) in (date_added, kind, id) order after `cursor`: indicators,
+        opinions, sightings, `indicates` relationships (the indicator, no record), notes (the comment)."""
+
+    async def feed_malware(self, view: Visibility) -> list[tuple[str, datetime, int]]:
+        """Each family named by an approved non-CVE indicator `view` may see: (name, earliest modified_at of
+        them, least restrictive TLP rank of them)."""
+
+    async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
+        """Each case with an approved indicator `view` may see, and the latest modified_at of those."""
+
+    async def feed_case_members(self, case_ids: Iterable[int], view: Visibility,
+                                ) -> dict[int, list[tuple[IOCType, str]]]:
+        """The (type, stix_id) of the approved indicators `view` may see in each case."""
 
     async def indicators_by_ids(self, ids: Iterable[int]) -> Sequence[Indicator]: ...
 

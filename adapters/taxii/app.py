@@ -1,9 +1,13 @@
 """TAXII 2.1 over aiohttp.web: discovery, one API root, two collections, objects, manifest, versions, status.
 
 * `coalition-indicators` (read): the approved indicators the key's organization may see (bot.rules: CLEAR,
-  GREEN, AMBER, its own AMBER+STRICT; never RED), with their opinions (votes) and sightings. date_added is an
-  indicator's approval time (its last status change), a vote's last change, a sighting's time. Paging is a
-  keyset on (date_added, kind, id); `next` is that key, opaque (base64url).
+  GREEN, AMBER, its own AMBER+STRICT; never RED), with their opinions (votes) and sightings, and their context as
+  the exports carry it (issue 13): the `malware` families they name with their `indicates` relationships, their
+  comments as `note`s, and the cases the organization may see as `grouping`s over them; never an object, a
+  reference or a count of what it may not see (bot.exchange.feed_page). date_added is an indicator's approval time
+  (its last status change) and its relationship's, a vote's last change, a sighting's time, a comment's time, a
+  family's first visible indicator's, a grouping's latest visible change. Paging is a keyset on (date_added,
+  kind, id); `next` is that key, opaque (base64url).
 * `coalition-submissions` (write): POST an envelope; its indicators become pending submissions of the key's
   organization (as `/ioc import`), and the response is a TAXII status resource.
 
@@ -104,7 +108,8 @@ class TaxiiServer:
         read, write = settings.indicators_collection, settings.submissions_collection
         self.collections: dict[str, dict[str, Any]] = {
             read: {"id": read, "title": "Coalition indicators", "alias": "coalition-indicators",
-                   "description": "Approved indicators your organization may see, with their opinions and sightings",
+                   "description": "Approved indicators your organization may see, with their opinions, sightings, "
+                                  "malware families, comments (notes) and cases (groupings)",
                    "can_read": True, "can_write": False, "media_types": [STIX_MEDIA_TYPE]},
         }
         if settings.submissions_enabled:

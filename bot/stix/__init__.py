@@ -7,7 +7,12 @@ from bot.stix.export import (
     BundleStream,
     bundle,
     csv_rows,
+    grouping_id,
+    grouping_object,
+    indicates_object,
     indicator_object,
+    malware_object,
+    note_object,
     object_id,
     opinion_object,
     sighting_object,
@@ -23,6 +28,7 @@ from bot.stix.ids import (
     org_identity_id,
     parse_timestamp,
     timestamp,
+    vulnerability_id,
 )
 from bot.stix.importer import ImportFormatError, ImportPlan, plan_objects, read_file, stix_objects
 from bot.stix.markings import TLP2_CREATED, TLP2_EXTENSION_DEFINITION, TLP2_EXTENSION_ID, TLP2_MARKINGS
@@ -51,8 +57,13 @@ __all__ = [
     "coalition_identity",
     "csv_rows",
     "escape",
+    "grouping_id",
+    "grouping_object",
     "identity_object",
+    "indicates_object",
     "indicator_object",
+    "malware_object",
+    "note_object",
     "object_id",
     "opinion_object",
     "org_identity_id",
@@ -65,4 +76,5 @@ __all__ = [
     "stix_objects",
     "text_lines",
     "timestamp",
+    "vulnerability_id",
 ]

@@ -145,6 +145,35 @@ def indicates_object(ind: Indicator, indicator: dict[str, Any]) -> dict[str, Any
             "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]]}
 
 
+def note_object(ind: Indicator, comment: Comment, ids: ActIds) -> dict[str, Any]:
+    """A comment as a STIX `note` on its indicator (issue 13): the indicator's TLP; an anonymous item's comments
+    are the coalition's. The same object in exports and on TAXII."""
+    target = object_id(ind)
+    at = timestamp(comment.created_at)
+    return {"type": "note", "spec_version": "2.1", "id": ids.note_id(target, comment.id), "created": at,
+            "modified": at, "created_by_ref": _activity_author(ind, comment.org_id), "content": comment.text,
+            "object_refs": [target], "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]]}
+
+
+def grouping_id(case_id: int) -> str:
+    return f"grouping--{stable_uuid(f'case/{case_id}')}"
+
+
+def grouping_object(case: Case, refs: list[str], modified: str | None = None) -> dict[str, Any]:
+    """A case as a STIX `grouping` over `refs` (the objects of it the consumer may see: at least one, as STIX asks
+    of object_refs; the caller leaves out a case with none). `modified` defaults to the case's creation (exports);
+    the TAXII feed gives the latest change of what the consumer sees in it."""
+    at = timestamp(case.created_at)
+    obj: dict[str, Any] = {
+        "type": "grouping", "spec_version": "2.1", "id": grouping_id(case.id), "created": at,
+        "modified": modified if modified is not None and modified > at else at,
+        "created_by_ref": org_identity_id(case.org_id), "name": case.name, "context": "suspicious-activity",
+        "object_refs": refs, "object_marking_refs": [STIX_MARKING_IDS[case.tlp]]}
+    if case.description:
+        obj["description"] = case.description
+    return obj
+
+
 def _activity_author(ind: Indicator, org_id: int) -> str:
     # Every act on an anonymous item is the coalition's: the submitting organization is neither named nor
     # singled out by elimination (the other organizations named, the submitter's own hidden).
@@ -238,12 +267,8 @@ class BundleBuilder:
         for ind in indicators:
             target = object_id(ind)
             for comment in comments.get(ind.id, ()):
-                at = timestamp(comment.created_at)
-                author = _activity_author(ind, comment.org_id)
-                out.append({"type": "note", "spec_version": "2.1", "id": self.ids.note_id(target, comment.id),
-                            "created": at, "modified": at, "created_by_ref": author, "content": comment.text,
-                            "object_refs": [target], "object_marking_refs": [STIX_MARKING_IDS[ind.tlp]]})
-                self._author(author, comment.org_id)
+                out.append(note_object(ind, comment, self.ids))
+                self._author(out[-1]["created_by_ref"], comment.org_id)
             for case_id in cases.get(ind.id, ()):
                 self.cases.setdefault(case_id, []).append(target)
         self.count += len(out)
@@ -257,15 +282,7 @@ class BundleBuilder:
             refs = sorted(set(self.cases.get(case.id, ())))
             if not refs:
                 continue
-            at = timestamp(case.created_at)
-            obj: dict[str, Any] = {
-                "type": "grouping", "spec_version": "2.1", "id": f"grouping--{stable_uuid(f'case/{case.id}')}",
-                "created": at, "modified": at, "created_by_ref": org_identity_id(case.org_id), "name": case.name,
-                "context": "suspicious-activity", "object_refs": refs,
-                "object_marking_refs": [STIX_MARKING_IDS[case.tlp]]}
-            if case.description:
-                obj["description"] = case.description
-            out.append(obj)
+            out.append(grouping_object(case, refs))
             self.orgs.add(case.org_id)
             self.tlps.add(case.tlp)
         self.count += len(out)

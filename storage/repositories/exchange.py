@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import (
+    Comment,
     ExportFilter,
     Indicator,
     NewIndicator,
@@ -31,6 +32,7 @@ from bot.ioc import IOCType
 from bot.ports import Conflict
 from storage.models import (
     AuditRow,
+    CommentRow,
     IndicatorRow,
     IndicatorTagRow,
     OrganizationRow,
@@ -39,11 +41,14 @@ from storage.models import (
     VoteRow,
 )
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
+from storage.repositories.context import _comments
+from storage.repositories.feed_context import FeedContextReads
 from storage.repositories.indicator_rows import _VERDICTS, _indicator, _indicators, scope_of, visibility_clause
 from storage.repositories.indicators import _normal_tags, provenance
 
-# Kinds of feed objects, in the order they sort at equal date_added.
-FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING = 0, 1, 2
+# Kinds of feed objects, in the order they sort at equal date_added (bot.exchange: malware 3 and grouping 6 are
+# read by storage.repositories.feed_context; relationship 4 is an indicator's `indicates`, note 5 a comment).
+FEED_INDICATOR, FEED_OPINION, FEED_SIGHTING, FEED_RELATIONSHIP, FEED_NOTE = 0, 1, 2, 4, 5
 FeedKey = tuple[datetime, int, int]  # (date_added, kind, row id): the keyset cursor of the TAXII feed
 
 
@@ -100,7 +105,7 @@ def _keyset_ranges(date_col: Any, id_col: Any, kind: int, cursor: FeedKey | None
     return ranges
 
 
-class SqlExchangeRepository(_Repository):
+class SqlExchangeRepository(FeedContextReads, _Repository):
     """The reads and bulk writes of STIX export/import and the TAXII server (visibility applied in SQL)."""
 
     async def export_batch(self, flt: ExportFilter, view: Visibility, after_id: int, size: int) -> Sequence[Indicator]:
@@ -135,10 +140,11 @@ class SqlExchangeRepository(_Repository):
 
     async def feed_page(self, view: Visibility, *, cursor: FeedKey | None, added_after: datetime | None,
                         kinds: Iterable[int], stix_ids: Sequence[str], limit: int,
-                        ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]]:
-        """Up to `limit` objects of the feed (approved indicators this viewer may see, their votes and sightings)
-        in (date_added, kind, id) order after `cursor`. date_added: an indicator's approval (its last status
-        change, `modified_at`), a vote's last change, a sighting's time.
+                        ) -> list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | Comment | None]]:
+        """Up to `limit` objects of the feed (approved indicators this viewer may see, their votes and sightings,
+        the `indicates` relationship of those naming a malware family, their comments) in (date_added, kind, id)
+        order after `cursor`. date_added: an indicator's approval (its last status change, `modified_at`), and so
+        its relationship's; a vote's last change, a sighting's time, a comment's.
 
         Each kind is a keyset range on its own index ((status, modified_at, id, tlp_rank, org_id) covers the
         indicators' visibility; votes (updated_at, id, indicator_id); sightings (seen_at, id, indicator_id)),
@@ -173,9 +179,19 @@ class SqlExchangeRepository(_Repository):
         if FEED_SIGHTING in kinds and not stix_ids:
             await read(FEED_SIGHTING, SightingRow.seen_at, SightingRow.id, SightingRow.indicator_id,
                        [SightingRow.indicator_id == IndicatorRow.id])
+        if FEED_RELATIONSHIP in kinds and not stix_ids:  # (a CVE is exported with no `indicates`: bot.stix)
+            await read(FEED_RELATIONSHIP, IndicatorRow.modified_at, IndicatorRow.id, IndicatorRow.id,
+                       [IndicatorRow.malware.is_not(None), IndicatorRow.type != IOCType.CVE.value])
+        if FEED_NOTE in kinds and not stix_ids:
+            await read(FEED_NOTE, CommentRow.created_at, CommentRow.id, CommentRow.indicator_id,
+                       [CommentRow.indicator_id == IndicatorRow.id])
         vote_ids = [k[2] for k, _ in keys if k[1] == FEED_OPINION]
         sighting_ids = [k[2] for k, _ in keys if k[1] == FEED_SIGHTING]
-        records: dict[tuple[int, int], VoteRecord | SightingRecord] = {}
+        records: dict[tuple[int, int], VoteRecord | SightingRecord | Comment] = {}
+        note_ids = [k[2] for k, _ in keys if k[1] == FEED_NOTE]
+        for chunk in _chunks(note_ids):
+            for r in await self._execute(_comments().where(CommentRow.id.in_(chunk))):
+                records[(FEED_NOTE, r[0])] = Comment(*r)
         for chunk in _chunks(vote_ids):
             for r in await self._execute(
                 select(VoteRow.id, VoteRow.indicator_id, VoteRow.member_id, VoteRow.org_id, VoteRow.verdict,
@@ -191,12 +207,12 @@ class SqlExchangeRepository(_Repository):
             ):
                 records[(FEED_SIGHTING, r.id)] = SightingRecord(r.id, r.indicator_id, r.org_id, r.count, r.seen_at)
         indicators = {i.id: i for i in await self.indicators_by_ids([ind_id for _, ind_id in keys])}
-        out: list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | None]] = []
+        out: list[tuple[FeedKey, Indicator, VoteRecord | SightingRecord | Comment | None]] = []
         for key, ind_id in keys:
             ind = indicators.get(ind_id)
             if ind is None:
                 continue
-            if key[1] == FEED_INDICATOR:
+            if key[1] in (FEED_INDICATOR, FEED_RELATIONSHIP):
                 out.append((key, ind, None))
             elif (record := records.get((key[1], key[2]))) is not None:
                 out.append((key, ind, record))

@@ -1,0 +1,314 @@
+"""Issue 13's context on TAXII, over real HTTP: the collection serves what the exports carry (malware families with
+`indicates` relationships, comments as notes, cases as groupings), for what the key's organization may see and
+nothing more, with paging, added_after, match[type|id|version] and the manifest consistent over the new kinds;
+every object the collection serves passes stix2-validator (strict)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.config import TaxiiSettings
+from adapters.taxii import create_app
+from bot import exchange
+from bot.dispatcher import Dispatcher
+from bot.domain import Actor, ExportFilter, Identity, Platform, Role, Status
+from bot.rules import organization_visibility
+from storage.uow import Store
+from tests.stix_helpers import assert_valid_bundle
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+CONTEXT_TYPES = {"malware", "relationship", "note", "grouping"}
+
+
+class Clock:
+    """Set by the test: several commands share a time (a bulk approval, a comment in the same second)."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def at(self, minutes: float) -> None:
+        self.now = T0 + timedelta(minutes=minutes)
+
+
+class World:
+    def __init__(self, store: Store, dispatcher: Dispatcher, clock: Clock) -> None:
+        self.store, self.dispatcher, self.clock = store, dispatcher, clock
+        self.keys: dict[str, str] = {}
+        self.base = ""
+        self.settings = TaxiiSettings(enabled=True, host="127.0.0.1", port=0, page_size=50)
+
+    async def say(self, who: str, text: str) -> str:
+        reply = await self.dispatcher.handle_text(text, Actor(Platform.CONSOLE, "t", who, "dm", private=True))
+        assert "Error" not in type(reply.result).__name__, (text, reply.result)
+        return str(reply.result)
+
+    async def get(self, key: str, path: str, **query: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        url = f"{self.base}/coalition/collections/{self.settings.indicators_collection}/{path}"
+        params = [(k.replace("_type", "[type]").replace("_id", "[id]").replace("_version", "[version]"), str(v))
+                  for k, v in query.items() if v is not None]
+        async with aiohttp.ClientSession() as http, http.get(
+                url, params=params, headers={"Authorization": f"Bearer {self.keys[key]}",
+                                             "Accept": "application/taxii+json;version=2.1"}) as resp:
+            body = await resp.read()
+            return resp.status, json.loads(body), {k: v for k, v in resp.headers.items() if k.startswith("X-TAXII")}
+
+    async def pages(self, key: str, limit: int, path: str = "objects/", **query: Any) -> list[dict[str, Any]]:
+        """Every page of a walk (the bodies as served)."""
+        found: list[dict[str, Any]] = []
+        nxt = None
+        for _ in range(500):
+            status, body, _ = await self.get(key, path, limit=limit, next=nxt, **query)
+            assert status == 200, body
+            found.append(body)
+            if not body["more"]:
+                return found
+            nxt = body["next"]
+        raise AssertionError("the walk does not end")
+
+    async def objects(self, key: str, limit: int = 50, **query: Any) -> list[dict[str, Any]]:
+        return [o for page in await self.pages(key, limit, **query) for o in page.get("objects", [])]
+
+
+@pytest.fixture
+async def world(store: Store) -> AsyncIterator[World]:
+    clock = Clock()
+    dispatcher = Dispatcher(store.unit_of_work, clock=clock)
+    w = World(store, dispatcher, clock)
+    async with store.unit_of_work() as uow:
+        bank = await uow.organizations.add("Northbank", "finance", 70)
+        vendor = await uow.organizations.add("Sentinel Security", "security", 80)
+        for name, org, role in (("alice", bank, Role.MEMBER), ("mod2", bank, Role.MODERATOR),
+                                ("bob", vendor, Role.MEMBER), ("mod", vendor, Role.MODERATOR)):
+            member = await uow.members.add(org.id, name, role)
+            await uow.members.link_identity(member.id, Identity(Platform.CONSOLE, "t", name))
+        w.keys = {"bank": (await exchange.create_api_key(uow, "Northbank", "siem", created_by=None, now=T0)).key,
+                  "vendor": (await exchange.create_api_key(uow, "Sentinel Security", "", created_by=None,
+                                                           now=T0)).key}
+        await uow.commit()
+    runner = web.AppRunner(create_app(store.unit_of_work, dispatcher, w.settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    w.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        yield w
+    finally:
+        await runner.cleanup()
+
+
+async def shared(w: World) -> None:
+    """What both organizations may see (#1-#5): GREEN and AMBER items, two of them in a GREEN case, with comments;
+    many objects of several kinds share each date_added (a bulk approval, comments in the same minute)."""
+    w.clock.at(1)
+    await w.say("bob", "submit evil1.example evil2.example evil3.example tlp:green threat:botnet_cc malware:Emotet")
+    await w.say("bob", "submit plain.example tlp:green")
+    await w.say("alice", "case new op-shared tlp:green Shared phishing wave")
+    w.clock.at(2)
+    await w.say("mod", "approve #1 #2 #3 #4")
+    await w.say("bob", "comment #1 seen on our mail gateway")
+    await w.say("alice", "comment #2 also here")
+    await w.say("alice", "case add op-shared #1 #2")
+    w.clock.at(3)
+    await w.say("alice", "submit 198.51.100.7 tlp:amber malware:qakbot")
+    await w.say("mod2", "approve #5")
+    await w.say("bob", "comment #5 scanning us")
+
+
+async def secrets(w: World) -> None:
+    """Northbank's AMBER+STRICT and RED items (#6-#8) with their families, comments and cases, at the very times
+    of the shared ones (their keys interleave with the visible ones'), one of them in the shared GREEN case."""
+    w.clock.at(0.5)
+    await w.say("alice", "case new northbank-ir tlp:amber+strict Our incident")
+    await w.say("alice", "case new ghost tlp:green Nothing the vendor may see")
+    await w.say("alice", "submit strict.example tlp:amber+strict malware:secretfam case:northbank-ir")
+    await w.say("alice", "submit red.example tlp:red malware:redfam")
+    await w.say("alice", "submit strict2.example tlp:amber+strict malware:emotet")
+    await w.say("mod2", "approve #6 #7 #8")  # (emotet on #8 is approved before the vendor's own emotet items)
+    w.clock.at(2)
+    await w.say("alice", "comment #6 internal only")
+    await w.say("alice", "comment #7 red comment")
+    await w.say("alice", "case add op-shared #6")
+    await w.say("alice", "case add ghost #6")
+    await w.say("alice", "case add northbank-ir #7")
+    w.clock.at(3)
+    await w.say("alice", "comment #8 strictly ours")
+
+
+def ids_of(objects: list[dict[str, Any]], type_: str) -> set[str]:
+    return {o["id"] for o in objects if o["type"] == type_}
+
+
+def assert_self_contained(objects: list[dict[str, Any]]) -> None:
+    """Valid STIX 2.1 (strict) as one bundle, every object once, every reference served by the collection."""
+    served = {o["id"] for o in objects}
+    assert len(served) == len(objects)
+    assert_valid_bundle({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects})
+    for o in objects:
+        refs = [*o.get("object_refs", ()), *([o["source_ref"], o["target_ref"]] if "source_ref" in o else [])]
+        assert set(refs) <= served, o
+
+
+async def test_the_collection_serves_the_context_as_the_exports_do(world: World) -> None:
+    w = world
+    await shared(w)
+    objects = await w.objects("vendor")
+    assert_self_contained(objects)
+    indicators = {o["pattern"].split("'")[1]: o for o in objects if o["type"] == "indicator"}
+    assert set(indicators) == {"evil1.example", "evil2.example", "evil3.example", "plain.example", "198.51.100.7"}
+    malware = {o["name"]: o for o in objects if o["type"] == "malware"}
+    assert set(malware) == {"emotet", "qakbot"}
+    assert malware["emotet"]["object_marking_refs"] == indicators["evil1.example"]["object_marking_refs"]
+    assert malware["qakbot"]["object_marking_refs"] == indicators["198.51.100.7"]["object_marking_refs"]
+    relationships = sorted((o["source_ref"], o["relationship_type"], o["target_ref"])
+                           for o in objects if o["type"] == "relationship")
+    assert relationships == sorted(
+        [(indicators[f"evil{n}.example"]["id"], "indicates", malware["emotet"]["id"]) for n in (1, 2, 3)]
+        + [(indicators["198.51.100.7"]["id"], "indicates", malware["qakbot"]["id"])])
+    notes = sorted((o["content"], tuple(o["object_refs"])) for o in objects if o["type"] == "note")
+    assert notes == sorted([("seen on our mail gateway", (indicators["evil1.example"]["id"],)),
+                            ("also here", (indicators["evil2.example"]["id"],)),
+                            ("scanning us", (indicators["198.51.100.7"]["id"],))])
+    (grouping,) = [o for o in objects if o["type"] == "grouping"]
+    assert grouping["name"] == "op-shared" and grouping["object_refs"] == sorted(
+        indicators[f"evil{n}.example"]["id"] for n in (1, 2))
+    # A family comes before the first `indicates` naming it, an object after what it refers to.
+    position = {o["id"]: n for n, o in enumerate(objects)}
+    for o in objects:
+        for ref in [*o.get("object_refs", ()), o.get("source_ref"), o.get("target_ref")]:
+            if ref is not None:
+                assert position[ref] < position[o["id"]], (o["type"], ref)
+    # The same objects (ids and content) as the vendor's export from the command line's core.
+    parts: list[str] = []
+    async with w.store.unit_of_work(read_only=True) as uow:
+        vendor = await uow.organizations.by_name("Sentinel Security")
+        assert vendor is not None
+        await exchange.write_export(uow, organization_visibility(vendor.id),
+                                    ExportFilter(statuses=(Status.APPROVED,)), "stix", parts.append,
+                                    viewer_org_id=vendor.id)
+    exported = {o["id"]: o for o in json.loads("".join(parts))["objects"] if o["type"] in CONTEXT_TYPES}
+    served = {o["id"]: o for o in objects if o["type"] in CONTEXT_TYPES}
+    assert served.keys() == exported.keys()
+    assert all(served[i] == exported[i] for i in served if served[i]["type"] != "grouping")
+    assert served[grouping["id"]]["object_refs"] == exported[grouping["id"]]["object_refs"]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7])
+async def test_every_page_size_walks_the_same_objects_in_the_same_order(world: World, limit: int) -> None:
+    w = world
+    await shared(w)
+    await secrets(w)
+    for key in ("vendor", "bank"):
+        everything = await w.objects(key, 500)
+        assert {o["type"] for o in everything} >= CONTEXT_TYPES
+        assert await w.objects(key, limit) == everything
+        manifest = [e for p in await w.pages(key, limit, "manifest/") for e in p.get("objects", [])]
+        assert [(e["id"], e["version"]) for e in manifest] == [
+            (o["id"], o.get("modified", o.get("created"))) for o in everything]
+        dates = [e["date_added"] for e in manifest]
+        assert dates == sorted(dates)
+        # added_after: exactly the objects added later than a date that many objects of several kinds share
+        kinds_at = {d: {e["id"].split("--")[0] for e in manifest if e["date_added"] == d} for d in dates}
+        shared_date = max(dates, key=lambda d: (len(kinds_at[d]), d))
+        assert len(kinds_at[shared_date]) >= 4, kinds_at  # indicators, relationships, families, notes at once
+        later = await w.objects(key, limit, added_after=shared_date)
+        assert [o["id"] for o in later] == [e["id"] for e in manifest if e["date_added"] > shared_date]
+        for type_ in CONTEXT_TYPES:
+            typed = await w.objects(key, limit, match_type=type_)
+            assert typed == [o for o in everything if o["type"] == type_] and typed
+        both = await w.objects(key, limit, match_type="malware,grouping")
+        assert both == [o for o in everything if o["type"] in ("malware", "grouping")]
+
+
+async def test_match_id_version_and_single_objects_of_the_new_kinds(world: World) -> None:
+    w = world
+    await shared(w)
+    await secrets(w)
+    everything = await w.objects("vendor")
+    for type_ in CONTEXT_TYPES:
+        for obj in [o for o in everything if o["type"] == type_]:
+            assert await w.objects("vendor", match_id=obj["id"]) == [obj]
+            status, body, _ = await w.get("vendor", f"objects/{obj['id']}/")
+            assert status == 200 and body["objects"] == [obj]
+            status, body, _ = await w.get("vendor", f"objects/{obj['id']}/versions/")
+            assert status == 200 and body["versions"] == [obj["modified"]]
+            assert await w.objects("vendor", match_id=obj["id"], match_version=obj["modified"]) == [obj]
+            assert await w.objects("vendor", match_id=obj["id"], match_version="2019-01-01T00:00:00.000Z") == []
+    two = [next(o for o in everything if o["type"] == t) for t in ("note", "relationship")]
+    assert await w.objects("vendor", match_id=",".join(o["id"] for o in two)) == sorted(
+        two, key=lambda o: [x["id"] for x in everything].index(o["id"]))
+    # The bank's own objects the vendor may not see are unknown objects to the vendor: 404, no match.
+    bank_only = [o for o in await w.objects("bank") if o["id"] not in {x["id"] for x in everything}]
+    assert {o["type"] for o in bank_only} == {"indicator", "malware", "relationship", "note", "grouping"}
+    for obj in bank_only:
+        status, body, _ = await w.get("vendor", f"objects/{obj['id']}/")
+        unknown_status, unknown, _ = await w.get("vendor", f"objects/{obj['type']}--{uuid.uuid4()}/")
+        assert (status, body) == (unknown_status, unknown) == (404, unknown)
+        assert await w.objects("vendor", match_id=obj["id"]) == []
+
+
+async def test_another_organizations_strict_and_red_context_never_shows_nor_moves_a_page(world: World) -> None:
+    w = world
+    await shared(w)
+    limits = (1, 2, 5, 50)
+
+    async def served(key: str) -> list[Any]:
+        walks: list[Any] = []
+        for limit in limits:
+            walks.append(await w.pages(key, limit))
+            walks.append(await w.pages(key, limit, "manifest/"))
+            walks.append([await w.get(key, "objects/", limit=limit, match_type=t) for t in sorted(CONTEXT_TYPES)])
+        walks.append([await w.get(key, "objects/", added_after=(T0 + timedelta(minutes=m)).isoformat()
+                                  .replace("+00:00", "Z"), limit=3) for m in (0, 1, 2, 3)])
+        return walks
+
+    before = await served("vendor")
+    bank_before = await w.objects("bank")
+    await secrets(w)
+    # The bank's feed has its own AMBER+STRICT items' context now (so these really are in the store and in a feed)
+    bank = await w.objects("bank")
+    assert_self_contained(bank)
+    assert len(bank) > len(bank_before)
+    assert {o["name"] for o in bank if o["type"] == "malware"} == {"emotet", "qakbot", "secretfam"}
+    assert {o["name"] for o in bank if o["type"] == "grouping"} == {"op-shared", "ghost", "northbank-ir"}
+    assert {o["content"] for o in bank if o["type"] == "note"} >= {"internal only", "strictly ours"}
+    strict = next(o["id"] for o in bank if o["type"] == "indicator" and "'strict.example'" in o["pattern"])
+    assert strict in next(o for o in bank if o["type"] == "grouping" and o["name"] == "op-shared")["object_refs"]
+    # ... and RED is in nobody's feed: not the item, its family, its comment nor its case.
+    text = json.dumps(bank)
+    assert "red.example" not in text and "redfam" not in text and "red comment" not in text
+    # The vendor's answers are byte for byte what they were: no object, id, reference, count, date or cursor moved.
+    assert await served("vendor") == before
+    vendor_text = json.dumps(before)
+    for secret in ("strict.example", "strict2.example", "secretfam", "redfam", "internal only", "red comment",
+                   "strictly ours", "ghost", "northbank-ir", strict):
+        assert secret not in vendor_text, secret
+    emotet = next(o for o in await w.objects("vendor") if o.get("name") == "emotet")
+    assert emotet in bank  # the family's object is the same for both (the bank's strict emotet did not mark it)
+
+
+async def test_a_grouping_comes_again_when_what_the_viewer_sees_in_it_changes(world: World) -> None:
+    w = world
+    await shared(w)
+    _, first, headers = await w.get("vendor", "manifest/")
+    last_added = headers["X-TAXII-Date-Added-Last"]
+    w.clock.at(10)
+    await w.say("bob", "submit late.example tlp:green")
+    await w.say("alice", "case add op-shared #6")
+    w.clock.at(11)
+    await w.say("mod", "approve #6")
+    later = await w.objects("vendor", added_after=last_added)
+    (grouping,) = [o for o in later if o["type"] == "grouping"]
+    old = next(e for e in first["objects"] if e["id"] == grouping["id"])
+    assert grouping["modified"] > old["version"] and len(grouping["object_refs"]) == 3
+    assert [o["type"] for o in later] == ["indicator", "grouping"]
