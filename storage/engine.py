@@ -6,9 +6,9 @@ import errno
 import logging
 import socket
 import sqlite3
+import sys
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -86,6 +86,20 @@ def _reason(error: BaseException) -> str | None:
         return "timed out"
     if isinstance(error, ConnectionError):
         return "connection lost"
+    asyncpg = sys.modules.get("asyncpg")  # not imported: a SQLite store (its errors cannot be asyncpg's)
+    if asyncpg is not None:
+        reason = _asyncpg_reason(error, asyncpg)
+        if reason is not None:
+            return reason
+    if isinstance(error, sqlite3.OperationalError):
+        message = str(error).lower()
+        return next((m for m in _SQLITE_UNAVAILABLE if m in message), None)
+    if isinstance(error, OSError) and error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
+        return "host unreachable"
+    return None
+
+
+def _asyncpg_reason(error: BaseException, asyncpg: Any) -> str | None:
     if isinstance(error, asyncpg.InvalidCatalogNameError):
         return "the database does not exist"
     if isinstance(error, asyncpg.CannotConnectNowError):
@@ -98,21 +112,20 @@ def _reason(error: BaseException) -> str | None:
         return "connection lost"
     if isinstance(error, asyncpg.InterfaceError) and "connection" in str(error).lower():
         return "connection lost"  # "connection is closed"
-    if isinstance(error, sqlite3.OperationalError):
-        message = str(error).lower()
-        return next((m for m in _SQLITE_UNAVAILABLE if m in message), None)
-    if isinstance(error, OSError) and error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
-        return "host unreachable"
     return None
 
 
-DRIVER_ERRORS = (exc.SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error)
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a store may raise; asyncpg's only once asyncpg is imported (a PostgreSQL store)."""
+    asyncpg = sys.modules.get("asyncpg")
+    pg = (asyncpg.PostgresError, asyncpg.InterfaceError) if asyncpg is not None else ()
+    return (exc.SQLAlchemyError, OSError, sqlite3.Error, *pg)
 
 
 def translate(error: BaseException) -> StoreUnavailable | None:
     """The core's `StoreUnavailable` for a database error that means an outage; None for anything else (the
     core's own exceptions, bugs, constraint violations are never taken for an outage)."""
-    if not isinstance(error, DRIVER_ERRORS):
+    if not isinstance(error, _driver_errors()):
         return None
     reason = unavailable_reason(error)
     return StoreUnavailable(reason) if reason is not None else None

@@ -37,7 +37,6 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.slack_installations import slack_tables
@@ -52,8 +51,24 @@ NAMING_CONVENTION = {
 
 # Portable autoincrementing 64-bit key: BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-# JSON everywhere, JSONB on PostgreSQL (indexable, compact).
-Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class JsonType(TypeDecorator[Any]):
+    """JSON everywhere, JSONB on PostgreSQL (indexable, compact). Chosen per dialect when the statement is compiled
+    (rather than `with_variant(JSONB())`), so that a SQLite store never imports the PostgreSQL dialect."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+Json = JsonType()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -420,22 +435,13 @@ class OutboxRow(Base):
     """
 
     __tablename__ = "outbox"
+    # Both indexes are partial (migrations 0002 and 0008: pending is `delivered_at IS NULL AND parked_at IS NULL`,
+    # parked is `parked_at IS NOT NULL`). The predicates are not repeated here as `sqlite_where=` /
+    # `postgresql_where=`: SQLAlchemy validates such arguments by importing that dialect, which would make every
+    # SQLite command load the PostgreSQL dialect; queries do not need them and the migrations create the schema.
     __table_args__ = (
-        Index(
-            "ix_outbox_pending",
-            "platform",
-            "workspace_id",
-            "available_at",
-            "id",
-            sqlite_where=text("delivered_at IS NULL AND parked_at IS NULL"),
-            postgresql_where=text("delivered_at IS NULL AND parked_at IS NULL"),
-        ),
-        Index(
-            "ix_outbox_parked",
-            "parked_at",
-            sqlite_where=text("parked_at IS NOT NULL"),
-            postgresql_where=text("parked_at IS NOT NULL"),
-        ),
+        Index("ix_outbox_pending", "platform", "workspace_id", "available_at", "id"),
+        Index("ix_outbox_parked", "parked_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -9,9 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -37,6 +36,9 @@ from storage.repositories.secrets import SqlSecretRepository
 from storage.repositories.statistics import SqlStatisticsRepository
 from storage.repositories.watches import SqlWatchRepository
 from storage.repositories.weekly_digests import SqlWeeklyDigestRepository
+
+if TYPE_CHECKING:
+    import asyncpg
 
 OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
 log = logging.getLogger(__name__)
@@ -234,6 +236,8 @@ class _OutboxListener:
         return self.stop
 
     async def _connect(self) -> None:
+        import asyncpg  # PostgreSQL only: a SQLite store never loads the driver
+
         connection = await asyncpg.connect(self.dsn, timeout=PG_CONNECT_TIMEOUT)
         await connection.add_listener(OUTBOX_CHANNEL, lambda *_: self.wake())
         connection.add_termination_listener(self._lost)

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Insert,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,10 +67,14 @@ class _Repository:
 
     def _upsert_insert(self, table: Any) -> Any:
         """The dialect's INSERT that supports ON CONFLICT (both SQLite and PostgreSQL spell it alike)."""
-        if self._dialect == "postgresql":
-            return postgresql.insert(table)
+        if self._dialect == "postgresql":  # each dialect's module only where it is in use
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
         if self._dialect == "sqlite":
-            return sqlite.insert(table)
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table)
         raise NotImplementedError(f"no upsert for the {self._dialect} dialect")
 
     async def _insert_or_conflict(self, stmt: Insert, what: str) -> Any:
