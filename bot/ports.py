@@ -144,9 +144,10 @@ class IndicatorRepository(Protocol):
         """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
 
     async def related(self, pivots: Sequence[Pivot], view: Visibility,
-                      limit: int) -> list[tuple[list[Indicator], int]]:
-        """Per pivot: the first `limit` items in its relation to its target that `view` may see, and how many
-        there are, up to bot.pivots.COUNT_MAX + 1 (only what `view` may see is counted)."""
+                      limit: int) -> list[tuple[list[Indicator], int, dict[int, int]]]:
+        """Per pivot: the first `limit` items in its relation to its target that `view` may see, how many
+        there are, up to bot.pivots.COUNT_MAX + 1 (only what `view` may see is counted), and how many
+        organizations confirm each item shown (by id)."""
 
     async def transition(self, indicator_id: int, from_statuses: Iterable[Status], to: Status,
                          reason: str, at: datetime) -> bool:

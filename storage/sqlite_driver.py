@@ -89,8 +89,24 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Also no trip for a COMMIT or ROLLBACK outside a transaction (a read-only unit of work opens none, and the
+    pool rolls back every connection it takes back): sqlite3 does nothing then either. Reading whether a
+    transaction is open is sqlite3_get_autocommit, safe from this thread while no statement is on its way."""
+
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def _idle(self) -> bool:
+        driver = self._connection._connection  # None once closed: then the stock path raises as it should
+        return driver is not None and not driver.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

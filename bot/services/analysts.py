@@ -102,7 +102,8 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
             pivoted.setdefault((ref.observable.type, ref.observable.value), ref.observable)
         elif shown:
             pivoted.setdefault((shown[0].type, shown[0].value), Observable(shown[0].type, shown[0].value))
-    return LookupResult(await _with_comments(ctx, await cards_for(ctx, list(found.values()))), tuple(unknown),
+    return LookupResult(await _with_comments(ctx, await cards_for(ctx, list(found.values()), held=by_value)),
+                        tuple(unknown),
                         cmd.invalid, await _related(ctx, list(pivoted.values())[:PIVOTED_VALUES], view))
 
 
@@ -121,18 +122,16 @@ PIVOTED_VALUES = 10  # the related sections of a lookup: for its first ten value
 
 async def _related(ctx: Context, values: Sequence[Observable], view: Visibility) -> tuple[Related, ...]:
     """Issue 12's pivots: for each value, the items around it (bot.pivots.plan) that `view` may see, counted by
-    the store with the same visibility (two statements for them all), the first few shown; a value with nothing
-    related has no section."""
+    the store with the same visibility (one statement per value, the items' confirmations included), the first
+    few shown; a value with nothing related has no section."""
     planned = [(obs, pivot) for obs in values for pivot in pivots.plan(obs)]
     answers = await ctx.uow.indicators.related([p for _, p in planned], view, pivots.SHOWN)
-    asked = [(obs, pivot, [r for r in rows if can_see(r, view)], total)
-             for (obs, pivot), (rows, total) in zip(planned, answers, strict=True) if total]
-    if not asked:
-        return ()
-    activity = await ctx.uow.votes.activity({r.id for _, _, rows, _ in asked for r in rows})
     groups: dict[str, list[RelatedGroup]] = {}
-    for obs, pivot, rows, total in asked:
-        items = tuple(RelatedItem(r, effective_status(r, ctx.now), activity[r.id][0].confirm_orgs) for r in rows)
+    for (obs, pivot), (rows, total, confirm_orgs) in zip(planned, answers, strict=True):
+        if not total:
+            continue
+        items = tuple(RelatedItem(r, effective_status(r, ctx.now), confirm_orgs[r.id])
+                      for r in rows if can_see(r, view))
         groups.setdefault(obs.value, []).append(RelatedGroup(pivot.label, total, items, pivot.search))
     return tuple(Related(value, tuple(found)) for value, found in groups.items())
 

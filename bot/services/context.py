@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -140,10 +140,12 @@ async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewe
     return tuple(cards)
 
 
-async def cards_for(ctx: Context, indicators: Sequence[Indicator]) -> tuple[IndicatorCard, ...]:
+async def cards_for(ctx: Context, indicators: Sequence[Indicator], *,
+                    held: Mapping[tuple[str, str], Sequence[Indicator]] | None = None) -> tuple[IndicatorCard, ...]:
     """Cards for this viewer, each flagged with the warninglists its value is on, and with `also_restricted`
     when the viewer may also see another item of the same value at AMBER+STRICT or RED (another visibility
-    scope): only someone who may see both learns that they coincide."""
+    scope): only someone who may see both learns that they coincide. `held`: every item of some of these values
+    (by type and value, in every scope), when the caller has read them already (a lookup by value)."""
     warnings = {}
     if ctx.warninglists is not None:
         for ind in indicators:
@@ -151,16 +153,19 @@ async def cards_for(ctx: Context, indicators: Sequence[Indicator]) -> tuple[Indi
                 warnings[ind.id] = tuple(names)
     cards = await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings,
                               model=ctx.policy.score_model)
-    also = await _also_restricted(ctx, indicators)
+    also = await _also_restricted(ctx, indicators, held or {})
     return tuple(replace(c, also_restricted=True) if c.indicator.id in also else c for c in cards)
 
 
-async def _also_restricted(ctx: Context, indicators: Sequence[Indicator]) -> set[int]:
+async def _also_restricted(ctx: Context, indicators: Sequence[Indicator],
+                           held: Mapping[tuple[str, str], Sequence[Indicator]]) -> set[int]:
     if ctx.member is None or not indicators:
         return set()
     view = ctx.view
     restricted: dict[tuple[str, str], set[int]] = {}
-    for other in await ctx.uow.indicators.by_values((i.type, i.value) for i in indicators):
+    unread = {(i.type, i.value) for i in indicators if (i.type.value, i.value) not in held}
+    others = [other for rows in held.values() for other in rows]
+    for other in others + (await ctx.uow.indicators.by_values(unread) if unread else []):
         if not other.tlp.shareable_in_channels and can_see(other, view):
             restricted.setdefault((other.type.value, other.value), set()).add(other.id)
     return {i.id for i in indicators if restricted.get((i.type.value, i.value), set()) - {i.id}}

@@ -194,17 +194,18 @@ class SqlIndicatorRepository(_Repository):
         return await self._counted_page(conditions, page, oldest_first=flt.oldest_first, needs_org=needs_org)
 
     async def related(self, pivots: Sequence[Pivot], view: Visibility,
-                      limit: int) -> list[tuple[list[Indicator], int]]:
+                      limit: int) -> list[tuple[list[Indicator], int, dict[int, int]]]:
         """For each pivot, the first `limit` items (by type, then address or host name) of `pivot.types` in its
-        relation to its target that `view` may see, and how many there are, counted up to RELATED_COUNT_MAX + 1 (an
-        item the viewer may not see is not counted). One statement per target (a looked-up value): statements are
+        relation to its target that `view` may see, how many there are, counted up to RELATED_COUNT_MAX + 1 (an
+        item the viewer may not see is not counted), and how many organizations confirm each item shown (by id).
+        One statement per target (a looked-up value): statements are
         cached per shape, and a value has few shapes (all values in one statement would make a new shape of
         nearly every paste). On PostgreSQL the statements run with generic plans: a shape's statement is prepared
         once per connection (asyncpg's statement cache) and planned once, where a custom plan per call cost 0.5-1 ms
         of planning for 0.05-0.3 ms of execution; the generic plans use the same index scans (bench/README.md). The
         setting is SET LOCAL: it ends with the unit of work's transaction (the lookup's last statements), and is not
         set back here, as a round trip costs more than what it would spare."""
-        found: list[tuple[list[Indicator], int]] = [([], 0) for _ in pivots]
+        found: list[tuple[list[Indicator], int, dict[int, int]]] = [([], 0, {}) for _ in pivots]
         by_target: dict[str, list[int]] = {}
         for n, pivot in enumerate(pivots):
             by_target.setdefault(pivot.target, []).append(n)
@@ -221,12 +222,13 @@ class SqlIndicatorRepository(_Repository):
             statement = _pivots_statement(tuple(_shape(pivots[n]) for n in numbers), limit)
             for row in await connection.execute(statement, params):
                 pivot, total = row[-2], row[-1]
-                items, _ = found[numbers[pivot]]
-                item = _indicator(row[:-5])
-                order[item.id] = (item.type.value, tuple(row[-5:-2]), item.id)  # the index's order
+                items, _, confirm_orgs = found[numbers[pivot]]
+                item = _indicator(row[:-6])
+                order[item.id] = (item.type.value, tuple(row[-6:-3]), item.id)  # the index's order
                 items.append(item)
-                found[numbers[pivot]] = (items, int(total))
-        for items, _ in found:
+                confirm_orgs[item.id] = int(row[-3])
+                found[numbers[pivot]] = (items, int(total), confirm_orgs)
+        for items, _, _ in found:
             items.sort(key=lambda ind: order[ind.id])
         return found
 

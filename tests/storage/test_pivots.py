@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, text
 
 from bot import rules
-from bot.domain import Page, SearchFilter, Visibility
+from bot.domain import Page, SearchFilter, Verdict, Visibility
 from bot.ioc import IOCType, Observable
 from bot.pivots import COUNT_MAX, Pivot, Relation, plan
 from bot.tlp import TLP
@@ -18,7 +18,7 @@ from storage.migrate import downgrade, upgrade
 from storage.models import IndicatorRow
 from storage.pivot_keys import pivot_keys
 from storage.uow import Store
-from tests.storage.storage_helpers import Seed, new_indicator
+from tests.storage.storage_helpers import T0, Seed, new_indicator
 
 EVERYTHING = Visibility(max_shared_tlp=TLP.AMBER, org_id=0, member_id=0, amber_strict_own_org=False,
                         red_own=False, red_all=True)
@@ -109,11 +109,11 @@ async def test_within_matches_what_ipaddress_says_overlaps(store: Store, seed: S
             expected = {v for v, n in held.items() if n.version == target.version and n.overlaps(target)}
             assert {r.value for r in rows} == expected and total == len(expected), asked
             # the pivots of a lookup: networks containing it, and what lies inside it
-            [(containing, _)] = await uow.indicators.related(
+            [(containing, _, _)] = await uow.indicators.related(
                 [Pivot(Relation.CONTAINING, target.compressed, (IOCType.CIDR,), "inside")], EVERYTHING, 100)
             assert {r.value for r in containing} == {
                 v for v in NETWORKS if held[v].version == target.version and target.subnet_of(held[v])}, asked
-            [(inside, _)] = await uow.indicators.related(
+            [(inside, _, _)] = await uow.indicators.related(
                 [Pivot(Relation.INSIDE, target.compressed, tuple(IOCType), "inside")], EVERYTHING, 100)
             assert {r.value for r in inside} == {
                 v for v, n in held.items() if n.version == target.version and n.subnet_of(target)}, asked
@@ -141,7 +141,7 @@ async def test_domain_is_the_domain_and_everything_under_it(store: Store, seed: 
                                               Page(1, 50))
         assert {r.value for r in rows} == {"login.northbank.example", "a.b.login.northbank.example",
                                            "https://login.northbank.example/x"}
-        [(parents, total)] = await uow.indicators.related(
+        [(parents, total, _)] = await uow.indicators.related(
             [Pivot(Relation.PARENTS, "a.b.login.northbank.example", (IOCType.DOMAIN,), "parent domains")],
             EVERYTHING, 5)
         assert [r.value for r in parents] == ["example", "northbank.example", "login.northbank.example"]  # by name
@@ -158,12 +158,32 @@ async def test_related_counts_only_what_the_viewer_may_see(store: Store, seed: S
         await uow.commit()
     _, subdomains, urls, _ = plan(Observable(IOCType.DOMAIN, "northbank.example"))
     async with store.unit_of_work(read_only=True) as uow:
-        (rows, total), (none, zero) = await uow.indicators.related([urls, subdomains], SHARED_ONLY, 5)
+        (rows, total, _), (none, zero, nothing) = await uow.indicators.related([urls, subdomains], SHARED_ONLY, 5)
         assert total == 8 and [r.value for r in rows] == [f"https://northbank.example/{n}" for n in range(5)]
-        assert (none, zero) == ([], 0)
-        (rows, total), (subs, one) = await uow.indicators.related([urls, subdomains], EVERYTHING, 5)
+        assert (none, zero, nothing) == ([], 0, {})
+        (rows, total, _), (subs, one, _) = await uow.indicators.related([urls, subdomains], EVERYTHING, 5)
         assert total == 9 and [r.value for r in rows] == [f"https://northbank.example/{n}" for n in range(5)]
         assert one == 1 and [r.value for r in subs] == ["vpn.northbank.example"]
+
+
+async def test_related_items_carry_their_confirming_organizations(store: Store, seed: Seed) -> None:
+    """Counted as the cards count them (bot.results.Tally.confirm_orgs): distinct organizations confirming now;
+    a false positive or a second member of the same organization adds none."""
+    async with store.unit_of_work() as uow:
+        ids = [(await uow.indicators.add(new_indicator(seed.alice, f"https://northbank.example/{n}",
+                                                       type=IOCType.URL))).id for n in range(3)]
+        votes = [(ids[0], seed.alice, Verdict.CONFIRM), (ids[0], seed.amy, Verdict.CONFIRM),
+                 (ids[0], seed.bob, Verdict.CONFIRM), (ids[1], seed.bob, Verdict.FALSE_POSITIVE),
+                 (ids[1], seed.alice, Verdict.CONFIRM)]
+        for indicator_id, member, verdict in votes:
+            await uow.votes.upsert(indicator_id, member.id, member.org_id, verdict, "", T0)
+        await uow.commit()
+    _, _, urls, _ = plan(Observable(IOCType.DOMAIN, "northbank.example"))
+    async with store.unit_of_work(read_only=True) as uow:
+        [(rows, total, confirm_orgs)] = await uow.indicators.related([urls], EVERYTHING, 5)
+        tallies = await uow.votes.tallies(ids)
+    assert total == 3 and [r.id for r in rows] == ids and confirm_orgs == {ids[0]: 2, ids[1]: 1, ids[2]: 0}
+    assert confirm_orgs == {i: tallies[i].confirm_orgs for i in ids}
 
 
 async def test_counts_stop_past_the_most_shown(store: Store, seed: Seed) -> None:
@@ -172,7 +192,7 @@ async def test_counts_stop_past_the_most_shown(store: Store, seed: Seed) -> None
                                            for n in range(COUNT_MAX + 5)])
         await uow.commit()
     async with store.unit_of_work(read_only=True) as uow:
-        [(rows, total)] = await uow.indicators.related(
+        [(rows, total, _)] = await uow.indicators.related(
             [Pivot(Relation.INSIDE, "10.0.0.0/16", (IOCType.IPV4,), "contains")], EVERYTHING, 5)
         assert total == COUNT_MAX + 1 and [r.value for r in rows] == [f"10.0.0.{n}" for n in range(5)]
         assert (await uow.indicators.search(SearchFilter(within="10.0.0.0/16"), EVERYTHING, Page(1, 1)))[1] == \
@@ -217,7 +237,7 @@ async def test_pivots_see_exactly_what_search_sees_for_every_viewer_and_place(st
         for member in (seed.alice, seed.amy, seed.bob, seed.mod, seed.admin):
             for private, ceiling in [(True, TLP.CLEAR), *((False, c) for c in (TLP.CLEAR, TLP.GREEN, TLP.AMBER))]:
                 view = rules.visibility(member, private=private, ceiling=ceiling)
-                (by_url, n_url), (by_ip, n_ip) = await uow.indicators.related([urls, ips], view, 50)
+                (by_url, n_url, _), (by_ip, n_ip, _) = await uow.indicators.related([urls, ips], view, 50)
                 searched, _ = await uow.indicators.search(SearchFilter(domain="northbank.example"), view, Page(1, 50))
                 within, _ = await uow.indicators.search(SearchFilter(within="10.9.0.0/16"), view, Page(1, 50))
                 assert sorted(i.id for i in by_url) == sorted(i.id for i in searched) and n_url == len(searched)
