@@ -161,10 +161,13 @@ class Dispatcher:
         for observer in self.observers:
             observer(handled)
 
-    async def handle(self, command: commands.Command, actor: Actor) -> Reply:
-        """Run the command and say whether its reply is for the speaker alone or for the channel."""
+    async def handle(self, command: commands.Command, actor: Actor, *,
+                     progress: exchange.Progress | None = None) -> Reply:
+        """Run the command and say whether its reply is for the speaker alone or for the channel. `progress`:
+        told how far long work is (a chat import: `progress(what, done, total)`, see bot.exchange.Progress), for
+        the adapter to show; it must return at once, and it learns nothing the speaker may not see."""
         started = time.perf_counter()
-        answer = await self._handle(command, actor)
+        answer = await self._handle(command, actor, progress)
         handled = Handled(type(command).__name__.lower(), actor.platform,
                           "internal_error" if isinstance(answer.result, InternalError)
                           else "unavailable" if isinstance(answer.result, Unavailable)
@@ -173,7 +176,8 @@ class Dispatcher:
         self._observe(handled)
         return answer
 
-    async def _handle(self, command: commands.Command, actor: Actor) -> Reply:
+    async def _handle(self, command: commands.Command, actor: Actor,
+                      progress: exchange.Progress | None = None) -> Reply:
         try:
             if isinstance(command, commands.Help):
                 return Reply(services.help_for(None, command), private=True)
@@ -182,7 +186,7 @@ class Dispatcher:
                 member, channel = await uow.members.speaker(actor.identity, actor.channel_id,
                                                             workspace_id=actor.workspace_id)
                 ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists,
-                                       self.delivery_platforms)
+                                       self.delivery_platforms, progress)
                 result = await service(ctx, command)
                 await uow.commit()
             for listener in self.after_commit:

@@ -307,8 +307,9 @@ def _held_notes(other_ids: list[tuple[str, str]], room: int) -> list[str]:
 
 
 async def import_file(ctx: Context, cmd: commands.ImportFile) -> ImportReport:
-    """A file shared to the bot in chat."""
-    return await import_data(ctx, cmd.filename, cmd.data, context=cmd.context)
+    """A file shared to the bot in chat; its progress told to the adapter's hook, if it gave one (issue 15: a
+    progress message in the conversation)."""
+    return await import_data(ctx, cmd.filename, cmd.data, context=cmd.context, progress=ctx.progress or no_progress)
 
 
 async def import_as_organization(uow_factory: UnitOfWorkFactory, *, org_name: str | None = None,

@@ -120,8 +120,9 @@ class PlacingDispatcher:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._dispatcher, name)
 
-    async def handle(self, command: commands.Command, actor: Actor) -> Reply:
-        return await self._dispatcher.handle(command, await self.directory.place(actor))
+    async def handle(self, command: commands.Command, actor: Actor, **options: Any) -> Reply:
+        """`options`: the dispatcher's (`progress`)."""
+        return await self._dispatcher.handle(command, await self.directory.place(actor), **options)
 
     async def handle_text(self, text: str, actor: Actor) -> Reply:
         return await self._dispatcher.handle_text(text, await self.directory.place(actor))

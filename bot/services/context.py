@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -53,6 +53,8 @@ class Context:
     policy: Policy
     warninglists: Matcher | None = None
     delivery_platforms: tuple[Platform, ...] = ()
+    # how far long work is (an import), for whoever shows it: `progress(what, done, total)`, see bot.exchange.Progress
+    progress: Callable[[str, int, int | None], None] | None = None
 
     @property
     def ceiling(self) -> TLP:
