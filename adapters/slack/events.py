@@ -261,5 +261,9 @@ class EventListeners(SharingNotices):
             if response.status != 200:
                 log.warning("downloading a shared file answered %s", response.status)
                 return None
-            data = await response.content.read(MAX_IMPORT_BYTES + 1)
-        return data if len(data) <= MAX_IMPORT_BYTES else None
+            data = bytearray()  # to the end: `content.read(n)` gives what has arrived, perhaps 64 KB of it
+            async for chunk in response.content.iter_chunked(1 << 16):
+                data += chunk
+                if len(data) > MAX_IMPORT_BYTES:
+                    return None
+        return bytes(data)
