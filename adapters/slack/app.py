@@ -26,6 +26,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat_progress import ProgressTiming
 from bot.dispatcher import Dispatcher
 from bot.ports import UnitOfWorkFactory
 
@@ -52,11 +53,12 @@ class SlackBot(CommandListeners, ActionListeners, ViewListeners, EventListeners,
                  retry_handlers: list[AsyncRetryHandler] | None = None, renderer: Renderer | None = None,
                  confirm_emoji: str = "white_check_mark", false_positive_emoji: str = "x",
                  ack_budget: float = 2.0, work_slots: int = WORK_SLOTS,
-                 oauth: AsyncOAuthSettings | None = None) -> None:
+                 oauth: AsyncOAuthSettings | None = None, import_progress: ProgressTiming | None = None) -> None:
         super().__init__(dispatcher, uow_factory, client, signing_secret=signing_secret, session=session,
                          retry_handlers=retry_handlers, renderer=renderer, confirm_emoji=confirm_emoji,
                          false_positive_emoji=false_positive_emoji, ack_budget=ack_budget, work_slots=work_slots)
         self.seen = SeenEvents()
+        self.import_progress = import_progress or ProgressTiming()  # a file import's progress message (3 s, 2 s)
 
         if oauth is not None:
             assert isinstance(oauth.installation_store, EncryptedInstallationStore)

@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
+from adapters.chat_progress import ChatProgress, ProgressTiming
 from bot import commands
 from bot.audience import Reply
 from bot.commands import IdRef
@@ -24,7 +25,7 @@ from bot.domain import Actor
 from bot.ioc import extract
 from bot.results import InternalError, PassiveResult, UserError
 
-from .mrkdwn import from_slack
+from .mrkdwn import esc, from_slack, truncate
 from .replies import KeyLock, enterprise_of, team_of, workspace_key
 from .sharing import SharingNotices
 from .sink import CARD_EVENT
@@ -73,6 +74,7 @@ class EventListeners(SharingNotices):
     """Events API: reactions as votes, messages (passive mode, DMs), App Home, shared files."""
 
     seen: SeenEvents
+    import_progress: ProgressTiming  # when an import's progress message is posted, how often it is edited
 
     async def skip_retried_events(self, body: dict[str, Any], req: Any, next: Callable[[], Awaitable[Any]]) -> Any:
         """Slack retries an event it thinks was not acknowledged; one seen before is acknowledged, not redone."""
@@ -229,7 +231,9 @@ class EventListeners(SharingNotices):
         self.spawn(self.file_shared(event, body, context), "file import")
 
     async def file_shared(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
-        """A file shared with the bot in a direct message is imported (STIX 2.1 bundle, CSV or text)."""
+        """A file shared with the bot in a direct message is imported (STIX 2.1 bundle, CSV or text). An import
+        still running after `import_progress.after` seconds gets a progress message in that DM (`import_progress`),
+        edited as it goes and at the end into a done line; the report is the reply after it."""
         user, channel = str(event.get("user_id") or ""), str(event.get("channel_id") or "")
         file_id = str(event.get("file_id") or (event.get("file") or {}).get("id") or "")
         bot_user = context.get("bot_user_id")
@@ -250,8 +254,29 @@ class EventListeners(SharingNotices):
             await self.send_reply(Reply(UserError(f"{name} could not be downloaded from Slack; share it again"),
                                         True), actor, response_url=None)
             return
-        reply = await self.dispatcher.handle(commands.ImportFile(name, data), actor)
+        progress = self.progress_message(name, channel).start()
+        result: Any = None
+        try:
+            reply = await self.dispatcher.handle(commands.ImportFile(name, data), actor, progress=progress)
+            result = reply.result
+        finally:
+            await progress.finish(result)
         await self.send_reply(reply, actor, response_url=None)
+
+    def progress_message(self, name: str, channel: str) -> ChatProgress:
+        """An import's progress, shown in `channel` (the person's DM with the bot: their own file's name, escaped)
+        with `chat.postMessage`, then `chat.update` on the same ts."""
+        client = self.client  # the request's (OAuth mode: its workspace's token)
+
+        async def post(text: str) -> str:
+            posted = await client.chat_postMessage(channel=channel, text=text, unfurl_links=False,
+                                                   unfurl_media=False)
+            return str(posted["ts"])
+
+        async def edit(ts: str, text: str) -> None:
+            await client.chat_update(channel=channel, ts=ts, text=text)
+
+        return ChatProgress(esc(truncate(name, 100)), post=post, edit=edit, timing=self.import_progress)
 
     async def download(self, url: str) -> bytes | None:
         if not url or self.session is None:

@@ -49,6 +49,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.chat_progress import ProgressTiming
 from adapters.config import SlackSettings
 from adapters.contract import AdapterRuntime as Runtime
 from bot.delivery import Deliverer
@@ -258,8 +259,11 @@ def secret(value: Any) -> str:
 class SlackService:
     name = "slack"
 
-    def __init__(self, runtime: Runtime, *, ack_budget: float = 2.0) -> None:
+    def __init__(self, runtime: Runtime, *, ack_budget: float = 2.0,
+                 import_progress: ProgressTiming | None = None) -> None:
+        """`import_progress`: when a file import's progress message is posted and how often it is edited."""
         self.runtime = runtime
+        self.import_progress = import_progress
         self.settings: SlackSettings = runtime.settings.slack
         self.dispatcher = runtime.dispatcher
         self.uow_factory = runtime.store.unit_of_work
@@ -306,7 +310,7 @@ class SlackService:
                             renderer=Renderer(confirm_emoji=s.reaction_confirm,
                                               false_positive_emoji=s.reaction_false_positive),
                             confirm_emoji=s.reaction_confirm, false_positive_emoji=s.reaction_false_positive,
-                            ack_budget=self.ack_budget,
+                            ack_budget=self.ack_budget, import_progress=self.import_progress,
                             oauth=oauth_settings(s, self.runtime.store.engine, self.client) if s.oauth else None)
         return self.bot
 
