@@ -19,6 +19,7 @@ import yarl
 from discord import app_commands
 from discord.http import Route
 
+from adapters.chat_progress import ProgressTiming
 from adapters.config import DiscordSettings
 from bot import commands
 from bot.context import THREAT_TYPES
@@ -91,13 +92,14 @@ class CoalitionClient(discord.Client):
     _base_saved: ClassVar[str | None] = None
 
     def __init__(self, settings: DiscordSettings, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, *,
-                 default_tlp: str = "amber", guild_ready_timeout: float = 2.0, defer_after: float = 1.0) -> None:
+                 default_tlp: str = "amber", guild_ready_timeout: float = 2.0, defer_after: float = 1.0,
+                 import_progress: ProgressTiming | None = None) -> None:
         super().__init__(intents=intents(settings.message_content), allowed_mentions=discord.AllowedMentions.none(),
                          application_id=settings.application_id, guild_ready_timeout=guild_ready_timeout)
         self.settings = settings
         self.handler = Handler(self, dispatcher, uow_factory, reaction_confirm=settings.reaction_confirm,
                                reaction_false_positive=settings.reaction_false_positive, default_tlp=default_tlp,
-                               defer_after=defer_after)
+                               defer_after=defer_after, import_progress=import_progress)
         self.tree = app_commands.CommandTree(self, allowed_contexts=app_commands.AppCommandContext(
             guild=True, dm_channel=True, private_channel=False))
         install_commands(self.tree, self.handler)
@@ -411,7 +413,7 @@ def install_commands(tree: app_commands.CommandTree, handler: Handler) -> None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
-        await handler.run_command(interaction, commands.ImportFile(file.filename, data), public=False)
+        await handler.run_import(interaction, commands.ImportFile(file.filename, data))
 
     @ioc.command(name="admin", description="Admins: organizations, members, invites, this channel's settings")
     @app_commands.describe(command="e.g. org add NAME · member role m7 moderator · member remove m7 · invite list · "

@@ -33,6 +33,7 @@ from typing import Any
 
 import discord
 
+from adapters.chat_progress import ChatProgress, ProgressTiming
 from bot import actions, commands, limits
 from bot.audience import Reply, cards_of
 from bot.commands import FormError, IdRef, UsageError
@@ -81,7 +82,8 @@ def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | No
 class Handler:
     def __init__(self, client: discord.Client, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, *,
                  reaction_confirm: str = "✅", reaction_false_positive: str = "❌", default_tlp: str = "amber",
-                 defer_after: float = 1.0, busy: int = 4) -> None:
+                 defer_after: float = 1.0, busy: int = 4, import_progress: ProgressTiming | None = None) -> None:
+        """`import_progress`: when a file import's progress message is shown, and how often it is edited."""
         self.client = client
         self.dispatcher = dispatcher
         self.uow_factory = uow_factory
@@ -89,6 +91,7 @@ class Handler:
         self.default_tlp = default_tlp
         self.defer_after = defer_after
         self.busy = busy
+        self.import_progress = import_progress or ProgressTiming()
         self._answering = 0
         self._pressure = asyncio.Event()  # set while more than `busy` interactions are being answered
         self._card_of_message: OrderedDict[int, int | None] = OrderedDict()  # message id -> indicator id
@@ -358,9 +361,58 @@ class Handler:
                           private=True)
         else:
             data = await attachment.read()
-            reply = await self.dispatcher.handle(commands.ImportFile(attachment.filename, data), actor)
+            dm = message.channel if message.guild is None else None
+            progress = self.progress_message(attachment.filename, dm, message.author.id).start()
+            result: Any = None
+            try:
+                reply = await self.dispatcher.handle(commands.ImportFile(attachment.filename, data), actor,
+                                                     progress=progress)
+                result = reply.result
+            finally:
+                await progress.finish(result)
         await self.reply(Origin(message.author.id, message.channel, dm=message.guild is None, message=message),
                          reply)
+
+    def progress_message(self, name: str, channel: discord.abc.Messageable | None, user_id: int) -> ChatProgress:
+        """An import's progress (issue 15), shown where its report goes: in `channel` (the person's DM with the
+        bot), or, for a file sent in a guild channel, whose report is private, in a DM to the person. A message,
+        then edits of it; the person's own file name, escaped."""
+
+        async def post(text: str) -> discord.Message:
+            target = channel or await self.client.create_dm(discord.Object(user_id))  # type: ignore[arg-type]
+            return await target.send(content=text, allowed_mentions=MENTIONS)
+
+        async def edit(sent: discord.Message, text: str) -> None:
+            await sent.edit(content=text, allowed_mentions=MENTIONS)
+
+        return ChatProgress(esc(name[:100]), post=post, edit=edit, timing=self.import_progress)
+
+    async def run_import(self, interaction: discord.Interaction, command: commands.ImportFile) -> None:
+        """`/ioc import FILE` (deferred ephemerally already): an import still running after
+        `import_progress.after` seconds shows its progress in the deferred response (only the person sees it),
+        edited as it goes; the report then replaces it, as the answer of any deferred command does."""
+        actor = self.actor(interaction)
+
+        async def show(_: Any, text: str) -> discord.Interaction:
+            await interaction.edit_original_response(content=text, allowed_mentions=MENTIONS)
+            return interaction
+
+        async def post(text: str) -> discord.Interaction:
+            return await show(None, text)
+
+        progress = ChatProgress(esc(command.filename[:100]), post=post, edit=show, timing=self.import_progress)
+
+        async def work() -> Reply:
+            progress.start()
+            result: Any = None
+            try:
+                reply = await self.dispatcher.handle(command, actor, progress=progress)
+                result = reply.result
+            finally:
+                await progress.finish(result, last_line=False)  # the report is the next edit of that response
+            return reply
+
+        await self.answer(interaction, work(), public=False, defer_now=True)
 
     # ------------------------------------------------------------------ reactions as votes
 

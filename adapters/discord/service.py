@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from adapters.chat_progress import ProgressTiming
 from adapters.contract import AdapterRuntime as Runtime
 
 from .client import CoalitionClient
@@ -18,12 +19,13 @@ class DiscordService:
     name = "discord"
 
     def __init__(self, runtime: Runtime, *, guild_ready_timeout: float = 2.0, ready_timeout: float = 60.0,
-                 deliver: bool = True) -> None:
+                 deliver: bool = True, import_progress: ProgressTiming | None = None) -> None:
+        """`import_progress`: when a file import's progress message is shown, and how often it is edited."""
         self.runtime = runtime
         settings = runtime.settings.discord
         self.client = CoalitionClient(settings, runtime.dispatcher, runtime.store.unit_of_work,
                                       default_tlp=runtime.settings.policy.default_tlp.lower(),
-                                      guild_ready_timeout=guild_ready_timeout)
+                                      guild_ready_timeout=guild_ready_timeout, import_progress=import_progress)
         self.sink = DiscordSink(self.client, seed_reactions=(settings.reaction_confirm,
                                                              settings.reaction_false_positive))
         self.deliverer = runtime.deliverer(self.sink)
