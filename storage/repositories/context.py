@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import Case, Comment, Visibility
@@ -26,6 +26,24 @@ def _comments() -> Any:
                    OrganizationRow.name, CommentRow.text, CommentRow.created_at)
             .join(MemberRow, MemberRow.id == CommentRow.member_id)
             .join(OrganizationRow, OrganizationRow.id == MemberRow.org_id))
+
+
+def _latest_comments() -> Any:
+    """Each indicator's latest comments (`limit`, newest first) with how many it has: built once (a lookup runs it;
+    making the statement anew took longer than running it)."""
+    ranked = select(
+        CommentRow.id, CommentRow.indicator_id, CommentRow.member_id, CommentRow.text, CommentRow.created_at,
+        func.row_number().over(partition_by=CommentRow.indicator_id, order_by=CommentRow.id.desc()).label("rn"),
+        func.count().over(partition_by=CommentRow.indicator_id).label("total"),
+    ).where(CommentRow.indicator_id.in_(bindparam("ids", expanding=True))).subquery()
+    return (select(ranked.c.id, ranked.c.indicator_id, ranked.c.member_id, MemberRow.org_id, OrganizationRow.name,
+                   ranked.c.text, ranked.c.created_at, ranked.c.total)
+            .join(MemberRow, MemberRow.id == ranked.c.member_id)
+            .join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
+            .where(ranked.c.rn <= bindparam("limit")).order_by(ranked.c.indicator_id, ranked.c.id.desc()))
+
+
+_LATEST_COMMENTS = _latest_comments()
 
 
 def _cases() -> Any:
@@ -52,18 +70,7 @@ class SqlContextRepository(_Repository):
         chunk of ids (window functions on both backends)."""
         found: dict[int, tuple[int, list[Comment]]] = {}
         for chunk in _chunks(list(dict.fromkeys(indicator_ids))):
-            ranked = select(
-                CommentRow.id, CommentRow.indicator_id, CommentRow.member_id, CommentRow.text, CommentRow.created_at,
-                func.row_number().over(partition_by=CommentRow.indicator_id,
-                                       order_by=CommentRow.id.desc()).label("rn"),
-                func.count().over(partition_by=CommentRow.indicator_id).label("total"),
-            ).where(CommentRow.indicator_id.in_(chunk)).subquery()
-            rows = await self._execute(
-                select(ranked.c.id, ranked.c.indicator_id, ranked.c.member_id, MemberRow.org_id, OrganizationRow.name,
-                       ranked.c.text, ranked.c.created_at, ranked.c.total)
-                .join(MemberRow, MemberRow.id == ranked.c.member_id)
-                .join(OrganizationRow, OrganizationRow.id == MemberRow.org_id)
-                .where(ranked.c.rn <= limit).order_by(ranked.c.indicator_id, ranked.c.id.desc()))
+            rows = await self._execute(_LATEST_COMMENTS, {"ids": list(chunk), "limit": limit})
             for row in rows:
                 found.setdefault(row[1], (int(row[-1]), []))[1].append(Comment(*row[:-1]))
         return found
