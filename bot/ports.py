@@ -143,6 +143,10 @@ class IndicatorRepository(Protocol):
     async def search(self, flt: SearchFilter, view: Visibility, page: Page) -> tuple[Sequence[Indicator], int]:
         """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
 
+    async def search_newest(self, flt: SearchFilter, view: Visibility, before_id: int | None,
+                            size: int) -> Sequence[Indicator]:
+        """The next `size` matches of `flt` newest first with id < before_id (keyset batches, no count)."""
+
     async def related(self, pivots: Sequence[Pivot], view: Visibility,
                       limit: int) -> list[tuple[list[Indicator], int, dict[int, int]]]:
         """Per pivot: the first `limit` items in its relation to its target that `view` may see, how many

@@ -130,6 +130,7 @@ class IndicatorList:
     page: int
     page_size: int
     next_action: str | None = None  # action id of the next page, when there is one
+    total_at_least: bool = False  # `total` is a lower bound: counting stopped once the page was full
 
 
 @dataclass(frozen=True)

@@ -230,13 +230,18 @@ def sighting_head(result: r.SightingRecorded) -> str:
     return f"Sighting of {result.card.indicator.ref} recorded (count {result.count})."
 
 
+def of_total(result: r.IndicatorList) -> str:
+    """A list's total as the reply says it: "at least N" where counting stopped once the page was full."""
+    return f"at least {result.total}" if result.total_at_least else str(result.total)
+
+
 @render.register
 def _(result: r.IndicatorList, esc: Escape = plain) -> str:
     if not result.cards:
         return f"{result.title}: nothing found."
     first = (result.page - 1) * result.page_size + 1
     last = first + len(result.cards) - 1
-    head = f"{result.title}: {first}-{last} of {result.total}"
+    head = f"{result.title}: {first}-{last} of {of_total(result)}"
     tail = [f"More: add page:{result.page + 1}"] if last < result.total else []
     return "\n".join([head, *_cards(result.cards, esc), *tail])
 

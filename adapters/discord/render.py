@@ -21,6 +21,7 @@ from bot.text import (
     dates_line,
     known_text,
     not_applied_lines,
+    of_total,
     plain,
     related_lines,
     render,
@@ -231,7 +232,7 @@ def to_message(result: object) -> Message:
             return text_message(f"{esc(result.title)}: nothing found.")
         first = (result.page - 1) * result.page_size + 1
         last = first + len(result.cards) - 1
-        msg = cards_message(result.cards, head=f"{esc(result.title)}: {first}-{last} of {result.total}",
+        msg = cards_message(result.cards, head=f"{esc(result.title)}: {first}-{last} of {of_total(result)}",
                             tail=[f"More: add page:{result.page + 1}"] if last < result.total else [])
         if result.next_action:
             from adapters.discord.buttons import CardButton

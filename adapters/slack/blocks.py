@@ -26,6 +26,7 @@ from bot.text import (
     dates_line,
     known_text,
     not_applied_lines,
+    of_total,
     related_lines,
     render,
     sighting_head,
@@ -268,7 +269,7 @@ class Renderer:
         if not result.cards:
             return [section(f"*{esc(result.title)}:* nothing found.")]
         first = (result.page - 1) * result.page_size + 1
-        return [section(f"*{esc(result.title)}:* {first}–{first + len(result.cards) - 1} of {result.total}")]
+        return [section(f"*{esc(result.title)}:* {first}–{first + len(result.cards) - 1} of {of_total(result)}")]
 
     @singledispatchmethod
     def tail(self, result: object) -> list[dict[str, Any]]:

@@ -36,7 +36,9 @@ VERBS: dict[str, tuple[str, str]] = {
                "Search the indicators you may see, newest first. within: IPs and CIDRs overlapping a network and "
                "URLs on such IPs; domain: a domain, its subdomains, and URLs and e-mail addresses on them; text: "
                "a word in the notes and tags; org:NAME an organization (org:Sentinel Security or "
-               "org:\"Sentinel Security\"); min_score:N only those whose score is at least N (see /ioc why)."),
+               "org:\"Sentinel Security\"); min_score:N only those whose score is at least N now (see /ioc why), "
+               "however old: scores are computed as you ask, so a big result is counted only until your page is "
+               "full (\"of at least N\")."),
     "edit": ("/ioc edit #ID [conf:N] [tags:+a,-b] [valid:30d] [tlp:amber] [note...]   (and [threat:TYPE|none] "
              "[malware:NAME|none] [ref:URL|none])",
              "Correct an indicator of your organization (moderators: any they may see): `tags:+a,-b` adds and "

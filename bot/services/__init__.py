@@ -29,12 +29,9 @@ from .admin import (  # noqa: F401
 from .analysts import (  # noqa: F401
     COMMENTS_SHOWN,
     PIVOTED_VALUES,
-    SCORED_BATCH,
-    SCORED_SCAN_MAX,
     _list,
     _maybe_auto_approve,
     _related,
-    _scored_list,
     _search_org,
     _with_comments,
     help_for,

@@ -40,9 +40,9 @@ from bot.rules import (
     can_see,
     require_role,
 )
-from bot.score import compute, inputs_for
 
 from .context import Context, announce, build_cards, card, cards_for, effective_status, resolve
+from .scored_search import scored_search
 from .storing import store_submissions
 
 
@@ -200,7 +200,7 @@ async def search(ctx: Context, cmd: commands.Search) -> IndicatorList:
                        within=cmd.within, domain=cmd.domain, notes_text=cmd.notes_text,
                        threat_types=cmd.threat_types, malware=cmd.malware)
     if cmd.min_score is not None:  # the score is computed, not stored: it filters here (issue 13)
-        return await _scored_list(ctx, flt, cmd.page, cmd.min_score, view=ctx.view_for(cmd))
+        return await scored_search(ctx, flt, cmd.page, cmd.min_score, view=ctx.view_for(cmd))
     return await _list(ctx, flt, cmd.page, "Search results", next_action=None, view=ctx.view_for(cmd))
 
 
@@ -241,31 +241,6 @@ async def _list(ctx: Context, flt: SearchFilter, page_number: int, title: str,
         total=total, page=page.number, page_size=page.size,
         next_action=actions.Action(next_action, page.number + 1).id if next_action and more else None,
     )
-
-
-SCORED_SCAN_MAX = 5000  # search min_score: the newest matches it scores at most
-
-
-SCORED_BATCH = 500
-
-
-async def _scored_list(ctx: Context, flt: SearchFilter, page_number: int, min_score: int,
-                       view: Visibility) -> IndicatorList:
-    """Search results scoring at least `min_score`: the newest SCORED_SCAN_MAX matches, scored a batch at a time
-    (one read of votes and sightings per batch), then paged."""
-    page = Page(page_number, ctx.policy.page_size)
-    kept: list[Indicator] = []
-    for number in range(1, SCORED_SCAN_MAX // SCORED_BATCH + 1):
-        rows, total = await ctx.uow.indicators.search(flt, view, Page(number, SCORED_BATCH))
-        rows = [r for r in rows if can_see(r, view)]
-        evidence = await ctx.uow.votes.evidence([r.id for r in rows])
-        kept += [r for r in rows if compute(inputs_for(r, evidence[r.id][2], evidence[r.id][1]), ctx.now,
-                                            ctx.policy.score_model).value >= min_score]
-        if number * SCORED_BATCH >= total:
-            break
-    shown = kept[page.offset:page.offset + page.size]
-    return IndicatorList(title=f"Search results scoring {min_score} or more", cards=await cards_for(ctx, shown),
-                         total=len(kept), page=page.number, page_size=page.size, next_action=None)
 
 
 async def home(ctx: Context, _: commands.Home) -> HomeResult:

@@ -76,6 +76,54 @@ def _decided(to: Status, at: datetime) -> dict[str, Any]:
     return {"decided_at": at} if to in (Status.APPROVED, Status.REJECTED, Status.REVOKED) else {}
 
 
+def search_conditions(flt: SearchFilter, view: Visibility) -> tuple[list[ColumnElement[bool]], bool]:
+    """The conditions of a search (`flt`) as `view` may see it, and whether they name the organization's row."""
+    conditions: list[ColumnElement[bool]] = [visibility_clause(view)]
+    needs_org = False
+    if flt.types:
+        conditions.append(IndicatorRow.type.in_([IOCType(t).value for t in flt.types]))
+    for tag in _normal_tags(flt.tags):
+        conditions.append(exists().where(
+            IndicatorTagRow.indicator_id == IndicatorRow.id, IndicatorTagRow.tag == tag
+        ))
+    if flt.statuses:
+        conditions.append(IndicatorRow.status.in_([s.value for s in flt.statuses]))
+    if flt.org_name is not None:
+        # Anonymous submissions are not found by their organization's name, except by its own members.
+        needs_org = True
+        conditions.append(OrganizationRow.name_key == flt.org_name.strip().lower())
+        conditions.append(or_(IndicatorRow.anonymous == false(), IndicatorRow.org_id == view.org_id))
+    if flt.since is not None:
+        conditions.append(IndicatorRow.created_at >= flt.since)
+    if flt.submitter_id is not None:
+        conditions.append(IndicatorRow.submitter_id == flt.submitter_id)
+    if flt.tlp is not None:
+        conditions.append(IndicatorRow.tlp_rank == flt.tlp.rank)
+    if flt.threat_types:
+        conditions.append(IndicatorRow.threat_type.in_(flt.threat_types))
+    if flt.malware:
+        conditions.append(IndicatorRow.malware.in_(flt.malware))
+    text = flt.text.strip().lower()
+    if text:
+        # A substring of the value (values are stored normalized, mostly lower-case already).
+        pattern = f"%{_like_escape(text)}%"
+        conditions.append(func.lower(IndicatorRow.value).like(pattern, escape="\\"))
+    if flt.within:
+        conditions.append(within_network(flt.within))
+    if flt.domain:
+        conditions.append(on_domain(flt.domain))
+    words = flt.notes_text.strip().lower()
+    if words:
+        # A substring of the note or of a tag (tags are stored lower-case).
+        pattern = f"%{_like_escape(words)}%"
+        conditions.append(or_(
+            func.lower(IndicatorRow.note).like(pattern, escape="\\"),
+            exists().where(IndicatorTagRow.indicator_id == IndicatorRow.id,
+                           IndicatorTagRow.tag.like(pattern, escape="\\")),
+        ))
+    return conditions, needs_org
+
+
 class SqlIndicatorRepository(_Repository):
     async def add(self, new: NewIndicator) -> Indicator:
         now = new.seen_at  # the core's clock: submission time is creation time
@@ -148,50 +196,18 @@ class SqlIndicatorRepository(_Repository):
 
     async def search(self, flt: SearchFilter, view: Visibility,
                      page: Page) -> tuple[Sequence[Indicator], int]:
-        conditions: list[ColumnElement[bool]] = [visibility_clause(view)]
-        needs_org = False
-        if flt.types:
-            conditions.append(IndicatorRow.type.in_([IOCType(t).value for t in flt.types]))
-        for tag in _normal_tags(flt.tags):
-            conditions.append(exists().where(
-                IndicatorTagRow.indicator_id == IndicatorRow.id, IndicatorTagRow.tag == tag
-            ))
-        if flt.statuses:
-            conditions.append(IndicatorRow.status.in_([s.value for s in flt.statuses]))
-        if flt.org_name is not None:
-            # Anonymous submissions are not found by their organization's name, except by its own members.
-            needs_org = True
-            conditions.append(OrganizationRow.name_key == flt.org_name.strip().lower())
-            conditions.append(or_(IndicatorRow.anonymous == false(), IndicatorRow.org_id == view.org_id))
-        if flt.since is not None:
-            conditions.append(IndicatorRow.created_at >= flt.since)
-        if flt.submitter_id is not None:
-            conditions.append(IndicatorRow.submitter_id == flt.submitter_id)
-        if flt.tlp is not None:
-            conditions.append(IndicatorRow.tlp_rank == flt.tlp.rank)
-        if flt.threat_types:
-            conditions.append(IndicatorRow.threat_type.in_(flt.threat_types))
-        if flt.malware:
-            conditions.append(IndicatorRow.malware.in_(flt.malware))
-        text = flt.text.strip().lower()
-        if text:
-            # A substring of the value (values are stored normalized, mostly lower-case already).
-            pattern = f"%{_like_escape(text)}%"
-            conditions.append(func.lower(IndicatorRow.value).like(pattern, escape="\\"))
-        if flt.within:
-            conditions.append(within_network(flt.within))
-        if flt.domain:
-            conditions.append(on_domain(flt.domain))
-        words = flt.notes_text.strip().lower()
-        if words:
-            # A substring of the note or of a tag (tags are stored lower-case).
-            pattern = f"%{_like_escape(words)}%"
-            conditions.append(or_(
-                func.lower(IndicatorRow.note).like(pattern, escape="\\"),
-                exists().where(IndicatorTagRow.indicator_id == IndicatorRow.id,
-                               IndicatorTagRow.tag.like(pattern, escape="\\")),
-            ))
+        conditions, needs_org = search_conditions(flt, view)
         return await self._counted_page(conditions, page, oldest_first=flt.oldest_first, needs_org=needs_org)
+
+    async def search_newest(self, flt: SearchFilter, view: Visibility, before_id: int | None,
+                            size: int) -> Sequence[Indicator]:
+        """The next `size` matches of `flt` (as `search`) newest first with id < before_id: keyset batches with no
+        COUNT, for a search that filters what the store cannot (search min_score: bot.services.scored_search)."""
+        conditions, _ = search_conditions(flt, view)
+        if before_id is not None:
+            conditions.append(IndicatorRow.id < before_id)
+        rows = await self._execute(_indicators().where(*conditions).order_by(IndicatorRow.id.desc()).limit(size))
+        return [_indicator(row) for row in rows]
 
     async def related(self, pivots: Sequence[Pivot], view: Visibility,
                       limit: int) -> list[tuple[list[Indicator], int, dict[int, int]]]:
