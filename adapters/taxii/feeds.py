@@ -6,9 +6,11 @@
 * Revalidation: every answer carries an `ETag` and a `Last-Modified`; `If-None-Match` (or, without it,
   `If-Modified-Since`) that still holds is answered 304 with no body, so a device polling every minute fetches
   nothing while nothing changed.
-* The body is streamed from one read (one consistent snapshot: a server-side cursor on PostgreSQL), in batches
-  of rows in id order, each formatted (bot.blocklists) and written as one chunk: memory holds one batch however
-  long the list.
+* The body is streamed in batches of rows in id order (each batch its own short read), each formatted
+  (bot.blocklists) and written as one chunk: memory holds one batch however long the list.
+* `min_score=N`: every batch is scored (bot.score, as exports are), SCORED items a statement, so every item of
+  the list is considered, however old; the batch sizes are the server's parameters (`FeedServer(batch=,
+  scored=)`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
+from adapters.config import TaxiiSettings
 from adapters.taxii.auth import KeyedEndpoint, text_response
 from bot import blocklists, exchange
-from bot.ports import UnitOfWork
+from bot.dispatcher import Dispatcher
+from bot.ports import UnitOfWork, UnitOfWorkFactory
 from bot.rules import organization_visibility
 from bot.score import ScoreModel
 
@@ -39,6 +43,11 @@ def _http_date(moment: datetime) -> str:
 
 class FeedServer(KeyedEndpoint):
     what = "feed"
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, dispatcher: Dispatcher, settings: TaxiiSettings, *,
+                 batch: int = BATCH, scored: int = SCORED) -> None:
+        super().__init__(uow_factory, dispatcher, settings)
+        self.batch, self.scored = batch, scored
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         blocklist = blocklists.LISTS.get(request.match_info["name"])
@@ -75,9 +84,9 @@ class FeedServer(KeyedEndpoint):
         after = 0
         while True:  # each batch its own short read: a slow device holds no connection while it reads
             async with self.uow_factory(read_only=True) as uow:
-                rows = await uow.blocklists.batch(flt, view, now, after, BATCH)
-                kept = await scoring_at_least(uow, rows, now, self.dispatcher.policy.score_model, min_score) \
-                    if rows and min_score is not None else None
+                rows = await uow.blocklists.batch(flt, view, now, after, self.batch)
+                kept = await scoring_at_least(uow, rows, now, self.dispatcher.policy.score_model, min_score,
+                                              self.scored) if rows and min_score is not None else None
             if not rows:
                 break
             last = rows[-1][0]
@@ -92,11 +101,11 @@ class FeedServer(KeyedEndpoint):
 
 
 async def scoring_at_least(uow: UnitOfWork, rows: Sequence[tuple[int, str, str, int]], now: datetime,
-                           model: ScoreModel, min_score: int) -> set[int]:
-    """The ids of these rows whose score is at least `min_score` (read back as indicators, SCORED a statement)."""
+                           model: ScoreModel, min_score: int, scored: int = SCORED) -> set[int]:
+    """The ids of these rows whose score is at least `min_score` (read back as indicators, `scored` a statement)."""
     found: set[int] = set()
-    for start in range(0, len(rows), SCORED):
-        indicators = await uow.exchange.indicators_by_ids([r[0] for r in rows[start:start + SCORED]])
+    for start in range(0, len(rows), scored):
+        indicators = await uow.exchange.indicators_by_ids([r[0] for r in rows[start:start + scored]])
         found |= {i for i, score in (await exchange.scores_of(uow, indicators, now, model)).items()
                   if score >= min_score}
     return found

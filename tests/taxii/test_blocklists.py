@@ -4,18 +4,22 @@ AMBER+STRICT item, revalidation with ETag and Last-Modified, filters, formats; o
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
+from sqlalchemy import insert
 
 from adapters.config import TaxiiSettings
 from adapters.taxii import create_app
 from bot import exchange
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Identity, Platform, Role
+from bot.tlp import TLP
+from storage.models import IndicatorRow
 from storage.uow import Store
 
 
@@ -278,3 +282,48 @@ async def test_min_score_keeps_the_items_scoring_at_least_that(feeds: Feeds) -> 
     assert headers["ETag"] != (await feeds.get("/feeds/domain.txt?min_score=0"))[2]["ETag"]
     status, body, _ = await feeds.get("/feeds/domain.txt?min_score=high")
     assert status == 400 and "min_score: a whole number from 0 to 100" in body
+
+
+async def test_min_score_scores_every_item_of_a_long_list_batch_after_batch(store: Store) -> None:
+    """min_score= over all items: high scorers spread over several batches of rows and of scoring (the server's
+    batch sizes lowered by its parameters, and the defaults: 2,000 rows cross a SCORED chunk), never another
+    organization's AMBER+STRICT one."""
+    from adapters.taxii.feeds import PREFIX, FeedServer
+
+    runner, feeds = await _serve(store)
+    async with store.unit_of_work(read_only=True) as uow:
+        bob = await uow.members.by_identity(Identity(Platform.CONSOLE, "t", "bob"))
+        alice = await uow.members.by_identity(Identity(Platform.CONSOLE, "t", "alice"))
+    assert bob and alice
+    high = {1, 299, 300, 301, 699, 700, 701, 1000, 1001, 1400, 1999, 2000}
+    at = feeds.clock.now - timedelta(hours=1)
+    rows = [{"id": n, "stix_id": f"indicator--{uuid.UUID(int=n, version=4)}", "type": "domain",
+             "value": f"item-{n}.example", "status": "approved", "tlp": tlp.value, "tlp_rank": tlp.rank,
+             "confidence": 100 if n in high or n == 1500 else 10, "note": "", "submitter_id": by.id,
+             "org_id": by.org_id, "anonymous": False, "first_seen": at, "last_seen": at, "valid_until": None,
+             "created_at": at, "modified_at": at, "status_reason": ""}
+            for n in range(1, 2001)
+            for tlp, by in [(TLP.AMBER_STRICT, alice) if n == 1500 else (TLP.GREEN, bob)]]
+    async with store.engine.begin() as conn:
+        await conn.execute(insert(IndicatorRow), rows)
+    small = web.Application()
+    small.router.add_get(PREFIX + "{name}", FeedServer(store.unit_of_work, feeds.dispatcher,
+                                                       TaxiiSettings(enabled=True), batch=700, scored=300).handle)
+    small_runner = web.AppRunner(small)
+    await small_runner.setup()
+    site = web.TCPSite(small_runner, "127.0.0.1", 0)
+    await site.start()
+    small_feeds = Feeds(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}",  # type: ignore[union-attr]
+                        feeds.keys, feeds.clock, feeds.dispatcher)
+    try:
+        expected = [f"item-{n}.example" for n in sorted(high)]
+        for server in (feeds, small_feeds):
+            status, body, _ = await server.get("/feeds/domain.txt?min_score=45")
+            assert status == 200 and body.splitlines() == expected
+            _, everything, _ = await server.get("/feeds/domain.txt")
+            assert len(everything.splitlines()) == 1999  # (not alice's AMBER+STRICT one)
+            _, hers, _ = await server.get("/feeds/domain.txt?min_score=45", org="Northbank")
+            assert hers.splitlines() == sorted([*expected, "item-1500.example"], key=lambda v: int(v[5:-8]))
+    finally:
+        await small_runner.cleanup()
+        await runner.cleanup()
