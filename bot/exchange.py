@@ -143,7 +143,8 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
 async def scores_of(uow: UnitOfWork, rows: Sequence[Indicator], now: datetime, model: ScoreModel) -> dict[int, int]:
     """The scores of a batch (bot.score), from one read of their votes and sightings."""
     evidence = await uow.votes.evidence([r.id for r in rows])
-    return {r.id: compute(inputs_for(r, evidence[r.id][2], evidence[r.id][1]), now, model).value for r in rows}
+    return {r.id: compute(inputs_for(r, evidence[r.id].verdicts, evidence[r.id].sightings), now, model).value
+            for r in rows}
 
 
 def export_filter(cmd: commands.Export, now: datetime) -> ExportFilter:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 from bot.domain import (
     ApiKey,
@@ -184,6 +184,16 @@ class IndicatorRepository(Protocol):
         """Like `transition`, for many at once; returns the ids that changed."""
 
 
+class Evidence(NamedTuple):
+    """What the store knows of an indicator beyond its row, read for many at once (one round trip): its tally and
+    sightings (what a card shows), each organization's verdict (the score: bot.score), how many comments it has."""
+
+    tally: Tally
+    sightings: SightingSummary
+    verdicts: tuple[OrgVerdict, ...]
+    comments: int
+
+
 class VoteRepository(Protocol):
     async def upsert(self, indicator_id: int, member_id: int, org_id: int, verdict: Verdict, reason: str,
                      at: datetime) -> Verdict | None:
@@ -201,9 +211,9 @@ class VoteRepository(Protocol):
     async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
         """Tallies and sightings of many indicators in one round trip (what a card shows)."""
 
-    async def evidence(self, indicator_ids: Iterable[int]) -> dict[
-            int, tuple[Tally, SightingSummary, tuple[OrgVerdict, ...]]]:
-        """`activity` and each organization's verdict with its trust and latest vote (the score), one round trip."""
+    async def evidence(self, indicator_ids: Iterable[int]) -> dict[int, Evidence]:
+        """`activity`, each organization's verdict with its trust and latest vote (the score) and how many comments
+        each has, one round trip."""
 
 
 class SightingRepository(Protocol):

@@ -38,8 +38,8 @@ async def expire_below_threshold(uow: UnitOfWork, now: datetime, delivery_platfo
     while batch := await uow.indicators.approved_after(after, EXPIRY_BATCH, now):
         evidence = await uow.votes.evidence([i.id for i in batch])
         for ind in batch:
-            _, sightings, verdicts = evidence[ind.id]
-            score = compute(inputs_for(ind, verdicts, sightings), now, policy.score_model)
+            found = evidence[ind.id]
+            score = compute(inputs_for(ind, found.verdicts, found.sightings), now, policy.score_model)
             if score.value < below:
                 due[ind.id] = score.value
         after = batch[-1].id

@@ -102,8 +102,8 @@ async def lookup(ctx: Context, cmd: commands.Lookup) -> LookupResult:
             pivoted.setdefault((ref.observable.type, ref.observable.value), ref.observable)
         elif shown:
             pivoted.setdefault((shown[0].type, shown[0].value), Observable(shown[0].type, shown[0].value))
-    return LookupResult(await _with_comments(ctx, await cards_for(ctx, list(found.values()), held=by_value)),
-                        tuple(unknown),
+    cards = await cards_for(ctx, list(found.values()), held=by_value, comment_counts=True)
+    return LookupResult(await _with_comments(ctx, cards), tuple(unknown),
                         cmd.invalid, await _related(ctx, list(pivoted.values())[:PIVOTED_VALUES], view))
 
 
@@ -111,10 +111,13 @@ COMMENTS_SHOWN = 3  # issue 13: a lookup's card shows the latest comments, newes
 
 
 async def _with_comments(ctx: Context, cards: Sequence[IndicatorCard]) -> tuple[IndicatorCard, ...]:
-    """The cards (of items the viewer may see) with their latest comments and how many there are."""
-    found = await ctx.uow.context.latest_comments([c.indicator.id for c in cards], COMMENTS_SHOWN) if cards else {}
-    return tuple(replace(c, comments=tuple(found[c.indicator.id][1]), comment_count=found[c.indicator.id][0])
-                 if c.indicator.id in found else c for c in cards)
+    """The cards (of items the viewer may see, with how many comments each has) with their latest comments: read
+    only for those that have some (most have none: no statement then)."""
+    commented = [c.indicator.id for c in cards if c.comment_count]
+    found = await ctx.uow.context.latest_comments(commented, COMMENTS_SHOWN) if commented else {}
+    latest = {c.indicator.id: found.get(c.indicator.id, (0, [])) for c in cards}  # as read now: the count too
+    return tuple(replace(c, comments=tuple(latest[c.indicator.id][1]), comment_count=latest[c.indicator.id][0])
+                 for c in cards)
 
 
 PIVOTED_VALUES = 10  # the related sections of a lookup: for its first ten values

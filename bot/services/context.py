@@ -116,45 +116,50 @@ def buttons_for(indicator_id: int, status: Status, moderator: bool) -> tuple[But
 async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewer: Member | None, now: datetime,
                       moderator_buttons: bool | None = None,
                       warnings: dict[int, tuple[str, ...]] | None = None,
-                      model: ScoreModel | None = None) -> tuple[IndicatorCard, ...]:
+                      model: ScoreModel | None = None, comment_counts: bool = False) -> tuple[IndicatorCard, ...]:
     """Cards for these indicators, their tallies, sightings and scores (bot.score) fetched in one query.
 
     `viewer` None renders for a shared channel: no organization behind an anonymous item, vote buttons only
-    (unless `moderator_buttons`)."""
+    (unless `moderator_buttons`). `comment_counts`: each card with how many comments its item has (a lookup's,
+    which then reads the latest of those that have some)."""
     if not indicators:
         return ()
     ids = [i.id for i in indicators]
-    activity = await uow.votes.evidence(ids)
+    evidence = await uow.votes.evidence(ids)
     moderator = moderator_buttons if moderator_buttons is not None else bool(viewer and can_moderate(viewer))
     cards = []
     for ind in indicators:
         status = effective_status(ind, now)
+        found = evidence[ind.id]
         cards.append(IndicatorCard(
             indicator=ind,
             org_shown=shown_org_name(ind, viewer),
             status=status,
-            tally=activity[ind.id][0],
-            sightings=activity[ind.id][1],
+            tally=found.tally,
+            sightings=found.sightings,
             buttons=buttons_for(ind.id, status, moderator),
             warnings=(warnings or {}).get(ind.id, ()),
-            score=compute(inputs_for(ind, activity[ind.id][2], activity[ind.id][1]), now, model),
+            score=compute(inputs_for(ind, found.verdicts, found.sightings), now, model),
+            comment_count=found.comments if comment_counts else 0,
         ))
     return tuple(cards)
 
 
 async def cards_for(ctx: Context, indicators: Sequence[Indicator], *,
-                    held: Mapping[tuple[str, str], Sequence[Indicator]] | None = None) -> tuple[IndicatorCard, ...]:
+                    held: Mapping[tuple[str, str], Sequence[Indicator]] | None = None,
+                    comment_counts: bool = False) -> tuple[IndicatorCard, ...]:
     """Cards for this viewer, each flagged with the warninglists its value is on, and with `also_restricted`
     when the viewer may also see another item of the same value at AMBER+STRICT or RED (another visibility
     scope): only someone who may see both learns that they coincide. `held`: every item of some of these values
-    (by type and value, in every scope), when the caller has read them already (a lookup by value)."""
+    (by type and value, in every scope), when the caller has read them already (a lookup by value);
+    `comment_counts`: see build_cards."""
     warnings = {}
     if ctx.warninglists is not None:
         for ind in indicators:
             if names := ctx.warninglists.match(Observable(ind.type, ind.value)):
                 warnings[ind.id] = tuple(names)
     cards = await build_cards(ctx.uow, indicators, viewer=ctx.member, now=ctx.now, warnings=warnings,
-                              model=ctx.policy.score_model)
+                              model=ctx.policy.score_model, comment_counts=comment_counts)
     also = await _also_restricted(ctx, indicators, held or {})
     return tuple(replace(c, also_restricted=True) if c.indicator.id in also else c for c in cards)
 

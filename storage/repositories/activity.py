@@ -22,8 +22,10 @@ from bot.domain import (
     Tally,
     Verdict,
 )
+from bot.ports import Evidence
 from bot.score import OrgVerdict
 from storage.models import (
+    CommentRow,
     OrganizationRow,
     SightingRow,
     VoteRow,
@@ -85,29 +87,33 @@ class SqlVoteRepository(_Repository):
 
 
     async def activity(self, indicator_ids: Iterable[int]) -> dict[int, tuple[Tally, SightingSummary]]:
-        """Tallies and sightings of many indicators in one round trip (a UNION ALL of two GROUP BYs)."""
-        return {i: (tally, sightings) for i, (tally, sightings, _) in (await self.evidence(indicator_ids)).items()}
+        """Tallies and sightings of many indicators in one round trip (`evidence`: a UNION ALL of GROUP BYs)."""
+        return {i: (found.tally, found.sightings) for i, found in (await self.evidence(indicator_ids)).items()}
 
-    async def evidence(self, indicator_ids: Iterable[int]) -> dict[
-            int, tuple[Tally, SightingSummary, tuple[OrgVerdict, ...]]]:
-        """`activity` and, for the score (bot.score), each organization's verdict with its trust and latest vote:
-        still one round trip for a batch (the votes grouped by organization too)."""
+    async def evidence(self, indicator_ids: Iterable[int]) -> dict[int, Evidence]:
+        """`activity`, for the score (bot.score) each organization's verdict with its trust and latest vote, and
+        how many comments each has (a lookup reads the latest only of those that have some): still one round trip
+        for a batch (the votes grouped by organization too)."""
         ids = list(dict.fromkeys(indicator_ids))
         votes: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in ids}
         verdicts: dict[int, list[OrgVerdict]] = {i: [] for i in ids}
         sightings = {i: SightingSummary() for i in ids}
+        comments = dict.fromkeys(ids, 0)
         for chunk in _chunks(ids):
             for indicator_id, kind, n, org, trust, last in await self._execute(_ACTIVITY, {"ids": list(chunk)}):
                 if kind == _SIGHTING:
                     sightings[indicator_id] = SightingSummary(count=int(n), orgs=org, last_seen=last)
+                elif kind == _COMMENT:
+                    comments[indicator_id] = int(n)
                 else:
                     count, orgs = votes[indicator_id].get(kind, (0, 0))
                     votes[indicator_id][kind] = (count + n, orgs + 1)
                     verdicts[indicator_id].append(OrgVerdict(org, kind, int(trust), last))
-        return {i: (_tally(votes[i]), sightings[i], tuple(verdicts[i])) for i in ids}
+        return {i: Evidence(_tally(votes[i]), sightings[i], tuple(verdicts[i]), comments[i]) for i in ids}
 
 
 _SIGHTING = "sighting"
+_COMMENT = "comment"
 
 
 def _activity_statement() -> Any:
@@ -124,6 +130,10 @@ def _activity_statement() -> Any:
                func.max(SightingRow.seen_at))
         .where(SightingRow.indicator_id.in_(ids))
         .group_by(SightingRow.indicator_id),
+        select(CommentRow.indicator_id, literal(_COMMENT).label("kind"), func.count(), null(),
+               type_coerce(null(), OrganizationRow.trust_level.type), func.max(CommentRow.created_at))
+        .where(CommentRow.indicator_id.in_(ids))
+        .group_by(CommentRow.indicator_id),
     )
 
 

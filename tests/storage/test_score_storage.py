@@ -27,6 +27,8 @@ async def test_evidence_gives_each_organizations_verdict_trust_and_latest_vote_i
         await uow.votes.upsert(one.id, seed.bob.id, seed.cert.id, Verdict.CONFIRM, "", T0 + timedelta(hours=2))
         await uow.votes.upsert(one.id, seed.mod.id, seed.cert.id, Verdict.FALSE_POSITIVE, "", T0 + timedelta(hours=3))
         await uow.sightings.add(one.id, seed.cert.id, seed.bob.id, 4, T0 + timedelta(hours=5), "")
+        for n in range(2):
+            await uow.context.add_comment(one.id, seed.bob.id, f"seen {n}", T0 + timedelta(hours=6))
         await uow.commit()
     statements: list[str] = []
 
@@ -40,7 +42,8 @@ async def test_evidence_gives_each_organizations_verdict_trust_and_latest_vote_i
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", count)
     assert len([s for s in statements if "votes" in s]) == 1  # a batch costs one statement
-    tally, sightings, verdicts = found[one.id]
+    tally, sightings, verdicts, comments = found[one.id]
+    assert comments == 2  # how many comments, read in the same statement
     assert tally == Tally(confirm=3, false_positive=1, confirm_orgs=2, false_positive_orgs=1)
     assert sightings == SightingSummary(count=4, orgs=1, last_seen=T0 + timedelta(hours=5))
     assert sorted(verdicts, key=lambda v: (v.org_id, v.verdict)) == [
@@ -48,8 +51,8 @@ async def test_evidence_gives_each_organizations_verdict_trust_and_latest_vote_i
         OrgVerdict(seed.cert.id, "confirm", 90, T0 + timedelta(hours=2)),
         OrgVerdict(seed.cert.id, "false_positive", 90, T0 + timedelta(hours=3)),
     ]
-    assert found[two.id] == (Tally(), SightingSummary(), ())
-    assert found[12345] == (Tally(), SightingSummary(), ())
+    assert found[two.id] == (Tally(), SightingSummary(), (), 0)
+    assert found[12345] == (Tally(), SightingSummary(), (), 0)
     # the score counts the other organization only (its trust 90): 40 + 7.2 + 4 - 10.8
     inputs = inputs_for(one, verdicts, sightings)
     assert (inputs.confirming_trust, inputs.false_positive_trust, inputs.sighting_orgs) == ((90,), (90,), 1)
