@@ -164,7 +164,7 @@ def console(
         with tempfile.TemporaryDirectory(prefix="coalition-demo-") as tmp:
             url = database or (f"sqlite+aiosqlite:///{tmp}/demo.db" if demo else None)
             async with open_runtime(settings, database_url=url, migrate=True if demo else None,
-                                    delivery_platforms=(Platform.CONSOLE,)) as rt:
+                                    delivery_platforms=(Platform.CONSOLE,), warninglists="on first use") as rt:
                 deliverer = Deliverer(rt.store.unit_of_work, ConsoleSink(typer.echo), clock=rt.dispatcher.clock,
                                       chart=stats_png, score_model=rt.dispatcher.policy.score_model,
                                       default_ceiling=rt.dispatcher.policy.default_channel_ceiling)
@@ -257,7 +257,7 @@ def stats(
     """What the store holds, and the last 12 weeks: submissions, approvals, time to decision, tags, contributors."""
     from datetime import UTC, datetime
 
-    from adapters.runtime import open_runtime
+    from adapters.runtime import open_store
     from bot.results import StatsResult
     from bot.rules import coalition_visibility, organization_visibility
     from bot.text import render
@@ -265,8 +265,7 @@ def stats(
     settings = _settings(config)
 
     async def main() -> StatsResult | None:
-        async with open_runtime(settings, database_url=database, warninglists=False) as rt, \
-                rt.store.unit_of_work(read_only=True) as uow:
+        async with open_store(settings, database_url=database) as store, store.unit_of_work(read_only=True) as uow:
             found = await uow.organizations.by_name(org) if org else None
             if org and found is None:
                 return None
@@ -294,14 +293,14 @@ def bootstrap(
     database: DatabaseOption = None,
 ) -> None:
     """Create the first organization and print a one-use admin invite code (`/ioc join CODE` on any platform)."""
-    from adapters.runtime import open_runtime
+    from adapters.runtime import open_store
     from bot.bootstrap import first_admin_invite
 
     settings = _settings(config)
 
     async def main() -> str:
-        async with open_runtime(settings, database_url=database, warninglists=False) as rt:
-            return await first_admin_invite(rt.store.unit_of_work, org, sector)
+        async with open_store(settings, database_url=database) as store:
+            return await first_admin_invite(store.unit_of_work, org, sector)
 
     code = _run_with_store(main, database or settings.database.url.get_secret_value())
     typer.echo(f"Admin invite for {org}: {code}\nRun `/ioc join {code}` as the first admin; it works once, "

@@ -64,7 +64,7 @@ def export(
     """Write a STIX 2.1 bundle (or CSV, one value a line, or a MISP feed folder) of the indicators, filtered.
     Never RED."""
     from adapters.progress import ProgressReport
-    from adapters.runtime import open_runtime
+    from adapters.runtime import open_store
     from bot import exchange
     from bot.domain import ExportFilter, Status
     from bot.ioc import IOCType
@@ -83,10 +83,10 @@ def export(
                            tags=tuple(tag or ()), since=_parse_since(since))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    score_model = settings.policy.to_policy(settings.score).score_model  # as the dispatcher's policy has it
 
     async def main(progress: exchange.Progress) -> exchange.ExportStats:
-        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
-                    rt.store.unit_of_work(read_only=True) as uow):
+        async with open_store(settings, database_url=database) as store, store.unit_of_work(read_only=True) as uow:
             view, viewer = _view_of(await uow.organizations.by_name(org) if org else None, org)
             if fmt == "misp-feed" and output is not None:
                 from adapters.misp_files import export_feed
@@ -96,7 +96,7 @@ def export(
             try:
                 return await exchange.write_export(uow, view, flt, fmt, out.write, viewer_org_id=viewer,
                                                    progress=progress, min_score=min_score,
-                                                   scoring=(datetime.now(UTC), rt.dispatcher.policy.score_model))
+                                                   scoring=(datetime.now(UTC), score_model))
             finally:
                 if output:
                     out.close()
@@ -286,7 +286,7 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
                   name: Annotated[str, typer.Option(help="What the key is for")] = "",
                   config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Create an API key for ORG and print it (once: only its SHA-256 is stored)."""
-    from adapters.runtime import open_runtime
+    from adapters.runtime import open_store
     from bot import exchange
     from bot.commands import UsageError
     from bot.domain import Platform
@@ -294,8 +294,7 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
     settings = _settings(config)
 
     async def main():  # type: ignore[no-untyped-def]
-        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
-                    rt.store.unit_of_work() as uow):
+        async with open_store(settings, database_url=database) as store, store.unit_of_work() as uow:
             now = datetime.now(UTC)
             created = await exchange.create_api_key(uow, org, name, created_by=None, now=now)
             await uow.audit.append("apikey.create", at=now, platform=Platform.CLI, member_id=None,
@@ -314,15 +313,14 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
 @apikey_app.command("list")
 def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """List the API keys (prefixes only)."""
-    from adapters.runtime import open_runtime
+    from adapters.runtime import open_store
     from bot import results
     from bot.text import render
 
     settings = _settings(config)
 
     async def main():  # type: ignore[no-untyped-def]
-        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
-                    rt.store.unit_of_work(read_only=True) as uow):
+        async with open_store(settings, database_url=database) as store, store.unit_of_work(read_only=True) as uow:
             return tuple(await uow.api_keys.list())
 
     typer.echo(render(results.ApiKeyListResult(asyncio.run(main()))))
@@ -332,14 +330,13 @@ def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) ->
 def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -> 3)")],
                   config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Revoke an API key at once."""
-    from adapters.runtime import open_runtime
+    from adapters.runtime import open_store
     from bot.domain import Platform
 
     settings = _settings(config)
 
     async def main():  # type: ignore[no-untyped-def]
-        async with (open_runtime(settings, database_url=database, warninglists=False) as rt,
-                    rt.store.unit_of_work() as uow):
+        async with open_store(settings, database_url=database) as store, store.unit_of_work() as uow:
             now = datetime.now(UTC)
             revoked = await uow.api_keys.revoke(key_id, now)
             if revoked is not None:

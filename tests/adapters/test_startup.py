@@ -26,7 +26,14 @@ PROBE = ("import json, os, sys\nfrom adapters.cli import main\ntry:\n    main()\
          "    code = e.code\nelse:\n    code = 0\n"
          "open(os.environ['MODULES_OUT'], 'w').write(json.dumps(sorted(sys.modules)))\nsys.exit(code)\n")
 UNUSED_BY_STORE_COMMANDS = ("slack_bolt", "slack_sdk", "discord", "aiohttp", "stix2", "stix2validator", "alembic",
-                            "pymispwarninglists", "jsonschema")
+                            "pymispwarninglists", "jsonschema", "matplotlib", "pymisp",
+                            # on a SQLite store: only the dialect and the driver in use
+                            "asyncpg", "sqlalchemy.dialects.postgresql")
+# What no command needs to parse its arguments or print its help.
+UNUSED_BY_HELP = (*UNUSED_BY_STORE_COMMANDS, "sqlalchemy", "storage.models", "bot.dispatcher", "re2", "ahocorasick",
+                  "rich.progress")
+# The core's chat commands, their results and the deliverers: commands that run no chat command do without them.
+CHAT_CORE = ("bot.dispatcher", "bot.delivery", "bot.services", "bot.commands")
 
 SAMPLES = [Observable(IOCType.IPV4, "8.8.8.8"), Observable(IOCType.IPV4, "10.1.2.3"),
            Observable(IOCType.CIDR, "192.168.0.0/24"), Observable(IOCType.DOMAIN, "mail.google.com"),
@@ -169,6 +176,41 @@ def test_commands_import_only_what_they_use(tmp_path):
     done, modules = probe(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout.startswith("coalition-bot ")
     assert "pydantic" not in modules and "sqlalchemy" not in modules
+
+
+def test_help_imports_no_store_platform_or_stix_library(tmp_path):
+    for args in (["--help"], ["export", "--help"], ["import", "--help"], ["console", "--help"]):
+        done, modules = probe(tmp_path, *args)
+        assert done.returncode == 0 and "Usage" in done.stdout, done.stderr
+        assert modules.isdisjoint(UNUSED_BY_HELP), (args, modules.intersection(UNUSED_BY_HELP))
+
+
+def test_commands_that_run_no_chat_command_open_the_store_without_the_core(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    done, modules = probe(tmp_path, "bootstrap", "--org", "Northbank", "--database", url)
+    assert done.returncode == 0 and "Admin invite for Northbank" in done.stdout, done.stderr
+    assert modules.isdisjoint(CHAT_CORE), modules.intersection(CHAT_CORE)
+
+    done, _ = probe(tmp_path, "apikey", "create", "Northbank", "--database", url)
+    assert done.returncode == 0 and done.stdout.startswith("k1 Northbank: "), done.stderr
+    done, modules = probe(tmp_path, "apikey", "list", "--database", url)
+    assert done.returncode == 0 and done.stdout.startswith("k1 Northbank"), done.stderr
+    assert modules.isdisjoint(CHAT_CORE), modules.intersection(CHAT_CORE)
+    assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
+
+    done, modules = probe(tmp_path, "export", "--database", url)  # the export itself needs bot.exchange's imports
+    assert done.returncode == 0 and json.loads(done.stdout)["type"] == "bundle", done.stderr
+    assert "bot.dispatcher" not in modules and "bot.delivery" not in modules
+
+
+def test_the_console_loads_the_warninglists_when_a_value_is_first_matched(tmp_path):
+    done, _ = probe(tmp_path, "console", "--demo", stdin="/as alice\n/ioc help\n")
+    assert done.returncode == 0 and "/ioc submit" in done.stdout, done.stderr
+    assert not cache_files(tmp_path / "wl")  # help matches no value: the index was not loaded
+
+    done, _ = probe(tmp_path, "console", "--demo", stdin="/as alice\n/ioc submit 8.8.8.8 tlp:green\n")
+    assert done.returncode == 0 and "warninglist" in done.stdout, done.stdout + done.stderr
+    assert cache_files(tmp_path / "wl")  # ... and a submission did load (and cache) it
 
 
 async def test_a_schema_at_head_is_checked_with_one_query_on_both_backends(database_url: str) -> None:
