@@ -145,8 +145,9 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 def fetch(url: str, collection: str, key: str, added_after: str | None,
           progress: exchange.Progress = exchange.no_progress) -> Fetched:
     """Everything the collection added after `added_after` (all of it when None), with the identities its
-    indicators name as authors. Blocking (HTTP): run it in a worker thread. Raises PullError. `progress` is told
-    the objects fetched after each page (from that thread)."""
+    indicators name as authors and the malware families their `indicates` relationships name. Blocking (HTTP):
+    run it in a worker thread. Raises PullError. `progress` is told the objects fetched after each page (from that
+    thread)."""
     host = urlsplit(url).hostname or ""
     if key and urlsplit(url).scheme != "https" and host not in LOCAL_HOSTS:
         raise PullError(f"the key is not sent over plain {urlsplit(url).scheme}:// to {host}: use the server's "
@@ -162,6 +163,14 @@ def fetch(url: str, collection: str, key: str, added_after: str | None,
         if authors:  # named in an earlier pull's pages: the identities are read again (a few objects)
             identities, more = _pages(coll, type="identity")
             objects += [o for o in identities if o.get("id") in authors]
+            pages += more
+        families = {o["id"] for o in objects if o.get("type") == "malware" and isinstance(o.get("id"), str)}
+        indicated = {ref for o in objects if o.get("type") == "relationship"
+                     and o.get("relationship_type") == "indicates" and isinstance(ref := o.get("target_ref"), str)
+                     and ref.startswith("malware--") and ref not in families}
+        if indicated:  # a family the collection added in an earlier pull (it comes with its first indicator)
+            found, more = _pages(coll, type="malware")
+            objects += [o for o in found if o.get("id") in indicated]
             pages += more
         return Fetched(objects, last_added, pages)
     except requests.exceptions.HTTPError as e:

@@ -333,3 +333,44 @@ def test_a_key_is_never_sent_over_plain_http_to_another_machine() -> None:
     with pytest.raises(PullError, match=re.escape("not sent over plain http:// to taxii.example.org: use the "
                                                   "server's https")):
         fetch("http://taxii.example.org/api/", "collection", "secret-key", None)
+
+
+async def test_a_pull_names_the_malware_family_even_when_the_family_came_in_an_earlier_pull(
+        sqlite_url: str, _sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collection serves a family once (with its first indicator); a later indicator of it arrives with its
+    `indicates` relationship only, and the pull reads the family again to name it."""
+    monkeypatch.setenv("COALITION_WARNINGLISTS_ENABLED", "false")
+    monkeypatch.delenv("COALITION_TAXII_PULL_KEY", raising=False)
+    up_path = tmp_path / "upstream.db"
+    shutil.copyfile(_sqlite_template, up_path)
+    up_url = f"sqlite:///{up_path}"
+    upstream = create_store(up_url)
+    up_dispatcher = Dispatcher(upstream.unit_of_work, clock=Clock())
+    key = await seed_upstream(upstream, up_dispatcher)
+    await say(up_dispatcher, "bob", "submit c2-one.example tlp:green threat:botnet_cc malware:Emotet")
+    await say(up_dispatcher, "mod", "approve #7")
+    server = await asyncio.to_thread(start_server, up_url, port := free_port())
+    here = create_store(sqlite_url)
+    try:
+        async with here.unit_of_work() as uow:
+            await uow.organizations.add("Partner CERT", "government", 60)
+            await uow.commit()
+        pull = ("taxii", "pull", f"http://127.0.0.1:{port}/coalition/", "--collection", COLLECTION, "--as",
+                "Partner CERT", "--database", sqlite_url, "--key", key)
+        first = await invoke(*pull)
+        assert first.exit_code == 0, first.output
+        await say(up_dispatcher, "bob", "submit c2-two.example tlp:green malware:emotet")
+        await say(up_dispatcher, "mod", "approve #8")
+        second = await invoke(*pull)
+        assert second.exit_code == 0, second.output
+        async with here.unit_of_work(read_only=True) as uow:
+            pulled = await uow.exchange.export_batch(ExportFilter(statuses=tuple(Status)),
+                                                     organization_visibility(1), 0, 100)
+        families = {i.value: i.malware for i in pulled}
+        assert families["c2-one.example"] == families["c2-two.example"] == "emotet"
+        assert families["evil0.example"] in ("", None)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(server.wait, 30)
+        await here.close()
+        await upstream.close()
