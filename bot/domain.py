@@ -344,6 +344,23 @@ class PostedCard:
 
 
 @dataclass(frozen=True)
+class PostedCaseCard:
+    """A case's card the bot posted in a channel (`/ioc case show NAME` there), kept so that it is edited when the
+    case changes. `ceiling`: what the channel's audience could see when it was posted (a channel shared with other
+    organizations may have been treated as CLEAR): the card never shows more than that, nor more than the channel's
+    ceiling now. `message_id` None means "about to be posted"."""
+
+    platform: Platform
+    workspace_id: str
+    channel_id: str
+    case_id: int
+    ceiling: TLP
+    message_id: str | None = None
+    delivery_key: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True)
 class StatsTrends:
     """What `/ioc stats` draws (issue 14), only over what the asker may see: per week (oldest first, the current
     week last), submissions and approvals; the median time from submission to decision; the most used tags; and

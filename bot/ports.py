@@ -29,6 +29,7 @@ from bot.domain import (
     Page,
     Platform,
     PostedCard,
+    PostedCaseCard,
     Role,
     SearchFilter,
     SightingRecord,
@@ -325,6 +326,15 @@ class PostedCards(Protocol):
     async def of_indicators(self, indicator_ids: Iterable[int], platform: Platform) -> Sequence[PostedCard]:
         """Every posted copy of these indicators' cards on this platform (with a message id)."""
 
+    async def reserve_cases(self, cards: Sequence[PostedCaseCard]) -> dict[str, tuple[PostedCaseCard, datetime | None]]:
+        """As `reserve`, for cases' cards posted in channels (issue 13's live case cards)."""
+
+    async def set_case_messages(self, messages: Sequence[tuple[int, str]]) -> None:
+        """(case card id, platform message id) of cases' cards now posted."""
+
+    async def of_cases(self, case_ids: Iterable[int], platform: Platform) -> Sequence[PostedCaseCard]:
+        """Every posted copy of these cases' cards on this platform (with a message id)."""
+
 
 class UnitOfWork(Protocol):
     organizations: OrganizationRepository
@@ -526,6 +536,9 @@ class ContextRepository(Protocol):
         """For each indicator with comments: how many, and the latest `limit` (newest first)."""
 
     async def comments_of(self, indicator_ids: Iterable[int]) -> dict[int, list[Comment]]: ...
+
+    async def comments_by_ids(self, comment_ids: Iterable[int]) -> dict[int, Comment]:
+        """These comments, by id."""
 
     async def add_case(self, name: str, tlp: TLP, description: str, org_id: int, member_id: int,
                        at: datetime) -> Case:

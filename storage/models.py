@@ -478,6 +478,24 @@ class PostedCardRow(Base):
     created_at: Mapped[datetime]
 
 
+class PostedCaseCardRow(Base):
+    """A case's card the bot posted in a channel (0016), edited when the case or one of its indicators changes.
+    `ceiling`: the most the channel's audience could see when it was posted; `message_id` as on posted_cards."""
+
+    __tablename__ = "posted_case_cards"
+    __table_args__ = (Index("ix_posted_case_cards_case_platform", "case_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    ceiling: Mapped[str] = mapped_column(String(20))
+    delivery_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+
+
 
 # --- STIX/TAXII exchange (migration 0003) ----------------------------------------------------------------
 

@@ -75,6 +75,14 @@ class SqlContextRepository(_Repository):
                 found.setdefault(row[1], (int(row[-1]), []))[1].append(Comment(*row[:-1]))
         return found
 
+    async def comments_by_ids(self, comment_ids: Iterable[int]) -> dict[int, Comment]:
+        """These comments, by id (what the outbox threads under the cards)."""
+        found: dict[int, Comment] = {}
+        for chunk in _chunks(list(dict.fromkeys(comment_ids))):
+            for row in await self._execute(_comments().where(CommentRow.id.in_(chunk))):
+                found[row[0]] = Comment(*row)
+        return found
+
     async def comments_of(self, indicator_ids: Iterable[int]) -> dict[int, list[Comment]]:
         """Every comment on these indicators, oldest first (exports)."""
         found: dict[int, list[Comment]] = {}

@@ -20,11 +20,14 @@ from bot.domain import (
     OutboxEvent,
     Platform,
     PostedCard,
+    PostedCaseCard,
 )
 from bot.ports import OutboxLane
+from bot.tlp import TLP
 from storage.models import (
     OutboxRow,
     PostedCardRow,
+    PostedCaseCardRow,
 )
 from storage.repositories.base import _chunks, _Repository
 
@@ -214,4 +217,57 @@ class SqlPostedCards(_Repository):
             found.extend(_posted_card(r) for r in rows)
         return found
 
+    # ------------------------------------------------------------ live case cards (0016)
 
+    async def reserve_cases(self, cards: Sequence[PostedCaseCard]) -> dict[str, tuple[PostedCaseCard, datetime | None]]:
+        """As `reserve`, for cases' cards."""
+        if not cards:
+            return {}
+        keys = [c.delivery_key for c in cards]
+        if not all(keys):
+            raise ValueError("a reserved card needs a delivery key")
+        table = PostedCaseCardRow.__table__
+
+        async def read(chunk: list[str]) -> dict[str, Any]:
+            return {r.delivery_key: r for r in await self._execute(
+                select(*table.columns).where(PostedCaseCardRow.delivery_key.in_(chunk)))}
+
+        found: dict[str, Any] = {}
+        for chunk in _chunks(keys):
+            found.update(await read(chunk))
+        earlier = set(found)
+        new = [{"platform": Platform(c.platform).value, "workspace_id": c.workspace_id, "channel_id": c.channel_id,
+                "message_id": c.message_id, "case_id": c.case_id, "ceiling": c.ceiling.value,
+                "delivery_key": c.delivery_key, "created_at": self._clock()}
+               for c in cards if c.delivery_key not in earlier]
+        if new:
+            await self._execute(self._upsert_insert(table).on_conflict_do_nothing(index_elements=["delivery_key"]),
+                                new)
+            for chunk in _chunks([v["delivery_key"] for v in new]):
+                found.update(await read(chunk))
+        return {key: (_posted_case_card(r), r.created_at if key in earlier else None) for key, r in found.items()}
+
+    async def set_case_messages(self, messages: Sequence[tuple[int, str]]) -> None:
+        if messages:
+            await self._execute(
+                update(PostedCaseCardRow).where(PostedCaseCardRow.id == bindparam("card_id"))
+                .values(message_id=bindparam("message"))
+                .execution_options(synchronize_session=False),
+                [{"card_id": card_id, "message": message_id} for card_id, message_id in messages])
+
+    async def of_cases(self, case_ids: Iterable[int], platform: Platform) -> Sequence[PostedCaseCard]:
+        found: list[PostedCaseCard] = []
+        for chunk in _chunks(list(dict.fromkeys(case_ids))):
+            rows = await self._execute(
+                select(*PostedCaseCardRow.__table__.columns)
+                .where(PostedCaseCardRow.case_id.in_(chunk), PostedCaseCardRow.platform == Platform(platform).value,
+                       PostedCaseCardRow.message_id.is_not(None))
+                .order_by(PostedCaseCardRow.id))
+            found.extend(_posted_case_card(r) for r in rows)
+        return found
+
+
+def _posted_case_card(row: Any) -> PostedCaseCard:
+    return PostedCaseCard(platform=Platform(row.platform), workspace_id=row.workspace_id, channel_id=row.channel_id,
+                          case_id=row.case_id, ceiling=TLP(row.ceiling), message_id=row.message_id,
+                          delivery_key=row.delivery_key, id=row.id)
