@@ -4,20 +4,35 @@ A case has its own TLP, seen as an item is (bot.rules.can_see): a case above wha
 them, answered exactly as a name nobody used. Its card lists only the indicators the viewer may see, counted by
 status; the others are neither shown nor counted. The organization that opened a case and the moderators change
 it; anyone who may see it reads it. `case:NAME` on submit adds the new (and the already held) items to it.
-Also the malware families already named, for Discord's autocomplete (`malware_names`)."""
+Also the malware families already named, for Discord's autocomplete (`malware_names`).
+
+Live case cards. `/ioc case show NAME` in a direct message answers the asker alone, with what they may see. In a
+shared channel it posts the case's card in the channel for everyone there, through the outbox (`case.posted`),
+and the card is recorded and kept up to date (`case.changed` when indicators are added or removed; any event of
+one of its indicators: a status change, an edit, a vote). A channel's card is built for the channel's audience, as
+indicator cards posted in channels are: only the indicators within its TLP ceiling are listed or counted (never
+AMBER+STRICT or RED), no organization behind an anonymous item, no buttons. A case whose own TLP is above the
+channel's ceiling is not posted there: the asker is told so, privately."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from datetime import datetime
 
 from bot import commands, services
 from bot.commands import UsageError
 from bot.context import MALWARE_MAX_LEN
 from bot.domain import Case, Indicator
-from bot.ports import Conflict
-from bot.results import CaseCard, CaseListResult, MalwareNamesResult, Submitted
-from bot.rules import can_moderate, can_see
-from bot.services import Context, cards_for, effective_status, resolve
+from bot.ports import Conflict, UnitOfWork
+from bot.results import CaseCard, CaseListResult, Done, MalwareNamesResult, Submitted
+from bot.rules import can_moderate, can_see, tlp_in_channel
+from bot.score import ScoreModel
+from bot.services import Context, build_cards, cards_for, effective_status, resolve
+from bot.tlp import TLP
+
+CASE_POSTED = "case.posted"  # a case's card to post in one channel: {case_id, workspace_id, channel_id, ceiling}
+CASE_CHANGED = "case.changed"  # indicators added to or removed from a case: {case_id, indicator_ids}
 
 CARDS_SHOWN = 10  # a case's card shows its newest indicators in full; the counts cover them all
 
@@ -60,6 +75,7 @@ async def case_add(ctx: Context, cmd: commands.CaseAdd) -> CaseCard:
     _may_change(ctx, case, "case")
     indicators = [await resolve(ctx, ref, "case") for ref in cmd.refs]
     added = await _add(ctx, case, indicators)
+    await _changed(ctx, case, added)
     return await _card(ctx, case, f"Added {_refs(added) or 'nothing new'} to case {case.name}")
 
 
@@ -70,11 +86,27 @@ async def case_remove(ctx: Context, cmd: commands.CaseRemove) -> CaseCard:
     if not await ctx.uow.context.remove_from_case(case.id, ind.id):
         raise UsageError(f"{ind.ref} is not in case {case.name}", "case")
     await ctx.audit("case.remove", ind.id, case_id=case.id)
+    await _changed(ctx, case, [ind.id])
     return await _card(ctx, case, f"Removed {ind.ref} from case {case.name}")
 
 
-async def case_show(ctx: Context, cmd: commands.CaseShow) -> CaseCard:
-    return await _card(ctx, await find(ctx, cmd.name))
+async def case_show(ctx: Context, cmd: commands.CaseShow) -> CaseCard | Done:
+    """In private: the case as the asker may see it. In a shared channel: its card posted there for the channel's
+    audience and kept up to date (when the asker's platform delivers; otherwise the private answer)."""
+    case = await find(ctx, cmd.name)
+    if ctx.actor.private or ctx.actor.platform not in ctx.delivery_platforms:
+        return await _card(ctx, case)
+    ceiling = ctx.ceiling
+    if not tlp_in_channel(case.tlp, ceiling):
+        raise UsageError(f"case {case.name} is {case.tlp.label}, above what this channel may see (its ceiling is "
+                         f"{ceiling.label}), so its card is not posted here; run /ioc case show {case.name} in a "
+                         "direct message with the bot to read it", "case")
+    await ctx.uow.outbox.add(CASE_POSTED, {"case_id": case.id, "workspace_id": ctx.actor.workspace_id,
+                                           "channel_id": ctx.actor.channel_id, "ceiling": ceiling.value,
+                                           "origin": ctx.actor.platform.value}, ctx.now, ctx.actor.platform)
+    await ctx.audit("case.post", None, case_id=case.id, channel=ctx.actor.channel_id)
+    return Done(f"Case {case.name}'s card is posted in this channel for everyone here: it lists only the indicators "
+                f"this channel may see (up to {ceiling.label}) and is kept up to date as the case changes.")
 
 
 async def case_list(ctx: Context, _: commands.CaseList) -> CaseListResult:
@@ -96,7 +128,7 @@ async def submit(ctx: Context, cmd: commands.Submit) -> Submitted:
     case = await find(ctx, cmd.case, "submit")
     _may_change(ctx, case, "submit")
     result = await services.submit(ctx, cmd)
-    await _add(ctx, case, [c.indicator for c in (*result.created, *result.known)])
+    await _changed(ctx, case, await _add(ctx, case, [c.indicator for c in (*result.created, *result.known)]))
     return result
 
 
@@ -114,6 +146,34 @@ async def _card(ctx: Context, case: Case, headline: str = "") -> CaseCard:
     items.sort(key=lambda i: i.id, reverse=True)
     counts = Counter(effective_status(i, ctx.now).value for i in items)
     return CaseCard(case, await cards_for(ctx, items[:CARDS_SHOWN]), tuple(sorted(counts.items())), headline)
+
+
+async def _changed(ctx: Context, case: Case, indicator_ids: list[int]) -> None:
+    """Indicators were added or removed: every posted card of the case is edited (bot.delivery)."""
+    if indicator_ids:
+        for platform in ctx.delivery_platforms:
+            await ctx.uow.outbox.add(CASE_CHANGED, {"case_id": case.id, "indicator_ids": indicator_ids,
+                                                    "origin": ctx.actor.platform.value}, ctx.now, platform)
+
+
+async def channel_cards(uow: UnitOfWork, cases: list[tuple[Case, TLP]], now: datetime,
+                        model: ScoreModel | None = None) -> dict[tuple[int, TLP], CaseCard]:
+    """Each case's card for a channel's audience under a ceiling, (case id, ceiling) -> card: only the indicators
+    that may be shown in such a channel, listed and counted, dressed as channel cards (no organization behind an
+    anonymous item) without buttons. A case above the ceiling has no card."""
+    wanted = {(case.id, ceiling): case for case, ceiling in cases if tlp_in_channel(case.tlp, ceiling)}
+    members = {case.id: await uow.context.case_indicator_ids(case.id) for case in wanted.values()}
+    everything = {i.id: i for i in await uow.indicators.by_ids({i for ids in members.values() for i in ids})}
+    built: dict[tuple[int, TLP], CaseCard] = {}
+    for (case_id, ceiling), case in wanted.items():
+        items = sorted((everything[i] for i in members[case_id] if i in everything
+                        and tlp_in_channel(everything[i].tlp, ceiling)), key=lambda i: i.id, reverse=True)
+        counts = Counter(effective_status(i, now).value for i in items)
+        cards = await build_cards(uow, items[:CARDS_SHOWN], viewer=None, now=now, moderator_buttons=False,
+                                  model=model)
+        built[(case_id, ceiling)] = CaseCard(case, tuple(dataclasses.replace(c, buttons=()) for c in cards),
+                                             tuple(sorted(counts.items())), channel=True)
+    return built
 
 
 def _refs(ids: list[int]) -> str:

@@ -86,7 +86,9 @@ async def edit(ctx: Context, cmd: commands.Edit) -> Moderated:
         raise UsageError(f"{ind.ref} cannot become {cmd.tlp.label if cmd.tlp else ''}: its value was just "
                          "submitted there; look it up and try again", "edit") from None
     await ctx.audit("edit", ind.id, **changes)
-    await announce(ctx, EDITED, ind, changed=sorted(changes))
+    # the TLP it had: a channel that could show it then has its live case cards edited (bot.delivery)
+    await announce(ctx, EDITED, ind, changed=sorted(changes),
+                   **({"previous_tlp": ind.tlp.value} if "tlp" in changes else {}))
     edited = await ctx.uow.indicators.get(ind.id)
     assert edited is not None
     if "tlp" in changes:

@@ -328,6 +328,7 @@ class CaseCard:
     cards: tuple[IndicatorCard, ...]
     by_status: tuple[tuple[str, int], ...]
     headline: str = ""
+    channel: bool = False  # built for a channel's audience (a live case card), not for the one who asked
 
 
 @dataclass(frozen=True)

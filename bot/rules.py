@@ -114,6 +114,14 @@ def shown_org_name(indicator: Indicator, viewer: Member | None) -> str:
     return indicator.org_name
 
 
+def comment_author(indicator: Indicator, org_name: str, shown_org: str) -> str:
+    """Who a comment on this item is shown as, where the item's card shows `shown_org` as its submitter: the
+    commenter's organization, except on an anonymous item shown without its submitter (a shared channel, another
+    organization's member): there every comment is "a coalition member", so that the submitting organization is
+    neither named by its own comments nor singled out by elimination (as in STIX exports)."""
+    return ANONYMOUS_ORG if indicator.anonymous and shown_org == ANONYMOUS_ORG else org_name
+
+
 def can_feed(indicator: Indicator, ceiling: TLP) -> bool:
     """May this indicator be relayed to a shared channel with this ceiling?"""
     return tlp_in_channel(indicator.tlp, ceiling)

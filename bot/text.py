@@ -16,6 +16,7 @@ from bot.context import shown_reference
 from bot.domain import Indicator, StatsTrends, Status, Tally
 from bot.pivots import COUNT_MAX
 from bot.ports import OutboxLane
+from bot.rules import comment_author
 from bot.watch_index import Watch
 
 Escape = Callable[[str], str]
@@ -108,12 +109,14 @@ def dates_line(card: r.IndicatorCard) -> str:
 
 
 def comment_lines(card: r.IndicatorCard, esc: Escape) -> list[str]:
-    """A lookup's comments: how many, and the latest few (newest first), each dated with its organization."""
+    """A lookup's comments: how many, and the latest few (newest first), each dated with its organization (on an
+    anonymous item shown without its submitter, "a coalition member": bot.rules.comment_author)."""
     if not card.comment_count:
         return []
     latest = f", the latest {len(card.comments)}" if card.comment_count > len(card.comments) else ""
     return [f"comments ({card.comment_count}{latest}):"] + [
-        f"  {c.created_at:%Y-%m-%d} {esc(c.org_name)}: {esc(c.text)}" for c in card.comments]
+        f"  {c.created_at:%Y-%m-%d} {esc(comment_author(card.indicator, c.org_name, card.org_shown))}: {esc(c.text)}"
+        for c in card.comments]
 
 
 ALSO_RESTRICTED = "also held at a restricted TLP (another item you may see: look the value up)"
@@ -517,7 +520,8 @@ def _(result: r.CaseCard, esc: Escape = plain) -> str:
              *([f"   {esc(case.description)}"] if case.description else [])]
     total = sum(n for _, n in result.by_status)
     counts = ", ".join(f"{n} {status}" for status, n in result.by_status)
-    lines.append(f"{total} indicator{'s' if total != 1 else ''} you may see" + (f": {counts}" if counts else ""))
+    who = "this channel" if result.channel else "you"
+    lines.append(f"{total} indicator{'s' if total != 1 else ''} {who} may see" + (f": {counts}" if counts else ""))
     for card in result.cards:
         lines += card_lines(card, esc)
     if total > len(result.cards):

@@ -9,8 +9,9 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain import Channel, Identity, Platform, PostedCard
-from bot.results import IndicatorCard, Notice
+from bot.delivery import ThreadComment
+from bot.domain import Channel, Identity, Platform, PostedCard, PostedCaseCard
+from bot.results import CaseCard, IndicatorCard, Notice
 from bot.text import plain, render, tally_text
 
 
@@ -30,6 +31,21 @@ class ConsoleSink:
         self.write(f"[#{plain(posted.channel_id)}] card {card.indicator.ref} now: {card.status.value}, "
                    f"votes {tally_text(card.tally)}")
 
+    async def post_comment(self, posted: PostedCard, comment: ThreadComment, *, key: str) -> str:
+        self.write(f"[thread of {comment.ref} in #{plain(posted.channel_id)}] {plain(comment.author)}: "
+                   f"{plain(comment.text)}")
+        return f"console-{next(self._ids)}"
+
+    async def post_case_card(self, channel: Channel, card: CaseCard, *, key: str) -> str:
+        self.write(f"[#{plain(channel.channel_id)}] {render(card)}")
+        return f"console-{next(self._ids)}"
+
+    async def update_case_card(self, posted: PostedCaseCard, card: CaseCard) -> None:
+        counts = ", ".join(f"{n} {status}" for status, n in card.by_status) or "no indicators"
+        refs = " ".join(c.indicator.ref for c in card.cards)
+        self.write(f"[#{plain(posted.channel_id)}] case {plain(card.case.name)} now: {counts}"
+                   + (f" ({refs})" if refs else ""))
+
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
         self.write(f"[to {plain(identity.user_id)}] {render(notice)}")
 
@@ -46,5 +62,6 @@ class ConsoleSink:
         self.write(f"[#{plain(channel.channel_id)}] {lines}\n(chart: {path})")
         return f"console-{next(self._ids)}"
 
-    async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
+    async def find_posted(self, where: Channel | Identity | PostedCard, keys: Collection[str],
+                          since: datetime) -> dict[str, str]:
         return {}  # what was printed cannot be read back: the demo's one process reposts after a crash

@@ -77,9 +77,13 @@ from .sink import (  # noqa: F401
     DeliverySink,
     Notify,
     PostCard,
+    PostCaseCard,
+    PostComment,
     PostFile,
     PostText,
     Serving,
+    ThreadComment,
     UpdateCard,
+    UpdateCaseCard,
     WorkspaceRefused,
 )

@@ -17,6 +17,7 @@ from bot.domain import (
     Identity,
     OutboxEvent,
     PostedCard,
+    PostedCaseCard,
     StatsTrends,
 )
 from bot.ports import Clock, StoreUnavailable, UnitOfWorkFactory
@@ -31,14 +32,19 @@ from .sink import (
     DeliverySink,
     Notify,
     PostCard,
+    PostCaseCard,
+    PostComment,
     PostFile,
     PostText,
     Serving,
     UpdateCard,
+    UpdateCaseCard,
     WorkspaceRefused,
 )
 
 log = logging.getLogger(__name__)
+
+_Reserved = dict[str, tuple[PostedCard | PostedCaseCard, datetime | None]]  # by delivery key: record, first start
 
 
 @dataclass
@@ -72,17 +78,18 @@ class _Recorder:
 
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self.uow_factory = uow_factory
-        self.pending: list[tuple[int, str]] = []
+        self.pending: list[tuple[bool, int, str]] = []  # (a case's card?, record id, message id)
         self.lock = asyncio.Lock()
 
-    async def record(self, posted_card_id: int, message_id: str) -> None:
-        self.pending.append((posted_card_id, message_id))
+    async def record(self, posted_card_id: int, message_id: str, *, case: bool = False) -> None:
+        self.pending.append((case, posted_card_id, message_id))
         async with self.lock:
             if not self.pending:  # written by the transaction that held the lock before
                 return
             batch, self.pending = self.pending, []
             async with self.uow_factory() as uow:
-                await uow.posted_cards.set_messages(batch)
+                await uow.posted_cards.set_messages([(i, m) for is_case, i, m in batch if not is_case])
+                await uow.posted_cards.set_case_messages([(i, m) for is_case, i, m in batch if is_case])
                 await uow.commit()
 
 
@@ -177,8 +184,12 @@ class Deliverer:
             intents = [PostedCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.indicator.id,
                                   d.channel.purpose.value, delivery_key=d.key)
                        for route in routes.values() for d in route.here if isinstance(d, PostCard)]
+            case_intents = [PostedCaseCard(self.platform, d.channel.workspace_id, d.channel.channel_id, d.card.case.id,
+                                           d.ceiling, delivery_key=d.key)
+                            for route in routes.values() for d in route.here if isinstance(d, PostCaseCard)]
             async with self.uow_factory() as uow:
-                reserved = await uow.posted_cards.reserve(intents)
+                reserved: _Reserved = {
+                    **await uow.posted_cards.reserve(intents), **await uow.posted_cards.reserve_cases(case_intents)}
                 for event in events:  # the alerts planned: a later event within the hour does not repeat them
                     pairs = [d.watch_alert for d in plans.get(event.id, ())
                              if isinstance(d, PostCard | Notify) and d.watch_alert]
@@ -274,7 +285,7 @@ class Deliverer:
         return routes
 
     async def _execute_in_workspace(self, delivery: Delivery, route: _Route,
-                                    reserved: dict[str, tuple[PostedCard, datetime | None]],
+                                    reserved: _Reserved,
                                     found: dict[str, str], recorder: _Recorder) -> None:
         """One delivery, unless its workspace refused this sink's credentials for good earlier in the row: then it
         is dropped with the rest of the workspace's part (the other workspaces' deliveries go on)."""
@@ -312,14 +323,15 @@ class Deliverer:
             observer(outcome, event)
 
     async def _find_earlier(self, events: Sequence[OutboxEvent], routes: dict[int, _Route],
-                            reserved: dict[str, tuple[PostedCard, datetime | None]]) -> dict[str, str]:
+                            reserved: _Reserved) -> dict[str, str]:
         """The posts of this batch that an earlier, killed attempt made but did not record: key -> message id.
         One search per channel (or direct message channel) from the earliest start among its keys."""
-        wanted: dict[object, tuple[Channel | Identity, list[str], datetime]] = {}
+        wanted: dict[object, tuple[Channel | Identity | PostedCard, list[str], datetime]] = {}
 
-        def want(where: Channel | Identity, key: str, started: datetime) -> None:
+        def want(where: Channel | Identity | PostedCard, key: str, started: datetime) -> None:
             target = (where.platform, where.workspace_id,
-                      where.channel_id if isinstance(where, Channel) else ("dm", where.user_id))
+                      where.channel_id if isinstance(where, Channel) else ("dm", where.user_id)
+                      if isinstance(where, Identity) else ("thread", where.channel_id, where.message_id))
             _, keys, since = wanted.setdefault(target, (where, [], started))
             keys.append(key)
             if started < since:
@@ -327,10 +339,14 @@ class Deliverer:
 
         for event in events:
             for d in routes[event.id].here:
-                if isinstance(d, PostCard):
+                if isinstance(d, PostCard | PostCaseCard):
                     posted, started = reserved[d.key]
                     if posted.message_id is None and started is not None:
                         want(d.channel, d.key, started)
+                # a comment in a card's thread, like a notice: an earlier attempt posted it, if at all, in the
+                # thread after the event was written
+                elif isinstance(d, PostComment) and retried(event):
+                    want(d.posted, d.key, event.created_at)
                 # notices and lines keep no record of their own: an earlier attempt of the event (or of the row a
                 # lane row came from) posted them, if at all, after the event was written
                 elif isinstance(d, Notify) and retried(event):
@@ -347,10 +363,24 @@ class Deliverer:
             log.info("%s deliverer: %s posts of a killed attempt found, not posted again", self.platform, len(found))
         return found
 
-    async def _execute(self, delivery: Delivery, reserved: dict[str, tuple[PostedCard, datetime | None]],
+    async def _execute(self, delivery: Delivery, reserved: _Reserved,
                        found: dict[str, str], recorder: _Recorder) -> None:
         if isinstance(delivery, UpdateCard):
             await self.sink.update_card(delivery.posted, delivery.card)
+        elif isinstance(delivery, UpdateCaseCard):
+            await self.sink.update_case_card(delivery.posted, delivery.card)
+        elif isinstance(delivery, PostComment):
+            if delivery.key not in found:
+                await self.sink.post_comment(delivery.posted, delivery.comment, key=delivery.key)
+        elif isinstance(delivery, PostCaseCard):
+            case_copy, _ = reserved[delivery.key]
+            assert isinstance(case_copy, PostedCaseCard)
+            if case_copy.message_id is not None:  # posted and recorded by an earlier attempt: bring it up to date
+                await self.sink.update_case_card(case_copy, delivery.card)
+                return
+            message_id = found.get(delivery.key) or await self.sink.post_case_card(
+                delivery.channel, delivery.card, key=delivery.key)
+            await recorder.record(case_copy.id, message_id, case=True)
         elif isinstance(delivery, Notify):
             if delivery.key not in found:
                 await self.sink.notify(delivery.identity, delivery.notice, key=delivery.key)
@@ -367,6 +397,7 @@ class Deliverer:
             await self.sink.post_file(delivery.channel, delivery.filename, data, delivery.text, key=delivery.key)
         else:
             posted, _ = reserved[delivery.key]
+            assert isinstance(posted, PostedCard)
             if posted.message_id is not None:  # posted and recorded by an earlier attempt: bring it up to date
                 await self.sink.update_card(posted, delivery.card)
                 return

@@ -7,7 +7,7 @@ from bot.domain import (
     OutboxEvent,
 )
 
-from .sink import Delivery, Notify, UpdateCard
+from .sink import Delivery, Notify, UpdateCard, UpdateCaseCard
 
 LANE_OF = "lane_of"  # in a lane row's payload: the id of the row it was split from (its delivery keys are that row's)
 
@@ -35,4 +35,6 @@ def retried(event: OutboxEvent) -> bool:
 
 def kind_of(delivery: Delivery) -> str:
     """posts, edits or notices (how a dropped delivery is counted)."""
-    return "edits" if isinstance(delivery, UpdateCard) else "notices" if isinstance(delivery, Notify) else "posts"
+    if isinstance(delivery, UpdateCard | UpdateCaseCard):
+        return "edits"
+    return "notices" if isinstance(delivery, Notify) else "posts"

@@ -9,15 +9,20 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.alerts import DIGEST_EVENT, Alert, ChannelAlert, WatchCache, plan_alerts, plan_digest
+from bot.cases import CASE_CHANGED, CASE_POSTED, channel_cards
+from bot.comments import COMMENTED
 from bot.domain import (
+    Case,
     Channel,
     ChannelPurpose,
+    Comment,
     Identity,
     Indicator,
     Member,
     OutboxEvent,
     Platform,
     PostedCard,
+    PostedCaseCard,
     Status,
 )
 from bot.ports import UnitOfWork
@@ -27,6 +32,7 @@ from bot.rules import (
     can_decide,
     can_feed,
     can_moderate,
+    comment_author,
     moderated_in_channels,
     shown_org_name,
     tlp_in_channel,
@@ -37,7 +43,18 @@ from bot.tlp import TLP
 from bot.weekly import WEEKLY_EVENT, plan_weekly
 
 from .lanes import origin_id, retried
-from .sink import Delivery, Notify, PostCard, PostFile, PostText, UpdateCard
+from .sink import (
+    Delivery,
+    Notify,
+    PostCard,
+    PostCaseCard,
+    PostComment,
+    PostFile,
+    PostText,
+    ThreadComment,
+    UpdateCard,
+    UpdateCaseCard,
+)
 
 _HEADLINES = {
     ("indicator.submitted", ChannelPurpose.MODERATION): "New submission waiting for moderation",
@@ -107,6 +124,8 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
     told = {indicators[int(e.payload["indicator_id"])].submitter_id for e in events
             if _tells_submitter(e) and int(e.payload.get("indicator_id", 0)) in indicators}
     submitters = await uow.members.many(told)
+    commented = [int(e.payload["comment_id"]) for e in events if e.event == COMMENTED and "comment_id" in e.payload]
+    comments = await uow.context.comments_by_ids(commented) if commented else {}
     # New AMBER+STRICT and RED submissions never reach shared moderation channels: the people who may decide
     # them (bot.rules.can_decide) are told in a direct message instead.
     restricted = [cards[int(e.payload["indicator_id"])] for e in events
@@ -128,11 +147,21 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
             plans[event.id] = [*await _plan_many_submitted(uow, event, channels),
                                *await _tell_deciders_of_batch(uow, event, now, model)]
             continue
+        if event.event in (CASE_POSTED, CASE_CHANGED):
+            plans[event.id] = []  # planned with the cases below
+            continue
         card = cards.get(int(event.payload.get("indicator_id", 0)))
+        if event.event == COMMENTED:
+            plans[event.id] = [] if card is None else _plan_comment(event, card, comments, channels, posted,
+                                                                    default_ceiling)
+            continue
         plans[event.id] = [] if card is None else _plan_one(event, card, channels, posted, submitters,
                                                             default_ceiling)
         if card is not None and card.indicator.id in restricted_ids:
             plans[event.id] += _tell_deciders(event, card, deciders)
+    for event_id, found in (await _plan_cases(uow, events, indicators, channels, now, model,
+                                              default_ceiling)).items():
+        plans[event_id] += found
     if watches is not None:  # the watchers these events concern (bot.alerts)
         alerts_of = await plan_alerts(uow, events, cards, channels, platform, watches, origin_id)
         for event in events:
@@ -146,6 +175,106 @@ async def plan(uow: UnitOfWork, events: Sequence[OutboxEvent], now: datetime,
         if event.workspace_id is not None:
             plans[event.id] = [d for d in plans[event.id] if d.workspace_id == event.workspace_id]
     return plans
+
+
+def _ceiling_now(channels: Sequence[Channel], workspace_id: str, channel_id: str, default_ceiling: TLP) -> TLP:
+    """A channel's ceiling as it is now: an admin's, or for a channel no admin registered the policy's default
+    (what its public replies had)."""
+    return next((c.ceiling for c in channels if (c.workspace_id, c.channel_id) == (workspace_id, channel_id)),
+                default_ceiling)
+
+
+def _plan_comment(event: OutboxEvent, card: IndicatorCard, comments: dict[int, Comment], channels: list[Channel],
+                  posted: dict[int, list[PostedCard]], default_ceiling: TLP) -> list[Delivery]:
+    """A comment threaded under every posted copy of its indicator's card whose channel may still show the item
+    (its TLP may have been raised since the card was posted there), its author as the channel may see them."""
+    comment = comments.get(int(event.payload.get("comment_id", 0)))
+    indicator = card.indicator
+    if comment is None or comment.indicator_id != indicator.id:
+        return []
+    # the channel's audience: no organization behind an anonymous item, nor behind its comments
+    author = comment_author(indicator, comment.org_name, shown_org_name(indicator, None))
+    shown = ThreadComment(indicator.ref, author, comment.text, comment.created_at)
+    ceilings = {(c.workspace_id, c.channel_id): c.ceiling for c in channels}
+    return [PostComment(copy, shown, f"{origin_id(event)}:thread:{copy.id}") for copy in posted.get(indicator.id, [])
+            if can_feed(indicator, ceilings.get((copy.workspace_id, copy.channel_id), default_ceiling))]
+
+
+async def _plan_cases(uow: UnitOfWork, events: Sequence[OutboxEvent], indicators: dict[int, Indicator],
+                      channels: list[Channel], now: datetime, model: ScoreModel | None,
+                      default_ceiling: TLP) -> dict[int, list[Delivery]]:
+    """Live case cards: a case's card posted in the channel that asked for it (`case.posted`), and every posted
+    card of a case edited when the case changed (`case.changed`) or one of its indicators did (any of their events
+    but a comment). A card shows what its channel's audience may see: under the lower of the ceiling it was posted
+    with and the channel's ceiling now; and it is edited only for a change that channel could see (an indicator
+    within its ceiling now, or before an edit of its TLP), so that an edit tells it nothing of the others. Each
+    posted card is edited once a batch, with the store as it is now."""
+    platform = events[0].platform
+    # event -> case -> the TLPs of the indicators it concerns (None: whatever they are)
+    concerns: dict[int, dict[int, set[TLP] | None]] = {}
+    changed_ids = {int(i) for e in events if e.event == CASE_CHANGED for i in e.payload.get("indicator_ids", ())}
+    changed = {i.id: i for i in await uow.indicators.by_ids(changed_ids)} if changed_ids else {}
+    for event in events:
+        if event.event == CASE_CHANGED and "case_id" in event.payload:
+            listed = event.payload.get("indicator_ids")
+            concerns[event.id] = {int(event.payload["case_id"]): None if listed is None else
+                                  {changed[int(i)].tlp for i in listed if int(i) in changed}}
+        elif event.event == CASE_POSTED and "case_id" in event.payload:
+            concerns[event.id] = {int(event.payload["case_id"]): set()}
+    touched = [e for e in events if e.event != COMMENTED and int(e.payload.get("indicator_id", 0)) in indicators]
+    if touched:
+        holding = await uow.context.cases_of(indicators)
+        for event in touched:
+            ind = indicators[int(event.payload["indicator_id"])]
+            tlps = {ind.tlp, *([TLP(event.payload["previous_tlp"])] if "previous_tlp" in event.payload else [])}
+            for case_id in holding.get(ind.id, ()):
+                concerns.setdefault(event.id, {})[case_id] = tlps
+    if not concerns:
+        return {}
+    case_ids = {c for of_event in concerns.values() for c in of_event}
+    copies: dict[int, list[PostedCaseCard]] = {}
+    for copy in await uow.posted_cards.of_cases(case_ids, platform):
+        copies.setdefault(copy.case_id, []).append(copy)
+    posts = [e for e in events if e.event == CASE_POSTED and "case_id" in e.payload]
+    if not copies and not posts:
+        return {}
+    cases: dict[int, Case] = {}
+    for case_id in sorted(case_ids):
+        if (case := await uow.context.case_by_id(case_id)) is not None:
+            cases[case_id] = case
+
+    def ceiling_of(workspace_id: str, channel_id: str, then: TLP) -> TLP:
+        return min(then, _ceiling_now(channels, workspace_id, channel_id, default_ceiling))
+
+    wanted = [(cases[c.case_id], ceiling_of(c.workspace_id, c.channel_id, c.ceiling))
+              for ids in copies.values() for c in ids if c.case_id in cases]
+    wanted += [(cases[int(e.payload["case_id"])], ceiling_of(str(e.payload["workspace_id"]),
+                                                            str(e.payload["channel_id"]), TLP(e.payload["ceiling"])))
+               for e in posts if int(e.payload["case_id"]) in cases]
+    built = await channel_cards(uow, wanted, now, model)
+    found: dict[int, list[Delivery]] = {}
+    edited: set[int] = set()
+    for event in events:
+        for case_id, tlps in sorted(concerns.get(event.id, {}).items()):
+            for copy in copies.get(case_id, []):
+                ceiling = ceiling_of(copy.workspace_id, copy.channel_id, copy.ceiling)
+                card = built.get((case_id, ceiling))
+                seen = tlps is None or any(tlp_in_channel(tlp, ceiling) for tlp in tlps)
+                if card is not None and seen and copy.id not in edited:
+                    edited.add(copy.id)
+                    found.setdefault(event.id, []).append(UpdateCaseCard(copy, card))
+        if event.event == CASE_POSTED and "case_id" in event.payload:
+            payload = event.payload
+            workspace_id, channel_id = str(payload["workspace_id"]), str(payload["channel_id"])
+            ceiling = ceiling_of(workspace_id, channel_id, TLP(payload["ceiling"]))
+            card = built.get((int(payload["case_id"]), ceiling))
+            if card is None:  # the channel's ceiling was lowered below the case's TLP since it was asked for
+                continue
+            channel = next((c for c in channels if (c.workspace_id, c.channel_id) == (workspace_id, channel_id)),
+                           Channel(platform, workspace_id, channel_id, ceiling))
+            found.setdefault(event.id, []).append(
+                PostCaseCard(channel, card, ceiling, f"{origin_id(event)}:case:{workspace_id}:{channel_id}"))
+    return found
 
 
 def _alert_deliveries(event: OutboxEvent, alerts: Sequence[Alert]) -> list[Delivery]:

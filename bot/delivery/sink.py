@@ -14,9 +14,11 @@ from bot.domain import (
     Identity,
     Platform,
     PostedCard,
+    PostedCaseCard,
     StatsTrends,
 )
-from bot.results import IndicatorCard, Notice
+from bot.results import CaseCard, IndicatorCard, Notice
+from bot.tlp import TLP
 
 
 class DeliveryError(Exception):
@@ -71,9 +73,22 @@ class DeliverySink(Protocol):
         """Post a file (the weekly digest's chart) in the channel with `text` (plain: the sink escapes it),
         carrying `key` where `find_posted` can read it; return its message id."""
 
-    async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
+    async def post_comment(self, posted: PostedCard, comment: ThreadComment, *, key: str) -> str:
+        """Post the comment in the thread under a posted card (Slack: a reply with the card's `thread_ts`; Discord:
+        a message in the thread started on the card's message, started by the first comment), carrying `key`
+        where `find_posted(posted, ...)` can read it; return its message id. User text: the sink escapes it."""
+
+    async def post_case_card(self, channel: Channel, card: CaseCard, *, key: str) -> str:
+        """Post a case's card in the channel, carrying `key` where `find_posted` can read it; return its id."""
+
+    async def update_case_card(self, posted: PostedCaseCard, card: CaseCard) -> None:
+        """Edit a case's card posted earlier so that it shows the case as it is now."""
+
+    async def find_posted(self, where: Channel | Identity | PostedCard, keys: Collection[str],
+                          since: datetime) -> dict[str, str]:
         """Which of these delivery keys an earlier attempt (whose process died before recording it) posted in the
-        channel, or in the direct message channel with the person, at or after `since`: key -> message id.
+        channel, in the direct message channel with the person, or in the thread under a posted card, at or after
+        `since`: key -> message id.
 
         Every message posted since then is looked at, page after page, however many there are."""
 
@@ -140,4 +155,53 @@ class PostFile:
         return self.channel.workspace_id
 
 
-Delivery = PostCard | UpdateCard | Notify | PostText | PostFile
+@dataclass(frozen=True)
+class ThreadComment:
+    """A comment as a channel's audience sees it under a card: `author` is what the lookups show (the commenter's
+    organization; "a coalition member" for every comment on an anonymous item, bot.text.comment_author), `text`
+    the member's own words (unescaped: the sink escapes them)."""
+
+    ref: str  # the indicator's "#12"
+    author: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PostComment:
+    """A comment threaded under one posted copy of its indicator's card (issue 13)."""
+
+    posted: PostedCard
+    comment: ThreadComment
+    key: str
+
+    @property
+    def workspace_id(self) -> str:
+        return self.posted.workspace_id
+
+
+@dataclass(frozen=True)
+class PostCaseCard:
+    """A case's card posted in a channel (`/ioc case show NAME` there), recorded to be kept up to date."""
+
+    channel: Channel
+    card: CaseCard
+    ceiling: TLP  # what the channel's audience could see when it was asked for (recorded with the post)
+    key: str
+
+    @property
+    def workspace_id(self) -> str:
+        return self.channel.workspace_id
+
+
+@dataclass(frozen=True)
+class UpdateCaseCard:
+    posted: PostedCaseCard
+    card: CaseCard
+
+    @property
+    def workspace_id(self) -> str:
+        return self.posted.workspace_id
+
+
+Delivery = PostCard | UpdateCard | Notify | PostText | PostFile | PostComment | PostCaseCard | UpdateCaseCard

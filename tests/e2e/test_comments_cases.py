@@ -9,11 +9,12 @@ Northbank's too (tests/e2e/test_lifecycle.py's world).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from storage.models import AuditRow, CaseIndicatorRow, CaseRow, CommentRow, IndicatorRow
+from storage.models import AuditRow, CaseIndicatorRow, CaseRow, CommentRow, IndicatorRow, OutboxRow
 from tests.e2e import test_lifecycle
 from tests.e2e.test_lifecycle import reply_of
 
@@ -119,3 +120,136 @@ async def test_a_case_above_what_one_may_see_is_unknown_and_errors_show_the_form
         out = reply_of(await world.say("alice", line))
         assert problem in out and "Usage: /ioc case" in out, (line, out)
     assert await _count(world, CaseRow) == 3
+
+
+# ---------------------------------------------------------------- comments threaded under the posted cards
+
+
+def threads(out: str) -> dict[str, str]:
+    """What the bot posted in card threads: channel -> the lines `[thread of #ID in #channel] ...`."""
+    found: dict[str, str] = {}
+    for m in re.finditer(r"^\[thread of (#\d+) in #(\w+)\] (.*)$", out, re.M):
+        found[m.group(2)] = found.get(m.group(2), "") + f"{m.group(1)} {m.group(3)}\n"
+    return found
+
+
+async def test_a_comment_is_threaded_under_every_posted_copy_within_its_ceiling(world):
+    await world.say("admin", "/ioc admin channel set purpose:feed", where="general")  # a second feed, at GREEN
+    await world.say("alice", "/ioc submit 198.51.100.41 tlp:green")
+    await world.say("mod", "/ioc approve #1")  # cards in #moderation, #feed and #general
+    out = await world.say("bob", "/ioc comment #1 seen on our sinkhole <@U1> *bold*")
+    assert reply_of(out).startswith("Comment added to #1 (1 comment)")
+    assert threads(out) == {c: "#1 Sentinel Security: seen on our sinkhole <@U1> *bold*\n"
+                            for c in ("moderation", "feed", "general")}, out
+    # its TLP raised above #general's GREEN ceiling since the card was posted there: not threaded there any more
+    await world.say("alice", "/ioc edit #1 tlp:amber")
+    out = await world.say("carol", "/ioc comment #1 also here")
+    assert set(threads(out)) == {"moderation", "feed"}, out
+    await world.say("alice", "/ioc edit #1 tlp:amber+strict")  # never in a shared channel: in no thread
+    out = await world.say("anna", "/ioc comment #1 internal")
+    assert reply_of(out).startswith("Comment added to #1 (3 comments)") and threads(out) == {}, out
+    events = [r.event for r in await world.rows(select(OutboxRow.event))]
+    assert events.count("indicator.commented") == 3
+
+
+async def test_comments_on_an_anonymous_item_name_nobody_in_threads_nor_in_lookups(world):
+    await world.say("alice", "/ioc submit 198.51.100.43 tlp:green anon")
+    await world.say("mod", "/ioc approve #1")
+    out = await world.say("anna", "/ioc comment #1 our own note")  # the submitting organization's member
+    assert threads(out) == {c: "#1 a coalition member: our own note\n" for c in ("moderation", "feed")}, out
+    out = await world.say("bob", "/ioc comment #1 seen too")  # and every other organization's, alike
+    assert threads(out) == {c: "#1 a coalition member: seen too\n" for c in ("moderation", "feed")}, out
+    shown = reply_of(await world.say("carol", "/ioc lookup #1"))
+    assert "a coalition member: our own note" in shown and "a coalition member: seen too" in shown
+    assert "Northbank" not in shown and "Sentinel Security" not in shown
+    own = reply_of(await world.say("alice", "/ioc lookup #1"))  # the submitter's organization sees the names
+    assert "Northbank: our own note" in own and "Sentinel Security: seen too" in own
+
+
+async def test_a_redelivered_comment_is_not_threaded_twice(world, clock):
+    """The sink fails after the thread reply of the first copy: the retry finds it by its key and posts only the
+    one still missing."""
+    await world.say("alice", "/ioc submit 198.51.100.44 tlp:green")
+    await world.say("mod", "/ioc approve #1")
+    posted: dict[str, str] = {}
+    sink = world.sink
+    original = type(sink).post_comment
+
+    async def post_once_then_fail(self, card, comment, *, key):
+        message_id = await original(self, card, comment, key=key)
+        posted[key] = message_id
+        if len(posted) == 1:
+            raise RuntimeError("the platform timed out")
+        return message_id
+
+    async def find(where, keys, since):
+        return {k: posted[k] for k in keys if k in posted}
+
+    sink.post_comment = post_once_then_fail.__get__(sink)
+    sink.find_posted = find
+    out = await world.say("bob", "/ioc comment #1 once")
+    assert len(threads(out)) == 1  # the first copy's reply, then the failure: the row waits for its retry
+    clock.advance(timedelta(minutes=5))
+    world.before_saying()
+    await world.channel.deliverer.drain()
+    again = "\n".join(world.output)
+    assert len(threads(again)) == 1 and set(threads(out)) | set(threads(again)) == {"moderation", "feed"}, again
+    assert len(posted) == 2
+
+
+# ---------------------------------------------------------------- live case cards
+
+
+async def test_a_case_card_posted_in_a_channel_shows_its_audience_and_stays_live(world):
+    await world.say("alice", "/ioc case new op-dusk tlp:green Phishing kit")
+    await world.say("alice", "/ioc submit 198.51.100.50 tlp:green case:op-dusk")
+    await world.say("alice", "/ioc submit 198.51.100.51 tlp:amber case:op-dusk")
+    await world.say("alice", "/ioc submit 198.51.100.52 tlp:amber+strict case:op-dusk")
+    out = await world.say("alice", "/ioc case show op-dusk", where="general")  # GREEN ceiling
+    said = reply_of(out)
+    assert said.startswith("(only you see this) Case op-dusk's card is posted in this channel"), out
+    posted = out[len(said):]
+    assert "[#general] Case op-dusk · TLP:GREEN" in posted and "1 indicator this channel may see: 1 pending" in posted
+    assert "198.51.100.50" in posted and "198.51.100.51" not in posted and "198.51.100.52" not in posted
+    assert "#2" not in posted and "#3" not in posted  # the AMBER item is neither shown nor counted
+    # the AMBER #feed sees the AMBER item too, never the AMBER+STRICT one
+    out = await world.say("alice", "/ioc case show op-dusk", where="feed")
+    assert "2 indicators this channel may see: 2 pending" in out and "198.51.100.52" not in out
+    # privately: everything alice may see
+    assert "3 indicators you may see: 3 pending" in reply_of(await world.say("alice", "/ioc case show op-dusk"))
+    # a status change of one of its indicators edits both cards, each for its own audience
+    out = await world.say("mod", "/ioc approve #1")
+    assert "[#general] case op-dusk now: 1 approved (#1)" in out, out
+    assert "[#feed] case op-dusk now: 1 approved, 1 pending (#2 #1)" in out, out
+    out = await world.say("mod", "/ioc approve #2")  # AMBER: #general's card is not edited by what it cannot show
+    assert "[#feed] case op-dusk now: 2 approved (#2 #1)" in out and "[#general] case" not in out, out
+    # indicators added and removed
+    await world.say("bob", "/ioc submit 203.0.113.60 tlp:clear")
+    out = await world.say("alice", "/ioc case add op-dusk #4")
+    assert "[#general] case op-dusk now: 1 approved, 1 pending (#4 #1)" in out, out
+    out = await world.say("mod", "/ioc case remove op-dusk #1")
+    assert "[#general] case op-dusk now: 1 pending (#4)" in out, out
+    out = await world.say("mod", "/ioc revoke #2 gone")
+    assert "[#feed] case op-dusk now: 1 pending, 1 revoked (#4 #2)" in out and "[#general] case" not in out, out
+    out = await world.say("alice", "/ioc case remove op-dusk #3")  # AMBER+STRICT: no channel's card changes
+    assert "Removed #3 from case op-dusk" in out and "] case op-dusk now" not in out, out
+    out = await world.say("alice", "/ioc edit #2 tlp:amber+strict")  # leaves #feed's card: edited there only
+    assert "[#feed] case op-dusk now: 1 pending (#4)" in out and "[#general] case" not in out, out
+
+
+async def test_a_case_above_the_channel_is_not_posted_there_and_the_asker_is_told(world):
+    await world.say("alice", "/ioc case new op-amber tlp:amber")
+    await world.say("alice", "/ioc case new op-strict tlp:amber+strict")
+    before = await world.counts()
+    out = await world.say("alice", "/ioc case show op-amber", where="general")
+    assert out.startswith("(only you see this) Sorry: case op-amber is TLP:AMBER, above what this channel may see "
+                          "(its ceiling is TLP:GREEN)") and "direct message" in out and "\n[" not in out, out
+    out = await world.say("alice", "/ioc case show op-strict", where="feed")
+    assert "case op-strict is TLP:AMBER+STRICT, above what this channel may see" in out and "\n[" not in out, out
+    assert await world.counts() == before  # nothing announced, nothing audited
+    # someone who may not see the case learns nothing more in a channel than in private
+    hidden = reply_of(await world.say("bob", "/ioc case show op-strict", where="feed"))
+    unknown = reply_of(await world.say("bob", "/ioc case show nothing-here", where="feed"))
+    assert hidden == unknown.replace("nothing-here", "op-strict")
+    out = await world.say("alice", "/ioc case show op-amber", where="feed")
+    assert "[#feed] Case op-amber · TLP:AMBER" in out and "0 indicators this channel may see" in out
