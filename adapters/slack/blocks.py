@@ -271,6 +271,19 @@ class Renderer:
         first = (result.page - 1) * result.page_size + 1
         return [section(f"*{esc(result.title)}:* {first}–{first + len(result.cards) - 1} of {of_total(result)}")]
 
+    @head.register
+    def _(self, result: r.CaseCard) -> list[dict[str, Any]]:
+        case = result.case
+        total = sum(n for _, n in result.by_status)
+        counts = ", ".join(f"{n} {status}" for status, n in result.by_status)
+        who = "this channel" if result.channel else "you"
+        lines = [*([f"*{esc(result.headline)}*"] if result.headline else []),
+                 f"*Case {esc(case.name)}* · {case.tlp.label} · opened by {esc(case.org_name)} "
+                 f"{case.created_at:%Y-%m-%d}",
+                 *([esc(truncate(case.description, 1000))] if case.description else []),
+                 f"{total} indicator{'s' if total != 1 else ''} {who} may see" + (f": {counts}" if counts else "")]
+        return [section("\n".join(lines))]
+
     @singledispatchmethod
     def tail(self, result: object) -> list[dict[str, Any]]:
         return []
@@ -314,6 +327,14 @@ class Renderer:
         if cards_of(result):  # type: ignore[arg-type]
             return self.cards(cards_of(result))  # type: ignore[arg-type]
         return sections(render(result, esc).splitlines(), max_blocks=MAX_MESSAGE_BLOCKS - 5)
+
+    @body.register
+    def _(self, result: r.CaseCard) -> list[dict[str, Any]]:
+        blocks = self.cards(result.cards, buttons=not result.channel)
+        total = sum(n for _, n in result.by_status)
+        if total > len(result.cards):
+            blocks.append(context(f"… and {total - len(result.cards)} older ones"))
+        return blocks
 
     @body.register
     def _(self, result: r.Submitted) -> list[dict[str, Any]]:

@@ -24,6 +24,10 @@ single-token mode the configured token is the operator's to fix, so the row is r
 `/ioc admin retry` once the token is replaced. A refused direct message (`user_not_found`: the person left the
 workspace) and an edit of a card that is gone (`channel_not_found`, deleted, archived) are logged with their
 workspace and not retried: nothing else can be done about them.
+
+Issue 13: a comment goes in the thread of each posted card (`chat.postMessage` with the card's `thread_ts`), with
+its key in its metadata; a redelivery looks through that thread (`conversations.replies` from the first attempt,
+every page) before posting again. A case's card is one message (`chat.update`d when the case changes).
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.delivery import DeliveryError, Serving, WorkspaceRefused
-from bot.domain import Channel, Identity, Platform, PostedCard
-from bot.results import IndicatorCard, Notice
+from bot.delivery import DeliveryError, Serving, ThreadComment, WorkspaceRefused
+from bot.domain import Channel, Identity, Platform, PostedCard, PostedCaseCard
+from bot.results import CaseCard, IndicatorCard, Notice
 
 from .blocks import Message, Renderer, section
 from .mrkdwn import esc
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 
 CARD_EVENT = "coalition_indicator_card"
 NOTICE_EVENT = "coalition_notice"
+COMMENT_EVENT = "coalition_comment"  # a comment in a card's thread
 HISTORY_PAGE = 200  # conversations.history's page size while looking for an earlier attempt's post
 # A card that cannot be edited any more (deleted, channel archived, bot removed): nothing to retry.
 GONE = {"message_not_found", "channel_not_found", "cant_update_message", "is_archived", "not_in_channel",
@@ -209,6 +214,49 @@ class SlackSink:
                 return
             raise self._error(e, posted.workspace_id, client) from e
 
+    async def post_comment(self, posted: PostedCard, comment: ThreadComment, *, key: str) -> str:
+        """The comment as a reply in the card's thread, its author as the lookups show them, all of it escaped."""
+        if not posted.message_id:
+            return ""
+        text = f":speech_balloon: *{esc(comment.author)}* on {comment.ref}: {esc(comment.text)}"
+        client = await self._client(posted.workspace_id)
+        try:
+            response = await client.chat_postMessage(
+                channel=posted.channel_id, thread_ts=posted.message_id, text=text, unfurl_links=False,
+                unfurl_media=False, metadata={"event_type": COMMENT_EVENT, "event_payload": {"key": key}})
+        except SlackApiError as e:
+            if e.response.get("error") in GONE | {"thread_not_found"}:
+                log.info("Slack card %s in %s of workspace %s is gone (%s): comment %s not threaded",
+                         posted.message_id, posted.channel_id, posted.workspace_id, e.response.get("error"), key)
+                return ""
+            raise self._error(e, posted.workspace_id, client) from e
+        return str(response["ts"])
+
+    async def post_case_card(self, channel: Channel, card: CaseCard, *, key: str) -> str:
+        message = self.renderer.message(card)
+        client = await self._client(channel.workspace_id)
+        try:
+            response = await client.chat_postMessage(
+                channel=channel.channel_id, **message.payload(), unfurl_links=False, unfurl_media=False,
+                metadata={"event_type": CARD_EVENT, "event_payload": {"key": key, "case_id": card.case.id}})
+        except SlackApiError as e:
+            raise self._error(e, channel.workspace_id, client) from e
+        return str(response["ts"])
+
+    async def update_case_card(self, posted: PostedCaseCard, card: CaseCard) -> None:
+        if not posted.message_id:
+            return
+        message = self.renderer.message(card)
+        client = await self._client(posted.workspace_id)
+        try:
+            await client.chat_update(channel=posted.channel_id, ts=posted.message_id, **message.payload())
+        except SlackApiError as e:
+            if e.response.get("error") in GONE:
+                log.info("Slack case card %s in %s of workspace %s is gone (%s): not updated", posted.message_id,
+                         posted.channel_id, posted.workspace_id, e.response.get("error"))
+                return
+            raise self._error(e, posted.workspace_id, client) from e
+
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
         message = Message(esc(notice.message), [section(esc(notice.message)),
                                                 *self.renderer.card_blocks(notice.card, buttons=False)])
@@ -248,10 +296,14 @@ class SlackSink:
         shared = response.get("file") or {}
         return str(shared.get("id") or key)
 
-    async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
+    async def find_posted(self, where: Channel | Identity | PostedCard, keys: Collection[str],
+                          since: datetime) -> dict[str, str]:
         """The ts of each message the bot posted under one of `keys` since `since` (every message of the channel
         newer than that, page after page, until all are found or none is left): a card or a line by its metadata,
-        a file (the weekly digest) by its name and its uploader, the bot's user."""
+        a file (the weekly digest) by its name and its uploader, the bot's user. For a posted card: the comments
+        in its thread."""
+        if isinstance(where, PostedCard):
+            return await self._find_in_thread(where, keys, since)
         missing, found = set(keys), {}
         cursor: str | None = None
         client = await self._client(where.workspace_id)
@@ -289,6 +341,34 @@ class SlackSink:
             raise self._error(e, where.workspace_id, client) from e
         return found
 
+    async def _find_in_thread(self, posted: PostedCard, keys: Collection[str], since: datetime) -> dict[str, str]:
+        """The comments the bot posted under `keys` in a card's thread since `since` (`conversations.replies`:
+        thread replies are not in the channel's history), every page."""
+        missing, found = set(keys), {}
+        if not posted.message_id:
+            return found
+        cursor: str | None = None
+        client = await self._client(posted.workspace_id)
+        try:
+            while missing:
+                replies = await client.conversations_replies(
+                    channel=posted.channel_id, ts=posted.message_id, oldest=f"{since.timestamp():.6f}",
+                    limit=HISTORY_PAGE, include_all_metadata=True, **({"cursor": cursor} if cursor else {}))
+                for message in replies.get("messages", []):
+                    metadata: dict[str, Any] = message.get("metadata") or {}
+                    key = (metadata.get("event_payload") or {}).get("key")
+                    if key in missing and metadata.get("event_type") == COMMENT_EVENT and message.get("bot_id"):
+                        missing.discard(key)
+                        found[key] = str(message["ts"])
+                cursor = (replies.get("response_metadata") or {}).get("next_cursor") or None
+                if not replies.get("has_more") or not cursor:
+                    break
+        except SlackApiError as e:
+            if e.response.get("error") in GONE | {"thread_not_found"}:
+                return found  # the card is gone: nothing is posted under it either
+            raise self._error(e, posted.workspace_id, client) from e
+        return found
+
 
 FILE_KEY_LENGTH = 16
 
@@ -298,5 +378,5 @@ def file_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:FILE_KEY_LENGTH]
 
 
-__all__ = ["CARD_EVENT", "NOTICE_EVENT", "InstalledWorkspaces", "OneWorkspace", "SlackSink", "WorkspaceClients",
-           "delivery_error", "file_key"]
+__all__ = ["CARD_EVENT", "COMMENT_EVENT", "NOTICE_EVENT", "InstalledWorkspaces", "OneWorkspace", "SlackSink",
+           "WorkspaceClients", "delivery_error", "file_key"]

@@ -146,6 +146,7 @@ class MockSlack:
         self.files: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self.failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = {}
+        self.lost: dict[str, int] = {}  # method -> how many of its next calls are done but answered with an error
         self.delay: dict[str, float] = {}
         self.latency = latency  # seconds every Web API call takes before it is answered (benchmarks: a round trip)
         self.light_responses = light_responses  # response_url bodies kept raw, unchecked (benchmarks)
@@ -208,6 +209,11 @@ class MockSlack:
         """The next `times` calls of `method` answer `status` (429: with Retry-After)."""
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self.failures.setdefault(method, []).extend([(status, headers, {"ok": False, "error": error})] * times)
+
+    def lose(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` are done (a message is posted) but answered `fatal_error`, as when
+        the platform did the work and the answer never reached the bot: a retry must find it, not do it again."""
+        self.lost[method] = self.lost.get(method, 0) + times
 
     def add_file(self, name: str, data: bytes, *, user: str, mimetype: str = "text/plain") -> str:
         file_id = f"F{next(self._ids):08d}"
@@ -381,6 +387,9 @@ class MockSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         answer = handler(body) if handler else {"ok": False, "error": "unknown_method"}
         self._record(method, body, 200 if answer.get("ok") else 400)
+        if answer.get("ok") and self.lost.get(method):  # done, but the caller hears of a failure
+            self.lost[method] -= 1
+            return web.json_response({"ok": False, "error": "fatal_error"})
         return web.json_response(answer)
 
     async def _respond(self, request: web.Request) -> web.Response:
@@ -548,7 +557,9 @@ class MockSlack:
                                         "is_shared": shared, "is_ext_shared": shared, "is_org_shared": False}}
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
-        messages = list(reversed(self.messages.get(str(body.get("channel", "")), [])))
+        # as on Slack: a thread's replies are not in the channel's history (conversations.replies has them)
+        messages = [m for m in reversed(self.messages.get(str(body.get("channel", "")), []))
+                    if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
         latest, oldest = body.get("latest"), body.get("oldest")
         inclusive = str(body.get("inclusive", "")).lower() in {"1", "true"}
         if latest:
@@ -569,10 +580,23 @@ class MockSlack:
                                       if more else ""}}
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The thread's parent first, then its replies oldest first (those after `oldest`), `limit` a page; the
+        next page starts after the cursor's ts."""
         ts = str(body.get("ts", ""))
-        messages = [m for m in self.messages.get(str(body.get("channel", "")), [])
-                    if m["ts"] == ts or m.get("thread_ts") == ts]
-        return {"ok": True, "messages": messages}
+        thread = [m for m in self.messages.get(str(body.get("channel", "")), [])
+                  if m["ts"] == ts or m.get("thread_ts") == ts]
+        parent, replies = [m for m in thread if m["ts"] == ts], [m for m in thread if m["ts"] != ts]
+        if oldest := body.get("oldest"):
+            replies = [m for m in replies if float(m["ts"]) > float(oldest)]
+        if cursor := body.get("cursor"):
+            after = base64.b64decode(str(cursor)).decode()
+            replies = [m for m in replies if float(m["ts"]) > float(after)]
+        limit = min(int(body.get("limit", 100) or 100), 999)
+        more = len(replies) > limit
+        page = replies[:limit]
+        return {"ok": True, "messages": ([] if cursor else parent) + page, "has_more": more,
+                "response_metadata": {"next_cursor": base64.b64encode(page[-1]["ts"].encode()).decode()
+                                      if more else ""}}
 
     def _reactions_get(self, body: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(body.get("channel", "")), str(body.get("timestamp", ""))
