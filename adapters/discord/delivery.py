@@ -5,6 +5,11 @@ in a last small line); on a retry the sink first looks through every message of 
 channel) posted since the first attempt started (`after`, paging oldest first) for one of the bot's carrying that
 key. Rate limits are discord.py's HTTP client's
 business (it waits and retries); when it gives up, a 429 becomes `DeliveryError(retry_after=...)`.
+
+Issue 13: a comment goes in a thread started on the posted card's message (started by the first comment, named
+after the indicator; a thread started on a message has that message's id, so nothing else is kept to find it
+again), with its key in a small last line, as a plain line has; a redelivery looks through that thread first. A
+case's card is one message (its key in a small last line), edited when the case changes.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from datetime import datetime
 
 import discord
 
-from bot.delivery import DeliveryError, Serving
-from bot.domain import Channel, Identity, Platform, PostedCard
-from bot.results import IndicatorCard, Notice
+from bot.delivery import DeliveryError, Serving, ThreadComment
+from bot.domain import Channel, Identity, Platform, PostedCard, PostedCaseCard
+from bot.results import CaseCard, IndicatorCard, Notice
 
 from .render import MENTIONS, card_embed, card_view, esc, indicator_id_of, to_message
 
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"delivery (\S+)$")
 MAX_CONTENT = 2000  # characters of a message's content
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+THREAD_ARCHIVE_MINUTES = 10080  # a week without comments hides the thread (a new comment brings it back)
 
 
 def _keys(message: dict) -> set[str]:
@@ -52,13 +59,19 @@ class DiscordSink:
     async def serves(self, workspace_id: str) -> Serving:
         return Serving.HERE
 
-    async def find_posted(self, where: Channel | Identity, keys: Collection[str], since: datetime) -> dict[str, str]:
-        """The id of each message the bot posted under one of `keys` since `since` (every message of the channel
-        after that time, oldest first, 100 a page, until all are found or none is left)."""
+    async def find_posted(self, where: Channel | Identity | PostedCard, keys: Collection[str],
+                          since: datetime) -> dict[str, str]:
+        """The id of each message the bot posted under one of `keys` since `since` (every message of the channel,
+        or of the thread on a posted card, after that time, oldest first, 100 a page, until all are found or none
+        is left)."""
         missing, found = set(keys), {}
         me = str(self.client.user.id) if self.client.user else None
         try:
-            if isinstance(where, Channel):
+            if isinstance(where, PostedCard):
+                if where.message_id is None:
+                    return found
+                channel_id = int(where.message_id)  # the thread started on the card, if any
+            elif isinstance(where, Channel):
                 channel_id = int(where.channel_id)
             else:
                 channel_id = (await self.client.create_dm(discord.Object(int(where.user_id)))).id  # type: ignore[arg-type]
@@ -76,9 +89,75 @@ class DiscordSink:
                 if len(page) < 100:  # the last page
                     break
                 after = max(int(m["id"]) for m in page)
+        except discord.NotFound as e:  # no thread on that card (nothing was posted in it), or the card is gone
+            if isinstance(where, PostedCard):
+                return found
+            raise _delivery_error(e) from e
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
         return found
+
+    async def post_comment(self, posted: PostedCard, comment: ThreadComment, *, key: str) -> str:
+        """The comment in the thread on the card's message: sent there, and when there is no thread yet, one is
+        started on the message first (by another attempt meanwhile: that one is used)."""
+        if posted.message_id is None:
+            return ""
+        footer = f"\n-# delivery {key}"
+        content = f"💬 **{esc(comment.author)}** on {comment.ref}: {esc(comment.text)}"
+        content = content[:MAX_CONTENT - len(footer)] + footer
+        thread = self.client.get_partial_messageable(int(posted.message_id))  # a thread has its message's id
+        try:
+            try:
+                message = await thread.send(content, nonce=key[:25], allowed_mentions=MENTIONS)
+            except discord.NotFound:  # no thread on the card yet: the first comment starts it
+                await self._start_thread(posted, f"Comments on {comment.ref}")
+                message = await thread.send(content, nonce=key[:25], allowed_mentions=MENTIONS)
+        except discord.NotFound:
+            log.info("discord: card %s in %s was deleted; comment %s not threaded", posted.message_id,
+                     posted.channel_id, key)
+            return ""
+        except discord.Forbidden as e:
+            log.warning("discord: may not start or post in a thread on card %s in %s (%s); comment %s dropped",
+                        posted.message_id, posted.channel_id, e.text, key)
+            return ""
+        except discord.HTTPException as e:
+            raise _delivery_error(e) from e
+        return str(message.id)
+
+    async def _start_thread(self, posted: PostedCard, name: str) -> None:
+        assert posted.message_id is not None
+        channel = self.client.get_channel(int(posted.channel_id))
+        try:
+            if isinstance(channel, discord.TextChannel):
+                await channel.get_partial_message(int(posted.message_id)).create_thread(
+                    name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+            else:  # not in the cache (yet): the same call by the channel's id
+                await self.client.http.start_thread_with_message(
+                    int(posted.channel_id), int(posted.message_id), name=name,
+                    auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+        except discord.HTTPException as e:
+            if e.code != THREAD_EXISTS:
+                raise
+
+    async def post_case_card(self, channel: Channel, card: CaseCard, *, key: str) -> str:
+        target = self.client.get_partial_messageable(int(channel.channel_id))
+        try:
+            message = await target.send(**_case_message(card, key), nonce=key[:25])
+        except discord.HTTPException as e:
+            raise _delivery_error(e) from e
+        return str(message.id)
+
+    async def update_case_card(self, posted: PostedCaseCard, card: CaseCard) -> None:
+        if posted.message_id is None:
+            return
+        message = self.client.get_partial_messageable(int(posted.channel_id)).get_partial_message(
+            int(posted.message_id))
+        try:
+            await message.edit(**_case_message(card, posted.delivery_key or ""))
+        except discord.NotFound:
+            log.info("discord: case card %s in %s was deleted; not updated", posted.message_id, posted.channel_id)
+        except discord.HTTPException as e:
+            raise _delivery_error(e) from e
 
     async def post_card(self, channel: Channel, card: IndicatorCard, *, headline: str, key: str) -> str:
         target = self.client.get_partial_messageable(int(channel.channel_id))
@@ -156,6 +235,17 @@ class DiscordSink:
             log.info("discord: %s does not accept direct messages; notice %s dropped", identity.user_id, key)
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
+
+
+def _case_message(card: CaseCard, key: str) -> dict:
+    """A case's card as one message: its text (bot.text with Discord escaping) in the content or an embed, the key
+    in a small last line."""
+    footer = f"\n-# delivery {key}" if key else ""
+    msg = to_message(card)
+    if msg.embeds:  # longer than a message's content
+        return {"content": footer.strip() or None, "embeds": msg.embeds, "allowed_mentions": MENTIONS}
+    return {"content": (msg.content or "")[:MAX_CONTENT - len(footer)] + footer, "embeds": [],
+            "allowed_mentions": MENTIONS}
 
 
 def _delivery_error(e: discord.HTTPException) -> Exception:

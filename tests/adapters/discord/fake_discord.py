@@ -85,9 +85,12 @@ class FakeDiscord:
         self.identifies: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[int, int | None]] = {}  # interaction token -> (channel id, guild id)
         self.dm_channels: dict[int, int] = {}  # user id -> the bot's DM channel with them
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id (= the message it was started on) -> the thread
         # Awaited after a REST call is recorded and applied, before its response goes out: a test can hold a
         # response (the platform did the work, the bot never hears back) to play a process dying mid-call.
         self.before_response: Callable[[Call], Awaitable[None]] | None = None
+        # Each matches one call at most: done, but answered 503 (the bot hears of a failure: a retry must find it).
+        self.lost: list[Callable[[Call], bool]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self._seq: dict[int, int] = {}
         self._ids = _snowflakes()
@@ -408,6 +411,10 @@ class FakeDiscord:
             await self._notify()
         if self.before_response is not None:
             await self.before_response(call)
+        if status < 300 and (lose := next((f for f in self.lost if f(call)), None)) is not None:
+            self.lost.remove(lose)
+            return web.Response(status=503, body=b'{"message": "Service Unavailable", "code": 0}',
+                                headers={"Content-Type": "application/json"})
         if status == 204:
             return web.Response(status=204)
         # exactly `application/json` (no charset): discord.py parses JSON only then
@@ -481,6 +488,26 @@ class FakeDiscord:
             if not int(body.get("flags") or 0) & 64:
                 self.messages.setdefault(channel_id, {})[int(msg["id"])] = msg
             return 200, msg
+        if (r := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", p)) and m == "POST":
+            channel_id, message_id = int(r.group(1)), int(r.group(2))
+            if message_id not in self.messages.get(channel_id, {}):
+                return 404, {"message": "Unknown Message", "code": 10008}
+            if message_id in self.threads:
+                return 400, {"message": "A thread has already been created for this message", "code": 160004}
+            guild_id = self._guild_of(channel_id)
+            thread = {"id": str(message_id), "type": 11, "parent_id": str(channel_id), "name": body.get("name"),
+                      "owner_id": self.bot["id"], "last_message_id": None, "rate_limit_per_user": 0,
+                      "message_count": 0, "member_count": 1, "flags": 0, "total_message_sent": 0,
+                      "thread_metadata": {"archived": False, "locked": False, "archive_timestamp": _now(),
+                                          "auto_archive_duration": body.get("auto_archive_duration", 1440)},
+                      **({"guild_id": str(guild_id)} if guild_id is not None else {})}
+            self.threads[message_id] = thread
+            self.messages.setdefault(message_id, {})
+            self.messages[channel_id][message_id]["thread"] = thread
+            return 201, thread
+        if (r := re.fullmatch(r"/channels/(\d+)/messages", p)) and int(r.group(1)) not in self.threads and any(
+                int(r.group(1)) in msgs for msgs in self.messages.values()):  # a message's id, but no thread on it
+            return 404, {"message": "Unknown Channel", "code": 10003}
         if r := re.fullmatch(r"/channels/(\d+)/messages", p):
             channel_id = int(r.group(1))
             store = self.messages.setdefault(channel_id, {})

@@ -1,0 +1,116 @@
+"""Issue 13 through the real discord.py client against the fake Discord: a comment goes in a thread started on
+each posted card (the first comment starts it, the next ones reuse it), once even when a post's answer is lost,
+never where the item's TLP is now above the channel's ceiling; and a live case card (`/ioc case show` in a
+channel) edited when the case changes, listing only what the channel may see."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain import Platform
+from tests.adapters.discord.test_discord_adapter import moderation_card, submit
+from tests.adapters.discord.world import FEED, GENERAL, MODERATION, World
+
+
+def thread_posts(world: World, card_id: int) -> list[dict]:
+    return list(world.fake.messages.get(card_id, {}).values())
+
+
+async def until(done, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    for _ in range(int(timeout / 0.05)):
+        if done():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+async def _comment(world: World, user: str, text: str) -> None:
+    mark = len(world.fake.calls)
+    said = await world.slash("comment", {"indicator": "#1", "text": text}, user=user)
+    data = (await world.callback(said, mark)).json["data"]
+    assert data["flags"] & 64 and "Comment added to \\#1" in data["content"]
+
+
+async def test_comments_go_in_a_thread_on_every_card_started_once_and_posted_once(world: World) -> None:
+    await submit(world, "198.51.100.77")
+    await moderation_card(world)
+    mark = len(world.fake.calls)
+    approve = await world.slash("approve", {"indicators": "#1"}, user="mod", channel=MODERATION)
+    await world.callback(approve, mark)
+    await world.fake.wait_for_call("POST", rf"/channels/{FEED}/messages", after=mark)
+    for _ in range(100):  # the feed card's message id is recorded right after it is posted
+        async with world.store.unit_of_work(read_only=True) as uow:
+            copies = {int(c.message_id): c.channel_id
+                      for c in await uow.posted_cards.of_indicators([1], Platform.DISCORD)}
+        if len(copies) == 4:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(copies.values()) == sorted([str(GENERAL), str(MODERATION), str(MODERATION), str(FEED)])
+
+    first = next(iter(copies))  # the first thread post is made, but its answer is lost: the row is retried
+    world.fake.lost.append(lambda c: c.method == "POST" and c.path == f"/channels/{first}/messages")
+    mark = len(world.fake.calls)
+    await _comment(world, "bob", "seen on our sinkhole @everyone <@&1> **bold**")
+    await until(lambda: all(thread_posts(world, card_id) for card_id in copies))
+    await world.fake.wait_for_call("GET", rf"/channels/{first}/messages", after=mark)  # the retry looked first
+    await asyncio.sleep(0.3)  # nothing more comes
+    for card_id in copies:
+        (post,) = thread_posts(world, card_id)  # once in each thread
+        content = post["content"]
+        assert content.startswith("💬 **Sentinel Security** on #1: seen on our sinkhole"), content
+        assert "\\@everyone" in content and "\\*\\*bold\\*\\*" in content and "<@&1>" not in content
+        assert world.fake.threads[card_id]["name"] == "Comments on #1"
+    assert len(world.fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads", after=mark)) == len(copies)
+    assert all(c.json["allowed_mentions"] == {"parse": []}
+               for c in world.fake.calls_to("POST", r"/channels/\d+/messages", after=mark) if c.json)
+
+    # the next comment reuses the threads; raised to AMBER, the GREEN channel's card gets no comment any more
+    mark = len(world.fake.calls)
+    edit = await world.slash("edit", {"indicator": "#1", "tlp": "amber"}, user="mod", channel=MODERATION)
+    await world.callback(edit, mark)
+    mark = len(world.fake.calls)
+    await _comment(world, "alice", "and at our gateway")
+    amber = [card_id for card_id, channel in copies.items() if channel != str(GENERAL)]
+    await until(lambda: all(len(thread_posts(world, card_id)) == 2 for card_id in amber))
+    await asyncio.sleep(0.3)
+    general = next(card_id for card_id, channel in copies.items() if channel == str(GENERAL))
+    assert len(thread_posts(world, general)) == 1
+    assert not world.fake.calls_to("POST", r"/channels/\d+/messages/\d+/threads", after=mark)  # reused
+    world.assert_running()
+
+
+async def test_a_case_card_posted_in_a_channel_is_edited_when_the_case_changes(world: World) -> None:
+    mark = len(world.fake.calls)
+    new = await world.slash("case", {"action": "new", "name": "op-dusk", "tlp": "green"}, user="alice", dm=True)
+    await world.callback(new, mark)
+    await submit(world, "198.51.100.50")
+    await submit(world, "198.51.100.51", tlp="amber")
+    await moderation_card(world, 2)
+    mark = len(world.fake.calls)
+    add = await world.slash("case", {"action": "add", "name": "op-dusk", "indicators": "#1 #2"}, user="alice",
+                            dm=True)
+    await world.callback(add, mark)
+    mark = len(world.fake.calls)
+    show = await world.slash("case", {"action": "show", "name": "op-dusk"}, user="alice", channel=GENERAL)
+    data = (await world.callback(show, mark)).json["data"]
+    assert data["flags"] & 64 and "card is posted in this channel" in data["content"]
+    posted = await world.fake.wait_for_call("POST", rf"/channels/{GENERAL}/messages", after=mark,
+                                            predicate=lambda c: "Case op" in (c.json or {}).get("content", ""))
+    content = posted.json["content"]
+    assert "1 indicator this channel may see: 1 pending" in content and "198.51.100.51" not in content
+    assert "\\#2" not in content and "delivery " in content.splitlines()[-1]
+    card_id = next(i for i, m in world.fake.messages[GENERAL].items() if "Case op" in m["content"])
+
+    mark = len(world.fake.calls)
+    approve = await world.slash("approve", {"indicators": "#1"}, user="mod", channel=MODERATION)
+    await world.callback(approve, mark)
+    edit = await world.fake.wait_for_call("PATCH", rf"/channels/{GENERAL}/messages/{card_id}", after=mark)
+    assert "1 indicator this channel may see: 1 approved" in edit.json["content"]
+    assert world.fake.messages[GENERAL][card_id]["content"] == edit.json["content"]
+    mark = len(world.fake.calls)
+    remove = await world.slash("case", {"action": "remove", "name": "op-dusk", "indicators": "#1"}, user="alice",
+                               dm=True)
+    await world.callback(remove, mark)
+    edit = await world.fake.wait_for_call("PATCH", rf"/channels/{GENERAL}/messages/{card_id}", after=mark)
+    assert "0 indicators this channel may see" in edit.json["content"]
+    world.assert_running()
