@@ -48,12 +48,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "reopen": ("/ioc reopen #ID REASON...",
                "Moderators: put a rejected or revoked indicator back to pending, with a reason."),
     "comment": ("/ioc comment #ID TEXT...",
-                "Comment on an indicator; lookups show the latest three. Whoever may see the indicator may comment "
-                "and read the comments (its TLP applies)."),
+                "Comment on an indicator; lookups show the latest three, and each comment is threaded under every "
+                "posted copy of its card (a Slack or Discord thread) where the channel may still show it. Whoever may "
+                "see the indicator may comment and read the comments (its TLP applies)."),
     "case": ("/ioc case new NAME [tlp:amber] [description...] | case add NAME #ID [#ID...] | case remove NAME #ID | "
              "case show NAME | case list",
              "Cases group indicators (a campaign, an incident, a takedown); `case:NAME` on submit adds to one. A case "
-             "has its own TLP; its card lists the indicators you may see, counted by status."),
+             "has its own TLP; its card lists the indicators you may see, counted by status. `case show` in a shared "
+             "channel posts its card there for everyone (only what the channel may see) and keeps it up to date."),
     "queue": ("/ioc queue [page:N]", "Moderators: the indicators waiting for a decision."),
     "approve": ("/ioc approve #ID [#ID...] [note...]", "Moderators: approve indicators for the coalition feed."),
     "reject": ("/ioc reject #ID [#ID...] REASON...", "Moderators: reject pending indicators, with a reason."),
