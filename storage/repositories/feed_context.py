@@ -1,15 +1,18 @@
 """The TAXII feed's aggregate context (issue 13): the malware families and the cases a viewer's feed carries,
 each computed over the approved indicators that viewer may see (visibility in SQL), never over the others.
 
-Families and cases are few beside indicators: each feed page reads them whole (one GROUP BY each) and pages them
-in the core (bot.exchange.feed_page); a case's members are read only for the cases on the page."""
+Families and cases are few beside indicators, and so are the indicators naming a family or held in a case: each
+feed page reads those rows (by the malware index, by the case table) and then those indicators by primary key,
+visibility applied there; no statement reads the indicators that have no context (a plan that starts from the
+approved indicators' index would read them all on every page). The core pages the result (bot.exchange)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.domain import Case, Status, Visibility
 from bot.ioc import IOCType
@@ -20,24 +23,46 @@ from storage.repositories.indicator_rows import visibility_clause
 
 
 class FeedContextReads(_Repository):
+    async def _visible_approved(self, ids: Iterable[int], view: Visibility, *columns: Any) -> list[Any]:
+        """`columns` of those of these indicators that are approved and `view` may see (by primary key)."""
+        found: list[Any] = []
+        for chunk in _chunks(sorted(set(ids))):
+            found += await self._execute(select(IndicatorRow.id, *columns).where(
+                IndicatorRow.id.in_(chunk), IndicatorRow.status == Status.APPROVED.value, visibility_clause(view)))
+        return found
+
     async def feed_malware(self, view: Visibility) -> list[tuple[str, datetime, int]]:
         """Each malware family named by an approved indicator `view` may see (not a CVE: it has no `indicates`):
         (name, the earliest date_added (modified_at) of those indicators, the least restrictive TLP rank of them)."""
-        rows = await self._execute(
-            select(IndicatorRow.malware, func.min(IndicatorRow.modified_at), func.min(IndicatorRow.tlp_rank))
-            .where(IndicatorRow.status == Status.APPROVED.value, visibility_clause(view),
-                   IndicatorRow.malware.is_not(None), IndicatorRow.type != IOCType.CVE.value)
-            .group_by(IndicatorRow.malware))
-        return [(r[0], r[1], int(r[2])) for r in rows]
+        named = list((await self._execute(select(IndicatorRow.id).where(IndicatorRow.malware.is_not(None)))).scalars())
+        families: dict[str, tuple[datetime, int]] = {}
+        for _, name, at, rank, type_ in await self._visible_approved(
+                named, view, IndicatorRow.malware, IndicatorRow.modified_at, IndicatorRow.tlp_rank, IndicatorRow.type):
+            if name is None or type_ == IOCType.CVE.value:
+                continue
+            known = families.get(name)
+            families[name] = (min(known[0], at), min(known[1], rank)) if known else (at, rank)
+        return [(name, at, rank) for name, (at, rank) in sorted(families.items())]
+
+    async def _memberships(self, case_ids: Iterable[int] | None = None) -> list[tuple[int, int]]:
+        query = select(CaseIndicatorRow.case_id, CaseIndicatorRow.indicator_id)
+        if case_ids is None:
+            return [(r[0], r[1]) for r in await self._execute(query)]
+        found: list[tuple[int, int]] = []
+        for chunk in _chunks(sorted(set(case_ids))):
+            found += [(r[0], r[1]) for r in await self._execute(query.where(CaseIndicatorRow.case_id.in_(chunk)))]
+        return found
 
     async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
         """Each case holding at least one approved indicator `view` may see, with the latest date_added
         (modified_at) of those; whether `view` may see the case itself is the caller's rule (bot.rules)."""
-        latest = {r[0]: r[1] for r in await self._execute(
-            select(CaseIndicatorRow.case_id, func.max(IndicatorRow.modified_at))
-            .join(IndicatorRow, IndicatorRow.id == CaseIndicatorRow.indicator_id)
-            .where(IndicatorRow.status == Status.APPROVED.value, visibility_clause(view))
-            .group_by(CaseIndicatorRow.case_id))}
+        members = await self._memberships()
+        modified = {r[0]: r[1] for r in await self._visible_approved({i for _, i in members}, view,
+                                                                     IndicatorRow.modified_at)}
+        latest: dict[int, datetime] = {}
+        for case_id, indicator_id in members:
+            if (at := modified.get(indicator_id)) is not None and (case_id not in latest or at > latest[case_id]):
+                latest[case_id] = at
         found: list[tuple[Case, datetime]] = []
         for chunk in _chunks(sorted(latest)):
             found += [(c, latest[c.id]) for c in map(_case, await self._execute(
@@ -47,12 +72,11 @@ class FeedContextReads(_Repository):
     async def feed_case_members(self, case_ids: Iterable[int], view: Visibility,
                                 ) -> dict[int, list[tuple[IOCType, str]]]:
         """The approved indicators `view` may see in each of these cases: (type, stix_id)."""
+        members = await self._memberships(case_ids)
+        shown = {r[0]: (IOCType(r[1]), r[2]) for r in await self._visible_approved(
+            {i for _, i in members}, view, IndicatorRow.type, IndicatorRow.stix_id)}
         found: dict[int, list[tuple[IOCType, str]]] = {}
-        for chunk in _chunks(list(dict.fromkeys(case_ids))):
-            for case_id, type_, stix_id in await self._execute(
-                    select(CaseIndicatorRow.case_id, IndicatorRow.type, IndicatorRow.stix_id)
-                    .join(IndicatorRow, IndicatorRow.id == CaseIndicatorRow.indicator_id)
-                    .where(CaseIndicatorRow.case_id.in_(chunk), IndicatorRow.status == Status.APPROVED.value,
-                           visibility_clause(view))):
-                found.setdefault(case_id, []).append((IOCType(type_), stix_id))
+        for case_id, indicator_id in members:
+            if indicator_id in shown:
+                found.setdefault(case_id, []).append(shown[indicator_id])
         return found
