@@ -144,9 +144,10 @@ class IndicatorRepository(Protocol):
     async def search(self, flt: SearchFilter, view: Visibility, page: Page) -> tuple[Sequence[Indicator], int]:
         """Newest first, only rows the visibility allows; returns (page of rows, total count)."""
 
-    async def search_newest(self, flt: SearchFilter, view: Visibility, before_id: int | None,
-                            size: int) -> Sequence[Indicator]:
-        """The next `size` matches of `flt` newest first with id < before_id (keyset batches, no count)."""
+    async def search_newest(self, flt: SearchFilter, view: Visibility, before_id: int | None, size: int, *,
+                            min_confidence: int = 0) -> Sequence[Indicator]:
+        """The next `size` matches of `flt` newest first with id < before_id and a confidence of at least
+        `min_confidence` (keyset batches, no count)."""
 
     async def related(self, pivots: Sequence[Pivot], view: Visibility,
                       limit: int) -> list[tuple[list[Indicator], int, dict[int, int]]]:

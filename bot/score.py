@@ -16,6 +16,7 @@ submitting organization's own confirmations not at all (it vouched by submitting
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,6 +103,14 @@ def _raw(inputs: ScoreInputs) -> tuple[float, list[str]]:
     return _clamp(raw), steps
 
 
+def confidence_floor(min_score: int) -> int:
+    """The least submitter's confidence with which an item can score `min_score` at all: confirmations and
+    sightings add at most CONFIRM_MAX + SIGHTING_MAX, time only takes away, and a score is rounded, so below it no
+    evidence lifts an item there (search min_score filters on it in the store before scoring). Over 100: no item
+    can score that much."""
+    return max(0, math.ceil(2 * (min_score - 0.5 - CONFIRM_MAX - SIGHTING_MAX)))
+
+
 def last_activity(inputs: ScoreInputs) -> datetime:
     return max(d for d in (inputs.submitted_at, inputs.last_confirmed, inputs.last_sighted) if d is not None)
 
@@ -171,5 +180,5 @@ def explain(score: Score) -> str:
     return "; ".join(score.steps) + f": score {score.value}."
 
 
-__all__ = ["LIFETIMES_DAYS", "OrgVerdict", "Score", "ScoreInputs", "ScoreModel", "compute", "decay", "explain",
-           "inputs_for", "last_activity"]
+__all__ = ["LIFETIMES_DAYS", "OrgVerdict", "Score", "ScoreInputs", "ScoreModel", "compute", "confidence_floor",
+           "decay", "explain", "inputs_for", "last_activity"]

@@ -1,7 +1,8 @@
 """`/ioc search ... min_score:N` (issue 13): the score is computed (bot.score), not stored, so the store cannot
 filter by it. The matches are read newest first in keyset batches (no COUNT, no OFFSET), each batch scored from
 one read of its votes and sightings, until the requested page is full and one more item shows there is a next
-page: every match is considered, however old, and a first page costs a batch or a few.
+page: every match is considered, however old, and a first page costs a batch or a few. Items whose confidence is
+too low for any evidence to lift them to N (bot.score.confidence_floor) are left out by the store.
 
 The count: exact when every match was scored anyway (all of them fit in COUNT_SCAN rows, or the page needed them
 all); otherwise the scan stops once the page is full and at least COUNT_SCAN matches were scored, and the reply
@@ -13,7 +14,7 @@ from __future__ import annotations
 from bot.domain import Indicator, Page, SearchFilter, Visibility
 from bot.results import IndicatorList
 from bot.rules import can_see
-from bot.score import compute, inputs_for
+from bot.score import compute, confidence_floor, inputs_for
 
 from .context import Context, cards_for
 
@@ -31,8 +32,10 @@ async def scored_search(ctx: Context, flt: SearchFilter, page_number: int, min_s
     scanned = 0
     before: int | None = None
     model = ctx.policy.score_model
-    while True:
-        rows = await ctx.uow.indicators.search_newest(flt, view, before, batch)
+    floor = confidence_floor(min_score)  # below it nothing can score min_score: the store leaves those out
+    complete = floor > 100  # (then no item can score that much)
+    while not complete:
+        rows = await ctx.uow.indicators.search_newest(flt, view, before, batch, min_confidence=floor)
         complete = len(rows) < batch  # the last batch: every match has been scored
         scanned += len(rows)
         if rows:
@@ -42,7 +45,7 @@ async def scored_search(ctx: Context, flt: SearchFilter, page_number: int, min_s
             evidence = await ctx.uow.votes.evidence([r.id for r in rows])
             kept += [r for r in rows if compute(inputs_for(r, evidence[r.id][2], evidence[r.id][1]), ctx.now,
                                                 model).value >= min_score]
-        if complete or (len(kept) >= wanted and scanned >= count_scan):
+        if len(kept) >= wanted and scanned >= count_scan:
             break
     shown = kept[page.offset:page.offset + page.size]
     return IndicatorList(title=f"Search results scoring {min_score} or more", cards=await cards_for(ctx, shown),

@@ -199,13 +199,16 @@ class SqlIndicatorRepository(_Repository):
         conditions, needs_org = search_conditions(flt, view)
         return await self._counted_page(conditions, page, oldest_first=flt.oldest_first, needs_org=needs_org)
 
-    async def search_newest(self, flt: SearchFilter, view: Visibility, before_id: int | None,
-                            size: int) -> Sequence[Indicator]:
-        """The next `size` matches of `flt` (as `search`) newest first with id < before_id: keyset batches with no
-        COUNT, for a search that filters what the store cannot (search min_score: bot.services.scored_search)."""
+    async def search_newest(self, flt: SearchFilter, view: Visibility, before_id: int | None, size: int, *,
+                            min_confidence: int = 0) -> Sequence[Indicator]:
+        """The next `size` matches of `flt` (as `search`) newest first with id < before_id, and a confidence of at
+        least `min_confidence`: keyset batches with no COUNT, for a search that filters what the store cannot
+        (search min_score: bot.services.scored_search)."""
         conditions, _ = search_conditions(flt, view)
         if before_id is not None:
             conditions.append(IndicatorRow.id < before_id)
+        if min_confidence > 0:
+            conditions.append(IndicatorRow.confidence >= min_confidence)
         rows = await self._execute(_indicators().where(*conditions).order_by(IndicatorRow.id.desc()).limit(size))
         return [_indicator(row) for row in rows]
 

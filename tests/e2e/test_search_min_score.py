@@ -98,6 +98,8 @@ async def test_high_scores_older_than_five_thousand_low_ones_are_found_paged_and
     # nothing scores that high: every match scored, exactly none
     none = reply(await world.say("bob", "/ioc search min_score:90"))
     assert none == "Search results scoring 90 or more: nothing found."
+    beyond_reach = reply(await world.say("bob", "/ioc search min_score:93"))  # 50 + 30 + 12 at most
+    assert beyond_reach == "Search results scoring 93 or more: nothing found."
 
 
 async def test_every_batch_size_gives_the_same_pages_and_honest_counts(store: Store, clock) -> None:

@@ -94,3 +94,24 @@ def test_a_score_is_always_between_0_and_100(confidence: int, confirms: list[int
                                              age: float) -> None:
     inputs = ScoreInputs(IOCType.DOMAIN, confidence, T0, tuple(confirms), tuple(fps), sightings)
     assert 0 <= compute(inputs, days(age)).value <= 100
+
+
+@pytest.mark.parametrize("min_score", range(0, 101))
+def test_the_confidence_floor_is_the_least_confidence_that_can_reach_a_score(min_score: int) -> None:
+    """search min_score leaves out in the store what scores under N whatever its evidence: under the floor nothing
+    reaches N (with every bonus, no decay), and the floor is tight."""
+    from bot.score import confidence_floor
+
+    floor = confidence_floor(min_score)
+
+    def best(confidence: int) -> int:  # every bonus at its cap, scored at the moment of the latest confirmation
+        return compute(ScoreInputs(IOCType.DOMAIN, confidence, days(0), confirming_trust=(100,) * 5,
+                                   sighting_orgs=4, last_confirmed=days(1), last_sighted=days(1)), days(1)).value
+
+    if floor < 100:  # tight: at most one point of confidence too low (a half point of score rounds to even)
+        assert best(floor + 1) >= min_score
+    if 0 < floor <= 101:
+        assert best(floor - 1) < min_score
+    if floor > 100:
+        assert best(100) < min_score
+    assert min_score == 0 or confidence_floor(min_score - 1) <= floor
