@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    case,
     exists,
     insert,
     or_,
@@ -144,7 +145,8 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
         """Up to `limit` objects of the feed (approved indicators this viewer may see, their votes and sightings,
         the `indicates` relationship of those naming a malware family, their comments) in (date_added, kind, id)
         order after `cursor`. date_added: an indicator's approval (its last status change, `modified_at`), and so
-        its relationship's; a vote's last change, a sighting's time, a comment's.
+        its relationship's; a vote's last change, a sighting's time; a comment's, or its indicator's when that is
+        later (a comment made while the item was pending, or out of this viewer's sight, is added with it).
 
         Each kind is a keyset range on its own index ((status, modified_at, id, tlp_rank, org_id) covers the
         indicators' visibility; votes (updated_at, id, indicator_id); sightings (seen_at, id, indicator_id)),
@@ -182,8 +184,10 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
         if FEED_RELATIONSHIP in kinds and not stix_ids:  # (a CVE is exported with no `indicates`: bot.stix)
             await read(FEED_RELATIONSHIP, IndicatorRow.modified_at, IndicatorRow.id, IndicatorRow.id,
                        [IndicatorRow.malware.is_not(None), IndicatorRow.type != IOCType.CVE.value])
-        if FEED_NOTE in kinds and not stix_ids:
-            await read(FEED_NOTE, CommentRow.created_at, CommentRow.id, CommentRow.indicator_id,
+        if FEED_NOTE in kinds and not stix_ids:  # a note is added when both it and its indicator are there
+            added = case((CommentRow.created_at > IndicatorRow.modified_at, CommentRow.created_at),
+                         else_=IndicatorRow.modified_at)
+            await read(FEED_NOTE, added, CommentRow.id, CommentRow.indicator_id,
                        [CommentRow.indicator_id == IndicatorRow.id])
         vote_ids = [k[2] for k, _ in keys if k[1] == FEED_OPINION]
         sighting_ids = [k[2] for k, _ in keys if k[1] == FEED_SIGHTING]

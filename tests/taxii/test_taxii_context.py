@@ -305,10 +305,17 @@ async def test_a_grouping_comes_again_when_what_the_viewer_sees_in_it_changes(wo
     w.clock.at(10)
     await w.say("bob", "submit late.example tlp:green")
     await w.say("alice", "case add op-shared #6")
+    await w.say("bob", "comment #6 said while it was pending")
     w.clock.at(11)
     await w.say("mod", "approve #6")
     later = await w.objects("vendor", added_after=last_added)
     (grouping,) = [o for o in later if o["type"] == "grouping"]
     old = next(e for e in first["objects"] if e["id"] == grouping["id"])
     assert grouping["modified"] > old["version"] and len(grouping["object_refs"]) == 3
-    assert [o["type"] for o in later] == ["indicator", "grouping"]
+    # the comment made while the item was pending comes with it (a client reading what was added since its
+    # last read gets it), its own `created` kept
+    assert [o["type"] for o in later] == ["indicator", "note", "grouping"]
+    note = later[1]
+    assert note["content"] == "said while it was pending" and note["created"] < later[0]["modified"]
+    _, manifest, _ = await w.get("vendor", "manifest/", added_after=last_added)
+    assert [e["date_added"] for e in manifest["objects"]] == [manifest["objects"][0]["date_added"]] * 3
