@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from bot.domain import Case, Status, Visibility
 from bot.ioc import IOCType
-from storage.models import CaseIndicatorRow, CaseRow, IndicatorRow
+from storage.models import AuditRow, CaseIndicatorRow, CaseRow, IndicatorRow
 from storage.repositories.base import _chunks, _Repository
 from storage.repositories.context import _case, _cases
 from storage.repositories.indicator_rows import visibility_clause
+
+CASE_ADD = "case.add"  # the audit action of an indicator added to a case (bot.cases)
 
 
 class FeedContextReads(_Repository):
@@ -54,14 +56,25 @@ class FeedContextReads(_Repository):
         return found
 
     async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
-        """Each case holding at least one approved indicator `view` may see, with the latest date_added
-        (modified_at) of those; whether `view` may see the case itself is the caller's rule (bot.rules)."""
+        """Each case holding at least one approved indicator `view` may see, with the latest change of those in
+        it: an indicator's date_added (modified_at), or its addition to the case (its `case.add` audit row: the
+        membership table keeps no time); whether `view` may see the case itself is the caller's rule (bot.rules).
+        """
         members = await self._memberships()
         modified = {r[0]: r[1] for r in await self._visible_approved({i for _, i in members}, view,
                                                                      IndicatorRow.modified_at)}
+        held = {(c, i) for c, i in members if i in modified}
+        changes = [(c, i, modified[i]) for c, i in held]
+        for chunk in _chunks(sorted(modified)):
+            for indicator_id, at, detail in await self._execute(
+                    select(AuditRow.indicator_id, AuditRow.at, AuditRow.detail).where(
+                        AuditRow.indicator_id.in_(chunk), AuditRow.action == CASE_ADD)):
+                case_id = detail.get("case_id") if isinstance(detail, dict) else None
+                if (case_id, indicator_id) in held:
+                    changes.append((case_id, indicator_id, at))
         latest: dict[int, datetime] = {}
-        for case_id, indicator_id in members:
-            if (at := modified.get(indicator_id)) is not None and (case_id not in latest or at > latest[case_id]):
+        for case_id, _, at in changes:
+            if case_id not in latest or at > latest[case_id]:
                 latest[case_id] = at
         found: list[tuple[Case, datetime]] = []
         for chunk in _chunks(sorted(latest)):

@@ -138,11 +138,12 @@ async def secrets(w: World) -> None:
     w.clock.at(2)
     await w.say("alice", "comment #6 internal only")
     await w.say("alice", "comment #7 red comment")
-    await w.say("alice", "case add op-shared #6")
     await w.say("alice", "case add ghost #6")
     await w.say("alice", "case add northbank-ir #7")
     w.clock.at(3)
     await w.say("alice", "comment #8 strictly ours")
+    w.clock.at(4)  # after every change the vendor may see: it must not move the shared grouping for the vendor
+    await w.say("alice", "case add op-shared #6 #7")
 
 
 def ids_of(objects: list[dict[str, Any]], type_: str) -> set[str]:
@@ -319,3 +320,10 @@ async def test_a_grouping_comes_again_when_what_the_viewer_sees_in_it_changes(wo
     assert note["content"] == "said while it was pending" and note["created"] < later[0]["modified"]
     _, manifest, _ = await w.get("vendor", "manifest/", added_after=last_added)
     assert [e["date_added"] for e in manifest["objects"]] == [manifest["objects"][0]["date_added"]] * 3
+    # an item approved long ago, added to the case now: the grouping comes again with it
+    w.clock.at(20)
+    await w.say("alice", "case add op-shared #3")
+    newest = manifest["objects"][-1]["date_added"]
+    again = await w.objects("vendor", added_after=newest)
+    assert [(o["type"], len(o["object_refs"])) for o in again] == [("grouping", 4)]
+    assert again[0]["modified"] > grouping["modified"]
