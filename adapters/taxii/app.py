@@ -6,8 +6,9 @@
   comments as `note`s, and the cases the organization may see as `grouping`s over them; never an object, a
   reference or a count of what it may not see (bot.exchange.feed_page). date_added is an indicator's approval time
   (its last status change) and its relationship's, a vote's last change, a sighting's time, a comment's time (or
-  its indicator's, when later), a family's first visible indicator's, a grouping's latest visible change (an indicator it may see created, added, approved, edited). Paging is a keyset on (date_added,
-  kind, id); `next` is that key, opaque (base64url).
+  its indicator's, when later), a family's first visible indicator's, a grouping's latest visible change (an
+  indicator it may see added, approved, edited). Paging is a keyset on (date_added, kind, id); `next` is that key,
+  opaque (base64url).
 * `coalition-submissions` (write): POST an envelope; its indicators become pending submissions of the key's
   organization (as `/ioc import`), and the response is a TAXII status resource.
 
