@@ -22,6 +22,7 @@ from bot.tlp import TLP
 from storage.models import (
     ChannelRow,
     PostedCardRow,
+    PostedCaseCardRow,
 )
 from storage.repositories.base import _chunks, _Repository
 
@@ -75,11 +76,13 @@ class SqlChannelRepository(_Repository):
             shared = {row.channel_id for row in await self._execute(select(ChannelRow.channel_id).where(
                 ChannelRow.platform == platform.value, ChannelRow.channel_id.in_(chunk)))}
             ids = [i for i in ids if i not in shared]
-        posted = PostedCardRow.platform == platform.value
-        where = [PostedCardRow.workspace_id == workspace_id]
-        for chunk in _chunks(ids):
-            where.append(PostedCardRow.channel_id.in_(chunk))
-        await self._execute(delete(PostedCardRow).where(posted, or_(*where)))
+        # indicators' cards and cases' live cards alike (a case card left behind would be edited again after a
+        # reinstall, in a channel nobody registered again)
+        for table in (PostedCardRow, PostedCaseCardRow):
+            where = [table.workspace_id == workspace_id]
+            for chunk in _chunks(ids):
+                where.append(table.channel_id.in_(chunk))
+            await self._execute(delete(table).where(table.platform == platform.value, or_(*where)))
         return sorted(removed, key=lambda c: c.channel_id)
 
     async def adopt(self, platform: Platform, from_workspace: str, to_workspace: str,

@@ -65,13 +65,15 @@ class Lanes:
         async with self.http.post(self.service.url, data=body.encode(), headers=headers) as response:
             return response.status
 
-    async def command(self, who: str, text: str, *, settle: bool = True) -> dict[str, Any] | None:
-        """`who` types `/ioc text` in their workspace; returns the answer (through response_url) once delivered
-        (`settle`: and the outbox rows of this process's lanes too)."""
+    async def command(self, who: str, text: str, *, settle: bool = True,
+                      channel: str | None = None) -> dict[str, Any] | None:
+        """`who` types `/ioc text` in their workspace (in their DM with the bot, or in `channel`); returns the
+        answer (through response_url) once delivered (`settle`: and the outbox rows of this process's lanes too)."""
         team, user = PEOPLE[who]
         key = f"{who}-{time.monotonic_ns()}"
-        fields = {"token": "legacy", "team_id": team, "team_domain": team.lower(), "channel_id": f"D{user[1:]}",
-                  "channel_name": "directmessage", "user_id": user, "user_name": who, "command": "/ioc",
+        fields = {"token": "legacy", "team_id": team, "team_domain": team.lower(),
+                  "channel_id": channel or f"D{user[1:]}", "channel_name": "x" if channel else "directmessage",
+                  "user_id": user, "user_name": who, "command": "/ioc",
                   "text": text, "api_app_id": "A0COAL", "is_enterprise_install": "false",
                   "response_url": self.mock.response_url(key), "trigger_id": f"trigger-{key}"}
         assert await self.post(urllib.parse.urlencode(fields), "application/x-www-form-urlencoded") == 200
@@ -258,3 +260,29 @@ async def test_a_refused_dm_is_logged_with_its_workspace_and_a_refused_token_is_
     assert rows[-1][1] is False and rows[-1][2] == "DeliveryError: Slack: token_revoked", rows
     assert f"Slack refused the bot token of workspace {A} (token_revoked)" in caplog.text
     assert await lanes.audit("delivery.dropped") == []
+
+
+async def test_an_uninstall_forgets_the_live_case_cards_posted_in_the_workspace(lanes: Lanes) -> None:
+    """A live case card posted in a workspace the bot was then removed from is forgotten with the workspace's other
+    cards: no edit is planned for it while nobody serves the workspace, nor after a reinstall (which starts afresh,
+    an admin registering its channels again), whatever the case shows then."""
+    mock = lanes.mock
+    await lanes.start(oauth_settings(mock, Fernet.generate_key().decode()))
+    for team in (A, B):
+        assert (await install_through_oauth(lanes.http, lanes.base, mock, workspace_of_mock(mock, team)))[0] == 200
+    await lanes.command("alice", "case new op-gone tlp:green")
+    assert "card is posted in this channel" in all_text(await lanes.command("bob", "case show op-gone",
+                                                                            channel="CBFEED"))
+    assert ["Case op-gone" in all_text(c.body) for c in mock.posts("CBFEED")] == [True]
+    await lanes.event(B, {"type": "app_uninstalled", "event_ts": f"{time.time():.6f}"})
+    mock.uninstall(B)
+    await lanes.command("alice", "submit 198.51.100.77 tlp:green case:op-gone")
+    assert [d for d in await lanes.audit("delivery.dropped") if d.get("edits")] == []  # nothing planned for B
+    # B installs the app again: the card posted before is not brought back to life
+    code = mock.add_workspace(B, channels=[*CHANNELS[B].values(), "DMOD", "DBOB"], users=["UMOD", "UBOB"],
+                              code="code-again")
+    assert (await install_through_oauth(lanes.http, lanes.base, mock, code))[0] == 200
+    mark = mock.mark()
+    await lanes.command("alice", "submit 198.51.100.78 tlp:green case:op-gone")
+    assert [c for c in mock.calls[mark:] if c.method == "chat.update" and c["channel"] == "CBFEED"] == []
+    assert mock.cross_team == []
