@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot import commands
 from bot.domain import Channel, ChannelPurpose
 from bot.results import IndicatorCard, Result
-from bot.rules import can_feed, shown_org_name
+from bot.rules import can_feed, shown_org_name, tlp_in_channel
 from bot.tlp import TLP
 
 
@@ -23,6 +23,12 @@ from bot.tlp import TLP
 class Reply:
     result: Result
     private: bool
+    # a public reply's cards may be recorded, to be kept up to date and to get their comments threaded under them
+    # (bot.delivery): False where the delivery planner would later take the channel for more than this reply's
+    # audience (a Slack Connect channel no admin registered is CLEAR to it, while the planner knows no registration
+    # and applies the policy's default), so nothing above what the channel may see reaches it through an edit or a
+    # thread after the item's TLP was raised
+    live: bool = True
 
 
 # What a person does in front of the channel: the channel sees the result.
@@ -45,11 +51,13 @@ def cards_of(result: Result) -> list[IndicatorCard]:
 
 
 def reply(command: commands.Command, result: Result, *, conversation_private: bool, channel: Channel | None,
-          ceiling: TLP) -> Reply:
+          ceiling: TLP, kept: TLP | None = None) -> Reply:
+    """`kept`: the ceiling the delivery planner applies to this channel's recorded cards (Context.kept_ceiling)."""
     if conversation_private or not _may_be_public(command, result, channel, ceiling):
         return Reply(result, private=True)
     moderation = channel is not None and channel.purpose is ChannelPurpose.MODERATION
-    return Reply(_for_channel(result, moderation), private=False)
+    live = kept is None or all(tlp_in_channel(t, ceiling) for t in TLP if tlp_in_channel(t, kept))
+    return Reply(_for_channel(result, moderation), private=False, live=live)
 
 
 def lookup_in_channel(command: commands.Command, *, conversation_private: bool, channel: Channel | None) -> bool:

@@ -191,7 +191,8 @@ class Dispatcher:
                 await uow.commit()
             for listener in self.after_commit:
                 listener()
-            return reply(command, result, conversation_private=actor.private, channel=channel, ceiling=ctx.ceiling)
+            return reply(command, result, conversation_private=actor.private, channel=channel, ceiling=ctx.ceiling,
+                         kept=ctx.kept_ceiling)
         except UsageError as e:
             return Reply(UserError(e.problem, e.usage), private=True)
         except PermissionDenied as e:

@@ -216,7 +216,8 @@ class Handler:
                 kw["attachments"] = msg.kwargs()["files"]
             sent_msg = await interaction.edit_original_response(**kw)
             message_id = sent_msg.id
-        if not reply.private and msg.cards and message_id is not None and interaction.channel_id is not None:
+        if not reply.private and reply.live and msg.cards and message_id is not None \
+                and interaction.channel_id is not None:
             await self.remember(interaction.channel_id, message_id, msg, guild_id=interaction.guild_id)
 
     async def remember(self, channel_id: int, message_id: int, msg: Message, *, guild_id: int | None = None) -> None:

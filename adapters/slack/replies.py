@@ -286,7 +286,7 @@ class SlackBase:
         cards = cards_of(result)
         if cards and len(cards) <= MAX_LIVE_CARDS:
             try:
-                await self.post_live(result, actor)
+                await self.post_live(result, actor, record=reply.live)
                 return
             except SlackApiError as e:
                 if e.response.get("error") not in POST_FALLBACK:
@@ -297,7 +297,9 @@ class SlackBase:
             await self.client.chat_postMessage(channel=actor.channel_id, **self.renderer.message(result).payload(),
                                                unfurl_links=False, unfurl_media=False)
 
-    async def post_live(self, result: Any, actor: Actor) -> None:
+    async def post_live(self, result: Any, actor: Actor, *, record: bool = True) -> None:
+        """Each card a message of its own (its reactions are votes), recorded to be kept up to date unless the core
+        said not to (`Reply.live`)."""
         posted: list[PostedCard] = []
         try:
             for n, (card, message) in enumerate(self.renderer.live_messages(result)):
@@ -316,7 +318,7 @@ class SlackBase:
                                          "moderation" if moderation else "reply", message_id=ts))
                 self.remember_card(actor.channel_id, ts, card.indicator.id)
         finally:
-            await remember_posted(self.uow_factory, posted)
+            await remember_posted(self.uow_factory, posted if record else [])
 
     async def send_chart(self, trends: StatsTrends, actor: Actor) -> None:
         """`/ioc stats`'s picture (adapters.charts, drawn off the event loop) in the person's direct message with

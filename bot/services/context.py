@@ -64,6 +64,13 @@ class Context:
             return TLP.CLEAR
         return self.channel.ceiling if self.channel else self.policy.default_channel_ceiling
 
+    @property
+    def kept_ceiling(self) -> TLP:
+        """The ceiling the delivery planner (bot.delivery) applies later to the cards recorded in this channel: its
+        registration's, else the policy's default; it knows nothing of what the platform said of the channel
+        being shared (`ceiling`), so a public reply is recorded only where this is no more (bot.audience.Reply)."""
+        return self.channel.ceiling if self.channel else self.policy.default_channel_ceiling
+
     def require_member(self) -> Member:
         if self.member is None:
             raise UsageError("you are not a member of the coalition yet; ask an admin of your organization "

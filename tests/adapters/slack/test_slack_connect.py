@@ -350,3 +350,28 @@ async def test_any_command_in_a_registered_channel_learns_that_it_became_shared(
     shown = [all_text(c.body) for c in connect.mock.api_calls()[mark:]
              if c.method == "chat.postMessage" and c.get("channel") == "COPEN"]
     assert shown and all("green-item" not in text for text in shown)  # the lowering line, never the GREEN card
+
+
+async def test_a_public_reply_in_a_shared_channel_nobody_registered_is_never_kept_above_clear(
+        connect: SlackWorld) -> None:
+    """alice submits a CLEAR item in the shared channel no admin registered: the channel is public to the partner's
+    people (CLEAR), so the card is answered there. Her organization then raises the item to GREEN: the card posted
+    there must neither be edited into its GREEN self nor get the GREEN item's comments in its thread (the planner,
+    knowing no registration, would take the policy's default ceiling, GREEN, for the channel)."""
+    fields = connect.command_fields("alice", "submit 203.0.113[.]77 tlp:clear", SHARED, "shared-submit")
+    assert (await connect.form(fields))[0] == 200
+    (card,) = await connect.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == SHARED)
+    await connect.settle()
+    assert "203.0.113.77" in all_text(card.body)
+    assert "Edited" in await command(connect, "alice", "edit #1 tlp:green", channel="DALICE")
+    await connect.settle()
+    mark = connect.mock.mark()
+    assert "Comment added to #1" in await command(connect, "bob", "comment #1 seen on our partner's side",
+                                                  channel="DBOB")
+    await connect.settle()
+    shared = [c for c in connect.mock.calls if c.method in ("chat.postMessage", "chat.update")
+              and c.get("channel") == SHARED]
+    assert [all_text(c.body) for c in shared if "TLP:GREEN" in all_text(c.body)] == []  # the card not edited
+    assert [c for c in connect.mock.calls[mark:] if c.method == "chat.postMessage" and c.get("thread_ts")
+            and c.get("channel") == SHARED] == []  # nor the comment threaded under it
+
