@@ -336,6 +336,10 @@ class PostedCards(Protocol):
     async def of_cases(self, case_ids: Iterable[int], platform: Platform) -> Sequence[PostedCaseCard]:
         """Every posted copy of these cases' cards on this platform (with a message id)."""
 
+    async def lower_in_channel(self, platform: Platform, channel_id: str, ceiling: TLP) -> None:
+        """The cards recorded in this channel show no more than `ceiling` from now on: cases' cards keep it as
+        their ceiling (when theirs was higher), indicators' cards (which record none) are forgotten."""
+
 
 class UnitOfWork(Protocol):
     organizations: OrganizationRepository

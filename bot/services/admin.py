@@ -161,11 +161,17 @@ async def channel_sharing_changed(uow: UnitOfWork, platform: Platform, channel_i
     with none any more. Its registration (found by the channel's id, whatever workspace registered it) records it;
     becoming shared lowers a ceiling above CLEAR to CLEAR (a new organization sees the channel: an admin must set
     a higher one again explicitly). One audit line per change; the caller commits, and says so in the channel.
-    Returns the changes (none when the channel is not registered or nothing changed)."""
+    Returns the changes (none when the channel is not registered or nothing changed).
+
+    A channel no admin registered that becomes shared: the cards the bot recorded there (public replies, live case
+    cards) were posted for the policy's default ceiling, which the delivery planner would go on applying to them;
+    from now on they show nothing above CLEAR (bot.ports.PostedCards.lower_in_channel)."""
     changes = []
+    registered = False
     for channel in await uow.channels.list():
         if channel.platform is not platform or channel.channel_id != channel_id:
             continue
+        registered = True
         updated = replace(channel, shared_externally=shared, ceiling=TLP.CLEAR if shared else channel.ceiling)
         if updated == channel:
             continue
@@ -177,6 +183,8 @@ async def channel_sharing_changed(uow: UnitOfWork, platform: Platform, channel_i
                                    "ceiling": updated.ceiling.value,
                                    **({"lowered_from": lowered.value} if lowered else {})})
         changes.append(ChannelSharing(updated, lowered))
+    if shared and not registered:
+        await uow.posted_cards.lower_in_channel(platform, channel_id, TLP.CLEAR)
     return changes
 
 

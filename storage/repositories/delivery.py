@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     bindparam,
     case,
+    delete,
     func,
     insert,
     or_,
@@ -265,6 +266,19 @@ class SqlPostedCards(_Repository):
                 .order_by(PostedCaseCardRow.id))
             found.extend(_posted_case_card(r) for r in rows)
         return found
+
+    async def lower_in_channel(self, platform: Platform, channel_id: str, ceiling: TLP) -> None:
+        """The cards recorded in this channel (whichever workspace recorded them) show no more than `ceiling` from
+        now on: a case's card keeps it as its ceiling when its own was higher; an indicator's card, which records
+        none, is forgotten (neither edited nor given comment threads any more)."""
+        await self._execute(delete(PostedCardRow).where(PostedCardRow.platform == Platform(platform).value,
+                                                        PostedCardRow.channel_id == channel_id)
+                            .execution_options(synchronize_session=False))
+        above = [t.value for t in TLP if t > ceiling]
+        await self._execute(update(PostedCaseCardRow).where(
+            PostedCaseCardRow.platform == Platform(platform).value, PostedCaseCardRow.channel_id == channel_id,
+            PostedCaseCardRow.ceiling.in_(above)).values(ceiling=ceiling.value)
+            .execution_options(synchronize_session=False))
 
 
 def _posted_case_card(row: Any) -> PostedCaseCard:

@@ -375,3 +375,33 @@ async def test_a_public_reply_in_a_shared_channel_nobody_registered_is_never_kep
     assert [c for c in connect.mock.calls[mark:] if c.method == "chat.postMessage" and c.get("thread_ts")
             and c.get("channel") == SHARED] == []  # nor the comment threaded under it
 
+
+
+async def test_a_channel_shared_after_the_bot_posted_there_keeps_nothing_live_above_clear(
+        connect: SlackWorld) -> None:
+    """CLATER, which no admin registered, was the coalition's own when alice posted there (the policy's default,
+    GREEN): a GREEN item's public card and a GREEN case's live card. Then it is shared with Partner Bank's
+    workspace: neither card may show its audience anything above CLEAR any more (the partner's people were never
+    meant to read GREEN), whether through an edit, a comment in the card's thread or the case card's update."""
+    later = "CLATER"
+    assert "opened" in await command(connect, "alice", "case new op-later tlp:green", channel="DALICE")
+    fields = connect.command_fields("alice", "case show op-later", later, "later-show")
+    assert (await connect.form(fields))[0] == 200
+    await connect.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == later)
+    fields = connect.command_fields("alice", "submit 203.0.113[.]91 tlp:green", later, "later-submit")
+    assert (await connect.form(fields))[0] == 200
+    await connect.mock.wait_for("chat.postMessage", 2, where=lambda c: c["channel"] == later)
+    await connect.settle()
+    connect.mock.share_channel(later, TEAM, PARTNER)
+    await event(connect, {"type": "channel_shared", "channel": later, "connected_team_id": PARTNER,
+                          "event_ts": str(time.time())}, team=TEAM)
+    mark = connect.mock.mark()
+    assert "Comment added" in await command(connect, "bob", "comment #1 seen at our end", channel="DBOB")
+    assert "Submitted" in await command(connect, "alice", "submit 198.51.100[.]92 tlp:green case:op-later",
+                                        channel="DALICE")
+    assert "Approved" in await command(connect, "mod", "approve #1", channel="DMOD")
+    await connect.settle()
+    there = [c for c in connect.mock.calls[mark:] if c.get("channel") == later]
+    assert [c for c in there if c.method == "chat.postMessage" and c.get("thread_ts")] == []  # no comment
+    assert [all_text(c.body) for c in there if "198.51.100.92" in all_text(c.body)
+            or "approved" in all_text(c.body)] == []  # no edit shows the new GREEN item, or the approval
