@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"delivery (\S+)$")
 MAX_CONTENT = 2000  # characters of a message's content
+MAX_DESCRIPTION = 4096  # characters of an embed's description
 THREAD_EXISTS = 160004  # "A thread has already been created for this message"
 THREAD_ARCHIVE_MINUTES = 10080  # a week without comments hides the thread (a new comment brings it back)
 
@@ -103,15 +104,21 @@ class DiscordSink:
         if posted.message_id is None:
             return ""
         footer = f"\n-# delivery {key}"
-        content = f"💬 **{esc(comment.author)}** on {comment.ref}: {esc(comment.text)}"
-        content = content[:MAX_CONTENT - len(footer)] + footer
+        head, text = f"💬 **{esc(comment.author)}** on {comment.ref}:", esc(comment.text)
+        sent: dict = {"nonce": key[:25], "allowed_mentions": MENTIONS}
+        if len(head) + 1 + len(text) + len(footer) <= MAX_CONTENT:
+            sent["content"] = f"{head} {text}{footer}"
+        else:  # a long comment (escaped, it may be twice as long) goes whole in an embed, the key in the content
+            sent["content"] = head + footer
+            sent["embed"] = discord.Embed(description=text if len(text) <= MAX_DESCRIPTION
+                                          else text[:MAX_DESCRIPTION - 1] + "…")
         thread = self.client.get_partial_messageable(int(posted.message_id))  # a thread has its message's id
         try:
             try:
-                message = await thread.send(content, nonce=key[:25], allowed_mentions=MENTIONS)
+                message = await thread.send(**sent)
             except discord.NotFound:  # no thread on the card yet: the first comment starts it
                 await self._start_thread(posted, f"Comments on {comment.ref}")
-                message = await thread.send(content, nonce=key[:25], allowed_mentions=MENTIONS)
+                message = await thread.send(**sent)
         except discord.NotFound:
             log.info("discord: card %s in %s was deleted; comment %s not threaded", posted.message_id,
                      posted.channel_id, key)

@@ -114,3 +114,29 @@ async def test_a_case_card_posted_in_a_channel_is_edited_when_the_case_changes(w
     edit = await world.fake.wait_for_call("PATCH", rf"/channels/{GENERAL}/messages/{card_id}", after=mark)
     assert "0 indicators this channel may see" in edit.json["content"]
     world.assert_running()
+
+
+async def test_a_long_comment_reaches_its_thread_whole(world: World) -> None:
+    """A comment may be 2,000 characters (the grammar's limit): with the author line, the markdown escaping and the
+    key it is longer than a message's content, and its end was cut off without a word. It goes in the thread whole
+    (in an embed), escaped, its key still found by a retry."""
+    await submit(world, "198.51.100.78")
+    await moderation_card(world)
+    text = ("*" * 900 + " " + "word " * 200)[:1990] + " THE-END"
+    assert len(text) <= 2000
+    cards: list[int] = []
+    for _ in range(100):  # the moderation card's message id is recorded right after it is posted
+        async with world.store.unit_of_work(read_only=True) as uow:
+            cards = [int(c.message_id) for c in await uow.posted_cards.of_indicators([1], Platform.DISCORD)
+                     if c.channel_id == str(MODERATION)]
+        if cards:
+            break
+        await asyncio.sleep(0.05)
+    (card,) = cards
+    await _comment(world, "bob", text)
+    await until(lambda: thread_posts(world, card))
+    (post,) = thread_posts(world, card)
+    shown = post["content"] + "".join(e.get("description") or "" for e in post.get("embeds") or [])
+    assert "THE\\-END" in shown and shown.count("\\*") == 900, shown[-200:]
+    assert len(post["content"]) <= 2000 and "delivery " in post["content"].splitlines()[-1]
+    world.assert_running()
