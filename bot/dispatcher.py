@@ -185,8 +185,10 @@ class Dispatcher:
             async with self.uow_factory(read_only=isinstance(command, READ_ONLY)) as uow:
                 member, channel = await uow.members.speaker(actor.identity, actor.channel_id,
                                                             workspace_id=actor.workspace_id)
+                parent = await uow.channels.get(actor.platform, actor.workspace_id, actor.parent_channel_id) \
+                    if channel is None and actor.parent_channel_id else None
                 ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists,
-                                       self.delivery_platforms, progress)
+                                       self.delivery_platforms, progress, parent_channel=parent)
                 result = await service(ctx, command)
                 await uow.commit()
             for listener in self.after_commit:

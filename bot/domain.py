@@ -80,6 +80,9 @@ class Actor:
     display_name: str = ""
     identity_workspace_id: str = ""
     channel_shared: bool | None = None
+    # a thread's channel (Discord: a thread started on a message is a channel of its own, with its own id): whoever
+    # reads that channel reads the thread, so a thread no admin registered has its channel's ceiling
+    parent_channel_id: str = ""
 
     @property
     def identity(self) -> Identity:

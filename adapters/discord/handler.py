@@ -74,9 +74,14 @@ class Origin:
     message: discord.Message | None = None  # answered as a reply to it
 
 
-def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | None) -> Actor:
+def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | None,
+              channel: object = None) -> Actor:
+    """`channel`: the channel object, when known: a thread's parent channel (whose registration, and so whose
+    ceiling, the thread has: everyone in that channel reads its threads) goes to the core."""
+    parent = channel.parent_id if isinstance(channel, discord.Thread) else None
     return Actor(Platform.DISCORD, workspace_of(guild_id), str(user.id), str(channel_id or user.id),
-                 private=guild_id is None, display_name=user.name, identity_workspace_id=WORKSPACE)
+                 private=guild_id is None, display_name=user.name, identity_workspace_id=WORKSPACE,
+                 parent_channel_id=str(parent or ""))
 
 
 class Handler:
@@ -99,7 +104,7 @@ class Handler:
     # ------------------------------------------------------------------ commands
 
     def actor(self, interaction: discord.Interaction) -> Actor:
-        return actor_for(interaction.user, interaction.channel_id, interaction.guild_id)
+        return actor_for(interaction.user, interaction.channel_id, interaction.guild_id, interaction.channel)
 
     async def run_text(self, interaction: discord.Interaction, text: str, *, verb: str,
                        amend: dict[str, Any] | None = None, defer_now: bool = False) -> None:
@@ -340,7 +345,7 @@ class Handler:
         if message.author.bot or (me is not None and message.author.id == me.id):
             return
         guild_id = message.guild.id if message.guild else None
-        actor = actor_for(message.author, message.channel.id, guild_id)
+        actor = actor_for(message.author, message.channel.id, guild_id, message.channel)
         to_bot = guild_id is None or (me is not None and me in message.mentions)
         if message.attachments and to_bot:
             for attachment in message.attachments[:5]:

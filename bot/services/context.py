@@ -55,14 +55,18 @@ class Context:
     delivery_platforms: tuple[Platform, ...] = ()
     # how far long work is (an import), for whoever shows it: `progress(what, done, total)`, see bot.exchange.Progress
     progress: Callable[[str, int, int | None], None] | None = None
+    # a thread's channel's registration (Actor.parent_channel_id), when the thread has none of its own
+    parent_channel: Channel | None = None
 
     @property
     def ceiling(self) -> TLP:
-        """The channel's ceiling. A channel the platform says is shared with other organizations' workspaces is
-        public to them: CLEAR, unless an admin set its ceiling while it was known to be shared."""
-        if self.actor.channel_shared and not (self.channel and self.channel.shared_externally):
+        """The channel's ceiling (a thread no admin registered: its channel's). A channel the platform says is
+        shared with other organizations' workspaces is public to them: CLEAR, unless an admin set its ceiling while
+        it was known to be shared."""
+        where = self.channel or self.parent_channel
+        if self.actor.channel_shared and not (where and where.shared_externally):
             return TLP.CLEAR
-        return self.channel.ceiling if self.channel else self.policy.default_channel_ceiling
+        return where.ceiling if where else self.policy.default_channel_ceiling
 
     @property
     def kept_ceiling(self) -> TLP:

@@ -279,9 +279,10 @@ class FakeDiscord:
         }
         self.tokens[payload["token"]] = (channel_id, guild_id)
         if guild_id is not None:
-            payload.update(guild_id=str(guild_id), guild_locale="en-US", member=self.member(user),
-                           channel={"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": "channel",
-                                    "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None})
+            channel = self.threads.get(channel_id) or {  # a thread (on a message) names its parent channel
+                "id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": "channel", "position": 0,
+                "permission_overwrites": [], "nsfw": False, "parent_id": None}
+            payload.update(guild_id=str(guild_id), guild_locale="en-US", member=self.member(user), channel=channel)
         else:
             payload.update(user=user, channel={"id": str(channel_id), "type": 1, "recipients": [user]})
         if message is not None:

@@ -6,8 +6,10 @@ channel) edited when the case changes, listing only what the channel may see."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from bot.domain import Platform
+from bot.tlp import TLP
 from tests.adapters.discord.test_discord_adapter import moderation_card, submit
 from tests.adapters.discord.world import FEED, GENERAL, MODERATION, World
 
@@ -139,4 +141,45 @@ async def test_a_long_comment_reaches_its_thread_whole(world: World) -> None:
     shown = post["content"] + "".join(e.get("description") or "" for e in post.get("embeds") or [])
     assert "THE\\-END" in shown and shown.count("\\*") == 900, shown[-200:]
     assert len(post["content"]) <= 2000 and "delivery " in post["content"].splitlines()[-1]
+    world.assert_running()
+
+
+async def test_a_thread_on_a_card_is_its_channels_audience(world: World) -> None:
+    """A thread started on a card (the bot's comment threads, or anyone's) is read by everyone in its channel: a
+    command there is answered under that channel's ceiling, not as in a channel nobody registered (the policy's
+    default, GREEN). #general is CLEAR here: a GREEN case's card is not posted in its thread, a GREEN submission is
+    not answered in front of it."""
+    await submit(world, "198.51.100.79")  # GREEN, answered in #general (then GREEN): its card there
+    copies: list[int] = []
+    for _ in range(100):
+        async with world.store.unit_of_work(read_only=True) as uow:
+            copies = [int(c.message_id) for c in await uow.posted_cards.of_indicators([1], Platform.DISCORD)
+                      if c.channel_id == str(GENERAL)]
+        if copies:
+            break
+        await asyncio.sleep(0.05)
+    (card,) = copies
+    await _comment(world, "bob", "seen here too")
+    await until(lambda: thread_posts(world, card))  # the thread on #general's card, named "Comments on #1"
+    async with world.store.unit_of_work() as uow:  # #general is made CLEAR (an admin's channel set)
+        (general,) = [c for c in await uow.channels.list() if c.channel_id == str(GENERAL)]
+        await uow.channels.upsert(dataclasses.replace(general, ceiling=TLP.CLEAR))
+        await uow.commit()
+    mark = len(world.fake.calls)
+    new = await world.slash("case", {"action": "new", "name": "op-thread", "tlp": "green"}, user="alice", dm=True)
+    await world.callback(new, mark)
+    mark = len(world.fake.calls)
+    add = await world.slash("case", {"action": "add", "name": "op-thread", "indicators": "#1"}, user="alice",
+                            dm=True)
+    await world.callback(add, mark)
+    mark = len(world.fake.calls)
+    show = await world.slash("case", {"action": "show", "name": "op-thread"}, user="alice", channel=card)
+    data = (await world.callback(show, mark)).json["data"]
+    assert data["flags"] & 64 and "above what this channel may see" in data["content"], data["content"]
+    mark = len(world.fake.calls)
+    sub = await world.slash("submit", {"values": "198.51.100.80", "tlp": "green"}, user="alice", channel=card)
+    data = (await world.callback(sub, mark)).json["data"]
+    assert (data.get("flags") or 0) & 64, data  # only alice sees it
+    await asyncio.sleep(0.3)
+    assert not [m for m in thread_posts(world, card) if "op-thread" in m["content"] or "198.51.100" in m["content"]]
     world.assert_running()
