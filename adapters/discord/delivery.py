@@ -26,6 +26,7 @@ import discord
 from bot.delivery import DeliveryError, Serving, ThreadComment
 from bot.domain import Channel, Identity, Platform, PostedCard, PostedCaseCard
 from bot.results import CaseCard, IndicatorCard, Notice
+from bot.text import render
 
 from .render import MENTIONS, card_embed, card_view, esc, indicator_id_of, to_message
 
@@ -245,13 +246,16 @@ class DiscordSink:
 
 
 def _case_message(card: CaseCard, key: str) -> dict:
-    """A case's card as one message: its text (bot.text with Discord escaping) in the content or an embed, the key
-    in a small last line."""
+    """A case's card as one message: its text (bot.text with Discord escaping) in the content or, longer, in an
+    embed, cut (visibly) at an embed's 4,096 characters: a card that is edited in place has no file to carry the
+    rest (as a long reply's plain text has); the key in a small last line."""
     footer = f"\n-# delivery {key}" if key else ""
-    msg = to_message(card)
-    if msg.embeds:  # longer than a message's content
-        return {"content": footer.strip() or None, "embeds": msg.embeds, "allowed_mentions": MENTIONS}
-    return {"content": (msg.content or "")[:MAX_CONTENT - len(footer)] + footer, "embeds": [],
+    text = render(card, esc)
+    if len(text) + len(footer) <= MAX_CONTENT:
+        return {"content": text + footer, "embeds": [], "allowed_mentions": MENTIONS}
+    if len(text) > MAX_DESCRIPTION:
+        text = text[:MAX_DESCRIPTION - 1] + "…"
+    return {"content": footer.strip() or None, "embeds": [discord.Embed(description=text)],
             "allowed_mentions": MENTIONS}
 
 

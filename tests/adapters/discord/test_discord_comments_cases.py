@@ -183,3 +183,30 @@ async def test_a_thread_on_a_card_is_its_channels_audience(world: World) -> None
     await asyncio.sleep(0.3)
     assert not [m for m in thread_posts(world, card) if "op-thread" in m["content"] or "198.51.100" in m["content"]]
     world.assert_running()
+
+
+async def test_a_long_case_card_is_shown_in_its_channel_not_a_missing_file(world: World) -> None:
+    """A case whose card text passes 4,096 characters (its items' notes, its description): Discord's plain-text
+    rendering would answer "see the attached file", but a channel's case card is a message that is edited, with no
+    file: the card shows its head and as much as fits, marked as cut."""
+    mark = len(world.fake.calls)
+    new = await world.slash("case", {"action": "new", "name": "op-long", "tlp": "green"}, user="alice", dm=True)
+    await world.callback(new, mark)
+    for n in range(4):
+        mark = len(world.fake.calls)
+        sub = await world.slash("submit", {"values": f"198.51.100.{60 + n}", "tlp": "green",
+                                           "note": f"note {n} " + "details " * 240}, user="alice", dm=True)
+        await world.callback(sub, mark)
+    mark = len(world.fake.calls)
+    add = await world.slash("case", {"action": "add", "name": "op-long", "indicators": "#1 #2 #3 #4"},
+                            user="alice", dm=True)
+    await world.callback(add, mark)
+    mark = len(world.fake.calls)
+    show = await world.slash("case", {"action": "show", "name": "op-long"}, user="alice", channel=GENERAL)
+    await world.callback(show, mark)
+    posted = await world.fake.wait_for_call("POST", rf"/channels/{GENERAL}/messages", after=mark)
+    shown = (posted.json.get("content") or "") + "".join(e.get("description") or ""
+                                                         for e in posted.json.get("embeds") or [])
+    assert "Case op\\-long" in shown and "4 indicators this channel may see" in shown, shown[:300]
+    assert "attached file" not in shown and "delivery " in (posted.json.get("content") or "")
+    world.assert_running()
