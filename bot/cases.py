@@ -96,7 +96,9 @@ async def case_show(ctx: Context, cmd: commands.CaseShow) -> CaseCard | Done:
     case = await find(ctx, cmd.name)
     if ctx.actor.private or ctx.actor.platform not in ctx.delivery_platforms:
         return await _card(ctx, case)
-    ceiling = ctx.ceiling
+    # what the live card will show: the deliveries build it under the lower of this ceiling and the one they know
+    # for the channel (its registration's, else the default: a Discord thread is known by its own id)
+    ceiling = min(ctx.ceiling, ctx.kept_ceiling)
     if not tlp_in_channel(case.tlp, ceiling):
         raise UsageError(f"case {case.name} is {case.tlp.label}, above what this channel may see (its ceiling is "
                          f"{ceiling.label}), so its card is not posted here; run /ioc case show {case.name} in a "

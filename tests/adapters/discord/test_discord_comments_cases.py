@@ -210,3 +210,21 @@ async def test_a_long_case_card_is_shown_in_its_channel_not_a_missing_file(world
     assert "Case op\\-long" in shown and "4 indicators this channel may see" in shown, shown[:300]
     assert "attached file" not in shown and "delivery " in (posted.json.get("content") or "")
     world.assert_running()
+
+
+async def test_a_case_shown_in_a_thread_is_posted_there_only_for_what_the_thread_keeps(world: World) -> None:
+    """In a thread on #moderation's card (AMBER), a case is posted for what its live card will show: deliveries know
+    the thread by its own id (no registration: the policy's default, GREEN), so an AMBER case is refused there,
+    privately and clearly, rather than announced as posted and then never posted."""
+    await submit(world, "198.51.100.83")
+    card = int((await moderation_card(world))["id"])
+    await _comment(world, "bob", "starting the thread")
+    await until(lambda: thread_posts(world, card))
+    mark = len(world.fake.calls)
+    new = await world.slash("case", {"action": "new", "name": "op-amber", "tlp": "amber"}, user="alice", dm=True)
+    await world.callback(new, mark)
+    mark = len(world.fake.calls)
+    show = await world.slash("case", {"action": "show", "name": "op-amber"}, user="alice", channel=card)
+    data = (await world.callback(show, mark)).json["data"]
+    assert data["flags"] & 64 and "above what this channel may see" in data["content"], data["content"]
+    world.assert_running()
