@@ -50,6 +50,7 @@ class ChannelDirectory:
         self._homes: dict[str, Channel] = {}
         self._taken = float("-inf")
         self._shared: dict[str, tuple[bool | None, float]] = {}  # channel -> (shared, None: Slack would not say; until)
+        self._applied: dict[str, None] = {}  # channels whose being shared the store has been told (see sharing_applied)
         self._lock = asyncio.Lock()
 
     async def registered(self, channel_id: str, *, fresh: bool = False) -> Channel | None:
@@ -94,6 +95,19 @@ class ChannelDirectory:
         if len(self._shared) >= MAX_SHARED:
             self._shared.pop(next(iter(self._shared)))
         self._shared[channel_id] = (shared, self.clock() + SHARED_TTL)
+        if shared is False:  # shared again later: told again
+            self._applied.pop(channel_id, None)
+
+    def sharing_applied(self, channel_id: str) -> bool:
+        """Whether this process told the store (bot.services.channel_sharing_changed) that the channel is shared
+        since it last heard it was not: a channel no admin registered is told once, not at every command or
+        message (forgotten when Slack says it is unshared; a process that restarts tells it once more, harmlessly)."""
+        return channel_id in self._applied
+
+    def applied_sharing(self, channel_id: str) -> None:
+        if len(self._applied) >= MAX_SHARED:
+            self._applied.pop(next(iter(self._applied)))
+        self._applied[channel_id] = None
 
     async def place(self, actor: Actor, *, fresh: bool = False) -> Actor:
         """The actor in the channel's registered workspace (see the module); a DM or App Home is left as it is."""

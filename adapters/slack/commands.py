@@ -5,8 +5,8 @@ in a Slack Connect channel too); the channel is the one registered, whatever wor
 (adapters.slack.channels). Before `channel set|show`, and before any command in a channel no admin registered, the
 adapter asks Slack whether the channel is shared with other organizations' workspaces (`conversations.info`'s
 `is_ext_shared`, remembered a minute): a shared channel is public to them (CLEAR, bot.services). Before
-`channel set|show` it also looks the channel's registration up afresh; `channel show` in a registered channel that
-became shared unbeknownst to the store records it as the `channel_shared` event would (adapters.slack.sharing).
+`channel set|show` it also looks the channel's registration up afresh. A command in a channel that became shared
+unbeknownst to the store records it as the `channel_shared` event would (adapters.slack.sharing), registered or not.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ class CommandListeners(SharingNotices):
         about_channel = isinstance(command, commands.ChannelSet | commands.ChannelShow)
         if not actor.private:
             # is the channel shared with other organizations' workspaces (asked at most once a minute a channel; an
-            # admin's channel set|show asks now)? A registered one may have become shared while the bot missed the
-            # channel_shared event: its ceiling falls to CLEAR before this command is answered
+            # admin's channel set|show asks now)? A channel may have become shared while the bot missed the
+            # channel_shared event: a registered one's ceiling falls to CLEAR, and in one no admin registered the
+            # cards recorded there show nothing above CLEAR any more, before this command is answered
             shared = await self.shared_externally(actor.channel_id, fresh=about_channel)
             if shared is not None and not isinstance(command, commands.ChannelSet):
                 await self.noticed_sharing(actor.channel_id, shared)  # as from the channel_shared event

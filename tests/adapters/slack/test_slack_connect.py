@@ -405,3 +405,51 @@ async def test_a_channel_shared_after_the_bot_posted_there_keeps_nothing_live_ab
     assert [c for c in there if c.method == "chat.postMessage" and c.get("thread_ts")] == []  # no comment
     assert [all_text(c.body) for c in there if "198.51.100.92" in all_text(c.body)
             or "approved" in all_text(c.body)] == []  # no edit shows the new GREEN item, or the approval
+
+
+async def test_a_channel_shared_while_the_event_was_missed_is_lowered_at_the_next_command_there_once(
+        connect: SlackWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, but Slack never sends channel_shared for CMISSED (the bot was down): the next command there, which
+    asks Slack whether the channel is shared, lowers what is kept live there before it is answered, as the event
+    would have; a further command there does not do it again."""
+    from bot import services
+    told: list[str] = []
+    tell = services.channel_sharing_changed
+
+    async def spy(uow: Any, platform: Platform, channel_id: str, shared: bool, now: Any) -> Any:
+        told.append(channel_id)
+        return await tell(uow, platform, channel_id, shared, now)
+
+    monkeypatch.setattr(services, "channel_sharing_changed", spy)
+    missed = "CMISSED"
+    assert "opened" in await command(connect, "alice", "case new op-missed tlp:green", channel="DALICE")
+    fields = connect.command_fields("alice", "case show op-missed", missed, "missed-show")
+    assert (await connect.form(fields))[0] == 200
+    await connect.mock.wait_for("chat.postMessage", where=lambda c: c["channel"] == missed)
+    fields = connect.command_fields("alice", "submit 203.0.113[.]93 tlp:green", missed, "missed-submit")
+    assert (await connect.form(fields))[0] == 200
+    await connect.mock.wait_for("chat.postMessage", 2, where=lambda c: c["channel"] == missed)
+    await connect.settle()
+    async with connect.store.unit_of_work(read_only=True) as uow:  # both kept live, for the default (GREEN)
+        assert missed in [c.channel_id for c in await uow.posted_cards.of_indicators([1], Platform.SLACK)]
+        assert [(c.channel_id, c.ceiling) for c in await uow.posted_cards.of_cases([1], Platform.SLACK)] \
+            == [(missed, TLP.GREEN)]
+    connect.mock.share_channel(missed, TEAM, PARTNER)  # and no channel_shared event
+    directory = connect.service.bot.channels  # type: ignore[union-attr]
+    directory.clock = lambda: time.monotonic() + 3600  # what Slack said a minute ago is stale: it is asked again
+    assert told == []
+    assert "You are bob" in await command(connect, "bob", "whoami", channel=missed)
+    assert told == [missed]
+    await command(connect, "bob", "whoami", channel=missed)
+    assert told == [missed]  # once, not at every command
+    mark = connect.mock.mark()
+    assert "Comment added" in await command(connect, "bob", "comment #1 seen at our end", channel="DBOB")
+    assert "Edited" in await command(connect, "alice", "edit #1 conf:90", channel="DALICE")
+    assert "Submitted" in await command(connect, "alice", "submit 198.51.100[.]94 tlp:green case:op-missed",
+                                        channel="DALICE")
+    assert "Approved" in await command(connect, "mod", "approve #1", channel="DMOD")
+    await connect.settle()
+    there = [c for c in connect.mock.calls[mark:] if c.get("channel") == missed]
+    assert [c for c in there if c.method == "chat.postMessage" and c.get("thread_ts")] == []  # no comment
+    assert [all_text(c.body) for c in there if "TLP:GREEN" in all_text(c.body) or "198.51.100.94" in all_text(c.body)
+            or "203.0.113.93" in all_text(c.body)] == []  # no edit shows a GREEN item, the new one or the approval
