@@ -83,7 +83,7 @@ async def case_remove(ctx: Context, cmd: commands.CaseRemove) -> CaseCard:
     case = await find(ctx, cmd.name)
     _may_change(ctx, case, "case")
     ind = await resolve(ctx, cmd.ref, "case")
-    if not await ctx.uow.context.remove_from_case(case.id, ind.id):
+    if not await ctx.uow.context.remove_from_case(case.id, ind.id, ctx.now):
         raise UsageError(f"{ind.ref} is not in case {case.name}", "case")
     await ctx.audit("case.remove", ind.id, case_id=case.id)
     await _changed(ctx, case, [ind.id])

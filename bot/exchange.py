@@ -470,8 +470,8 @@ async def feed_groupings(uow: UnitOfWork, view: Visibility) -> list[FeedRow]:
     """The cases this viewer may see (their TLP: bot.rules.can_see) that hold an approved indicator it may see,
     as rows whose object is made later (`_grouping_objects`, for the page's only). date_added (and the grouping's
     `modified`) is the latest of the case's creation and of those indicators' date_added: a grouping comes again
-    when what this viewer sees in it changes (an indicator approved, edited, revoked) and never moves for what
-    it may not see."""
+    when what this viewer sees in it changes (an indicator approved, edited, revoked, added or removed) and never
+    moves for what it may not see."""
     found: list[FeedRow] = []
     for case, latest in await uow.exchange.feed_cases(view):
         if can_see(case, view):  # type: ignore[arg-type]  (a case is seen as an item is)

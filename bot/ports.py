@@ -414,7 +414,8 @@ class ExchangeRepository(Protocol):
         them, least restrictive TLP rank of them)."""
 
     async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
-        """Each case with an approved indicator `view` may see, and the latest modified_at of those."""
+        """Each case with an approved indicator `view` may see, and its latest change `view` may see: such an
+        indicator's modified_at or addition to the case, or the removal from it of one `view` may see."""
 
     async def feed_case_members(self, case_ids: Iterable[int], view: Visibility,
                                 ) -> dict[int, list[tuple[IOCType, str]]]:
@@ -562,7 +563,8 @@ class ContextRepository(Protocol):
 
     async def add_to_case(self, case_id: int, indicator_ids: Iterable[int]) -> list[int]: ...
 
-    async def remove_from_case(self, case_id: int, indicator_id: int) -> bool: ...
+    async def remove_from_case(self, case_id: int, indicator_id: int, at: datetime) -> bool:
+        """Whether it was in the case; the removal is kept, with its time, for the TAXII feed's groupings."""
 
     async def malware_names(self, view: Visibility, prefix: str, limit: int) -> list[str]:
         """The malware families named on items `view` may see, starting with `prefix`, most used first."""

@@ -324,6 +324,21 @@ class CaseIndicatorRow(Base):
                                               autoincrement=False, index=True)
 
 
+class CaseRemovalRow(Base):
+    """The latest removal of an indicator from a case (0017): the membership row is gone, and the TAXII feed's
+    grouping must still come again, with a later `modified`, for a viewer who saw that indicator in it. One row a
+    (case, indicator) pair (a second removal, after a re-add, moves `removed_at`): the feed needs only the latest,
+    and the key's first column is what the feed reads by (the removals of the cases it serves)."""
+
+    __tablename__ = "case_removals"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
+                                              autoincrement=False)
+    removed_at: Mapped[datetime]
+
+
 class VoteRow(Base):
     __tablename__ = "votes"
     __table_args__ = (

@@ -14,7 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from bot.domain import Case, Comment, Visibility
 from bot.ports import Conflict
 from bot.tlp import TLP
-from storage.models import CaseIndicatorRow, CaseRow, CommentRow, IndicatorRow, MemberRow, OrganizationRow
+from storage.models import (
+    CaseIndicatorRow,
+    CaseRemovalRow,
+    CaseRow,
+    CommentRow,
+    IndicatorRow,
+    MemberRow,
+    OrganizationRow,
+)
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
 from storage.repositories.indicator_rows import _like_escape, scope_of, visibility_clause
 
@@ -146,10 +154,19 @@ class SqlContextRepository(_Repository):
             await self._execute(insert(CaseIndicatorRow), [{"case_id": case_id, "indicator_id": i} for i in new])
         return new
 
-    async def remove_from_case(self, case_id: int, indicator_id: int) -> bool:
+    async def remove_from_case(self, case_id: int, indicator_id: int, at: datetime) -> bool:
+        """Remove the indicator from the case; whether it was in it. The removal is kept (case_removals, in this
+        transaction: the TAXII feed's grouping comes again for those who saw the indicator in it), one row a pair."""
         result = await self._execute(delete(CaseIndicatorRow).where(CaseIndicatorRow.case_id == case_id,
                                                                     CaseIndicatorRow.indicator_id == indicator_id))
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        stmt = self._upsert_insert(CaseRemovalRow.__table__).values(case_id=case_id, indicator_id=indicator_id,
+                                                                     removed_at=at)
+        await self._execute(stmt.on_conflict_do_update(
+            index_elements=[CaseRemovalRow.case_id, CaseRemovalRow.indicator_id],
+            set_={"removed_at": stmt.excluded.removed_at}))
+        return True
 
     # ------------------------------------------------------------ malware families
 

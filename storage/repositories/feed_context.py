@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.domain import Case, Status, Visibility
 from bot.ioc import IOCType
-from storage.models import AuditRow, CaseIndicatorRow, CaseRow, IndicatorRow
+from storage.models import AuditRow, CaseIndicatorRow, CaseRemovalRow, CaseRow, IndicatorRow
 from storage.repositories.base import _chunks, _Repository
 from storage.repositories.context import _case, _cases
 from storage.repositories.indicator_rows import visibility_clause
@@ -55,25 +55,42 @@ class FeedContextReads(_Repository):
             found += [(r[0], r[1]) for r in await self._execute(query.where(CaseIndicatorRow.case_id.in_(chunk)))]
         return found
 
+    async def _removals(self, case_ids: Iterable[int]) -> list[tuple[int, int, datetime]]:
+        """(case_id, indicator_id, removed_at) of the latest removal of each indicator from these cases (by the
+        case_removals key)."""
+        found: list[tuple[int, int, datetime]] = []
+        for chunk in _chunks(sorted(set(case_ids))):
+            found += [(r[0], r[1], r[2]) for r in await self._execute(
+                select(CaseRemovalRow.case_id, CaseRemovalRow.indicator_id, CaseRemovalRow.removed_at)
+                .where(CaseRemovalRow.case_id.in_(chunk)))]
+        return found
+
     async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
         """Each case holding at least one approved indicator `view` may see, with the latest change of those in
         it: an indicator's date_added (modified_at), or its addition to the case (its `case.add` audit row: the
-        membership table keeps no time); whether `view` may see the case itself is the caller's rule (bot.rules).
+        membership table keeps no time); and the latest removal from it of an approved indicator `view` may see
+        (case_removals), so that the grouping comes again with fewer object_refs, while the removal of one it may
+        not see moves nothing. Whether `view` may see the case itself is the caller's rule (bot.rules).
         """
         members = await self._memberships()
         modified = {r[0]: r[1] for r in await self._visible_approved({i for _, i in members}, view,
                                                                      IndicatorRow.modified_at)}
         held = {(c, i) for c, i in members if i in modified}
-        changes = [(c, i, modified[i]) for c, i in held]
+        changes = [(c, modified[i]) for c, i in held]
         for chunk in _chunks(sorted(modified)):
             for indicator_id, at, detail in await self._execute(
                     select(AuditRow.indicator_id, AuditRow.at, AuditRow.detail).where(
                         AuditRow.indicator_id.in_(chunk), AuditRow.action == CASE_ADD)):
                 case_id = detail.get("case_id") if isinstance(detail, dict) else None
                 if (case_id, indicator_id) in held:
-                    changes.append((case_id, indicator_id, at))
+                    changes.append((case_id, at))
+        # removals from the cases at hand (a case with nothing left that `view` may see is not served at all)
+        removals = await self._removals({c for c, _ in held})
+        seen = set(modified) | {r[0] for r in await self._visible_approved(
+            {i for _, i, _ in removals if i not in modified}, view)}
+        changes += [(c, at) for c, i, at in removals if i in seen]
         latest: dict[int, datetime] = {}
-        for case_id, _, at in changes:
+        for case_id, at in changes:
             if case_id not in latest or at > latest[case_id]:
                 latest[case_id] = at
         found: list[tuple[Case, datetime]] = []

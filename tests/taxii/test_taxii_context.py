@@ -258,22 +258,23 @@ async def test_match_id_version_and_single_objects_of_the_new_kinds(world: World
         assert await w.objects("vendor", match_id=obj["id"]) == []
 
 
+async def served(w: World, key: str, minutes: tuple[float, ...] = (0, 1, 2, 3)) -> list[Any]:
+    """Everything a key is answered, as served: walks of several page sizes (objects, manifest, each context
+    type) and reads added_after these minutes (bodies and X-TAXII headers)."""
+    walks: list[Any] = []
+    for limit in (1, 2, 5, 50):
+        walks.append(await w.pages(key, limit))
+        walks.append(await w.pages(key, limit, "manifest/"))
+        walks.append([await w.get(key, "objects/", limit=limit, match_type=t) for t in sorted(CONTEXT_TYPES)])
+    walks.append([await w.get(key, "objects/", added_after=(T0 + timedelta(minutes=m)).isoformat()
+                              .replace("+00:00", "Z"), limit=3) for m in minutes])
+    return walks
+
+
 async def test_another_organizations_strict_and_red_context_never_shows_nor_moves_a_page(world: World) -> None:
     w = world
     await shared(w)
-    limits = (1, 2, 5, 50)
-
-    async def served(key: str) -> list[Any]:
-        walks: list[Any] = []
-        for limit in limits:
-            walks.append(await w.pages(key, limit))
-            walks.append(await w.pages(key, limit, "manifest/"))
-            walks.append([await w.get(key, "objects/", limit=limit, match_type=t) for t in sorted(CONTEXT_TYPES)])
-        walks.append([await w.get(key, "objects/", added_after=(T0 + timedelta(minutes=m)).isoformat()
-                                  .replace("+00:00", "Z"), limit=3) for m in (0, 1, 2, 3)])
-        return walks
-
-    before = await served("vendor")
+    before = await served(w, "vendor")
     bank_before = await w.objects("bank")
     await secrets(w)
     # The bank's feed has its own AMBER+STRICT items' context now (so these really are in the store and in a feed)
@@ -289,7 +290,7 @@ async def test_another_organizations_strict_and_red_context_never_shows_nor_move
     text = json.dumps(bank)
     assert "red.example" not in text and "redfam" not in text and "red comment" not in text
     # The vendor's answers are byte for byte what they were: no object, id, reference, count, date or cursor moved.
-    assert await served("vendor") == before
+    assert await served(w, "vendor") == before
     vendor_text = json.dumps(before)
     for secret in ("strict.example", "strict2.example", "secretfam", "redfam", "internal only", "red comment",
                    "strictly ours", "ghost", "northbank-ir", strict):
@@ -327,3 +328,82 @@ async def test_a_grouping_comes_again_when_what_the_viewer_sees_in_it_changes(wo
     again = await w.objects("vendor", added_after=newest)
     assert [(o["type"], len(o["object_refs"])) for o in again] == [("grouping", 4)]
     assert again[0]["modified"] > grouping["modified"]
+
+
+def grouping_in(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (grouping,) = [o for o in objects if o["type"] == "grouping" and o["name"] == name]
+    return grouping
+
+
+def pattern_ids(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return {o["pattern"].split("'")[1]: o["id"] for o in objects if o["type"] == "indicator"}
+
+
+async def test_a_grouping_comes_again_smaller_when_an_indicator_the_viewer_sees_is_removed(world: World) -> None:
+    w = world
+    await shared(w)
+    ids = pattern_ids(await w.objects("vendor"))
+    w.clock.at(5)
+    await w.say("alice", "case add op-shared #3")  # the case's latest change: removing it must not move it back
+    first = await w.objects("vendor")
+    assert grouping_in(first, "op-shared")["object_refs"] == sorted(ids[f"evil{n}.example"] for n in (1, 2, 3))
+    reads = {}
+    for key in ("vendor", "bank"):
+        _, _, headers = await w.get(key, "manifest/")
+        reads[key] = headers["X-TAXII-Date-Added-Last"]
+    w.clock.at(10)
+    await w.say("alice", "case remove op-shared #3")
+    for key in ("vendor", "bank"):  # a client reading what was added since its last read gets the smaller grouping
+        later = await w.objects(key, added_after=reads[key])
+        assert [o["type"] for o in later] == ["grouping"], later
+        (grouping,) = later
+        assert grouping["object_refs"] == sorted(ids[f"evil{n}.example"] for n in (1, 2))
+        assert grouping["modified"] > grouping_in(first, "op-shared")["modified"]
+        assert grouping["modified"].startswith("2026-11-01T09:10:00")
+        _, manifest, headers = await w.get(key, "manifest/", added_after=reads[key])
+        assert [(e["id"], e["version"]) for e in manifest["objects"]] == [(grouping["id"], grouping["modified"])]
+        assert grouping in await w.objects(key)  # the whole collection has the same (one) grouping
+        reads[key] = headers["X-TAXII-Date-Added-Last"]
+    removed = grouping["modified"]
+    # removed from the only case it was in, the item itself is still served (nothing else moved for it)
+    assert ids["evil3.example"] in {o["id"] for o in await w.objects("vendor")}
+    # added back later: the grouping comes again, with it, and later still
+    w.clock.at(15)
+    await w.say("alice", "case add op-shared #3")
+    (again,) = await w.objects("vendor", added_after=reads["vendor"])
+    assert again["object_refs"] == sorted(ids[f"evil{n}.example"] for n in (1, 2, 3)) and again["modified"] > removed
+    # ... and removed again: it moves once more (the removal's time is the latest one, not the first)
+    _, _, headers = await w.get("vendor", "manifest/")
+    w.clock.at(20)
+    await w.say("mod", "case remove op-shared #3")
+    (smaller,) = await w.objects("vendor", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert len(smaller["object_refs"]) == 2 and smaller["modified"].startswith("2026-11-01T09:20:00")
+    assert_self_contained(await w.objects("vendor"))
+
+
+async def test_removing_what_another_organization_may_not_see_moves_nothing(world: World) -> None:
+    w = world
+    await shared(w)
+    await secrets(w)  # the bank's AMBER+STRICT #6 and RED #7 are in op-shared (added at minute 4)
+    minutes = (0, 1, 2, 3, 4, 9, 10)
+    before = await served(w, "vendor", minutes)
+    bank = await w.objects("bank")
+    strict = pattern_ids(bank)["strict.example"]
+    assert strict in grouping_in(bank, "op-shared")["object_refs"]
+    _, _, headers = await w.get("bank", "manifest/")
+    w.clock.at(10)
+    await w.say("alice", "case remove op-shared #6")  # AMBER+STRICT: the bank sees it, the vendor never did
+    assert await served(w, "vendor", minutes) == before
+    # the removal is real: the bank's grouping comes again without it
+    (grouping,) = await w.objects("bank", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert grouping["name"] == "op-shared" and strict not in grouping["object_refs"]
+    assert grouping["modified"].startswith("2026-11-01T09:10:00")
+    # RED is in no key's feed: removing it moves nothing for the vendor nor for its own organization's key
+    bank_before = await served(w, "bank", minutes)
+    w.clock.at(11)
+    await w.say("alice", "case remove op-shared #7")
+    assert await served(w, "vendor", minutes) == before
+    assert await served(w, "bank", minutes) == bank_before
+    async with w.store.unit_of_work(read_only=True) as uow:  # (and both removals are kept)
+        case = (await uow.context.cases_by_name("op-shared"))[0]
+        assert await uow.context.case_indicator_ids(case.id) == [1, 2]
