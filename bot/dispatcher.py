@@ -186,7 +186,7 @@ class Dispatcher:
                 member, channel = await uow.members.speaker(actor.identity, actor.channel_id,
                                                             workspace_id=actor.workspace_id)
                 parent = await uow.channels.get(actor.platform, actor.workspace_id, actor.parent_channel_id) \
-                    if channel is None and actor.parent_channel_id else None
+                    if actor.parent_channel_id else None
                 ctx = services.Context(uow, actor, member, channel, self.clock(), self.policy, self.warninglists,
                                        self.delivery_platforms, progress, parent_channel=parent)
                 result = await service(ctx, command)

@@ -185,6 +185,14 @@ class ChannelSettings:
     # shared with other organizations' workspaces (Slack Connect): None where the platform has no such thing
     shared: bool | None = None
     note: str = ""  # why the ceiling is what it is (a shared channel's CLEAR), and how to change it
+    # asked in a thread (Discord): THREAD_FOLLOWS, the settings are its channel's (which a thread follows, having no
+    # audience of its own); THREAD_OWN, the thread's own registration (made before `channel set` in a thread set its
+    # channel), its ceiling never above its channel's; "" elsewhere
+    thread: str = ""
+
+
+THREAD_FOLLOWS = "follows"
+THREAD_OWN = "own"
 
 
 @dataclass(frozen=True)

@@ -372,7 +372,10 @@ def _(result: r.InviteCreated, esc: Escape = plain) -> str:
 @render.register
 def _(result: r.ChannelSettings, esc: Escape = plain) -> str:
     c = result.channel
-    head = "Channel updated" if result.changed else "This channel"
+    if result.thread == r.THREAD_FOLLOWS:  # the settings are the thread's channel's
+        head = "This thread's channel updated" if result.changed else "This thread follows its channel"
+    else:
+        head = "Channel updated" if result.changed else "This thread" if result.thread else "This channel"
     text = (f"{head}: ceiling {c.ceiling.label}, purpose {c.purpose.value}, passive "
             f"{'on' if c.passive else 'off'}, lookups {'ephemeral' if c.ephemeral_lookups else 'in channel'}")
     if result.shared is not None:

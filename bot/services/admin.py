@@ -18,6 +18,8 @@ from bot.domain import (
 )
 from bot.ports import Conflict, UnitOfWork
 from bot.results import (
+    THREAD_FOLLOWS,
+    THREAD_OWN,
     ChannelSettings,
     ChannelSharing,
     DeliveryList,
@@ -122,13 +124,34 @@ def _shown_sharing(ctx: Context, channel: Channel) -> bool | None:
     return ctx.actor.channel_shared if ctx.actor.channel_shared is not None else channel.shared_externally or None
 
 
+THREAD_NOTE = ("A thread has no audience of its own (everyone in its channel reads it), so it follows its channel's "
+               "settings; `/ioc admin channel set` run in a thread sets its channel.")
+THREAD_OWN_NOTE = ("This thread has settings of its own, set in it before `/ioc admin channel set` run in a thread set "
+                   "its channel instead; its ceiling is never above its channel's.")
+
+
+def _settings_here(ctx: Context) -> tuple[Channel, str]:
+    """The registration `channel set|show` is about, or the one it would create, and whether it is a thread's
+    (bot.results.ChannelSettings.thread): in a thread, its channel's, unless the thread has one of its own."""
+    thread = ctx.actor.parent_channel_id
+    if thread and ctx.channel is None:
+        return ctx.parent_channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, thread,
+                                             ctx.policy.default_channel_ceiling), THREAD_FOLLOWS
+    return ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
+                                  ctx.policy.default_channel_ceiling), THREAD_OWN if thread else ""
+
+
 async def channel_set(ctx: Context, cmd: commands.ChannelSet) -> ChannelSettings:
     """Register or change the channel. One shared with other organizations' workspaces (the platform says so in
     `actor.channel_shared`) gets CLEAR when it is registered, or first known to be shared, without `ceiling:`; an
-    explicit ceiling given while it is shared is kept."""
+    explicit ceiling given while it is shared is kept. In a thread (Discord), the thread's channel is set: a thread
+    has no audience of its own, everyone in its channel reads it, and it has its channel's ceiling (Context.ceiling);
+    a thread registered on its own earlier (when this set the thread) keeps that registration, under its channel's
+    ceiling, and the reply says so."""
     require_role(ctx.require_member(), Role.ADMIN, "change a channel's settings")
-    current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
-                                     ctx.policy.default_channel_ceiling)
+    thread = ctx.actor.parent_channel_id
+    current = (ctx.parent_channel if thread else ctx.channel) or Channel(
+        ctx.actor.platform, ctx.actor.workspace_id, thread or ctx.actor.channel_id, ctx.policy.default_channel_ceiling)
     shared = current.shared_externally if ctx.actor.channel_shared is None else ctx.actor.channel_shared
     newly_shared = shared and not current.shared_externally
     updated = replace(
@@ -141,18 +164,23 @@ async def channel_set(ctx: Context, cmd: commands.ChannelSet) -> ChannelSettings
     )
     await ctx.uow.channels.upsert(updated)
     await ctx.audit("channel.set", None, channel=updated.channel_id, ceiling=updated.ceiling.value,
-                    purpose=updated.purpose.value, passive=updated.passive, shared=updated.shared_externally)
-    note = SHARED_CEILING_NOTE if newly_shared and cmd.ceiling is None else ""
-    return ChannelSettings(updated, changed=True, shared=_shown_sharing(ctx, updated), note=note)
+                    purpose=updated.purpose.value, passive=updated.passive, shared=updated.shared_externally,
+                    **({"thread": ctx.actor.channel_id} if thread else {}))
+    notes = [SHARED_CEILING_NOTE if newly_shared and cmd.ceiling is None else "",
+             THREAD_NOTE if thread else "", THREAD_OWN_NOTE if thread and ctx.channel is not None else ""]
+    return ChannelSettings(updated, changed=True, shared=_shown_sharing(ctx, updated),
+                           note="\n".join(n for n in notes if n), thread=THREAD_FOLLOWS if thread else "")
 
 
 async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings:
+    """The settings that apply here; in a thread (Discord), its channel's, which it follows (see channel_set)."""
     ctx.require_member()
-    current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
-                                     ctx.policy.default_channel_ceiling)
+    current, thread = _settings_here(ctx)
     shown = replace(current, ceiling=ctx.ceiling)  # a shared channel not set while shared: CLEAR
-    note = SHARED_CEILING_NOTE if ctx.ceiling != current.ceiling else ""
-    return ChannelSettings(shown, changed=False, shared=_shown_sharing(ctx, current), note=note)
+    notes = [SHARED_CEILING_NOTE if ctx.actor.channel_shared and ctx.ceiling != current.ceiling else "",
+             THREAD_NOTE if thread == THREAD_FOLLOWS else THREAD_OWN_NOTE if thread == THREAD_OWN else ""]
+    return ChannelSettings(shown, changed=False, shared=_shown_sharing(ctx, current),
+                           note="\n".join(n for n in notes if n), thread=thread)
 
 
 async def channel_sharing_changed(uow: UnitOfWork, platform: Platform, channel_id: str, shared: bool,

@@ -55,18 +55,24 @@ class Context:
     delivery_platforms: tuple[Platform, ...] = ()
     # how far long work is (an import), for whoever shows it: `progress(what, done, total)`, see bot.exchange.Progress
     progress: Callable[[str, int, int | None], None] | None = None
-    # a thread's channel's registration (Actor.parent_channel_id), when the thread has none of its own
+    # a thread's channel's registration (Actor.parent_channel_id), if that channel is registered
     parent_channel: Channel | None = None
 
     @property
     def ceiling(self) -> TLP:
-        """The channel's ceiling (a thread no admin registered: its channel's). A channel the platform says is
-        shared with other organizations' workspaces is public to them: CLEAR, unless an admin set its ceiling while
-        it was known to be shared."""
+        """The channel's ceiling (a thread: its channel's, whose members all read it). A channel the platform says
+        is shared with other organizations' workspaces is public to them: CLEAR, unless an admin set its ceiling
+        while it was known to be shared."""
         where = self.channel or self.parent_channel
         if self.actor.channel_shared and not (where and where.shared_externally):
             return TLP.CLEAR
-        return where.ceiling if where else self.policy.default_channel_ceiling
+        ceiling = where.ceiling if where else self.policy.default_channel_ceiling
+        if self.channel is not None and self.actor.parent_channel_id:
+            # a thread registered on its own (`channel set` run in it before it set the thread's channel instead):
+            # never above its channel's
+            ceiling = min(ceiling, self.parent_channel.ceiling if self.parent_channel
+                          else self.policy.default_channel_ceiling)
+        return ceiling
 
     @property
     def kept_ceiling(self) -> TLP:

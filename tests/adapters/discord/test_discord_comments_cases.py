@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from bot.domain import Platform
+from sqlalchemy import select
+
+from bot.domain import Channel, Identity, Platform, Role
 from bot.tlp import TLP
+from storage.models import AuditRow
 from tests.adapters.discord.test_discord_adapter import moderation_card, submit
-from tests.adapters.discord.world import FEED, GENERAL, MODERATION, World
+from tests.adapters.discord.world import FEED, GENERAL, GUILD, MODERATION, USERS, World
 
 
 def thread_posts(world: World, card_id: int) -> list[dict]:
@@ -227,4 +230,68 @@ async def test_a_case_shown_in_a_thread_is_posted_there_only_for_what_the_thread
     show = await world.slash("case", {"action": "show", "name": "op-amber"}, user="alice", channel=card)
     data = (await world.callback(show, mark)).json["data"]
     assert data["flags"] & 64 and "above what this channel may see" in data["content"], data["content"]
+    world.assert_running()
+
+
+async def test_channel_set_in_a_thread_sets_its_channel_which_the_thread_follows(world: World) -> None:
+    """An admin's `/ioc admin channel set` run in a thread (here the comment thread on #general's card) sets
+    #general, whose members all read the thread, and says so; nothing registers the thread itself, which goes on
+    following its channel. `channel show` in the thread says it follows its channel, with that channel's settings."""
+    await submit(world, "198.51.100.85")  # GREEN, answered in #general (GREEN): its card there
+    copies: list[int] = []
+    for _ in range(100):
+        async with world.store.unit_of_work(read_only=True) as uow:
+            copies = [int(c.message_id) for c in await uow.posted_cards.of_indicators([1], Platform.DISCORD)
+                      if c.channel_id == str(GENERAL)]
+        if copies:
+            break
+        await asyncio.sleep(0.05)
+    (card,) = copies
+    await _comment(world, "bob", "seen here too")
+    await until(lambda: thread_posts(world, card))
+    async with world.store.unit_of_work() as uow:  # alice is made an admin of Northbank
+        alice = await uow.members.by_identity(Identity(Platform.DISCORD, "discord", str(USERS["alice"])))
+        assert alice is not None
+        await uow.members.set_role(alice.id, Role.ADMIN)
+        await uow.commit()
+
+    async def admin(command: str, channel: int) -> str:
+        mark = len(world.fake.calls)
+        asked = await world.slash("admin", {"command": command}, user="alice", channel=channel)
+        data = (await world.callback(asked, mark)).json["data"]
+        assert data["flags"] & 64, data
+        return str(data["content"])
+
+    shown = await admin("channel show", card)
+    assert shown.startswith("This thread follows its channel: ceiling TLP:GREEN, purpose general, passive off, "
+                            "lookups in channel"), shown  # #general's registration (lookups answered in it)
+    assert "sets its channel" in shown
+    done = await admin("channel set ceiling:clear", card)
+    assert done.startswith("This thread's channel updated: ceiling TLP:CLEAR, purpose general"), done
+    assert "sets its channel" in done
+    async with world.store.unit_of_work(read_only=True) as uow:
+        registered = {c.channel_id: c.ceiling for c in await uow.channels.list()}
+        assert len(await uow.channels.list()) == 3  # #general's own registration changed, no new one
+        audit = (await uow.session.execute(select(AuditRow.detail).where(AuditRow.action == "channel.set"))
+                 ).scalars().all()
+    assert registered[str(GENERAL)] is TLP.CLEAR and str(card) not in registered
+    assert [(d["channel"], d["thread"]) for d in audit] == [(str(GENERAL), str(card))]
+    assert (await admin("channel show", GENERAL)).startswith("This channel: ceiling TLP:CLEAR")
+    assert (await admin("channel show", card)).startswith("This thread follows its channel: ceiling TLP:CLEAR")
+    mark = len(world.fake.calls)  # the thread has #general's new ceiling: a GREEN submission there is not shown
+    sub = await world.slash("submit", {"values": "198.51.100.86", "tlp": "green"}, user="alice", channel=card)
+    data = (await world.callback(sub, mark)).json["data"]
+    assert (data.get("flags") or 0) & 64, data
+
+    # a thread registered on its own before (channel set in it registered the thread, at AMBER here) keeps its
+    # registration, but never a ceiling above its channel's
+    async with world.store.unit_of_work() as uow:
+        await uow.channels.upsert(Channel(Platform.DISCORD, str(GUILD), str(card), TLP.AMBER))
+        await uow.commit()
+    shown = await admin("channel show", card)
+    assert shown.startswith("This thread: ceiling TLP:CLEAR") and "settings of its own" in shown, shown
+    mark = len(world.fake.calls)
+    sub = await world.slash("submit", {"values": "198.51.100.87", "tlp": "green"}, user="alice", channel=card)
+    data = (await world.callback(sub, mark)).json["data"]
+    assert (data.get("flags") or 0) & 64, data
     world.assert_running()
