@@ -185,9 +185,10 @@ class ChannelSettings:
     # shared with other organizations' workspaces (Slack Connect): None where the platform has no such thing
     shared: bool | None = None
     note: str = ""  # why the ceiling is what it is (a shared channel's CLEAR), and how to change it
-    # asked in a thread (Discord): THREAD_FOLLOWS, the settings are its channel's (which a thread follows, having no
-    # audience of its own); THREAD_OWN, the thread's own registration (made before `channel set` in a thread set its
-    # channel), its ceiling never above its channel's; "" elsewhere
+    # in a thread (Discord): THREAD_FOLLOWS, a thread no admin registered (it has its channel's ceiling, having no
+    # audience of its own; `channel set` there sets its channel, whose settings the reply shows); THREAD_OWN, a thread
+    # registered on its own (before `channel set` in a thread set its channel), its ceiling never above its
+    # channel's; "" elsewhere
     thread: str = ""
 
 

@@ -372,11 +372,12 @@ def _(result: r.InviteCreated, esc: Escape = plain) -> str:
 @render.register
 def _(result: r.ChannelSettings, esc: Escape = plain) -> str:
     c = result.channel
-    if result.thread == r.THREAD_FOLLOWS:  # the settings are the thread's channel's
-        head = "This thread's channel updated" if result.changed else "This thread follows its channel"
+    if result.changed:  # in a thread, its channel was set
+        head = "This thread's channel updated" if result.thread else "Channel updated"
     else:
-        head = "Channel updated" if result.changed else "This thread" if result.thread else "This channel"
-    text = (f"{head}: ceiling {c.ceiling.label}, purpose {c.purpose.value}, passive "
+        head = "This thread" if result.thread else "This channel"
+    follows = " (its channel's)" if result.thread == r.THREAD_FOLLOWS and not result.changed else ""
+    text = (f"{head}: ceiling {c.ceiling.label}{follows}, purpose {c.purpose.value}, passive "
             f"{'on' if c.passive else 'off'}, lookups {'ephemeral' if c.ephemeral_lookups else 'in channel'}")
     if result.shared is not None:
         text += f"\nshared with other organizations' workspaces (Slack Connect): {'yes' if result.shared else 'no'}"

@@ -124,21 +124,17 @@ def _shown_sharing(ctx: Context, channel: Channel) -> bool | None:
     return ctx.actor.channel_shared if ctx.actor.channel_shared is not None else channel.shared_externally or None
 
 
-THREAD_NOTE = ("A thread has no audience of its own (everyone in its channel reads it), so it follows its channel's "
-               "settings; `/ioc admin channel set` run in a thread sets its channel.")
+THREAD_NOTE = ("A thread has no audience of its own (everyone in its channel reads it), so it has its channel's "
+               "ceiling; `/ioc admin channel set` run in a thread sets its channel.")
 THREAD_OWN_NOTE = ("This thread has settings of its own, set in it before `/ioc admin channel set` run in a thread set "
                    "its channel instead; its ceiling is never above its channel's.")
 
 
-def _settings_here(ctx: Context) -> tuple[Channel, str]:
-    """The registration `channel set|show` is about, or the one it would create, and whether it is a thread's
-    (bot.results.ChannelSettings.thread): in a thread, its channel's, unless the thread has one of its own."""
-    thread = ctx.actor.parent_channel_id
-    if thread and ctx.channel is None:
-        return ctx.parent_channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, thread,
-                                             ctx.policy.default_channel_ceiling), THREAD_FOLLOWS
-    return ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
-                                  ctx.policy.default_channel_ceiling), THREAD_OWN if thread else ""
+def _thread_here(ctx: Context) -> str:
+    """Whether `channel show` is asked in a thread (bot.results.ChannelSettings.thread)."""
+    if not ctx.actor.parent_channel_id:
+        return ""
+    return THREAD_OWN if ctx.channel is not None else THREAD_FOLLOWS
 
 
 async def channel_set(ctx: Context, cmd: commands.ChannelSet) -> ChannelSettings:
@@ -173,9 +169,11 @@ async def channel_set(ctx: Context, cmd: commands.ChannelSet) -> ChannelSettings
 
 
 async def channel_show(ctx: Context, _: commands.ChannelShow) -> ChannelSettings:
-    """The settings that apply here; in a thread (Discord), its channel's, which it follows (see channel_set)."""
+    """The settings that apply here; in a thread (Discord), with its channel's ceiling (see channel_set)."""
     ctx.require_member()
-    current, thread = _settings_here(ctx)
+    current = ctx.channel or Channel(ctx.actor.platform, ctx.actor.workspace_id, ctx.actor.channel_id,
+                                     ctx.policy.default_channel_ceiling)
+    thread = _thread_here(ctx)
     shown = replace(current, ceiling=ctx.ceiling)  # a shared channel not set while shared: CLEAR
     notes = [SHARED_CEILING_NOTE if ctx.actor.channel_shared and ctx.ceiling != current.ceiling else "",
              THREAD_NOTE if thread == THREAD_FOLLOWS else THREAD_OWN_NOTE if thread == THREAD_OWN else ""]

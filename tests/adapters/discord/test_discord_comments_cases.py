@@ -236,7 +236,7 @@ async def test_a_case_shown_in_a_thread_is_posted_there_only_for_what_the_thread
 async def test_channel_set_in_a_thread_sets_its_channel_which_the_thread_follows(world: World) -> None:
     """An admin's `/ioc admin channel set` run in a thread (here the comment thread on #general's card) sets
     #general, whose members all read the thread, and says so; nothing registers the thread itself, which goes on
-    following its channel. `channel show` in the thread says it follows its channel, with that channel's settings."""
+    following its channel. `channel show` in the thread says it has its channel's ceiling."""
     await submit(world, "198.51.100.85")  # GREEN, answered in #general (GREEN): its card there
     copies: list[int] = []
     for _ in range(100):
@@ -263,11 +263,11 @@ async def test_channel_set_in_a_thread_sets_its_channel_which_the_thread_follows
         return str(data["content"])
 
     shown = await admin("channel show", card)
-    assert shown.startswith("This thread follows its channel: ceiling TLP:GREEN, purpose general, passive off, "
-                            "lookups in channel"), shown  # #general's registration (lookups answered in it)
+    assert shown.startswith("This thread: ceiling TLP:GREEN (its channel's), purpose general"), shown
     assert "sets its channel" in shown
     done = await admin("channel set ceiling:clear", card)
-    assert done.startswith("This thread's channel updated: ceiling TLP:CLEAR, purpose general"), done
+    assert done.startswith("This thread's channel updated: ceiling TLP:CLEAR, purpose general, passive off, "
+                           "lookups in channel"), done  # #general's registration (lookups answered in it)
     assert "sets its channel" in done
     async with world.store.unit_of_work(read_only=True) as uow:
         registered = {c.channel_id: c.ceiling for c in await uow.channels.list()}
@@ -277,7 +277,7 @@ async def test_channel_set_in_a_thread_sets_its_channel_which_the_thread_follows
     assert registered[str(GENERAL)] is TLP.CLEAR and str(card) not in registered
     assert [(d["channel"], d["thread"]) for d in audit] == [(str(GENERAL), str(card))]
     assert (await admin("channel show", GENERAL)).startswith("This channel: ceiling TLP:CLEAR")
-    assert (await admin("channel show", card)).startswith("This thread follows its channel: ceiling TLP:CLEAR")
+    assert (await admin("channel show", card)).startswith("This thread: ceiling TLP:CLEAR (its channel's)")
     mark = len(world.fake.calls)  # the thread has #general's new ceiling: a GREEN submission there is not shown
     sub = await world.slash("submit", {"values": "198.51.100.86", "tlp": "green"}, user="alice", channel=card)
     data = (await world.callback(sub, mark)).json["data"]
