@@ -83,6 +83,10 @@ class Actor:
     # a thread's channel (Discord: a thread started on a message is a channel of its own, with its own id): whoever
     # reads that channel reads the thread, so a thread no admin registered has its channel's ceiling
     parent_channel_id: str = ""
+    # what the platform says of the bot being able to post in the channel (Slack: a member of it, or allowed to post
+    # in a public channel it is not in; Discord: the interaction's app_permissions); a slash command works where it
+    # cannot, so whatever the bot would post there is refused at once (bot.cases.case_show). None: not known
+    bot_can_post: bool | None = None
 
     @property
     def identity(self) -> Identity:

@@ -438,8 +438,10 @@ def _(result: r.DeliveryList, esc: Escape = plain) -> str:
     if not result.parked:
         lines.append("No parked deliveries.")
     for e in result.parked:
-        lines.append(f"{e.id} {e.platform.value} {e.event} #{e.payload.get('indicator_id', '?')} after {e.attempts} "
-                     f"attempts: {esc(e.last_error or '')}")
+        what = f"case {e.payload['case_id']}" if "case_id" in e.payload and "indicator_id" not in e.payload \
+            else f"#{e.payload.get('indicator_id', '?')}"
+        lines.append(f"{e.id} {e.platform.value} {e.event} {what} after {e.attempts} attempts: "
+                     f"{esc(e.last_error or '')}")
     if result.parked:
         lines.append("Retry one with /ioc admin retry ID.")
     return "\n".join(lines)
