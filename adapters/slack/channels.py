@@ -8,8 +8,10 @@ is (a snapshot of the store's Slack channels, kept `ttl` seconds, taken again at
 `is_ext_shared`, the `channel_shared` / `channel_unshared` events, an event's `is_ext_shared_channel`).
 `place(actor)` puts a request's actor there: `workspace_id` the channel's registered workspace (for a channel not
 registered yet, the workspace whose token answers the request: `token_workspace`), the person's identity still
-their own team's (`identity_workspace_id`), `channel_shared` what Slack said. `PlacingDispatcher`
-places every actor a surface hands to the dispatcher, so no surface can forget it.
+their own team's (`identity_workspace_id`), `channel_shared` what Slack said, `bot_can_post` whether the bot can
+post there as `conversations.info` said lately (`postable_of`: a slash command works in a channel the app is not in,
+where a card posted through the outbox would be refused `not_in_channel`). `PlacingDispatcher` places every actor
+a surface hands to the dispatcher, so no surface can forget it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class ChannelDirectory:
         self._homes: dict[str, Channel] = {}
         self._taken = float("-inf")
         self._shared: dict[str, tuple[bool | None, float]] = {}  # channel -> (shared, None: Slack would not say; until)
+        self._postable: dict[str, tuple[bool | None, float]] = {}  # channel -> (bot can post, None: not known; until)
         self._applied: dict[str, None] = {}  # channels whose being shared the store has been told (see sharing_applied)
         self._lock = asyncio.Lock()
 
@@ -98,6 +101,19 @@ class ChannelDirectory:
         if shared is False:  # shared again later: told again
             self._applied.pop(channel_id, None)
 
+    def can_post(self, channel_id: str) -> bool | None:
+        """What `conversations.info` said lately of the bot being able to post in the channel (`postable_of`), or
+        None."""
+        known = self._postable.get(channel_id)
+        if known is None or known[1] < self.clock():
+            return None
+        return known[0]
+
+    def learn_can_post(self, channel_id: str, postable: bool | None) -> None:
+        if len(self._postable) >= MAX_SHARED:
+            self._postable.pop(next(iter(self._postable)))
+        self._postable[channel_id] = (postable, self.clock() + SHARED_TTL)
+
     def sharing_applied(self, channel_id: str) -> bool:
         """Whether this process told the store (bot.services.channel_sharing_changed) that the channel is shared
         since it last heard it was not: a channel no admin registered is told once, not at every command or
@@ -116,12 +132,18 @@ class ChannelDirectory:
         home = await self.registered(actor.channel_id, fresh=fresh)
         shared = self.shared(actor.channel_id)
         # a channel not registered yet is registered where the token answering here can deliver
-        workspace = home.workspace_id if home is not None else token_workspace.get() or actor.workspace_id
-        if workspace == actor.workspace_id and (shared is None or shared == actor.channel_shared):
+        answering = token_workspace.get() or actor.workspace_id
+        workspace = home.workspace_id if home is not None else answering
+        # what Slack said is of the bot of the workspace answering here; another workspace's token delivers there
+        # (a Slack Connect channel registered by another workspace): then it is not known
+        postable = actor.bot_can_post if actor.bot_can_post is not None or workspace != answering \
+            else self.can_post(actor.channel_id)
+        if workspace == actor.workspace_id and (shared is None or shared == actor.channel_shared) \
+                and postable == actor.bot_can_post:
             return actor
         return replace(actor, workspace_id=workspace,
                        identity_workspace_id=actor.identity_workspace_id or actor.workspace_id,
-                       channel_shared=actor.channel_shared if shared is None else shared)
+                       channel_shared=actor.channel_shared if shared is None else shared, bot_can_post=postable)
 
 
 class PlacingDispatcher:
@@ -142,4 +164,20 @@ class PlacingDispatcher:
         return await self._dispatcher.handle_text(text, await self.directory.place(actor))
 
 
-__all__ = ["ChannelDirectory", "PlacingDispatcher", "token_workspace"]
+def postable_of(channel: dict[str, Any], scopes: str | None) -> bool | None:
+    """Whether the bot can post in a channel, from `conversations.info`'s channel and the token's scopes (the
+    `x-oauth-scopes` header of Slack's answer, None when absent): a member can; a non-member can post in a public
+    channel only with `chat:write.public`, never in a private one. None: not known (Slack did not say)."""
+    member = channel.get("is_member")
+    if member is None:
+        return None
+    if member:
+        return True
+    if channel.get("is_private") or channel.get("is_mpim") or channel.get("is_im"):
+        return False
+    if scopes is None:
+        return None
+    return "chat:write.public" in {s.strip() for s in scopes.split(",")}
+
+
+__all__ = ["ChannelDirectory", "PlacingDispatcher", "postable_of", "token_workspace"]

@@ -58,6 +58,7 @@ HISTORY_PAGE = 200  # conversations.history's page size while looking for an ear
 # A card that cannot be edited any more (deleted, channel archived, bot removed): nothing to retry.
 GONE = {"message_not_found", "channel_not_found", "cant_update_message", "is_archived", "not_in_channel",
         "edit_window_closed"}
+CANNOT_POST = {"not_in_channel", "channel_not_found"}  # the bot is not in the channel (or cannot see it)
 CANNOT_DM = {"user_not_found", "user_disabled", "cannot_dm_bot"}  # a person who cannot be told: nothing to retry
 TOKEN_REFUSED = {"not_authed", "invalid_auth", "account_inactive", "token_revoked"}  # the token, not the call
 CLIENTS_KEPT = 1000  # Web API clients kept (one per workspace token)
@@ -240,6 +241,10 @@ class SlackSink:
                 channel=channel.channel_id, **message.payload(), unfurl_links=False, unfurl_media=False,
                 metadata={"event_type": CARD_EVENT, "event_payload": {"key": key, "case_id": card.case.id}})
         except SlackApiError as e:
+            if (error := e.response.get("error")) in CANNOT_POST:  # said plainly where a parked row shows it
+                raise DeliveryError(f"Slack: {error}: the bot cannot post in channel {channel.channel_id}, "
+                                    f"{'which it cannot see' if error == 'channel_not_found' else 'not being in it'} "
+                                    "(invite the app there: /invite @ and its name)") from e
             raise self._error(e, channel.workspace_id, client) from e
         return str(response["ts"])
 

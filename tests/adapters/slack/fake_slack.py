@@ -169,6 +169,10 @@ class MockSlack:
         self.revoked: set[str] = set()  # tokens of uninstalled workspaces: invalid_auth
         self.cross_team: list[Call] = []  # calls made with one team's token about another team: must stay empty
         self.shared_channels: dict[str, set[str]] = {}  # Slack Connect: channel -> every team it is shared with
+        # the bot token's scopes, said in every Web API answer's `x-oauth-scopes` header as Slack does: without
+        # chat:write.public (an app installed before it asked for it), posts in a channel the bot is not in (CNOTIN…)
+        # are refused not_in_channel; with it, such a public channel takes them
+        self.scopes = "commands,chat:write,im:write,channels:read,groups:read"
         self.redirect_uri = ""  # the app's redirect URL, where the authorize page sends the installer back
         self._token = ""
 
@@ -390,7 +394,7 @@ class MockSlack:
         if answer.get("ok") and self.lost.get(method):  # done, but the caller hears of a failure
             self.lost[method] -= 1
             return web.json_response({"ok": False, "error": "fatal_error"})
-        return web.json_response(answer)
+        return web.json_response(answer, headers={"x-oauth-scopes": self.scopes})
 
     async def _respond(self, request: web.Request) -> web.Response:
         self._token = ""  # response_url needs no token
@@ -503,7 +507,7 @@ class MockSlack:
         if not body.get("text") and not body.get("blocks"):
             return {"ok": False, "error": "no_text"}
         channel = str(body.get("channel", ""))
-        if channel.startswith("CNOTIN"):
+        if channel.startswith("CNOTIN") and "chat:write.public" not in self.scopes.split(","):
             return {"ok": False, "error": "not_in_channel"}
         ts = self._next_ts()
         message = {"type": "message", "ts": ts, "user": self.bot_user_id, "bot_id": self.bot_id,
@@ -553,8 +557,12 @@ class MockSlack:
     def _conversations_info(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = str(body.get("channel", ""))
         shared = len(self.shared_channels.get(channel, ())) > 1
-        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_im": channel.startswith("D"),
-                                        "is_shared": shared, "is_ext_shared": shared, "is_org_shared": False}}
+        answer: dict[str, Any] = {"id": channel, "is_channel": True, "is_im": channel.startswith("D"),
+                                  "is_private": False, "is_shared": shared, "is_ext_shared": shared,
+                                  "is_org_shared": False}
+        if not channel.startswith("D"):  # as Slack: no is_member on a direct message
+            answer["is_member"] = not channel.startswith("CNOTIN")
+        return {"ok": True, "channel": answer}
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
         # as on Slack: a thread's replies are not in the channel's history (conversations.replies has them)

@@ -10,7 +10,8 @@ Security, member), UCAROL (carol, National Cyber Unit, member), UMOD (mod, Senti
 UADMIN (admin, National Cyber Unit, admin); UNOBODY is not a member.
 Channels: CGENERAL (ceiling GREEN, lookups ephemeral), COPEN (GREEN, lookups in the channel), CFEED (AMBER,
 feed), CMOD (AMBER, moderation), CPASSIVE (GREEN, passive mode on). MockSlack refuses posts in channels
-named CNOTIN… (not_in_channel: the bot is not in them).
+named CNOTIN… (not_in_channel: the bot is not in them, as `conversations.info` says; `mock.scopes` lacks
+chat:write.public).
 """
 
 from __future__ import annotations
