@@ -32,6 +32,8 @@ from .render import MENTIONS, card_embed, card_view, esc, indicator_id_of, to_me
 
 log = logging.getLogger(__name__)
 
+CANNOT_POST = {50001, 50013}  # Missing Access, Missing Permissions: the bot may not see or post in the channel
+
 _KEY = re.compile(r"delivery (\S+)$")
 MAX_CONTENT = 2000  # characters of a message's content
 MAX_DESCRIPTION = 4096  # characters of an embed's description
@@ -151,6 +153,11 @@ class DiscordSink:
         target = self.client.get_partial_messageable(int(channel.channel_id))
         try:
             message = await target.send(**_case_message(card, key), nonce=key[:25])
+        except discord.Forbidden as e:
+            if e.code in CANNOT_POST:  # said plainly where a parked row shows it
+                raise DeliveryError(f"Discord {e.status} {e.text} ({e.code}): the bot cannot post in channel "
+                                    f"{channel.channel_id} (give it View Channel and Send Messages there)") from e
+            raise _delivery_error(e) from e
         except discord.HTTPException as e:
             raise _delivery_error(e) from e
         return str(message.id)

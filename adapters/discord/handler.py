@@ -84,6 +84,20 @@ def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | No
                  parent_channel_id=str(parent or ""))
 
 
+def can_post(interaction: discord.Interaction) -> bool | None:
+    """Whether the bot may post in the interaction's channel, from the permissions Discord resolved for it there
+    (`app_permissions`, overwrites included): a slash command works where the bot may not send messages, and a card
+    posted there through the outbox would be refused (50001 Missing Access, 50013 Missing Permissions). None: not
+    said (no permission bit at all)."""
+    perms = interaction.app_permissions
+    if not perms.value:  # absent from the payload (discord.py reads it as 0)
+        return None
+    if perms.administrator:
+        return True
+    send = perms.send_messages_in_threads if isinstance(interaction.channel, discord.Thread) else perms.send_messages
+    return bool(perms.view_channel and send)
+
+
 class Handler:
     def __init__(self, client: discord.Client, dispatcher: Dispatcher, uow_factory: UnitOfWorkFactory, *,
                  reaction_confirm: str = "✅", reaction_false_positive: str = "❌", default_tlp: str = "amber",
@@ -104,7 +118,8 @@ class Handler:
     # ------------------------------------------------------------------ commands
 
     def actor(self, interaction: discord.Interaction) -> Actor:
-        return actor_for(interaction.user, interaction.channel_id, interaction.guild_id, interaction.channel)
+        actor = actor_for(interaction.user, interaction.channel_id, interaction.guild_id, interaction.channel)
+        return dataclasses.replace(actor, bot_can_post=can_post(interaction)) if not actor.private else actor
 
     async def run_text(self, interaction: discord.Interaction, text: str, *, verb: str,
                        amend: dict[str, Any] | None = None, defer_now: bool = False) -> None:

@@ -46,6 +46,7 @@ from aiohttp import web
 APPLICATION_ID = 900000000000000001
 BOT_ID = 900000000000000002
 ALL_PERMISSIONS = str((1 << 50) - 1)
+VIEW_CHANNEL, SEND_MESSAGES, ADMINISTRATOR = 1 << 10, 1 << 11, 1 << 3
 
 
 @dataclass
@@ -78,6 +79,10 @@ class FakeDiscord:
         self.guilds: dict[int, dict[str, Any]] = {}
         self.gone_channels: set[int] = set()  # channels of guilds the bot was removed from (remove_guild)
         self.refused: list[Call] = []  # calls about those channels, each answered 403
+        # the bot's permissions in a channel, as Discord resolves them (overwrites included) into an interaction's
+        # app_permissions there (default: all); one without View Channel refuses its messages 403 Missing Access
+        # (50001), one without Send Messages refuses a post 403 Missing Permissions (50013), both recorded in refused
+        self.channel_permissions: dict[int, int] = {}
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}  # channel id -> message id -> payload
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> original response message
         self.files: dict[str, bytes] = {}
@@ -272,7 +277,8 @@ class FakeDiscord:
         payload: dict[str, Any] = {
             "id": str(self.next_id()), "application_id": str(self.application_id), "type": kind,
             "token": f"tok{self.next_id()}", "version": 1, "channel_id": str(channel_id), "data": data,
-            "locale": "en-US", "app_permissions": ALL_PERMISSIONS, "entitlements": [],
+            "locale": "en-US", "app_permissions": str(self.channel_permissions.get(channel_id, ALL_PERMISSIONS)),
+            "entitlements": [],
             "attachment_size_limit": 25 * 1024 * 1024,
             "authorizing_integration_owners": {"0": str(guild_id)} if guild_id else {"1": user["id"]},
             "context": 0 if guild_id else 1,
@@ -427,6 +433,14 @@ class FakeDiscord:
         if (gone := re.match(r"/channels/(\d+)", p)) and int(gone.group(1)) in self.gone_channels:
             self.refused.append(call)
             return 403, {"message": "Missing Access", "code": 50001}
+        if (where := re.match(r"/channels/(\d+)/messages", p)) and int(where.group(1)) in self.channel_permissions:
+            allowed = self.channel_permissions[int(where.group(1))]
+            if not allowed & VIEW_CHANNEL:
+                self.refused.append(call)
+                return 403, {"message": "Missing Access", "code": 50001}
+            if m == "POST" and not allowed & SEND_MESSAGES:
+                self.refused.append(call)
+                return 403, {"message": "Missing Permissions", "code": 50013}
         if p == "/users/@me" and m == "GET":
             return 200, self.bot
         if p in ("/applications/@me", "/oauth2/applications/@me") and m == "GET":

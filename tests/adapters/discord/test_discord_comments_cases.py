@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from bot.domain import Channel, Identity, Platform, Role
 from bot.tlp import TLP
-from storage.models import AuditRow
+from storage.models import AuditRow, OutboxRow
+from tests.adapters.discord.fake_discord import ADMINISTRATOR, ALL_PERMISSIONS, SEND_MESSAGES, VIEW_CHANNEL
 from tests.adapters.discord.test_discord_adapter import moderation_card, submit
 from tests.adapters.discord.world import FEED, GENERAL, GUILD, MODERATION, USERS, World
 
@@ -295,3 +296,57 @@ async def test_channel_set_in_a_thread_sets_its_channel_which_the_thread_follows
     data = (await world.callback(sub, mark)).json["data"]
     assert (data.get("flags") or 0) & 64, data
     world.assert_running()
+
+
+async def _case_rows(world: World) -> list[tuple[str, str | None]]:
+    async with world.store.unit_of_work(read_only=True) as uow:
+        rows = (await uow.session.execute(select(OutboxRow).where(OutboxRow.event == "case.posted"))).scalars()
+        return [(r.payload["channel_id"], r.last_error) for r in rows]
+
+
+async def test_a_case_is_not_posted_where_the_bot_may_not_send_messages(world: World) -> None:
+    """A slash command works in a channel where the bot may not send messages: the interaction's app_permissions
+    say so, the person is told at once, privately, and nothing is queued; with View Channel and Send Messages the
+    card is posted; a post refused all the same (the permission taken away meanwhile) says why in its row."""
+    fake = world.fake
+    mark = len(fake.calls)
+    new = await world.slash("case", {"action": "new", "name": "op-mute", "tlp": "green"}, user="alice", dm=True)
+    await world.callback(new, mark)
+    denied = int(ALL_PERMISSIONS) & ~SEND_MESSAGES & ~ADMINISTRATOR
+    fake.channel_permissions[GENERAL] = denied
+    mark = len(fake.calls)
+    show = await world.slash("case", {"action": "show", "name": "op-mute"}, user="alice", channel=GENERAL)
+    data = (await world.callback(show, mark)).json["data"]
+    assert data["flags"] & 64, data
+    assert "the bot cannot post in this channel, so case op\\-mute's card is not posted here" in data["content"]
+    assert "View Channel and Send Messages" in data["content"] and "card is posted" not in data["content"]
+    assert await _case_rows(world) == []  # nothing queued
+    await asyncio.sleep(0.6)  # a delivery round (poll_seconds 0.2) would have tried it
+    assert not [c for c in fake.calls[mark:] if c.method == "POST" and c.path == f"/channels/{GENERAL}/messages"]
+    assert fake.refused == []
+
+    fake.channel_permissions[GENERAL] = VIEW_CHANNEL | SEND_MESSAGES  # what it needs, no more: posted
+    mark = len(fake.calls)
+    show = await world.slash("case", {"action": "show", "name": "op-mute"}, user="alice", channel=GENERAL)
+    data = (await world.callback(show, mark)).json["data"]
+    assert "card is posted in this channel" in data["content"], data["content"]
+    await fake.wait_for_call("POST", rf"/channels/{GENERAL}/messages", after=mark,
+                             predicate=lambda c: "Case op" in (c.json or {}).get("content", ""))
+
+    # the interaction said the bot may post, but the permission went before the card did: refused (50013), and
+    # the row waiting for its retry (parked in the end) says why
+    mark = len(fake.calls)
+    payload = fake.slash("ioc", "case", {"action": "show", "name": "op-mute"}, user=world.users["alice"],
+                         guild_id=GUILD, channel_id=GENERAL)
+    fake.channel_permissions[GENERAL] = denied
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    assert "card is posted in this channel" in (await world.callback(payload, mark)).json["data"]["content"]
+    await until(lambda: bool(fake.refused))
+    for _ in range(100):
+        errors = [e for _, e in await _case_rows(world) if e]
+        if errors:
+            break
+        await asyncio.sleep(0.05)
+    (error,) = errors
+    assert f"Discord 403 Missing Permissions (50013): the bot cannot post in channel {GENERAL} (give it View " \
+           "Channel and Send Messages there)" in error, error
