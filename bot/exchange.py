@@ -28,6 +28,7 @@ from bot.domain import (
     Member,
     Platform,
     Role,
+    Status,
     Submission,
     Visibility,
 )
@@ -416,6 +417,8 @@ FeedRow = tuple[FeedKey, Any, Any]  # (key, the indicator or None, a record or a
 def feed_object(ind: Indicator, kind: int, record: Any, ids: stix.ActIds | None) -> dict[str, Any]:
     """The STIX object of a feed row read from the store, as the exports make it (bot.stix)."""
     if kind == FEED_INDICATOR:
+        if ind.status is Status.REVOKED and ind.decided_at is not None:  # its revoked version: the revocation's
+            ind = dataclasses.replace(ind, modified_at=ind.decided_at)
         return stix.indicator_object(ind)
     if kind == FEED_RELATIONSHIP:
         return stix.indicates_object(ind, stix.indicator_object(ind))
@@ -524,10 +527,12 @@ async def feed_page(uow: UnitOfWork, view: Visibility, *, cursor: FeedKey | None
     the last row read (the next cursor, even when the type filter dropped that row).
 
     The feed: the supporting objects (identities, marking-definitions, the TLP 2.0 extension-definition), then
-    the approved indicators this viewer may see, their opinions (votes) and sightings, and their context as the
-    exports carry it (issue 13): each malware family they name (`malware`) and their `indicates` relationships,
-    their comments (`note`), the cases this viewer may see as `grouping`s over them; in (date_added, kind, id)
-    order. Nothing is read of what the viewer may not see: no object, no reference, no count, no key."""
+    the approved indicators this viewer may see (and the revoked ones, as their `revoked` version added at the
+    revocation; an item revoked once is never served unrevoked again), their opinions (votes) and sightings, and
+    their context as the exports carry it (issue 13): each malware family they name (`malware`) and their
+    `indicates` relationships, their comments (`note`), the cases this viewer may see as `grouping`s over them;
+    in (date_added, kind, id) order. Nothing is read of what the viewer may not see: no object, no reference, no
+    count, no key."""
     kinds = {FEED_KINDS[t] for t in types if t in FEED_KINDS} if types else set(FEED_KINDS.values())
     supporting_wanted = not types or bool(SUPPORTING_TYPES.intersection(types))
     prefixes: dict[str, set[str]] = {}

@@ -43,7 +43,7 @@ from storage.models import (
 )
 from storage.repositories.base import _chunks, _is_unique_violation, _Repository
 from storage.repositories.context import _comments
-from storage.repositories.feed_context import FeedContextReads
+from storage.repositories.feed_context import FeedContextReads, revoked_once
 from storage.repositories.indicator_rows import _VERDICTS, _indicator, _indicators, scope_of, visibility_clause
 from storage.repositories.indicators import _normal_tags, provenance
 
@@ -145,20 +145,26 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
         """Up to `limit` objects of the feed (approved indicators this viewer may see, their votes and sightings,
         the `indicates` relationship of those naming a malware family, their comments) in (date_added, kind, id)
         order after `cursor`. date_added: an indicator's approval (its last status change, `modified_at`), and so
-        its relationship's; a vote's last change, a sighting's time; a comment's, or its indicator's when that is
-        later (a comment made while the item was pending, or out of this viewer's sight, is added with it).
+        its relationship's; a revoked indicator's revocation (`decided_at`: it comes again, revoked; one revoked
+        once and approved again is not served); a vote's last change, a sighting's time; a comment's, or its
+        indicator's when that is later (a comment made while the item was pending, or out of this viewer's sight,
+        is added with it).
 
         Each kind is a keyset range on its own index ((status, modified_at, id, tlp_rank, org_id) covers the
         indicators' visibility; votes (updated_at, id, indicator_id); sightings (seen_at, id, indicator_id)),
         read in turn with an upper bound: once `limit` keys are known, a later kind reads only what sorts before
         the last of them. Then one query each for the page's indicators, votes and sightings. No COUNT."""
         kinds = set(kinds)
-        visible = [IndicatorRow.status == Status.APPROVED.value, visibility_clause(view)]
+        visible = [visibility_clause(view)]
         keys: list[tuple[FeedKey, int]] = []  # (key, indicator id)
         bound: FeedKey | None = None
 
-        async def read(kind: int, date_col: Any, id_col: Any, ind_col: Any, extra: list[Any]) -> None:
+        async def read(kind: int, date_col: Any, id_col: Any, ind_col: Any, extra: list[Any],
+                       status: Status = Status.APPROVED) -> None:
             nonlocal keys, bound
+            # an approved item revoked once (reopened, approved again) is served no more: STIX never un-revokes
+            where = [*visible, IndicatorRow.status == status.value,
+                     ~revoked_once() if status is Status.APPROVED else IndicatorRow.decided_at.is_not(None)]
             found: list[tuple[FeedKey, int]] = []
             for conds, single_date in _keyset_ranges(date_col, id_col, kind, cursor, added_after, bound):
                 want = limit - len(found)
@@ -166,7 +172,7 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
                     break
                 order = (id_col,) if single_date else (date_col, id_col)
                 rows = await self._execute(
-                    select(date_col, id_col, ind_col).where(*visible, *extra, *conds).order_by(*order).limit(want))
+                    select(date_col, id_col, ind_col).where(*where, *extra, *conds).order_by(*order).limit(want))
                 found += [((r[0], kind, r[1]), r[2]) for r in rows]
             keys = sorted(keys + found)[:limit]
             if len(keys) == limit:
@@ -175,6 +181,10 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
         if FEED_INDICATOR in kinds:
             extra = [IndicatorRow.stix_id.in_(stix_ids)] if stix_ids else []
             await read(FEED_INDICATOR, IndicatorRow.modified_at, IndicatorRow.id, IndicatorRow.id, extra)
+            # a revoked item (only an approved one is revoked: bot.services.moderation) comes again as its revoked
+            # version, added and modified at its revocation (decided_at: a later edit moves nothing)
+            await read(FEED_INDICATOR, IndicatorRow.decided_at, IndicatorRow.id, IndicatorRow.id, extra,
+                       status=Status.REVOKED)
         if FEED_OPINION in kinds and not stix_ids:
             await read(FEED_OPINION, VoteRow.updated_at, VoteRow.id, VoteRow.indicator_id,
                        [VoteRow.indicator_id == IndicatorRow.id])

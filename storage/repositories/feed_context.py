@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 
 from bot.domain import Case, Status, Visibility
 from bot.ioc import IOCType
@@ -24,13 +24,21 @@ from storage.repositories.indicator_rows import visibility_clause
 CASE_ADD = "case.add"  # the audit action of an indicator added to a case (bot.cases)
 
 
+def revoked_once() -> ColumnElement[bool]:
+    """This indicator was revoked at some time (its `revoke` audit row): STIX never un-revokes an object, so the
+    feed serves nothing new of one reopened and approved again (a client keeps the revoked version it read)."""
+    return exists().where(AuditRow.indicator_id == IndicatorRow.id, AuditRow.action == "revoke")
+
+
 class FeedContextReads(_Repository):
     async def _visible_approved(self, ids: Iterable[int], view: Visibility, *columns: Any) -> list[Any]:
-        """`columns` of those of these indicators that are approved and `view` may see (by primary key)."""
+        """`columns` of those of these indicators that are approved (and never revoked) and `view` may see (by
+        primary key)."""
         found: list[Any] = []
         for chunk in _chunks(sorted(set(ids))):
             found += await self._execute(select(IndicatorRow.id, *columns).where(
-                IndicatorRow.id.in_(chunk), IndicatorRow.status == Status.APPROVED.value, visibility_clause(view)))
+                IndicatorRow.id.in_(chunk), IndicatorRow.status == Status.APPROVED.value, visibility_clause(view),
+                ~revoked_once()))
         return found
 
     async def feed_malware(self, view: Visibility) -> list[tuple[str, datetime, int]]:
