@@ -237,6 +237,8 @@ class IndicatorRow(Base):
         # Blocklists (0015): a list's rows in id order and its validators, read from the index alone.
         Index("ix_indicators_blocklist", "status", "id", "tlp_rank", "org_id", "valid_until", "modified_at", "type",
               "value"),
+        # TAXII revocations (0018): revoked rows in (decided_at, id) order, covering the visibility columns.
+        Index("ix_indicators_revoked_feed", "status", "decided_at", "id", "tlp_rank", "org_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
