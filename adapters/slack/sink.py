@@ -202,15 +202,17 @@ class SlackSink:
         return ts
 
     async def update_card(self, posted: PostedCard, card: IndicatorCard) -> None:
-        if not posted.message_id:
-            return
-        message = self.renderer.card_message(card, purpose=posted.purpose)
+        if posted.message_id:
+            await self._update(posted, self.renderer.card_message(card, purpose=posted.purpose), "card")
+
+    async def _update(self, posted: PostedCard | PostedCaseCard, message: Message, what: str) -> None:
+        """chat.update of a posted card; one deleted meanwhile (or its channel) is left alone."""
         client = await self._client(posted.workspace_id)
         try:
             await client.chat_update(channel=posted.channel_id, ts=posted.message_id, **message.payload())
         except SlackApiError as e:
             if e.response.get("error") in GONE:
-                log.info("Slack card %s in %s of workspace %s is gone (%s): not updated", posted.message_id,
+                log.info("Slack %s %s in %s of workspace %s is gone (%s): not updated", what, posted.message_id,
                          posted.channel_id, posted.workspace_id, e.response.get("error"))
                 return
             raise self._error(e, posted.workspace_id, client) from e
@@ -249,18 +251,8 @@ class SlackSink:
         return str(response["ts"])
 
     async def update_case_card(self, posted: PostedCaseCard, card: CaseCard) -> None:
-        if not posted.message_id:
-            return
-        message = self.renderer.message(card)
-        client = await self._client(posted.workspace_id)
-        try:
-            await client.chat_update(channel=posted.channel_id, ts=posted.message_id, **message.payload())
-        except SlackApiError as e:
-            if e.response.get("error") in GONE:
-                log.info("Slack case card %s in %s of workspace %s is gone (%s): not updated", posted.message_id,
-                         posted.channel_id, posted.workspace_id, e.response.get("error"))
-                return
-            raise self._error(e, posted.workspace_id, client) from e
+        if posted.message_id:
+            await self._update(posted, self.renderer.message(card), "case card")
 
     async def notify(self, identity: Identity, notice: Notice, *, key: str) -> None:
         message = Message(esc(notice.message), [section(esc(notice.message)),
