@@ -38,8 +38,8 @@ from bot.policy import Policy, WarninglistAction
 from bot.ports import Conflict, FeedKey, UnitOfWork, UnitOfWorkFactory
 from bot.results import ApiKeyCreated, ApiKeyListResult, Done, FileResult, ImportReport
 from bot.rules import can_see, require_role
-from bot.score import ScoreModel, compute, inputs_for
-from bot.services import Context, Matcher, store_submissions, submission_notices
+from bot.score import ScoreModel
+from bot.services import Context, Matcher, scores_of, store_submissions, submission_notices
 from bot.tlp import TLP
 
 log = logging.getLogger(__name__)
@@ -139,13 +139,6 @@ async def write_export(uow: UnitOfWork, view: Visibility, flt: ExportFilter, fmt
         stats.objects += len(supporting)
         write(stream.write(supporting) + "]}")
     return stats
-
-
-async def scores_of(uow: UnitOfWork, rows: Sequence[Indicator], now: datetime, model: ScoreModel) -> dict[int, int]:
-    """The scores of a batch (bot.score), from one read of their votes and sightings."""
-    evidence = await uow.votes.evidence([r.id for r in rows])
-    return {r.id: compute(inputs_for(r, evidence[r.id].verdicts, evidence[r.id].sightings), now, model).value
-            for r in rows}
 
 
 def export_filter(cmd: commands.Export, now: datetime) -> ExportFilter:

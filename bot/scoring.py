@@ -11,8 +11,8 @@ from bot.domain import Platform, Status
 from bot.policy import Policy
 from bot.ports import UnitOfWork
 from bot.results import ScoreExplained
-from bot.score import compute, explain, inputs_for
-from bot.services import Context, card, resolve
+from bot.score import explain
+from bot.services import Context, card, resolve, scores_of
 
 EXPIRY_BATCH = 500  # approved items scored per query
 
@@ -36,12 +36,8 @@ async def expire_below_threshold(uow: UnitOfWork, now: datetime, delivery_platfo
     due: dict[int, int] = {}
     after = 0
     while batch := await uow.indicators.approved_after(after, EXPIRY_BATCH, now):
-        evidence = await uow.votes.evidence([i.id for i in batch])
-        for ind in batch:
-            found = evidence[ind.id]
-            score = compute(inputs_for(ind, found.verdicts, found.sightings), now, policy.score_model)
-            if score.value < below:
-                due[ind.id] = score.value
+        scores = await scores_of(uow, batch, now, policy.score_model)
+        due.update((indicator_id, score) for indicator_id, score in scores.items() if score < below)
         after = batch[-1].id
     reason = f"score fell below {below:g}"
     expired = await uow.indicators.transition_many(due, [Status.APPROVED], Status.EXPIRED, reason, now)

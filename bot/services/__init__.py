@@ -56,6 +56,7 @@ from .context import (  # noqa: F401
     cards_for,
     effective_status,
     resolve,
+    scores_of,
 )
 from .membership import (  # noqa: F401
     _LINK_NOT_FOUND,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from bot.domain import Indicator, Page, SearchFilter, Visibility
 from bot.results import IndicatorList
 from bot.rules import can_see
-from bot.score import compute, confidence_floor, inputs_for
+from bot.score import confidence_floor
 
-from .context import Context, cards_for
+from .context import Context, cards_for, scores_of
 
 BATCH = 500  # matches read and scored at a time
 COUNT_SCAN = 5000  # matches scored at least before the count may be "at least N"
@@ -31,7 +31,6 @@ async def scored_search(ctx: Context, flt: SearchFilter, page_number: int, min_s
     kept: list[Indicator] = []
     scanned = 0
     before: int | None = None
-    model = ctx.policy.score_model
     floor = confidence_floor(min_score)  # below it nothing can score min_score: the store leaves those out
     complete = floor > 100  # (then no item can score that much)
     while not complete:
@@ -42,9 +41,8 @@ async def scored_search(ctx: Context, flt: SearchFilter, page_number: int, min_s
             before = rows[-1].id
         rows = [r for r in rows if can_see(r, view)]  # the store filtered already; the rule is checked once more
         if rows:
-            evidence = await ctx.uow.votes.evidence([r.id for r in rows])
-            kept += [r for r in rows if compute(inputs_for(r, evidence[r.id][2], evidence[r.id][1]), ctx.now,
-                                                model).value >= min_score]
+            scores = await scores_of(ctx.uow, rows, ctx.now, ctx.policy.score_model)
+            kept += [r for r in rows if scores[r.id] >= min_score]
         if len(kept) >= wanted and scanned >= count_scan:
             break
     shown = kept[page.offset:page.offset + page.size]
