@@ -1,4 +1,4 @@
-"""The common store: SQLAlchemy 2 async models, repositories, unit of work and Alembic migrations.
+"""The common store: SQLAlchemy 2 Core tables, repositories, unit of work and Alembic migrations (async).
 
     from storage import create_store, upgrade
 
@@ -8,7 +8,7 @@
     ...
     await store.close()
 
-Importing one module of the package does not import the others (`db current` needs no ORM): the names below are
+Importing one module of the package does not import the others (`db current` needs no tables): the names below are
 looked up on first use.
 """
 

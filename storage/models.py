@@ -1,7 +1,14 @@
-"""SQLAlchemy 2 models of the common store.
+"""The tables of the common store, for SQLAlchemy Core queries.
 
-The schema itself is created ONLY by the Alembic migrations in ``storage/migrations``; these classes
+The schema itself is created ONLY by the Alembic migrations in ``storage/migrations``; these tables
 describe it for queries, and a test checks that both agree.
+
+There is no ORM mapping: every repository runs Core statements and turns rows into ``bot.domain`` values
+itself. Each table is named by a ``TableColumns`` (``IndicatorRow``, ``VoteRow`` ...): its columns as attributes
+(``IndicatorRow.tlp_rank``) and the table itself wherever SQLAlchemy takes one (``select(IndicatorRow)``,
+``insert(VoteRow)``, joins). Declaring 23 mapped classes, configuring their mappers and compiling every statement
+through the ORM's layer cost each command ~60 ms of start-up (bench/README.md, "startup"), for features nothing
+used.
 
 Conventions:
 
@@ -22,6 +29,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     Dialect,
@@ -32,12 +40,12 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.slack_installations import slack_tables
 
@@ -99,78 +107,85 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
-        datetime: UTCDateTime(),
-        dict[str, Any]: Json,
-    }
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class OrganizationRow(Base):
-    __tablename__ = "organizations"
+class TableColumns:
+    """A table's columns as attributes (`IndicatorRow.tlp_rank`), standing for the table itself wherever SQLAlchemy
+    takes a table or a FROM clause (`__clause_element__`); `__table__` is the `Table`."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200), unique=True)
-    sector: Mapped[str] = mapped_column(String(100), default="", server_default="")
-    trust_level: Mapped[int] = mapped_column(SmallInteger, default=50, server_default="50")
-    created_at: Mapped[datetime]
-    disabled_at: Mapped[datetime | None]  # 0011: its members can no longer act; its items stay
+    def __init__(self, table: Table) -> None:
+        self.__table__ = table
+        for column in table.columns:
+            setattr(self, column.key, column)
 
+    def __clause_element__(self) -> Table:
+        return self.__table__
 
-class MemberRow(Base):
-    __tablename__ = "members"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime]
-    removed_at: Mapped[datetime | None]  # 0011: identities unlinked; votes and submissions kept
+    def __getattr__(self, name: str) -> Any:  # only for a name that is not a column: say which table lacks it
+        raise AttributeError(f"table {self.__table__.name!r} has no column {name!r}")
 
 
-class IdentityRow(Base):
-    __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("platform", "workspace_id", "user_id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    platform: Mapped[str] = mapped_column(String(20))
-    workspace_id: Mapped[str] = mapped_column(String(100))
-    user_id: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime]
-
-
-class InviteRow(Base):
-    __tablename__ = "invites"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    max_uses: Mapped[int] = mapped_column(Integer)
-    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    expires_at: Mapped[datetime]
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]  # 0011
+OrganizationRow = TableColumns(Table(
+    "organizations", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), unique=True, nullable=False),
+    Column("sector", String(100), default="", server_default="", nullable=False),
+    Column("trust_level", SmallInteger, default=50, server_default="50", nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),  # 0011: its members can no longer act; its items stay
+))
 
 
-class LinkCodeRow(Base):
-    """A member's one-time code for linking another platform identity (`/ioc link`): one per member, stored
-    hashed, deleted when used."""
+MemberRow = TableColumns(Table(
+    "members", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("org_id", ForeignKey("organizations.id"), index=True, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), index=True, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("removed_at", UTCDateTime()),  # 0011: identities unlinked; votes and submissions kept
+))
 
-    __tablename__ = "link_codes"
 
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True,
-                                           autoincrement=False)
-    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime]
-    created_at: Mapped[datetime]
+IdentityRow = TableColumns(Table(
+    "identities", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("workspace_id", String(100), nullable=False),
+    Column("user_id", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("platform", "workspace_id", "user_id"),
+))
 
 
+InviteRow = TableColumns(Table(
+    "invites", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("code_sha256", String(64), unique=True, nullable=False),
+    Column("org_id", ForeignKey("organizations.id"), index=True, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("max_uses", Integer, nullable=False),
+    Column("uses", Integer, default=0, server_default="0", nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("created_by", ForeignKey("members.id")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),  # 0011
+))
+
+
+# A member's one-time code for linking another platform identity (`/ioc link`): one per member, stored
+# hashed, deleted when used.
+LinkCodeRow = TableColumns(Table(
+    "link_codes", metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("code_sha256", String(64), unique=True, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+))
 SHARED_SCOPE = "shared"
 _AMBER_STRICT_RANK, _RED_RANK = 3, 4  # bot.tlp.TLP ranks (CLEAR 0 ... RED 4)
 
@@ -218,352 +233,323 @@ def _seen_day_default(context: Any) -> date:
     return seen_at.astimezone(UTC).date()
 
 
-class IndicatorRow(Base):
-    __tablename__ = "indicators"
-    __table_args__ = (
-        # One item per value and visibility scope (0005): "shared" (CLEAR/GREEN/AMBER), "org:<id>" (AMBER+STRICT),
-        # "member:<id>" (RED); see indicator_scope.
-        UniqueConstraint("type", "value", "scope"),
-        Index("ix_indicators_status_id", "status", "id"),
-        Index("ix_indicators_tlp_rank_id", "tlp_rank", "id"),
-        Index("ix_indicators_valid_until_status", "valid_until", "status"),
-        # TAXII paging (0003): the keyset (modified_at, id) of approved rows, covering the visibility columns.
-        Index("ix_indicators_feed", "status", "modified_at", "id", "tlp_rank", "org_id"),
-        # Pivots (0010): networks by address range, names by reversed host (storage.pivot_keys).
-        # Each covers what a pivot's count and order read (the visibility columns too): no table row is read.
-        Index("ix_indicators_type_net", "type", "net_first", "net_last", "id", "tlp_rank", "org_id",
-              "submitter_id"),
-        Index("ix_indicators_type_host", "type", "host_rev", "id", "tlp_rank", "org_id", "submitter_id"),
-        # Blocklists (0015): a list's rows in id order and its validators, read from the index alone.
-        Index("ix_indicators_blocklist", "status", "id", "tlp_rank", "org_id", "valid_until", "modified_at", "type",
-              "value"),
-        # TAXII revocations (0018): revoked rows in (decided_at, id) order, covering the visibility columns.
-        Index("ix_indicators_revoked_feed", "status", "decided_at", "id", "tlp_rank", "org_id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    stix_id: Mapped[str] = mapped_column(String(100), unique=True)
-    type: Mapped[str] = mapped_column(String(20))
-    value: Mapped[str] = mapped_column(String(2048))
-    scope: Mapped[str] = mapped_column(String(40), default=_scope_default)
-    status: Mapped[str] = mapped_column(String(20))
-    tlp: Mapped[str] = mapped_column(String(20))
-    tlp_rank: Mapped[int] = mapped_column(SmallInteger)
-    confidence: Mapped[int] = mapped_column(SmallInteger)
-    note: Mapped[str] = mapped_column(Text, default="", server_default="")
-    submitter_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
-    first_seen: Mapped[datetime]
-    last_seen: Mapped[datetime]
-    valid_until: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(index=True)
-    modified_at: Mapped[datetime]
-    status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    net_first: Mapped[str | None] = mapped_column(NetKey, default=_pivot_default(0))
-    net_last: Mapped[str | None] = mapped_column(NetKey, default=_pivot_default(1))
-    host_rev: Mapped[str | None] = mapped_column(HostKey, default=_pivot_default(2))
+IndicatorRow = TableColumns(Table(
+    "indicators", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("stix_id", String(100), unique=True, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("value", String(2048), nullable=False),
+    Column("scope", String(40), default=_scope_default, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("tlp_rank", SmallInteger, nullable=False),
+    Column("confidence", SmallInteger, nullable=False),
+    Column("note", Text, default="", server_default="", nullable=False),
+    Column("submitter_id", ForeignKey("members.id"), index=True, nullable=False),
+    Column("org_id", ForeignKey("organizations.id"), index=True, nullable=False),
+    Column("anonymous", Boolean, default=False, server_default=text("false"), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("valid_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), index=True, nullable=False),
+    Column("modified_at", UTCDateTime(), nullable=False),
+    Column("status_reason", Text, default="", server_default="", nullable=False),
+    Column("net_first", NetKey, default=_pivot_default(0)),
+    Column("net_last", NetKey, default=_pivot_default(1)),
+    Column("host_rev", HostKey, default=_pivot_default(2)),
     # Provenance of an imported STIX object (0012): its author's identity id and name, and its own `created`.
-    origin_created_by: Mapped[str | None] = mapped_column(String(100))
-    origin_name: Mapped[str | None] = mapped_column(String(200))
-    origin_created: Mapped[datetime | None]
+    Column("origin_created_by", String(100)),
+    Column("origin_name", String(200)),
+    Column("origin_created", UTCDateTime()),
     # Context (0013): ThreatFox's threat type, a malware family (normalised), reference URLs (one a line), and
     # when a moderator last decided it (approved, rejected, revoked).
-    threat_type: Mapped[str | None] = mapped_column(String(40))
-    malware: Mapped[str | None] = mapped_column(String(64), index=True)
-    refs: Mapped[str] = mapped_column(Text, default="", server_default="")
-    decided_at: Mapped[datetime | None]
+    Column("threat_type", String(40)),
+    Column("malware", String(64), index=True),
+    Column("refs", Text, default="", server_default="", nullable=False),
+    Column("decided_at", UTCDateTime()),
+    # One item per value and visibility scope (0005): "shared" (CLEAR/GREEN/AMBER), "org:<id>" (AMBER+STRICT),
+    # "member:<id>" (RED); see indicator_scope.
+    UniqueConstraint("type", "value", "scope"),
+    Index("ix_indicators_status_id", "status", "id"),
+    Index("ix_indicators_tlp_rank_id", "tlp_rank", "id"),
+    Index("ix_indicators_valid_until_status", "valid_until", "status"),
+    # TAXII paging (0003): the keyset (modified_at, id) of approved rows, covering the visibility columns.
+    Index("ix_indicators_feed", "status", "modified_at", "id", "tlp_rank", "org_id"),
+    # Pivots (0010): networks by address range, names by reversed host (storage.pivot_keys).
+    # Each covers what a pivot's count and order read (the visibility columns too): no table row is read.
+    Index("ix_indicators_type_net", "type", "net_first", "net_last", "id", "tlp_rank", "org_id",
+          "submitter_id"),
+    Index("ix_indicators_type_host", "type", "host_rev", "id", "tlp_rank", "org_id", "submitter_id"),
+    # Blocklists (0015): a list's rows in id order and its validators, read from the index alone.
+    Index("ix_indicators_blocklist", "status", "id", "tlp_rank", "org_id", "valid_until", "modified_at", "type",
+          "value"),
+    # TAXII revocations (0018): revoked rows in (decided_at, id) order, covering the visibility columns.
+    Index("ix_indicators_revoked_feed", "status", "decided_at", "id", "tlp_rank", "org_id"),
+))
 
 
-class IndicatorTagRow(Base):
-    """One row per (indicator, tag): filtering by tag is an index lookup on both backends."""
-
-    __tablename__ = "indicator_tags"
-    __table_args__ = (Index("ix_indicator_tags_tag_indicator_id", "tag", "indicator_id"),)
-
-    indicator_id: Mapped[int] = mapped_column(
-        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
-    )
-    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+# One row per (indicator, tag): filtering by tag is an index lookup on both backends.
+IndicatorTagRow = TableColumns(Table(
+    "indicator_tags", metadata,
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Index("ix_indicator_tags_tag_indicator_id", "tag", "indicator_id"),
+))
 
 
-class CommentRow(Base):
-    """`/ioc comment #ID text` (0013): read by whoever may see the indicator."""
-
-    __tablename__ = "comments"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-
-
-class CaseRow(Base):
-    """A case (0013): a campaign, an incident, a takedown, with its own TLP."""
-
-    __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("name_key", "scope"),)  # a name once per visibility scope (scope_of)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100))
-    tlp: Mapped[str] = mapped_column(String(20))
-    tlp_rank: Mapped[int] = mapped_column(SmallInteger)
-    scope: Mapped[str] = mapped_column(String(40))
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    created_at: Mapped[datetime]
+# `/ioc comment #ID text` (0013): read by whoever may see the indicator.
+CommentRow = TableColumns(Table(
+    "comments", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+))
 
 
-class CaseIndicatorRow(Base):
-    __tablename__ = "case_indicators"
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True,
-                                         autoincrement=False)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
-                                              autoincrement=False, index=True)
-
-
-class CaseRemovalRow(Base):
-    """The latest removal of an indicator from a case (0017): the membership row is gone, and the TAXII feed's
-    grouping must still come again, with a later `modified`, for a viewer who saw that indicator in it. One row a
-    (case, indicator) pair (a second removal, after a re-add, moves `removed_at`): the feed needs only the latest,
-    and the key's first column is what the feed reads by (the removals of the cases it serves)."""
-
-    __tablename__ = "case_removals"
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True,
-                                         autoincrement=False)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
-                                              autoincrement=False)
-    removed_at: Mapped[datetime]
+# A case (0013): a campaign, an incident, a takedown, with its own TLP.
+CaseRow = TableColumns(Table(
+    "cases", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),
+    Column("tlp", String(20), nullable=False),
+    Column("tlp_rank", SmallInteger, nullable=False),
+    Column("scope", String(40), nullable=False),
+    Column("description", Text, default="", server_default="", nullable=False),
+    Column("org_id", ForeignKey("organizations.id"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("name_key", "scope"),  # a name once per visibility scope (scope_of)
+))
 
 
-class VoteRow(Base):
-    __tablename__ = "votes"
-    __table_args__ = (
-        UniqueConstraint("indicator_id", "member_id"),
-        Index("ix_votes_feed", "updated_at", "id", "indicator_id"),  # TAXII paging (0003)
-    )
+CaseIndicatorRow = TableColumns(Table(
+    "case_indicators", metadata,
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True, autoincrement=False,
+           index=True),
+))
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    verdict: Mapped[str] = mapped_column(String(20))
+
+# The latest removal of an indicator from a case (0017): the membership row is gone, and the TAXII feed's
+# grouping must still come again, with a later `modified`, for a viewer who saw that indicator in it. One row a
+# (case, indicator) pair (a second removal, after a re-add, moves `removed_at`): the feed needs only the latest,
+# and the key's first column is what the feed reads by (the removals of the cases it serves).
+CaseRemovalRow = TableColumns(Table(
+    "case_removals", metadata,
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("removed_at", UTCDateTime(), nullable=False),
+))
+
+
+VoteRow = TableColumns(Table(
+    "votes", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), index=True, nullable=False),
+    Column("org_id", ForeignKey("organizations.id"), nullable=False),
+    Column("verdict", String(20), nullable=False),
     # The verdict this vote replaced (set atomically by the upsert, so it can be returned).
-    previous_verdict: Mapped[str | None] = mapped_column(String(20))
-    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
+    Column("previous_verdict", String(20)),
+    Column("reason", Text, default="", server_default="", nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("indicator_id", "member_id"),
+    Index("ix_votes_feed", "updated_at", "id", "indicator_id"),  # TAXII paging (0003)
+))
 
 
-class SightingRow(Base):
-    """At most one row per (indicator, member, UTC day) (0005): a repeat that day replaces count and note."""
-
-    __tablename__ = "sightings"
-    __table_args__ = (
-        Index("ix_sightings_feed", "seen_at", "id", "indicator_id"),  # TAXII paging (0003)
-        UniqueConstraint("indicator_id", "member_id", "seen_day"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), index=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    count: Mapped[int] = mapped_column(Integer)
-    seen_at: Mapped[datetime]
-    seen_day: Mapped[date] = mapped_column(Date, default=_seen_day_default)  # the UTC date of seen_at
-    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # times replaced that day
-    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+# At most one row per (indicator, member, UTC day) (0005): a repeat that day replaces count and note.
+SightingRow = TableColumns(Table(
+    "sightings", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("org_id", ForeignKey("organizations.id"), nullable=False),
+    Column("member_id", ForeignKey("members.id"), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Column("seen_day", Date, default=_seen_day_default, nullable=False),  # the UTC date of seen_at
+    Column("revision", Integer, default=0, server_default="0", nullable=False),  # times replaced that day
+    Column("note", Text, default="", server_default="", nullable=False),
+    Index("ix_sightings_feed", "seen_at", "id", "indicator_id"),  # TAXII paging (0003)
+    UniqueConstraint("indicator_id", "member_id", "seen_day"),
+))
 
 
-class WatchRow(Base):
-    """A member's watch (issue 12): what concerns them (bot.watch_index.WatchTarget) and how they are told."""
-
-    __tablename__ = "watches"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    value: Mapped[str] = mapped_column(String(300))
-    org: Mapped[str | None] = mapped_column(String(200))
-    note: Mapped[str] = mapped_column(Text, default="", server_default="")
-    channel_platform: Mapped[str | None] = mapped_column(String(20))
-    channel_workspace_id: Mapped[str | None] = mapped_column(String(100))
-    channel_id: Mapped[str | None] = mapped_column(String(100))
-    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
-    include_own: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
-    created_at: Mapped[datetime]
-    digested_at: Mapped[datetime | None]  # a digest watch's last daily message (or the day it had nothing)
-
-
-class WatchAlertRow(Base):
-    """When a watch last alerted about an indicator on a platform: alerts are coalesced (one an hour)."""
-
-    __tablename__ = "watch_alerts"
-
-    watch_id: Mapped[int] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True,
-                                          autoincrement=False)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True,
-                                              autoincrement=False)
-    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
-    alerted_at: Mapped[datetime]  # when the event that alerted was written
-    event_id: Mapped[int] = mapped_column(BigInteger)  # that event's outbox row (its retries alert again)
+# A member's watch (issue 12): what concerns them (bot.watch_index.WatchTarget) and how they are told.
+WatchRow = TableColumns(Table(
+    "watches", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("value", String(300), nullable=False),
+    Column("org", String(200)),
+    Column("note", Text, default="", server_default="", nullable=False),
+    Column("channel_platform", String(20)),
+    Column("channel_workspace_id", String(100)),
+    Column("channel_id", String(100)),
+    Column("digest", Boolean, default=False, server_default=text("false"), nullable=False),
+    Column("include_own", Boolean, default=False, server_default=text("false"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # a digest watch's last daily message (or the day it had nothing)
+    Column("digested_at", UTCDateTime()),
+))
 
 
-class ChannelRow(Base):
-    __tablename__ = "channels"
-    __table_args__ = (UniqueConstraint("platform", "workspace_id", "channel_id"),)
+# When a watch last alerted about an indicator on a platform: alerts are coalesced (one an hour).
+WatchAlertRow = TableColumns(Table(
+    "watch_alerts", metadata,
+    Column("watch_id", ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("platform", String(20), primary_key=True),
+    Column("alerted_at", UTCDateTime(), nullable=False),  # when the event that alerted was written
+    Column("event_id", BigInteger, nullable=False),  # that event's outbox row (its retries alert again)
+))
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(20))
-    workspace_id: Mapped[str] = mapped_column(String(100))
-    channel_id: Mapped[str] = mapped_column(String(100))
-    ceiling: Mapped[str] = mapped_column(String(20))
-    purpose: Mapped[str] = mapped_column(String(20), index=True)
-    passive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
-    ephemeral_lookups: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+ChannelRow = TableColumns(Table(
+    "channels", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("workspace_id", String(100), nullable=False),
+    Column("channel_id", String(100), nullable=False),
+    Column("ceiling", String(20), nullable=False),
+    Column("purpose", String(20), index=True, nullable=False),
+    Column("passive", Boolean, default=False, server_default=text("false"), nullable=False),
+    Column("ephemeral_lookups", Boolean, default=True, server_default=text("true"), nullable=False),
     # Shared with other organizations' workspaces (Slack Connect): CLEAR until an admin sets a ceiling.
-    shared_externally: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    Column("shared_externally", Boolean, default=False, server_default=text("false"), nullable=False),
+    UniqueConstraint("platform", "workspace_id", "channel_id"),
+))
 
 
-class AuditRow(Base):
-    """Append-only: the repositories only ever INSERT here."""
+# Append-only: the repositories only ever INSERT here.
+AuditRow = TableColumns(Table(
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", UTCDateTime(), index=True, nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("member_id", ForeignKey("members.id"), index=True),
+    Column("action", String(50), nullable=False),
+    Column("indicator_id", ForeignKey("indicators.id"), index=True),
+    Column("detail", Json, nullable=False),
+))
 
-    __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(index=True)
-    platform: Mapped[str] = mapped_column(String(20))
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
-    action: Mapped[str] = mapped_column(String(50))
-    indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"), index=True)
-    detail: Mapped[dict[str, Any]] = mapped_column(Json)
-
-
-class OutboxRow(Base):
-    """Events written in the same transaction as the change, one row per platform that delivers them.
-
-    A deliverer leases pending rows by moving `available_at` forward (so a crashed process's rows come back),
-    marks them delivered, or backs off after a failure; after too many attempts a row is parked for admins.
-    """
-
-    __tablename__ = "outbox"
+# Events written in the same transaction as the change, one row per platform that delivers them.
+#
+# A deliverer leases pending rows by moving `available_at` forward (so a crashed process's rows come back),
+# marks them delivered, or backs off after a failure; after too many attempts a row is parked for admins.
+OutboxRow = TableColumns(Table(
+    "outbox", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("created_at", UTCDateTime(), index=True, nullable=False),  # a day's events (the watches' daily digests)
+    Column("event", String(100), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("platform", String(20), server_default="", nullable=False),
+    # One workspace of the platform (its lane: claimed only by a process serving it), or NULL for all of them.
+    Column("workspace_id", String(100)),
+    Column("available_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Column("parked_at", UTCDateTime()),
+    Column("attempts", Integer, default=0, server_default="0", nullable=False),
+    Column("last_error", Text),
     # Both indexes are partial (migrations 0002 and 0008: pending is `delivered_at IS NULL AND parked_at IS NULL`,
     # parked is `parked_at IS NOT NULL`). The predicates are not repeated here as `sqlite_where=` /
     # `postgresql_where=`: SQLAlchemy validates such arguments by importing that dialect, which would make every
     # SQLite command load the PostgreSQL dialect; queries do not need them and the migrations create the schema.
-    __table_args__ = (
-        Index("ix_outbox_pending", "platform", "workspace_id", "available_at", "id"),
-        Index("ix_outbox_parked", "parked_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(index=True)  # a day's events (the watches' daily digests)
-    event: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]] = mapped_column(Json)
-    platform: Mapped[str] = mapped_column(String(20), server_default="")
-    # One workspace of the platform (its lane: claimed only by a process serving it), or NULL for all of them.
-    workspace_id: Mapped[str | None] = mapped_column(String(100))
-    available_at: Mapped[datetime]
-    delivered_at: Mapped[datetime | None]
-    parked_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(Text)
+    Index("ix_outbox_pending", "platform", "workspace_id", "available_at", "id"),
+    Index("ix_outbox_parked", "parked_at"),
+))
 
 
-class PostedCardRow(Base):
-    """A card the bot posted in a channel, kept so that every copy is edited when the indicator changes.
+# A card the bot posted in a channel, kept so that every copy is edited when the indicator changes.
+#
+# `message_id` is NULL between "about to post" and "posted": a redelivery then checks the platform before
+# posting again. `delivery_key` makes the same delivery record itself once.
+PostedCardRow = TableColumns(Table(
+    "posted_cards", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("workspace_id", String(100), nullable=False),
+    Column("channel_id", String(100), nullable=False),
+    Column("message_id", String(100)),
+    Column("indicator_id", ForeignKey("indicators.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("delivery_key", String(200), unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_posted_cards_indicator_platform", "indicator_id", "platform"),
+))
 
-    `message_id` is NULL between "about to post" and "posted": a redelivery then checks the platform before
-    posting again. `delivery_key` makes the same delivery record itself once."""
 
-    __tablename__ = "posted_cards"
-    __table_args__ = (Index("ix_posted_cards_indicator_platform", "indicator_id", "platform"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(20))
-    workspace_id: Mapped[str] = mapped_column(String(100))
-    channel_id: Mapped[str] = mapped_column(String(100))
-    message_id: Mapped[str | None] = mapped_column(String(100))
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(20))
-    delivery_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime]
-
-
-class PostedCaseCardRow(Base):
-    """A case's card the bot posted in a channel (0016), edited when the case or one of its indicators changes.
-    `ceiling`: the most the channel's audience could see when it was posted; `message_id` as on posted_cards."""
-
-    __tablename__ = "posted_case_cards"
-    __table_args__ = (Index("ix_posted_case_cards_case_platform", "case_id", "platform"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(20))
-    workspace_id: Mapped[str] = mapped_column(String(100))
-    channel_id: Mapped[str] = mapped_column(String(100))
-    message_id: Mapped[str | None] = mapped_column(String(100))
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
-    ceiling: Mapped[str] = mapped_column(String(20))
-    delivery_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime]
-
+# A case's card the bot posted in a channel (0016), edited when the case or one of its indicators changes.
+# `ceiling`: the most the channel's audience could see when it was posted; `message_id` as on posted_cards.
+PostedCaseCardRow = TableColumns(Table(
+    "posted_case_cards", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("workspace_id", String(100), nullable=False),
+    Column("channel_id", String(100), nullable=False),
+    Column("message_id", String(100)),
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("ceiling", String(20), nullable=False),
+    Column("delivery_key", String(200), unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_posted_case_cards_case_platform", "case_id", "platform"),
+))
 
 
 # --- STIX/TAXII exchange (migration 0003) ----------------------------------------------------------------
 
 
-class ApiKeyRow(Base):
-    """An organization's TAXII API key: only its SHA-256 is stored, and a short prefix to recognize it by."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
-    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
-
-
-class TaxiiPullRow(Base):
-    """`coalition-bot taxii pull` (0012): the last date_added read from a (server, collection), so that the next
-    pull asks only for what was added after it (TAXII `added_after`). Kept as the server wrote it."""
-
-    __tablename__ = "taxii_pulls"
-
-    url: Mapped[str] = mapped_column(String(500), primary_key=True)
-    collection: Mapped[str] = mapped_column(String(200), primary_key=True)
-    last_added: Mapped[str] = mapped_column(String(40))
-    pulled_at: Mapped[datetime]
+# An organization's TAXII API key: only its SHA-256 is stored, and a short prefix to recognize it by.
+ApiKeyRow = TableColumns(Table(
+    "api_keys", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("org_id", ForeignKey("organizations.id"), index=True, nullable=False),
+    Column("name", String(100), default="", server_default="", nullable=False),
+    Column("key_sha256", String(64), unique=True, nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("created_by", ForeignKey("members.id")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+))
 
 
-class DeploymentSecretRow(Base):
-    """A per-deployment secret, generated at random on first use (storage.repositories.secrets)."""
+# `coalition-bot taxii pull` (0012): the last date_added read from a (server, collection), so that the next
+# pull asks only for what was added after it (TAXII `added_after`). Kept as the server wrote it.
+TaxiiPullRow = TableColumns(Table(
+    "taxii_pulls", metadata,
+    Column("url", String(500), primary_key=True),
+    Column("collection", String(200), primary_key=True),
+    Column("last_added", String(40), nullable=False),
+    Column("pulled_at", UTCDateTime(), nullable=False),
+))
 
-    __tablename__ = "deployment_secrets"
 
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)
-    secret: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime]
+# A per-deployment secret, generated at random on first use (storage.repositories.secrets).
+DeploymentSecretRow = TableColumns(Table(
+    "deployment_secrets", metadata,
+    Column("name", String(50), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+))
 
-class WeeklyDigestRow(Base):
-    """A week whose digest was written to the outbox (bot.weekly, migration 0014): one row per week, by whichever
-    maintenance loop got there first."""
 
-    __tablename__ = "weekly_digests"
-
-    week: Mapped[date] = mapped_column(Date, primary_key=True)  # the Monday (UTC) of the week
-    written_at: Mapped[datetime]
+# A week whose digest was written to the outbox (bot.weekly, migration 0014): one row per week, by whichever
+# maintenance loop got there first.
+WeeklyDigestRow = TableColumns(Table(
+    "weekly_digests", metadata,
+    Column("week", Date, primary_key=True),  # the Monday (UTC) of the week
+    Column("written_at", UTCDateTime(), nullable=False),
+))
 
 
 # --- Slack OAuth distribution (migration 0006): slack_sdk's layout, described in storage.slack_installations ----
-SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES = slack_tables(Base.metadata)
+SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES = slack_tables(metadata)
 
-ALL_TABLES = tuple(Base.metadata.sorted_tables)
+ALL_TABLES = tuple(metadata.sorted_tables)
+

@@ -4,7 +4,7 @@ async stores read and write them) except that the token columns are TEXT: the bo
 stored encrypted (adapters.slack.installation.TokenCipher), longer than the plain tokens slack_sdk sized them for.
 
 The tables are created by migration 0006, never by slack_sdk's `create_tables()`; storage.models describes them
-with `slack_tables(Base.metadata)` so that the test comparing models and migrations covers them.
+with `slack_tables(metadata)` so that the test comparing models and migrations covers them.
 """
 
 from __future__ import annotations

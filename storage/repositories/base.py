@@ -60,8 +60,8 @@ class _Repository:
         self._dialect = bind.dialect.name
 
     async def _execute(self, statement: Any, params: Any = None) -> Any:
-        """Core execution on the unit of work's connection: the same transaction as the session, without the
-        ORM's per-row loading (every statement here is Core; rows become domain values in this module)."""
+        """Core execution on the unit of work's connection, in the session's transaction (there is no ORM
+        mapping: statements are on storage.models' tables, and rows become domain values in each repository)."""
         connection = await self._session.connection()
         return await connection.execute(statement, params)
 

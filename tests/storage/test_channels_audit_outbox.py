@@ -84,7 +84,7 @@ async def test_outbox_is_written_and_rolled_back_with_the_change(store: Store, s
         await uow.outbox.add("indicator.approved", {"id": ind.id, "tlp": TLP.GREEN}, T0, Platform.SLACK)
         await uow.commit()
     async with store.unit_of_work() as uow:
-        rows = (await uow.session.execute(select(OutboxRow))).scalars().all()
+        rows = (await uow.session.execute(select(OutboxRow))).all()
         assert len(rows) == 1
         row = rows[0]
         assert (row.event, row.payload, row.created_at, row.available_at) == (

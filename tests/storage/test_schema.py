@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from bot.domain import Role
 from storage.engine import async_url, make_engine, safe_url
 from storage.migrate import current, downgrade, head, upgrade
-from storage.models import Base, OrganizationRow
+from storage.models import OrganizationRow, metadata
 from storage.uow import Store, create_store
 from tests.storage.storage_helpers import Seed, new_indicator
 
@@ -23,17 +23,17 @@ from tests.storage.storage_helpers import Seed, new_indicator
 async def test_models_and_migrations_agree(store: Store) -> None:
     def diff(sync_conn):  # type: ignore[no-untyped-def]
         context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-        return compare_metadata(context, Base.metadata)
+        return compare_metadata(context, metadata)
 
     async with store.engine.connect() as conn:
         differences = await conn.run_sync(diff)
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert differences == []
-    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert tables == set(metadata.tables) | {"alembic_version"}
 
     # ... and the comparison does see a difference when there is one
-    changed = MetaData(naming_convention=Base.metadata.naming_convention)
-    for table in Base.metadata.tables.values():
+    changed = MetaData(naming_convention=metadata.naming_convention)
+    for table in metadata.tables.values():
         table.to_metadata(changed)
     changed.tables["indicators"].append_column(Column("extra", Integer, nullable=True))
 

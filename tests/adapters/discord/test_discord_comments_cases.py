@@ -300,7 +300,7 @@ async def test_channel_set_in_a_thread_sets_its_channel_which_the_thread_follows
 
 async def _case_rows(world: World) -> list[tuple[str, str | None]]:
     async with world.store.unit_of_work(read_only=True) as uow:
-        rows = (await uow.session.execute(select(OutboxRow).where(OutboxRow.event == "case.posted"))).scalars()
+        rows = (await uow.session.execute(select(OutboxRow).where(OutboxRow.event == "case.posted"))).all()
         return [(r.payload["channel_id"], r.last_error) for r in rows]
 
 

@@ -23,7 +23,7 @@ from tests.adapters.slack.slack_world import SlackWorld, slack_settings, start_s
 
 async def case_rows(slack: SlackWorld) -> list[tuple[str, str | None]]:
     async with slack.store.unit_of_work(read_only=True) as uow:
-        rows = (await uow.session.execute(select(OutboxRow).where(OutboxRow.event == "case.posted"))).scalars()
+        rows = (await uow.session.execute(select(OutboxRow).where(OutboxRow.event == "case.posted"))).all()
         return [(r.payload["channel_id"], r.last_error) for r in rows]
 
 
