@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import Channel, Identity, Indicator, Member, OutboxEvent, Platform, Status
-from bot.ioc.refang import defang
+from bot.ioc.refanging import defang
 from bot.ports import UnitOfWork
 from bot.results import IndicatorCard
 from bot.rules import can_feed, can_see, shown_org_name, visibility

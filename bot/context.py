@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from bot.ioc import defang
-
 # ThreatFox's threat types (https://threatfox.abuse.ch/api/ `types`), plus the kinds coalitions share most often;
 # each with the STIX 2.1 indicator-type-ov it maps to.
 THREAT_TYPES: dict[str, tuple[str, str]] = {
@@ -98,6 +96,8 @@ def references(raws: list[str]) -> tuple[str, ...]:
 
 def shown_reference(url: str) -> str:
     """A reference as cards show it: defanged, so that no chat turns it into a link."""
+    from bot.ioc import defang  # loaded with the first card that shows a reference
+
     return defang(url)
 
 

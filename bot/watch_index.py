@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.context import ContextError, malware_name
-from bot.ioc.extract import classify
 from bot.ioc.types import IOCType
 
 MIN_BRAND = 4  # shorter words would match half the internet
@@ -129,6 +128,8 @@ def parse_target(text: str, org: str | None = None) -> WatchTarget:
             except ContextError as e:
                 raise TargetError(str(e)) from None
         return WatchTarget(WatchKind(kind), word, org)
+    from bot.ioc import classify  # the engine, only when a watch names a value
+
     found = classify(raw)
     if found is not None and found.type in (IOCType.IPV4, IOCType.IPV6, IOCType.CIDR):
         network = ipaddress.ip_network(found.value, strict=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 class IOCType(enum.StrEnum):
     """The kinds of indicator the engine knows. Add a member here and a detector in
-    :mod:`bot.ioc.extract` to extend the engine."""
+    :mod:`bot.ioc.extraction` to extend the engine."""
 
     IPV4 = "ipv4"
     IPV6 = "ipv6"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.ioc import Observable, extract
-from bot.ioc.extract import (
+from bot.ioc.extraction import (
     _lines_worth_reading,
     _lines_worth_reading_py,
     _lines_worth_reading_re2,
@@ -20,7 +20,7 @@ from bot.ioc.extract import (
     _scan,
     _storable,
 )
-from bot.ioc.refang import normalize
+from bot.ioc.refanging import normalize
 from tests.unit.ioc import test_ioc_obfuscation as obf
 from tests.unit.ioc.corpus import load_corpus
 from tests.unit.ioc.test_ioc_peer_cases import PEER_PATH

@@ -1,6 +1,6 @@
 """Free-text extraction and single-value classification.
 
-One pass: :func:`bot.ioc.refang.normalize` (linear), then one ``finditer`` of a master regular
+One pass: :func:`bot.ioc.refanging.normalize` (linear), then one ``finditer`` of a master regular
 expression whose alternatives each start at a token boundary (a negative look-behind), so the
 regex engine does a bounded amount of work per character. Each candidate is then validated and
 canonicalized in Python.
@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from bot.ioc.btc import is_btc_address
-from bot.ioc.refang import DOTMARK, normalize
+from bot.ioc.refanging import DOTMARK, normalize
 from bot.ioc.tlds import known_tlds
 from bot.ioc.types import IOCType, Observable
 from bot.limits import value_problem
