@@ -128,7 +128,7 @@ def import_(
     """Submit a file's indicators for moderation, as ORG. A malformed file stores nothing."""
     from adapters.progress import ProgressReport
     from adapters.runtime import delivery_platforms, open_runtime
-    from bot import exchange
+    from bot import exchange, services
     from bot.commands import UsageError
     from bot.domain import Platform
     from bot.text import render
@@ -149,7 +149,7 @@ def import_(
         async with open_runtime(settings, database_url=database,
                                 delivery_platforms=delivery_platforms(settings)) as rt:
             d = rt.dispatcher
-            return await exchange.import_as_organization(
+            return await services.import_as_organization(
                 rt.store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
                 now=d.clock(), policy=d.policy, warninglists=d.warninglists,
                 delivery_platforms=d.delivery_platforms, data=data, progress=progress, context=context)

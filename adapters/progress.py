@@ -5,7 +5,7 @@ with the totals at the end. Everything goes to standard error: standard output m
 Rich is imported only to draw a bar (a command's start-up does not pay for it otherwise).
 
     with ProgressReport("import bundle.json", unit="indicators") as progress:
-        await exchange.import_as_organization(..., progress=progress)
+        await services.import_as_organization(..., progress=progress)
 """
 
 from __future__ import annotations

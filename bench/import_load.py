@@ -38,6 +38,7 @@ from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Platform
 from bot.policy import Policy
 from bot.results import InternalError, UserError
+from bot.services import exchange as exchange_services
 from storage.migrate import upgrade
 from storage.uow import Store, create_store
 
@@ -184,7 +185,7 @@ async def run_backend(backend: str, args: argparse.Namespace, body: bytes, count
     status = response.json()
     report = status.get("x_coalition_report", {})
     return {"backend": backend, "body_mb": round(len(body) / 1e6, 1), "indicators": count,
-            "chunk": exchange.IMPORT_CHUNK, "http_status": response.status_code, "import_s": round(took, 1),
+            "chunk": exchange_services.IMPORT_CHUNK, "http_status": response.status_code, "import_s": round(took, 1),
             "submitted": report.get("submitted"), "loop_lag": summary(lags), "vote": summary(votes),
             "lookup": summary(lookups), "failed_commands": len(failures), "full_gc": summary(collections)}
 
@@ -198,7 +199,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     if args.chunk:
-        exchange.IMPORT_CHUNK = args.chunk
+        exchange_services.IMPORT_CHUNK = args.chunk
     body, count = envelope(args.mb)
     print(f"envelope: {len(body) / 1e6:.1f} MB, {count:,} indicators")
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:

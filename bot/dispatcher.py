@@ -108,11 +108,11 @@ SERVICES.update({
 # -- STIX/TAXII exchange --
 READ_ONLY += (commands.Export, commands.ApiKeyList)
 SERVICES.update({
-    commands.Export: exchange.export,
-    commands.ImportFile: exchange.import_file,
-    commands.ApiKeyCreate: exchange.apikey_create,
-    commands.ApiKeyList: exchange.apikey_list,
-    commands.ApiKeyRevoke: exchange.apikey_revoke,
+    commands.Export: services.export,
+    commands.ImportFile: services.import_file,
+    commands.ApiKeyCreate: services.apikey_create,
+    commands.ApiKeyList: services.apikey_list,
+    commands.ApiKeyRevoke: services.apikey_revoke,
 })
 
 

@@ -17,12 +17,16 @@ submitting organization's own confirmations not at all (it vouched by submitting
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.domain import Indicator, SightingSummary, Verdict
 from bot.ioc import IOCType
+
+if TYPE_CHECKING:
+    from bot.ports import UnitOfWork
 
 CONFIRM_POINTS = 8.0  # per confirming organization of trust 100
 CONFIRM_MAX = 30.0
@@ -173,6 +177,13 @@ def inputs_for(indicator: Indicator, verdicts: Iterable[OrgVerdict], sightings: 
         last_confirmed=max((v.latest for v in confirming), default=None),
         last_sighted=sightings.last_seen,
     )
+
+
+async def scores_of(uow: UnitOfWork, rows: Sequence[Indicator], now: datetime, model: ScoreModel) -> dict[int, int]:
+    """The scores of a batch, from one read of their votes and sightings (no card built)."""
+    evidence = await uow.votes.evidence([r.id for r in rows])
+    return {r.id: compute(inputs_for(r, evidence[r.id].verdicts, evidence[r.id].sightings), now, model).value
+            for r in rows}
 
 
 def explain(score: Score) -> str:

@@ -11,8 +11,8 @@ from bot.domain import Platform, Status
 from bot.policy import Policy
 from bot.ports import UnitOfWork
 from bot.results import ScoreExplained
-from bot.score import explain
-from bot.services import Context, card, resolve, scores_of
+from bot.score import explain, scores_of
+from bot.services import Context, card, resolve
 
 EXPIRY_BATCH = 500  # approved items scored per query
 

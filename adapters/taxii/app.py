@@ -34,7 +34,7 @@ from aiohttp import web
 from adapters.config import TaxiiSettings
 from adapters.taxii import feeds, misp_feed
 from adapters.taxii.auth import bearer
-from bot import exchange, limits
+from bot import exchange, limits, services
 from bot.commands import UsageError
 from bot.dispatcher import Dispatcher
 from bot.domain import ApiKey, Platform
@@ -279,7 +279,7 @@ class TaxiiServer:
         key: ApiKey = request[_KEY]
         d = self.dispatcher
         try:
-            report = await exchange.import_as_organization(
+            report = await services.import_as_organization(
                 self.uow_factory, org_id=key.org_id, member_name=f"TAXII {key.name or key.prefix}"[:100],
                 platform=Platform.TAXII, filename=f"taxii-{key.prefix}", now=d.clock(), policy=d.policy,
                 warninglists=d.warninglists, delivery_platforms=d.delivery_platforms, objects=objects)

@@ -28,7 +28,7 @@ from bot import blocklists, exchange
 from bot.dispatcher import Dispatcher
 from bot.ports import UnitOfWork, UnitOfWorkFactory
 from bot.rules import organization_visibility
-from bot.score import ScoreModel
+from bot.score import ScoreModel, scores_of
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ async def scoring_at_least(uow: UnitOfWork, rows: Sequence[tuple[int, str, str, 
     found: set[int] = set()
     for start in range(0, len(rows), scored):
         indicators = await uow.exchange.indicators_by_ids([r[0] for r in rows[start:start + scored]])
-        found |= {i for i, score in (await exchange.scores_of(uow, indicators, now, model)).items()
+        found |= {i for i, score in (await scores_of(uow, indicators, now, model)).items()
                   if score >= min_score}
     return found
 

@@ -4,7 +4,7 @@ national CERT) and submit what it adds, as an organization of this coalition.
 Each pull asks for the objects added after the last `date_added` it read from that (server, collection) (TAXII
 `added_after`; the server says it in `X-TAXII-Date-Added-Last`, remembered in the store), pages through them with
 `next`, adds the author identities they reference (read once from the collection when a page lacks them), and
-imports them through `bot.exchange.import_as_organization`, the path of every import: moderation, warninglists,
+imports them through `bot.services.import_as_organization`, the path of every import: moderation, warninglists,
 TLP from the markings, and the same object twice is one indicator (by its STIX id, then by value).
 
 The server is read with the OASIS client (taxii2-client, synchronous: run in a worker thread). A server that is
@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.v21 import Collection
 
-from bot import exchange
+from bot import exchange, services
 from bot.commands import UsageError
 from bot.domain import Platform
 from bot.policy import Policy
@@ -210,7 +210,7 @@ async def pull_once(uow_factory: UnitOfWorkFactory, *, url: str, collection: str
     result = PullResult(shown, collection, since, len(fetched.objects), fetched.last_added, None)
     if fetched.objects:
         host = urlsplit(shown).hostname or "server"
-        result.report = await exchange.import_as_organization(
+        result.report = await services.import_as_organization(
             uow_factory, org_name=org_name, member_name=f"TAXII pull {host}"[:100], platform=Platform.TAXII,
             filename=f"taxii pull {host} {collection}"[:200], now=now, policy=policy, warninglists=warninglists,
             delivery_platforms=delivery_platforms, objects=fetched.objects, progress=progress)

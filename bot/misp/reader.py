@@ -1,6 +1,6 @@
 """MISP event JSON read as an import (issue 14): `/ioc import` and `coalition-bot import` take a single event
 (`{"Event": {...}}`), a list of them, MISP's REST answer (`{"response": [...]}`) or (the command line) a feed
-folder, and plan them like any file (`bot.stix.importer.ImportPlan`); `bot.exchange.import_data` then stores
+folder, and plan them like any file (`bot.stix.importer.ImportPlan`); `bot.services.import_data` then stores
 them through the one import path (moderation, warninglists, dedupe, chunked transactions, the report).
 
 * Each attribute (also inside MISP objects) is one object of the report. Its type is mapped back

@@ -3,8 +3,9 @@ the policy) and a command, returning a result value; the dispatcher maps command
 
 The package: `context` (Context, cards, references, announcements), `analysts` (submit, lookup, vote, sighting,
 search, queue, home, passive, stats, help), `storing` (storing submissions from chat, files, TAXII and pulls),
-`moderation` (approve, reject, revoke), `membership` (join, whoami, link), `admin` (organizations, members,
-invites, channels, workspaces, deliveries, expiry). Every name is re-exported here: `services.submit` as before.
+`exchange` (chat export, file imports, API keys), `moderation` (approve, reject, revoke), `membership` (join,
+whoami, link), `admin` (organizations, members, invites, channels, workspaces, deliveries, expiry). Every name is
+re-exported here: `services.submit` as before.
 """
 
 from __future__ import annotations
@@ -56,7 +57,17 @@ from .context import (  # noqa: F401
     cards_for,
     effective_status,
     resolve,
-    scores_of,
+)
+from .exchange import (  # noqa: F401
+    apikey_create,
+    apikey_list,
+    apikey_revoke,
+    export,
+    import_as_organization,
+    import_data,
+    import_file,
+    plan_import,
+    service_member,
 )
 from .membership import (  # noqa: F401
     _LINK_NOT_FOUND,

@@ -162,13 +162,6 @@ async def build_cards(uow: UnitOfWork, indicators: Sequence[Indicator], *, viewe
     return tuple(cards)
 
 
-async def scores_of(uow: UnitOfWork, rows: Sequence[Indicator], now: datetime, model: ScoreModel) -> dict[int, int]:
-    """The scores of a batch (bot.score), from one read of their votes and sightings (no card built)."""
-    evidence = await uow.votes.evidence([r.id for r in rows])
-    return {r.id: compute(inputs_for(r, evidence[r.id].verdicts, evidence[r.id].sightings), now, model).value
-            for r in rows}
-
-
 async def cards_for(ctx: Context, indicators: Sequence[Indicator], *,
                     held: Mapping[tuple[str, str], Sequence[Indicator]] | None = None,
                     comment_counts: bool = False) -> tuple[IndicatorCard, ...]:

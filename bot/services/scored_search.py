@@ -14,9 +14,9 @@ from __future__ import annotations
 from bot.domain import Indicator, Page, SearchFilter, Visibility
 from bot.results import IndicatorList
 from bot.rules import can_see
-from bot.score import confidence_floor
+from bot.score import confidence_floor, scores_of
 
-from .context import Context, cards_for, scores_of
+from .context import Context, cards_for
 
 BATCH = 500  # matches read and scored at a time
 COUNT_SCAN = 5000  # matches scored at least before the count may be "at least N"

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from adapters.progress import ProgressReport
-from bot import exchange
+from bot import exchange, services
 from bot.domain import ExportFilter, Platform, Role, Status
 from bot.policy import Policy
 from bot.rules import organization_visibility
@@ -106,7 +106,7 @@ async def test_on_a_terminal_the_import_draws_a_bar_with_counts_rate_and_time_le
     console = Console(file=screen, force_terminal=True, width=140, color_system=None)
     assert console.is_terminal
     with ProgressReport("import many.txt", unit="indicators", console=console) as progress:
-        report = await exchange.import_as_organization(
+        report = await services.import_as_organization(
             sqlite_store.unit_of_work, org_name="Northbank", member_name="cli import", platform=Platform.CLI,
             filename="many.txt", now=datetime.now(UTC), policy=Policy(), data=values(2500).encode(),
             progress=progress)
@@ -120,7 +120,7 @@ async def test_on_a_terminal_the_import_draws_a_bar_with_counts_rate_and_time_le
 
 async def test_the_export_tells_its_progress_batch_by_batch(sqlite_store: Store) -> None:
     await add_org(sqlite_store)
-    await exchange.import_as_organization(
+    await services.import_as_organization(
         sqlite_store.unit_of_work, org_name="Northbank", member_name="cli import", platform=Platform.CLI,
         filename="many.txt", now=datetime.now(UTC), policy=Policy(), data=values(450).encode())
     told: list[tuple[str, int, int | None]] = []

@@ -34,6 +34,8 @@ UNUSED_BY_HELP = (*UNUSED_BY_STORE_COMMANDS, "sqlalchemy", "storage.models", "bo
                   "rich.progress")
 # The core's chat commands, their results and the deliverers: commands that run no chat command do without them.
 CHAT_CORE = ("bot.dispatcher", "bot.delivery", "bot.services", "bot.commands")
+# The extraction engine's patterns: compiled only by what reads values.
+IOC_ENGINE = ("bot.ioc.extraction", "bot.ioc.refanging")
 
 SAMPLES = [Observable(IOCType.IPV4, "8.8.8.8"), Observable(IOCType.IPV4, "10.1.2.3"),
            Observable(IOCType.CIDR, "192.168.0.0/24"), Observable(IOCType.DOMAIN, "mail.google.com"),
@@ -197,10 +199,13 @@ def test_commands_that_run_no_chat_command_open_the_store_without_the_core(tmp_p
     assert done.returncode == 0 and done.stdout.startswith("k1 Northbank"), done.stderr
     assert modules.isdisjoint(CHAT_CORE), modules.intersection(CHAT_CORE)
     assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
+    assert modules.isdisjoint(IOC_ENGINE), modules.intersection(IOC_ENGINE)  # it reads no value
 
-    done, modules = probe(tmp_path, "export", "--database", url)  # the export itself needs bot.exchange's imports
+    done, modules = probe(tmp_path, "export", "--database", url)
     assert done.returncode == 0 and json.loads(done.stdout)["type"] == "bundle", done.stderr
-    assert "bot.dispatcher" not in modules and "bot.delivery" not in modules
+    # only UsageError of the commands (bot.commands.usage); no grammar, command values, results or services
+    unused = {*CHAT_CORE, "bot.commands.grammar", "bot.commands.model", "bot.results"} - {"bot.commands"}
+    assert modules.isdisjoint(unused), modules.intersection(unused)
 
 
 def test_the_console_loads_the_warninglists_when_a_value_is_first_matched(tmp_path):

@@ -1,7 +1,7 @@
 """Submission is no existence oracle; a resubmission records what it says; sightings are bounded per day.
 
 The class enumerated: every way in (a chat submission through the dispatcher, a file shared in chat
-(`/ioc import`), `bot.exchange.import_as_organization`, which `coalition-bot import` and TAXII POST call) x every
+(`/ioc import`), `bot.services.import_as_organization`, which `coalition-bot import` and TAXII POST call) x every
 item the submitter may not see (AMBER+STRICT of another organization, RED of another member of another or of the
 same organization) x the TLP the submitter asks for. In world "held", member A holds the value X; in the parallel
 world "unknown", A holds another value at the same TLP (so that every id aligns). The submitter's answer must be
@@ -24,10 +24,10 @@ from sqlalchemy import delete, event, func, select, text
 from bot import commands
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, Identity, Platform, Role
-from bot.exchange import import_as_organization
 from bot.ioc import IOCType
 from bot.policy import Policy
 from bot.results import ImportReport, LookupResult, SightingRecorded, Submitted
+from bot.services import import_as_organization
 from bot.text import render
 from bot.tlp import STIX_MARKING_IDS, TLP
 from storage.models import ALL_TABLES, AuditRow, IndicatorRow, SightingRow

@@ -28,7 +28,7 @@ import requests
 from typer.testing import CliRunner
 
 from adapters.cli import app
-from bot import exchange, stix
+from bot import exchange, services, stix
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, ExportFilter, Identity, Platform, Role, Status, Submission
 from bot.ioc import IOCType, Observable
@@ -292,7 +292,7 @@ async def test_an_object_held_where_the_importer_may_not_see_it_stays_unseen(sto
                 "object_marking_refs": [STIX_MARKING_IDS[tlp]]}
 
     async def import_as(org: str, *objects: dict):  # type: ignore[no-untyped-def]
-        return await exchange.import_as_organization(
+        return await services.import_as_organization(
             store.unit_of_work, org_name=org, member_name="feed", platform=Platform.TAXII, filename="feed",
             now=datetime.now(UTC), policy=Policy(), objects=list(objects))
 

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from adapters.console.demo import WORKSPACE, seed
-from bot import commands, exchange
+from bot import commands, exchange, services
 from bot.dispatcher import Dispatcher
-from bot.domain import Actor, Platform
+from bot.domain import Actor, ExportFilter, Platform
 from bot.policy import Policy
 from bot.results import ImportReport, UserError
 from bot.rules import coalition_visibility, organization_visibility
+from bot.services import exchange as exchange_services
 from bot.stix import STIX_IDS_SECRET, ActIds
 from bot.text import render
 from storage.models import DeploymentSecretRow, IndicatorRow, OutboxRow
@@ -82,7 +83,7 @@ async def test_objects_the_store_cannot_keep_are_reported_and_the_others_stored(
     assert "Object by object" in text and f"object 3 (indicator--{uuid.UUID(int=4, version=4)})" in text
     assert "NUL" in text
     # the same through what `coalition-bot import` and a TAXII POST call
-    again = await exchange.import_as_organization(
+    again = await services.import_as_organization(
         store.unit_of_work, org_name="National Cyber Unit", member_name="feed", platform=Platform.TAXII,
         filename="taxii", now=T0, policy=Policy(), objects=json.loads(data)["objects"])
     assert again.known_count == 2 and again.created_count == 0 and again.notes_count == 1
@@ -110,7 +111,7 @@ async def test_a_marking_not_understood_is_stored_at_red_and_the_report_says_why
 
 
 async def test_a_big_import_is_written_in_chunks_each_its_own_transaction(store, dispatcher, monkeypatch) -> None:
-    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
+    monkeypatch.setattr(exchange_services, "IMPORT_CHUNK", 4)
     commits = 0
     real = type(store.unit_of_work()).commit
 
@@ -127,7 +128,7 @@ async def test_a_big_import_is_written_in_chunks_each_its_own_transaction(store,
 
 
 async def test_a_chunked_import_posts_one_notice_for_the_whole_file(store, monkeypatch) -> None:
-    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
+    monkeypatch.setattr(exchange_services, "IMPORT_CHUNK", 4)
     d = Dispatcher(store.unit_of_work, policy=Policy(), clock=Clock(), delivery_platforms=(Platform.CONSOLE,))
     await seed(store, d, samples=False)
     data = "\n".join(f"host{n}.example" for n in range(30)).encode()
@@ -143,7 +144,7 @@ async def test_a_blocked_value_in_the_last_chunk_still_refuses_the_whole_file(st
     from bot.ioc import WarningLists
     from bot.policy import WarninglistAction
 
-    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
+    monkeypatch.setattr(exchange_services, "IMPORT_CHUNK", 4)
     d = Dispatcher(store.unit_of_work, policy=Policy(warninglist_action=WarninglistAction.BLOCK), clock=Clock(),
                    warninglists=WarningLists.load())
     await seed(store, d, samples=False)
@@ -156,8 +157,8 @@ async def test_a_blocked_value_in_the_last_chunk_still_refuses_the_whole_file(st
 
 async def test_an_import_that_fails_midway_keeps_the_chunks_before_and_says_so(store, dispatcher,
                                                                                 monkeypatch) -> None:
-    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 4)
-    real = exchange.store_submissions
+    monkeypatch.setattr(exchange_services, "IMPORT_CHUNK", 4)
+    real = exchange_services.store_submissions
     calls = 0
 
     async def failing(ctx, items, **kw):
@@ -168,7 +169,7 @@ async def test_an_import_that_fails_midway_keeps_the_chunks_before_and_says_so(s
             raise ConnectionError("the store went away")
         return await real(ctx, items, **kw)
 
-    monkeypatch.setattr(exchange, "store_submissions", failing)
+    monkeypatch.setattr(exchange_services, "store_submissions", failing)
     data = "\n".join(f"host{n}.example" for n in range(10)).encode()
     reply = await dispatcher.handle(commands.ImportFile("list.txt", data), actor("alice"))
     report = reply.result
@@ -191,7 +192,7 @@ async def test_the_id_secret_is_made_once_and_keys_the_exported_opinion_ids(stor
     async def opinion_ids() -> list[str]:
         parts: list[str] = []
         async with store.unit_of_work(read_only=True) as uow:
-            await exchange.write_export(uow, coalition_visibility(), exchange.ExportFilter(), "stix", parts.append,
+            await exchange.write_export(uow, coalition_visibility(), ExportFilter(), "stix", parts.append,
                                         viewer_org_id=None)
         return [o["id"] for o in json.loads("".join(parts))["objects"] if o["type"] == "opinion"]
 

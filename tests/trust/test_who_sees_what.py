@@ -139,7 +139,7 @@ def member(name: str) -> Member:
 
 
 def service_member(org: str) -> Member:
-    """The organization's import member (bot.exchange.service_member: role member, created on first use)."""
+    """The organization's import member (bot.services.service_member: role member, created on first use)."""
     return Member(len(PEOPLE) + 1, "cli import", Role.MEMBER, _ORG_IDS[org], org)
 
 

@@ -54,7 +54,7 @@ from adapters.config import TaxiiSettings
 from adapters.discord import render as discord_render
 from adapters.slack.blocks import Renderer as SlackRenderer
 from adapters.taxii import create_app
-from bot import actions, commands, delivery, exchange, rules
+from bot import actions, commands, delivery, exchange, rules, services
 from bot.audience import Reply
 from bot.dispatcher import Dispatcher
 from bot.domain import (
@@ -551,7 +551,7 @@ async def observe(world: World, viewer: str, platform: Platform, place: str, pro
     elif probe.kind == "org_import":
         org = world.members[viewer].org_name
         try:
-            report = await exchange.import_as_organization(
+            report = await services.import_as_organization(
                 world.store.unit_of_work, org_name=org, member_name="cli import", platform=Platform.CLI,
                 filename="cli.txt", now=world.clock(), policy=world.dispatcher.policy,
                 delivery_platforms=PLATFORMS, data=f"{V}\n".encode())

@@ -17,7 +17,8 @@ from tests.grammar_strategies import action_ids, command_texts, free_text, reaso
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-COMMAND_TYPES = tuple(t for t in vars(commands).values() if isinstance(t, type) and is_dataclass(t))
+COMMAND_TYPES = tuple(t for t in (getattr(commands, name) for name in dir(commands))  # every name, loaded
+                      if isinstance(t, type) and is_dataclass(t))
 
 
 def _assert_storable(obj: object, path: str = "command") -> None:
