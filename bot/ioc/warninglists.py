@@ -321,13 +321,24 @@ def _strings(values: list[Any]) -> list[str]:
 def _cache_key(selection: list[str]) -> dict[str, Any]:
     """What the index depends on: the cache layout, the package's version and place, and the lists chosen (in
     order: it is the order in which list names are reported)."""
+    return {"format": CACHE_FORMAT, "pymispwarninglists": _package_version(), "data": str(_lists_dir()),
+            "lists": selection}
+
+
+def _package_version() -> str | None:
+    """The installed package's version, or None (data without metadata: nothing to tell versions apart, so no
+    cache). Read from the one `.dist-info` folder beside the package, as pip installs it (one folder listed);
+    importlib.metadata, which reads every installed distribution's metadata (~18 ms), only otherwise."""
+    prefix = "pymispwarninglists-"
+    found = list(_package_dir().parent.glob(f"{prefix}*.dist-info"))
+    if len(found) == 1:
+        return found[0].name[len(prefix):-len(".dist-info")]
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        package = version("pymispwarninglists")
-    except PackageNotFoundError:  # data without metadata: nothing to tell versions apart, so no cache
-        package = None
-    return {"format": CACHE_FORMAT, "pymispwarninglists": package, "data": str(_lists_dir()), "lists": selection}
+        return version("pymispwarninglists")
+    except PackageNotFoundError:
+        return None
 
 
 def _read_cache(path: Path, key: dict[str, Any]) -> WarningLists | None:

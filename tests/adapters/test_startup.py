@@ -67,6 +67,18 @@ def test_the_cached_index_answers_like_the_built_one_and_is_read_not_rebuilt(tmp
     assert cached.match(Observable(IOCType.IPV4, "8.8.8.8")) and not cached.match(SAMPLES[-1])
 
 
+def test_the_cache_is_keyed_by_the_installed_version_read_without_scanning_every_distribution(monkeypatch):
+    from importlib import metadata
+
+    installed = metadata.version("pymispwarninglists")
+
+    def no_scan(name):  # type: ignore[no-untyped-def]
+        raise AssertionError("importlib.metadata read although the .dist-info folder is beside the package")
+
+    monkeypatch.setattr(metadata, "version", no_scan)
+    assert wl_module._cache_key([])["pymispwarninglists"] == installed
+
+
 def test_another_selection_or_package_version_is_another_cache_entry(tmp_path, monkeypatch):
     WarningLists.load(cache_dir=tmp_path)
     only = WarningLists.load(["rfc1918"], cache_dir=tmp_path)
