@@ -1,7 +1,7 @@
 """`coalition-bot export | import | taxii | apikey ...`: STIX 2.1 files and the TAXII 2.1 server from the command
 line (registered in adapters/cli.py)."""
 
-from __future__ import annotations
+# Annotations evaluated where they are written (see adapters/cli.py).
 
 import asyncio
 import signal
@@ -23,7 +23,7 @@ taxii_app = typer.Typer(invoke_without_command=True,
                         help="Serve the TAXII 2.1 feed (no sub-command), or pull another server's collection.")
 
 
-def _settings(path: Path | None) -> Settings:
+def _settings(path: Path | None) -> "Settings":
     from adapters.cli import _settings as settings_of
 
     return settings_of(path, quiet=True)

@@ -10,7 +10,7 @@ platform; deliveries by outcome). The maintenance loop expires indicators whose 
 `digest:daily` watches that are due and, when `[digest] weekly` is on, the week's digest of the feed channels.
 """
 
-from __future__ import annotations
+# Annotations evaluated where they are written (see adapters/cli.py).
 
 import asyncio
 import contextlib

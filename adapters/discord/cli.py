@@ -7,7 +7,7 @@ so that every server the bot is added to, now or later, has the commands. discor
 commands only.
 """
 
-from __future__ import annotations
+# Annotations evaluated where they are written (see adapters/cli.py).
 
 import asyncio
 from pathlib import Path

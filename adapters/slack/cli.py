@@ -3,7 +3,7 @@
 Light on purpose: slack_bolt is not imported here, cryptography only inside `token-key`.
 """
 
-from __future__ import annotations
+# Annotations evaluated where they are written (see adapters/cli.py).
 
 from pathlib import Path
 from typing import Annotated
