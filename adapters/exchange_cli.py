@@ -127,7 +127,7 @@ def import_(
 ) -> None:
     """Submit a file's indicators for moderation, as ORG. A malformed file stores nothing."""
     from adapters.progress import ProgressReport
-    from adapters.runtime import delivery_platforms, open_runtime
+    from adapters.runtime import delivery_platforms, load_warninglists, open_store
     from bot import exchange, services
     from bot.commands import UsageError
     from bot.domain import Platform
@@ -146,13 +146,13 @@ def import_(
         data = file.read_bytes()
 
     async def main(progress: exchange.Progress):  # type: ignore[no-untyped-def]
-        async with open_runtime(settings, database_url=database,
-                                delivery_platforms=delivery_platforms(settings)) as rt:
-            d = rt.dispatcher
+        # The store, the policy and the warninglists: no chat command runs, so no dispatcher (nor its imports).
+        async with open_store(settings, database_url=database) as store:
             return await services.import_as_organization(
-                rt.store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
-                now=d.clock(), policy=d.policy, warninglists=d.warninglists,
-                delivery_platforms=d.delivery_platforms, data=data, progress=progress, context=context)
+                store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
+                now=datetime.now(UTC), policy=settings.policy.to_policy(settings.score),
+                warninglists=await load_warninglists(settings), delivery_platforms=delivery_platforms(settings),
+                data=data, progress=progress, context=context)
 
     try:
         with ProgressReport("import", unit="indicators") as progress:  # the file's name is logged only on failure

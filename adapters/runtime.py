@@ -152,8 +152,9 @@ async def _checked_store(settings: Settings, database_url: str | None, migrate: 
 @asynccontextmanager
 async def open_store(settings: Settings, *, database_url: str | None = None, migrate: bool | None = None,
                      ) -> AsyncIterator[Store]:
-    """The store alone, for commands that run no chat command and deliver nothing (export, API keys, stats,
-    bootstrap): the schema checked as `open_runtime` does, and neither the dispatcher nor the warninglists."""
+    """The store alone, for commands that run no chat command and deliver nothing (export, import, API keys,
+    stats, bootstrap): the schema checked as `open_runtime` does, and neither the dispatcher nor the warninglists
+    (`import` loads those itself)."""
     store = await _checked_store(settings, database_url, migrate)
     try:
         _start_up_over()

@@ -10,91 +10,39 @@ re-exported here: `services.submit` as before.
 
 from __future__ import annotations
 
-from .admin import (  # noqa: F401
-    SHARED_CEILING_NOTE,
-    _shown_sharing,
-    _within_limits,
-    channel_set,
-    channel_sharing_changed,
-    channel_show,
-    deliveries,
-    expire_due,
-    invite_create,
-    member_list,
-    member_role,
-    org_add,
-    org_list,
-    retry_delivery,
-    workspace_removed,
-)
-from .analysts import (  # noqa: F401
-    COMMENTS_SHOWN,
-    PIVOTED_VALUES,
-    _list,
-    _maybe_auto_approve,
-    _related,
-    _search_org,
-    _with_comments,
-    help_for,
-    home,
-    lookup,
-    passive,
-    queue,
-    search,
-    sighting,
-    stats,
-    submit,
-    vote,
-)
-from .context import (  # noqa: F401
-    Context,
-    Matcher,
-    _also_restricted,
-    announce,
-    build_cards,
-    buttons_for,
-    card,
-    cards_for,
-    effective_status,
-    resolve,
-)
-from .exchange import (  # noqa: F401
-    apikey_create,
-    apikey_list,
-    apikey_revoke,
-    export,
-    import_as_organization,
-    import_data,
-    import_file,
-    plan_import,
-    service_member,
-)
-from .membership import (  # noqa: F401
-    _LINK_NOT_FOUND,
-    LINK_CODE_VALID,
-    _identity,
-    join,
-    link,
-    link_identity,
-    link_start,
-    whoami,
-)
-from .moderation import (  # noqa: F401
-    _TRANSITIONS,
-    moderate,
-)
-from .storing import (  # noqa: F401
-    ALL_FIELDS,
-    BIG_SUBMISSION,
-    Stored,
-    _held_for,
-    _leave_none_pending,
-    _new_indicator,
-    _no_orphans_after,
-    _not_applied,
-    _same_object,
-    _scope,
-    _seen_again,
-    store_submissions,
-    submission_notices,
-)
+import importlib
+from typing import Any
+
+# Each name is looked up in its module on first use (PEP 562): `coalition-bot import` loads the exchange's
+# services and what they use, not every chat command's.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "admin": ("SHARED_CEILING_NOTE", "_shown_sharing", "_within_limits", "channel_set",
+        "channel_sharing_changed", "channel_show", "deliveries", "expire_due", "invite_create", "member_list",
+        "member_role", "org_add", "org_list", "retry_delivery", "workspace_removed",),
+    "analysts": ("COMMENTS_SHOWN", "PIVOTED_VALUES", "_list", "_maybe_auto_approve", "_related", "_search_org",
+        "_with_comments", "help_for", "home", "lookup", "passive", "queue", "search", "sighting", "stats",
+        "submit", "vote",),
+    "context": ("Context", "Matcher", "_also_restricted", "announce", "build_cards", "buttons_for", "card",
+        "cards_for", "effective_status", "resolve",),
+    "exchange": ("apikey_create", "apikey_list", "apikey_revoke", "export", "import_as_organization",
+        "import_data", "import_file", "plan_import", "service_member",),
+    "membership": ("_LINK_NOT_FOUND", "LINK_CODE_VALID", "_identity", "join", "link", "link_identity",
+        "link_start", "whoami",),
+    "moderation": ("_TRANSITIONS", "moderate",),
+    "storing": ("ALL_FIELDS", "BIG_SUBMISSION", "Stored", "_held_for", "_leave_none_pending", "_new_indicator",
+        "_no_orphans_after", "_not_applied", "_same_object", "_scope", "_seen_again", "store_submissions",
+        "submission_notices",),
+}
+_HOME = {name: f"bot.services.{module}" for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'bot.services' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})

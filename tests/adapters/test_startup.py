@@ -177,6 +177,8 @@ def test_commands_import_only_what_they_use(tmp_path):
     assert done.returncode == 0 and "2" in done.stdout, done.stderr
     assert modules.isdisjoint(UNUSED_BY_STORE_COMMANDS), modules.intersection(UNUSED_BY_STORE_COMMANDS)
     assert cache_files(tmp_path / "wl"), "import matches values: the index is built and cached"
+    unused = {"bot.dispatcher", "bot.delivery", "bot.commands.grammar", "bot.services.analysts", "bot.services.admin"}
+    assert modules.isdisjoint(unused), modules.intersection(unused)  # no chat command runs: no dispatcher
     assert "rich.progress" not in modules  # standard error is a pipe: progress lines, no bar to draw
 
     done, modules = probe(tmp_path, "console", "--database", url, stdin="/ioc help\n")
