@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/stix.py                       # 100k export/import, TAXII pages at 1M stored
     .venv/bin/python bench/stix.py --taxii-n 0           # export/import only
+    .venv/bin/python bench/stix.py -n 1000 --comments 20000   # TAXII pages with 20,000 comments in the store
 """
 
 from __future__ import annotations
@@ -84,9 +85,31 @@ def import_stix2(text: str, n: int) -> float:
     return len(sample) / (time.perf_counter() - started)
 
 
-async def taxii_page(n: int, queries: int) -> dict:
+async def with_comments(store, n: int, comments: int) -> None:  # type: ignore[no-untyped-def]
+    """Exactly `comments` comments in the store, on indicators drawn at random (seeded), made in the last 30 days;
+    the table is not analyzed (as a store whose comments came after its last ANALYZE)."""
+    import random
+
+    from sqlalchemy import delete, func, insert, select
+
+    from storage.models import CommentRow, MemberRow
+
+    async with store.engine.begin() as conn:
+        if (await conn.execute(select(func.count()).select_from(CommentRow))).scalar_one() == comments:
+            return
+        await conn.execute(delete(CommentRow))
+        members = list((await conn.execute(select(MemberRow.id))).scalars())
+        rnd = random.Random(7)
+        rows = [{"indicator_id": rnd.randint(1, n), "member_id": rnd.choice(members), "text": f"seen in campaign {i}",
+                 "created_at": NOW - timedelta(seconds=rnd.randint(0, 30 * 86400))} for i in range(comments)]
+        for start in range(0, len(rows), 5000):
+            await conn.execute(insert(CommentRow), rows[start:start + 5000])
+
+
+async def taxii_page(n: int, queries: int, comments: int = 0) -> dict:
     """Pages of 1,000 through `exchange.feed_page` + the JSON body, on a SQLite file of `n` indicators filled
-    by bench/lookup.py's `fill` (kept in bench/out/ and reused): the first pages, then pages from the middle."""
+    by bench/lookup.py's `fill` (kept in bench/out/ and reused), with `comments` comments: the first pages, then
+    pages from the middle."""
     from lookup import OUT, filled_store
     from sqlalchemy import select
 
@@ -96,11 +119,12 @@ async def taxii_page(n: int, queries: int) -> dict:
     path = OUT / f"stix-taxii-{n}.db"
     store = await filled_store(f"sqlite+aiosqlite:///{path}", n, keep=path)
     try:
+        await with_comments(store, n, comments)
         async with store.engine.connect() as conn:
             middle = (await conn.execute(select(IndicatorRow.modified_at).where(IndicatorRow.id == n // 2)))\
                 .scalar_one()
         view = organization_visibility(2)
-        result: dict = {"stored": n}
+        result: dict = {"stored": n, "comments": comments}
         for name, start in (("first pages", None), ("from the middle", (middle, 0, n // 2))):
             times, cursor, count = [], start, 0
             for _ in range(queries):
@@ -130,6 +154,7 @@ def main() -> None:
     ap.add_argument("--taxii-n", type=int, default=1_000_000,
                     help="stored indicators for the TAXII page (0: skip; the first fill of 1M takes a few minutes)")
     ap.add_argument("--pages", type=int, default=30)
+    ap.add_argument("--comments", type=int, default=0, help="comments in the TAXII store (notes in its feed)")
     args = ap.parse_args()
     inds = indicators(args.n)
     text, objects, seconds = export_ours(inds)
@@ -147,7 +172,7 @@ def main() -> None:
     assert plan.count == args.n, plan.skipped  # every generated indicator is importable
     print(f"import stix2 library (stix2.parse): {import_stix2(text, args.library_n):,.0f} indicators/s")
     if args.taxii_n:
-        print("TAXII page of 1,000:", asyncio.run(taxii_page(args.taxii_n, args.pages)))
+        print("TAXII page of 1,000:", asyncio.run(taxii_page(args.taxii_n, args.pages, args.comments)))
 
 
 if __name__ == "__main__":
