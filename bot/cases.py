@@ -14,8 +14,8 @@ indicator cards posted in channels are: only the indicators within its TLP ceili
 AMBER+STRICT or RED), no organization behind an anonymous item, no buttons. A case whose own TLP is above the
 channel's ceiling is not posted there: the asker is told so, privately. Nor is a card posted where the platform says
 the bot cannot post (`Actor.bot_can_post` False: a slash command works in a Slack channel the app is not in, or a
-Discord channel where the bot may not send messages): the asker is told at once, privately, how to let it in, and
-nothing is queued (it would only fail, be retried and parked)."""
+Discord channel where the bot may not send messages): the asker is told at once, privately, how to let it in (in
+the adapter's words, `Actor.post_here_fix`), and nothing is queued (it would only fail, be retried and parked)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from datetime import datetime
 from bot import commands, services
 from bot.commands import UsageError
 from bot.context import MALWARE_MAX_LEN
-from bot.domain import Case, Indicator, Platform
+from bot.domain import Case, Indicator
 from bot.ports import Conflict, UnitOfWork
 from bot.results import CaseCard, CaseListResult, Done, MalwareNamesResult, Submitted
 from bot.rules import can_moderate, can_see, tlp_in_channel
@@ -36,14 +36,6 @@ from bot.tlp import TLP
 
 CASE_POSTED = "case.posted"  # a case's card to post in one channel: {case_id, workspace_id, channel_id, ceiling}
 CASE_CHANGED = "case.changed"  # indicators added to or removed from a case: {case_id, indicator_ids}
-
-# how to let the bot post in a channel, said when it cannot (Actor.bot_can_post)
-CANNOT_POST_FIX: dict[Platform | None, str] = {
-    Platform.SLACK: "invite the app into it (type /invite @ followed by the app's name here)",
-    Platform.DISCORD: "someone who manages the channel can give the bot the View Channel and Send Messages "
-                      "permissions there (Send Messages in Threads in a thread)",
-    None: "let the bot into it",
-}
 
 CARDS_SHOWN = 10  # a case's card shows its newest indicators in full; the counts cover them all
 
@@ -116,7 +108,7 @@ async def case_show(ctx: Context, cmd: commands.CaseShow) -> CaseCard | Done:
                          "direct message with the bot to read it", "case")
     if ctx.actor.bot_can_post is False:
         raise UsageError(f"the bot cannot post in this channel, so case {case.name}'s card is not posted here: "
-                         f"{CANNOT_POST_FIX.get(ctx.actor.platform, CANNOT_POST_FIX[None])}, then run /ioc case "
+                         f"{ctx.actor.post_here_fix or 'let the bot into it'}, then run /ioc case "
                          f"show {case.name} again (or run it in a direct message with the bot to read the case)")
     await ctx.uow.outbox.add(CASE_POSTED, {"case_id": case.id, "workspace_id": ctx.actor.workspace_id,
                                            "channel_id": ctx.actor.channel_id, "ceiling": ceiling.value,

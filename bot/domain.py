@@ -87,6 +87,8 @@ class Actor:
     # in a public channel it is not in; Discord: the interaction's app_permissions); a slash command works where it
     # cannot, so whatever the bot would post there is refused at once (bot.cases.case_show). None: not known
     bot_can_post: bool | None = None
+    # how to let the bot post in the channel, in the platform's words, said when it cannot (the adapter's to know)
+    post_here_fix: str = ""
 
     @property
     def identity(self) -> Identity:

@@ -60,6 +60,9 @@ def workspace_of(guild_id: int | None) -> str:
     """The workspace id of a channel: its guild's id, or "discord" for a direct message."""
     return str(guild_id) if guild_id else WORKSPACE
 MAX_IMPORT_BYTES = 25 * 1024 * 1024
+# how to let the bot post in a channel, said when it cannot (bot.cases: a case's card)
+POST_HERE_FIX = ("someone who manages the channel can give the bot the View Channel and Send Messages permissions "
+                 "there (Send Messages in Threads in a thread)")
 PUBLIC_VERBS = {"submit", "vote", "sighting", "approve", "reject", "revoke", "lookup", "search"}
 
 
@@ -81,7 +84,7 @@ def actor_for(user: discord.abc.User, channel_id: int | None, guild_id: int | No
     parent = channel.parent_id if isinstance(channel, discord.Thread) else None
     return Actor(Platform.DISCORD, workspace_of(guild_id), str(user.id), str(channel_id or user.id),
                  private=guild_id is None, display_name=user.name, identity_workspace_id=WORKSPACE,
-                 parent_channel_id=str(parent or ""))
+                 parent_channel_id=str(parent or ""), post_here_fix=POST_HERE_FIX)
 
 
 def can_post(interaction: discord.Interaction) -> bool | None:

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 MAX_LIVE_CARDS = 5  # a public reply with more cards is one message (not edited later)
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
+# how to let the bot post in a channel, said when it cannot (bot.cases: a case's card)
+POST_HERE_FIX = "invite the app into it (type /invite @ followed by the app's name here)"
 # Slash commands answered at once: more would only queue for the store's connections, and slow the
 # acknowledgement of the requests still arriving.
 WORK_SLOTS = 8
@@ -188,7 +190,7 @@ class SlackBase:
         organizations' workspaces."""
         return Actor(Platform.SLACK, team, user, channel, channel.startswith("D") if private is None else private,
                      display_name=name, identity_workspace_id=user_team if user_team != team else "",
-                     channel_shared=shared)
+                     channel_shared=shared, post_here_fix=POST_HERE_FIX)
 
     def remember_card(self, channel: str, ts: str, indicator_id: int) -> None:
         self._cards[(channel, ts)] = indicator_id
