@@ -14,8 +14,9 @@ looked up on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bot.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from storage.migrate import current, downgrade, upgrade
@@ -26,7 +27,4 @@ _HOME = {"current": "storage.migrate", "downgrade": "storage.migrate", "upgrade"
          "SqlUnitOfWork": "storage.uow", "Store": "storage.uow", "create_store": "storage.uow"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module 'storage' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOME)

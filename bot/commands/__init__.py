@@ -12,8 +12,7 @@ before.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bot.lazy_exports import lazy_exports
 
 # Each name is looked up in its module on first use (PEP 562): `from bot.commands import UsageError` loads
 # only `usage`, not the grammar (~30 ms of a command line's start-up that parses no command).
@@ -38,16 +37,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "_shown", "_split_list", "_text", "_tlp_option", "_unquote", "parse_duration", "parse_ref", "tokenize",),
     "usage": ("ADMIN_FORMS", "VERBS", "UsageError", "usage_of",),
 }
-_HOME = {name: f"bot.commands.{module}" for module, names in _EXPORTS.items() for name in names}
+_HOME = {name: f"{__name__}.{module}" for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'bot.commands' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOME)

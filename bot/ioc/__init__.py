@@ -108,10 +108,10 @@ one RE2 pass (``google-re2``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.ioc.types import IOCType, Observable
+from bot.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from bot.ioc.extraction import classify, extract, extract_grouped
@@ -126,12 +126,7 @@ _HOME = {"classify": "bot.ioc.extraction", "extract": "bot.ioc.extraction", "ext
          "DEFAULT_WARNINGLISTS": "bot.ioc.warninglists", "WarningLists": "bot.ioc.warninglists"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'bot.ioc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOME)
 
 
 __all__ = [

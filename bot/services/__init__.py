@@ -10,8 +10,7 @@ re-exported here: `services.submit` as before.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bot.lazy_exports import lazy_exports
 
 # Each name is looked up in its module on first use (PEP 562): `coalition-bot import` loads the exchange's
 # services and what they use, not every chat command's.
@@ -33,16 +32,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "_no_orphans_after", "_not_applied", "_same_object", "_scope", "_seen_again", "store_submissions",
         "submission_notices",),
 }
-_HOME = {name: f"bot.services.{module}" for module, names in _EXPORTS.items() for name in names}
+_HOME = {name: f"{__name__}.{module}" for module, names in _EXPORTS.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'bot.services' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOME)
