@@ -1,6 +1,6 @@
-"""STIX 2.1 out of and into the store, and what the TAXII server needs of the core: writing an export (the
-`coalition-bot export` command, chat `/ioc export`), API keys, and the TAXII feed's pages. The services that take a
-person's command (chat export and import, file imports, API key admin) are in bot.services.exchange.
+"""STIX 2.1 out of the store, and what the TAXII server needs of the core: writing an export (the `coalition-bot
+export` command, chat `/ioc export`), API keys, and the TAXII feed's pages. The services that take a person's
+command (chat export and import, file imports, API key admin) are in bot.services.exchange.
 
 Every export goes through the store's visibility filter (`bot.rules`), then `can_see` once more. This module
 loads no chat command, result or service at import: `coalition-bot export` starts without them.
