@@ -90,9 +90,9 @@ async def with_comments(store, n: int, comments: int) -> None:  # type: ignore[n
     the table is not analyzed (as a store whose comments came after its last ANALYZE)."""
     import random
 
-    from sqlalchemy import delete, func, insert, select
+    from sqlalchemy import case, delete, func, insert, select, update
 
-    from storage.models import CommentRow, MemberRow
+    from storage.models import CommentRow, IndicatorRow, MemberRow
 
     async with store.engine.begin() as conn:
         if (await conn.execute(select(func.count()).select_from(CommentRow))).scalar_one() == comments:
@@ -101,9 +101,13 @@ async def with_comments(store, n: int, comments: int) -> None:  # type: ignore[n
         members = list((await conn.execute(select(MemberRow.id))).scalars())
         rnd = random.Random(7)
         rows = [{"indicator_id": rnd.randint(1, n), "member_id": rnd.choice(members), "text": f"seen in campaign {i}",
-                 "created_at": NOW - timedelta(seconds=rnd.randint(0, 30 * 86400))} for i in range(comments)]
+                 "created_at": (at := NOW - timedelta(seconds=rnd.randint(0, 30 * 86400))), "added_at": at}
+                for i in range(comments)]
         for start in range(0, len(rows), 5000):
             await conn.execute(insert(CommentRow), rows[start:start + 5000])
+        changed = select(IndicatorRow.modified_at).where(IndicatorRow.id == CommentRow.indicator_id).scalar_subquery()
+        await conn.execute(update(CommentRow).values(  # as the repositories keep it: added with its indicator
+            added_at=case((CommentRow.created_at > changed, CommentRow.created_at), else_=changed)))
 
 
 async def taxii_page(n: int, queries: int, comments: int = 0) -> dict:

@@ -305,6 +305,9 @@ CommentRow = TableColumns(Table(
     Column("member_id", ForeignKey("members.id"), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Its date in the TAXII feed (0019): the later of created_at and its indicator's modified_at, moved with it.
+    Column("added_at", UTCDateTime(), nullable=False),
+    Index("ix_comments_feed", "added_at", "id", "indicator_id"),  # the feed's notes by keyset
 ))
 
 

@@ -69,8 +69,11 @@ class SqlContextRepository(_Repository):
     # ------------------------------------------------------------ comments
 
     async def add_comment(self, indicator_id: int, member_id: int, text: str, at: datetime) -> int:
-        result = await self._execute(insert(CommentRow).values(
-            indicator_id=indicator_id, member_id=member_id, text=text, created_at=at).returning(CommentRow.id))
+        changed = (await self._execute(select(IndicatorRow.modified_at).where(IndicatorRow.id == indicator_id)))\
+            .scalar_one()
+        result = await self._execute(insert(CommentRow).values(  # added to the feed with its indicator (0019)
+            indicator_id=indicator_id, member_id=member_id, text=text, created_at=at, added_at=max(at, changed))
+            .returning(CommentRow.id))
         return int(result.scalar_one())
 
     async def latest_comments(self, indicator_ids: Iterable[int], limit: int) -> dict[int, tuple[int, list[Comment]]]:

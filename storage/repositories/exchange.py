@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    case,
     exists,
     insert,
     or_,
@@ -148,7 +147,7 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
         its relationship's; a revoked indicator's revocation (`decided_at`: it comes again, revoked; one revoked
         once and approved again is not served); a vote's last change, a sighting's time; a comment's, or its
         indicator's when that is later (a comment made while the item was pending, or out of this viewer's sight,
-        is added with it).
+        is added with it: stored as the comment's `added_at`, moved with its indicator, 0019).
 
         Each kind is a keyset range on its own index ((status, modified_at, id, tlp_rank, org_id) covers the
         indicators' visibility; votes (updated_at, id, indicator_id); sightings (seen_at, id, indicator_id)),
@@ -200,13 +199,9 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
             await read(FEED_RELATIONSHIP, IndicatorRow.modified_at, IndicatorRow.id, IndicatorRow.id,
                        [IndicatorRow.malware.is_not(None), IndicatorRow.type != IOCType.CVE.value])
         if FEED_NOTE in kinds and not stix_ids:  # a note is added when both it and its indicator are there
-            # Read from the comments (few beside indicators), each one's indicator by its key: joined, the planner
-            # could start from every approved indicator instead (SQLite did while the comments table had no
-            # statistics, as a new store's has none: ~100 ms a page at 1M stored, bench/stix.py).
-            approved_at = select(IndicatorRow.modified_at).where(IndicatorRow.id == CommentRow.indicator_id)\
-                .scalar_subquery()
-            added = case((CommentRow.created_at > approved_at, CommentRow.created_at), else_=approved_at)
-            await read(FEED_NOTE, added, CommentRow.id, CommentRow.indicator_id, [],
+            # Comments in (added_at, id) order (their index, 0019), each one's indicator checked by its key: the
+            # comments drive the read whatever the planner's statistics say, and a page reads only its notes.
+            await read(FEED_NOTE, CommentRow.added_at, CommentRow.id, CommentRow.indicator_id, [],
                        where=[exists().where(IndicatorRow.id == CommentRow.indicator_id, *served())])
         vote_ids = [k[2] for k, _ in keys if k[1] == FEED_OPINION]
         sighting_ids = [k[2] for k, _ in keys if k[1] == FEED_SIGHTING]

@@ -33,6 +33,7 @@ from bot.pivots import Pivot
 from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.models import (
+    CommentRow,
     IndicatorRow,
     IndicatorTagRow,
     MemberRow,
@@ -275,7 +276,10 @@ class SqlIndicatorRepository(_Repository):
             .values(status=to.value, status_reason=reason, modified_at=at, **_decided(to, at))
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        await self._notes_follow([indicator_id], at)
+        return True
 
     async def edit(self, indicator_id: int, *, at: datetime, tlp: TLP | None = None, confidence: int | None = None,
                    tags: Sequence[str] | None = None, valid_until: datetime | None = None,
@@ -309,6 +313,7 @@ class SqlIndicatorRepository(_Repository):
                     if clean := _normal_tags(tags):
                         await self._execute(insert(IndicatorTagRow),
                                             [{"indicator_id": indicator_id, "tag": t} for t in clean])
+                await self._notes_follow([indicator_id], at)
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict("the value is held in that scope already") from exc
@@ -345,7 +350,9 @@ class SqlIndicatorRepository(_Repository):
             .returning(IndicatorRow.id)
             .execution_options(synchronize_session=False)
         )
-        return sorted(rows.scalars())
+        expired = sorted(rows.scalars())
+        await self._notes_follow(expired, now)
+        return expired
 
     async def approved_after(self, after_id: int, size: int, now: datetime) -> Sequence[Indicator]:
         """The next `size` approved items with id > after_id still within their valid_until (keyset by id): what
@@ -401,4 +408,12 @@ class SqlIndicatorRepository(_Repository):
                 .execution_options(synchronize_session=False)
             )
             changed.extend(rows.scalars())
+        await self._notes_follow(changed, at)
         return sorted(changed)
+
+    async def _notes_follow(self, indicator_ids: Sequence[int], at: datetime) -> None:
+        """These indicators changed (`modified_at` is now `at`): so did the date their comments are added at in the
+        TAXII feed, the later of the comment's time and its indicator's change (0019)."""
+        for chunk in _chunks(list(indicator_ids)):
+            await self._execute(update(CommentRow).where(CommentRow.indicator_id.in_(chunk), CommentRow.added_at < at)
+                                .values(added_at=at).execution_options(synchronize_session=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -18,7 +18,7 @@ from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from storage.models import IndicatorRow
+from storage.models import CommentRow, IndicatorRow
 from storage.uow import Store
 from tests.storage.storage_helpers import T0, Seed, new_indicator
 
@@ -338,3 +338,35 @@ async def test_the_migration_backfills_scopes_and_keeps_the_latest_sighting_of_a
     await engine.dispose()
     assert scopes == ["shared", "org:2", "member:1", "shared"]
     assert [tuple(r) for r in sightings] == [(2, 500, "replayed", "2026-01-02"), (3, 7, "next day", "2026-01-03")]
+
+
+async def test_the_migration_dates_each_comment_in_the_feed_with_its_indicator(fresh_url: str) -> None:
+    """0019 on a database with comments from before it: a comment made before its indicator's last change is added
+    to the TAXII feed at that change, one made after it at its own time."""
+    url = fresh_url
+    await upgrade(url, "0018")
+    engine = make_engine(url)
+    zone = "+00" if engine.dialect.name == "postgresql" else ""
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO organizations (id, name, name_key, sector, trust_level, created_at) "
+                                f"VALUES (1, 'A', 'a', '', 50, '2026-01-01 00:00:00{zone}')"))
+        await conn.execute(text("INSERT INTO members (id, org_id, name, name_key, role, created_at) "
+                                f"VALUES (1, 1, 'a1', 'a1', 'member', '2026-01-01 00:00:00{zone}')"))
+        for n, changed in ((1, "2026-01-05"), (2, "2026-01-01")):
+            await conn.execute(text(
+                "INSERT INTO indicators (id, stix_id, type, value, scope, status, tlp, tlp_rank, confidence, note, "
+                "submitter_id, org_id, first_seen, last_seen, created_at, modified_at, status_reason, refs) "
+                f"VALUES ({n}, 'indicator--{n}', 'domain', 'v{n}.example', 'shared', 'approved', 'GREEN', 1, 50, '', "
+                f"1, 1, '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', "
+                f"'{changed} 00:00:00{zone}', '', '')"))
+        await conn.execute(text(
+            "INSERT INTO comments (id, indicator_id, member_id, text, created_at) VALUES "
+            f"(1, 1, 1, 'before its approval', '2026-01-02 00:00:00{zone}'), "
+            f"(2, 2, 1, 'after it', '2026-01-03 00:00:00{zone}')"))
+    await engine.dispose()
+    await upgrade(url)
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        added = dict((await conn.execute(select(CommentRow.id, CommentRow.added_at).order_by(CommentRow.id))).all())
+    await engine.dispose()
+    assert added == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 3, tzinfo=UTC)}

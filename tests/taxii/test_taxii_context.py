@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from adapters.config import TaxiiSettings
 from adapters.taxii import create_app
@@ -21,6 +22,7 @@ from bot import exchange
 from bot.dispatcher import Dispatcher
 from bot.domain import Actor, ExportFilter, Identity, Platform, Role, Status
 from bot.rules import organization_visibility
+from storage.models import CommentRow
 from storage.uow import Store
 from tests.stix_helpers import assert_valid_bundle
 
@@ -328,6 +330,32 @@ async def test_a_grouping_comes_again_when_what_the_viewer_sees_in_it_changes(wo
     again = await w.objects("vendor", added_after=newest)
     assert [(o["type"], len(o["object_refs"])) for o in again] == [("grouping", 4)]
     assert again[0]["modified"] > grouping["modified"]
+
+
+async def test_a_note_comes_again_with_its_indicator_and_is_read_by_its_stored_date(world: World) -> None:
+    """A note's date_added is stored with the comment (0019) and moves with its indicator: an edit adds the
+    indicator again, and its notes with it (a client reading what was added since gets both); a comment on an item
+    approved long ago is added when it is made."""
+    w = world
+    await shared(w)
+    _, _, headers = await w.get("vendor", "manifest/")
+    last_added = headers["X-TAXII-Date-Added-Last"]
+    w.clock.at(10)
+    await w.say("alice", "edit #5 conf:90")
+    later = await w.objects("vendor", added_after=last_added)
+    assert [(o["type"], o.get("content")) for o in later if o["type"] in ("indicator", "note")] == [
+        ("indicator", None), ("note", "scanning us")]
+    _, manifest, headers = await w.get("vendor", "manifest/", added_after=last_added)
+    assert {e["date_added"] for e in manifest["objects"]} == {manifest["objects"][0]["date_added"]}
+    w.clock.at(11)
+    await w.say("bob", "comment #1 still active today")
+    (note,) = await w.objects("vendor", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert note["type"] == "note" and note["content"] == "still active today"
+    async with w.store.unit_of_work(read_only=True) as uow:
+        stored = {r.text: (r.created_at, r.added_at) for r in await uow.session.execute(
+            select(CommentRow.text, CommentRow.created_at, CommentRow.added_at))}
+    assert stored["still active today"][0] == stored["still active today"][1] == T0 + timedelta(minutes=11)
+    assert stored["scanning us"][1] == T0 + timedelta(minutes=10) > stored["scanning us"][0]
 
 
 def grouping_in(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
