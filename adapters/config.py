@@ -260,6 +260,10 @@ class Settings(BaseSettings):
     taxii: TaxiiSettings = Field(default_factory=TaxiiSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
 
+    def core_policy(self) -> Policy:
+        """The core's policy: `[policy]` with the score model of `[score]`."""
+        return self.policy.to_policy(self.score)
+
     def missing(self) -> list[str]:
         """Settings an enabled adapter needs and does not have."""
         return self.slack.missing() + self.discord.missing()

@@ -83,7 +83,7 @@ def export(
                            tags=tuple(tag or ()), since=_parse_since(since))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    score_model = settings.policy.to_policy(settings.score).score_model  # as the dispatcher's policy has it
+    score_model = settings.core_policy().score_model  # as the dispatcher's policy has it
 
     async def main(progress: exchange.Progress) -> exchange.ExportStats:
         async with open_store(settings, database_url=database) as store, store.unit_of_work(read_only=True) as uow:
@@ -150,7 +150,7 @@ def import_(
         async with open_store(settings, database_url=database) as store:
             return await services.import_as_organization(
                 store.unit_of_work, org_name=org, member_name=member, platform=Platform.CLI, filename=file.name,
-                now=datetime.now(UTC), policy=settings.policy.to_policy(settings.score),
+                now=datetime.now(UTC), policy=settings.core_policy(),
                 warninglists=await load_warninglists(settings), delivery_platforms=delivery_platforms(settings),
                 data=data, progress=progress, context=context)
 

@@ -179,7 +179,7 @@ async def open_runtime(settings: Settings, *, database_url: str | None = None, m
                 WarningListsOnFirstUse(settings) if settings.warninglists.enabled else None)
         else:
             matcher = await load_warninglists(settings) if warninglists else None
-        dispatcher = Dispatcher(store.unit_of_work, policy=settings.policy.to_policy(settings.score),
+        dispatcher = Dispatcher(store.unit_of_work, policy=settings.core_policy(),
                                 warninglists=matcher, delivery_platforms=delivery_platforms)
         _start_up_over()
         yield Runtime(settings, store, dispatcher)
