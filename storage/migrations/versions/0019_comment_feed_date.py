@@ -20,6 +20,7 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+
 def upgrade() -> None:
     op.add_column("comments", sa.Column("added_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE comments SET added_at = CASE"
