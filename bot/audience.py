@@ -31,10 +31,14 @@ class Reply:
     live: bool = True
 
 
-# What a person does in front of the channel: the channel sees the result.
-_SHARED_BY_NATURE = (commands.Submit, commands.Vote, commands.Sighting, commands.Approve, commands.Reject,
-                     commands.Revoke)
-_LOOKUPS = (commands.Lookup, commands.Search)
+def _shared_by_nature() -> tuple[type[commands.Command], ...]:
+    """What a person does in front of the channel: the channel sees the result. (Functions, not module constants,
+    so that importing this module loads no command class: a command line that runs none needs none.)"""
+    return (commands.Submit, commands.Vote, commands.Sighting, commands.Approve, commands.Reject, commands.Revoke)
+
+
+def _lookups() -> tuple[type[commands.Command], ...]:
+    return (commands.Lookup, commands.Search)
 
 
 def cards_of(result: Result) -> list[IndicatorCard]:
@@ -66,22 +70,22 @@ def lookup_in_channel(command: commands.Command, *, conversation_private: bool, 
     Such an answer is computed with the channel's view, not the speaker's (bot.services.Context.view_for): were
     it computed with the speaker's, an item above the ceiling would turn the reply private while an unknown
     value is answered in public, and the channel would learn that the item exists."""
-    return (isinstance(command, _LOOKUPS) and not conversation_private and channel is not None
+    return (isinstance(command, _lookups()) and not conversation_private and channel is not None
             and not channel.ephemeral_lookups)
 
 
 def _may_be_public(command: commands.Command, result: Result, channel: Channel | None, ceiling: TLP) -> bool:
     if isinstance(command, commands.Passive):
         return True  # built for the channel's audience already (bot.services.passive)
-    if isinstance(command, _LOOKUPS):
+    if isinstance(command, _lookups()):
         if not lookup_in_channel(command, conversation_private=False, channel=channel):
             return False
-    elif not isinstance(command, _SHARED_BY_NATURE):
+    elif not isinstance(command, _shared_by_nature()):
         return False
     if not hasattr(result, "__dataclass_fields__"):
         return False
     cards = cards_of(result)
-    if not cards and not isinstance(command, _LOOKUPS):
+    if not cards and not isinstance(command, _lookups()):
         return False  # errors, confirmations: nothing the channel needs
     return all(can_feed(card.indicator, ceiling) for card in cards)
 

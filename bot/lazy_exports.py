@@ -4,7 +4,7 @@ names, loads only the module that name lives in: for the packages whose modules 
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,7 +17,8 @@ def lazy_exports(package: str, namespace: dict[str, Any], home: Mapping[str, str
     def __getattr__(name: str) -> Any:
         if name not in home:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = namespace[name] = getattr(importlib.import_module(home[name]), name)
+        __import__(home[name])  # not importlib.import_module: `python -X importtime` sees this one
+        value = namespace[name] = getattr(sys.modules[home[name]], name)
         return value
 
     def __dir__() -> list[str]:

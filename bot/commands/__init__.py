@@ -4,10 +4,10 @@ Adapters hand over the text after `/ioc` (Discord's typed options are joined bac
 command means the same thing on Slack, Discord and the console. A bare value (or `#42`) is a lookup.
 Parse errors raise `UsageError` with what was wrong and the right form.
 
-The package: `usage` (UsageError and the help table), `model` (the commands and references as values), `tokens`
-(reading words, options, durations, references), `grammar` (`parse`, one function per verb), `admin_grammar` (the
-admin forms), `forms` (submission modals). Every name is re-exported here: `commands.parse`, `commands.Submit` as
-before.
+The package: `usage` (UsageError and the help table), `model` (the commands as values), `refs` (the references
+they name: #42, a STIX id, a value, a member), `tokens` (reading words, options, durations, references), `grammar`
+(`parse`, one function per verb), `admin_grammar` (the admin forms), `forms` (submission modals). Every name is
+re-exported here: `commands.parse`, `commands.Submit` as before.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "_sighting", "_stats", "_submit", "_valid_tags", "_vote", "_watch", "_where_bad", "_why", "parse",),
     "model": ("EXPORT_FORMATS", "LINK_CODE_ALPHABET", "LINK_CODE_LENGTH", "ApiKeyCreate", "ApiKeyList",
         "ApiKeyRevoke", "Approve", "CaseAdd", "CaseList", "CaseNew", "CaseRemove", "CaseShow", "ChannelSet",
-        "ChannelShow", "Command", "Comment", "Deliveries", "Edit", "Export", "Help", "Home", "IdRef",
-        "ImportFile", "InviteCreate", "InviteList", "InviteRevoke", "Join", "Link", "Lookup", "MalwareNames",
-        "MemberList", "MemberRef", "MemberRemove", "MemberRole", "OrgAdd", "OrgDisable", "OrgList", "Passive",
-        "Queue", "Ref", "Reject", "Reopen", "RetryDelivery", "Revoke", "Search", "Sighting", "Stats", "StixRef",
-        "Submit", "ValueRef", "Vote", "WatchAdd", "WatchList", "WatchRemove", "WhoAmI", "Why",),
+        "ChannelShow", "Command", "Comment", "Deliveries", "Edit", "Export", "Help", "Home", "ImportFile",
+        "InviteCreate", "InviteList", "InviteRevoke", "Join", "Link", "Lookup", "MalwareNames", "MemberList",
+        "MemberRemove", "MemberRole", "OrgAdd", "OrgDisable", "OrgList", "Passive", "Queue", "Reject", "Reopen",
+        "RetryDelivery", "Revoke", "Search", "Sighting", "Stats", "Submit", "Vote", "WatchAdd", "WatchList",
+        "WatchRemove", "WhoAmI", "Why",),
+    "refs": ("IdRef", "MemberRef", "Ref", "StixRef", "ValueRef",),
     "tokens": ("_DURATION", "_DURATION_UNITS", "_ID", "_MEMBER_ID", "_MENTION", "_NUMBER", "_OPTION", "_QUOTES",
         "_STIX_ID", "_TOKEN", "_TRAILING", "_VALUE_HINT", "_enum_option", "_int_option", "_on_off", "_Options",
         "_shown", "_split_list", "_text", "_tlp_option", "_unquote", "parse_duration", "parse_ref", "tokenize",),

@@ -20,7 +20,6 @@ from .model import (
     InviteList,
     InviteRevoke,
     MemberList,
-    MemberRef,
     MemberRemove,
     MemberRole,
     OrgAdd,
@@ -28,6 +27,7 @@ from .model import (
     OrgList,
     RetryDelivery,
 )
+from .refs import MemberRef
 from .tokens import (
     _DURATION,
     _MEMBER_ID,

@@ -30,7 +30,6 @@ from .model import (
     Link,
     Lookup,
     Queue,
-    Ref,
     Reject,
     Reopen,
     Revoke,
@@ -45,6 +44,7 @@ from .model import (
     WhoAmI,
     Why,
 )
+from .refs import Ref
 from .tokens import (
     _ID,
     _OPTION,

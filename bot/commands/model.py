@@ -1,4 +1,4 @@
-"""The commands as frozen values, and the references they name (#42, a STIX id, a value, a member)."""
+"""The commands as frozen values (the references they name are in `refs`)."""
 
 from __future__ import annotations
 
@@ -10,43 +10,7 @@ from bot.ioc import IOCType, Observable
 from bot.tlp import TLP
 from bot.watch_index import WatchTarget
 
-
-@dataclass(frozen=True)
-class IdRef:
-    id: int
-
-    def __str__(self) -> str:
-        return f"#{self.id}"
-
-
-@dataclass(frozen=True)
-class StixRef:
-    stix_id: str
-
-    def __str__(self) -> str:
-        return self.stix_id
-
-
-@dataclass(frozen=True)
-class ValueRef:
-    observable: Observable
-
-    def __str__(self) -> str:
-        return self.observable.value
-
-
-Ref = IdRef | StixRef | ValueRef
-
-
-@dataclass(frozen=True)
-class MemberRef:
-    """`m7` (a member id), or a platform mention `<@U123>` resolved on the speaker's platform."""
-
-    member_id: int | None = None
-    user_id: str | None = None
-
-    def __str__(self) -> str:
-        return f"m{self.member_id}" if self.member_id is not None else f"<@{self.user_id}>"
+from .refs import MemberRef, Ref
 
 
 @dataclass(frozen=True)

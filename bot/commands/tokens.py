@@ -10,7 +10,7 @@ from bot import limits
 from bot.ioc import Observable, classify
 from bot.tlp import TLP
 
-from .model import IdRef, Ref, StixRef, ValueRef
+from .refs import IdRef, Ref, StixRef, ValueRef
 from .usage import UsageError
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
