@@ -4,46 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.engine import PG_CONNECT_TIMEOUT, READ_ONLY, make_engine, safe_url, translate, unavailable_reason
-from storage.repositories import (
-    SqlApiKeyRepository,
-    SqlAuditLog,
-    SqlChannelRepository,
-    SqlExchangeRepository,
-    SqlIndicatorRepository,
-    SqlInviteRepository,
-    SqlMemberRepository,
-    SqlOrganizationRepository,
-    SqlOutbox,
-    SqlPostedCards,
-    SqlSightingRepository,
-    SqlVoteRepository,
-)
-from storage.repositories.blocklists import SqlBlocklistRepository
-from storage.repositories.context import SqlContextRepository
-from storage.repositories.misp import SqlMispRepository
-from storage.repositories.secrets import SqlSecretRepository
-from storage.repositories.statistics import SqlStatisticsRepository
-from storage.repositories.watches import SqlWatchRepository
-from storage.repositories.weekly_digests import SqlWeeklyDigestRepository
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from storage.repositories.activity import SqlSightingRepository, SqlVoteRepository
+    from storage.repositories.api_keys import SqlApiKeyRepository
+    from storage.repositories.audit import SqlAuditLog
+    from storage.repositories.blocklists import SqlBlocklistRepository
+    from storage.repositories.channels import SqlChannelRepository
+    from storage.repositories.context import SqlContextRepository
+    from storage.repositories.delivery import SqlOutbox, SqlPostedCards
+    from storage.repositories.exchange import SqlExchangeRepository
+    from storage.repositories.indicators import SqlIndicatorRepository
+    from storage.repositories.misp import SqlMispRepository
+    from storage.repositories.people import SqlInviteRepository, SqlMemberRepository, SqlOrganizationRepository
+    from storage.repositories.secrets import SqlSecretRepository
+    from storage.repositories.statistics import SqlStatisticsRepository
+    from storage.repositories.watches import SqlWatchRepository
+    from storage.repositories.weekly_digests import SqlWeeklyDigestRepository
 
 OUTBOX_CHANNEL = "coalition_outbox"  # PostgreSQL NOTIFY channel: outbox rows were committed
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+R = TypeVar("R")
 
 
 def utc_now() -> datetime:
@@ -65,30 +62,63 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
+class _Repository(Generic[R]):
+    """A unit of work's repository, made on first use in it (and kept): its module is loaded then, so a command
+    that touches three aggregates does not load the code of twenty."""
+
+    def __init__(self, where: str) -> None:
+        """`where`: "module.ClassName" in storage.repositories."""
+        module, self.name = where.rsplit(".", 1)
+        self.module = f"storage.repositories.{module}"
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, uow: SqlUnitOfWork, owner: type) -> R: ...
+
+    def __get__(self, uow: SqlUnitOfWork | None, owner: type) -> R | Self:
+        if uow is None:
+            return self
+        repository_class = getattr(importlib.import_module(self.module), self.name)
+        # kept in the instance's __dict__, which a non-data descriptor yields to from then on
+        repository: R = repository_class(uow.session, uow.clock)
+        uow.__dict__[self.attribute] = repository
+        return repository
+
+
 class SqlUnitOfWork:
     """One transaction. ``async with store.unit_of_work() as uow: ...; await uow.commit()``.
 
     Leaving the block without ``commit()`` (or by an exception) rolls everything back.
     """
 
-    organizations: SqlOrganizationRepository
-    members: SqlMemberRepository
-    invites: SqlInviteRepository
-    indicators: SqlIndicatorRepository
-    votes: SqlVoteRepository
-    sightings: SqlSightingRepository
-    channels: SqlChannelRepository
-    audit: SqlAuditLog
-    outbox: SqlOutbox
-    posted_cards: SqlPostedCards
-    exchange: SqlExchangeRepository  # STIX/TAXII
-    api_keys: SqlApiKeyRepository
-    secrets: SqlSecretRepository  # per-deployment secrets (STIX id derivation)
+    organizations: _Repository[SqlOrganizationRepository] = _Repository("people.SqlOrganizationRepository")
+    members: _Repository[SqlMemberRepository] = _Repository("people.SqlMemberRepository")
+    invites: _Repository[SqlInviteRepository] = _Repository("people.SqlInviteRepository")
+    indicators: _Repository[SqlIndicatorRepository] = _Repository("indicators.SqlIndicatorRepository")
+    votes: _Repository[SqlVoteRepository] = _Repository("activity.SqlVoteRepository")
+    sightings: _Repository[SqlSightingRepository] = _Repository("activity.SqlSightingRepository")
+    channels: _Repository[SqlChannelRepository] = _Repository("channels.SqlChannelRepository")
+    audit: _Repository[SqlAuditLog] = _Repository("audit.SqlAuditLog")
+    outbox: _Repository[SqlOutbox] = _Repository("delivery.SqlOutbox")
+    posted_cards: _Repository[SqlPostedCards] = _Repository("delivery.SqlPostedCards")
+    exchange: _Repository[SqlExchangeRepository] = _Repository("exchange.SqlExchangeRepository")  # STIX/TAXII
+    api_keys: _Repository[SqlApiKeyRepository] = _Repository("api_keys.SqlApiKeyRepository")
+    secrets: _Repository[SqlSecretRepository] = _Repository("secrets.SqlSecretRepository")
+    watches: _Repository[SqlWatchRepository] = _Repository("watches.SqlWatchRepository")
+    blocklists: _Repository[SqlBlocklistRepository] = _Repository("blocklists.SqlBlocklistRepository")
+    misp: _Repository[SqlMispRepository] = _Repository("misp.SqlMispRepository")
+    context: _Repository[SqlContextRepository] = _Repository("context.SqlContextRepository")
+    statistics: _Repository[SqlStatisticsRepository] = _Repository("statistics.SqlStatisticsRepository")
+    weekly_digests: _Repository[SqlWeeklyDigestRepository] = _Repository("weekly_digests.SqlWeeklyDigestRepository")
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock = utc_now, *,
                  read_only: bool = False) -> None:
         self._session_factory = session_factory
-        self._clock = clock
+        self.clock = clock
         self.read_only = read_only
         self._session: AsyncSession | None = None
 
@@ -112,26 +142,6 @@ class SqlUnitOfWork:
                 if unavailable is None:
                     raise
                 raise unavailable from e
-        clock = self._clock
-        self.organizations = SqlOrganizationRepository(session, clock)
-        self.members = SqlMemberRepository(session, clock)
-        self.invites = SqlInviteRepository(session, clock)
-        self.indicators = SqlIndicatorRepository(session, clock)
-        self.votes = SqlVoteRepository(session, clock)
-        self.sightings = SqlSightingRepository(session, clock)
-        self.channels = SqlChannelRepository(session, clock)
-        self.audit = SqlAuditLog(session, clock)
-        self.outbox = SqlOutbox(session, clock)
-        self.posted_cards = SqlPostedCards(session, clock)
-        self.exchange = SqlExchangeRepository(session, clock)
-        self.api_keys = SqlApiKeyRepository(session, clock)
-        self.secrets = SqlSecretRepository(session, clock)
-        self.watches = SqlWatchRepository(session, clock)
-        self.blocklists = SqlBlocklistRepository(session, clock)
-        self.misp = SqlMispRepository(session, clock)
-        self.context = SqlContextRepository(session, clock)
-        self.statistics = SqlStatisticsRepository(session, clock)
-        self.weekly_digests = SqlWeeklyDigestRepository(session, clock)
         return self
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
@@ -160,7 +170,7 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         try:
-            if self.outbox.written and self.session.bind.dialect.name == "postgresql":
+            if "outbox" in self.__dict__ and self.outbox.written and self.session.bind.dialect.name == "postgresql":
                 # Delivered with the commit: deliverers in other processes wake up now, not at their next poll.
                 await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
             await self.session.commit()

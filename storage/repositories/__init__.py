@@ -11,35 +11,22 @@
 The rules every module keeps are in ``storage.repositories.base``.
 """
 
-from storage.repositories.activity import SqlSightingRepository, SqlVoteRepository
-from storage.repositories.api_keys import SqlApiKeyRepository, api_key_digest
-from storage.repositories.audit import SqlAuditLog
-from storage.repositories.channels import SqlChannelRepository
-from storage.repositories.delivery import SqlOutbox, SqlPostedCards
-from storage.repositories.exchange import SqlExchangeRepository
-from storage.repositories.indicator_rows import visibility_clause
-from storage.repositories.indicators import SqlIndicatorRepository
-from storage.repositories.people import (
-    SqlInviteRepository,
-    SqlMemberRepository,
-    SqlOrganizationRepository,
-    invite_digest,
-)
+from bot.lazy_exports import lazy_exports
 
-__all__ = [
-    "SqlApiKeyRepository",
-    "SqlAuditLog",
-    "SqlChannelRepository",
-    "SqlExchangeRepository",
-    "SqlIndicatorRepository",
-    "SqlInviteRepository",
-    "SqlMemberRepository",
-    "SqlOrganizationRepository",
-    "SqlOutbox",
-    "SqlPostedCards",
-    "SqlSightingRepository",
-    "SqlVoteRepository",
-    "api_key_digest",
-    "invite_digest",
-    "visibility_clause",
-]
+# Each name is looked up in its module on first use (PEP 562): importing one repository (a unit of work makes each
+# on first use, storage.uow) loads no other.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "activity": ("SqlSightingRepository", "SqlVoteRepository"),
+    "api_keys": ("SqlApiKeyRepository", "api_key_digest"),
+    "audit": ("SqlAuditLog",),
+    "channels": ("SqlChannelRepository",),
+    "delivery": ("SqlOutbox", "SqlPostedCards"),
+    "exchange": ("SqlExchangeRepository",),
+    "indicator_rows": ("visibility_clause",),
+    "indicators": ("SqlIndicatorRepository",),
+    "people": ("SqlInviteRepository", "SqlMemberRepository", "SqlOrganizationRepository", "invite_digest"),
+}
+_HOME = {name: f"{__name__}.{module}" for module, names in _EXPORTS.items() for name in names}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOME)
