@@ -23,15 +23,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from bot.results import ImportReport
+from bot.values import frozen
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@frozen
 class ProgressTiming:
     """When a chat import shows its progress: a message once it has run `after` seconds, edited at most every
     `every` seconds; `finish_within`: how long the end of the import waits for the message's last call."""

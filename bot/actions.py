@@ -7,18 +7,18 @@ a restarted bot can still decode the buttons it posted before.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from bot import commands, limits
 from bot.commands import IdRef, UsageError
 from bot.domain import Verdict
+from bot.values import frozen
 
 PREFIX = "ioc"
 # fullmatch, ASCII digits only: an id fits BIGINT (18 digits), a page number is at most limits.PAGE_MAX
 _ACTION = re.compile(r"ioc:(vote|approve|reject|revoke|queue|lookup):([0-9]{1,18})(?::([a-z_]{1,20}))?")
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     verb: str
     target: int  # an indicator id, or a page number for `queue`

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import Channel, Identity, Indicator, Member, OutboxEvent, Platform, Status
@@ -33,6 +32,7 @@ from bot.ports import UnitOfWork
 from bot.results import IndicatorCard
 from bot.rules import can_feed, can_see, shown_org_name, visibility
 from bot.tlp import TLP
+from bot.values import frozen
 from bot.watch_index import Subject, Watch, WatchIndex
 
 COALESCE = timedelta(hours=1)
@@ -49,7 +49,7 @@ ALERTING = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class PersonalAlert:
     """Tell one person (on the platform's identity of theirs) that their watch matched."""
 
@@ -60,7 +60,7 @@ class PersonalAlert:
     coalesced: bool = True  # an event's alert (marked for coalescing), not a daily digest
 
 
-@dataclass(frozen=True)
+@frozen
 class ChannelAlert:
     """Post the card in a channel whose watch matched."""
 

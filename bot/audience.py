@@ -10,16 +10,16 @@ submitters hidden from everyone, and moderation buttons only in moderation chann
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 from bot import commands
 from bot.domain import Channel, ChannelPurpose
 from bot.results import IndicatorCard, Result
 from bot.rules import can_feed, shown_org_name, tlp_in_channel
 from bot.tlp import TLP
+from bot.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Reply:
     result: Result
     private: bool

@@ -19,15 +19,15 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import ExportFilter, Status
 from bot.ioc import IOCType
 from bot.tlp import TLP
+from bot.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Blocklist:
     name: str
     types: tuple[IOCType, ...]

@@ -12,7 +12,6 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from bot.policy import Policy
 from bot.ports import Clock, Conflict, StoreUnavailable, UnitOfWorkFactory
 from bot.results import InternalError, Result, Unavailable, UserError
 from bot.rules import PermissionDenied
+from bot.values import frozen
 
 if TYPE_CHECKING:
     from bot.exchange import Progress
@@ -128,7 +128,7 @@ SERVICES.update({
 })
 
 
-@dataclass(frozen=True)
+@frozen
 class Handled:
     """What observers learn of each command (no content: nothing secret or personal)."""
 

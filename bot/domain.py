@@ -7,12 +7,13 @@ adapters can render them without reaching back into the store.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from typing import Any
 
 from bot.ioc import IOCType, Observable
 from bot.tlp import TLP
+from bot.values import frozen
 
 
 class Role(enum.StrEnum):
@@ -58,7 +59,7 @@ class ChannelPurpose(enum.StrEnum):
     MODERATION = "moderation"
 
 
-@dataclass(frozen=True)
+@frozen
 class Actor:
     """Who is speaking, and where. Identity is (platform, workspace_id, user_id), never a display name.
 
@@ -95,7 +96,7 @@ class Actor:
         return Identity(self.platform, self.identity_workspace_id or self.workspace_id, self.user_id)
 
 
-@dataclass(frozen=True)
+@frozen
 class Organization:
     id: int
     name: str
@@ -104,7 +105,7 @@ class Organization:
     disabled: bool = False  # `admin org disable`: its members can no longer act; its items stay
 
 
-@dataclass(frozen=True)
+@frozen
 class Member:
     id: int
     name: str
@@ -114,14 +115,14 @@ class Member:
     org_disabled: bool = False  # their organization is disabled: they can no longer act
 
 
-@dataclass(frozen=True)
+@frozen
 class Identity:
     platform: Platform
     workspace_id: str
     user_id: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Invite:
     code: str
     org_id: int
@@ -132,7 +133,7 @@ class Invite:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class InviteRecord:
     """An invite code as `admin invite list` shows it: never the code (only its hash is stored)."""
 
@@ -146,7 +147,7 @@ class InviteRecord:
     revoked: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class Channel:
     platform: Platform
     workspace_id: str
@@ -158,7 +159,7 @@ class Channel:
     shared_externally: bool = False  # Slack Connect: shared with other organizations' workspaces
 
 
-@dataclass(frozen=True)
+@frozen
 class Submission:
     """One value submitted with its own properties: a chat submission's values share them, an import's differ."""
 
@@ -178,7 +179,7 @@ class Submission:
     references: tuple[str, ...] = ()  # reference URLs
 
 
-@dataclass(frozen=True)
+@frozen
 class NewIndicator:
     """What a submission asks the store to create."""
 
@@ -202,7 +203,7 @@ class NewIndicator:
     references: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Indicator:
     id: int
     stix_id: str
@@ -237,7 +238,7 @@ class Indicator:
         return f"#{self.id}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Tally:
     confirm: int = 0
     false_positive: int = 0
@@ -245,14 +246,14 @@ class Tally:
     false_positive_orgs: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class SightingSummary:
     count: int = 0
     orgs: int = 0
     last_seen: datetime | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Comment:
     """`/ioc comment #ID text` (issue 13): read by whoever may see the indicator."""
 
@@ -265,7 +266,7 @@ class Comment:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Case:
     """A case (issue 13): a campaign, an incident, a takedown, grouping indicators. It has its own TLP, seen as an
     item is (bot.rules.can_see: `submitter_id` is the member who opened it)."""
@@ -280,7 +281,7 @@ class Case:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class Visibility:
     """The rows a viewer may see, as the store must filter them (computed by bot.rules)."""
 
@@ -292,7 +293,7 @@ class Visibility:
     red_all: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class SearchFilter:
     """Search criteria. `org_name` matches that organization's rows, but never its anonymous ones unless the
     viewer belongs to it (anonymity must survive a search by organization). `text` is a substring of the
@@ -314,7 +315,7 @@ class SearchFilter:
     malware: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Page:
     number: int = 1
     size: int = 10
@@ -324,7 +325,7 @@ class Page:
         return (self.number - 1) * self.size
 
 
-@dataclass(frozen=True)
+@frozen
 class OutboxEvent:
     """One event to deliver on one platform (see bot.delivery)."""
 
@@ -338,7 +339,7 @@ class OutboxEvent:
     workspace_id: str | None = None  # one workspace's lane of the platform; None = every workspace it serves
 
 
-@dataclass(frozen=True)
+@frozen
 class PostedCard:
     """A card the bot posted in a channel; `message_id` None means "about to be posted"."""
 
@@ -352,7 +353,7 @@ class PostedCard:
     id: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class PostedCaseCard:
     """A case's card the bot posted in a channel (`/ioc case show NAME` there), kept so that it is edited when the
     case changes. `ceiling`: what the channel's audience could see when it was posted (a channel shared with other
@@ -369,7 +370,7 @@ class PostedCaseCard:
     id: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class StatsTrends:
     """What `/ioc stats` draws (issue 14), only over what the asker may see: per week (oldest first, the current
     week last), submissions and approvals; the median time from submission to decision; the most used tags; and
@@ -383,7 +384,7 @@ class StatsTrends:
     by_organization: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class StoreStats:
     by_status: dict[str, int] = field(default_factory=dict)
     by_type: dict[str, int] = field(default_factory=dict)
@@ -425,7 +426,7 @@ __all__ = [
 # ---------------------------------------------------------------- STIX/TAXII exchange (bot.exchange, bot.stix)
 
 
-@dataclass(frozen=True)
+@frozen
 class ExportFilter:
     """What an export or a feed asks for; visibility is applied on top, always."""
 
@@ -436,7 +437,7 @@ class ExportFilter:
     since: datetime | None = None  # modified at or after
 
 
-@dataclass(frozen=True)
+@frozen
 class VoteRecord:
     """One member's vote as STIX exports it: the voter's organization, never the voter's name."""
 
@@ -449,7 +450,7 @@ class VoteRecord:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class SightingRecord:
     id: int
     indicator_id: int
@@ -458,7 +459,7 @@ class SightingRecord:
     seen_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiKey:
     """An organization's TAXII key; only its SHA-256 and a display prefix are stored."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
 
 from bot.ioc import IOCType, Observable
+from bot.values import frozen
 from bot.watch_index import Subject, _host_of, _network_of
 
 SHOWN = 5  # items shown per kind (the first in address or name order); the count is of all...
@@ -28,7 +28,7 @@ class Relation(enum.StrEnum):
     HOST = "host"  # the domain or IP item that is exactly this host
 
 
-@dataclass(frozen=True)
+@frozen
 class Pivot:
     """One question to the store: the items of `types` in `relation` to `target` (a network such as
     `198.51.100.7/32`, or a host name), other than `exclude` (the looked-up value itself)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from enum import StrEnum
 
 from bot.score import ScoreModel
 from bot.tlp import TLP
+from bot.values import frozen
 
 
 class WarninglistAction(StrEnum):
@@ -15,7 +16,7 @@ class WarninglistAction(StrEnum):
     BLOCK = "block"  # refuse it unless `override` with a reason
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
     default_tlp: TLP = TLP.AMBER
     default_confidence: int = 50

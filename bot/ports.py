@@ -7,7 +7,6 @@ Leaving the block without commit rolls back, so nothing partial is ever stored.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol, Self
 
@@ -48,6 +47,7 @@ from bot.pivots import Pivot
 from bot.score import OrgVerdict
 from bot.standing import OrgStanding
 from bot.tlp import TLP
+from bot.values import frozen
 from bot.watch_index import Watch
 
 
@@ -253,7 +253,7 @@ class AuditLog(Protocol):
                      indicator_id: int | None = None, detail: dict[str, Any] | None = None) -> None: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class OutboxLane:
     """The rows of one platform's lane waiting to be delivered (`workspace_id` None: rows for every workspace)."""
 

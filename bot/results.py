@@ -6,7 +6,7 @@ viewer may press, and the indicators this viewer may see. Adapters never decide 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from bot.domain import (
@@ -33,17 +33,18 @@ from bot.ports import OutboxLane
 from bot.score import Score
 from bot.standing import OrgStanding
 from bot.tlp import TLP
+from bot.values import frozen
 from bot.watch_index import Watch
 
 
-@dataclass(frozen=True)
+@frozen
 class Button:
     label: str
     action_id: str
     style: str = "default"  # default | primary | danger
 
 
-@dataclass(frozen=True)
+@frozen
 class IndicatorCard:
     indicator: Indicator
     org_shown: str
@@ -60,7 +61,7 @@ class IndicatorCard:
     score: Score | None = None  # bot.score: from the item's own votes and sightings, never from other items
 
 
-@dataclass(frozen=True)
+@frozen
 class Submitted:
     """What a submission did. Built only from items the submitter may see: a value held where they may not see
     it is submitted as their own new item, so the answer is the same as for an unknown value."""
@@ -72,7 +73,7 @@ class Submitted:
     sightings_updated: tuple[str, ...] = ()  # refs whose sighting of today by the submitter was replaced
 
 
-@dataclass(frozen=True)
+@frozen
 class RelatedItem:
     """One item around a looked-up value (issue 12's pivots), as the related section shows it."""
 
@@ -81,7 +82,7 @@ class RelatedItem:
     confirm_orgs: int  # organizations that confirmed it
 
 
-@dataclass(frozen=True)
+@frozen
 class RelatedGroup:
     """Items of one kind around a value ("inside", "subdomains", "URLs on it"...): how many the viewer may see,
     the first few of them (in address or name order), and the search that lists them all."""
@@ -92,7 +93,7 @@ class RelatedGroup:
     search: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Related:
     """What else the coalition holds around one looked-up value, only what the viewer may see (counts too)."""
 
@@ -100,7 +101,7 @@ class Related:
     groups: tuple[RelatedGroup, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class LookupResult:
     cards: tuple[IndicatorCard, ...]
     unknown: tuple[str, ...] = ()
@@ -108,21 +109,21 @@ class LookupResult:
     related: tuple[Related, ...] = ()  # pivots: only values with something related the viewer may see
 
 
-@dataclass(frozen=True)
+@frozen
 class Voted:
     card: IndicatorCard
     previous: str | None
     auto_approved: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class SightingRecorded:
     card: IndicatorCard
     count: int
     updated: bool = False  # replaced the member's sighting of today (one per member, indicator and UTC day)
 
 
-@dataclass(frozen=True)
+@frozen
 class IndicatorList:
     title: str
     cards: tuple[IndicatorCard, ...]
@@ -133,52 +134,52 @@ class IndicatorList:
     total_at_least: bool = False  # `total` is a lower bound: counting stopped once the page was full
 
 
-@dataclass(frozen=True)
+@frozen
 class Moderated:
     verb: str  # approved | rejected | revoked
     cards: tuple[IndicatorCard, ...]
     skipped: tuple[str, ...] = ()  # "#4 is rejected, not pending"
 
 
-@dataclass(frozen=True)
+@frozen
 class WhoAmIResult:
     member: Member
     identities: tuple[Identity, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Joined:
     member: Member
 
 
-@dataclass(frozen=True)
+@frozen
 class StatsResult:
     stats: StoreStats
     trends: StatsTrends | None = None  # what the chart draws (adapters.charts)
 
 
-@dataclass(frozen=True)
+@frozen
 class HelpResult:
     entries: tuple[tuple[str, str, str], ...]  # (verb, usage, summary)
 
 
-@dataclass(frozen=True)
+@frozen
 class OrganizationList:
     organizations: tuple[Organization, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberListResult:
     members: tuple[Member, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class InviteCreated:
     code: str
     invite: InviteValue
 
 
-@dataclass(frozen=True)
+@frozen
 class ChannelSettings:
     channel: Channel
     changed: bool
@@ -196,7 +197,7 @@ THREAD_FOLLOWS = "follows"
 THREAD_OWN = "own"
 
 
-@dataclass(frozen=True)
+@frozen
 class ChannelSharing:
     """A registered channel became shared with another organization's workspace (or stopped being shared):
     `lowered_from` is the ceiling it had when it was lowered to CLEAR, else None."""
@@ -205,14 +206,14 @@ class ChannelSharing:
     lowered_from: TLP | None
 
 
-@dataclass(frozen=True)
+@frozen
 class HomeResult:
     member: Member
     recent: IndicatorList  # the member's own latest submissions
     queue: IndicatorList | None  # moderators only
 
 
-@dataclass(frozen=True)
+@frozen
 class PassiveResult:
     """Indicators found in a channel message: each with its card when the channel may see it, else None
     (unknown, or above the channel's ceiling: the same answer, so nothing leaks)."""
@@ -220,14 +221,14 @@ class PassiveResult:
     items: tuple[tuple[Observable, IndicatorCard | None], ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class DeliveryList:
     parked: tuple[OutboxEvent, ...]
     pending: dict[str, tuple[int, float]]  # platform -> (rows waiting, age of the oldest in seconds)
     lanes: tuple[OutboxLane, ...] = ()  # the same rows per workspace lane (bot.delivery)
 
 
-@dataclass(frozen=True)
+@frozen
 class Notice:
     """A message to one person about one indicator (e.g. "your submission was approved")."""
 
@@ -235,7 +236,7 @@ class Notice:
     card: IndicatorCard
 
 
-@dataclass(frozen=True)
+@frozen
 class WatchListResult:
     """The speaker's watches, and (in a channel) the channel's watches set by others."""
 
@@ -243,14 +244,14 @@ class WatchListResult:
     channel: tuple[Watch, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Done:
     """A short confirmation, e.g. "Organization ACME Bank added (o3)"."""
 
     message: str
 
 
-@dataclass(frozen=True)
+@frozen
 class UserError:
     """Something the person can fix: what was wrong and the right form."""
 
@@ -261,7 +262,7 @@ class UserError:
 STORE_UNAVAILABLE = "the coalition's store is unavailable right now; try again in a minute"
 
 
-@dataclass(frozen=True)
+@frozen
 class Unavailable(UserError):
     """The store could not be reached: nothing was done; the same command may work in a minute. A `UserError`,
     so that every adapter shows it privately, as it shows any answer the person can act on."""
@@ -269,7 +270,7 @@ class Unavailable(UserError):
     problem: str = STORE_UNAVAILABLE
 
 
-@dataclass(frozen=True)
+@frozen
 class InternalError:
     reference: str
     at: datetime = field(default_factory=datetime.now)
@@ -284,7 +285,7 @@ Result = (
 
 # -- STIX/TAXII exchange (bot.exchange) --
 
-@dataclass(frozen=True)
+@frozen
 class FileResult:
     """A file for the person (the adapters upload it); `summary` is the message that goes with it."""
 
@@ -294,7 +295,7 @@ class FileResult:
     summary: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ImportReport:
     filename: str
     format: str  # stix | text
@@ -313,13 +314,13 @@ class ImportReport:
     unmoderated_count: int = 0  # of created_count: stored approved at once, as nobody but the importer could decide
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiKeyCreated:
     key: str  # shown once; only its SHA-256 is stored
     api_key: ApiKeyValue
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiKeyListResult:
     keys: tuple[ApiKeyValue, ...]
 
@@ -329,7 +330,7 @@ Result = Result | FileResult | ImportReport | ApiKeyCreated | ApiKeyListResult  
 
 # -- Context (issue 13): cases --
 
-@dataclass(frozen=True)
+@frozen
 class CaseCard:
     """A case and the indicators in it that the viewer may see (counted by status; the others are not mentioned)."""
 
@@ -340,12 +341,12 @@ class CaseCard:
     channel: bool = False  # built for a channel's audience (a live case card), not for the one who asked
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseListResult:
     cases: tuple[tuple[Case, int], ...]  # each case the viewer may see, with how many of its items they may see
 
 
-@dataclass(frozen=True)
+@frozen
 class MalwareNamesResult:
     names: tuple[str, ...]
 
@@ -355,7 +356,7 @@ Result = Result | CaseCard | CaseListResult | MalwareNamesResult  # type: ignore
 
 # -- Score (issue 13) --
 
-@dataclass(frozen=True)
+@frozen
 class ScoreExplained:
     """`/ioc why #ID`: an item's score and the whole computation in plain words (bot.score.explain)."""
 
@@ -364,7 +365,7 @@ class ScoreExplained:
     explanation: str
 
 
-@dataclass(frozen=True)
+@frozen
 class OrgStandings:
     """`/ioc stats orgs`: each organization's standing over what the asker may see."""
 

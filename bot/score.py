@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain import Indicator, SightingSummary, Verdict
 from bot.ioc import IOCType
+from bot.values import frozen
 
 if TYPE_CHECKING:
     from bot.ports import UnitOfWork
@@ -42,7 +43,7 @@ LIFETIMES_DAYS: dict[IOCType, float] = {  # OpenCTI's defaults where it has one
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class ScoreModel:
     """How scores decay, per type (configurable: `[score]` in the settings)."""
 
@@ -54,7 +55,7 @@ class ScoreModel:
         return timedelta(days=self.lifetimes_days.get(kind, 47))
 
 
-@dataclass(frozen=True)
+@frozen
 class ScoreInputs:
     """What the score is computed from: nothing else."""
 
@@ -68,7 +69,7 @@ class ScoreInputs:
     last_sighted: datetime | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Score:
     value: int  # 0-100
     trend: str  # "↑" confirmed or sighted in the last week, "↓" lost a point or more over it, "→" steady
@@ -154,7 +155,7 @@ def compute(inputs: ScoreInputs, now: datetime, model: ScoreModel | None = None)
     return Score(value, trend, tuple(steps), reaches)
 
 
-@dataclass(frozen=True)
+@frozen
 class OrgVerdict:
     """One organization's verdict on an indicator as the store counts it: its trust and its latest such vote."""
 

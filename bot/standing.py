@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bot.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class OrgStanding:
     """Counted over the items one viewer may see (another organization's anonymous items under the anonymous name)."""
 

@@ -28,11 +28,11 @@ import enum
 import functools
 import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.context import ContextError, malware_name
 from bot.ioc.types import IOCType
+from bot.values import frozen
 
 MIN_BRAND = 4  # shorter words would match half the internet
 
@@ -46,7 +46,7 @@ class WatchKind(enum.StrEnum):
     TYPE = "type"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class WatchTarget:
     """What one watch looks for, canonical: `198.51.100.0/24`, `northbank.example`, `northbank`, `phishing`,
     `emotet`, `url`. `org` limits it to that organization's items (compared case-insensitively)."""
@@ -60,7 +60,7 @@ class WatchTarget:
         return f"{shown} org:{self.org}" if self.org else shown
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Subject:
     """An indicator as the matcher sees it."""
 
@@ -71,7 +71,7 @@ class Subject:
     org: str | None = None  # the submitting organization's name, None when anonymous to the watcher
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Watch:
     """A member's watch: its target, the note they gave it, and how they are told. A channel watch (set by a
     moderator or an admin) alerts that channel, within its ceiling, instead of its owner."""

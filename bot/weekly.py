@@ -14,7 +14,6 @@ A channel that may see nothing of the last twelve weeks is left out (there is no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from bot.domain import Channel, ChannelPurpose, OutboxEvent, Platform, StatsTren
 from bot.rules import ANONYMOUS_ORG, channel_visibility
 from bot.text import trend_lines
 from bot.tlp import TLP
+from bot.values import frozen
 from bot.weekly_schedule import WeeklySchedule, week_of
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ async def write_weekly(uow: UnitOfWork, now: datetime, platforms: Sequence[Platf
     return 1
 
 
-@dataclass(frozen=True)
+@frozen
 class WeeklyPost:
     """One feed channel's digest: the numbers it may see, the text saying them, and the chart's file name."""
 

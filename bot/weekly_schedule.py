@@ -3,14 +3,15 @@ configuration imports nothing more than this."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+
+from bot.values import frozen
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 LATE = timedelta(days=1)  # a week's digest not written within a day of its moment is skipped
 
 
-@dataclass(frozen=True)
+@frozen
 class WeeklySchedule:
     """When the digest is due: a weekday (0 = Monday) and an hour, UTC."""
 

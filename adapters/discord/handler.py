@@ -28,7 +28,6 @@ import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -44,6 +43,7 @@ from bot.ioc import extract
 from bot.ports import UnitOfWorkFactory
 from bot.results import InternalError, PassiveResult, StatsResult, UserError
 from bot.text import plain
+from bot.values import frozen
 
 from .render import MENTIONS, Message, card_embed, esc, indicator_id_of, passive_text, to_message
 
@@ -66,7 +66,7 @@ POST_HERE_FIX = ("someone who manages the channel can give the bot the View Chan
 PUBLIC_VERBS = {"submit", "vote", "sighting", "approve", "reject", "revoke", "lookup", "search"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Origin:
     """Where an event without an interaction came from (a message, a file, a reaction): who, and the channel a
     public answer would go to (None: the event has no public answer, e.g. a reaction)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import singledispatchmethod
 from typing import Any
 
@@ -33,6 +32,7 @@ from bot.text import (
     submitted_head,
 )
 from bot.tlp import TLP
+from bot.values import frozen
 
 from .mrkdwn import code, esc, truncate
 
@@ -104,7 +104,7 @@ def sections(lines: Iterable[str], *, max_blocks: int) -> list[dict[str, Any]]:
     return blocks
 
 
-@dataclass(frozen=True)
+@frozen
 class Message:
     """A chat message: the mrkdwn fallback `text` (notifications, screen readers) and its blocks."""
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain import ChannelPurpose, Role, Status, Verdict
 from bot.ioc import IOCType, Observable
 from bot.tlp import TLP
+from bot.values import frozen
 from bot.watch_index import WatchTarget
 
 from .refs import MemberRef, Ref
 
 
-@dataclass(frozen=True)
+@frozen
 class Submit:
     values: tuple[Observable, ...]
     tlp: TLP | None = None
@@ -29,13 +29,13 @@ class Submit:
     case: str = ""  # case:NAME adds the new items to that case (bot.cases)
 
 
-@dataclass(frozen=True)
+@frozen
 class Lookup:
     refs: tuple[Ref, ...]
     invalid: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Vote:
     ref: Ref
     verdict: Verdict | None  # None withdraws the vote
@@ -43,14 +43,14 @@ class Vote:
     withdraw_only: Verdict | None = None  # withdraw only a vote with this verdict (a removed reaction)
 
 
-@dataclass(frozen=True)
+@frozen
 class Sighting:
     ref: Ref
     count: int = 1
     note: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Search:
     types: tuple[IOCType, ...] = ()
     tags: tuple[str, ...] = ()
@@ -71,73 +71,73 @@ class Search:
     malware: tuple[str, ...] = ()  # malware:emotet
 
 
-@dataclass(frozen=True)
+@frozen
 class Queue:
     page: int = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Approve:
     refs: tuple[Ref, ...]
     note: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Reject:
     refs: tuple[Ref, ...]
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Revoke:
     refs: tuple[Ref, ...]
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Join:
     code: str
 
 
-@dataclass(frozen=True)
+@frozen
 class WhoAmI:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Stats:
     orgs: bool = False  # `/ioc stats orgs`: each organization's standing (issue 13)
 
 
-@dataclass(frozen=True)
+@frozen
 class Help:
     topic: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class OrgAdd:
     name: str
     sector: str = ""
     trust: int = 50
 
 
-@dataclass(frozen=True)
+@frozen
 class OrgList:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberList:
     org: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberRole:
     member: MemberRef
     role: Role
 
 
-@dataclass(frozen=True)
+@frozen
 class InviteCreate:
     org: str
     role: Role = Role.MEMBER
@@ -145,7 +145,7 @@ class InviteCreate:
     expires_in: timedelta = timedelta(days=7)
 
 
-@dataclass(frozen=True)
+@frozen
 class ChannelSet:
     ceiling: TLP | None = None
     purpose: ChannelPurpose | None = None
@@ -153,27 +153,27 @@ class ChannelSet:
     ephemeral: bool | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ChannelShow:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Deliveries:
     """Admins: deliveries that failed too often and wait for a decision."""
 
 
-@dataclass(frozen=True)
+@frozen
 class RetryDelivery:
     event_id: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Home:
     """The person's overview (Slack's App Home): organization, role, recent submissions, the queue."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Passive:
     """A message seen in a channel with passive mode on: the status of the indicators in it, storing nothing."""
 
@@ -190,7 +190,7 @@ Command = (
 EXPORT_FORMATS = ("stix", "csv", "txt")
 
 
-@dataclass(frozen=True)
+@frozen
 class Export:
     format: str = "stix"  # stix | csv | txt
     statuses: tuple[Status, ...] = (Status.APPROVED,)
@@ -201,7 +201,7 @@ class Export:
     min_score: int | None = None  # only items scoring at least this (issue 13)
 
 
-@dataclass(frozen=True)
+@frozen
 class ImportFile:
     """A file shared to the bot (built by the adapters from the attachment): STIX 2.1 JSON, MISP event JSON, CSV
     or text. `context`: also MISP attributes marked `to_ids: false` (skipped and counted otherwise)."""
@@ -211,18 +211,18 @@ class ImportFile:
     context: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiKeyCreate:
     org: str
     name: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiKeyList:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class ApiKeyRevoke:
     key_id: int
 
@@ -236,7 +236,7 @@ LINK_CODE_LENGTH = 12
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # read back and typed by hand: no 0/O, 1/I
 
 
-@dataclass(frozen=True)
+@frozen
 class Link:
     """`/ioc link [start]` makes a one-time code (None here); `/ioc link CODE` uses it from another identity."""
 
@@ -246,7 +246,7 @@ class Link:
 Command = Command | Link  # type: ignore[misc]
 
 
-@dataclass(frozen=True)
+@frozen
 class WatchAdd:
     """`/ioc watch add TARGET ...`: be told when an indicator matching TARGET is submitted, decided, confirmed,
     sighted, revoked or expires; `channel` (moderators, admins) alerts the channel instead of the person."""
@@ -258,12 +258,12 @@ class WatchAdd:
     include_own: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class WatchList:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class WatchRemove:
     watch_id: int
 
@@ -271,7 +271,7 @@ class WatchRemove:
 Command = Command | WatchAdd | WatchList | WatchRemove  # type: ignore[misc]
 
 
-@dataclass(frozen=True)
+@frozen
 class Edit:
     """`/ioc edit #ID ...`: what to change (None or empty: unchanged). `tags` replaces the tags; `tags_add` and
     `tags_remove` change them (`tags:+a,-b`)."""
@@ -289,71 +289,71 @@ class Edit:
     references: tuple[str, ...] | None = None  # replaces them; () removes them (ref:none)
 
 
-@dataclass(frozen=True)
+@frozen
 class Reopen:
     ref: Ref
     reason: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Comment:
     ref: Ref
     text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseNew:
     name: str
     tlp: TLP | None = None
     description: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseAdd:
     name: str
     refs: tuple[Ref, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseRemove:
     name: str
     ref: Ref
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseShow:
     name: str
 
 
-@dataclass(frozen=True)
+@frozen
 class CaseList:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class MalwareNames:
     """Not typed: what an autocomplete asks (the families already named that the asker may see)."""
 
     prefix: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberRemove:
     member: MemberRef
 
 
-@dataclass(frozen=True)
+@frozen
 class InviteList:
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class InviteRevoke:
     invite_id: int | None = None
     code: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class OrgDisable:
     name: str
     disabled: bool = True  # False: `org enable`
@@ -362,7 +362,7 @@ class OrgDisable:
 Command = Command | Edit | Reopen | MemberRemove | InviteList | InviteRevoke | OrgDisable  # type: ignore[misc]
 
 
-@dataclass(frozen=True)
+@frozen
 class Why:
     ref: Ref
 

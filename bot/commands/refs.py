@@ -4,12 +4,11 @@ Their own module, so that what resolves a reference (bot.services.context, bot.a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.ioc import Observable
+from bot.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class IdRef:
     id: int
 
@@ -17,7 +16,7 @@ class IdRef:
         return f"#{self.id}"
 
 
-@dataclass(frozen=True)
+@frozen
 class StixRef:
     stix_id: str
 
@@ -25,7 +24,7 @@ class StixRef:
         return self.stix_id
 
 
-@dataclass(frozen=True)
+@frozen
 class ValueRef:
     observable: Observable
 
@@ -36,7 +35,7 @@ class ValueRef:
 Ref = IdRef | StixRef | ValueRef
 
 
-@dataclass(frozen=True)
+@frozen
 class MemberRef:
     """`m7` (a member id), or a platform mention `<@U123>` resolved on the speaker's platform."""
 

@@ -4,7 +4,6 @@ the errors it answers with."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Protocol
@@ -19,6 +18,7 @@ from bot.domain import (
 )
 from bot.results import CaseCard, IndicatorCard, Notice
 from bot.tlp import TLP
+from bot.values import frozen
 
 
 class DeliveryError(Exception):
@@ -93,7 +93,7 @@ class DeliverySink(Protocol):
         Every message posted since then is looked at, page after page, however many there are."""
 
 
-@dataclass(frozen=True)
+@frozen
 class PostCard:
     channel: Channel
     card: IndicatorCard
@@ -106,7 +106,7 @@ class PostCard:
         return self.channel.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class UpdateCard:
     posted: PostedCard
     card: IndicatorCard
@@ -116,7 +116,7 @@ class UpdateCard:
         return self.posted.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class Notify:
     identity: Identity
     notice: Notice
@@ -128,7 +128,7 @@ class Notify:
         return self.identity.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class PostText:
     channel: Channel
     text: str
@@ -140,7 +140,7 @@ class PostText:
         return self.channel.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class PostFile:
     """The weekly digest in one feed channel (bot.weekly): its chart, drawn by the deliverer, and its text."""
 
@@ -155,7 +155,7 @@ class PostFile:
         return self.channel.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class ThreadComment:
     """A comment as a channel's audience sees it under a card: `author` is what the lookups show (the commenter's
     organization; "a coalition member" for every comment on an anonymous item, bot.text.comment_author), `text`
@@ -167,7 +167,7 @@ class ThreadComment:
     created_at: datetime
 
 
-@dataclass(frozen=True)
+@frozen
 class PostComment:
     """A comment threaded under one posted copy of its indicator's card (issue 13)."""
 
@@ -180,7 +180,7 @@ class PostComment:
         return self.posted.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class PostCaseCard:
     """A case's card posted in a channel (`/ioc case show NAME` there), recorded to be kept up to date."""
 
@@ -194,7 +194,7 @@ class PostCaseCard:
         return self.channel.workspace_id
 
 
-@dataclass(frozen=True)
+@frozen
 class UpdateCaseCard:
     posted: PostedCaseCard
     card: CaseCard

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from bot.values import frozen
 
 
 class IOCType(enum.StrEnum):
@@ -25,7 +26,7 @@ class IOCType(enum.StrEnum):
     BTC = "btc"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(slots=True)
 class Observable:
     """One indicator in its canonical (refanged, normalized) form."""
 

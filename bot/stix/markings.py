@@ -8,10 +8,10 @@ bundle that references a marking carries the marking-definition and the extensio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from bot.tlp import STIX_MARKING_IDS, TLP
+from bot.values import frozen
 
 TLP2_EXTENSION_ID = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 TLP2_CREATED = "2022-10-01T00:00:00.000Z"
@@ -85,7 +85,7 @@ _PAP_PERMISSIVE = {"CLEAR", "WHITE", "GREEN"}
 _PAP_RESTRICTIVE = {"AMBER", "RED"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Marking:
     """What one marking means on import: a TLP label, nothing (`tlp` None, e.g. PAP:GREEN), or not understood
     (`problem` says why; such a marking is read as RED)."""

@@ -9,9 +9,9 @@ imported value is normalized exactly like one typed in chat.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from bot.ioc import IOCType, Observable, classify
+from bot.values import frozen
 
 HASH_NAMES = {IOCType.MD5: "MD5", IOCType.SHA1: "SHA-1", IOCType.SHA256: "SHA-256", IOCType.SHA512: "SHA-512"}
 BTC_OBJECT = "x-crypto-wallet"  # no STIX 2.1 SCO for a wallet: a custom (x-) object, which the validator allows
@@ -96,7 +96,7 @@ def _tokens(pattern: str) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class _Comparison:
     path: str
     value: str
