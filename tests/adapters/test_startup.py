@@ -5,6 +5,8 @@ import the platforms, aiohttp, STIX libraries, Alembic or the warninglist packag
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import os
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from bot.ioc import IOCType, Observable
+from bot.ioc import IOCType, Observable, extract
 from bot.ioc import warninglists as wl_module
 from bot.ioc.warninglists import WarningLists
 from storage.engine import make_engine
@@ -44,7 +46,7 @@ SAMPLES = [Observable(IOCType.IPV4, "8.8.8.8"), Observable(IOCType.IPV4, "10.1.2
 
 
 def cache_files(directory: Path) -> list[Path]:
-    return sorted(directory.glob("warninglists-*.json"))
+    return sorted(directory.glob("warninglists-*.cache"))
 
 
 def test_the_cached_index_answers_like_the_built_one_and_is_read_not_rebuilt(tmp_path, monkeypatch):
@@ -65,6 +67,32 @@ def test_the_cached_index_answers_like_the_built_one_and_is_read_not_rebuilt(tmp
     for obs in SAMPLES:
         assert cached.match(obs) == first.match(obs) == built.match(obs), obs
     assert cached.match(Observable(IOCType.IPV4, "8.8.8.8")) and not cached.match(SAMPLES[-1])
+
+
+def test_the_cache_file_answers_by_search_then_from_memory_as_the_built_index(tmp_path, monkeypatch):
+    """A few values are answered from the file's sorted records; after LOOKUPS_BEFORE_LOADING values the records
+    are read into memory once. Both answer every value as the index built from the lists."""
+    built = WarningLists.load()
+    WarningLists.load(cache_dir=tmp_path)
+    values = [*SAMPLES, *extract(
+        "1.1.1.1 9.9.9.9 172.16.0.1 100.64.0.1 192.0.2.1 10.0.0.0/8 10.1.0.0/16 8.0.0.0/8 2001:4860:4860::8888 "
+        "fe80::1 ff02::1 www.google.com a.b.c.microsoft.com evil.github.io x.blogspot.com google.com evil-google.com "
+        "login.microsoftonline.com https://docs.google.com/x user@gmail.com a@b.example http://10.0.0.1/a "
+        "http://[2001:db8::1]/x 44d88612fea8a8f36de82e1278abb02f "
+        "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f d41d8cd98f00b204e9800998ecf8427e "
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709 "
+        "eicar.com www.eicar.org 127.0.0.1 0.0.0.0 localhost.example whatismyip.com")]
+    monkeypatch.setattr(wl_module, "LOOKUPS_BEFORE_LOADING", len(values) + 1)
+    cached = WarningLists.load(cache_dir=tmp_path)
+    assert cached._records is not None
+    for obs in values:  # from the file
+        assert cached.match(obs) == built.match(obs), obs
+    assert cached._records is not None and any(built.match(obs) for obs in values)
+    for obs in values:  # the first of these reads the records into memory
+        assert cached.match(obs) == built.match(obs), obs
+    assert cached._records is None and isinstance(cached._parts[wl_module.NET4], dict)
+    assert {part: dict(cached._parts[part]) for part in wl_module._PARTS} == {
+        part: {key: tuple(names) for key, names in built._parts[part].items()} for part in wl_module._PARTS}
 
 
 def test_the_cache_is_keyed_by_the_installed_version_read_without_scanning_every_distribution(monkeypatch):
@@ -91,34 +119,50 @@ def test_another_selection_or_package_version_is_another_cache_entry(tmp_path, m
     assert len(cache_files(tmp_path)) == 3  # a new version of the lists is never answered from the old index
 
 
-@pytest.mark.parametrize("damage", ["truncated", "flipped", "not json", "stale key", "wrong shape"])
-def test_a_damaged_or_stale_cache_file_is_rebuilt_not_trusted(tmp_path, damage):
-    WarningLists.load(["rfc1918", "public-dns-v4"], cache_dir=tmp_path)
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "not json", "stale key", "wrong shape", "bad record"])
+def test_a_damaged_or_stale_cache_file_is_rebuilt_not_trusted(tmp_path, monkeypatch, damage):
+    lists = ["rfc1918", "public-dns-v4"]
+    WarningLists.load(lists, cache_dir=tmp_path)
     [path] = cache_files(tmp_path)
     data = path.read_bytes()
     header, body = data.split(b"\n", 1)
+    meta, records = body.split(b"\n", 1)
+    # 8.8.8.8's record: its network's key and the group of list names it refers to
+    dns = b"4\t%d\t" % wl_module._net_key(32, 32, int(ipaddress.ip_address("8.8.8.8")))
+    assert dns in records
+
+    def with_checksum(body: bytes) -> bytes:  # a sound checksum over what follows
+        key = json.loads(header)
+        key["sha256"] = hashlib.sha256(body).hexdigest()
+        return json.dumps(key).encode() + b"\n" + body
+
     if damage == "truncated":
         path.write_bytes(data[: len(data) // 2])
     elif damage == "flipped":  # a changed value: "8.8.8.8" would no longer be on the list
-        path.write_bytes(header + b"\n" + body.replace(b"134744072", b"134744073"))
+        path.write_bytes(data.replace(dns, dns[:-1] + b"1\t"))  # another key
     elif damage == "not json":
         path.write_bytes(b"\x00" * 100)
     elif damage == "stale key":
         key = json.loads(header)
         key["key"]["format"] = -1
         path.write_bytes(json.dumps(key).encode() + b"\n" + body)
-    else:  # a sound checksum over a body that is not an index
-        import hashlib
-
-        body = json.dumps({"names": ["rfc1918"], "human": {}, "exact": [[["nope"], ["x"]]], "suffix": [],
-                           "v4": [], "v6": []}).encode()
-        key = json.loads(header)
-        key["sha256"] = hashlib.sha256(body).hexdigest()
-        path.write_bytes(json.dumps(key).encode() + b"\n" + body)
-    index = WarningLists.load(["rfc1918", "public-dns-v4"], cache_dir=tmp_path)
+    elif damage == "wrong shape":  # its second line is not what records refer to
+        path.write_bytes(with_checksum(json.dumps({"names": ["rfc1918"], "human": {}}).encode() + b"\n" + records))
+    else:  # the second line is sound, a record is not: found when a look-up reads it
+        start = records.index(dns)
+        end = records.index(b"\n", start)
+        path.write_bytes(with_checksum(meta + b"\n" + records[:start] + dns + b"x" + records[end:]))
+    assert path.read_bytes() != data
+    index = WarningLists.load(lists, cache_dir=tmp_path)
     assert index.match(Observable(IOCType.IPV4, "8.8.8.8")) and index.match(Observable(IOCType.IPV4, "10.0.0.1"))
-    # ... and the file was written again, sound: the next load reads it
-    assert WarningLists._from_data(json.loads(path.read_bytes().split(b"\n", 1)[1])).names == index.names
+    # ... and the file was written again, sound: the next load reads it, and builds nothing
+    assert path.read_bytes() == data
+
+    def no_build(cls, selection):  # type: ignore[no-untyped-def]
+        raise AssertionError("the index was built again although a sound cache file is there")
+
+    monkeypatch.setattr(WarningLists, "_build", classmethod(no_build))
+    assert WarningLists.load(lists, cache_dir=tmp_path).match(Observable(IOCType.IPV4, "8.8.8.8"))
 
 
 def test_an_unwritable_cache_directory_costs_only_time(tmp_path):

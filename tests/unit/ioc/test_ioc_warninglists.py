@@ -79,8 +79,7 @@ def platform_wl() -> WarningLists:
     for name in ("tranco-test", "vendor-test"):
         wl._add_list(name, {"name": name, "type": "hostname",
                             "list": [*_PLATFORMS, "amazonaws.com", "google.com", "mail.example.co.uk"]})
-    wl._v4.freeze(32)
-    wl._v6.freeze(128)
+    wl._finish()
     return wl
 
 
