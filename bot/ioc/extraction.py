@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 from bot.ioc.btc import is_btc_address
 from bot.ioc.refanging import DOTMARK, normalize
-from bot.ioc.tlds import known_tlds
+from bot.ioc.tlds import is_known_tld
 from bot.ioc.types import IOCType, Observable
 from bot.limits import value_problem
 
@@ -180,7 +180,7 @@ def _domain(host: str, *, strict: bool, defanged: bool = False) -> str | None:
         if not lab or len(lab) > 63 or lab[0] == "-" or lab[-1] == "-":
             return None
     tld = labels[-1]
-    if tld not in known_tlds():
+    if not is_known_tld(tld):
         return None
     return ascii_host
 
@@ -481,9 +481,8 @@ def _path_holds_nothing(path: str) -> bool:
     if not path.isascii():
         return False
     if "." in path:
-        tlds = known_tlds()
         for label in _PATH_LABEL_RE.findall(path):
-            if label.isdigit() or label.lower() in tlds:
+            if label.isdigit() or is_known_tld(label.lower()):
                 return False
         path = path.replace(".", " ")
     return _nothing_to_find(path)

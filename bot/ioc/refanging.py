@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from bot.ioc.tlds import SPECIAL_TLDS, known_tlds
+from bot.ioc.tlds import SPECIAL_TLDS, is_known_tld
 
 #: Private-use character that stands for a dot that was written defanged (``[.]``, ``(dot)``...).
 #: The extractor treats it as a dot and knows the writer meant an indicator.
@@ -226,7 +226,7 @@ def _word_name(name: str, text: str, start: int, end: int) -> str | None:
             return DOTMARK.join(pieces)
         return None
     tld = labels[-1].lower()
-    if tld not in known_tlds() or (tld in SPECIAL_TLDS and tld != "onion"):
+    if not is_known_tld(tld) or (tld in SPECIAL_TLDS and tld != "onion"):
         return None
     if labels[0].lower() in _NOT_A_LABEL:
         return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import importlib.util
 import ipaddress
 import json
 import logging
@@ -23,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.ioc.package_data import package_dir
 from bot.ioc.tlds import is_public_suffix
 from bot.ioc.types import IOCType, Observable
 
@@ -67,10 +67,7 @@ CACHE_FORMAT = 2
 
 
 def _package_dir() -> Path:
-    spec = importlib.util.find_spec("pymispwarninglists")  # finds the package without running its __init__
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("pymispwarninglists is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir("pymispwarninglists")
 
 
 def _lists_dir() -> Path:
