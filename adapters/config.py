@@ -78,7 +78,7 @@ class PolicySettings(Section):
 class ScoreSettings(Section):
     """`[score]`: how indicators' scores decay (bot.score) and whether a low score expires an approved item."""
 
-    lifetimes: dict[str, float] = Field(default_factory=dict, description="days per type, over OpenCTI's defaults")
+    lifetimes: dict[str, float] = Field({}, description="days per type, over OpenCTI's defaults")
     decay_speed: float = Field(0.5, gt=0, le=10)
     threshold: float = Field(20.0, ge=0, le=100)
     expire_below: float | None = Field(None, ge=0, le=100)
@@ -102,8 +102,8 @@ class ScoreSettings(Section):
 
 class WarninglistSettings(Section):
     enabled: bool = True
-    include: list[str] = Field(default_factory=list, description="MISP list names; empty = the default subset")
-    exclude: list[str] = Field(default_factory=list)
+    include: list[str] = Field([], description="MISP list names; empty = the default subset")
+    exclude: list[str] = []
     cache_dir: Path | None = None
 
     def cache_directory(self) -> Path:
@@ -172,7 +172,7 @@ class DiscordSettings(Section):
     application_id: int | None = None
     api_url: str = "https://discord.com/api/v10"  # Discord-compatible servers, tests
     gateway_url: str | None = None  # None: the one Discord's REST API names
-    guild_ids: list[int] = Field(default_factory=list, description="guilds for `coalition-bot discord sync`")
+    guild_ids: list[int] = Field([], description="guilds for `coalition-bot discord sync`")
     reaction_confirm: str = "✅"
     reaction_false_positive: str = "❌"
     message_content: bool = False  # privileged intent, needed for passive mode in guild channels (enable it in
