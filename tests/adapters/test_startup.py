@@ -23,10 +23,11 @@ from storage.engine import make_engine
 from storage.migrate import _alembic_head, current, head, upgrade_if_behind
 
 ROOT = Path(__file__).resolve().parents[2]
-# Runs the command line in this interpreter, then writes the names of the modules it imported to $MODULES_OUT.
-PROBE = ("import json, os, sys\nfrom adapters.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
-         "    code = e.code\nelse:\n    code = 0\n"
-         "open(os.environ['MODULES_OUT'], 'w').write(json.dumps(sorted(sys.modules)))\nsys.exit(code)\n")
+# Runs the command line in this interpreter, then writes the names of the modules it imported to $MODULES_OUT (at
+# exit: `main` ends the process itself, after the exit functions).
+PROBE = ("import atexit, json, os, sys\n"
+         "atexit.register(lambda: open(os.environ['MODULES_OUT'], 'w').write(json.dumps(sorted(sys.modules))))\n"
+         "from adapters.cli import main\nmain()\n")
 UNUSED_BY_STORE_COMMANDS = ("slack_bolt", "slack_sdk", "discord", "aiohttp", "stix2", "stix2validator", "alembic",
                             "pymispwarninglists", "jsonschema", "matplotlib", "pymisp",
                             # on a SQLite store: only the dialect and the driver in use
@@ -288,3 +289,21 @@ async def test_a_schema_at_head_is_checked_with_one_query_on_both_backends(datab
         await engine.dispose()
     assert [s for s in statements if not s.startswith(("PRAGMA", "BEGIN"))] == [
         "SELECT version_num FROM alembic_version"]
+
+
+@pytest.mark.parametrize(("args", "status"), [(["--version"], 0), (["db", "current", "--database", "nope://x"], 1),
+                                               (["no-such-command"], 2), (["--help"], 0)])
+def test_main_ends_the_process_with_its_status_its_whole_output_and_the_exit_functions(tmp_path, args, status):
+    """`main` ends the process without the interpreter's teardown: what is seen of an exit stays the same."""
+    # an exit function that writes to the (buffered: a pipe) output: it runs, and what it wrote is flushed
+    script = ("import atexit\natexit.register(print, 'the exit function ran')\n"
+              "from adapters.cli import main\nmain()\nprint('not reached')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COALITION_") and k != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)
+    assert done.returncode == status, done.stderr
+    assert done.stdout.rstrip().endswith("the exit function ran") and "not reached" not in done.stdout
+    if args == ["--help"]:  # the whole of a long output, through a pipe
+        assert "╯" in done.stdout and "import" in done.stdout and "apikey" in done.stdout
+    elif status:
+        assert done.stderr.strip()
