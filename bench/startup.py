@@ -2,13 +2,18 @@
 installed script in a fresh process, stdout and stderr read, on a migrated SQLite file.
 
     .venv/bin/python bench/startup.py                 # 7 runs of each, the table in Markdown
-    .venv/bin/python bench/startup.py --runs 15 --only export,import
+    .venv/bin/python bench/startup.py --runs 15 --only export,import   # the cases whose names begin so
+    .venv/bin/python bench/startup.py --instructions --code /tmp/before  # instructions, not time (valgrind)
     git worktree add /tmp/before <commit> && .venv/bin/python bench/startup.py --code /tmp/before   # another tree
 
 Reported per command: the median wall time of the runs, the median CPU time (user + system of the process: less
 disturbed by other work on the machine than the wall time), and the wall time over `python -c pass`. Target
 (issue 15): every command within 0.5 s of `python -c pass`, except what truly has to work first (`db upgrade`
 of a new file, the first build of the warninglist index: shown on their own rows, not counted).
+
+`--instructions` counts, instead of timing, the instructions each command executes (one run under valgrind's
+callgrind, ~50 times slower): a figure this virtual machine's varying speed does not move, to compare two trees;
+the target itself is in wall time.
 
 As installed: byte-code caching on (PYTHONDONTWRITEBYTECODE unset, the caches in a temporary PYTHONPYCACHEPREFIX,
 filled by one warm-up run of each command); the warninglist index cached (in a temporary directory, built by the
@@ -69,10 +74,23 @@ def run_once(args: list[str], stdin: str, env: dict[str, str], cwd: Path) -> tup
     return wall, cpu, done.returncode, done.stderr
 
 
+def instructions(args: list[str], stdin: str, env: dict[str, str], cwd: Path) -> tuple[int, int, str]:
+    """(instructions executed, exit status, stderr) of one process under callgrind (its threads included)."""
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args], input=stdin,
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    counted = [line for line in done.stderr.splitlines() if "Collected :" in line]
+    if not counted:
+        raise SystemExit(f"valgrind gave no count for {' '.join(args)}:\n{done.stderr[-2000:]}")
+    return int(counted[-1].split(":")[-1]), done.returncode, done.stderr
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--only", default="", help="comma-separated case names (the baseline always runs)")
+    parser.add_argument("--only", default="", help="comma-separated beginnings of case names, e.g. "
+                        "'import,export' (the baseline always runs)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind (one run "
+                        "each) instead of timing")
     parser.add_argument("--code", type=Path, help="measure the bot, adapters and storage packages of this checkout "
                         "(put first on PYTHONPATH), e.g. a git worktree of an earlier commit")
     options = parser.parse_args()
@@ -132,7 +150,7 @@ def measure(options: argparse.Namespace, work: Path) -> None:
              counted=False),
     ]
     only = {name.strip() for name in options.only.split(",") if name.strip()}
-    cases = [c for c in cases if c.name == "python -c pass" or not only or c.name in only]
+    cases = [c for c in cases if c.name == "python -c pass" or not only or any(c.name.startswith(o) for o in only)]
 
     def setup(*args: str) -> None:
         done = subprocess.run([*cb, *args], capture_output=True, text=True, env=env, cwd=work, timeout=300)
@@ -145,6 +163,9 @@ def measure(options: argparse.Namespace, work: Path) -> None:
     fresh_store()
     setup("import", str(source), "--org", "Bench", "--database", url)  # 20 pending, for the csv export
 
+    if options.instructions:
+        count_instructions(cases, env, work)
+        return
     print(f"{options.runs} runs each, median; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at the start\n")
     print("| command | wall | CPU | wall over `python -c pass` | within 0.5 s |")
@@ -180,6 +201,29 @@ def measure(options: argparse.Namespace, work: Path) -> None:
         print(f"| `{case.name}` | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {over * 1000:+.0f} ms | {verdict} |")
     print(f"\nworst counted command: {worst * 1000:.0f} ms over `python -c pass` (target {TARGET * 1000:.0f} ms); "
           f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+def count_instructions(cases: list[Case], env: dict[str, str], work: Path) -> None:
+    print(f"instructions executed, one run each under callgrind; Python {sys.version.split()[0]}\n")
+    print("| command | instructions | over `python -c pass` |")
+    print("|---|---|---|")
+    baseline = 0
+    for case in cases:
+        if case.prepare:
+            case.prepare()
+        run_once(case.args, case.stdin, env, work)  # warm-up: byte code, index, page cache
+        if case.prepare:
+            case.prepare()
+        count, status, err = instructions(case.args, case.stdin, env, work)
+        if status != case.expect:
+            last = err.strip().splitlines()[-1:] or [""]
+            print(f"| `{case.name}` | failed: exit status {status} ({last[0][:60]}) | |")
+            continue
+        if case.name == "python -c pass":
+            baseline = count
+            print(f"| `python -c pass` | {count / 1e6:,.0f} M | |")
+            continue
+        print(f"| `{case.name}` | {count / 1e6:,.0f} M | {(count - baseline) / 1e6:+,.0f} M |")
 
 
 if __name__ == "__main__":
