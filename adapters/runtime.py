@@ -93,7 +93,7 @@ def create_services(runtime: Runtime) -> list[Service]:
 
 
 async def load_warninglists(settings: Settings) -> WarningLists | None:
-    """The warninglist index, from its cache file (tens of milliseconds) or, the first time for this selection
+    """The warninglist index, from its cache file (a few milliseconds) or, the first time for this selection
     and package version, built (a second or so) and cached; in a worker thread, so the event loop stays free."""
     from bot.ioc import WarningLists
 
