@@ -90,8 +90,8 @@ ARGS: dict[Callable[[], type], list[tuple[Any, ...]]] = {
 def _outcome(f: Callable[[], Any]) -> Any:
     try:
         return ("value", f())
-    except Exception as e:  # the kind of failure is what is compared
-        return ("raises", type(e).__name__)
+    except Exception as e:  # the kind of failure and its message are what is compared
+        return ("raises", type(e).__name__, str(e))
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.__name__)
@@ -141,6 +141,25 @@ def test_a_subclass_compares_on_its_own_fields_and_class() -> None:
     assert Unavailable() != Base("down")  # another class: not equal, as with dataclass
     assert repr(Unavailable()) == "test_a_subclass_compares_on_its_own_fields_and_class.<locals>.Unavailable(" \
                                   "problem='down', usage='')"
+
+
+def test_a_subclass_is_frozen_on_its_own_and_its_bases_fields() -> None:
+    @frozen
+    class Base:
+        a: int
+
+    @frozen
+    class Child(Base):
+        b: int = 0
+
+    child = Child(1)
+    for name in ("a", "b", "other"):
+        with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot assign to field '{name}'"):
+            setattr(child, name, 2)
+        with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot delete field '{name}'"):
+            delattr(child, name)
+    assert Child.__setattr__.__qualname__.endswith("Child.__setattr__")
+    assert (child.a, child.b) == (1, 0)
 
 
 def test_a_recursive_value_is_shown_with_an_ellipsis() -> None:
