@@ -20,6 +20,7 @@ from bot.ioc.btc import is_btc_address
 from bot.ioc.refanging import DOTMARK, normalize
 from bot.ioc.tlds import is_known_tld
 from bot.ioc.types import IOCType, Observable
+from bot.lazy_re import compiled_on_use
 from bot.limits import value_problem
 
 _D = r"[.\ue000]"  # a dot, plain or written defanged
@@ -61,7 +62,7 @@ _ALTERNATIVES: list[tuple[str, str]] = [
 # The shared look-behind/look-ahead make every position inside a word (and every blank) cost one
 # or two steps; the alternatives only run where a token can start.
 _GUARD = r"(?<!\w)(?=[\w:])(?=[\w\-+%]{0,200}+[.:@\ue000/]|[0-9A-Za-z]{25}|[cC][vV][eE]|[aA][sS])"
-_MASTER = re.compile(_GUARD + "(?:" + "|".join(f"(?P<{name}>{pat})" for name, pat in _ALTERNATIVES) + ")")
+_MASTER = compiled_on_use(_GUARD + "(?:" + "|".join(f"(?P<{name}>{pat})" for name, pat in _ALTERNATIVES) + ")")
 
 _HASH_TYPES = {32: IOCType.MD5, 40: IOCType.SHA1, 64: IOCType.SHA256, 128: IOCType.SHA512}
 
@@ -89,7 +90,7 @@ CODE_PREFIXES = frozenset({
     "props", "state", "app", "user", "msg", "message", "string", "str",
 })
 
-_VERSION_BEFORE = re.compile(
+_VERSION_BEFORE = compiled_on_use(
     r"(?:\b(?:version|versions|ver|v|build|release|rel|firmware|fw|patch|update|kb|release|rev|"
     r"revision|chrome|firefox|windows|ios|android|python|java|openssl|kernel)\.?\s?:?\s?)$",
     re.IGNORECASE,
@@ -245,7 +246,7 @@ def _version_context(text: str, start: int) -> bool:
 Handler = Callable[[re.Match[str], str, bool], tuple[Observable | None, int]]
 
 
-_QUERY_COMMA_RE = re.compile(r",[0-9]{1,6}(?:,[0-9]{1,6}){0,8}(?=[^\w.,\ue000]|$)")
+_QUERY_COMMA_RE = compiled_on_use(r",[0-9]{1,6}(?:,[0-9]{1,6}){0,8}(?=[^\w.,\ue000]|$)")
 
 
 def _h_url(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | None, int]:
@@ -352,16 +353,16 @@ def _h_host(m: re.Match[str], text: str, strict: bool) -> tuple[Observable | Non
 
 
 # What says "this bare name.ext is a domain", read around a two-label name on a file-extension TLD only.
-_DOMAIN_KEY_RE = re.compile(
+_DOMAIN_KEY_RE = compiled_on_use(
     r"\b(?:domains?|hosts?|hostname|fqdn|dns|qname|query|rrname|sni|server_name|c2|cnc)[\"']?\x20{0,3}[:=]"
     r"\x20{0,3}[\"']?$",
     re.IGNORECASE,
 )
-_DNS_AFTER_RE = re.compile(
+_DNS_AFTER_RE = compiled_on_use(
     r"\.?[\x20\t]{1,8}(?:[0-9]{1,10}[\x20\t]{1,8})?(?:IN[\x20\t]{1,8})?"
     r"(?:A|AAAA|CNAME|MX|NS|TXT|SOA|PTR|SRV|CAA|DNAME|HTTPS|SVCB)(?![\w.])"
 )
-_DNS_BEFORE_RE = re.compile(
+_DNS_BEFORE_RE = compiled_on_use(
     r"\b(?:CNAME|NS|PTR|DNAME|MX[\x20\t]{1,4}[0-9]{1,5}|SRV(?:[\x20\t]{1,4}[0-9]{1,5}){3})[\x20\t]{1,8}$"
 )
 
@@ -441,7 +442,7 @@ _HANDLERS: dict[str, Handler] = {
 
 _SCHEMES_INSIDE = {"http", "https", "ftp", "ftps", "sftp"}  # a URL named inside another (a redirect target)
 _FROM_SEGMENTS = {IOCType.DOMAIN, IOCType.IPV4, IOCType.IPV6, IOCType.EMAIL}
-_SEGMENT_SLASH = re.compile(r"(?<![:/])/(?!/)")  # a path's slashes, not those of a nested "scheme://"
+_SEGMENT_SLASH = compiled_on_use(r"(?<![:/])/(?!/)")  # a path's slashes, not those of a nested "scheme://"
 
 
 def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterator[tuple[Observable, int, int]]:
@@ -470,8 +471,8 @@ def _scan(norm: str, *, strict: bool = True, inside_url: bool = False) -> Iterat
                     yield inner, start + s, start + e
 
 
-_PATH_START_RE = re.compile(r"[/?#]")
-_PATH_LABEL_RE = re.compile(r"\.([^\W_][\w\-]*)")
+_PATH_START_RE = compiled_on_use(r"[/?#]")
+_PATH_LABEL_RE = compiled_on_use(r"\.([^\W_][\w\-]*)")
 
 
 def _path_holds_nothing(path: str) -> bool:
@@ -501,9 +502,10 @@ def _path_holds_nothing(path: str) -> bool:
 # An ASCII message with none of these holds no indicator and skips normalization and scanning (most chat
 # lines): substring tests and at most a few short regex searches. Non-ASCII text (full-width dots, zero-width
 # characters) always goes through.
-_DOT_SIGN_RE = re.compile(r"\.[^\s]|[\[({\\]\x20{0,3}\.")
-_BRACKET_SIGNS = tuple(re.compile(re.escape(b) + r"\x20{0,3}[,:]") for b in "[({")  # one per bracket: literal starts
-_ASN_SIGN_RE = re.compile(r"asn?:?\x20?[0-9]")
+_DOT_SIGN_RE = compiled_on_use(r"\.[^\s]|[\[({\\]\x20{0,3}\.")
+# one per bracket: literal starts
+_BRACKET_SIGNS = tuple(compiled_on_use(re.escape(b) + r"\x20{0,3}[,:]") for b in "[({")
+_ASN_SIGN_RE = compiled_on_use(r"asn?:?\x20?[0-9]")
 _ALNUM_TABLE = bytes(0x78 if chr(i).isascii() and chr(i).isalnum() else 0x20 for i in range(256))
 _ALNUM_RUN = b"x" * 26
 
@@ -638,8 +640,8 @@ def extract_grouped(text: str) -> dict[str, list[str]]:
 
 
 _WRAPPERS = "\"'`<>()[]{}*_~|,;"
-_PREFIX_RE = re.compile(r"^(?:md5|sha1|sha256|sha512|sha-1|sha-256|sha-512|hash|ip|ipv4|ipv6|url|domain|email)[:=]",
-                        re.IGNORECASE)
+_PREFIX_RE = compiled_on_use(
+    r"^(?:md5|sha1|sha256|sha512|sha-1|sha-256|sha-512|hash|ip|ipv4|ipv6|url|domain|email)[:=]", re.IGNORECASE)
 
 
 def classify(token: str, *, rejected: Rejected | None = None) -> Observable | None:

@@ -10,6 +10,7 @@ import re
 from urllib.parse import unquote
 
 from bot.ioc.tlds import SPECIAL_TLDS, is_known_tld
+from bot.lazy_re import compiled_on_use
 
 #: Private-use character that stands for a dot that was written defanged (``[.]``, ``(dot)``...).
 #: The extractor treats it as a dot and knows the writer meant an indicator.
@@ -47,7 +48,7 @@ _TRANSLATE.update(
 )
 
 # Slack: <http://x|label>, <mailto:a@b|a@b>, <#C123|chan>, <@U123>, <!here>; Discord: <http://x> (no embed)
-_ANGLE_RE = re.compile(
+_ANGLE_RE = compiled_on_use(
     r"<([@#!][^<>\s]{0,200}|[A-Za-z][A-Za-z0-9+.\-]{0,15}:[^<>|\s]{0,4000})(?:\|([^<>\n]{0,2000}))?>"
 )
 
@@ -55,27 +56,27 @@ _ANGLE_RE = re.compile(
 # The label may hold one level of brackets ("[evil[.]com](..)", "[**hxxp://evil[.]com**](..)"), the URL a
 # defanged separator ("hxxp[:]//", "hxxp[://]"), one level of parentheses ("/wiki/a_(b)"), angle brackets and
 # a title; every repetition is possessive.
-_MD_LINK_RE = re.compile(
+_MD_LINK_RE = compiled_on_use(
     r"\[((?:[^\[\]\n]|\[[^\[\]\n]{0,40}\]){1,500}+)\]"
     r"\(<?([A-Za-z][A-Za-z0-9+.\-]{0,15}(?:://|\[:\]//|\[://\]|:(?=[^/\s]))"
     r"(?:[^\s()<>]|\([^\s()<>]{0,200}\)){1,4000}+)>?(?:\x20{1,4}\"[^\"\n]{0,200}\")?\)"
 )
 
 # Markdown emphasis with underscores around a token: _evil.com_ / __evil.com__
-_MD_UNDERSCORE_RE = re.compile(
+_MD_UNDERSCORE_RE = compiled_on_use(
     r"(_(?:(?<=[\s(\[\"']_)|(?<=^_))_?)(?=[^\s_])(\S{1,2000}?)(?<=[^\s_])\1(?=[\s.,;:!?)\]\"']|$)", re.MULTILINE
 )
 
 # Where an underscore can open emphasis (besides at the very start): this gate starts with a literal, which
 # the regex engine finds with a fast search.
-_MD_UNDERSCORE_GATE_RE = re.compile(r"_(?<=[\s(\[\"']_)")
+_MD_UNDERSCORE_GATE_RE = compiled_on_use(r"_(?<=[\s(\[\"']_)")
 
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 
 # Bracketed defangs: [.] (.) {.} [dot] [,] [@] [at] [:] [://] [/], any bracket mix, repeated
 # brackets and up to three blanks inside and around ("example  [  .  ]  com"). The pattern starts with
 # a blank or a bracket, so the regex engine skips quickly to the next candidate.
-_BRACKET_RE = re.compile(
+_BRACKET_RE = compiled_on_use(
     r"(?:\x20(?=\x20{0,2}[\[({])\x20{0,2}[\[({]|[\[({])[\[({]{0,3}\x20{0,3}(?:(\.|,|[dD][oO0][tT]|[pP][uU][nN][tT][oO]|[pP][oO][nN][tT][oO]|[pP][uU][nN][kK][tT])"
     r"|(@|[aA][tT]|[aA][rR][rR][oO][bB][aA])|(://)|(:)|(/)"
     # glued only (checked in _bracket_sub): the colons and slashes of a scheme or an IPv6 address (http[:/]/,
@@ -88,62 +89,62 @@ _BRACKET_RE = re.compile(
 # chat line whose only brackets are "[09:14]" and "<nick>" costs one quick search.
 # One search per kind of bracket, each starting with a literal, which the engine finds with a fast search (a
 # leading character set is tried character by character).
-_BRACKET_GATES = tuple(re.compile(re.escape(b) + r"[\[({]{0,3}\x20{0,3}[.,:/@?&=#dDpPaA]") for b in "[({")
+_BRACKET_GATES = tuple(compiled_on_use(re.escape(b) + r"[\[({]{0,3}\x20{0,3}[.,:/@?&=#dDpPaA]") for b in "[({")
 # Half or repeated brackets glued to a dot between two words: 10.10.10.]]]10, 10[[[.10, 111[.111.]111,
 # exampledot]com, example[dotcom, example.com[/test.
 # Every pattern from here on starts with one character or character set and checks what stands before it
 # with a look-behind after it: the regex engine then skips to the candidates instead of trying every position.
-_HALF_RE = re.compile(
+_HALF_RE = compiled_on_use(
     r"[\[({.\ue000dD](?<=\w.)(?:(?<=[\[({])(?:[\[({]{0,7}[.\ue000][\])}]{0,8}|[\[({]{0,7}[dD][oO][tT]|(?<=[\[(])/)"
     r"|(?<=[.\ue000])[\])}]{1,8}|(?<=[dD])[oO][tT][\])}]{1,8})(?=\w)"
 )
 # What _HALF_RE needs, starting with a character (its own look-behind start is tried at every position).
 # (one search per bracket, each starting with a literal, like _BRACKET_GATES)
-_HALF_GATES = tuple(re.compile(re.escape(b) + r"[.\ue000/dD]") for b in "[({") + tuple(
-    re.compile(re.escape(b) + r"(?<=[.\ue000tT].)") for b in "])}"
+_HALF_GATES = tuple(compiled_on_use(re.escape(b) + r"[.\ue000/dD]") for b in "[({") + tuple(
+    compiled_on_use(re.escape(b) + r"(?<=[.\ue000tT].)") for b in "])}"
 )
 _SIMPLE_BRACKETS = (("[.]", DOTMARK), ("(.)", DOTMARK), ("{.}", DOTMARK), ("[@]", "\ue001"), ("[:]", ":"),
                     ("[://]", "://"), ("[/]", "/"))
-_DOT_BLANKS_RE = re.compile(r"\x20(?<=\w\x20)\x20{0,2}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
+_DOT_BLANKS_RE = compiled_on_use(r"\x20(?<=\w\x20)\x20{0,2}\ue000\x20{0,3}(?=\w)|\ue000\x20{1,3}(?=\w)")
 # h**p / hxxp / hXXp / h00p / fxp / sfxp / fxps: only the letters after the h/f are replaced
-_SCHEME_RE = re.compile(
+_SCHEME_RE = compiled_on_use(
     r"[hHfFsS](?<=\b.)(?:(?<=[hH])(?:[xX]{2,3}|\*\*|00)(?=[pP][sS]?\x20{0,2}(?:\[?:|__|\[?/))"
     r"|(?<=[fF])[xX](?=[pP][sS]?\[?:)|(?<=[sS])[fF][xX](?=[pP]\[?:))"
 )
 # iocextract's ftx:// and meow://
-_SCHEME_WORD_RE = re.compile(r"[fFmM](?<=\b[fFmM])(?:(?<=[fF])[tT][xX]|(?<=[mM])[eE][oO][wW])(?=[sS]?(?:\[?:|\[://))")
-_SCHEME_US_RE = re.compile(
+_SCHEME_WORD_RE = compiled_on_use(r"[fFmM](?<=\b[fFmM])(?:(?<=[fF])[tT][xX]|(?<=[mM])[eE][oO][wW])(?=[sS]?(?:\[?:|\[://))")
+_SCHEME_US_RE = compiled_on_use(
     r"(?<=\b[hH][tT][tT][pP])__(?=\w)|(?<=\b[hH][tT][tT][pP][sS])__(?=\w)|(?<=\b[fF][tT][pP])__(?=\w)"
 )
 # "http:// example.com" (blank after the scheme), "http:///example.com" (extra slash)
-_SCHEME_GAP_RE = re.compile(r"(?<=\b[hH][tT][tT][pP]://)\x20{1,2}(?=[\w\[])|(?<=\b[hH][tT][tT][pP][sS]://)\x20{1,2}"
+_SCHEME_GAP_RE = compiled_on_use(r"(?<=\b[hH][tT][tT][pP]://)\x20{1,2}(?=[\w\[])|(?<=\b[hH][tT][tT][pP][sS]://)\x20{1,2}"
                             r"(?=[\w\[])|(?<=\b[hH][tT][tT][pP]://)/{1,3}(?=\w)|(?<=\b[hH][tT][tT][pP][sS]://)/{1,3}(?=\w)")
 # ioc-fanger's four/five x's for http/https: xxxx://, xXxXx://, xxxxs://
-_SCHEME_XXXX_RE = re.compile(r"(?<![\w.+\-])[xX]{4}([xXsS]?)(?=://)")
+_SCHEME_XXXX_RE = compiled_on_use(r"(?<![\w.+\-])[xX]{4}([xXsS]?)(?=://)")
 # a scheme written in brackets: [http]://, (hxxps)://
-_SCHEME_BRACKETED_RE = re.compile(r"[\[(]((?:[hH][tTxX]{2}[pP]|[fF][tTxX][pP])[sS]?)[\])](?=://)")
+_SCHEME_BRACKETED_RE = compiled_on_use(r"[\[(]((?:[hH][tTxX]{2}[pP]|[fF][tTxX][pP])[sS]?)[\])](?=://)")
 # the separator broken apart or without its colon: http//host, https :// host, http: //host, http:/ /host
-_SCHEME_SEP_RE = re.compile(
+_SCHEME_SEP_RE = compiled_on_use(
     r"\b((?:[hH][tT][tT][pP]|[fF][tT][pP])[sS]?)(?:\x20{1,2}:\x20{0,2}/\x20{0,2}/|:\x20{1,2}/\x20{0,2}/|:/\x20{1,2}/"
     r"|//)/{0,2}\x20{0,2}(?=[\w\[])"
 )
 # Runs of backslashes before a dot or a bracket (escaped for Markdown/regex): start only at the first
 # backslash of a run, so a long run is scanned once.
-_BACKSLASH_RE = re.compile(r"(?<!\\)\\{1,64}(\.)|(?<!\\)\\{1,64}(?=[\[\]()/])")
-_WILD_RE = re.compile(r"(?<![\w*])\*\.(?=\w)")
-_SPACED_AT_RE = re.compile(
+_BACKSLASH_RE = compiled_on_use(r"(?<!\\)\\{1,64}(\.)|(?<!\\)\\{1,64}(?=[\[\]()/])")
+_WILD_RE = compiled_on_use(r"(?<![\w*])\*\.(?=\w)")
+_SPACED_AT_RE = compiled_on_use(
     r"(?:\x20(?<=\w\x20)\x20?@\x20{0,2}|@(?<=\w@)\x20{1,2})(?=[\w\-]+\x20?[\[({]?\x20?[.\ue000])"
 )
 _ATMARK = "\ue001"
 # A URL written percent-encoded where a URL may start ("http%3A%2F%2Fexample%2Ecom"), and "%2F" before a
 # name at a token start: decoded. Inside a URL (a query "?u=http%3A%2F%2F...") nothing is decoded.
 _URL_CHARS_NOT = r"\s<>\"'`|\\^{},"
-_PCT_URL_RE = re.compile(
+_PCT_URL_RE = compiled_on_use(
     r"(?<![^" + _URL_CHARS_NOT + r"])[A-Za-z][A-Za-z0-9+.\-]{0,15}%3[aA]%2[fF]%2[fF][^" + _URL_CHARS_NOT + r"]{1,4000}"
 )
-_PCT_SLASH_RE = re.compile(r"(?<![^" + _URL_CHARS_NOT + r"])%2[fF](?=\w)")
+_PCT_SLASH_RE = compiled_on_use(r"(?<![^" + _URL_CHARS_NOT + r"])%2[fF](?=\w)")
 # "[IPv6:2001:db8::1]" (e-mail address literal), "ipv6:2001:db8::1"
-_IPV6_TAG_RE = re.compile(r"[iI](?<=\b[iI])[pP][vV]6:(?=[0-9A-Fa-f]{0,4}:)")
+_IPV6_TAG_RE = compiled_on_use(r"[iI](?<=\b[iI])[pP][vV]6:(?=[0-9A-Fa-f]{0,4}:)")
 
 
 # Word forms without brackets: "evil dot com", "evil-dot-com", "www DOT evil DOT ru", Spanish/Portuguese/German
@@ -158,24 +159,24 @@ _WSEP = r"(?:\x20{1,2}(?:" + _WORD_DOTS + r")\x20{1,2}|-(?:dot|DOT|Dot)-)"
 _WLABEL = r"[^\W_]++(?:-(?!(?:dot|DOT|Dot)-)[^\W_]++)*+"
 _WSEG = r"[^\W_](?:[\w+]|-(?!(?:dot|DOT|Dot)-))*+"
 _WLOCAL = _WSEG + r"(?:(?:[.\ue000]|" + _WSEP + r")" + _WSEG + r"){0,8}+"
-_WORD_RE = re.compile(
+_WORD_RE = compiled_on_use(
     r"(?<![\w.\-@\ue000])(?:"
     r"(?P<local>" + _WLOCAL + r")(?P<at>\x20{1,2}(?:at|AT|At|arroba|ARROBA)\x20{1,2})"
     r"(?P<dom>" + _WLABEL + r"(?:(?:" + _WSEP + r"|[.\ue000])" + _WLABEL + r"){1,30}+)"
     r"|(?P<name>" + _WLABEL + r"(?:[.\ue000]" + _WLABEL + r"){0,30}+(?:" + _WSEP + _WLABEL
     + r"(?:[.\ue000]" + _WLABEL + r"){0,30}+){1,30}+))(?![\w\-])"
 )
-_WSEP_RE = re.compile(_WSEP)
+_WSEP_RE = compiled_on_use(_WSEP)
 # The word pass reads only around these (found with str.find on the lower-cased text, or with this expression
 # when lower-casing changes the length): a spaced or hyphenated word dot, a spaced "arroba" or "AT".
 _WORD_TRIGGERS = (" dot ", "-dot-", " punto ", " ponto ", " punkt ", " arroba ")
-_WORD_TRIGGER_RE = re.compile(
+_WORD_TRIGGER_RE = compiled_on_use(
     r"[\x20\-](?:dot|DOT|Dot|punto|PUNTO|ponto|PONTO|punkt|PUNKT)[\x20\-]|\x20(?:arroba|ARROBA|AT)\x20"
 )
 # The run of name characters that ends where a trigger starts (the first label, or a whole "a.b.c"), and an
 # "at" word before it (then the mailbox before that is part of the candidate).
-_RUN_BEFORE_RE = re.compile(r"(?<![\w+.\-\ue000])[\w+.\-\ue000]{1,700}+\Z")
-_AT_BEFORE_RE = re.compile(r"\x20{1,2}(?:at|AT|At|arroba|ARROBA)\x20{1,2}\Z")
+_RUN_BEFORE_RE = compiled_on_use(r"(?<![\w+.\-\ue000])[\w+.\-\ue000]{1,700}+\Z")
+_AT_BEFORE_RE = compiled_on_use(r"\x20{1,2}(?:at|AT|At|arroba|ARROBA)\x20{1,2}\Z")
 #: Words that do not start a host name written with word dots ("the dot com bubble", "a dot in").
 _NOT_A_LABEL = frozenset({
     "a", "an", "the", "and", "or", "but", "nor", "if", "of", "at", "in", "on", "to", "by", "for", "with",
@@ -211,8 +212,8 @@ _AT_PROSE = _NOT_A_LABEL | frozenset({
     "payload", "payloads", "server", "servers", "site", "sites", "page", "pages", "panel", "login", "portal",
     "file", "files", "spike", "spikes",
 })
-_VERSION_BEFORE_RE = re.compile(r"(?:\b(?:version|ver|v|build|release|rev)\.?\x20?:?\x20?)$", re.IGNORECASE)
-_FOLLOWING_WORD_RE = re.compile(r"\x20{1,3}([A-Za-z]{2,20})")
+_VERSION_BEFORE_RE = compiled_on_use(r"(?:\b(?:version|ver|v|build|release|rev)\.?\x20?:?\x20?)$", re.IGNORECASE)
+_FOLLOWING_WORD_RE = compiled_on_use(r"\x20{1,3}([A-Za-z]{2,20})")
 
 
 def _word_name(name: str, text: str, start: int, end: int) -> str | None:
