@@ -307,3 +307,26 @@ def test_main_ends_the_process_with_its_status_its_whole_output_and_the_exit_fun
         assert "╯" in done.stdout and "import" in done.stdout and "apikey" in done.stdout
     elif status:
         assert done.stderr.strip()
+
+
+def test_pydantic_plugins_are_looked_for_only_when_the_operator_asks(tmp_path):
+    """Looking for plugins reads every installed package's entry points; the bot uses none. An operator who wants
+    one (instrumentation, say) sets PYDANTIC_DISABLE_PLUGINS empty, as pydantic documents."""
+    site = tmp_path / "site"
+    (site / "fakeplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "fakeplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplugin\n"
+                                                              "Version: 1.0\n")
+    (site / "fakeplugin-1.0.dist-info" / "entry_points.txt").write_text("[pydantic]\nfake = fakeplugin:plugin\n")
+    (site / "fakeplugin.py").write_text(
+        "import os\nopen(os.environ['PLUGIN_MARK'], 'a').write('loaded ')\n"
+        "class Plugin:\n    def new_schema_validator(self, *args, **kwargs):\n        return None, None, None\n"
+        "plugin = Plugin()\n")
+    mark = tmp_path / "mark"
+    env = {"PYTHONPATH": str(site), "PLUGIN_MARK": str(mark)}
+    done, modules = probe(tmp_path, "config", "check", env=env)
+    assert done.returncode == 0 and "Configuration is valid" in done.stdout, done.stderr
+    assert "pydantic_settings" in modules and not mark.exists()
+
+    done, modules = probe(tmp_path, "config", "check", env={**env, "PYDANTIC_DISABLE_PLUGINS": ""})
+    assert done.returncode == 0 and "Configuration is valid" in done.stdout, done.stderr
+    assert mark.read_text() == "loaded " and "fakeplugin" in modules
