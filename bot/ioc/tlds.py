@@ -26,8 +26,9 @@ def _top_labels() -> tuple[frozenset[str], frozenset[str]]:
     :data:`SPECIAL_TLDS`; the others as the list writes them, in Unicode). The Unicode ones are not converted
     to punycode here: a few labels asked about are, instead (`is_known_tld`), which spares reading the list
     ~6 ms of the IDNA codec."""
-    labels = {line.rsplit(".", 1)[-1].lstrip("!*") for line in map(str.strip, _psl_text().splitlines())
-              if line and not line.startswith("//")}
+    # A rule's last label; a line that starts with "/" is a comment (no rule does), a blank line gives "".
+    labels = {line.rsplit(".", 1)[-1].strip().lstrip("!*") for line in _psl_text().splitlines()
+              if line and line[0] != "/"}
     ascii_labels = {a for a in map(_ascii, filter(str.isascii, labels)) if a}
     return frozenset(SPECIAL_TLDS | ascii_labels), frozenset(label for label in labels if not label.isascii())
 
