@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self
 
 from bot.domain import (
     ApiKey,
@@ -42,13 +42,15 @@ from bot.domain import (
     VoteRecord,
 )
 from bot.ioc import IOCType
-from bot.misp.types import MispRow
-from bot.pivots import Pivot
-from bot.score import OrgVerdict
-from bot.standing import OrgStanding
 from bot.tlp import TLP
 from bot.values import frozen
-from bot.watch_index import Watch
+
+if TYPE_CHECKING:  # named in annotations only: a command that uses none of them does not load them
+    from bot.misp.types import MispRow
+    from bot.pivots import Pivot
+    from bot.score import OrgVerdict
+    from bot.standing import OrgStanding
+    from bot.watch_index import Watch
 
 
 class Clock(Protocol):
