@@ -15,6 +15,10 @@ of a new file, the first build of the warninglist index: shown on their own rows
 callgrind, ~50 times slower): a figure this virtual machine's varying speed does not move, to compare two trees;
 the target itself is in wall time.
 
+The machine's speed is printed before and after the timed runs: the fastest of three runs of a 3-million-step
+Python loop in a fresh process (~200 ms on a quiet machine of this class; on a busy host it took up to 600 ms,
+and every wall time grows with it).
+
 As installed: byte-code caching on (PYTHONDONTWRITEBYTECODE unset, the caches in a temporary PYTHONPYCACHEPREFIX,
 filled by one warm-up run of each command); the warninglist index cached (in a temporary directory, built by the
 warm-up run); every run of `import` gets a fresh copy of the store, so each imports 20 new indicators.
@@ -72,6 +76,13 @@ def run_once(args: list[str], stdin: str, env: dict[str, str], cwd: Path) -> tup
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, done.returncode, done.stderr
+
+
+def machine_speed() -> str:
+    """How fast this machine runs Python now: the fastest of three fresh processes running a 3-million-step loop."""
+    loop = "i = 0\nwhile i < 3_000_000:\n    i += 1\n"
+    best = min(run_once([sys.executable, "-c", loop], "", dict(os.environ), Path.cwd())[0] for _ in range(3))
+    return f"3M-step loop {best * 1000:.0f} ms"
 
 
 def instructions(args: list[str], stdin: str, env: dict[str, str], cwd: Path) -> tuple[int, int, str]:
@@ -167,7 +178,7 @@ def measure(options: argparse.Namespace, work: Path) -> None:
         count_instructions(cases, env, work)
         return
     print(f"{options.runs} runs each, median; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f} at the start\n")
+          f"load average {os.getloadavg()[0]:.2f} at the start; {machine_speed()}\n")
     print("| command | wall | CPU | wall over `python -c pass` | within 0.5 s |")
     print("|---|---|---|---|---|")
     baseline = 0.0
@@ -200,7 +211,7 @@ def measure(options: argparse.Namespace, work: Path) -> None:
             worst = max(worst, over)
         print(f"| `{case.name}` | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {over * 1000:+.0f} ms | {verdict} |")
     print(f"\nworst counted command: {worst * 1000:.0f} ms over `python -c pass` (target {TARGET * 1000:.0f} ms); "
-          f"load average {os.getloadavg()[0]:.2f} at the end")
+          f"load average {os.getloadavg()[0]:.2f} at the end; {machine_speed()}")
 
 
 def count_instructions(cases: list[Case], env: dict[str, str], work: Path) -> None:
