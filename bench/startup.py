@@ -4,6 +4,7 @@ installed script in a fresh process, stdout and stderr read, on a migrated SQLit
     .venv/bin/python bench/startup.py                 # 7 runs of each, the table in Markdown
     .venv/bin/python bench/startup.py --runs 15 --only export,import   # the cases whose names begin so
     .venv/bin/python bench/startup.py --instructions --code /tmp/before  # instructions, not time (valgrind)
+    .venv/bin/python bench/startup.py --against /tmp/before --only import --runs 15   # two trees, run in turn
     git worktree add /tmp/before <commit> && .venv/bin/python bench/startup.py --code /tmp/before   # another tree
 
 Reported per command: the median wall time of the runs, the median CPU time (user + system of the process: less
@@ -14,6 +15,10 @@ of a new file, the first build of the warninglist index: shown on their own rows
 `--instructions` counts, instead of timing, the instructions each command executes (one run under valgrind's
 callgrind, ~50 times slower): a figure this virtual machine's varying speed does not move, to compare two trees;
 the target itself is in wall time.
+
+`--against DIR` times another checkout beside this one, their runs taking turns (this tree, the other, this...),
+so that a change of the machine's speed during the runs hits both alike; it reports each tree's fastest and
+median run over `python -c pass` and the ratio of the fastest.
 
 The machine's speed is printed before and after the timed runs: the fastest of three runs of a 3-million-step
 Python loop in a fresh process (~200 ms on a quiet machine of this class; on a busy host it took up to 600 ms,
@@ -104,6 +109,7 @@ def main() -> None:
                         "each) instead of timing")
     parser.add_argument("--code", type=Path, help="measure the bot, adapters and storage packages of this checkout "
                         "(put first on PYTHONPATH), e.g. a git worktree of an earlier commit")
+    parser.add_argument("--against", type=Path, help="also time this checkout, its runs in turn with this tree's")
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="coalition-startup-"))
@@ -177,6 +183,10 @@ def measure(options: argparse.Namespace, work: Path) -> None:
     if options.instructions:
         count_instructions(cases, env, work)
         return
+    if options.against:
+        other = {**env, "PYTHONPATH": str(options.against.resolve()), "PYTHONPYCACHEPREFIX": str(work / "pycache2")}
+        compare(cases, options.runs, env, other, options.against, work)
+        return
     print(f"{options.runs} runs each, median; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at the start; {machine_speed()}\n")
     print("| command | wall | CPU | wall over `python -c pass` | within 0.5 s |")
@@ -212,6 +222,38 @@ def measure(options: argparse.Namespace, work: Path) -> None:
         print(f"| `{case.name}` | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms | {over * 1000:+.0f} ms | {verdict} |")
     print(f"\nworst counted command: {worst * 1000:.0f} ms over `python -c pass` (target {TARGET * 1000:.0f} ms); "
           f"load average {os.getloadavg()[0]:.2f} at the end; {machine_speed()}")
+
+
+def compare(cases: list[Case], runs: int, env: dict[str, str], other: dict[str, str], against: Path,
+            work: Path) -> None:
+    """Each case in both trees, their runs taking turns; each tree's `python -c pass` runs in the same turns."""
+    print(f"{runs} runs each, in turn with {against}; Python {sys.version.split()[0]}, {machine_speed()}\n")
+    print("| command | other: fastest (median) over `python -c pass` | this tree | this / other (fastest) |")
+    print("|---|---|---|---|")
+    baseline = next(c for c in cases if c.name == "python -c pass")
+    for case in cases:
+        if case is baseline:
+            continue
+        walls: dict[str, list[float]] = {"other": [], "this": [], "other pass": [], "this pass": []}
+        failed = ""
+        for turn in range(runs + 1):  # the first turn warms up (byte code, page cache)
+            for name, tree_env in (("other", other), ("this", env)):
+                for key, measured in ((name + " pass", baseline), (name, case)):
+                    if measured.prepare:
+                        measured.prepare()
+                    wall, _, status, err = run_once(measured.args, measured.stdin, tree_env, work)
+                    if status != measured.expect:
+                        failed = f"{name}: exit status {status} ({(err.strip().splitlines()[-1:] or [''])[0][:60]})"
+                    elif turn:
+                        walls[key].append(wall)
+        if failed:
+            print(f"| `{case.name}` | failed: {failed} | | |")
+            continue
+        over = {name: [a - b for a, b in zip(walls[name], walls[name + " pass"], strict=True)]
+                for name in ("other", "this")}
+        shown = {name: f"{min(v) * 1000:+.0f} ms ({statistics.median(v) * 1000:+.0f})" for name, v in over.items()}
+        print(f"| `{case.name}` | {shown['other']} | {shown['this']} | {min(over['this']) / min(over['other']):.2f} |")
+    print(f"\n{machine_speed()} at the end")
 
 
 def count_instructions(cases: list[Case], env: dict[str, str], work: Path) -> None:
