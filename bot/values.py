@@ -64,7 +64,9 @@ def _dataclass(cls: T, *, slots: bool, kw_only: bool) -> T:
     compiled = getattr(dataclasses, "_frozen_get_del_attr", None)
     if sys.version_info >= (3, 13) or compiled is None:
         return dataclasses.dataclass(cls, frozen=True, repr=False, eq=False, slots=slots, kw_only=kw_only)
-    dataclasses._frozen_get_del_attr = _frozen_attributes  # only while this class is made
+    # Only while this class is made (a frozen dataclass another thread makes meanwhile gets the closures too:
+    # they behave as the compiled ones).
+    dataclasses._frozen_get_del_attr = _frozen_attributes
     try:
         return dataclasses.dataclass(cls, frozen=True, repr=False, eq=False, slots=slots, kw_only=kw_only)
     finally:
