@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -75,43 +75,80 @@ def run_extract(
         stdout.flush()
         return 0
 
-    pending = _more_waiting(stdin)
-    for n, line in enumerate(stdin, start=1):
-        line = line.rstrip("\r\n")
-        try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            obj: dict[str, object] = {
-                "error": f"line {n} is not valid JSON ({exc.msg} at column {exc.colno}); "
-                "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\"",
-            }
-        else:
-            if isinstance(message, str):
-                obj = _result(message, wl)
-            else:
-                obj = {
-                    "error": f"line {n} is JSON {type(message).__name__}, not a string; "
-                    "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\"",
-                }
-        stdout.write(orjson.dumps(obj).decode() + "\n")
-        if not pending():  # the producer waits for this answer: out it goes; more input waiting: keep writing
-            stdout.flush()
-    stdout.flush()
+    write = _writer(stdout)
+    n = 0
+    for lines in _line_batches(stdin):
+        answers = []
+        for line in lines:
+            n += 1
+            answers.append(orjson.dumps(_answer(n, line, wl), option=orjson.OPT_APPEND_NEWLINE))
+        write(b"".join(answers))  # before the next read, which may wait for a producer waiting for these
     return 0
 
 
-def _more_waiting(stream: TextIO) -> Callable[[], bool]:
-    """A predicate: is more input already waiting on `stream` (so that flushing can wait for the batch)? Every
-    answer is flushed before the program waits for input, so a producer that waits for an answer gets it at once.
-    Streams without a file descriptor (tests' StringIO) are read whole: flushed once at the end."""
+_HOW = "write each message as one JSON string per line, e.g. \"see 1.2.3[.]4\""
+
+
+def _answer(n: int, line: bytes, wl: WarningLists | None) -> dict[str, object]:
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:  # bytes that are not UTF-8 are read as U+FFFD, as a text stream would; or the JSON is bad
+            message = orjson.loads(line.decode("utf-8", "replace"))
+        except orjson.JSONDecodeError as exc:
+            return {"error": f"line {n} is not valid JSON ({exc.msg} at column {exc.colno}); {_HOW}"}
+    if not isinstance(message, str):
+        return {"error": f"line {n} is JSON {type(message).__name__}, not a string; {_HOW}"}
+    return _result(message, wl)
+
+
+def _line_batches(stream: TextIO) -> Iterator[list[bytes]]:
+    """The input's lines, in batches: each batch is the complete lines of what one read returned (up to 64 KB). A
+    read returns what is waiting, so the answers to a batch go out before the program waits for more: a producer
+    that writes a message and waits for its answer gets it, and a file is answered 64 KB at a time (not with a
+    flush and a `select` a line). A stream without a file descriptor (tests' StringIO) is read in one go."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
-        return lambda: True
+        return lines_of([stream.read().encode("utf-8", "surrogatepass")])
+    return lines_of(iter(lambda: os.read(fd, 1 << 16), b""))
 
-    def waiting() -> bool:
-        try:
-            return bool(select.select([fd], [], [], 0)[0])
-        except (OSError, ValueError):
-            return False
-    return waiting
+
+def lines_of(reads: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The lines of the bytes `reads` give, without their line breaks (\\n, \\r\\n or \\r, as a text stream reads
+    them), a list for each read: the lines it ended."""
+    started: list[bytes] = []  # the pieces of a line begun and not yet ended (kept apart: a line may be long)
+    after_cr = False  # the last read ended with \r: a \n first in the next one ends no other line
+    for chunk in reads:
+        if after_cr and chunk:
+            after_cr = False
+            chunk = chunk[1:] if chunk[:1] == b"\n" else chunk
+        if not chunk:
+            continue
+        if b"\n" not in chunk and b"\r" not in chunk:
+            started.append(chunk)
+            continue
+        parts = b"".join([*started, chunk]).splitlines(keepends=True)
+        started = [] if parts[-1].endswith((b"\n", b"\r")) else [parts.pop()]
+        after_cr = not started and parts[-1].endswith(b"\r")
+        yield [part.rstrip(b"\r\n") for part in parts]
+    if started:  # the last line, without a line break
+        yield [b"".join(started)]
+
+
+def _writer(stream: TextIO) -> Callable[[bytes], None]:
+    """Writes UTF-8 bytes to `stream` and flushes them: to its byte buffer when it has one (no decoding and
+    encoding again), else as text."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        def write_text(data: bytes) -> None:
+            stream.write(data.decode("utf-8"))
+            stream.flush()
+        return write_text
+    stream.flush()
+
+    def write(data: bytes) -> None:
+        if data:
+            buffer.write(data)
+            buffer.flush()
+    return write

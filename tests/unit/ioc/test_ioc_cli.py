@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
 
-from adapters.extract import run_extract
+from adapters.extract import lines_of, run_extract
 
 
 def _run(text: str, **kw) -> tuple[int, str]:
@@ -74,3 +75,31 @@ def test_console_script_jsonl_answers_each_message_while_the_producer_waits() ->
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
         proc.wait(timeout=60)
+
+
+def _text_lines(data: bytes) -> list[str]:
+    """The lines a text stream reads (universal newlines), without their line breaks."""
+    return [line.rstrip("\r\n") for line in io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None)]
+
+
+def test_lines_are_read_as_a_text_stream_reads_them_wherever_the_reads_end() -> None:
+    rng = random.Random(15)
+    pieces = ['"a"', '"see 1.2.3[.]4"', "", "not json", '"é"', "x" * 70_000]
+    for _ in range(300):
+        data = "".join(rng.choice(pieces) + rng.choice(["\n", "\r\n", "\r"]) for _ in range(rng.randint(0, 8)))
+        data += rng.choice(["", '"last, no line break"', "\r"])
+        raw = data.encode()
+        cuts = sorted(rng.sample(range(len(raw) + 1), min(len(raw) + 1, rng.randint(0, 6))))
+        reads = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+        batches = list(lines_of(reads))
+        assert [line.decode() for batch in batches for line in batch] == _text_lines(raw), (data[:80], cuts)
+        assert len(batches) <= len(reads) + 1  # a read's lines come before the next read; at the end, the last
+
+
+def test_jsonl_reads_bytes_that_are_not_utf8_as_replacement_characters() -> None:
+    proc = subprocess.run([str(Path(sys.executable).parent / "coalition-bot"), "extract", "--jsonl"],
+                          input=b'"evil[.]com \xff"\r\n[1]\r"bad\n', capture_output=True, timeout=60, check=False)
+    rows = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert rows[0] == {"domain": ["evil.com"]}
+    assert rows[1]["error"].startswith("line 2 is JSON list, not a string")
+    assert rows[2]["error"].startswith("line 3 is not valid JSON") and len(rows) == 3
