@@ -10,7 +10,6 @@ command pays for Slack, Discord, aiohttp or Alembic unless it uses them (bench/s
 # No `from __future__ import annotations` in the command modules: typer reads every command's annotations at
 # every start, and a string annotation costs an eval each (~9 ms over the ~45 commands).
 
-import asyncio
 import logging
 import os
 import signal
@@ -111,6 +110,8 @@ async def wait_for_database(url: str, budget: float) -> None:
 def _run_with_store(main: Callable[[], Coroutine[Any, Any, T]], url: str, *, wait: float | None = None) -> T:
     """`asyncio.run(main())` for commands that open the store: an unreachable database ends the command with a
     clear message and exit status 1, never a traceback. With `wait` (seconds), `run`'s start-up retries first."""
+    import asyncio
+
     from bot.ports import StoreUnavailable
     from storage.engine import safe_url, unavailable_reason
 
@@ -184,6 +185,7 @@ def console(
 @app.command()
 def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Run every enabled adapter (Slack, Discord) in one process until interrupted."""
+    import asyncio
     settings = _settings(config)
     missing = settings.missing()
     if missing:
@@ -313,6 +315,8 @@ def bootstrap(
 def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
                revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Create or upgrade the schema to the latest migration."""
+    import asyncio
+
     from storage.engine import make_engine, safe_url
     from storage.migrate import upgrade, upgrade_if_behind
 

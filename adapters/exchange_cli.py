@@ -3,7 +3,6 @@ line (registered in adapters/cli.py)."""
 
 # Annotations evaluated where they are written (see adapters/cli.py).
 
-import asyncio
 import signal
 import sys
 import threading
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    import asyncio
+
     from adapters.config import Settings
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file")]
@@ -63,6 +64,8 @@ def export(
 ) -> None:
     """Write a STIX 2.1 bundle (or CSV, one value a line, or a MISP feed folder) of the indicators, filtered.
     Never RED."""
+    import asyncio
+
     from adapters.progress import ProgressReport
     from adapters.runtime import open_store
     from bot import exchange
@@ -126,6 +129,8 @@ def import_(
     database: DatabaseOption = None,
 ) -> None:
     """Submit a file's indicators for moderation, as ORG. A malformed file stores nothing."""
+    import asyncio
+
     from adapters.progress import ProgressReport
     from adapters.runtime import delivery_platforms, load_warninglists, open_store
     from bot import exchange, services
@@ -168,6 +173,7 @@ def taxii(ctx: typer.Context, config: ConfigOption = None, database: DatabaseOpt
           host: Annotated[str | None, typer.Option(help="Listen address (default taxii.host)")] = None,
           port: Annotated[int | None, typer.Option(help="Port (default taxii.port)")] = None) -> None:
     """Serve the TAXII 2.1 feed until interrupted."""
+    import asyncio
     if ctx.invoked_subcommand is not None:
         return
     from adapters.runtime import delivery_platforms, open_runtime
@@ -193,9 +199,10 @@ def taxii(ctx: typer.Context, config: ConfigOption = None, database: DatabaseOpt
     asyncio.run(main())
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def _stop_on_signals(stop: "asyncio.Event") -> None:
     """SIGINT and SIGTERM set `stop` (where signals can be handled: the main thread; not a command run in a
     worker thread, as tests do)."""
+    import asyncio
     if threading.current_thread() is not threading.main_thread():
         return
     loop = asyncio.get_running_loop()
@@ -219,6 +226,8 @@ def taxii_pull(
     database: DatabaseOption = None,
 ) -> None:
     """Import what another TAXII 2.1 server's collection added since the last pull, as submissions of ORG."""
+    import asyncio
+
     from adapters.progress import ProgressReport
     from adapters.runtime import delivery_platforms, open_runtime
     from adapters.taxii.pull import PullError, PullResult, pull_once, shown_url
@@ -286,6 +295,8 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
                   name: Annotated[str, typer.Option(help="What the key is for")] = "",
                   config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Create an API key for ORG and print it (once: only its SHA-256 is stored)."""
+    import asyncio
+
     from adapters.runtime import open_store
     from bot import exchange
     from bot.commands import UsageError
@@ -313,6 +324,8 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
 @apikey_app.command("list")
 def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """List the API keys (prefixes only)."""
+    import asyncio
+
     from adapters.runtime import open_store
     from bot import results
     from bot.text import render
@@ -330,6 +343,8 @@ def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) ->
 def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -> 3)")],
                   config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Revoke an API key at once."""
+    import asyncio
+
     from adapters.runtime import open_store
     from bot.domain import Platform
 

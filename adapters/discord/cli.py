@@ -9,7 +9,6 @@ commands only.
 
 # Annotations evaluated where they are written (see adapters/cli.py).
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +27,8 @@ def sync(
     config: ConfigOption = None,
 ) -> None:
     """Register (overwrite) the /ioc commands and the *Submit indicators* menu with Discord."""
+    import asyncio
+
     from adapters.cli import _settings
 
     settings = _settings(config)

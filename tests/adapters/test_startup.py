@@ -235,10 +235,11 @@ def test_commands_import_only_what_they_use(tmp_path):
     done, modules = probe(tmp_path, "extract", stdin="see 8.8.8.8\n")
     assert json.loads(done.stdout) == {"ipv4": ["8.8.8.8"]}
     assert "sqlalchemy" not in modules and "pydantic_settings" not in modules
+    assert "asyncio" not in modules  # only the commands that run a coroutine load it
 
     done, modules = probe(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout.startswith("coalition-bot ")
-    assert "pydantic" not in modules and "sqlalchemy" not in modules
+    assert "pydantic" not in modules and "sqlalchemy" not in modules and "asyncio" not in modules
 
 
 def test_help_imports_no_store_platform_or_stix_library(tmp_path):
