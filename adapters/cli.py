@@ -186,6 +186,7 @@ def console(
 def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Run every enabled adapter (Slack, Discord) in one process until interrupted."""
     import asyncio
+
     settings = _settings(config)
     missing = settings.missing()
     if missing:

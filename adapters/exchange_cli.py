@@ -173,9 +173,10 @@ def taxii(ctx: typer.Context, config: ConfigOption = None, database: DatabaseOpt
           host: Annotated[str | None, typer.Option(help="Listen address (default taxii.host)")] = None,
           port: Annotated[int | None, typer.Option(help="Port (default taxii.port)")] = None) -> None:
     """Serve the TAXII 2.1 feed until interrupted."""
-    import asyncio
     if ctx.invoked_subcommand is not None:
         return
+    import asyncio
+
     from adapters.runtime import delivery_platforms, open_runtime
     from adapters.taxii import serve
 
@@ -203,6 +204,7 @@ def _stop_on_signals(stop: "asyncio.Event") -> None:
     """SIGINT and SIGTERM set `stop` (where signals can be handled: the main thread; not a command run in a
     worker thread, as tests do)."""
     import asyncio
+
     if threading.current_thread() is not threading.main_thread():
         return
     loop = asyncio.get_running_loop()

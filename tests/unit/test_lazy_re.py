@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.lazy_re import compiled_on_use
+from bot.lazy_re import _CompiledOnUse, compiled_on_use
 
 PATTERN = r"(?P<host>[a-z]+)\[\.\](?P<tld>[a-z]{2,})"
 TEXT = "seen evil[.]com and bad[.]net, not x.y"
@@ -50,7 +50,7 @@ def test_every_pattern_of_the_extraction_engine_compiles() -> None:
     for module in (bot.ioc.extraction, bot.ioc.refanging):
         for name, value in vars(module).items():
             for pattern in value if isinstance(value, tuple) else (value,):
-                if type(pattern).__name__ == "_CompiledOnUse":
+                if isinstance(pattern, _CompiledOnUse):
                     assert re.compile(pattern.pattern, pattern.flags).groups == pattern.groups, name
                     found += 1
     assert found >= 40
