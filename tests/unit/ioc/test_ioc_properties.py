@@ -72,10 +72,13 @@ def _elapsed(text: str) -> float:
 def test_pathological_inputs_are_linear() -> None:
     for unit in (".", "7", "a.", "1.", "ab", "[.]", "1:", " ", "a@", "a-", "<", "http://", "1.1.", "a" * 63 + ".",
                  "a dot ", "x-dot-", "a at b dot ", "a-dot", "http//", " AT ", "a AT b "):
-        small = _elapsed(unit * (250_000 // len(unit)))
+        small = _elapsed(unit * (125_000 // len(unit)))
         big = _elapsed(unit * (1_000_000 // len(unit)))
         assert big < 3.0, unit
-        assert big < 12 * max(small, 0.01), (unit, small, big)  # 4x the input: ~4x the time
+        # 8x the input: 8x the time, up to ~3x more where glibc hands the bigger copies fresh mmap'd pages
+        # (measured: 13.5x at most); a quadratic scan takes 64x. The floor is a millisecond so that it does not
+        # scale with the machine (an absolute floor of 10 ms failed on a slow CI machine).
+        assert big < 32 * max(small, 0.001), (unit, small, big)
 
 
 def test_five_megabyte_message() -> None:
