@@ -65,7 +65,9 @@ def test_speed(wl: WarningLists) -> None:
         for o in values:
             wl.match(o)
     per = (time.perf_counter() - t) / (n * len(values))
-    assert per < 20e-6
+    # ~5 µs a look-up on a quiet machine (bench/README, extract); 50 µs leaves room for a machine 3x slower than
+    # that, and still fails a look-up that walks the lists' entries (milliseconds)
+    assert per < 50e-6
 
 
 # Hosting platforms on the PSL's private section: a sub-domain is somebody else's site.
