@@ -582,14 +582,14 @@ def _lines_worth_reading_re2(text: str) -> str:
     out: list[bytes] = []
     done = 0  # where the last kept line ended
     for m in _sign_lines().finditer(data):
-        start = m.start()
+        start, end = m.span()  # a slice of `data` costs less than the match's group()
         if start > done + 1:  # a skipped line right before this one: its end may be a version word
             prev_start = data.rfind(b"\n", 0, start - 1) + 1
             tail = data[max(prev_start, start - 25) : start - 1].decode("ascii", "replace")
             if _VERSION_BEFORE.search(tail + "\n"):
                 out.append(data[prev_start : start - 1])
-        out.append(m.group())
-        done = m.end()
+        out.append(data[start:end])
+        done = end
     kept = b"\n".join(out)
     return text if len(kept) == len(data) else kept.decode("utf-8", "surrogatepass")
 

@@ -113,6 +113,13 @@ WORDS: list[Row] = [
     ("we saw it at evil.com", {"domain": ["evil.com"]}),
     ("look at evil[.]com", {"domain": ["evil.com"]}),
     ("Look At evil.com", {"domain": ["evil.com"]}),
+    # the word pass and the scheme gates read an ASCII-lowered copy, one byte a character: characters past Latin-1
+    # (an emoji, a snowman, a defanged dot already rewritten), or one whose lower case is longer (İ), before the
+    # form must not shift where it is found
+    ("İstanbul ekibi: user at evil dot com", {"email": ["user@evil.com"]}),
+    ("🚨☃ evil[.]net, then user at evil dot com", {"domain": ["evil.net"], "email": ["user@evil.com"]}),
+    ("🚨 HXXPS://evil[.]com/a and bad DOT example DOT org",
+     {"url": ["https://evil.com/a"], "domain": ["bad.example.org"]}),
 ]
 
 WORD_PROSE = [
