@@ -429,7 +429,7 @@ def _defang_pass(text: str) -> str:
                 text = _SCHEME_XXXX_RE.sub(_scheme_xxxx_sub, text)
         if b"xp" in low or b"*p" in low or b"0p" in low:
             text = _SCHEME_RE.sub(_scheme_sub, text)
-        if has_colon and (b"tx" in low or b"eow" in low):
+        if has_colon and (b"ftx" in low or b"meow" in low):  # the words _SCHEME_WORD_RE rewrites, lower-cased
             text = _SCHEME_WORD_RE.sub(_scheme_word_sub, text)
         if has_under:
             text = _SCHEME_US_RE.sub("://", text)
