@@ -229,11 +229,12 @@ async def feed_malware(uow: UnitOfWork, view: Visibility) -> list[tuple[FeedKey,
 
 
 async def feed_groupings(uow: UnitOfWork, view: Visibility) -> list[FeedRow]:
-    """The cases this viewer may see (their TLP: bot.rules.can_see) that hold an approved indicator it may see,
+    """The cases this viewer may see (their TLP: bot.rules.can_see) that hold, or held, an indicator it is served,
     as rows whose object is made later (`_grouping_objects`, for the page's only). date_added (and the grouping's
-    `modified`) is the latest of the case's creation and of those indicators' date_added: a grouping comes again
-    when what this viewer sees in it changes (an indicator approved, edited, revoked, added or removed) and never
-    moves for what it may not see."""
+    `modified`) is the latest of the case's creation and of the changes of those indicators (storage's
+    `feed_cases`): a grouping comes again when what this viewer sees in it changes (an indicator approved, edited,
+    revoked, added or removed; once nothing is left, over its author's identity alone) and never moves for what it
+    may not see."""
     found: list[FeedRow] = []
     for case, latest in await uow.exchange.feed_cases(view):
         if can_see(case, view):  # type: ignore[arg-type]  (a case is seen as an item is)
@@ -251,8 +252,10 @@ async def _grouping_objects(uow: UnitOfWork, view: Visibility, rows: list[FeedRo
         if key[1] != FEED_GROUPING:
             continue
         refs = sorted({stix.vulnerability_id(sid) if t is IOCType.CVE else sid for t, sid in members.get(case.id, ())})
-        if refs:  # (none: the case emptied between the two reads; STIX asks object_refs of at least one)
-            found[case.id] = stix.grouping_object(case, refs, stix.timestamp(key[0]))
+        # nothing in it this viewer may see (what it saw removed or revoked): STIX asks a grouping for at least one
+        # reference, and its author's identity (served first, as every organization's) names nothing of the case
+        found[case.id] = stix.grouping_object(case, refs or [stix.org_identity_id(case.org_id)],
+                                              stix.timestamp(key[0]))
     return found
 
 

@@ -416,8 +416,9 @@ class ExchangeRepository(Protocol):
         them, least restrictive TLP rank of them)."""
 
     async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
-        """Each case with an approved indicator `view` may see, and its latest change `view` may see: such an
-        indicator's modified_at or addition to the case, or the removal from it of one `view` may see."""
+        """Each case that holds or held an indicator `view` is served, and its latest change `view` may see: such
+        an approved indicator's modified_at or addition to the case, the revocation of one in it, or the removal
+        from it of one `view` is served (approved or revoked)."""
 
     async def feed_case_members(self, case_ids: Iterable[int], view: Visibility,
                                 ) -> dict[int, list[tuple[IOCType, str]]]:

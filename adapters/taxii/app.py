@@ -8,7 +8,8 @@
   `revoked` version. date_added is an indicator's approval time (its last status change; a revoked one's
   revocation) and its relationship's, a vote's last change, a sighting's time, a comment's time (or
   its indicator's, when later), a family's first visible indicator's, a grouping's latest visible change (an
-  indicator it may see added, approved, edited). Paging is a keyset on (date_added, kind, id); `next` is that key,
+  indicator it may see added, approved, edited, revoked or removed; left with none, it comes again over its
+  author's identity). Paging is a keyset on (date_added, kind, id); `next` is that key,
   opaque (base64url).
 * `coalition-submissions` (write): POST an envelope; its indicators become pending submissions of the key's
   organization (as `/ioc import`), and the response is a TAXII status resource.

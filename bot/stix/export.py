@@ -161,8 +161,9 @@ def grouping_id(case_id: int) -> str:
 
 def grouping_object(case: Case, refs: list[str], modified: str | None = None) -> dict[str, Any]:
     """A case as a STIX `grouping` over `refs` (the objects of it the consumer may see: at least one, as STIX asks
-    of object_refs; the caller leaves out a case with none). `modified` defaults to the case's creation (exports);
-    the TAXII feed gives the latest change of what the consumer sees in it."""
+    of object_refs; an export leaves out a case with none, the TAXII feed refers to the case's author instead).
+    `modified` defaults to the case's creation (exports); the TAXII feed gives the latest change of what the
+    consumer sees in it."""
     at = timestamp(case.created_at)
     obj: dict[str, Any] = {
         "type": "grouping", "spec_version": "2.1", "id": grouping_id(case.id), "created": at,

@@ -41,6 +41,16 @@ class FeedContextReads(_Repository):
                 ~revoked_once()))
         return found
 
+    async def _visible_revoked(self, ids: Iterable[int], view: Visibility, *columns: Any) -> list[Any]:
+        """`columns` of those of these indicators whose revoked version the feed serves `view` (revoked, and it may
+        see them; bot.exchange), by primary key."""
+        found: list[Any] = []
+        for chunk in _chunks(sorted(set(ids))):
+            found += await self._execute(select(IndicatorRow.id, *columns).where(
+                IndicatorRow.id.in_(chunk), IndicatorRow.status == Status.REVOKED.value, visibility_clause(view),
+                IndicatorRow.decided_at.is_not(None)))
+        return found
+
     async def feed_malware(self, view: Visibility) -> list[tuple[str, datetime, int]]:
         """Each malware family named by an approved indicator `view` may see (not a CVE: it has no `indicates`):
         (name, the earliest date_added (modified_at) of those indicators, the least restrictive TLP rank of them)."""
@@ -63,22 +73,21 @@ class FeedContextReads(_Repository):
             found += [(r[0], r[1]) for r in await self._execute(query.where(CaseIndicatorRow.case_id.in_(chunk)))]
         return found
 
-    async def _removals(self, case_ids: Iterable[int]) -> list[tuple[int, int, datetime]]:
-        """(case_id, indicator_id, removed_at) of the latest removal of each indicator from these cases (by the
-        case_removals key)."""
-        found: list[tuple[int, int, datetime]] = []
-        for chunk in _chunks(sorted(set(case_ids))):
-            found += [(r[0], r[1], r[2]) for r in await self._execute(
-                select(CaseRemovalRow.case_id, CaseRemovalRow.indicator_id, CaseRemovalRow.removed_at)
-                .where(CaseRemovalRow.case_id.in_(chunk)))]
-        return found
+    async def _removals(self) -> list[tuple[int, int, datetime]]:
+        """(case_id, indicator_id, removed_at) of the latest removal of each indicator from each case (by the
+        case_removals key): few rows, as cases and their members are."""
+        return [(r[0], r[1], r[2]) for r in await self._execute(
+            select(CaseRemovalRow.case_id, CaseRemovalRow.indicator_id, CaseRemovalRow.removed_at))]
 
     async def feed_cases(self, view: Visibility) -> list[tuple[Case, datetime]]:
-        """Each case holding at least one approved indicator `view` may see, with the latest change of those in
-        it: an indicator's date_added (modified_at), or its addition to the case (its `case.add` audit row: the
-        membership table keeps no time); and the latest removal from it of an approved indicator `view` may see
-        (case_removals), so that the grouping comes again with fewer object_refs, while the removal of one it may
-        not see moves nothing. Whether `view` may see the case itself is the caller's rule (bot.rules).
+        """Each case that holds, or held, an indicator `view` is served, with the latest change of those in it:
+        an approved indicator's date_added (modified_at) or its addition to the case (its `case.add` audit row:
+        the membership table keeps no time); the revocation of one in it whose revoked version `view` is served
+        (decided_at); the latest removal from it of one `view` is served, approved or revoked (case_removals). So
+        the grouping comes again with fewer object_refs after a removal or a revocation, and comes again once more
+        when nothing `view` may see is left in it (bot.exchange serves it over its author alone), while what `view`
+        may not see moves nothing and a case that never held anything `view` may see is not served. Whether `view`
+        may see the case itself is the caller's rule (bot.rules).
         """
         members = await self._memberships()
         modified = {r[0]: r[1] for r in await self._visible_approved({i for _, i in members}, view,
@@ -92,10 +101,14 @@ class FeedContextReads(_Repository):
                 case_id = detail.get("case_id") if isinstance(detail, dict) else None
                 if (case_id, indicator_id) in held:
                     changes.append((case_id, at))
-        # removals from the cases at hand (a case with nothing left that `view` may see is not served at all)
-        removals = await self._removals({c for c, _ in held})
-        seen = set(modified) | {r[0] for r in await self._visible_approved(
-            {i for _, i, _ in removals if i not in modified}, view)}
+        # a member revoked: its revoked version is served at its revocation, and the grouping comes again without it
+        revoked = {r[0]: r[1] for r in await self._visible_revoked(
+            {i for _, i in members if i not in modified}, view, IndicatorRow.decided_at)}
+        changes += [(c, revoked[i]) for c, i in members if i in revoked]
+        removals = await self._removals()
+        others = {i for _, i, _ in removals} - modified.keys() - revoked.keys()
+        seen = modified.keys() | revoked.keys() | {r[0] for r in await self._visible_approved(others, view)} | {
+            r[0] for r in await self._visible_revoked(others, view)}
         changes += [(c, at) for c, i, at in removals if i in seen]
         latest: dict[int, datetime] = {}
         for case_id, at in changes:

@@ -435,3 +435,100 @@ async def test_removing_what_another_organization_may_not_see_moves_nothing(worl
     async with w.store.unit_of_work(read_only=True) as uow:  # (and both removals are kept)
         case = (await uow.context.cases_by_name("op-shared"))[0]
         assert await uow.context.case_indicator_ids(case.id) == [1, 2]
+
+
+def identity_of(objects: list[dict[str, Any]], name: str) -> str:
+    (found,) = [o["id"] for o in objects if o["type"] == "identity" and o["name"] == name]
+    return found
+
+
+async def test_a_grouping_left_with_nothing_the_viewer_sees_comes_again_over_its_author_alone(world: World) -> None:
+    """STIX asks a grouping for one reference at least: once a viewer may see nothing in a case any more, the
+    grouping comes again over the identity of the organization that made it, so that a client replaces the version
+    that named what was removed; a case that never held anything the viewer may see is never served."""
+    w = world
+    await shared(w)
+    await secrets(w)  # op-shared also holds the bank's AMBER+STRICT #6; "ghost" (GREEN) holds only #6
+    objects = {key: await w.objects(key) for key in ("vendor", "bank")}
+    northbank = identity_of(objects["vendor"], "Northbank")
+    ids = pattern_ids(objects["bank"])
+    assert "ghost" not in {o.get("name") for o in objects["vendor"]}
+    assert grouping_in(objects["bank"], "ghost")["object_refs"] == [ids["strict.example"]]
+    reads = {}
+    for key in ("vendor", "bank"):
+        _, _, headers = await w.get(key, "manifest/")
+        reads[key] = headers["X-TAXII-Date-Added-Last"]
+    vendor_before = await served(w, "vendor", (0, 1, 2, 3, 4, 9))
+    w.clock.at(10)
+    await w.say("alice", "case remove op-shared #1")
+    w.clock.at(11)
+    await w.say("alice", "case remove op-shared #2")
+    (emptied,) = await w.objects("vendor", added_after=reads["vendor"])
+    assert emptied["type"] == "grouping" and emptied["name"] == "op-shared"
+    assert emptied["object_refs"] == [northbank] == [emptied["created_by_ref"]]
+    assert emptied["modified"].startswith("2026-11-01T09:11:00")
+    vendor_all = await w.objects("vendor")
+    assert grouping_in(vendor_all, "op-shared") == emptied
+    assert_self_contained(vendor_all)
+    # the bank still sees its strict item in the case: a smaller grouping, not an empty one
+    (bank_grouping,) = await w.objects("bank", added_after=reads["bank"])
+    assert bank_grouping["object_refs"] == [ids["strict.example"]]
+    # emptying the case the vendor never saw anything in moves nothing for the vendor, and empties it for the bank
+    _, _, headers = await w.get("bank", "manifest/")
+    vendor_now = await served(w, "vendor", (0, 1, 2, 3, 4, 9))
+    w.clock.at(12)
+    await w.say("alice", "case remove ghost #6")
+    assert await served(w, "vendor", (0, 1, 2, 3, 4, 9)) == vendor_now != vendor_before
+    (ghost,) = await w.objects("bank", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert ghost["name"] == "ghost" and ghost["object_refs"] == [northbank]
+    assert_self_contained(await w.objects("bank"))
+    # something the vendor may see added again: the grouping names it
+    _, _, headers = await w.get("vendor", "manifest/")
+    w.clock.at(15)
+    await w.say("alice", "case add op-shared #3")
+    (again,) = await w.objects("vendor", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert again["object_refs"] == [ids["evil3.example"]] and again["modified"] > emptied["modified"]
+
+
+async def test_revoking_an_indicator_in_a_case_brings_the_grouping_again_without_it(world: World) -> None:
+    w = world
+    await shared(w)  # op-shared holds #1 and #2
+    objects = await w.objects("vendor")
+    ids, northbank = pattern_ids(objects), identity_of(objects, "Northbank")
+    _, _, headers = await w.get("vendor", "manifest/")
+    w.clock.at(10)
+    await w.say("mod", "revoke #1 sinkholed by the registrar")
+    later = await w.objects("vendor", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert [(o["type"], o.get("revoked", False)) for o in later] == [("indicator", True), ("grouping", False)]
+    assert later[1]["object_refs"] == [ids["evil2.example"]]
+    assert later[1]["modified"] == later[0]["modified"]  # both at the revocation
+    _, _, headers = await w.get("vendor", "manifest/")
+    w.clock.at(11)
+    await w.say("mod", "revoke #2 sinkholed by the registrar")
+    later = await w.objects("vendor", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert [(o["type"], o.get("object_refs")) for o in later] == [("indicator", None), ("grouping", [northbank])]
+    assert_self_contained(await w.objects("vendor"))
+
+
+async def test_revoking_what_a_viewer_may_not_see_moves_none_of_its_cases(world: World) -> None:
+    w = world
+    await shared(w)
+    await secrets(w)  # #6 (AMBER+STRICT) is in op-shared, ghost and northbank-ir; #7 (RED) in op-shared, northbank-ir
+    minutes = (0, 1, 2, 3, 4, 9, 10, 11)
+    vendor_before = await served(w, "vendor", minutes)
+    bank_objects = await w.objects("bank")
+    northbank, ids = identity_of(bank_objects, "Northbank"), pattern_ids(bank_objects)
+    bank_before = await served(w, "bank", minutes)
+    w.clock.at(10)
+    await w.say("mod2", "revoke #7 not ours after all")  # RED: in no key's feed, revoked or not
+    assert await served(w, "bank", minutes) == bank_before
+    _, _, headers = await w.get("bank", "manifest/")
+    w.clock.at(11)
+    await w.say("mod2", "revoke #6 not ours after all")
+    assert await served(w, "vendor", minutes) == vendor_before
+    later = await w.objects("bank", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert [(o["type"], o.get("revoked", False)) for o in later] == [("indicator", True)] + [("grouping", False)] * 3
+    assert {o["name"]: o["object_refs"] for o in later if o["type"] == "grouping"} == {
+        "op-shared": sorted(ids[f"evil{n}.example"] for n in (1, 2)), "ghost": [northbank],
+        "northbank-ir": [northbank]}
+    assert_self_contained(await w.objects("bank"))
