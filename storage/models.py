@@ -233,6 +233,12 @@ def _seen_day_default(context: Any) -> date:
     return seen_at.astimezone(UTC).date()
 
 
+def _feed_date_default(own: str) -> Any:
+    """A vote's or a sighting's date in the TAXII feed when an insert gives none: its own time. The repositories
+    keep it at the later of that and its indicator's last change (0020)."""
+    return lambda context: context.get_current_parameters()[own]
+
+
 IndicatorRow = TableColumns(Table(
     "indicators", metadata,
     Column("id", BigId, primary_key=True),
@@ -360,8 +366,11 @@ VoteRow = TableColumns(Table(
     Column("reason", Text, default="", server_default="", nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # its opinion's date_added: the later of updated_at and its indicator's last change (0020), so a vote made
+    # while the item was pending is added with its approval
+    Column("added_at", UTCDateTime(), default=_feed_date_default("updated_at"), nullable=False),
     UniqueConstraint("indicator_id", "member_id"),
-    Index("ix_votes_feed", "updated_at", "id", "indicator_id"),  # TAXII paging (0003)
+    Index("ix_votes_feed", "added_at", "id", "indicator_id"),  # TAXII paging (0003, 0020)
 ))
 
 
@@ -377,7 +386,9 @@ SightingRow = TableColumns(Table(
     Column("seen_day", Date, default=_seen_day_default, nullable=False),  # the UTC date of seen_at
     Column("revision", Integer, default=0, server_default="0", nullable=False),  # times replaced that day
     Column("note", Text, default="", server_default="", nullable=False),
-    Index("ix_sightings_feed", "seen_at", "id", "indicator_id"),  # TAXII paging (0003)
+    # its date_added in the feed: the later of seen_at and its indicator's last change (0020)
+    Column("added_at", UTCDateTime(), default=_feed_date_default("seen_at"), nullable=False),
+    Index("ix_sightings_feed", "added_at", "id", "indicator_id"),  # TAXII paging (0003, 0020)
     UniqueConstraint("indicator_id", "member_id", "seen_day"),
 ))
 

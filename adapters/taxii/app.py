@@ -6,8 +6,8 @@
   comments as `note`s, and the cases the organization may see as `grouping`s over them; never an object, a
   reference or a count of what it may not see (bot.exchange.feed_page); a revoked indicator comes again as its
   `revoked` version. date_added is an indicator's approval time (its last status change; a revoked one's
-  revocation) and its relationship's, a vote's last change, a sighting's time, a comment's time (or
-  its indicator's, when later), a family's first visible indicator's, a grouping's latest visible change (an
+  revocation) and its relationship's, a vote's last change, a sighting's time, a comment's time (each
+  or its indicator's, when later), a family's first visible indicator's, a grouping's latest visible change (an
   indicator it may see added, approved, edited, revoked or removed; left with none, it comes again over its
   author's identity). Paging is a keyset on (date_added, kind, id); `next` is that key,
   opaque (base64url).

@@ -15,6 +15,7 @@ from sqlalchemy import (
     select,
     type_coerce,
     union_all,
+    update,
 )
 
 from bot.domain import (
@@ -26,11 +27,21 @@ from bot.ports import Evidence
 from bot.score import OrgVerdict
 from storage.models import (
     CommentRow,
+    IndicatorRow,
     OrganizationRow,
     SightingRow,
     VoteRow,
 )
 from storage.repositories.base import _chunks, _Repository
+
+
+async def _added_not_before_indicator(repo: _Repository, table: Any, indicator_ids: Iterable[int]) -> None:
+    """Written at their own time, these indicators' votes or sightings are added to the TAXII feed no earlier than
+    their indicator's last change (0020): their own time is later but for a clock that differs between processes."""
+    changed = select(IndicatorRow.modified_at).where(IndicatorRow.id == table.indicator_id).scalar_subquery()
+    for chunk in _chunks(sorted(set(indicator_ids))):
+        await repo._execute(update(table).where(table.indicator_id.in_(chunk), table.added_at < changed)
+                            .values(added_at=changed).execution_options(synchronize_session=False))
 
 
 class SqlVoteRepository(_Repository):
@@ -41,7 +52,7 @@ class SqlVoteRepository(_Repository):
         table = VoteRow.__table__
         stmt = self._upsert_insert(table).values(
             indicator_id=indicator_id, member_id=member_id, org_id=org_id, verdict=Verdict(verdict).value,
-            previous_verdict=None, reason=reason, created_at=at, updated_at=at,
+            previous_verdict=None, reason=reason, created_at=at, updated_at=at, added_at=at,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.indicator_id, table.c.member_id],
@@ -51,9 +62,11 @@ class SqlVoteRepository(_Repository):
                 "org_id": stmt.excluded.org_id,
                 "reason": stmt.excluded.reason,
                 "updated_at": stmt.excluded.updated_at,
+                "added_at": stmt.excluded.added_at,
             },
         ).returning(table.c.previous_verdict)
         previous = (await self._execute(stmt)).scalar_one()
+        await _added_not_before_indicator(self, VoteRow, [indicator_id])
         return Verdict(previous) if previous is not None else None
 
     async def withdraw(self, indicator_id: int, member_id: int, only: Verdict | None = None) -> Verdict | None:
@@ -166,7 +179,7 @@ class SqlSightingRepository(_Repository):
             # One statement may not update a row twice (PostgreSQL): within a call, the latest wins here.
             latest[(indicator_id, member_id, day)] = {
                 "indicator_id": indicator_id, "org_id": org_id, "member_id": member_id, "count": count,
-                "seen_at": seen_at, "seen_day": day, "revision": 0, "note": note,
+                "seen_at": seen_at, "seen_day": day, "revision": 0, "note": note, "added_at": seen_at,
             }
         replaced: set[int] = set()
         stmt = self._sighting_upsert()
@@ -175,6 +188,7 @@ class SqlSightingRepository(_Repository):
             # ("insertmanyvalues"), without compiling a statement of 500 VALUES rows every time
             rows = await self._execute(stmt, list(chunk))
             replaced.update(indicator_id for indicator_id, revision in rows if revision)
+        await _added_not_before_indicator(self, SightingRow, {key[0] for key in latest})
         return replaced
 
     def _sighting_upsert(self) -> Any:
@@ -186,6 +200,7 @@ class SqlSightingRepository(_Repository):
                 "count": stmt.excluded["count"],
                 "note": stmt.excluded.note,
                 "seen_at": stmt.excluded.seen_at,
+                "added_at": stmt.excluded.added_at,
                 "org_id": stmt.excluded.org_id,
                 "revision": table.c.revision + 1,
             },

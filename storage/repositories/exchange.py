@@ -145,12 +145,12 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
         the `indicates` relationship of those naming a malware family, their comments) in (date_added, kind, id)
         order after `cursor`. date_added: an indicator's approval (its last status change, `modified_at`), and so
         its relationship's; a revoked indicator's revocation (`decided_at`: it comes again, revoked; one revoked
-        once and approved again is not served); a vote's last change, a sighting's time; a comment's, or its
-        indicator's when that is later (a comment made while the item was pending, or out of this viewer's sight,
-        is added with it: stored as the comment's `added_at`, moved with its indicator, 0019).
+        once and approved again is not served); a vote's last change, a sighting's time, a comment's, or its
+        indicator's when that is later (one made while the item was pending, or out of this viewer's sight, is
+        added with it: stored as the row's `added_at`, moved with its indicator, 0019 and 0020).
 
         Each kind is a keyset range on its own index ((status, modified_at, id, tlp_rank, org_id) covers the
-        indicators' visibility; votes (updated_at, id, indicator_id); sightings (seen_at, id, indicator_id)),
+        indicators' visibility; votes and sightings (added_at, id, indicator_id)),
         read in turn with an upper bound: once `limit` keys are known, a later kind reads only what sorts before
         the last of them. Then one query each for the page's indicators, votes and sightings. No COUNT."""
         kinds = set(kinds)
@@ -190,10 +190,10 @@ class SqlExchangeRepository(FeedContextReads, _Repository):
             await read(FEED_INDICATOR, IndicatorRow.decided_at, IndicatorRow.id, IndicatorRow.id, extra,
                        status=Status.REVOKED)
         if FEED_OPINION in kinds and not stix_ids:
-            await read(FEED_OPINION, VoteRow.updated_at, VoteRow.id, VoteRow.indicator_id,
+            await read(FEED_OPINION, VoteRow.added_at, VoteRow.id, VoteRow.indicator_id,
                        [VoteRow.indicator_id == IndicatorRow.id])
         if FEED_SIGHTING in kinds and not stix_ids:
-            await read(FEED_SIGHTING, SightingRow.seen_at, SightingRow.id, SightingRow.indicator_id,
+            await read(FEED_SIGHTING, SightingRow.added_at, SightingRow.id, SightingRow.indicator_id,
                        [SightingRow.indicator_id == IndicatorRow.id])
         if FEED_RELATIONSHIP in kinds and not stix_ids:  # (a CVE is exported with no `indicates`: bot.stix)
             await read(FEED_RELATIONSHIP, IndicatorRow.modified_at, IndicatorRow.id, IndicatorRow.id,

@@ -278,7 +278,7 @@ class SqlIndicatorRepository(_Repository):
         )
         if result.rowcount != 1:
             return False
-        await self._notes_follow([indicator_id], at)
+        await self._feed_dates_follow([indicator_id], at)
         return True
 
     async def edit(self, indicator_id: int, *, at: datetime, tlp: TLP | None = None, confidence: int | None = None,
@@ -313,7 +313,7 @@ class SqlIndicatorRepository(_Repository):
                     if clean := _normal_tags(tags):
                         await self._execute(insert(IndicatorTagRow),
                                             [{"indicator_id": indicator_id, "tag": t} for t in clean])
-                await self._notes_follow([indicator_id], at)
+                await self._feed_dates_follow([indicator_id], at)
         except IntegrityError as exc:
             if _is_unique_violation(exc):
                 raise Conflict("the value is held in that scope already") from exc
@@ -351,7 +351,7 @@ class SqlIndicatorRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
         expired = sorted(rows.scalars())
-        await self._notes_follow(expired, now)
+        await self._feed_dates_follow(expired, now)
         return expired
 
     async def approved_after(self, after_id: int, size: int, now: datetime) -> Sequence[Indicator]:
@@ -408,12 +408,13 @@ class SqlIndicatorRepository(_Repository):
                 .execution_options(synchronize_session=False)
             )
             changed.extend(rows.scalars())
-        await self._notes_follow(changed, at)
+        await self._feed_dates_follow(changed, at)
         return sorted(changed)
 
-    async def _notes_follow(self, indicator_ids: Sequence[int], at: datetime) -> None:
-        """These indicators changed (`modified_at` is now `at`): so did the date their comments are added at in the
-        TAXII feed, the later of the comment's time and its indicator's change (0019)."""
+    async def _feed_dates_follow(self, indicator_ids: Sequence[int], at: datetime) -> None:
+        """These indicators changed (`modified_at` is now `at`): so did the date their comments, votes and sightings
+        are added at in the TAXII feed, the later of their own time and their indicator's change (0019, 0020)."""
         for chunk in _chunks(list(indicator_ids)):
-            await self._execute(update(CommentRow).where(CommentRow.indicator_id.in_(chunk), CommentRow.added_at < at)
-                                .values(added_at=at).execution_options(synchronize_session=False))
+            for table in (CommentRow, VoteRow, SightingRow):
+                await self._execute(update(table).where(table.indicator_id.in_(chunk), table.added_at < at)
+                                    .values(added_at=at).execution_options(synchronize_session=False))

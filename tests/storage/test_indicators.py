@@ -6,6 +6,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -18,7 +19,7 @@ from bot.ports import Conflict
 from bot.tlp import TLP
 from storage.engine import make_engine
 from storage.migrate import upgrade
-from storage.models import CommentRow, IndicatorRow
+from storage.models import CommentRow, IndicatorRow, SightingRow, VoteRow
 from storage.uow import Store
 from tests.storage.storage_helpers import T0, Seed, new_indicator
 
@@ -340,6 +341,21 @@ async def test_the_migration_backfills_scopes_and_keeps_the_latest_sighting_of_a
     assert [tuple(r) for r in sightings] == [(2, 500, "replayed", "2026-01-02"), (3, 7, "next day", "2026-01-03")]
 
 
+async def _two_indicators_changed_on_the_5th_and_the_1st(conn: Any, zone: str) -> None:
+    """An organization, a member and two approved indicators: #1 last changed on 2026-01-05, #2 on 2026-01-01."""
+    await conn.execute(text("INSERT INTO organizations (id, name, name_key, sector, trust_level, created_at) "
+                            f"VALUES (1, 'A', 'a', '', 50, '2026-01-01 00:00:00{zone}')"))
+    await conn.execute(text("INSERT INTO members (id, org_id, name, name_key, role, created_at) "
+                            f"VALUES (1, 1, 'a1', 'a1', 'member', '2026-01-01 00:00:00{zone}')"))
+    for n, changed in ((1, "2026-01-05"), (2, "2026-01-01")):
+        await conn.execute(text(
+            "INSERT INTO indicators (id, stix_id, type, value, scope, status, tlp, tlp_rank, confidence, note, "
+            "submitter_id, org_id, first_seen, last_seen, created_at, modified_at, status_reason, refs) "
+            f"VALUES ({n}, 'indicator--{n}', 'domain', 'v{n}.example', 'shared', 'approved', 'GREEN', 1, 50, '', "
+            f"1, 1, '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', "
+            f"'{changed} 00:00:00{zone}', '', '')"))
+
+
 async def test_the_migration_dates_each_comment_in_the_feed_with_its_indicator(fresh_url: str) -> None:
     """0019 on a database with comments from before it: a comment made before its indicator's last change is added
     to the TAXII feed at that change, one made after it at its own time."""
@@ -348,17 +364,7 @@ async def test_the_migration_dates_each_comment_in_the_feed_with_its_indicator(f
     engine = make_engine(url)
     zone = "+00" if engine.dialect.name == "postgresql" else ""
     async with engine.begin() as conn:
-        await conn.execute(text("INSERT INTO organizations (id, name, name_key, sector, trust_level, created_at) "
-                                f"VALUES (1, 'A', 'a', '', 50, '2026-01-01 00:00:00{zone}')"))
-        await conn.execute(text("INSERT INTO members (id, org_id, name, name_key, role, created_at) "
-                                f"VALUES (1, 1, 'a1', 'a1', 'member', '2026-01-01 00:00:00{zone}')"))
-        for n, changed in ((1, "2026-01-05"), (2, "2026-01-01")):
-            await conn.execute(text(
-                "INSERT INTO indicators (id, stix_id, type, value, scope, status, tlp, tlp_rank, confidence, note, "
-                "submitter_id, org_id, first_seen, last_seen, created_at, modified_at, status_reason, refs) "
-                f"VALUES ({n}, 'indicator--{n}', 'domain', 'v{n}.example', 'shared', 'approved', 'GREEN', 1, 50, '', "
-                f"1, 1, '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', "
-                f"'{changed} 00:00:00{zone}', '', '')"))
+        await _two_indicators_changed_on_the_5th_and_the_1st(conn, zone)
         await conn.execute(text(
             "INSERT INTO comments (id, indicator_id, member_id, text, created_at) VALUES "
             f"(1, 1, 1, 'before its approval', '2026-01-02 00:00:00{zone}'), "
@@ -370,3 +376,31 @@ async def test_the_migration_dates_each_comment_in_the_feed_with_its_indicator(f
         added = dict((await conn.execute(select(CommentRow.id, CommentRow.added_at).order_by(CommentRow.id))).all())
     await engine.dispose()
     assert added == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 3, tzinfo=UTC)}
+
+
+async def test_the_migration_dates_each_vote_and_sighting_in_the_feed_with_its_indicator(fresh_url: str) -> None:
+    """0020 on a database with votes and sightings from before it: one made before its indicator's last change (a
+    vote while the item was pending) is added to the TAXII feed at that change, one made after it at its own time."""
+    url = fresh_url
+    await upgrade(url, "0019")
+    engine = make_engine(url)
+    zone = "+00" if engine.dialect.name == "postgresql" else ""
+    async with engine.begin() as conn:
+        await _two_indicators_changed_on_the_5th_and_the_1st(conn, zone)
+        await conn.execute(text(
+            "INSERT INTO votes (id, indicator_id, member_id, org_id, verdict, reason, created_at, updated_at) VALUES "
+            f"(1, 1, 1, 1, 'confirm', '', '2026-01-02 00:00:00{zone}', '2026-01-02 00:00:00{zone}'), "
+            f"(2, 2, 1, 1, 'confirm', '', '2026-01-02 00:00:00{zone}', '2026-01-03 00:00:00{zone}')"))
+        await conn.execute(text(
+            "INSERT INTO sightings (id, indicator_id, org_id, member_id, count, seen_at, seen_day, revision, note) "
+            f"VALUES (1, 1, 1, 1, 3, '2026-01-02 00:00:00{zone}', '2026-01-02', 0, ''), "
+            f"(2, 2, 1, 1, 4, '2026-01-04 00:00:00{zone}', '2026-01-04', 0, '')"))
+    await engine.dispose()
+    await upgrade(url)
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        votes = dict((await conn.execute(select(VoteRow.id, VoteRow.added_at).order_by(VoteRow.id))).all())
+        sightings = dict((await conn.execute(select(SightingRow.id, SightingRow.added_at))).all())
+    await engine.dispose()
+    assert votes == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 3, tzinfo=UTC)}
+    assert sightings == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 4, tzinfo=UTC)}

@@ -532,3 +532,37 @@ async def test_revoking_what_a_viewer_may_not_see_moves_none_of_its_cases(world:
         "op-shared": sorted(ids[f"evil{n}.example"] for n in (1, 2)), "ghost": [northbank],
         "northbank-ir": [northbank]}
     assert_self_contained(await w.objects("bank"))
+
+
+async def test_a_vote_and_a_sighting_made_while_the_item_was_pending_come_with_its_approval(world: World) -> None:
+    """Opinions and sightings are served with their approved indicator only: one made while the item was pending is
+    added at the approval (0020), so a client reading what was added after its last read gets it."""
+    w = world
+    await shared(w)
+    w.clock.at(10)
+    await w.say("bob", "submit late.example tlp:green")  # #6
+    await w.say("alice", "vote #6 confirm seen here")
+    await w.say("alice", "sighting #6 count:3 proxy logs")
+    w.clock.at(10.5)
+    await w.say("bob", "submit other.example tlp:green")  # #7, approved after the vote and the sighting
+    await w.say("mod", "approve #7")
+    _, _, headers = await w.get("vendor", "manifest/")
+    read = headers["X-TAXII-Date-Added-Last"]  # the client has read up to 09:10:30: nothing of #6 (pending)
+    assert read.startswith("2026-11-01T09:10:30")
+    w.clock.at(11)
+    await w.say("mod", "approve #6")
+    later = await w.objects("vendor", added_after=read)
+    assert [o["type"] for o in later] == ["indicator", "opinion", "sighting"]
+    opinion, sighting = later[1], later[2]
+    assert opinion["opinion"] == "agree" and sighting["count"] == 3
+    # each keeps its own time: the opinion its vote's, the sighting the time it was seen
+    assert opinion["modified"].startswith("2026-11-01T09:10:00")
+    assert sighting["last_seen"].startswith("2026-11-01T09:10:00")
+    _, manifest, _ = await w.get("vendor", "manifest/", added_after=read)
+    assert [e["date_added"][:19] for e in manifest["objects"]] == ["2026-11-01T09:11:00"] * 3  # the approval
+    # a vote changed later is added at its change (the approval is older)
+    _, _, headers = await w.get("vendor", "manifest/")
+    w.clock.at(12)
+    await w.say("alice", "vote #6 confirm still seen")
+    (again,) = await w.objects("vendor", added_after=headers["X-TAXII-Date-Added-Last"])
+    assert again["type"] == "opinion" and again["modified"].startswith("2026-11-01T09:12:00")
