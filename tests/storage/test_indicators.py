@@ -341,66 +341,58 @@ async def test_the_migration_backfills_scopes_and_keeps_the_latest_sighting_of_a
     assert [tuple(r) for r in sightings] == [(2, 500, "replayed", "2026-01-02"), (3, 7, "next day", "2026-01-03")]
 
 
-async def _two_indicators_changed_on_the_5th_and_the_1st(conn: Any, zone: str) -> None:
-    """An organization, a member and two approved indicators: #1 last changed on 2026-01-05, #2 on 2026-01-01."""
-    await conn.execute(text("INSERT INTO organizations (id, name, name_key, sector, trust_level, created_at) "
-                            f"VALUES (1, 'A', 'a', '', 50, '2026-01-01 00:00:00{zone}')"))
-    await conn.execute(text("INSERT INTO members (id, org_id, name, name_key, role, created_at) "
-                            f"VALUES (1, 1, 'a1', 'a1', 'member', '2026-01-01 00:00:00{zone}')"))
-    for n, changed in ((1, "2026-01-05"), (2, "2026-01-01")):
-        await conn.execute(text(
-            "INSERT INTO indicators (id, stix_id, type, value, scope, status, tlp, tlp_rank, confidence, note, "
-            "submitter_id, org_id, first_seen, last_seen, created_at, modified_at, status_reason, refs) "
-            f"VALUES ({n}, 'indicator--{n}', 'domain', 'v{n}.example', 'shared', 'approved', 'GREEN', 1, 50, '', "
-            f"1, 1, '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', "
-            f"'{changed} 00:00:00{zone}', '', '')"))
+async def _feed_dates_after_upgrading_from(url: str, revision: str, rows: str, *reads: Any) -> list[dict[int, Any]]:
+    """A database at `revision` holding an organization, a member, two approved indicators (#1 last changed on
+    2026-01-05, #2 on 2026-01-01) and the rows of `rows` (SQL, "{zone}" after each time), upgraded to the head:
+    what each of `reads` (an (id, date) select) then finds."""
+    await upgrade(url, revision)
+    engine = make_engine(url)
+    zone = "+00" if engine.dialect.name == "postgresql" else ""
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO organizations (id, name, name_key, sector, trust_level, created_at) "
+                                f"VALUES (1, 'A', 'a', '', 50, '2026-01-01 00:00:00{zone}')"))
+        await conn.execute(text("INSERT INTO members (id, org_id, name, name_key, role, created_at) "
+                                f"VALUES (1, 1, 'a1', 'a1', 'member', '2026-01-01 00:00:00{zone}')"))
+        for n, changed in ((1, "2026-01-05"), (2, "2026-01-01")):
+            await conn.execute(text(
+                "INSERT INTO indicators (id, stix_id, type, value, scope, status, tlp, tlp_rank, confidence, note, "
+                "submitter_id, org_id, first_seen, last_seen, created_at, modified_at, status_reason, refs) "
+                f"VALUES ({n}, 'indicator--{n}', 'domain', 'v{n}.example', 'shared', 'approved', 'GREEN', 1, 50, "
+                f"'', 1, 1, '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', '2026-01-01 00:00:00{zone}', "
+                f"'{changed} 00:00:00{zone}', '', '')"))
+        for statement in rows.format(zone=zone).split(";"):
+            await conn.execute(text(statement))
+    await engine.dispose()
+    await upgrade(url)
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        found = [dict((await conn.execute(read)).all()) for read in reads]
+    await engine.dispose()
+    return found
 
 
 async def test_the_migration_dates_each_comment_in_the_feed_with_its_indicator(fresh_url: str) -> None:
     """0019 on a database with comments from before it: a comment made before its indicator's last change is added
     to the TAXII feed at that change, one made after it at its own time."""
-    url = fresh_url
-    await upgrade(url, "0018")
-    engine = make_engine(url)
-    zone = "+00" if engine.dialect.name == "postgresql" else ""
-    async with engine.begin() as conn:
-        await _two_indicators_changed_on_the_5th_and_the_1st(conn, zone)
-        await conn.execute(text(
-            "INSERT INTO comments (id, indicator_id, member_id, text, created_at) VALUES "
-            f"(1, 1, 1, 'before its approval', '2026-01-02 00:00:00{zone}'), "
-            f"(2, 2, 1, 'after it', '2026-01-03 00:00:00{zone}')"))
-    await engine.dispose()
-    await upgrade(url)
-    engine = make_engine(url)
-    async with engine.connect() as conn:
-        added = dict((await conn.execute(select(CommentRow.id, CommentRow.added_at).order_by(CommentRow.id))).all())
-    await engine.dispose()
+    (added,) = await _feed_dates_after_upgrading_from(
+        fresh_url, "0018", "INSERT INTO comments (id, indicator_id, member_id, text, created_at) VALUES "
+        "(1, 1, 1, 'before its approval', '2026-01-02 00:00:00{zone}'), "
+        "(2, 2, 1, 'after it', '2026-01-03 00:00:00{zone}')",
+        select(CommentRow.id, CommentRow.added_at))
     assert added == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 3, tzinfo=UTC)}
 
 
 async def test_the_migration_dates_each_vote_and_sighting_in_the_feed_with_its_indicator(fresh_url: str) -> None:
     """0020 on a database with votes and sightings from before it: one made before its indicator's last change (a
     vote while the item was pending) is added to the TAXII feed at that change, one made after it at its own time."""
-    url = fresh_url
-    await upgrade(url, "0019")
-    engine = make_engine(url)
-    zone = "+00" if engine.dialect.name == "postgresql" else ""
-    async with engine.begin() as conn:
-        await _two_indicators_changed_on_the_5th_and_the_1st(conn, zone)
-        await conn.execute(text(
-            "INSERT INTO votes (id, indicator_id, member_id, org_id, verdict, reason, created_at, updated_at) VALUES "
-            f"(1, 1, 1, 1, 'confirm', '', '2026-01-02 00:00:00{zone}', '2026-01-02 00:00:00{zone}'), "
-            f"(2, 2, 1, 1, 'confirm', '', '2026-01-02 00:00:00{zone}', '2026-01-03 00:00:00{zone}')"))
-        await conn.execute(text(
-            "INSERT INTO sightings (id, indicator_id, org_id, member_id, count, seen_at, seen_day, revision, note) "
-            f"VALUES (1, 1, 1, 1, 3, '2026-01-02 00:00:00{zone}', '2026-01-02', 0, ''), "
-            f"(2, 2, 1, 1, 4, '2026-01-04 00:00:00{zone}', '2026-01-04', 0, '')"))
-    await engine.dispose()
-    await upgrade(url)
-    engine = make_engine(url)
-    async with engine.connect() as conn:
-        votes = dict((await conn.execute(select(VoteRow.id, VoteRow.added_at).order_by(VoteRow.id))).all())
-        sightings = dict((await conn.execute(select(SightingRow.id, SightingRow.added_at))).all())
-    await engine.dispose()
+    votes, sightings = await _feed_dates_after_upgrading_from(
+        fresh_url, "0019",
+        "INSERT INTO votes (id, indicator_id, member_id, org_id, verdict, reason, created_at, updated_at) VALUES "
+        "(1, 1, 1, 1, 'confirm', '', '2026-01-02 00:00:00{zone}', '2026-01-02 00:00:00{zone}'), "
+        "(2, 2, 1, 1, 'confirm', '', '2026-01-02 00:00:00{zone}', '2026-01-03 00:00:00{zone}');"
+        "INSERT INTO sightings (id, indicator_id, org_id, member_id, count, seen_at, seen_day, revision, note) VALUES "
+        "(1, 1, 1, 1, 3, '2026-01-02 00:00:00{zone}', '2026-01-02', 0, ''), "
+        "(2, 2, 1, 1, 4, '2026-01-04 00:00:00{zone}', '2026-01-04', 0, '')",
+        select(VoteRow.id, VoteRow.added_at), select(SightingRow.id, SightingRow.added_at))
     assert votes == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 3, tzinfo=UTC)}
     assert sightings == {1: datetime(2026, 1, 5, tzinfo=UTC), 2: datetime(2026, 1, 4, tzinfo=UTC)}
