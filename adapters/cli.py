@@ -14,15 +14,15 @@ import logging
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from adapters.discord.cli import discord_app
 from adapters.slack.cli import slack_app
+from adapters.store_cli import exit_unavailable, run_with_store, store_url
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Coalition Bot: share, look up, vote on and moderate indicators of compromise.")
@@ -38,11 +38,8 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML 
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the settings)")]
 
 log = logging.getLogger("adapters.cli")
-T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
-
     from adapters.config import Settings
 
 
@@ -85,62 +82,6 @@ def _settings(path: Path | None, *, quiet: bool = False) -> "Settings":
     return settings
 
 
-async def wait_for_database(url: str, budget: float) -> None:
-    """Start-up: try the database until it answers, backing off (1 s, 2 s, 4 s ... at most 15 s) with one warning
-    line per failed attempt, for at most `budget` seconds; then `StoreUnavailable` goes up. An error that is not
-    an outage (a wrong password, a missing role) goes up at once: waiting would not cure it."""
-    from tenacity import AsyncRetrying, retry_if_exception_type, stop_before_delay, wait_exponential
-
-    from bot.ports import StoreUnavailable
-    from storage.engine import probe, safe_url
-
-    def attempt_failed(state: "RetryCallState") -> None:
-        error = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0
-        log.warning("database at %s unavailable: %s; retrying in %.0fs", safe_url(url),
-                    getattr(error, "reason", "unavailable"), delay)
-
-    async for attempt in AsyncRetrying(retry=retry_if_exception_type(StoreUnavailable),
-                                       wait=wait_exponential(multiplier=1, min=1, max=15),
-                                       stop=stop_before_delay(budget), before_sleep=attempt_failed, reraise=True):
-        with attempt:
-            await probe(url)
-
-
-def _run_with_store(main: Callable[[], Coroutine[Any, Any, T]], url: str, *, wait: float | None = None) -> T:
-    """`asyncio.run(main())` for commands that open the store: an unreachable database ends the command with a
-    clear message and exit status 1, never a traceback. With `wait` (seconds), `run`'s start-up retries first."""
-    import asyncio
-
-    from bot.ports import StoreUnavailable
-    from storage.engine import safe_url, unavailable_reason
-
-    started = time.monotonic()
-    if wait is not None:
-        try:
-            asyncio.run(wait_for_database(url, wait))
-        except StoreUnavailable as e:
-            _unavailable(safe_url(url), e.reason, f" after {time.monotonic() - started:.0f} s")
-        except Exception as e:  # not an outage: a wrong password, role or URL
-            detail = str(getattr(e, "orig", None) or e).splitlines()[0]  # e.g. role "bot" does not exist
-            typer.echo(f"Cannot start: the database at {safe_url(url)} refused the connection: {detail}. "
-                       "Check database.url (COALITION_DATABASE_URL).", err=True)
-            raise typer.Exit(1) from None
-    try:
-        return asyncio.run(main())
-    except Exception as e:
-        reason = unavailable_reason(e)
-        if reason is None:
-            raise
-        _unavailable(safe_url(url), reason, "")
-
-
-def _unavailable(shown: str, reason: str, waited: str) -> NoReturn:
-    typer.echo(f"Cannot start: the database at {shown} is unavailable{waited} ({reason}). Check that it runs and "
-               "that database.url (COALITION_DATABASE_URL) is right, then start again.", err=True)
-    raise typer.Exit(1)
-
-
 @app.command()
 def console(
     config: ConfigOption = None,
@@ -178,7 +119,7 @@ def console(
                         typer.echo(line)
                 await (run_interactive(channel) if interactive else run_script(channel, sys.stdin))
 
-    _run_with_store(main, database or ("sqlite:///<a temporary demo file>" if demo
+    run_with_store(main, database or ("sqlite:///<a temporary demo file>" if demo
                                        else settings.database.url.get_secret_value()))
 
 
@@ -221,7 +162,7 @@ def run(config: ConfigOption = None, database: DatabaseOption = None) -> None:
             for service in reversed(services):
                 await service.stop()
 
-    _run_with_store(main, database or settings.database.url.get_secret_value(),
+    run_with_store(main, store_url(settings, database),
                     wait=settings.database.start_wait_seconds)
 
 
@@ -278,7 +219,7 @@ def stats(
             return StatsResult(await uow.indicators.stats(view),
                                await uow.statistics.trends(view, found.id if found else -1, datetime.now(UTC)))
 
-    result = _run_with_store(main, database or settings.database.url.get_secret_value())
+    result = run_with_store(main, store_url(settings, database))
     if result is None:
         typer.echo(f'There is no organization called "{org}" (see `/ioc admin org list`).', err=True)
         raise typer.Exit(2)
@@ -307,7 +248,7 @@ def bootstrap(
         async with open_store(settings, database_url=database) as store:
             return await first_admin_invite(store.unit_of_work, org, sector)
 
-    code = _run_with_store(main, database or settings.database.url.get_secret_value())
+    code = run_with_store(main, store_url(settings, database))
     typer.echo(f"Admin invite for {org}: {code}\nRun `/ioc join {code}` as the first admin; it works once, "
                "for 7 days.")
 
@@ -316,13 +257,11 @@ def bootstrap(
 def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
                revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Create or upgrade the schema to the latest migration."""
-    import asyncio
-
     from storage.engine import make_engine, safe_url
     from storage.migrate import upgrade, upgrade_if_behind
 
     settings = _settings(config)
-    url = database or settings.database.url.get_secret_value()
+    url = store_url(settings, database)
 
     async def to_head() -> None:  # one query when the schema is up to date already; Alembic only when behind
         engine = make_engine(url)
@@ -331,7 +270,7 @@ def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None,
         finally:
             await engine.dispose()
 
-    asyncio.run(to_head() if revision == "head" else upgrade(url, revision))
+    run_with_store(to_head if revision == "head" else lambda: upgrade(url, revision), url)
     typer.echo(f"Database {safe_url(url)} is at {revision}.")
 
 
@@ -344,15 +283,28 @@ def db_backup(target: Annotated[Path, typer.Argument(help="The backup file to wr
     from adapters.progress import ProgressReport
 
     settings = _settings(config)
-    url = make_url(database or settings.database.url.get_secret_value())
+    url = make_url(store_url(settings, database))
     if url.get_backend_name() != "sqlite" or not url.database:
         typer.echo("db backup copies SQLite stores; back PostgreSQL up with pg_dump.", err=True)
         raise typer.Exit(2)
     if target.exists():
         typer.echo(f"{target} exists already; name a new file.", err=True)
         raise typer.Exit(2)
-    with ProgressReport("db backup", unit="pages") as progress:
-        _sqlite_backup(url.database, target, progress)
+    if not target.parent.is_dir():
+        typer.echo(f"The folder {target.parent} does not exist; name a file in an existing folder.", err=True)
+        raise typer.Exit(2)
+    import sqlite3
+
+    from storage.engine import safe_url, unavailable_reason
+
+    try:
+        with ProgressReport("db backup", unit="pages") as progress:
+            _sqlite_backup(url.database, target, progress)
+    except sqlite3.Error as e:
+        reason = unavailable_reason(e)
+        if reason is None:
+            raise
+        exit_unavailable(safe_url(url), reason)
     typer.echo(f"Backed up {url.database} to {target}.")
 
 
@@ -395,10 +347,10 @@ def _sqlite_backup(database: str, target: Path, progress: Callable[[str, int, in
 @db_app.command("current")
 def db_current(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Print the schema revision of the database."""
-    from storage.migrate import current, head
+    from storage.migrate import current_async, head
 
-    settings = _settings(config)
-    rev = current(database or settings.database.url.get_secret_value())
+    url = store_url(_settings(config), database)
+    rev = run_with_store(lambda: current_async(url), url)
     typer.echo(f"current {rev or 'none (run: coalition-bot db upgrade)'}; latest {head()}")
 
 

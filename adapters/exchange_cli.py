@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from adapters.store_cli import run_with_store, store_url
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -64,8 +66,6 @@ def export(
 ) -> None:
     """Write a STIX 2.1 bundle (or CSV, one value a line, or a MISP feed folder) of the indicators, filtered.
     Never RED."""
-    import asyncio
-
     from adapters.progress import ProgressReport
     from adapters.runtime import open_store
     from bot import exchange
@@ -111,7 +111,7 @@ def export(
         return (organization_visibility(found.id), found.id) if found else (coalition_visibility(), None)
 
     with ProgressReport("export", unit="indicators", totals=False) as progress:
-        stats = asyncio.run(main(progress))
+        stats = run_with_store(lambda: main(progress), store_url(settings, database))
     rate = stats.indicators / progress.elapsed if progress.elapsed > 0 else 0
     typer.echo(f"Exported {stats.indicators} indicators ({stats.objects} objects)"
                + (f" to {output}" if output else "") + f" in {progress.elapsed:.1f} s ({rate:,.0f}/s).", err=True)
@@ -129,8 +129,6 @@ def import_(
     database: DatabaseOption = None,
 ) -> None:
     """Submit a file's indicators for moderation, as ORG. A malformed file stores nothing."""
-    import asyncio
-
     from adapters.progress import ProgressReport
     from adapters.runtime import delivery_platforms, load_warninglists, open_store
     from bot import exchange, services
@@ -161,7 +159,7 @@ def import_(
 
     try:
         with ProgressReport("import", unit="indicators") as progress:  # the file's name is logged only on failure
-            report = asyncio.run(main(progress))
+            report = run_with_store(lambda: main(progress), store_url(settings, database))
     except UsageError as e:
         typer.echo(f"Error: {e.problem}", err=True)
         raise typer.Exit(1) from None
@@ -197,7 +195,7 @@ def taxii(ctx: typer.Context, config: ConfigOption = None, database: DatabaseOpt
             finally:
                 await runner.cleanup()
 
-    asyncio.run(main())
+    run_with_store(main, store_url(settings, database))
 
 
 def _stop_on_signals(stop: "asyncio.Event") -> None:
@@ -288,7 +286,7 @@ def taxii_pull(
                     continue
         return failed if interval is None else 0  # --every: stopped by a signal, as asked
 
-    if asyncio.run(main()):
+    if run_with_store(main, store_url(settings, database)):
         raise typer.Exit(1)
 
 
@@ -297,8 +295,6 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
                   name: Annotated[str, typer.Option(help="What the key is for")] = "",
                   config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Create an API key for ORG and print it (once: only its SHA-256 is stored)."""
-    import asyncio
-
     from adapters.runtime import open_store
     from bot import exchange
     from bot.commands import UsageError
@@ -316,7 +312,7 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
             return created
 
     try:
-        created = asyncio.run(main())
+        created = run_with_store(main, store_url(settings, database))
     except UsageError as e:
         typer.echo(f"Error: {e.problem}", err=True)
         raise typer.Exit(1) from None
@@ -326,8 +322,6 @@ def apikey_create(org: Annotated[str, typer.Argument(help="Organization name")],
 @apikey_app.command("list")
 def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """List the API keys (prefixes only)."""
-    import asyncio
-
     from adapters.runtime import open_store
     from bot import results
     from bot.text import render
@@ -338,15 +332,13 @@ def apikey_list(config: ConfigOption = None, database: DatabaseOption = None) ->
         async with open_store(settings, database_url=database) as store, store.unit_of_work(read_only=True) as uow:
             return tuple(await uow.api_keys.list())
 
-    typer.echo(render(results.ApiKeyListResult(asyncio.run(main()))))
+    typer.echo(render(results.ApiKeyListResult(run_with_store(main, store_url(settings, database)))))
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -> 3)")],
                   config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Revoke an API key at once."""
-    import asyncio
-
     from adapters.runtime import open_store
     from bot.domain import Platform
 
@@ -362,7 +354,7 @@ def apikey_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (k3 -
                 await uow.commit()
             return revoked
 
-    revoked = asyncio.run(main())
+    revoked = run_with_store(main, store_url(settings, database))
     if revoked is None:
         typer.echo(f"k{key_id} is not an active key.", err=True)
         raise typer.Exit(1)

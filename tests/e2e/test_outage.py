@@ -381,3 +381,58 @@ async def test_taxii_answers_503_during_an_outage(caplog):
             await runner.cleanup()
     assert body["title"] == "Service Unavailable" and STORE_UNAVAILABLE in body["description"]
     assert "the store is unavailable (connection refused)" in caplog.text and "Traceback" not in caplog.text
+
+
+# Every command that opens the store, as a user types it; and those that open none. A new command must be named in
+# one of the two, so none can skip the outage message.
+STORE_COMMANDS = {
+    "apikey create": ["apikey", "create", "Acme"], "apikey list": ["apikey", "list"],
+    "apikey revoke": ["apikey", "revoke", "3"], "bootstrap": ["bootstrap", "--org", "Acme"],
+    "console": ["console"], "db backup": ["db", "backup", "{tmp}/copy.db"], "db current": ["db", "current"],
+    "db upgrade": ["db", "upgrade"], "export": ["export"], "import": ["import", "{tmp}/empty.csv", "--org", "Acme"],
+    "run": ["run"], "stats": ["stats"], "taxii": ["taxii"],
+    "taxii pull": ["taxii", "pull", "https://cti.example/api/", "--collection", "c", "--as", "Acme"],
+}
+NO_STORE_COMMANDS = {"config check", "config reference", "discord invite-url", "discord sync", "extract",
+                     "slack install-url", "slack token-key"}
+
+
+def test_every_command_is_named_as_opening_the_store_or_not():
+    import typer
+
+    def names(cmd, prefix=()):  # type: ignore[no-untyped-def]
+        subs = getattr(cmd, "commands", None)
+        if subs is None:
+            return [" ".join(prefix)]
+        own = [" ".join(prefix)] if prefix and getattr(cmd, "invoke_without_command", False) else []
+        return own + [n for name, sub in subs.items() for n in names(sub, (*prefix, name))]
+
+    assert sorted(names(typer.main.get_command(app))) == sorted([*STORE_COMMANDS, *NO_STORE_COMMANDS])
+
+
+@pytest.mark.parametrize("where", ["sqlite file that cannot be opened", "postgresql closed port"])
+@pytest.mark.parametrize("command", sorted(STORE_COMMANDS))
+def test_every_store_command_says_the_database_is_unavailable_in_one_line(command, where, tmp_path):
+    """Through the installed script, as a user runs it: exit status 1 and one line saying which database is
+    unavailable and why; no traceback (the command's own, nor a database driver thread's as the process exits),
+    no password."""
+    (tmp_path / "empty.csv").write_text("")
+    url, shown, reason = (
+        (f"sqlite:///{tmp_path}/no-such-directory/x.db", f"sqlite:///{tmp_path}/no-such-directory/x.db",
+         "the database file's directory does not exist" if command == "run" else "unable to open database file")
+        if where.startswith("sqlite") else
+        (f"postgresql://bot:hunter2@127.0.0.1:{free_port()}/coalition",
+         "postgresql://bot:***@127.0.0.1:", "connection refused"))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in STORE_COMMANDS[command]]
+    done = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, input="",
+                          env=clean_env(database_url=url, database_start_wait_seconds="0", taxii_enabled="true",
+                                        logging_level="WARNING"))
+    out = done.stdout + done.stderr
+    if command == "db backup" and where.startswith("postgresql"):  # SQLite's online backup: said before connecting
+        assert done.returncode == 2 and done.stderr == "db backup copies SQLite stores; back PostgreSQL up with " \
+            "pg_dump.\n", out
+        return
+    assert done.returncode == 1, out
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"Cannot start: the database at {shown}") and f"({reason})" in line, line
+    assert "Traceback" not in out and "Exception in thread" not in out and "hunter2" not in out
